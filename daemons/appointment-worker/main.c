@@ -1,0 +1,6 @@
+/* appointment-worker — placeholder until its issue lands. */
+#include <stdlib.h>
+int main(void)
+{
+	return EXIT_SUCCESS;
+}

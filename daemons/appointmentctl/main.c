@@ -1,0 +1,6 @@
+/* appointmentctl — placeholder until its issue lands. */
+#include <stdlib.h>
+int main(void)
+{
+	return EXIT_SUCCESS;
+}
