@@ -1,0 +1,290 @@
+/* test_cfg.c — config loading: layers, env overrides, placeholders, every error
+ * naming file:line or the variable and the key. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cfg.h"
+
+/* Fake environment: NULL-terminated name/value pairs. */
+struct fake_env {
+	const char *const *pairs;
+};
+
+static const char *fake_get(void *ud, const char *name)
+{
+	const struct fake_env *fe = ud;
+
+	for (size_t i = 0; fe->pairs != NULL && fe->pairs[i] != NULL; i += 2)
+		if (strcmp(fe->pairs[i], name) == 0)
+			return fe->pairs[i + 1];
+	return NULL;
+}
+
+static char tmpdir[64];
+
+static void write_file(const char *name, const char *text)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void setup(void)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_cfg.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Loads main.conf (written from text) with env pairs; returns rc, fills c/eb. */
+static enum rc load(const char *text, const char *const *env, struct cfg **c, struct errbuf *eb)
+{
+	char path[256];
+	struct fake_env fe = {env};
+	struct cfg_env ce = {fake_get, &fe};
+
+	write_file("main.conf", text);
+	snprintf(path, sizeof(path), "%s/main.conf", tmpdir);
+	memset(eb, 0, sizeof(*eb));
+	return cfg_load(path, &ce, c, eb);
+}
+
+START_TEST(test_defaults_and_countries)
+{
+	struct cfg *c = NULL;
+	struct errbuf eb;
+	const struct cfg_country *pe;
+
+	ck_assert_int_eq(load("[general]\nstage = dev\n[country PE]\n[country CL]\ndb_port = 6543\n",
+			      NULL, &c, &eb), RC_OK);
+	ck_assert_str_eq(c->stage, "dev");
+	ck_assert_int_eq(c->log_level, LOG_LVL_DEBUG);
+	ck_assert_int_eq(c->rate_limit, 100);
+	ck_assert_int_eq(c->rate_burst, 200);
+	ck_assert_int_eq(c->key_quota_per_day, 10000);
+	ck_assert_str_eq(c->table_name, "medical-appointment-scheduling-appointments-dev");
+	ck_assert_str_eq(c->event_bus_name, "medical-appointment-scheduling-dev");
+	ck_assert_str_eq(c->ssm_password_parameter, "/medical-appointment/dev/rds/password");
+	ck_assert_str_eq(c->completion_queue_name,
+			 "medical-appointment-scheduling-appointments-completion-dev");
+	ck_assert_uint_eq(c->n_countries, 2);
+	pe = cfg_country_find(c, "PE");
+	ck_assert_ptr_nonnull(pe);
+	ck_assert_str_eq(pe->topic_name, "medical-appointment-scheduling-appointments-pe-dev");
+	ck_assert_str_eq(pe->dlq_name, "medical-appointment-scheduling-appointments-pe-dev-dlq");
+	ck_assert_str_eq(pe->db_name, "appointments_pe");
+	ck_assert_int_eq(pe->db_port, 5432);
+	ck_assert_int_eq(cfg_country_find(c, "CL")->db_port, 6543);
+	ck_assert_ptr_null(cfg_country_find(c, "pe"));
+	ck_assert_ptr_null(cfg_country_find(c, "MX"));
+	cfg_free(c);
+}
+END_TEST
+
+START_TEST(test_stage_from_env_and_stage_file)
+{
+	static const char *const env[] = {"STAGE", "prod", NULL};
+	struct cfg *c = NULL;
+	struct errbuf eb;
+
+	write_file("prod.conf", "[api]\nrate_limit = 999\n");
+	ck_assert_int_eq(load("[general]\nstage = dev\n[country PE]\n", env, &c, &eb), RC_OK);
+	ck_assert_str_eq(c->stage, "prod");
+	ck_assert_int_eq(c->log_level, LOG_LVL_WARN);
+	ck_assert_int_eq(c->rate_limit, 999); /* stage file over built-in default */
+	ck_assert_int_eq(c->rate_burst, 2000);
+	ck_assert_str_eq(c->table_name, "medical-appointment-scheduling-appointments-prod");
+	cfg_free(c);
+}
+END_TEST
+
+START_TEST(test_env_overrides)
+{
+	static const char *const env[] = {
+		"APPOINTMENTS_TABLE_NAME", "my-table",
+		"APPOINTMENTS_PE_QUEUE_URL", "http://127.0.0.1:1/000/q",
+		"APPOINTMENTS_PE_TOPIC_ARN", "arn:aws:sns:us-east-1:000:t",
+		"RDS_HOST", "db.example",
+		"RDS_PORT", "6000",
+		"LOG_LEVEL", "ERROR",
+		"APPOINTMENTD_API_BURST", "7",
+		"APPOINTMENTD_COUNTRY_CL_DB_NAME", "chile",
+		NULL};
+	struct cfg *c = NULL;
+	struct errbuf eb;
+
+	ck_assert_int_eq(load("[country PE]\n[country CL]\n[rds]\nhost = file.example\n", env, &c,
+			      &eb), RC_OK);
+	ck_assert_str_eq(c->table_name, "my-table");
+	ck_assert_int_eq(c->log_level, LOG_LVL_ERROR);
+	ck_assert_int_eq(c->rate_burst, 7);
+	ck_assert_str_eq(cfg_country_find(c, "PE")->queue_url, "http://127.0.0.1:1/000/q");
+	ck_assert_str_eq(cfg_country_find(c, "PE")->topic_arn, "arn:aws:sns:us-east-1:000:t");
+	ck_assert_str_eq(cfg_country_find(c, "CL")->queue_url, "");
+	ck_assert_str_eq(cfg_country_find(c, "PE")->db_host, "db.example");
+	ck_assert_int_eq(cfg_country_find(c, "CL")->db_port, 6000);
+	ck_assert_str_eq(cfg_country_find(c, "CL")->db_name, "chile");
+	cfg_free(c);
+}
+END_TEST
+
+/* Bad files: the message names the file, the line and the key. */
+static const struct {
+	const char *text;
+	const char *want; /* substring of the error after "<dir>/main.conf" */
+} bad_files[] = {
+	{"[country PE]\n[api]\nlisten = 127.0.0.1:8080\nfoo = 1\n", ":4: [api] foo: unknown key"},
+	{"[country PE]\n[api]\nrate_limit = ten\n", ":3: [api] rate_limit: not an integer"},
+	{"[country PE]\n[api]\nrate_limit = 0\n", ":3: [api] rate_limit: out of range"},
+	{"[country PE]\n[api]\nrate_limit = 99999999999999999999\n", ":3: [api] rate_limit: not an integer"},
+	{"[country PE]\n[api]\nlisten = 8080\n", ":3: [api] listen: not a host:port address"},
+	{"[country PE]\nqueue_url = ftp://x/y\n", ":2: [country PE] queue_url: not an http(s) URL"},
+	{"[country PE]\ntopic_arn = nope\n", ":2: [country PE] topic_arn: not an ARN"},
+	{"[country PE]\ncolour = red\n", ":2: [country PE] colour: unknown key"},
+	{"[country pe]\n", ":1: [country pe] : bad section name"},
+	{"[country PER]\n", ":1: [country PER] : bad section name"},
+	{"[nope]\nx = 1\n[country PE]\n", ":2: [nope] x: unknown key or section"},
+	{"[general]\nlog_level = loud\n[country PE]\n", ":2: [general] log_level: not a log level"},
+	{"[general]\nstage = Prod!\n[country PE]\n", "stage 'Prod!': not a stage name"},
+	{"[country PE]\nthis is not ini\n", ":2: syntax error"},
+	{"[general]\nstage = dev\n", "no [country XX] section"},
+	{"[country PE]\n[worker]\nbackoff_min_seconds = 100\nbackoff_max_seconds = 10\n",
+	 "backoff_min_seconds: greater than backoff_max_seconds"},
+	{"[country PE]\n[aws]\ntable_name = bad name\n", ":3: [aws] table_name: not a valid resource name"},
+};
+
+START_TEST(test_bad_file)
+{
+	struct cfg *c = (struct cfg *)0x1;
+	struct errbuf eb;
+
+	ck_assert_int_eq(load(bad_files[_i].text, NULL, &c, &eb), RC_INVAL);
+	ck_assert_ptr_null(c);
+	ck_assert_msg(strstr(eb.msg, bad_files[_i].want) != NULL, "case %d: got '%s', want '%s'", _i,
+		      eb.msg, bad_files[_i].want);
+	ck_assert_msg(strstr(eb.msg, "main.conf") != NULL || strstr(bad_files[_i].want, "stage") != NULL,
+		      "no file name in '%s'", eb.msg);
+}
+END_TEST
+
+START_TEST(test_bad_env)
+{
+	static const char *const env1[] = {"RDS_PORT", "70000", NULL};
+	static const char *const env2[] = {"APPOINTMENTS_PE_QUEUE_URL", "not a url", NULL};
+	static const char *const env3[] = {"APPOINTMENTD_API_THREADS", "", NULL};
+	struct cfg *c = NULL;
+	struct errbuf eb;
+
+	ck_assert_int_eq(load("[country PE]\n", env1, &c, &eb), RC_INVAL);
+	ck_assert_str_eq(eb.msg, "environment RDS_PORT: out of range");
+	ck_assert_int_eq(load("[country PE]\n", env2, &c, &eb), RC_INVAL);
+	ck_assert_str_eq(eb.msg, "environment APPOINTMENTS_PE_QUEUE_URL: not an http(s) URL");
+	ck_assert_int_eq(load("[country PE]\n", env3, &c, &eb), RC_INVAL);
+	ck_assert_str_eq(eb.msg, "environment APPOINTMENTD_API_THREADS: not an integer");
+	ck_assert_ptr_null(c);
+}
+END_TEST
+
+START_TEST(test_missing_file_and_long_line)
+{
+	struct cfg *c = NULL;
+	struct errbuf eb = {{0}};
+	char path[256];
+	char text[1024];
+
+	snprintf(path, sizeof(path), "%s/absent.conf", tmpdir);
+	ck_assert_int_eq(cfg_load(path, NULL, &c, &eb), RC_INVAL);
+	ck_assert_msg(strstr(eb.msg, "absent.conf: cannot open") != NULL, "%s", eb.msg);
+	memset(text, 'a', sizeof(text));
+	memcpy(text, "[country PE]\nqueue_name = ", 26);
+	text[sizeof(text) - 2] = '\n';
+	text[sizeof(text) - 1] = '\0';
+	ck_assert_int_eq(load(text, NULL, &c, &eb), RC_INVAL);
+	ck_assert_msg(strstr(eb.msg, "main.conf:2: line too long") != NULL, "%s", eb.msg);
+}
+END_TEST
+
+START_TEST(test_reload_diff)
+{
+	struct cfg *a = NULL;
+	struct cfg *b = NULL;
+	struct errbuf eb;
+	char diff[256];
+
+	ck_assert_int_eq(load("[country PE]\n[api]\nrate_limit = 5\n", NULL, &a, &eb), RC_OK);
+	ck_assert_int_eq(load("[country PE]\ndb_port = 1\n[api]\nrate_limit = 6\nthreads = 3\n",
+			      NULL, &b, &eb), RC_OK);
+	cfg_non_reloadable_changes(a, b, diff, sizeof(diff));
+	ck_assert_str_eq(diff, "api.threads; country PE.db_port");
+	cfg_non_reloadable_changes(a, a, diff, sizeof(diff));
+	ck_assert_str_eq(diff, "");
+	cfg_free(a);
+	cfg_free(b);
+}
+END_TEST
+
+START_TEST(test_shipped_files_load)
+{
+	char path[512];
+	struct cfg *c = NULL;
+	struct errbuf eb = {{0}};
+	const char *root = getenv("APPT_SOURCE_ROOT");
+	static const char *const stages[] = {"dev", "staging", "prod"};
+	static const int rates[] = {100, 500, 1000};
+
+	ck_assert_ptr_nonnull(root);
+	snprintf(path, sizeof(path), "%s/etc/appointmentd.conf", root);
+	for (int i = 0; i < 3; i++) {
+		const char *env[] = {"STAGE", stages[i], NULL};
+		struct fake_env fe = {env};
+		struct cfg_env ce = {fake_get, &fe};
+		FILE *devnull = fopen("/dev/null", "w");
+
+		ck_assert_msg(cfg_load(path, &ce, &c, &eb) == RC_OK, "%s", eb.msg);
+		ck_assert_int_eq(c->rate_limit, rates[i]);
+		ck_assert_uint_eq(c->n_countries, 2);
+		cfg_dump(c, devnull);
+		fclose(devnull);
+		cfg_free(c);
+	}
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("cfg");
+	TCase *tc = tcase_create("load");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_defaults_and_countries);
+	tcase_add_test(tc, test_stage_from_env_and_stage_file);
+	tcase_add_test(tc, test_env_overrides);
+	tcase_add_loop_test(tc, test_bad_file, 0, (int)(sizeof(bad_files) / sizeof(bad_files[0])));
+	tcase_add_test(tc, test_bad_env);
+	tcase_add_test(tc, test_missing_file_and_long_line);
+	tcase_add_test(tc, test_reload_diff);
+	tcase_add_test(tc, test_shipped_files_load);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

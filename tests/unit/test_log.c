@@ -1,0 +1,164 @@
+/* test_log.c — JSON lines: valid JSON, fields, masking, escaping, levels, cuts. */
+#include <check.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* Emits through lg into a pipe and returns the one line read back (caller frees). */
+static char *capture(struct logger *lg, enum log_level lv, const struct log_fields *f,
+		     const char *msg)
+{
+	int p[2];
+	char *out = calloc(1, 65536);
+	ssize_t n;
+
+	ck_assert_ptr_nonnull(out);
+	ck_assert_int_eq(pipe(p), 0);
+	lg->fd = p[1];
+	lg->journal = false;
+	log_emit(lg, lv, f, "%s", msg);
+	close(p[1]);
+	n = read(p[0], out, 65535);
+	close(p[0]);
+	ck_assert_int_ge(n, 0);
+	out[n] = '\0';
+	return out;
+}
+
+static const char *field(struct json_object *o, const char *k)
+{
+	struct json_object *v = NULL;
+
+	if (!json_object_object_get_ex(o, k, &v) || v == NULL)
+		return NULL;
+	return json_object_get_string(v);
+}
+
+START_TEST(test_line_fields_and_mask)
+{
+	struct logger lg;
+	struct log_kv kv[] = {{"queue", "pe"}, {"weird\"key", NULL}};
+	struct log_fields f = {.request_id = "req-1", .message_id = "m-1", .appointment_id = "a-1",
+			       .insured_id = "01234", .country = "PE", .error = "boom\n\"x\"",
+			       .duration_ms = 12.5, .kv = kv, .n_kv = 2};
+	char *line;
+	struct json_object *o;
+
+	log_init(&lg, "appointment-api", LOG_LVL_INFO);
+	line = capture(&lg, LOG_LVL_INFO, &f, "hello \x01 world");
+	ck_assert_int_eq(line[strlen(line) - 1], '\n');
+	ck_assert_ptr_eq(strchr(line, '\n'), line + strlen(line) - 1);
+	o = json_tokener_parse(line);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_str_eq(field(o, "level"), "info");
+	ck_assert_str_eq(field(o, "service"), "appointment-api");
+	ck_assert_str_eq(field(o, "msg"), "hello \x01 world");
+	ck_assert_str_eq(field(o, "requestId"), "req-1");
+	ck_assert_str_eq(field(o, "messageId"), "m-1");
+	ck_assert_str_eq(field(o, "appointmentId"), "a-1");
+	ck_assert_str_eq(field(o, "insuredId"), "***34");
+	ck_assert_str_eq(field(o, "countryISO"), "PE");
+	ck_assert_str_eq(field(o, "error"), "boom\n\"x\"");
+	ck_assert_str_eq(field(o, "durationMs"), "12.5");
+	ck_assert_str_eq(field(o, "queue"), "pe");
+	ck_assert_ptr_null(strstr(line, "01234"));
+	ck_assert_int_eq(strlen(field(o, "ts")), 24);
+	json_object_put(o);
+	free(line);
+}
+END_TEST
+
+START_TEST(test_levels)
+{
+	struct logger lg;
+	char *line;
+
+	log_init(&lg, "x", LOG_LVL_WARN);
+	line = capture(&lg, LOG_LVL_INFO, NULL, "dropped");
+	ck_assert_str_eq(line, "");
+	free(line);
+	line = capture(&lg, LOG_LVL_ERROR, NULL, "kept");
+	ck_assert_ptr_nonnull(strstr(line, "\"level\":\"error\""));
+	free(line);
+}
+END_TEST
+
+START_TEST(test_long_line_stays_json)
+{
+	struct logger lg;
+	char *msg = malloc(LOG_MAX_LINE * 2);
+	char *err = malloc(LOG_MAX_LINE * 2);
+	struct log_fields f = {.duration_ms = -1, .error = err, .request_id = "r"};
+	char *line;
+	struct json_object *o;
+
+	memset(msg, 0x02, LOG_MAX_LINE * 2 - 1); /* escapes to 6 bytes each */
+	msg[LOG_MAX_LINE * 2 - 1] = '\0';
+	memset(err, 'e', LOG_MAX_LINE * 2 - 1);
+	err[LOG_MAX_LINE * 2 - 1] = '\0';
+	log_init(&lg, "x", LOG_LVL_DEBUG);
+	line = capture(&lg, LOG_LVL_DEBUG, &f, msg);
+	ck_assert_uint_le(strlen(line), LOG_MAX_LINE);
+	o = json_tokener_parse(line);
+	ck_assert_msg(o != NULL, "not JSON: %.200s", line);
+	ck_assert_str_eq(field(o, "truncated"), "true");
+	ck_assert_str_eq(field(o, "requestId"), "r");
+	ck_assert_ptr_null(field(o, "error")); /* did not fit, dropped whole */
+	json_object_put(o);
+	free(line);
+	free(msg);
+	free(err);
+}
+END_TEST
+
+static const struct {
+	const char *in;
+	const char *want;
+} masks[] = {
+	{"01234", "***34"}, {"5", "***"}, {"", "***"}, {NULL, "***"}, {"99", "***99"},
+};
+
+START_TEST(test_mask)
+{
+	char out[6];
+
+	log_mask_insured(masks[_i].in, out);
+	ck_assert_str_eq(out, masks[_i].want);
+}
+END_TEST
+
+START_TEST(test_level_names)
+{
+	enum log_level lv;
+
+	ck_assert_int_eq(log_level_parse("WARNING", &lv), RC_OK);
+	ck_assert_int_eq(lv, LOG_LVL_WARN);
+	ck_assert_int_eq(log_level_parse("debug", &lv), RC_OK);
+	ck_assert_int_eq(lv, LOG_LVL_DEBUG);
+	ck_assert_int_eq(log_level_parse("verbose", &lv), RC_INVAL);
+	ck_assert_str_eq(log_level_name(LOG_LVL_ERROR), "error");
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("log");
+	TCase *tc = tcase_create("log");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, test_line_fields_and_mask);
+	tcase_add_test(tc, test_levels);
+	tcase_add_test(tc, test_long_line_stays_json);
+	tcase_add_loop_test(tc, test_mask, 0, (int)(sizeof(masks) / sizeof(masks[0])));
+	tcase_add_test(tc, test_level_names);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
