@@ -94,11 +94,13 @@ void log_mask_insured(const char *insured_id, char out[6])
 	size_t n = insured_id != NULL ? strlen(insured_id) : 0;
 
 	memcpy(out, "***", 4);
-	if (n >= 2) {
-		out[3] = insured_id[n - 2];
-		out[4] = insured_id[n - 1];
-		out[5] = '\0';
-	}
+	/* 2 bytes or fewer would be shown whole; a non-printable tail is not shown */
+	if (n <= 2 || !isgraph((unsigned char)insured_id[n - 2]) ||
+	    !isgraph((unsigned char)insured_id[n - 1]))
+		return;
+	out[3] = insured_id[n - 2];
+	out[4] = insured_id[n - 1];
+	out[5] = '\0';
 }
 
 enum rc log_level_parse(const char *s, enum log_level *out)

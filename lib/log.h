@@ -61,8 +61,9 @@ enum rc log_level_parse(const char *s, enum log_level *out) MUSTCHECK;
 /* "error", "warn", "info" or "debug". */
 const char *log_level_name(enum log_level lv);
 
-/* Writes the masked form of an insuredId ("***" + last 2 chars; "***" when shorter
- * than 2 or NULL) into out, which must hold 6 bytes. */
+/* Writes the masked form of an insuredId into out (6 bytes): "***" + its last 2
+ * characters ("***34"); just "***" for NULL, 2 bytes or fewer (which would show the
+ * whole id) or a non-printable tail. The one masking rule of the project. */
 void log_mask_insured(const char *insured_id, char out[6]);
 
 #define log_error(lg, f, ...) log_emit((lg), LOG_LVL_ERROR, (f), __VA_ARGS__)

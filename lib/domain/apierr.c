@@ -1,0 +1,95 @@
+/* apierr.c — SPEC §3 error table and error body. */
+#include "domain/apierr.h"
+
+#include <json-c/json.h>
+
+#include "jx.h"
+
+/* One row of the table. */
+struct apierr_row {
+	const char *name;    /* errorCode */
+	int status;          /* HTTP status */
+	const char *message; /* default sentence */
+};
+
+static const struct apierr_row rows[APIERR_COUNT] = {
+	[APIERR_VALIDATION_ERROR] = {"VALIDATION_ERROR", 400, "Validation failed"},
+	[APIERR_INVALID_JSON] = {"INVALID_JSON", 400,
+	                         "The request body must be exactly one valid JSON object"},
+	[APIERR_FORBIDDEN] = {"FORBIDDEN", 403, "A valid API key is required"},
+	[APIERR_ROUTE_NOT_FOUND] = {"ROUTE_NOT_FOUND", 404, "No such route"},
+	[APIERR_SCHEDULE_NOT_FOUND] = {"SCHEDULE_NOT_FOUND", 404,
+	                               "No schedule with that id exists in that country"},
+	[APIERR_METHOD_NOT_ALLOWED] = {"METHOD_NOT_ALLOWED", 405,
+	                               "This method is not allowed on this route"},
+	[APIERR_SCHEDULE_UNAVAILABLE] = {"SCHEDULE_UNAVAILABLE", 409,
+	                                 "The schedule is in the past or already booked"},
+	[APIERR_IDEMPOTENCY_CONFLICT] = {"IDEMPOTENCY_CONFLICT", 409,
+	                                 "This Idempotency-Key was used with a different body"},
+	[APIERR_PAYLOAD_TOO_LARGE] = {"PAYLOAD_TOO_LARGE", 413, "The request body is too large"},
+	[APIERR_UNSUPPORTED_MEDIA_TYPE] = {"UNSUPPORTED_MEDIA_TYPE", 415,
+	                                   "The request body must be sent as application/json"},
+	[APIERR_RATE_LIMIT_EXCEEDED] = {"RATE_LIMIT_EXCEEDED", 429,
+	                                "Too many requests; retry after the given delay"},
+	[APIERR_QUOTA_EXCEEDED] = {"QUOTA_EXCEEDED", 429,
+	                           "The daily quota of this API key is used up"},
+	[APIERR_INTERNAL_ERROR] = {"INTERNAL_ERROR", 500, "An internal error occurred"},
+	[APIERR_SERVICE_UNAVAILABLE] = {"SERVICE_UNAVAILABLE", 503,
+	                                "The service is temporarily unavailable; retry later"},
+};
+
+static const struct apierr_row *row(enum apierr_code code)
+{
+	if ((unsigned)code >= APIERR_COUNT)
+		return &rows[APIERR_INTERNAL_ERROR];
+	return &rows[code];
+}
+
+const char *apierr_name(enum apierr_code code)
+{
+	return row(code)->name;
+}
+
+int apierr_status(enum apierr_code code)
+{
+	return row(code)->status;
+}
+
+const char *apierr_message(enum apierr_code code)
+{
+	return row(code)->message;
+}
+
+enum rc apierr_body(enum apierr_code code, const char *message, const char *request_id,
+                    struct json_object *fields, char **out)
+{
+	struct json_object *root = NULL;
+	struct json_object *err = NULL;
+	enum rc rc = RC_OK;
+
+	*out = NULL;
+	root = json_object_new_object();
+	err = json_object_new_object();
+	if (root == NULL || err == NULL) {
+		rc = RC_NOMEM;
+		goto out;
+	}
+	if (rc == RC_OK)
+		rc = jx_add_str(err, "errorCode", apierr_name(code));
+	if (rc == RC_OK)
+		rc = jx_add_str(err, "message", message != NULL ? message : apierr_message(code));
+	if (rc == RC_OK)
+		rc = jx_add_str(err, "requestId", request_id != NULL ? request_id : "");
+	if (rc == RC_OK && fields != NULL)
+		rc = jx_add_obj(err, "fields", json_object_get(fields));
+	if (rc == RC_OK) {
+		rc = jx_add_obj(root, "error", err);
+		err = NULL;
+	}
+	if (rc == RC_OK)
+		rc = jx_to_text(root, out);
+out:
+	json_object_put(err);
+	json_object_put(root);
+	return rc;
+}

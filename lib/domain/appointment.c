@@ -1,0 +1,547 @@
+/* appointment.c — status names, ids, JSON shapes of SPEC §3 and the SNS message
+ * of SPEC §4. All JSON is built with json-c, so every string is escaped. */
+#include "domain/appointment.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+#include <uuid/uuid.h>
+
+#include "jx.h"
+
+static const char *const status_names[APPT_STATUS_COUNT] = {
+	[APPT_PENDING] = "pending",
+	[APPT_PROCESSED] = "processed",
+	[APPT_COMPLETED] = "completed",
+	[APPT_FAILED] = "failed",
+};
+
+const char *appt_status_name(enum appt_status st)
+{
+	if ((unsigned)st >= APPT_STATUS_COUNT)
+		return "unknown";
+	return status_names[st];
+}
+
+enum rc appt_status_parse(const char *name, enum appt_status *out)
+{
+	if (name == NULL)
+		return RC_INVAL;
+	for (int i = 0; i < APPT_STATUS_COUNT; i++) {
+		if (strcmp(name, status_names[i]) == 0) {
+			*out = (enum appt_status)i;
+			return RC_OK;
+		}
+	}
+	return RC_INVAL;
+}
+
+void appt_id_new(char out[APPT_ID_SIZE])
+{
+	uuid_t u;
+
+	uuid_generate_random(u);
+	uuid_unparse_lower(u, out);
+}
+
+static bool is_lhex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+bool appt_id_valid(const char *s)
+{
+	if (s == NULL || strnlen(s, APPT_ID_LEN + 1) != APPT_ID_LEN)
+		return false;
+	for (int i = 0; i < APPT_ID_LEN; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return false;
+		} else if (!is_lhex(s[i])) {
+			return false;
+		}
+	}
+	/* Version nibble 4, variant bits 10xx. */
+	return s[14] == '4' && (s[19] == '8' || s[19] == '9' || s[19] == 'a' || s[19] == 'b');
+}
+
+/* Copies s into a field of size n; the caller has checked it fits. */
+static void copy_field(char *dst, size_t n, const char *s)
+{
+	snprintf(dst, n, "%s", s);
+}
+
+enum rc appt_init_pending(struct appointment *a, const struct appt_request *req, const char *id,
+                          int64_t now_ms)
+{
+	char ts[TU_ISO_SIZE];
+
+	if (!appt_id_valid(id) || tu_format_ms(now_ms, ts) != RC_OK)
+		return RC_INVAL;
+	memset(a, 0, sizeof(*a));
+	copy_field(a->appointment_id, sizeof(a->appointment_id), id);
+	copy_field(a->insured_id, sizeof(a->insured_id), req->insured_id);
+	a->schedule_id = req->schedule_id;
+	copy_field(a->country, sizeof(a->country), req->country);
+	a->status = APPT_PENDING;
+	copy_field(a->created_at, sizeof(a->created_at), ts);
+	copy_field(a->updated_at, sizeof(a->updated_at), ts);
+	return RC_OK;
+}
+
+/* Serialises obj (always put) into a heap string. */
+static enum rc finish_text(struct json_object *obj, enum rc rc, char **out)
+{
+	if (rc == RC_OK)
+		rc = jx_to_text(obj, out);
+	json_object_put(obj);
+	return rc;
+}
+
+enum rc appt_created_json(const struct appointment *a, char **out)
+{
+	struct json_object *o = json_object_new_object();
+	enum rc rc = RC_OK;
+
+	*out = NULL;
+	if (o == NULL)
+		return RC_NOMEM;
+	if (rc == RC_OK)
+		rc = jx_add_str(o, "appointmentId", a->appointment_id);
+	if (rc == RC_OK)
+		rc = jx_add_str(o, "status", appt_status_name(a->status));
+	if (rc == RC_OK)
+		rc = jx_add_str(o, "message", APPT_CREATED_MESSAGE);
+	if (rc == RC_OK)
+		rc = jx_add_str(o, "insuredId", a->insured_id);
+	if (rc == RC_OK)
+		rc = jx_add_int64(o, "scheduleId", a->schedule_id);
+	if (rc == RC_OK)
+		rc = jx_add_str(o, "countryISO", a->country);
+	if (rc == RC_OK)
+		rc = jx_add_str(o, "createdAt", a->created_at);
+	return finish_text(o, rc, out);
+}
+
+/* NULL for "" so that jx_add_str writes JSON null. */
+static const char *or_null(const char *s)
+{
+	return s[0] != '\0' ? s : NULL;
+}
+
+static enum rc schedule_jobj(const struct appt_schedule *s, struct json_object **out)
+{
+	struct json_object *o = json_object_new_object();
+	enum rc rc = RC_OK;
+
+	*out = NULL;
+	if (o == NULL)
+		return RC_NOMEM;
+	if (rc == RC_OK)
+		rc = jx_add_int64(o, "scheduleId", s->schedule_id);
+	if (rc == RC_OK)
+		rc = jx_add_int64(o, "centerId", s->center_id);
+	if (rc == RC_OK)
+		rc = jx_add_int64(o, "specialtyId", s->specialty_id);
+	if (rc == RC_OK)
+		rc = jx_add_int64(o, "medicId", s->medic_id);
+	if (rc == RC_OK)
+		rc = jx_add_str(o, "date", s->date);
+	if (rc != RC_OK) {
+		json_object_put(o);
+		return rc;
+	}
+	*out = o;
+	return RC_OK;
+}
+
+enum rc appt_item_jobj(const struct appointment *a, struct json_object **out)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *sched = NULL;
+	enum rc rc = RC_OK;
+
+	*out = NULL;
+	if (o == NULL)
+		return RC_NOMEM;
+	if (rc == RC_OK)
+		rc = jx_add_str(o, "appointmentId", a->appointment_id);
+	if (rc == RC_OK)
+		rc = jx_add_str(o, "insuredId", a->insured_id);
+	if (rc == RC_OK)
+		rc = jx_add_str(o, "countryISO", a->country);
+	if (rc == RC_OK)
+		rc = jx_add_int64(o, "scheduleId", a->schedule_id);
+	if (rc == RC_OK)
+		rc = jx_add_str(o, "status", appt_status_name(a->status));
+	if (rc == RC_OK && a->has_schedule)
+		rc = schedule_jobj(&a->schedule, &sched);
+	if (rc == RC_OK) {
+		rc = jx_add_obj(o, "schedule", sched);
+		sched = NULL;
+	}
+	if (rc == RC_OK)
+		rc = jx_add_str(o, "createdAt", a->created_at);
+	if (rc == RC_OK)
+		rc = jx_add_str(o, "updatedAt", a->updated_at);
+	if (rc == RC_OK)
+		rc = jx_add_str(o, "processedAt", or_null(a->processed_at));
+	if (rc == RC_OK)
+		rc = jx_add_str(o, "completedAt", or_null(a->completed_at));
+	if (rc == RC_OK && a->status == APPT_FAILED)
+		rc = jx_add_str(o, "failureReason", a->failure_reason);
+	if (rc != RC_OK) {
+		json_object_put(o);
+		return rc;
+	}
+	*out = o;
+	return RC_OK;
+}
+
+static enum rc add_size(struct json_object *o, const char *key, size_t v)
+{
+	return jx_add_int64(o, key, v > INT64_MAX ? INT64_MAX : (int64_t)v);
+}
+
+static enum rc pagination_jobj(size_t n, const struct appt_page *pg, struct json_object **out)
+{
+	struct json_object *o = json_object_new_object();
+	size_t limit = (size_t)pg->limit;
+	size_t offset = (size_t)pg->offset;
+	enum rc rc = RC_OK;
+
+	*out = NULL;
+	if (o == NULL)
+		return RC_NOMEM;
+	if (rc == RC_OK)
+		rc = add_size(o, "count", n);
+	if (rc == RC_OK)
+		rc = add_size(o, "total", pg->total);
+	if (rc == RC_OK)
+		rc = add_size(o, "limit", limit);
+	if (rc == RC_OK)
+		rc = add_size(o, "offset", offset);
+	if (rc == RC_OK)
+		rc = jx_add_bool(o, "hasMore", offset + limit < pg->total);
+	if (rc == RC_OK)
+		rc = add_size(o, "totalPages", pg->total / limit + (pg->total % limit != 0));
+	if (rc == RC_OK)
+		rc = add_size(o, "currentPage", offset / limit + 1);
+	if (rc != RC_OK) {
+		json_object_put(o);
+		return rc;
+	}
+	*out = o;
+	return RC_OK;
+}
+
+static enum rc filters_jobj(const struct appt_page *pg, struct json_object **out)
+{
+	struct json_object *o = json_object_new_object();
+	enum rc rc = RC_OK;
+
+	*out = NULL;
+	if (o == NULL)
+		return RC_NOMEM;
+	if (rc == RC_OK)
+		rc = jx_add_str(o, "status", pg->status);
+	if (rc == RC_OK)
+		rc = jx_add_str(o, "startDate", pg->start_date);
+	if (rc == RC_OK)
+		rc = jx_add_str(o, "endDate", pg->end_date);
+	if (rc != RC_OK) {
+		json_object_put(o);
+		return rc;
+	}
+	*out = o;
+	return RC_OK;
+}
+
+static enum rc meta_jobj(const struct appt_page *pg, struct json_object **out)
+{
+	struct json_object *o = json_object_new_object();
+	bool filtered = pg->status != NULL || pg->start_date != NULL || pg->end_date != NULL;
+	enum rc rc = RC_OK;
+
+	*out = NULL;
+	if (o == NULL)
+		return RC_NOMEM;
+	if (rc == RC_OK)
+		rc = add_size(o, "totalAvailable", pg->total_available);
+	if (rc == RC_OK)
+		rc = add_size(o, "totalFiltered", pg->total);
+	if (rc == RC_OK)
+		rc = jx_add_bool(o, "filterApplied", filtered);
+	if (rc != RC_OK) {
+		json_object_put(o);
+		return rc;
+	}
+	*out = o;
+	return RC_OK;
+}
+
+enum rc appt_list_json(const struct appointment *items, size_t n, const struct appt_page *pg,
+                       char **out)
+{
+	struct json_object *o = NULL;
+	struct json_object *arr = NULL;
+	struct json_object *sub = NULL;
+	enum rc rc = RC_OK;
+
+	*out = NULL;
+	if (pg->limit < 1 || pg->offset < 0)
+		return RC_INVAL;
+	o = json_object_new_object();
+	arr = json_object_new_array_ext((int)(n < 1024 ? n : 1024));
+	if (o == NULL || arr == NULL) {
+		rc = RC_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n && rc == RC_OK; i++) {
+		rc = appt_item_jobj(&items[i], &sub);
+		if (rc == RC_OK && json_object_array_add(arr, sub) != 0) {
+			json_object_put(sub);
+			rc = RC_NOMEM;
+		}
+		sub = NULL;
+	}
+	if (rc == RC_OK) {
+		rc = jx_add_obj(o, "appointments", arr);
+		arr = NULL;
+	}
+	if (rc == RC_OK)
+		rc = add_size(o, "total", pg->total);
+	if (rc == RC_OK)
+		rc = pagination_jobj(n, pg, &sub);
+	if (rc == RC_OK)
+		rc = jx_add_obj(o, "pagination", sub);
+	if (rc == RC_OK)
+		rc = filters_jobj(pg, &sub);
+	if (rc == RC_OK)
+		rc = jx_add_obj(o, "filters", sub);
+	if (rc == RC_OK)
+		rc = meta_jobj(pg, &sub);
+	if (rc == RC_OK)
+		rc = jx_add_obj(o, "meta", sub);
+	if (rc == RC_OK)
+		rc = jx_to_text(o, out);
+out:
+	json_object_put(arr);
+	json_object_put(o);
+	return rc;
+}
+
+/* 1-128 visible ASCII bytes, safe in a header and a log line. */
+static bool reqid_valid(const char *s)
+{
+	size_t n;
+
+	if (s == NULL)
+		return false;
+	n = strnlen(s, APPT_REQID_SIZE);
+	if (n == 0 || n >= APPT_REQID_SIZE)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < 0x21 || s[i] > 0x7e)
+			return false;
+	return true;
+}
+
+static bool all_zero(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != '0')
+			return false;
+	return true;
+}
+
+/* W3C traceparent version 00: "00-<32 hex>-<16 hex>-<2 hex>", ids not all zero. */
+static bool traceparent_valid(const char *s)
+{
+	if (s == NULL || strnlen(s, APPT_TRACEPARENT_SIZE) != APPT_TRACEPARENT_SIZE - 1)
+		return false;
+	if (s[0] != '0' || s[1] != '0' || s[2] != '-' || s[35] != '-' || s[52] != '-')
+		return false;
+	for (int i = 3; i < 55; i++)
+		if (i != 35 && i != 52 && !is_lhex(s[i]))
+			return false;
+	return !all_zero(s + 3, 32) && !all_zero(s + 36, 16);
+}
+
+enum rc appt_msg_init(struct appt_message *m, const struct appointment *a, int64_t now_ms,
+                      const char *request_id, const char *traceparent)
+{
+	char ts[TU_ISO_SIZE];
+
+	if (tu_format_ms(now_ms, ts) != RC_OK)
+		return RC_INVAL;
+	memset(m, 0, sizeof(*m));
+	copy_field(m->appointment_id, sizeof(m->appointment_id), a->appointment_id);
+	copy_field(m->country, sizeof(m->country), a->country);
+	copy_field(m->insured_id, sizeof(m->insured_id), a->insured_id);
+	m->schedule_id = a->schedule_id;
+	copy_field(m->timestamp, sizeof(m->timestamp), ts);
+	if (reqid_valid(request_id))
+		copy_field(m->request_id, sizeof(m->request_id), request_id);
+	if (traceparent_valid(traceparent))
+		copy_field(m->traceparent, sizeof(m->traceparent), traceparent);
+	return RC_OK;
+}
+
+enum rc appt_msg_encode(const struct appt_message *m, char **out)
+{
+	struct json_object *o = json_object_new_object();
+	enum rc rc = RC_OK;
+
+	*out = NULL;
+	if (o == NULL)
+		return RC_NOMEM;
+	if (rc == RC_OK)
+		rc = jx_add_str(o, "appointmentId", m->appointment_id);
+	if (rc == RC_OK)
+		rc = jx_add_str(o, "countryISO", m->country);
+	if (rc == RC_OK)
+		rc = jx_add_str(o, "eventType", APPT_EVENT_CREATED);
+	if (rc == RC_OK)
+		rc = jx_add_str(o, "insuredId", m->insured_id);
+	if (rc == RC_OK)
+		rc = jx_add_int64(o, "scheduleId", m->schedule_id);
+	if (rc == RC_OK)
+		rc = jx_add_str(o, "timestamp", m->timestamp);
+	if (rc == RC_OK && m->request_id[0] != '\0')
+		rc = jx_add_str(o, "requestId", m->request_id);
+	if (rc == RC_OK && m->traceparent[0] != '\0')
+		rc = jx_add_str(o, "traceparent", m->traceparent);
+	return finish_text(o, rc, out);
+}
+
+/* A string member of exactly the text s (no embedded NUL), or an error. */
+static enum rc msg_str(struct json_object *o, const char *key, const char **s, struct errbuf *eb)
+{
+	size_t len = 0;
+	enum rc rc = jx_get_str(o, key, s, &len, eb);
+
+	if (rc == RC_NOTFOUND)
+		return eb_set(eb, RC_INVAL, "message has no %s", key);
+	if (rc != RC_OK)
+		return rc;
+	if (strlen(*s) != len)
+		return eb_set(eb, RC_INVAL, "%s contains a NUL", key);
+	return RC_OK;
+}
+
+static bool five_digits(const char *s)
+{
+	if (strlen(s) != APPT_INSURED_LEN)
+		return false;
+	for (int i = 0; i < APPT_INSURED_LEN; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+static bool country_code(const char *s)
+{
+	return strlen(s) == APPT_COUNTRY_LEN && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' &&
+	       s[1] <= 'Z';
+}
+
+/* Copies an optional string member when it passes ok(); drops it otherwise. */
+static void msg_opt(struct json_object *o, const char *key, bool (*ok)(const char *), char *dst,
+                    size_t n)
+{
+	const char *s = NULL;
+	size_t len = 0;
+
+	dst[0] = '\0';
+	if (jx_get_str_opt(o, key, &s, &len, NULL) != RC_OK || s == NULL || strlen(s) != len)
+		return;
+	if (ok(s))
+		copy_field(dst, n, s);
+}
+
+enum rc appt_msg_decode(const char *text, size_t len, struct appt_message *m, struct errbuf *eb)
+{
+	struct json_object *o = NULL;
+	const char *s = NULL;
+	char dup[64];
+	bool found = false;
+	int64_t ms = 0;
+	enum rc rc;
+
+	memset(m, 0, sizeof(*m));
+	rc = jx_parse(text, len, APPT_MSG_MAX, APPT_MSG_DEPTH, &o, eb);
+	if (rc != RC_OK)
+		goto out;
+	if (!json_object_is_type(o, json_type_object)) {
+		rc = eb_set(eb, RC_INVAL, "message is not a JSON object");
+		goto out;
+	}
+	rc = jx_dup_key(text, len, dup, sizeof(dup), &found, eb);
+	if (rc != RC_OK)
+		goto out;
+	if (found) {
+		rc = eb_set(eb, RC_INVAL, "message has a duplicate key '%s'", dup);
+		goto out;
+	}
+
+	rc = msg_str(o, "eventType", &s, eb);
+	if (rc != RC_OK)
+		goto out;
+	if (strcmp(s, APPT_EVENT_CREATED) != 0) {
+		rc = eb_set(eb, RC_INVAL, "eventType is not %s", APPT_EVENT_CREATED);
+		goto out;
+	}
+	rc = msg_str(o, "appointmentId", &s, eb);
+	if (rc != RC_OK)
+		goto out;
+	if (!appt_id_valid(s)) {
+		rc = eb_set(eb, RC_INVAL, "appointmentId is not a lower-case UUID v4");
+		goto out;
+	}
+	copy_field(m->appointment_id, sizeof(m->appointment_id), s);
+	rc = msg_str(o, "countryISO", &s, eb);
+	if (rc != RC_OK)
+		goto out;
+	if (!country_code(s)) {
+		rc = eb_set(eb, RC_INVAL, "countryISO is not two upper-case letters");
+		goto out;
+	}
+	copy_field(m->country, sizeof(m->country), s);
+	rc = msg_str(o, "insuredId", &s, eb);
+	if (rc != RC_OK)
+		goto out;
+	if (!five_digits(s)) {
+		rc = eb_set(eb, RC_INVAL, "insuredId is not 5 digits");
+		goto out;
+	}
+	copy_field(m->insured_id, sizeof(m->insured_id), s);
+	rc = jx_get_int64(o, "scheduleId", &m->schedule_id, eb);
+	if (rc == RC_NOTFOUND)
+		rc = eb_set(eb, RC_INVAL, "message has no scheduleId");
+	if (rc != RC_OK)
+		goto out;
+	if (m->schedule_id < 1) {
+		rc = eb_set(eb, RC_INVAL, "scheduleId must be >= 1");
+		goto out;
+	}
+	rc = msg_str(o, "timestamp", &s, eb);
+	if (rc != RC_OK)
+		goto out;
+	rc = tu_parse_iso(s, &ms, NULL, eb);
+	if (rc != RC_OK) {
+		eb_prefix(eb, "timestamp");
+		goto out;
+	}
+	rc = tu_format_ms(ms, m->timestamp);
+	if (rc != RC_OK)
+		goto out;
+	msg_opt(o, "requestId", reqid_valid, m->request_id, sizeof(m->request_id));
+	msg_opt(o, "traceparent", traceparent_valid, m->traceparent, sizeof(m->traceparent));
+out:
+	json_object_put(o);
+	if (rc != RC_OK)
+		memset(m, 0, sizeof(*m));
+	return rc;
+}

@@ -1,0 +1,154 @@
+/* appointment.h — the appointment model of SPEC §3/§4: status names, ids, the
+ * JSON shapes the API returns (201 body, list items, list page) and the SNS
+ * "AppointmentCreated" message. Pure: no I/O except the random source of ids. */
+#ifndef APPT_APPOINTMENT_H
+#define APPT_APPOINTMENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "domain/timeutil.h"
+#include "rc.h"
+
+struct json_object;
+
+#define APPT_ID_LEN 36         /* canonical UUID text: 8-4-4-4-12 lower-case hex */
+#define APPT_ID_SIZE 37
+#define APPT_INSURED_LEN 5     /* insuredId is exactly 5 ASCII digits once padded */
+#define APPT_INSURED_SIZE 6
+#define APPT_COUNTRY_LEN 2     /* ISO 3166-1 alpha-2, as configured ("PE", "CL") */
+#define APPT_COUNTRY_SIZE 3
+#define APPT_TS_SIZE TU_ISO_SIZE /* "2026-11-25T13:45:26.123Z" + NUL */
+#define APPT_REASON_SIZE 64    /* failureReason: "schedule_not_found", ... */
+#define APPT_REQID_SIZE 129    /* a request id: 1-128 printable ASCII */
+#define APPT_TRACEPARENT_SIZE 56 /* W3C traceparent, version 00: 55 chars */
+#define APPT_MSG_MAX 4096      /* an SNS message body is far smaller; bigger is rejected */
+#define APPT_MSG_DEPTH 2       /* the message is flat (1); 1 spare level for ignored extras */
+#define APPT_EVENT_CREATED "AppointmentCreated"
+#define APPT_CREATED_MESSAGE "Appointment scheduling is in process"
+
+/* Status machine of SPEC §4: pending -> processed -> completed, pending -> failed. */
+enum appt_status {
+	APPT_PENDING = 0, /* stored by the API, not yet booked by the worker */
+	APPT_PROCESSED,   /* the worker booked the slot in the country database */
+	APPT_COMPLETED,   /* the completion daemon closed it */
+	APPT_FAILED,      /* the worker could not book it; see failure_reason */
+};
+#define APPT_STATUS_COUNT 4
+
+/* "pending", "processed", "completed", "failed"; "unknown" for a bad value. */
+const char *appt_status_name(enum appt_status st);
+/* Exact, case-sensitive name to enum; RC_INVAL (out untouched) otherwise. */
+enum rc appt_status_parse(const char *name, enum appt_status *out) MUSTCHECK;
+
+/* A validated POST /appointments body (see domain/validate.h). */
+struct appt_request {
+	char insured_id[APPT_INSURED_SIZE]; /* 5 ASCII digits, zero-padded */
+	int64_t schedule_id;                /* >= 1 */
+	char country[APPT_COUNTRY_SIZE];    /* one of the configured codes */
+};
+
+/* The booked slot, known once the worker has processed the appointment. */
+struct appt_schedule {
+	int64_t schedule_id;          /* same as the appointment's */
+	int64_t center_id;            /* medical_centers id */
+	int64_t specialty_id;         /* specialties id */
+	int64_t medic_id;             /* medics id */
+	char date[APPT_TS_SIZE];      /* the slot's start, ISO-8601 UTC with ms */
+};
+
+/* One appointment as stored in DynamoDB. A value type: no heap, copy freely.
+ * Nullable text fields are "" when null. */
+struct appointment {
+	char appointment_id[APPT_ID_SIZE];  /* UUID v4, lower case */
+	char insured_id[APPT_INSURED_SIZE]; /* 5 digits */
+	int64_t schedule_id;                /* >= 1 */
+	char country[APPT_COUNTRY_SIZE];    /* countryISO */
+	enum appt_status status;            /* where it is in the status machine */
+	bool has_schedule;                  /* schedule is set (else JSON null) */
+	struct appt_schedule schedule;      /* meaningful only when has_schedule */
+	char created_at[APPT_TS_SIZE];      /* ISO-8601 UTC with ms */
+	char updated_at[APPT_TS_SIZE];      /* ISO-8601 UTC with ms */
+	char processed_at[APPT_TS_SIZE];    /* "" = null */
+	char completed_at[APPT_TS_SIZE];    /* "" = null */
+	char failure_reason[APPT_REASON_SIZE]; /* "" = none; sent only when failed */
+};
+
+/* Writes a fresh random UUID v4 (libuuid, lower case) into out. Thread-safe. */
+void appt_id_new(char out[APPT_ID_SIZE]);
+/* True when s is a canonical lower-case UUID v4 text (version 4, RFC 4122
+ * variant), as appt_id_new makes. NULL is false. */
+bool appt_id_valid(const char *s);
+
+/* Fills a for a just-accepted request: status pending, the given id, createdAt =
+ * updatedAt = now_ms, no schedule, null timestamps. RC_INVAL when id is not a
+ * valid id or now_ms is outside the timeutil span. */
+enum rc appt_init_pending(struct appointment *a, const struct appt_request *req,
+                          const char *id, int64_t now_ms) MUSTCHECK;
+
+/* The 201 body of SPEC §3 (also the idempotent replay body):
+ * {"appointmentId","status","message","insuredId","scheduleId","countryISO","createdAt"}.
+ * *out is a new heap string the caller frees. RC_NOMEM. */
+enum rc appt_created_json(const struct appointment *a, char **out) MUSTCHECK;
+
+/* One item of the GET list (SPEC §3) as a new json-c object the caller puts:
+ * schedule and the nullable timestamps are JSON null when unset; failureReason
+ * appears only when the status is failed. RC_NOMEM. */
+enum rc appt_item_jobj(const struct appointment *a, struct json_object **out) MUSTCHECK;
+
+/* What the list body reports around its items. */
+struct appt_page {
+	size_t total;           /* items that match the filters */
+	size_t total_available; /* items of this insuredId before status/date filters */
+	int limit;              /* page size asked for, 1-100 */
+	int offset;             /* items skipped, >= 0 */
+	const char *status;     /* status filter as given, or NULL */
+	const char *start_date; /* normalised startDate filter, or NULL */
+	const char *end_date;   /* normalised endDate filter, or NULL */
+};
+
+/* The whole GET /appointments/{insuredId} body of SPEC §3 for the n items of
+ * this page (already filtered, ordered and sliced by the caller): appointments,
+ * total, pagination {count, total, limit, offset, hasMore, totalPages,
+ * currentPage}, filters, meta. *out is a heap string the caller frees.
+ * RC_INVAL when limit < 1 or offset < 0, RC_NOMEM. */
+enum rc appt_list_json(const struct appointment *items, size_t n, const struct appt_page *pg,
+                       char **out) MUSTCHECK;
+
+/* The SNS message of SPEC §4 (eventType is always APPT_EVENT_CREATED). */
+struct appt_message {
+	char appointment_id[APPT_ID_SIZE];   /* UUID v4 */
+	char country[APPT_COUNTRY_SIZE];     /* countryISO: 2 upper-case letters */
+	char insured_id[APPT_INSURED_SIZE];  /* 5 digits */
+	int64_t schedule_id;                 /* >= 1 */
+	char timestamp[APPT_TS_SIZE];        /* when it was published, ISO-8601 UTC ms */
+	char request_id[APPT_REQID_SIZE];    /* optional: the API request id, "" = absent */
+	char traceparent[APPT_TRACEPARENT_SIZE]; /* optional: W3C traceparent, "" = absent */
+};
+
+/* Fills m from a, with the given publish time; request_id and traceparent may
+ * be NULL (absent), are copied when valid and dropped otherwise. RC_INVAL for a
+ * time outside the timeutil span. */
+enum rc appt_msg_init(struct appt_message *m, const struct appointment *a, int64_t now_ms,
+                      const char *request_id, const char *traceparent) MUSTCHECK;
+
+/* {"appointmentId","countryISO","eventType":"AppointmentCreated","insuredId",
+ *  "scheduleId","timestamp"} plus "requestId"/"traceparent" when set.
+ * *out is a heap string the caller frees. RC_NOMEM. */
+enum rc appt_msg_encode(const struct appt_message *m, char **out) MUSTCHECK;
+
+/* Decodes and checks a message text (at most APPT_MSG_MAX bytes; one object,
+ * strict JSON, no duplicate keys): appointmentId a UUID v4, countryISO two
+ * upper-case letters (the caller checks it is its queue's country), eventType
+ * exactly "AppointmentCreated", insuredId exactly 5 digits, scheduleId an
+ * integer >= 1, timestamp an ISO-8601 instant (stored normalised). requestId
+ * and traceparent are optional; an invalid one is dropped, not fatal, so a
+ * tracing defect never sends a valid booking to the error queue. Other extra
+ * members are ignored for forward compatibility. RC_INVAL with the reason in
+ * eb, RC_NOMEM. Thread-safe. */
+enum rc appt_msg_decode(const char *text, size_t len, struct appt_message *m,
+                        struct errbuf *eb) MUSTCHECK;
+
+
+#endif

@@ -1,0 +1,424 @@
+/* test_domain_appointment.c — status names, ids, JSON shapes, SNS message. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "domain/appointment.h"
+#include "jx.h"
+
+#define ID1 "3f1c2a9e-5b7d-4c1e-9a2b-0d4e6f8a1b2c"
+
+START_TEST(test_status)
+{
+	static const char *const names[] = {"pending", "processed", "completed", "failed"};
+	enum appt_status st = APPT_PENDING;
+
+	for (int i = 0; i < APPT_STATUS_COUNT; i++) {
+		ck_assert_str_eq(appt_status_name((enum appt_status)i), names[i]);
+		ck_assert_int_eq(appt_status_parse(names[i], &st), RC_OK);
+		ck_assert_int_eq(st, i);
+	}
+	ck_assert_str_eq(appt_status_name((enum appt_status)99), "unknown");
+	st = APPT_FAILED;
+	ck_assert_int_eq(appt_status_parse("Pending", &st), RC_INVAL);
+	ck_assert_int_eq(appt_status_parse("", &st), RC_INVAL);
+	ck_assert_int_eq(appt_status_parse("pending ", &st), RC_INVAL);
+	ck_assert_int_eq(appt_status_parse(NULL, &st), RC_INVAL);
+	ck_assert_int_eq(st, APPT_FAILED);
+}
+END_TEST
+
+struct id_case {
+	const char *s;
+	bool ok;
+};
+
+static const struct id_case id_cases[] = {
+	{ID1, true},
+	{"00000000-0000-4000-8000-000000000000", true},
+	{"ffffffff-ffff-4fff-bfff-ffffffffffff", true},
+	{"3F1C2A9E-5B7D-4C1E-9A2B-0D4E6F8A1B2C", false}, /* upper case */
+	{"3f1c2a9e-5b7d-1c1e-9a2b-0d4e6f8a1b2c", false}, /* version 1 */
+	{"3f1c2a9e-5b7d-4c1e-7a2b-0d4e6f8a1b2c", false}, /* variant */
+	{"3f1c2a9e5b7d4c1e9a2b0d4e6f8a1b2c", false},
+	{"3f1c2a9e-5b7d-4c1e-9a2b-0d4e6f8a1b2", false},
+	{"3f1c2a9e-5b7d-4c1e-9a2b-0d4e6f8a1b2cd", false},
+	{"3f1c2a9e-5b7d-4c1e-9a2b_0d4e6f8a1b2c", false},
+	{"3g1c2a9e-5b7d-4c1e-9a2b-0d4e6f8a1b2c", false},
+	{"", false},
+	{NULL, false},
+};
+
+START_TEST(test_id_valid)
+{
+	ck_assert_msg(appt_id_valid(id_cases[_i].s) == id_cases[_i].ok, "case %d", _i);
+}
+END_TEST
+
+START_TEST(test_id_new)
+{
+	char a[APPT_ID_SIZE];
+	char b[APPT_ID_SIZE];
+
+	appt_id_new(a);
+	appt_id_new(b);
+	ck_assert_uint_eq(strlen(a), APPT_ID_LEN);
+	ck_assert(appt_id_valid(a));
+	ck_assert(appt_id_valid(b));
+	ck_assert_str_ne(a, b);
+}
+END_TEST
+
+static void make_pending(struct appointment *a)
+{
+	struct appt_request req = {"00123", 100, "PE"};
+
+	/* 2026-11-25T13:45:26.123Z */
+	ck_assert_int_eq(appt_init_pending(a, &req, ID1, 1795614326123LL), RC_OK);
+}
+
+START_TEST(test_init_pending)
+{
+	struct appointment a;
+	struct appt_request req = {"00123", 100, "PE"};
+
+	make_pending(&a);
+	ck_assert_str_eq(a.appointment_id, ID1);
+	ck_assert_str_eq(a.insured_id, "00123");
+	ck_assert_int_eq(a.schedule_id, 100);
+	ck_assert_str_eq(a.country, "PE");
+	ck_assert_int_eq(a.status, APPT_PENDING);
+	ck_assert(!a.has_schedule);
+	ck_assert_str_eq(a.created_at, "2026-11-25T13:45:26.123Z");
+	ck_assert_str_eq(a.updated_at, "2026-11-25T13:45:26.123Z");
+	ck_assert_str_eq(a.processed_at, "");
+	ck_assert_str_eq(a.completed_at, "");
+	ck_assert_str_eq(a.failure_reason, "");
+	ck_assert_int_eq(appt_init_pending(&a, &req, "not-a-uuid", 0), RC_INVAL);
+	ck_assert_int_eq(appt_init_pending(&a, &req, ID1, TU_MAX_MS + 1), RC_INVAL);
+}
+END_TEST
+
+START_TEST(test_created_json)
+{
+	struct appointment a;
+	char *text = NULL;
+
+	make_pending(&a);
+	ck_assert_int_eq(appt_created_json(&a, &text), RC_OK);
+	ck_assert_str_eq(text, "{\"appointmentId\":\"" ID1 "\",\"status\":\"pending\","
+	                       "\"message\":\"Appointment scheduling is in process\","
+	                       "\"insuredId\":\"00123\",\"scheduleId\":100,\"countryISO\":\"PE\","
+	                       "\"createdAt\":\"2026-11-25T13:45:26.123Z\"}");
+	free(text);
+}
+END_TEST
+
+static char *item_text(const struct appointment *a)
+{
+	struct json_object *o = NULL;
+	char *text = NULL;
+
+	ck_assert_int_eq(appt_item_jobj(a, &o), RC_OK);
+	ck_assert_int_eq(jx_to_text(o, &text), RC_OK);
+	json_object_put(o);
+	return text;
+}
+
+START_TEST(test_item_shapes)
+{
+	struct appointment a;
+	char *text;
+
+	make_pending(&a);
+	text = item_text(&a);
+	ck_assert_str_eq(text, "{\"appointmentId\":\"" ID1 "\",\"insuredId\":\"00123\","
+	                       "\"countryISO\":\"PE\",\"scheduleId\":100,\"status\":\"pending\","
+	                       "\"schedule\":null,\"createdAt\":\"2026-11-25T13:45:26.123Z\","
+	                       "\"updatedAt\":\"2026-11-25T13:45:26.123Z\",\"processedAt\":null,"
+	                       "\"completedAt\":null}");
+	free(text);
+
+	a.status = APPT_COMPLETED;
+	a.has_schedule = true;
+	a.schedule.schedule_id = 100;
+	a.schedule.center_id = 4;
+	a.schedule.specialty_id = 3;
+	a.schedule.medic_id = 12;
+	snprintf(a.schedule.date, sizeof(a.schedule.date), "%s", "2026-12-01T09:30:00.000Z");
+	snprintf(a.processed_at, sizeof(a.processed_at), "%s", "2026-11-25T13:45:27.000Z");
+	snprintf(a.completed_at, sizeof(a.completed_at), "%s", "2026-11-25T13:45:28.000Z");
+	snprintf(a.updated_at, sizeof(a.updated_at), "%s", "2026-11-25T13:45:28.000Z");
+	text = item_text(&a);
+	ck_assert_str_eq(text, "{\"appointmentId\":\"" ID1 "\",\"insuredId\":\"00123\","
+	                       "\"countryISO\":\"PE\",\"scheduleId\":100,\"status\":\"completed\","
+	                       "\"schedule\":{\"scheduleId\":100,\"centerId\":4,\"specialtyId\":3,"
+	                       "\"medicId\":12,\"date\":\"2026-12-01T09:30:00.000Z\"},"
+	                       "\"createdAt\":\"2026-11-25T13:45:26.123Z\","
+	                       "\"updatedAt\":\"2026-11-25T13:45:28.000Z\","
+	                       "\"processedAt\":\"2026-11-25T13:45:27.000Z\","
+	                       "\"completedAt\":\"2026-11-25T13:45:28.000Z\"}");
+	free(text);
+
+	make_pending(&a);
+	a.status = APPT_FAILED;
+	snprintf(a.failure_reason, sizeof(a.failure_reason), "%s", "schedule_unavailable");
+	text = item_text(&a);
+	ck_assert_ptr_nonnull(strstr(text, ",\"status\":\"failed\","));
+	ck_assert_ptr_nonnull(strstr(text, ",\"completedAt\":null,"
+	                                   "\"failureReason\":\"schedule_unavailable\"}"));
+	free(text);
+
+	/* failureReason never appears unless failed */
+	a.status = APPT_PROCESSED;
+	text = item_text(&a);
+	ck_assert_ptr_null(strstr(text, "failureReason"));
+	free(text);
+}
+END_TEST
+
+struct page_case {
+	size_t n;
+	size_t total;
+	size_t available;
+	int limit;
+	int offset;
+	bool has_more;
+	int64_t total_pages;
+	int64_t current_page;
+};
+
+static const struct page_case page_cases[] = {
+	{0, 0, 0, 20, 0, false, 0, 1},
+	{3, 3, 3, 20, 0, false, 1, 1},
+	{2, 5, 9, 2, 0, true, 3, 1},
+	{2, 5, 9, 2, 2, true, 3, 2},
+	{1, 5, 9, 2, 4, false, 3, 3},
+	{0, 5, 9, 2, 6, false, 3, 4},
+	{1, 100, 100, 1, 99, false, 100, 100},
+	{2, 100, 100, 100, 50, false, 1, 1},
+	{2, 101, 101, 100, 99, false, 2, 1},
+};
+
+static int64_t get_i(struct json_object *o, const char *k)
+{
+	int64_t v = -1;
+
+	ck_assert_int_eq(jx_get_int64(o, k, &v, NULL), RC_OK);
+	return v;
+}
+
+static bool get_b(struct json_object *o, const char *k)
+{
+	bool v = false;
+
+	ck_assert_int_eq(jx_get_bool(o, k, &v, NULL), RC_OK);
+	return v;
+}
+
+START_TEST(test_list_pagination)
+{
+	const struct page_case *c = &page_cases[_i];
+	struct appointment items[3];
+	struct appt_page pg = {c->total, c->available, c->limit, c->offset, NULL, NULL, NULL};
+	struct json_object *o = NULL;
+	struct json_object *p = NULL;
+	struct json_object *arr = NULL;
+	char *text = NULL;
+
+	for (size_t i = 0; i < 3; i++)
+		make_pending(&items[i]);
+	ck_assert_int_eq(appt_list_json(items, c->n, &pg, &text), RC_OK);
+	ck_assert_int_eq(jx_parse(text, strlen(text), 1 << 20, 8, &o, NULL), RC_OK);
+	ck_assert(json_object_object_get_ex(o, "appointments", &arr));
+	ck_assert_uint_eq(json_object_array_length(arr), c->n);
+	ck_assert_int_eq(get_i(o, "total"), (int64_t)c->total);
+	ck_assert_int_eq(jx_get_obj(o, "pagination", &p, NULL), RC_OK);
+	ck_assert_int_eq(get_i(p, "count"), (int64_t)c->n);
+	ck_assert_int_eq(get_i(p, "total"), (int64_t)c->total);
+	ck_assert_int_eq(get_i(p, "limit"), c->limit);
+	ck_assert_int_eq(get_i(p, "offset"), c->offset);
+	ck_assert_int_eq(get_b(p, "hasMore"), c->has_more);
+	ck_assert_int_eq(get_i(p, "totalPages"), c->total_pages);
+	ck_assert_int_eq(get_i(p, "currentPage"), c->current_page);
+	ck_assert_int_eq(jx_get_obj(o, "meta", &p, NULL), RC_OK);
+	ck_assert_int_eq(get_i(p, "totalAvailable"), (int64_t)c->available);
+	ck_assert_int_eq(get_i(p, "totalFiltered"), (int64_t)c->total);
+	ck_assert(!get_b(p, "filterApplied"));
+	json_object_put(o);
+	free(text);
+}
+END_TEST
+
+START_TEST(test_list_exact)
+{
+	struct appt_page pg = {0, 4, 20, 0, "failed", "2026-01-01T00:00:00.000Z", NULL};
+	struct appt_page bad = {0, 0, 0, 0, NULL, NULL, NULL};
+	char *text = NULL;
+
+	ck_assert_int_eq(appt_list_json(NULL, 0, &pg, &text), RC_OK);
+	ck_assert_str_eq(text, "{\"appointments\":[],\"total\":0,"
+	                       "\"pagination\":{\"count\":0,\"total\":0,\"limit\":20,\"offset\":0,"
+	                       "\"hasMore\":false,\"totalPages\":0,\"currentPage\":1},"
+	                       "\"filters\":{\"status\":\"failed\","
+	                       "\"startDate\":\"2026-01-01T00:00:00.000Z\",\"endDate\":null},"
+	                       "\"meta\":{\"totalAvailable\":4,\"totalFiltered\":0,"
+	                       "\"filterApplied\":true}}");
+	free(text);
+	ck_assert_int_eq(appt_list_json(NULL, 0, &bad, &text), RC_INVAL);
+	ck_assert_ptr_null(text);
+	bad.limit = 1;
+	bad.offset = -1;
+	ck_assert_int_eq(appt_list_json(NULL, 0, &bad, &text), RC_INVAL);
+}
+END_TEST
+
+#define TP "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+START_TEST(test_msg_roundtrip)
+{
+	struct appointment a;
+	struct appt_message m;
+	struct appt_message back;
+	struct errbuf eb = {{0}};
+	char *text = NULL;
+
+	make_pending(&a);
+	ck_assert_int_eq(appt_msg_init(&m, &a, 1795614326500LL, "req-1", TP), RC_OK);
+	ck_assert_int_eq(appt_msg_encode(&m, &text), RC_OK);
+	ck_assert_str_eq(text, "{\"appointmentId\":\"" ID1 "\",\"countryISO\":\"PE\","
+	                       "\"eventType\":\"AppointmentCreated\",\"insuredId\":\"00123\","
+	                       "\"scheduleId\":100,\"timestamp\":\"2026-11-25T13:45:26.500Z\","
+	                       "\"requestId\":\"req-1\",\"traceparent\":\"" TP "\"}");
+	ck_assert_int_eq(appt_msg_decode(text, strlen(text), &back, &eb), RC_OK);
+	ck_assert_int_eq(memcmp(&m, &back, sizeof(m)), 0);
+	free(text);
+
+	/* Without the optional fields, and with bad ones dropped. */
+	ck_assert_int_eq(appt_msg_init(&m, &a, 0, "bad id with spaces", "01-xyz"), RC_OK);
+	ck_assert_str_eq(m.request_id, "");
+	ck_assert_str_eq(m.traceparent, "");
+	ck_assert_int_eq(appt_msg_encode(&m, &text), RC_OK);
+	ck_assert_ptr_null(strstr(text, "requestId"));
+	ck_assert_ptr_null(strstr(text, "traceparent"));
+	ck_assert_int_eq(appt_msg_decode(text, strlen(text), &back, &eb), RC_OK);
+	ck_assert_int_eq(memcmp(&m, &back, sizeof(m)), 0);
+	free(text);
+	ck_assert_int_eq(appt_msg_init(&m, &a, TU_MAX_MS + 1, NULL, NULL), RC_INVAL);
+}
+END_TEST
+
+#define MSG_HEAD "{\"appointmentId\":\"" ID1 "\",\"countryISO\":\"PE\","
+#define MSG_TAIL "\"timestamp\":\"2026-11-25T13:45:26.500Z\"}"
+
+struct msg_case {
+	const char *text;
+	bool ok;
+	const char *msg; /* expected eb text (prefix) on failure */
+};
+
+static const struct msg_case msg_cases[] = {
+	{MSG_HEAD "\"eventType\":\"AppointmentCreated\",\"insuredId\":\"00123\",\"scheduleId\":1e2,"
+	 MSG_TAIL, true, NULL},
+	/* extra members ignored; bad optional ones dropped */
+	{MSG_HEAD "\"eventType\":\"AppointmentCreated\",\"insuredId\":\"00123\",\"scheduleId\":100,"
+	 "\"requestId\":123,\"traceparent\":null,\"extra\":{\"x\":1}," MSG_TAIL, true, NULL},
+	/* timestamp with an offset is normalised */
+	{MSG_HEAD "\"eventType\":\"AppointmentCreated\",\"insuredId\":\"00123\",\"scheduleId\":100,"
+	 "\"timestamp\":\"2026-11-25T08:45:26.5-05:00\"}", true, NULL},
+	{MSG_HEAD "\"eventType\":\"AppointmentUpdated\",\"insuredId\":\"00123\",\"scheduleId\":100,"
+	 MSG_TAIL, false, "eventType is not AppointmentCreated"},
+	{MSG_HEAD "\"insuredId\":\"00123\",\"scheduleId\":100," MSG_TAIL, false,
+	 "message has no eventType"},
+	{MSG_HEAD "\"eventType\":\"AppointmentCreated\",\"insuredId\":\"123\",\"scheduleId\":100,"
+	 MSG_TAIL, false, "insuredId is not 5 digits"},
+	{MSG_HEAD "\"eventType\":\"AppointmentCreated\",\"insuredId\":123,\"scheduleId\":100,"
+	 MSG_TAIL, false, "'insuredId' is not a string"},
+	{MSG_HEAD "\"eventType\":\"AppointmentCreated\",\"insuredId\":\"00123\",\"scheduleId\":0,"
+	 MSG_TAIL, false, "scheduleId must be >= 1"},
+	{MSG_HEAD "\"eventType\":\"AppointmentCreated\",\"insuredId\":\"00123\",\"scheduleId\":1.5,"
+	 MSG_TAIL, false, "'scheduleId' is not an integer"},
+	{MSG_HEAD "\"eventType\":\"AppointmentCreated\",\"insuredId\":\"00123\"," MSG_TAIL, false,
+	 "message has no scheduleId"},
+	{MSG_HEAD "\"eventType\":\"AppointmentCreated\",\"insuredId\":\"00123\",\"scheduleId\":100,"
+	 "\"timestamp\":\"yesterday\"}", false, "timestamp: "},
+	{"{\"appointmentId\":\"nope\",\"countryISO\":\"PE\",\"eventType\":\"AppointmentCreated\","
+	 "\"insuredId\":\"00123\",\"scheduleId\":100," MSG_TAIL, false,
+	 "appointmentId is not a lower-case UUID v4"},
+	{"{\"appointmentId\":\"" ID1 "\",\"countryISO\":\"pe\",\"eventType\":\"AppointmentCreated\","
+	 "\"insuredId\":\"00123\",\"scheduleId\":100," MSG_TAIL, false,
+	 "countryISO is not two upper-case letters"},
+	{MSG_HEAD "\"eventType\":\"AppointmentCreated\",\"insuredId\":\"00123\",\"insuredId\":\"00124\","
+	 "\"scheduleId\":100," MSG_TAIL, false, "message has a duplicate key 'insuredId'"},
+	{"[1]", false, "message is not a JSON object"},
+	{"{\"a\":", false, "invalid JSON"},
+	{"", false, "JSON text is empty"},
+};
+
+START_TEST(test_msg_decode)
+{
+	const struct msg_case *c = &msg_cases[_i];
+	struct appt_message m;
+	struct errbuf eb = {{0}};
+	enum rc rc = appt_msg_decode(c->text, strlen(c->text), &m, &eb);
+
+	if (c->ok) {
+		ck_assert_msg(rc == RC_OK, "case %d: %s", _i, eb.msg);
+		ck_assert_str_eq(m.appointment_id, ID1);
+		ck_assert_str_eq(m.country, "PE");
+		ck_assert_str_eq(m.insured_id, "00123");
+		ck_assert_int_eq(m.schedule_id, 100);
+		ck_assert_str_eq(m.timestamp, "2026-11-25T13:45:26.500Z");
+		ck_assert_str_eq(m.request_id, "");
+		ck_assert_str_eq(m.traceparent, "");
+	} else {
+		ck_assert_msg(rc == RC_INVAL, "case %d accepted", _i);
+		ck_assert_msg(strncmp(eb.msg, c->msg, strlen(c->msg)) == 0, "case %d: '%s'", _i, eb.msg);
+		ck_assert_str_eq(m.appointment_id, "");
+	}
+}
+END_TEST
+
+START_TEST(test_msg_too_big)
+{
+	char *big = malloc(APPT_MSG_MAX + 2);
+	struct appt_message m;
+	struct errbuf eb = {{0}};
+
+	ck_assert_ptr_nonnull(big);
+	memset(big, ' ', APPT_MSG_MAX + 1);
+	big[0] = '{';
+	big[APPT_MSG_MAX] = '}';
+	big[APPT_MSG_MAX + 1] = '\0';
+	ck_assert_int_eq(appt_msg_decode(big, APPT_MSG_MAX + 1, &m, &eb), RC_INVAL);
+	ck_assert_str_eq(eb.msg, "JSON text is 4097 bytes, over the limit of 4096");
+	free(big);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("domain_appointment");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, test_status);
+	tcase_add_loop_test(tc, test_id_valid, 0, sizeof(id_cases) / sizeof(id_cases[0]));
+	tcase_add_test(tc, test_id_new);
+	tcase_add_test(tc, test_init_pending);
+	tcase_add_test(tc, test_created_json);
+	tcase_add_test(tc, test_item_shapes);
+	tcase_add_loop_test(tc, test_list_pagination, 0, sizeof(page_cases) / sizeof(page_cases[0]));
+	tcase_add_test(tc, test_list_exact);
+	tcase_add_test(tc, test_msg_roundtrip);
+	tcase_add_loop_test(tc, test_msg_decode, 0, sizeof(msg_cases) / sizeof(msg_cases[0]));
+	tcase_add_test(tc, test_msg_too_big);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
