@@ -1,0 +1,704 @@
+/* sns.c — Amazon SNS over the Query protocol: bodies are "Action=...&Version=2010-03-31&..."
+ * with every value percent-encoded (RFC 3986 unreserved characters kept), answers are XML
+ * read with libxml2 (no network, no entity expansion). */
+#include "aws/sns.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+
+#include "buf.h"
+
+#ifdef UNIT_TESTS
+#include "aws/sns_int.h"
+#endif
+
+#define SNS_VERSION "2010-03-31"
+
+struct sns_client {
+	struct aws_client *core; /* an AWS_SVC_SNS client */
+};
+
+struct sns_client *sns_client_new(const struct aws_config *cfg, struct errbuf *eb)
+{
+	struct sns_client *c = NULL;
+	struct sns_client *ret = NULL;
+
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		eb_set(eb, RC_NOMEM, "out of memory creating an SNS client");
+		goto out;
+	}
+	c->core = aws_client_new(cfg, AWS_SVC_SNS, eb);
+	if (c->core == NULL)
+		goto out;
+	ret = c;
+	c = NULL;
+out:
+	sns_client_free(c);
+	return ret;
+}
+
+void sns_client_free(struct sns_client *c)
+{
+	if (c == NULL)
+		return;
+	aws_client_free(c->core);
+	free(c);
+}
+
+struct aws_client *sns_client_core(struct sns_client *c)
+{
+	return c->core;
+}
+
+/* ---- errors -------------------------------------------------------------------------- */
+
+static enum rc bad_arg(struct aws_error *err, const char *op, const char *fmt, ...)
+	PRINTF(3, 4);
+
+static enum rc bad_arg(struct aws_error *err, const char *op, const char *fmt, ...)
+{
+	char msg[AWS_MESSAGE_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return aws_error_local(err, AWS_SVC_SNS, op, RC_INVAL, "InvalidArgument", "%s", msg);
+}
+
+static enum rc local_fail(struct aws_error *err, const char *op, enum rc rc, const char *what)
+{
+	if (rc == RC_NOMEM)
+		return aws_error_local(err, AWS_SVC_SNS, op, rc, "NoMemory", "out of memory");
+	if (rc == RC_INVAL)
+		return aws_error_local(err, AWS_SVC_SNS, op, rc, "RequestTooLarge",
+				       "request over %d bytes", SNS_FORM_MAX);
+	return aws_error_local(err, AWS_SVC_SNS, op, RC_IO, "MalformedResponse",
+			       "answer without a usable %s", what);
+}
+
+/* ---- form encoding ------------------------------------------------------------------- */
+
+static enum rc form_escape(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char chunk[192];
+	size_t n = 0;
+	enum rc rc = RC_OK;
+
+	for (; *s != '\0' && rc == RC_OK; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+			chunk[n++] = (char)ch;
+		} else {
+			chunk[n++] = '%';
+			chunk[n++] = hex[ch >> 4];
+			chunk[n++] = hex[ch & 15];
+		}
+		if (n > sizeof(chunk) - 4) {
+			rc = buf_append(b, chunk, n);
+			n = 0;
+		}
+	}
+	if (rc == RC_OK && n > 0)
+		rc = buf_append(b, chunk, n);
+	return rc;
+}
+
+/* Appends "&key=value" (no '&' before the first pair), both percent-encoded. */
+TESTABLE enum rc sns_form_add(struct buf *b, const char *key, const char *value)
+{
+	enum rc rc = RC_OK;
+
+	if (b->len > 0)
+		rc = buf_append(b, "&", 1);
+	if (rc == RC_OK)
+		rc = form_escape(b, key);
+	if (rc == RC_OK)
+		rc = buf_append(b, "=", 1);
+	if (rc == RC_OK)
+		rc = form_escape(b, value);
+	return rc;
+}
+
+static enum rc form_begin(struct buf *b, const char *action)
+{
+	enum rc rc;
+
+	buf_init(b, SNS_FORM_MAX);
+	rc = sns_form_add(b, "Action", action);
+	if (rc == RC_OK)
+		rc = sns_form_add(b, "Version", SNS_VERSION);
+	return rc;
+}
+
+/* Appends prefix.entry.N.key / .value pairs (CreateTopic, Subscribe attributes). */
+static enum rc form_kvs(struct buf *b, const char *prefix, const struct sns_kv *kv, size_t n)
+{
+	char key[96];
+	enum rc rc = RC_OK;
+
+	for (size_t i = 0; i < n && rc == RC_OK; i++) {
+		snprintf(key, sizeof(key), "%s.entry.%zu.key", prefix, i + 1);
+		rc = sns_form_add(b, key, kv[i].name);
+		if (rc == RC_OK) {
+			snprintf(key, sizeof(key), "%s.entry.%zu.value", prefix, i + 1);
+			rc = sns_form_add(b, key, kv[i].value);
+		}
+	}
+	return rc;
+}
+
+static enum rc check_kvs(const struct sns_kv *kv, size_t n, struct aws_error *err,
+			 const char *op)
+{
+	if (n > SNS_ATTRS_MAX || (n > 0 && kv == NULL))
+		return bad_arg(err, op, "%zu attributes (limit %d)", n, SNS_ATTRS_MAX);
+	for (size_t i = 0; i < n; i++)
+		if (kv[i].name == NULL || kv[i].name[0] == '\0' || kv[i].value == NULL)
+			return bad_arg(err, op, "attribute %zu has no name or value", i);
+	return RC_OK;
+}
+
+static bool arn_valid(const char *arn)
+{
+	return arn != NULL && strncmp(arn, "arn:", 4) == 0 && strlen(arn) < SNS_ARN_MAX;
+}
+
+/* ---- XML ----------------------------------------------------------------------------- */
+
+static xmlDoc *xml_parse(const char *xml, size_t len)
+{
+	if (xml == NULL || len == 0 || len > AWS_RESPONSE_MAX)
+		return NULL;
+	/* No network, no entity expansion, no noise on stderr. */
+	return xmlReadMemory(xml, (int)len, "sns.xml", NULL,
+			     XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+}
+
+/* First element named name (any namespace) at or below n and its siblings, depth first. */
+static xmlNode *xml_find(xmlNode *n, const char *name)
+{
+	for (; n != NULL; n = n->next) {
+		xmlNode *hit;
+
+		if (n->type != XML_ELEMENT_NODE)
+			continue;
+		if (strcmp((const char *)n->name, name) == 0)
+			return n;
+		hit = xml_find(n->children, name);
+		if (hit != NULL)
+			return hit;
+	}
+	return NULL;
+}
+
+/* The direct child element of parent named name, or NULL. */
+static xmlNode *xml_child(xmlNode *parent, const char *name)
+{
+	for (xmlNode *n = parent != NULL ? parent->children : NULL; n != NULL; n = n->next)
+		if (n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0)
+			return n;
+	return NULL;
+}
+
+/* The trimmed text of n as a new string; "" for NULL; NULL only on NOMEM. */
+static char *xml_text_dup(xmlNode *n)
+{
+	xmlChar *t = n != NULL ? xmlNodeGetContent(n) : NULL;
+	const char *s = t != NULL ? (const char *)t : "";
+	size_t len;
+	char *out;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	len = strlen(s);
+	while (len > 0 && isspace((unsigned char)s[len - 1]))
+		len--;
+	out = strndup(s, len);
+	xmlFree(t);
+	return out;
+}
+
+/* Copies the text of the first <elem> into out. RC_IO when absent, empty or too long. */
+TESTABLE enum rc sns_xml_text(const char *xml, size_t len, const char *elem, char *out,
+			      size_t outsz)
+{
+	xmlDoc *doc = NULL;
+	char *text = NULL;
+	enum rc rc = RC_IO;
+
+	out[0] = '\0';
+	doc = xml_parse(xml, len);
+	if (doc == NULL)
+		goto out;
+	text = xml_text_dup(xml_find(xmlDocGetRootElement(doc), elem));
+	if (text == NULL) {
+		rc = RC_NOMEM;
+		goto out;
+	}
+	if (text[0] == '\0' || strlen(text) >= outsz)
+		goto out;
+	memcpy(out, text, strlen(text) + 1);
+	rc = RC_OK;
+out:
+	free(text);
+	xmlFreeDoc(doc);
+	return rc;
+}
+
+void sns_subscriptions_cleanup(struct sns_subscriptions *s)
+{
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->v[i].arn);
+		free(s->v[i].protocol);
+		free(s->v[i].endpoint);
+		free(s->v[i].owner);
+		free(s->v[i].topic_arn);
+	}
+	free(s->v);
+	s->v = NULL;
+	s->n = 0;
+}
+
+/* Appends the <member>s of <Subscriptions> to out and copies <NextToken> ("" if none). */
+TESTABLE enum rc sns_parse_subscriptions(const char *xml, size_t len,
+					 struct sns_subscriptions *out, char next[SNS_TOKEN_MAX])
+{
+	xmlDoc *doc = NULL;
+	xmlNode *root;
+	xmlNode *list;
+	char *tok = NULL;
+	size_t count = 0;
+	enum rc rc = RC_OK;
+
+	next[0] = '\0';
+	doc = xml_parse(xml, len);
+	if (doc == NULL) {
+		rc = RC_IO;
+		goto out;
+	}
+	root = xmlDocGetRootElement(doc);
+	list = xml_find(root, "Subscriptions");
+	if (list == NULL) {
+		rc = RC_IO;
+		goto out;
+	}
+	for (xmlNode *m = list->children; m != NULL; m = m->next)
+		if (m->type == XML_ELEMENT_NODE && strcmp((const char *)m->name, "member") == 0)
+			count++;
+	if (count > 0) {
+		struct sns_subscription *v = realloc(out->v, (out->n + count) * sizeof(*v));
+
+		if (v == NULL) {
+			rc = RC_NOMEM;
+			goto out;
+		}
+		out->v = v;
+	}
+	for (xmlNode *m = list->children; m != NULL; m = m->next) {
+		struct sns_subscription *s;
+
+		if (m->type != XML_ELEMENT_NODE || strcmp((const char *)m->name, "member") != 0)
+			continue;
+		s = &out->v[out->n++];
+		s->arn = xml_text_dup(xml_child(m, "SubscriptionArn"));
+		s->protocol = xml_text_dup(xml_child(m, "Protocol"));
+		s->endpoint = xml_text_dup(xml_child(m, "Endpoint"));
+		s->owner = xml_text_dup(xml_child(m, "Owner"));
+		s->topic_arn = xml_text_dup(xml_child(m, "TopicArn"));
+		if (s->arn == NULL || s->protocol == NULL || s->endpoint == NULL ||
+		    s->owner == NULL || s->topic_arn == NULL) {
+			rc = RC_NOMEM;
+			goto out;
+		}
+	}
+	tok = xml_text_dup(xml_find(root, "NextToken"));
+	if (tok == NULL) {
+		rc = RC_NOMEM;
+		goto out;
+	}
+	if (strlen(tok) >= SNS_TOKEN_MAX) {
+		rc = RC_IO;
+		goto out;
+	}
+	memcpy(next, tok, strlen(tok) + 1);
+out:
+	free(tok);
+	xmlFreeDoc(doc);
+	return rc;
+}
+
+void sns_attrs_cleanup(struct sns_attrs *a)
+{
+	if (a == NULL)
+		return;
+	for (size_t i = 0; i < a->n; i++) {
+		free(a->names[i]);
+		free(a->values[i]);
+	}
+	free(a->names);
+	free(a->values);
+	a->names = NULL;
+	a->values = NULL;
+	a->n = 0;
+}
+
+const char *sns_attrs_get(const struct sns_attrs *a, const char *name)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->names[i], name) == 0)
+			return a->values[i];
+	return NULL;
+}
+
+/* Reads <Attributes><entry><key/><value/></entry>...</Attributes> into out. */
+TESTABLE enum rc sns_parse_attributes(const char *xml, size_t len, struct sns_attrs *out)
+{
+	xmlDoc *doc = NULL;
+	xmlNode *attrs;
+	size_t count = 0;
+	enum rc rc = RC_OK;
+
+	sns_attrs_cleanup(out);
+	doc = xml_parse(xml, len);
+	if (doc == NULL) {
+		rc = RC_IO;
+		goto out;
+	}
+	attrs = xml_find(xmlDocGetRootElement(doc), "Attributes");
+	if (attrs == NULL) {
+		rc = RC_IO;
+		goto out;
+	}
+	for (xmlNode *e = attrs->children; e != NULL; e = e->next)
+		if (e->type == XML_ELEMENT_NODE && strcmp((const char *)e->name, "entry") == 0)
+			count++;
+	if (count == 0)
+		goto out;
+	out->names = calloc(count, sizeof(*out->names));
+	out->values = calloc(count, sizeof(*out->values));
+	if (out->names == NULL || out->values == NULL) {
+		rc = RC_NOMEM;
+		goto out;
+	}
+	for (xmlNode *e = attrs->children; e != NULL; e = e->next) {
+		size_t i;
+
+		if (e->type != XML_ELEMENT_NODE || strcmp((const char *)e->name, "entry") != 0)
+			continue;
+		i = out->n++;
+		out->names[i] = xml_text_dup(xml_child(e, "key"));
+		out->values[i] = xml_text_dup(xml_child(e, "value"));
+		if (out->names[i] == NULL || out->values[i] == NULL) {
+			rc = RC_NOMEM;
+			goto out;
+		}
+	}
+out:
+	if (rc != RC_OK)
+		sns_attrs_cleanup(out);
+	xmlFreeDoc(doc);
+	return rc;
+}
+
+/* ---- operations ---------------------------------------------------------------------- */
+
+/* Sends the form and keeps the 2xx answer in resp. */
+static enum rc call(struct sns_client *c, const char *action, const struct buf *form,
+		    struct aws_response *resp, struct aws_error *err)
+{
+	return aws_call(c->core, action, NULL, buf_str(form), form->len, resp, err);
+}
+
+/* Runs a call whose answer names one element to copy into out (out NULL: ignored). */
+static enum rc call_text(struct sns_client *c, const char *action, const struct buf *form,
+			 const char *elem, char *out, size_t outsz, struct aws_error *err)
+{
+	struct aws_response resp;
+	enum rc rc;
+
+	aws_response_init(&resp);
+	rc = call(c, action, form, &resp, err);
+	if (rc == RC_OK && out != NULL) {
+		rc = sns_xml_text(buf_str(&resp.body), resp.body.len, elem, out, outsz);
+		if (rc != RC_OK)
+			rc = local_fail(err, action, rc == RC_NOMEM ? RC_NOMEM : RC_IO, elem);
+	}
+	aws_response_cleanup(&resp);
+	return rc;
+}
+
+enum rc sns_create_topic(struct sns_client *c, const char *name, const struct sns_kv *attrs,
+			 size_t nattrs, char arn[SNS_ARN_MAX], struct aws_error *err)
+{
+	static const char op[] = "CreateTopic";
+	struct buf form;
+	size_t n = name != NULL ? strlen(name) : 0;
+	enum rc rc;
+
+	if (n == 0 || n > SNS_TOPIC_NAME_MAX)
+		return bad_arg(err, op, "topic name of %zu bytes (need 1..%d)", n,
+			       SNS_TOPIC_NAME_MAX);
+	rc = check_kvs(attrs, nattrs, err, op);
+	if (rc != RC_OK)
+		return rc;
+	rc = form_begin(&form, op);
+	if (rc == RC_OK)
+		rc = sns_form_add(&form, "Name", name);
+	if (rc == RC_OK)
+		rc = form_kvs(&form, "Attributes", attrs, nattrs);
+	if (rc == RC_OK)
+		rc = call_text(c, op, &form, "TopicArn", arn, SNS_ARN_MAX, err);
+	else
+		rc = local_fail(err, op, rc, "");
+	buf_cleanup(&form);
+	return rc;
+}
+
+/* An action whose only parameter is an ARN and whose answer is ignored. */
+static enum rc arn_only(struct sns_client *c, const char *op, const char *param,
+			const char *arn, struct aws_error *err)
+{
+	struct buf form;
+	enum rc rc;
+
+	if (!arn_valid(arn))
+		return bad_arg(err, op, "bad %s", param);
+	rc = form_begin(&form, op);
+	if (rc == RC_OK)
+		rc = sns_form_add(&form, param, arn);
+	if (rc == RC_OK)
+		rc = call_text(c, op, &form, NULL, NULL, 0, err);
+	else
+		rc = local_fail(err, op, rc, "");
+	buf_cleanup(&form);
+	return rc;
+}
+
+enum rc sns_delete_topic(struct sns_client *c, const char *topic_arn, struct aws_error *err)
+{
+	return arn_only(c, "DeleteTopic", "TopicArn", topic_arn, err);
+}
+
+enum rc sns_unsubscribe(struct sns_client *c, const char *sub_arn, struct aws_error *err)
+{
+	return arn_only(c, "Unsubscribe", "SubscriptionArn", sub_arn, err);
+}
+
+enum rc sns_get_topic_attributes(struct sns_client *c, const char *topic_arn,
+				 struct sns_attrs *out, struct aws_error *err)
+{
+	static const char op[] = "GetTopicAttributes";
+	struct aws_response resp;
+	struct buf form;
+	enum rc rc;
+
+	sns_attrs_cleanup(out);
+	if (!arn_valid(topic_arn))
+		return bad_arg(err, op, "bad TopicArn");
+	aws_response_init(&resp);
+	rc = form_begin(&form, op);
+	if (rc == RC_OK)
+		rc = sns_form_add(&form, "TopicArn", topic_arn);
+	if (rc != RC_OK) {
+		rc = local_fail(err, op, rc, "");
+		goto out;
+	}
+	rc = call(c, op, &form, &resp, err);
+	if (rc != RC_OK)
+		goto out;
+	rc = sns_parse_attributes(buf_str(&resp.body), resp.body.len, out);
+	if (rc != RC_OK)
+		rc = local_fail(err, op, rc == RC_NOMEM ? RC_NOMEM : RC_IO, "Attributes");
+out:
+	buf_cleanup(&form);
+	aws_response_cleanup(&resp);
+	return rc;
+}
+
+enum rc sns_subscribe(struct sns_client *c, const char *topic_arn, const char *protocol,
+		      const char *endpoint, const struct sns_kv *attrs, size_t nattrs,
+		      char sub_arn[SNS_ARN_MAX], struct aws_error *err)
+{
+	static const char op[] = "Subscribe";
+	struct buf form;
+	enum rc rc;
+
+	if (!arn_valid(topic_arn) || protocol == NULL || protocol[0] == '\0' ||
+	    endpoint == NULL || endpoint[0] == '\0' || strlen(endpoint) >= SNS_ARN_MAX * 4)
+		return bad_arg(err, op, "bad TopicArn, Protocol or Endpoint");
+	rc = check_kvs(attrs, nattrs, err, op);
+	if (rc != RC_OK)
+		return rc;
+	rc = form_begin(&form, op);
+	if (rc == RC_OK)
+		rc = sns_form_add(&form, "TopicArn", topic_arn);
+	if (rc == RC_OK)
+		rc = sns_form_add(&form, "Protocol", protocol);
+	if (rc == RC_OK)
+		rc = sns_form_add(&form, "Endpoint", endpoint);
+	if (rc == RC_OK)
+		rc = sns_form_add(&form, "ReturnSubscriptionArn", "true");
+	if (rc == RC_OK)
+		rc = form_kvs(&form, "Attributes", attrs, nattrs);
+	if (rc == RC_OK)
+		rc = call_text(c, op, &form, "SubscriptionArn", sub_arn, SNS_ARN_MAX, err);
+	else
+		rc = local_fail(err, op, rc, "");
+	buf_cleanup(&form);
+	return rc;
+}
+
+enum rc sns_publish(struct sns_client *c, const char *topic_arn, const struct sns_publish *p,
+		    char message_id[SNS_MESSAGE_ID_MAX], struct aws_error *err)
+{
+	static const char op[] = "Publish";
+	char mid[SNS_MESSAGE_ID_MAX];
+	char key[96];
+	struct buf form;
+	size_t mlen = p->message != NULL ? strlen(p->message) : 0;
+	enum rc rc;
+
+	if (!arn_valid(topic_arn))
+		return bad_arg(err, op, "bad TopicArn");
+	if (mlen == 0 || mlen > SNS_MESSAGE_MAX)
+		return bad_arg(err, op, "message of %zu bytes (need 1..%d)", mlen, SNS_MESSAGE_MAX);
+	if (p->subject != NULL && (p->subject[0] == '\0' || strlen(p->subject) > SNS_SUBJECT_MAX))
+		return bad_arg(err, op, "subject of %zu bytes (need 1..%d)", strlen(p->subject),
+			       SNS_SUBJECT_MAX);
+	if (p->nattrs > SNS_MSG_ATTRS_MAX || (p->nattrs > 0 && p->attrs == NULL))
+		return bad_arg(err, op, "%zu message attributes (limit %d)", p->nattrs,
+			       SNS_MSG_ATTRS_MAX);
+	for (size_t i = 0; i < p->nattrs; i++) {
+		const struct sns_msg_attr *a = &p->attrs[i];
+
+		if (a->name == NULL || a->name[0] == '\0' || a->value == NULL || a->type == NULL ||
+		    (strcmp(a->type, "String") != 0 && strcmp(a->type, "Number") != 0 &&
+		     strcmp(a->type, "String.Array") != 0))
+			return bad_arg(err, op,
+				       "message attribute %zu needs a name, a value and type "
+				       "String, Number or String.Array",
+				       i);
+	}
+	rc = form_begin(&form, op);
+	if (rc == RC_OK)
+		rc = sns_form_add(&form, "TopicArn", topic_arn);
+	if (rc == RC_OK)
+		rc = sns_form_add(&form, "Message", p->message);
+	if (rc == RC_OK && p->subject != NULL)
+		rc = sns_form_add(&form, "Subject", p->subject);
+	if (rc == RC_OK && p->group_id != NULL)
+		rc = sns_form_add(&form, "MessageGroupId", p->group_id);
+	if (rc == RC_OK && p->dedup_id != NULL)
+		rc = sns_form_add(&form, "MessageDeduplicationId", p->dedup_id);
+	for (size_t i = 0; i < p->nattrs && rc == RC_OK; i++) {
+		snprintf(key, sizeof(key), "MessageAttributes.entry.%zu.Name", i + 1);
+		rc = sns_form_add(&form, key, p->attrs[i].name);
+		if (rc == RC_OK) {
+			snprintf(key, sizeof(key), "MessageAttributes.entry.%zu.Value.DataType",
+				 i + 1);
+			rc = sns_form_add(&form, key, p->attrs[i].type);
+		}
+		if (rc == RC_OK) {
+			snprintf(key, sizeof(key), "MessageAttributes.entry.%zu.Value.StringValue",
+				 i + 1);
+			rc = sns_form_add(&form, key, p->attrs[i].value);
+		}
+	}
+	if (rc == RC_OK)
+		rc = call_text(c, op, &form, "MessageId", message_id != NULL ? message_id : mid,
+			       SNS_MESSAGE_ID_MAX, err);
+	else
+		rc = local_fail(err, op, rc, "");
+	buf_cleanup(&form);
+	return rc;
+}
+
+enum rc sns_list_subscriptions_page(struct sns_client *c, const char *topic_arn,
+				    const char *next_token, struct sns_subscriptions *out,
+				    char next[SNS_TOKEN_MAX], struct aws_error *err)
+{
+	static const char op[] = "ListSubscriptionsByTopic";
+	struct aws_response resp;
+	struct buf form;
+	enum rc rc;
+
+	next[0] = '\0';
+	if (!arn_valid(topic_arn))
+		return bad_arg(err, op, "bad TopicArn");
+	if (next_token != NULL && strlen(next_token) >= SNS_TOKEN_MAX)
+		return bad_arg(err, op, "NextToken too long");
+	aws_response_init(&resp);
+	rc = form_begin(&form, op);
+	if (rc == RC_OK)
+		rc = sns_form_add(&form, "TopicArn", topic_arn);
+	if (rc == RC_OK && next_token != NULL && next_token[0] != '\0')
+		rc = sns_form_add(&form, "NextToken", next_token);
+	if (rc != RC_OK) {
+		rc = local_fail(err, op, rc, "");
+		goto out;
+	}
+	rc = call(c, op, &form, &resp, err);
+	if (rc != RC_OK)
+		goto out;
+	rc = sns_parse_subscriptions(buf_str(&resp.body), resp.body.len, out, next);
+	if (rc != RC_OK)
+		rc = local_fail(err, op, rc == RC_NOMEM ? RC_NOMEM : RC_IO, "Subscriptions");
+out:
+	buf_cleanup(&form);
+	aws_response_cleanup(&resp);
+	return rc;
+}
+
+enum rc sns_list_subscriptions_by_topic(struct sns_client *c, const char *topic_arn,
+					struct sns_subscriptions *out, struct aws_error *err)
+{
+	static const char op[] = "ListSubscriptionsByTopic";
+	char *token = NULL;
+	char *next = NULL;
+	enum rc rc = RC_OK;
+	int pages = 0;
+
+	sns_subscriptions_cleanup(out);
+	token = calloc(1, SNS_TOKEN_MAX);
+	next = calloc(1, SNS_TOKEN_MAX);
+	if (token == NULL || next == NULL) {
+		rc = local_fail(err, op, RC_NOMEM, "");
+		goto out;
+	}
+	do {
+		if (++pages > SNS_LIST_PAGES_MAX) {
+			rc = aws_error_local(err, AWS_SVC_SNS, op, RC_IO, "TooManyPages",
+					     "more than %d pages of subscriptions",
+					     SNS_LIST_PAGES_MAX);
+			goto out;
+		}
+		rc = sns_list_subscriptions_page(c, topic_arn, token, out, next, err);
+		if (rc != RC_OK)
+			goto out;
+		if (next[0] != '\0' && strcmp(next, token) == 0) {
+			/* A server repeating its token would loop us forever. */
+			rc = aws_error_local(err, AWS_SVC_SNS, op, RC_IO, "MalformedResponse",
+					     "NextToken did not advance");
+			goto out;
+		}
+		memcpy(token, next, SNS_TOKEN_MAX);
+	} while (token[0] != '\0');
+out:
+	if (rc != RC_OK)
+		sns_subscriptions_cleanup(out);
+	free(token);
+	free(next);
+	return rc;
+}

@@ -1,0 +1,1042 @@
+/* sqs.c — Amazon SQS over the JSON protocol: request bodies built with json-c, answers
+ * parsed with bounds, batch answers mapped back to the caller's entries by Id. */
+#include "aws/sqs.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#ifdef UNIT_TESTS
+#include "aws/sqs_int.h"
+#endif
+
+struct sqs_client {
+	struct aws_client *core; /* an AWS_SVC_SQS client */
+};
+
+struct sqs_client *sqs_client_new(const struct aws_config *cfg, struct errbuf *eb)
+{
+	struct sqs_client *c = NULL;
+	struct sqs_client *ret = NULL;
+
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		eb_set(eb, RC_NOMEM, "out of memory creating an SQS client");
+		goto out;
+	}
+	c->core = aws_client_new(cfg, AWS_SVC_SQS, eb);
+	if (c->core == NULL)
+		goto out;
+	ret = c;
+	c = NULL;
+out:
+	sqs_client_free(c);
+	return ret;
+}
+
+void sqs_client_free(struct sqs_client *c)
+{
+	if (c == NULL)
+		return;
+	aws_client_free(c->core);
+	free(c);
+}
+
+struct aws_client *sqs_client_core(struct sqs_client *c)
+{
+	return c->core;
+}
+
+/* ---- helpers ------------------------------------------------------------------------- */
+
+static enum rc bad_arg(struct aws_error *err, const char *op, const char *fmt, ...)
+	PRINTF(3, 4);
+
+static enum rc bad_arg(struct aws_error *err, const char *op, const char *fmt, ...)
+{
+	char msg[AWS_MESSAGE_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return aws_error_local(err, AWS_SVC_SQS, op, RC_INVAL, "InvalidArgument", "%s", msg);
+}
+
+static enum rc malformed(struct aws_error *err, const char *op, const char *why)
+{
+	return aws_error_local(err, AWS_SVC_SQS, op, RC_IO, "MalformedResponse", "%s", why);
+}
+
+static enum rc nomem(struct aws_error *err, const char *op)
+{
+	return aws_error_local(err, AWS_SVC_SQS, op, RC_NOMEM, "NoMemory", "out of memory");
+}
+
+static enum rc jadd(struct json_object *o, const char *key, struct json_object *v)
+{
+	if (v == NULL)
+		return RC_NOMEM;
+	if (json_object_object_add(o, key, v) != 0) {
+		json_object_put(v);
+		return RC_NOMEM;
+	}
+	return RC_OK;
+}
+
+static enum rc jadd_str(struct json_object *o, const char *key, const char *s)
+{
+	return jadd(o, key, json_object_new_string(s));
+}
+
+static enum rc jadd_int(struct json_object *o, const char *key, int v)
+{
+	return jadd(o, key, json_object_new_int(v));
+}
+
+static enum rc jarr_add_str(struct json_object *a, const char *s)
+{
+	struct json_object *v = json_object_new_string(s);
+
+	if (v == NULL)
+		return RC_NOMEM;
+	if (json_object_array_add(a, v) != 0) {
+		json_object_put(v);
+		return RC_NOMEM;
+	}
+	return RC_OK;
+}
+
+/* The string member key of o, or NULL when absent or not a string. */
+static const char *jstr(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+
+	if (o == NULL || !json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static struct json_object *jmember(struct json_object *o, const char *key, enum json_type t)
+{
+	struct json_object *v = NULL;
+
+	if (o == NULL || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, t))
+		return NULL;
+	return v;
+}
+
+static bool url_valid(const char *url)
+{
+	return url != NULL && url[0] != '\0' && strlen(url) < SQS_URL_MAX;
+}
+
+static enum rc copy_out(char *dst, size_t dstsz, const char *src, struct aws_error *err,
+			const char *op, const char *what)
+{
+	size_t n;
+
+	if (src == NULL)
+		return malformed(err, op, what);
+	n = strlen(src);
+	if (n >= dstsz)
+		return aws_error_local(err, AWS_SVC_SQS, op, RC_IO, "MalformedResponse",
+				       "%s longer than %zu bytes", what, dstsz - 1);
+	memcpy(dst, src, n + 1);
+	return RC_OK;
+}
+
+TESTABLE bool sqs_name_valid(const char *name)
+{
+	size_t n = name != NULL ? strlen(name) : 0;
+	size_t base = n;
+
+	if (n == 0 || n > SQS_NAME_MAX)
+		return false;
+	if (n > 5 && strcmp(name + n - 5, ".fifo") == 0)
+		base = n - 5;
+	for (size_t i = 0; i < base; i++)
+		if (!isalnum((unsigned char)name[i]) && name[i] != '-' && name[i] != '_')
+			return false;
+	return base > 0;
+}
+
+/* Builds {"Name": "Value", ...} for queue attributes. */
+static enum rc kv_object(const struct sqs_kv *attrs, size_t n, struct json_object **out)
+{
+	struct json_object *o = json_object_new_object();
+	enum rc rc = RC_OK;
+
+	*out = NULL;
+	if (o == NULL)
+		return RC_NOMEM;
+	for (size_t i = 0; i < n && rc == RC_OK; i++)
+		rc = jadd_str(o, attrs[i].name, attrs[i].value);
+	if (rc != RC_OK) {
+		json_object_put(o);
+		return rc;
+	}
+	*out = o;
+	return RC_OK;
+}
+
+static enum rc check_kvs(const struct sqs_kv *attrs, size_t n, struct aws_error *err,
+			 const char *op)
+{
+	if (n > SQS_QUEUE_ATTRS_MAX || (n > 0 && attrs == NULL))
+		return bad_arg(err, op, "%zu queue attributes (limit %d)", n, SQS_QUEUE_ATTRS_MAX);
+	for (size_t i = 0; i < n; i++)
+		if (attrs[i].name == NULL || attrs[i].name[0] == '\0' || attrs[i].value == NULL)
+			return bad_arg(err, op, "queue attribute %zu has no name or value", i);
+	return RC_OK;
+}
+
+/* Sends req (consumed: always released) and hands the parsed answer to *resp. */
+static enum rc call(struct sqs_client *c, const struct aws_call_opts *opts, const char *op,
+		    struct json_object *req, struct json_object **resp, struct aws_error *err)
+{
+	enum rc rc = aws_call_json(c->core, opts, op, req, resp, err);
+
+	json_object_put(req);
+	return rc;
+}
+
+/* Starts {"QueueUrl": url}. */
+static enum rc url_req(const char *url, struct json_object **out)
+{
+	struct json_object *o = json_object_new_object();
+
+	*out = NULL;
+	if (o == NULL)
+		return RC_NOMEM;
+	if (jadd_str(o, "QueueUrl", url) != RC_OK) {
+		json_object_put(o);
+		return RC_NOMEM;
+	}
+	*out = o;
+	return RC_OK;
+}
+
+/* ---- queues -------------------------------------------------------------------------- */
+
+enum rc sqs_create_queue(struct sqs_client *c, const char *name, const struct sqs_kv *attrs,
+			 size_t nattrs, char url[SQS_URL_MAX], struct aws_error *err)
+{
+	static const char op[] = "CreateQueue";
+	struct json_object *req = NULL;
+	struct json_object *resp = NULL;
+	struct json_object *ao = NULL;
+	enum rc rc;
+
+	if (!sqs_name_valid(name))
+		return bad_arg(err, op, "bad queue name \"%.100s\" (1-%d of A-Za-z0-9_-, .fifo)",
+			       name != NULL ? name : "", SQS_NAME_MAX);
+	rc = check_kvs(attrs, nattrs, err, op);
+	if (rc != RC_OK)
+		return rc;
+	req = json_object_new_object();
+	if (req == NULL || jadd_str(req, "QueueName", name) != RC_OK) {
+		rc = nomem(err, op);
+		goto out;
+	}
+	if (nattrs > 0) {
+		if (kv_object(attrs, nattrs, &ao) != RC_OK || jadd(req, "Attributes", ao) != RC_OK) {
+			rc = nomem(err, op);
+			goto out;
+		}
+	}
+	rc = call(c, NULL, op, req, &resp, err);
+	req = NULL;
+	if (rc != RC_OK)
+		goto out;
+	rc = copy_out(url, SQS_URL_MAX, jstr(resp, "QueueUrl"), err, op, "QueueUrl");
+out:
+	json_object_put(req);
+	json_object_put(resp);
+	return rc;
+}
+
+enum rc sqs_get_queue_url(struct sqs_client *c, const char *name, char url[SQS_URL_MAX],
+			  struct aws_error *err)
+{
+	static const char op[] = "GetQueueUrl";
+	struct json_object *req = NULL;
+	struct json_object *resp = NULL;
+	enum rc rc;
+
+	if (!sqs_name_valid(name))
+		return bad_arg(err, op, "bad queue name \"%.100s\"", name != NULL ? name : "");
+	req = json_object_new_object();
+	if (req == NULL || jadd_str(req, "QueueName", name) != RC_OK) {
+		json_object_put(req);
+		return nomem(err, op);
+	}
+	rc = call(c, NULL, op, req, &resp, err);
+	if (rc == RC_OK)
+		rc = copy_out(url, SQS_URL_MAX, jstr(resp, "QueueUrl"), err, op, "QueueUrl");
+	json_object_put(resp);
+	return rc;
+}
+
+void sqs_attrs_cleanup(struct sqs_attrs *a)
+{
+	if (a == NULL)
+		return;
+	for (size_t i = 0; i < a->n; i++) {
+		free(a->names[i]);
+		free(a->values[i]);
+	}
+	free(a->names);
+	free(a->values);
+	a->names = NULL;
+	a->values = NULL;
+	a->n = 0;
+}
+
+const char *sqs_attrs_get(const struct sqs_attrs *a, const char *name)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->names[i], name) == 0)
+			return a->values[i];
+	return NULL;
+}
+
+enum rc sqs_get_queue_attributes(struct sqs_client *c, const char *url,
+				 const char *const *names, size_t nnames, struct sqs_attrs *out,
+				 struct aws_error *err)
+{
+	static const char op[] = "GetQueueAttributes";
+	struct json_object *req = NULL;
+	struct json_object *resp = NULL;
+	struct json_object *arr = NULL;
+	struct json_object *attrs;
+	size_t n;
+	size_t i = 0;
+	enum rc rc = RC_OK;
+
+	sqs_attrs_cleanup(out);
+	if (!url_valid(url))
+		return bad_arg(err, op, "bad queue URL");
+	if (nnames > SQS_QUEUE_ATTRS_MAX)
+		return bad_arg(err, op, "%zu attribute names (limit %d)", nnames,
+			       SQS_QUEUE_ATTRS_MAX);
+	arr = json_object_new_array();
+	if (arr == NULL || url_req(url, &req) != RC_OK) {
+		json_object_put(arr);
+		rc = nomem(err, op);
+		goto out;
+	}
+	if (names == NULL || nnames == 0)
+		rc = jarr_add_str(arr, "All");
+	for (size_t k = 0; names != NULL && k < nnames && rc == RC_OK; k++)
+		rc = jarr_add_str(arr, names[k]);
+	if (rc == RC_OK)
+		rc = jadd(req, "AttributeNames", arr);
+	else
+		json_object_put(arr);
+	arr = NULL;
+	if (rc != RC_OK) {
+		rc = nomem(err, op);
+		goto out;
+	}
+	rc = call(c, NULL, op, req, &resp, err);
+	req = NULL;
+	if (rc != RC_OK)
+		goto out;
+	attrs = jmember(resp, "Attributes", json_type_object);
+	n = attrs != NULL ? (size_t)json_object_object_length(attrs) : 0;
+	if (n == 0)
+		goto out;
+	out->names = calloc(n, sizeof(*out->names));
+	out->values = calloc(n, sizeof(*out->values));
+	if (out->names == NULL || out->values == NULL) {
+		rc = nomem(err, op);
+		goto out;
+	}
+	json_object_object_foreach(attrs, key, val)
+	{
+		if (i >= n)
+			break;
+		out->names[i] = strdup(key);
+		out->values[i] = strdup(json_object_get_string(val));
+		out->n = i + 1;
+		if (out->names[i] == NULL || out->values[i] == NULL) {
+			rc = nomem(err, op);
+			goto out;
+		}
+		i++;
+	}
+out:
+	if (rc != RC_OK)
+		sqs_attrs_cleanup(out);
+	json_object_put(req);
+	json_object_put(resp);
+	return rc;
+}
+
+enum rc sqs_get_queue_arn(struct sqs_client *c, const char *url, char arn[SQS_ARN_MAX],
+			  struct aws_error *err)
+{
+	static const char *const names[] = {"QueueArn"};
+	struct sqs_attrs a = {0, NULL, NULL};
+	enum rc rc;
+
+	rc = sqs_get_queue_attributes(c, url, names, 1, &a, err);
+	if (rc == RC_OK)
+		rc = copy_out(arn, SQS_ARN_MAX, sqs_attrs_get(&a, "QueueArn"), err,
+			      "GetQueueAttributes", "QueueArn");
+	sqs_attrs_cleanup(&a);
+	return rc;
+}
+
+enum rc sqs_set_queue_attributes(struct sqs_client *c, const char *url,
+				 const struct sqs_kv *attrs, size_t nattrs, struct aws_error *err)
+{
+	static const char op[] = "SetQueueAttributes";
+	struct json_object *req = NULL;
+	struct json_object *resp = NULL;
+	struct json_object *ao = NULL;
+	enum rc rc;
+
+	if (!url_valid(url))
+		return bad_arg(err, op, "bad queue URL");
+	rc = check_kvs(attrs, nattrs, err, op);
+	if (rc != RC_OK)
+		return rc;
+	if (url_req(url, &req) != RC_OK || kv_object(attrs, nattrs, &ao) != RC_OK ||
+	    jadd(req, "Attributes", ao) != RC_OK) {
+		json_object_put(req);
+		return nomem(err, op);
+	}
+	rc = call(c, NULL, op, req, &resp, err);
+	json_object_put(resp);
+	return rc;
+}
+
+/* An operation whose request is only the QueueUrl and whose answer is ignored. */
+static enum rc url_only(struct sqs_client *c, const char *op, const char *url,
+			struct aws_error *err)
+{
+	struct json_object *req = NULL;
+	struct json_object *resp = NULL;
+	enum rc rc;
+
+	if (!url_valid(url))
+		return bad_arg(err, op, "bad queue URL");
+	if (url_req(url, &req) != RC_OK)
+		return nomem(err, op);
+	rc = call(c, NULL, op, req, &resp, err);
+	json_object_put(resp);
+	return rc;
+}
+
+enum rc sqs_purge_queue(struct sqs_client *c, const char *url, struct aws_error *err)
+{
+	return url_only(c, "PurgeQueue", url, err);
+}
+
+enum rc sqs_delete_queue(struct sqs_client *c, const char *url, struct aws_error *err)
+{
+	return url_only(c, "DeleteQueue", url, err);
+}
+
+/* ---- sending ------------------------------------------------------------------------- */
+
+/* Builds one SendMessage body / SendMessageBatch entry (with "Id" when id is not NULL).
+ * RC_INVAL with the reason in why for an entry AWS would refuse. */
+TESTABLE enum rc sqs_entry_json(const struct sqs_send_entry *m, const char *id,
+				struct json_object **out, char *why, size_t whysz)
+{
+	struct json_object *o = NULL;
+	struct json_object *attrs = NULL;
+	size_t blen;
+	enum rc rc = RC_OK;
+
+	*out = NULL;
+	blen = m->body != NULL ? strlen(m->body) : 0;
+	if (blen == 0 || blen > SQS_BODY_MAX) {
+		snprintf(why, whysz, "message body of %zu bytes (need 1..%d)", blen, SQS_BODY_MAX);
+		return RC_INVAL;
+	}
+	if (m->nattrs > SQS_MSG_ATTRS_MAX || (m->nattrs > 0 && m->attrs == NULL)) {
+		snprintf(why, whysz, "%zu message attributes (limit %d)", m->nattrs,
+			 SQS_MSG_ATTRS_MAX);
+		return RC_INVAL;
+	}
+	if (m->delay_seconds < -1 || m->delay_seconds > SQS_DELAY_MAX_S) {
+		snprintf(why, whysz, "delay %d s (need -1 or 0..%d)", m->delay_seconds,
+			 SQS_DELAY_MAX_S);
+		return RC_INVAL;
+	}
+	for (size_t i = 0; i < m->nattrs; i++) {
+		const struct sqs_msg_attr *a = &m->attrs[i];
+
+		if (a->name == NULL || a->name[0] == '\0' || a->value == NULL || a->type == NULL ||
+		    (strncmp(a->type, "String", 6) != 0 && strncmp(a->type, "Number", 6) != 0)) {
+			snprintf(why, whysz,
+				 "message attribute %zu needs a name, a value and type String or "
+				 "Number",
+				 i);
+			return RC_INVAL;
+		}
+	}
+	o = json_object_new_object();
+	if (o == NULL)
+		goto nomem;
+	if (id != NULL && jadd_str(o, "Id", id) != RC_OK)
+		goto nomem;
+	if (jadd_str(o, "MessageBody", m->body) != RC_OK)
+		goto nomem;
+	if (m->delay_seconds >= 0 && jadd_int(o, "DelaySeconds", m->delay_seconds) != RC_OK)
+		goto nomem;
+	if (m->group_id != NULL && jadd_str(o, "MessageGroupId", m->group_id) != RC_OK)
+		goto nomem;
+	if (m->dedup_id != NULL && jadd_str(o, "MessageDeduplicationId", m->dedup_id) != RC_OK)
+		goto nomem;
+	if (m->nattrs > 0) {
+		attrs = json_object_new_object();
+		if (attrs == NULL)
+			goto nomem;
+		for (size_t i = 0; i < m->nattrs; i++) {
+			struct json_object *v = json_object_new_object();
+
+			if (v == NULL)
+				goto nomem;
+			if (jadd(attrs, m->attrs[i].name, v) != RC_OK)
+				goto nomem;
+			if (jadd_str(v, "DataType", m->attrs[i].type) != RC_OK ||
+			    jadd_str(v, "StringValue", m->attrs[i].value) != RC_OK)
+				goto nomem;
+		}
+		rc = jadd(o, "MessageAttributes", attrs);
+		attrs = NULL;
+		if (rc != RC_OK)
+			goto nomem;
+	}
+	*out = o;
+	return RC_OK;
+nomem:
+	json_object_put(attrs);
+	json_object_put(o);
+	snprintf(why, whysz, "out of memory");
+	return RC_NOMEM;
+}
+
+enum rc sqs_send_message(struct sqs_client *c, const char *url, const struct sqs_send_entry *m,
+			 char message_id[SQS_MESSAGE_ID_MAX], struct aws_error *err)
+{
+	static const char op[] = "SendMessage";
+	struct json_object *req = NULL;
+	struct json_object *resp = NULL;
+	char why[256];
+	enum rc rc;
+
+	if (!url_valid(url))
+		return bad_arg(err, op, "bad queue URL");
+	rc = sqs_entry_json(m, NULL, &req, why, sizeof(why));
+	if (rc != RC_OK)
+		return aws_error_local(err, AWS_SVC_SQS, op, rc,
+				       rc == RC_NOMEM ? "NoMemory" : "InvalidArgument", "%s", why);
+	if (jadd_str(req, "QueueUrl", url) != RC_OK) {
+		json_object_put(req);
+		return nomem(err, op);
+	}
+	rc = call(c, NULL, op, req, &resp, err);
+	if (rc == RC_OK && message_id != NULL)
+		rc = copy_out(message_id, SQS_MESSAGE_ID_MAX, jstr(resp, "MessageId"), err, op,
+			      "MessageId");
+	json_object_put(resp);
+	return rc;
+}
+
+/* Maps a batch answer {"Successful":[{"Id",...}], "Failed":[{"Id","Code","Message",
+ * "SenderFault"}]} onto res[0..n-1] by Id ("0".."n-1"). RC_IO when it is malformed. */
+TESTABLE enum rc sqs_parse_batch(struct json_object *resp, size_t n,
+				 struct sqs_batch_result *res, size_t *nfailed, char *why,
+				 size_t whysz)
+{
+	struct json_object *ok = jmember(resp, "Successful", json_type_array);
+	struct json_object *bad = jmember(resp, "Failed", json_type_array);
+	bool seen[SQS_BATCH_MAX] = {false};
+	size_t failed = 0;
+
+	if (n > SQS_BATCH_MAX) {
+		snprintf(why, whysz, "batch of %zu", n);
+		return RC_INVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		memset(&res[i], 0, sizeof(res[i]));
+		res[i].rc = RC_IO;
+		snprintf(res[i].code, sizeof(res[i].code), "MissingEntryResult");
+		snprintf(res[i].message, sizeof(res[i].message),
+			 "the answer does not mention this entry");
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		struct json_object *arr = pass == 0 ? ok : bad;
+		size_t len = arr != NULL ? json_object_array_length(arr) : 0;
+
+		for (size_t k = 0; k < len; k++) {
+			struct json_object *e = json_object_array_get_idx(arr, k);
+			const char *id = jstr(e, "Id");
+			char *end = NULL;
+			unsigned long idx;
+			struct sqs_batch_result *r;
+
+			if (id == NULL || !isdigit((unsigned char)id[0])) {
+				snprintf(why, whysz, "batch result without a usable Id");
+				return RC_IO;
+			}
+			errno = 0;
+			idx = strtoul(id, &end, 10);
+			if (errno != 0 || *end != '\0' || idx >= n || seen[idx]) {
+				snprintf(why, whysz, "batch result with unknown or repeated Id \"%.16s\"",
+					 id);
+				return RC_IO;
+			}
+			seen[idx] = true;
+			r = &res[idx];
+			r->code[0] = '\0';
+			r->message[0] = '\0';
+			if (pass == 0) {
+				const char *mid = jstr(e, "MessageId");
+
+				r->rc = RC_OK;
+				if (mid != NULL)
+					snprintf(r->message_id, sizeof(r->message_id), "%s", mid);
+			} else {
+				struct json_object *sf = jmember(e, "SenderFault", json_type_boolean);
+				const char *code = jstr(e, "Code");
+				const char *msg = jstr(e, "Message");
+
+				r->sender_fault = sf != NULL && json_object_get_boolean(sf);
+				snprintf(r->code, sizeof(r->code), "%s", code != NULL ? code : "");
+				snprintf(r->message, sizeof(r->message), "%s", msg != NULL ? msg : "");
+				r->rc = aws_code_to_rc(AWS_SVC_SQS, r->sender_fault ? 400 : 500, r->code,
+						       NULL);
+				if (r->rc == RC_OK)
+					r->rc = RC_IO;
+			}
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		if (res[i].rc != RC_OK)
+			failed++;
+	if (nfailed != NULL)
+		*nfailed = failed;
+	return RC_OK;
+}
+
+/* Runs one batch operation: entries already built into arr (consumed). */
+static enum rc batch_call(struct sqs_client *c, const char *op, const char *url,
+			  struct json_object *arr, size_t n, struct sqs_batch_result *res,
+			  size_t *nfailed, struct aws_error *err)
+{
+	struct json_object *req = NULL;
+	struct json_object *resp = NULL;
+	char why[256];
+	enum rc rc;
+
+	if (url_req(url, &req) != RC_OK || jadd(req, "Entries", arr) != RC_OK) {
+		if (req == NULL)
+			json_object_put(arr);
+		json_object_put(req);
+		return nomem(err, op);
+	}
+	rc = call(c, NULL, op, req, &resp, err);
+	if (rc == RC_OK) {
+		rc = sqs_parse_batch(resp, n, res, nfailed, why, sizeof(why));
+		if (rc != RC_OK)
+			rc = malformed(err, op, why);
+	}
+	json_object_put(resp);
+	return rc;
+}
+
+static enum rc check_batch(const char *url, size_t n, const void *entries,
+			   const struct sqs_batch_result *res, struct aws_error *err, const char *op)
+{
+	if (!url_valid(url))
+		return bad_arg(err, op, "bad queue URL");
+	if (n == 0 || n > SQS_BATCH_MAX || entries == NULL || res == NULL)
+		return bad_arg(err, op, "batch of %zu entries (need 1..%d)", n, SQS_BATCH_MAX);
+	return RC_OK;
+}
+
+enum rc sqs_send_message_batch(struct sqs_client *c, const char *url,
+			       const struct sqs_send_entry *entries, size_t n,
+			       struct sqs_batch_result *res, size_t *nfailed,
+			       struct aws_error *err)
+{
+	static const char op[] = "SendMessageBatch";
+	struct json_object *arr = NULL;
+	size_t total = 0;
+	char why[256];
+	enum rc rc;
+
+	rc = check_batch(url, n, entries, res, err, op);
+	if (rc != RC_OK)
+		return rc;
+	arr = json_object_new_array();
+	if (arr == NULL)
+		return nomem(err, op);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *e = NULL;
+		char id[8];
+
+		snprintf(id, sizeof(id), "%zu", i);
+		rc = sqs_entry_json(&entries[i], id, &e, why, sizeof(why));
+		if (rc != RC_OK) {
+			json_object_put(arr);
+			return aws_error_local(err, AWS_SVC_SQS, op, rc,
+					       rc == RC_NOMEM ? "NoMemory" : "InvalidArgument",
+					       "entry %zu: %s", i, why);
+		}
+		total += strlen(entries[i].body);
+		if (json_object_array_add(arr, e) != 0) {
+			json_object_put(e);
+			json_object_put(arr);
+			return nomem(err, op);
+		}
+	}
+	if (total > SQS_BODY_MAX) {
+		json_object_put(arr);
+		return bad_arg(err, op, "batch payload of %zu bytes (limit %d)", total, SQS_BODY_MAX);
+	}
+	return batch_call(c, op, url, arr, n, res, nfailed, err);
+}
+
+/* ---- receiving ----------------------------------------------------------------------- */
+
+void sqs_messages_cleanup(struct sqs_messages *m)
+{
+	if (m == NULL)
+		return;
+	for (size_t i = 0; i < m->n; i++) {
+		struct sqs_message *x = &m->v[i];
+
+		free(x->body);
+		free(x->receipt_handle);
+		for (size_t k = 0; k < x->nattrs; k++) {
+			free(x->attrs[k].name);
+			free(x->attrs[k].type);
+			free(x->attrs[k].value);
+		}
+		free(x->attrs);
+	}
+	free(m->v);
+	m->v = NULL;
+	m->n = 0;
+}
+
+const char *sqs_message_attr(const struct sqs_message *m, const char *name)
+{
+	for (size_t i = 0; i < m->nattrs; i++)
+		if (strcmp(m->attrs[i].name, name) == 0)
+			return m->attrs[i].value;
+	return NULL;
+}
+
+static long long parse_ll(const char *s)
+{
+	char *end = NULL;
+	long long v;
+
+	if (s == NULL)
+		return 0;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < 0)
+		return 0;
+	return v;
+}
+
+/* Fills one message from its JSON; RC_IO (why) when required fields are missing. */
+static enum rc parse_message(struct json_object *j, struct sqs_message *m, char *why,
+			     size_t whysz)
+{
+	struct json_object *body = jmember(j, "Body", json_type_string);
+	const char *rh = jstr(j, "ReceiptHandle");
+	const char *mid = jstr(j, "MessageId");
+	struct json_object *sys = jmember(j, "Attributes", json_type_object);
+	struct json_object *ma = jmember(j, "MessageAttributes", json_type_object);
+	size_t blen;
+	long long rc_count;
+
+	if (body == NULL || rh == NULL || mid == NULL) {
+		snprintf(why, whysz, "message without Body, ReceiptHandle or MessageId");
+		return RC_IO;
+	}
+	blen = (size_t)json_object_get_string_len(body);
+	if (strlen(mid) >= SQS_MESSAGE_ID_MAX) {
+		snprintf(why, whysz, "MessageId too long");
+		return RC_IO;
+	}
+	snprintf(m->message_id, sizeof(m->message_id), "%s", mid);
+	m->body = malloc(blen + 1);
+	m->receipt_handle = strdup(rh);
+	if (m->body == NULL || m->receipt_handle == NULL)
+		goto nomem;
+	/* Copied by length: a body may hold an escaped NUL. */
+	memcpy(m->body, json_object_get_string(body), blen);
+	m->body[blen] = '\0';
+	m->body_len = blen;
+	rc_count = parse_ll(jstr(sys, "ApproximateReceiveCount"));
+	m->receive_count = rc_count > 1000000 ? 1000000 : (int)rc_count;
+	m->sent_timestamp_ms = parse_ll(jstr(sys, "SentTimestamp"));
+	if (ma != NULL) {
+		size_t n = (size_t)json_object_object_length(ma);
+
+		if (n > SQS_MSG_ATTRS_MAX)
+			n = SQS_MSG_ATTRS_MAX;
+		m->attrs = n > 0 ? calloc(n, sizeof(*m->attrs)) : NULL;
+		if (n > 0 && m->attrs == NULL)
+			goto nomem;
+		json_object_object_foreach(ma, key, val)
+		{
+			const char *type = jstr(val, "DataType");
+			const char *sv = jstr(val, "StringValue");
+			struct sqs_msg_attr_val *a;
+
+			if (m->nattrs >= n)
+				break;
+			if (sv == NULL)
+				sv = jstr(val, "BinaryValue");
+			a = &m->attrs[m->nattrs];
+			a->name = strdup(key);
+			a->type = strdup(type != NULL ? type : "String");
+			a->value = strdup(sv != NULL ? sv : "");
+			m->nattrs++;
+			if (a->name == NULL || a->type == NULL || a->value == NULL)
+				goto nomem;
+		}
+	}
+	return RC_OK;
+nomem:
+	snprintf(why, whysz, "out of memory");
+	return RC_NOMEM;
+}
+
+TESTABLE enum rc sqs_parse_messages(struct json_object *resp, struct sqs_messages *out,
+				    char *why, size_t whysz)
+{
+	struct json_object *arr = jmember(resp, "Messages", json_type_array);
+	size_t n = arr != NULL ? json_object_array_length(arr) : 0;
+	enum rc rc = RC_OK;
+
+	sqs_messages_cleanup(out);
+	if (n == 0)
+		return RC_OK;
+	if (n > SQS_BATCH_MAX) {
+		snprintf(why, whysz, "%zu messages in one answer (limit %d)", n, SQS_BATCH_MAX);
+		return RC_IO;
+	}
+	out->v = calloc(n, sizeof(*out->v));
+	if (out->v == NULL) {
+		snprintf(why, whysz, "out of memory");
+		return RC_NOMEM;
+	}
+	for (size_t i = 0; i < n && rc == RC_OK; i++) {
+		out->n = i + 1;
+		rc = parse_message(json_object_array_get_idx(arr, i), &out->v[i], why, whysz);
+	}
+	if (rc != RC_OK)
+		sqs_messages_cleanup(out);
+	return rc;
+}
+
+enum rc sqs_receive(struct sqs_client *c, const char *url, const struct sqs_receive_opts *opts,
+		    struct sqs_messages *out, struct aws_error *err)
+{
+	static const char op[] = "ReceiveMessage";
+	const struct aws_config *cfg = aws_client_config(c->core);
+	struct aws_call_opts co = {0, 0, 0};
+	struct json_object *req = NULL;
+	struct json_object *resp = NULL;
+	struct json_object *all1 = NULL;
+	struct json_object *all2 = NULL;
+	struct json_object *all3 = NULL;
+	char why[256];
+	enum rc rc;
+
+	sqs_messages_cleanup(out);
+	if (!url_valid(url))
+		return bad_arg(err, op, "bad queue URL");
+	if (opts->max_messages < 1 || opts->max_messages > SQS_BATCH_MAX ||
+	    opts->wait_seconds < 0 || opts->wait_seconds > SQS_WAIT_MAX_S ||
+	    opts->visibility_timeout < -1 || opts->visibility_timeout > SQS_VISIBILITY_MAX_S)
+		return bad_arg(err, op, "max %d, wait %d s, visibility %d s out of range",
+			       opts->max_messages, opts->wait_seconds, opts->visibility_timeout);
+	if (url_req(url, &req) != RC_OK)
+		return nomem(err, op);
+	all1 = json_object_new_array();
+	all2 = json_object_new_array();
+	all3 = json_object_new_array();
+	if (all1 == NULL || all2 == NULL || all3 == NULL || jarr_add_str(all1, "All") != RC_OK ||
+	    jarr_add_str(all2, "All") != RC_OK || jarr_add_str(all3, "All") != RC_OK)
+		goto nomem;
+	/* AttributeNames is deprecated for MessageSystemAttributeNames; emulators know only
+	 * the old one, AWS accepts both. */
+	rc = jadd(req, "AttributeNames", all1);
+	all1 = NULL;
+	if (rc == RC_OK)
+		rc = jadd(req, "MessageSystemAttributeNames", all2);
+	all2 = NULL;
+	if (rc == RC_OK)
+		rc = jadd(req, "MessageAttributeNames", all3);
+	all3 = NULL;
+	if (rc == RC_OK)
+		rc = jadd_int(req, "MaxNumberOfMessages", opts->max_messages);
+	if (rc == RC_OK)
+		rc = jadd_int(req, "WaitTimeSeconds", opts->wait_seconds);
+	if (rc == RC_OK && opts->visibility_timeout >= 0)
+		rc = jadd_int(req, "VisibilityTimeout", opts->visibility_timeout);
+	if (rc != RC_OK)
+		goto nomem;
+	/* A long poll legitimately takes the whole wait: stretch the attempt and budget. */
+	co.request_timeout_ms = opts->wait_seconds * 1000L + cfg->request_timeout_ms;
+	co.retry_budget_ms = co.request_timeout_ms + cfg->retry_budget_ms;
+	rc = call(c, &co, op, req, &resp, err);
+	req = NULL;
+	if (rc == RC_OK) {
+		rc = sqs_parse_messages(resp, out, why, sizeof(why));
+		if (rc != RC_OK)
+			rc = aws_error_local(err, AWS_SVC_SQS, op, rc,
+					     rc == RC_NOMEM ? "NoMemory" : "MalformedResponse", "%s",
+					     why);
+	}
+	json_object_put(resp);
+	return rc;
+nomem:
+	json_object_put(all1);
+	json_object_put(all2);
+	json_object_put(all3);
+	json_object_put(req);
+	return nomem(err, op);
+}
+
+/* ---- deleting and visibility --------------------------------------------------------- */
+
+enum rc sqs_delete_message(struct sqs_client *c, const char *url, const char *receipt_handle,
+			   struct aws_error *err)
+{
+	static const char op[] = "DeleteMessage";
+	struct json_object *req = NULL;
+	struct json_object *resp = NULL;
+	enum rc rc;
+
+	if (!url_valid(url) || receipt_handle == NULL || receipt_handle[0] == '\0')
+		return bad_arg(err, op, "bad queue URL or receipt handle");
+	if (url_req(url, &req) != RC_OK || jadd_str(req, "ReceiptHandle", receipt_handle) != RC_OK) {
+		json_object_put(req);
+		return nomem(err, op);
+	}
+	rc = call(c, NULL, op, req, &resp, err);
+	json_object_put(resp);
+	return rc;
+}
+
+enum rc sqs_delete_message_batch(struct sqs_client *c, const char *url,
+				 const char *const *receipt_handles, size_t n,
+				 struct sqs_batch_result *res, size_t *nfailed,
+				 struct aws_error *err)
+{
+	static const char op[] = "DeleteMessageBatch";
+	struct json_object *arr = NULL;
+	enum rc rc;
+
+	rc = check_batch(url, n, receipt_handles, res, err, op);
+	if (rc != RC_OK)
+		return rc;
+	arr = json_object_new_array();
+	if (arr == NULL)
+		return nomem(err, op);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *e = json_object_new_object();
+		char id[8];
+
+		snprintf(id, sizeof(id), "%zu", i);
+		if (receipt_handles[i] == NULL || receipt_handles[i][0] == '\0') {
+			json_object_put(e);
+			json_object_put(arr);
+			return bad_arg(err, op, "entry %zu has no receipt handle", i);
+		}
+		if (e == NULL || jadd_str(e, "Id", id) != RC_OK ||
+		    jadd_str(e, "ReceiptHandle", receipt_handles[i]) != RC_OK ||
+		    json_object_array_add(arr, e) != 0) {
+			json_object_put(e);
+			json_object_put(arr);
+			return nomem(err, op);
+		}
+	}
+	return batch_call(c, op, url, arr, n, res, nfailed, err);
+}
+
+enum rc sqs_change_visibility(struct sqs_client *c, const char *url, const char *receipt_handle,
+			      int visibility_timeout, struct aws_error *err)
+{
+	static const char op[] = "ChangeMessageVisibility";
+	struct json_object *req = NULL;
+	struct json_object *resp = NULL;
+	enum rc rc;
+
+	if (!url_valid(url) || receipt_handle == NULL || receipt_handle[0] == '\0')
+		return bad_arg(err, op, "bad queue URL or receipt handle");
+	if (visibility_timeout < 0 || visibility_timeout > SQS_VISIBILITY_MAX_S)
+		return bad_arg(err, op, "visibility %d s (need 0..%d)", visibility_timeout,
+			       SQS_VISIBILITY_MAX_S);
+	if (url_req(url, &req) != RC_OK || jadd_str(req, "ReceiptHandle", receipt_handle) != RC_OK ||
+	    jadd_int(req, "VisibilityTimeout", visibility_timeout) != RC_OK) {
+		json_object_put(req);
+		return nomem(err, op);
+	}
+	rc = call(c, NULL, op, req, &resp, err);
+	json_object_put(resp);
+	return rc;
+}
+
+enum rc sqs_change_visibility_batch(struct sqs_client *c, const char *url,
+				    const struct sqs_visibility_entry *entries, size_t n,
+				    struct sqs_batch_result *res, size_t *nfailed,
+				    struct aws_error *err)
+{
+	static const char op[] = "ChangeMessageVisibilityBatch";
+	struct json_object *arr = NULL;
+	enum rc rc;
+
+	rc = check_batch(url, n, entries, res, err, op);
+	if (rc != RC_OK)
+		return rc;
+	arr = json_object_new_array();
+	if (arr == NULL)
+		return nomem(err, op);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *e = NULL;
+		char id[8];
+
+		snprintf(id, sizeof(id), "%zu", i);
+		if (entries[i].receipt_handle == NULL || entries[i].receipt_handle[0] == '\0' ||
+		    entries[i].visibility_timeout < 0 ||
+		    entries[i].visibility_timeout > SQS_VISIBILITY_MAX_S) {
+			json_object_put(arr);
+			return bad_arg(err, op, "entry %zu: no receipt handle or visibility out of "
+					       "0..%d",
+				       i, SQS_VISIBILITY_MAX_S);
+		}
+		e = json_object_new_object();
+		if (e == NULL || jadd_str(e, "Id", id) != RC_OK ||
+		    jadd_str(e, "ReceiptHandle", entries[i].receipt_handle) != RC_OK ||
+		    jadd_int(e, "VisibilityTimeout", entries[i].visibility_timeout) != RC_OK ||
+		    json_object_array_add(arr, e) != 0) {
+			json_object_put(e);
+			json_object_put(arr);
+			return nomem(err, op);
+		}
+	}
+	return batch_call(c, op, url, arr, n, res, nfailed, err);
+}
