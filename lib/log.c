@@ -316,3 +316,18 @@ void log_emit(const struct logger *lg, enum log_level lv, const struct log_field
 	(void)!write(lg->fd, l.buf, l.len);
 	errno = saved_errno;
 }
+
+void log_emit_err(const struct logger *lg, enum log_level lv, const char *error, const char *fmt,
+		  ...)
+{
+	struct log_fields f = {.error = error, .duration_ms = -1};
+	char msg[LOG_MAX_LINE / 2];
+	va_list ap;
+
+	if (lg == NULL || lv > lg->level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_emit(lg, lv, &f, "%s", msg);
+}

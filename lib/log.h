@@ -56,6 +56,10 @@ void log_init(struct logger *lg, const char *service, enum log_level level);
 void log_emit(const struct logger *lg, enum log_level lv, const struct log_fields *f,
 	      const char *fmt, ...) PRINTF(4, 5);
 
+/* log_emit with only the error field set: the common "X failed: <detail>" line. */
+void log_emit_err(const struct logger *lg, enum log_level lv, const char *error, const char *fmt,
+		  ...) PRINTF(4, 5);
+
 /* Parses "error|warn|warning|info|debug" (any case). RC_INVAL otherwise. */
 enum rc log_level_parse(const char *s, enum log_level *out) MUSTCHECK;
 /* "error", "warn", "info" or "debug". */

@@ -29,10 +29,10 @@ sha_of() { sha256sum "$@" | sha256sum | cut -c1-16; }
 PACKAGES=(
 	build-essential meson ninja-build pkg-config
 	libmicrohttpd-dev libcurl4-openssl-dev libjson-c-dev libpq-dev libsystemd-dev
-	check libsubunit-dev libxml2-dev uuid-dev libinih-dev
+	check libsubunit-dev libxml2-dev uuid-dev libinih-dev libssl-dev
 	postgresql default-jre-headless
 	python3 python3-venv python3-botocore
-	ca-certificates curl jq procps iproute2 util-linux
+	ca-certificates curl jq procps iproute2 util-linux postgresql-client
 )
 # Node: Debian's nodejs + npm on a fresh box. A machine that already has node and npm
 # (e.g. a NodeSource build, which conflicts with Debian's npm package) keeps its own.

@@ -36,10 +36,7 @@ enum apierr_code val_result_code(enum val_result r)
 	return APIERR_INTERNAL_ERROR;
 }
 
-static void add_err(struct val_errors *e, enum val_result r, const char *field, const char *code,
-                    const char *fmt, ...) PRINTF(5, 6);
-
-static void add_err(struct val_errors *e, enum val_result r, const char *field, const char *code,
+void val_errors_add(struct val_errors *e, enum val_result r, const char *field, const char *code,
                     const char *fmt, ...)
 {
 	struct val_error *it;
@@ -109,18 +106,18 @@ static bool check_insured(const char *s, size_t len, char out[APPT_INSURED_SIZE]
 	const char *f = body_fields[BF_INSURED];
 
 	if (len == 0) {
-		add_err(e, VAL_VALIDATION_ERROR, f, VAL_CODE_TOO_SHORT, "%s must not be empty", f);
+		val_errors_add(e, VAL_VALIDATION_ERROR, f, VAL_CODE_TOO_SHORT, "%s must not be empty", f);
 		return false;
 	}
 	for (size_t i = 0; i < len; i++) {
 		if (s[i] < '0' || s[i] > '9') {
-			add_err(e, VAL_VALIDATION_ERROR, f, VAL_CODE_INVALID_FORMAT,
+			val_errors_add(e, VAL_VALIDATION_ERROR, f, VAL_CODE_INVALID_FORMAT,
 			        "%s must contain only the digits 0-9", f);
 			return false;
 		}
 	}
 	if (len > APPT_INSURED_LEN) {
-		add_err(e, VAL_VALIDATION_ERROR, f, VAL_CODE_TOO_LONG,
+		val_errors_add(e, VAL_VALIDATION_ERROR, f, VAL_CODE_TOO_LONG,
 		        "%s must have at most %d digits", f, APPT_INSURED_LEN);
 		return false;
 	}
@@ -134,7 +131,7 @@ enum rc val_insured_id(const char *s, char out[APPT_INSURED_SIZE], struct val_er
 {
 	out[0] = '\0';
 	if (s == NULL) {
-		add_err(errs, VAL_VALIDATION_ERROR, body_fields[BF_INSURED], VAL_CODE_REQUIRED,
+		val_errors_add(errs, VAL_VALIDATION_ERROR, body_fields[BF_INSURED], VAL_CODE_REQUIRED,
 		        "%s is required", body_fields[BF_INSURED]);
 		return RC_INVAL;
 	}
@@ -165,17 +162,17 @@ static void check_schedule(struct json_object *v, int64_t *out, struct val_error
 			return;
 		break;
 	case JX_NUM_FRACTION:
-		add_err(e, VAL_VALIDATION_ERROR, f, VAL_CODE_NOT_INTEGER,
+		val_errors_add(e, VAL_VALIDATION_ERROR, f, VAL_CODE_NOT_INTEGER,
 		        "%s must be a whole number", f);
 		return;
 	case JX_NUM_RANGE:
 		break;
 	case JX_NUM_NOT_NUMBER:
-		add_err(e, VAL_VALIDATION_ERROR, f, VAL_CODE_INVALID_TYPE,
+		val_errors_add(e, VAL_VALIDATION_ERROR, f, VAL_CODE_INVALID_TYPE,
 		        "%s must be a JSON integer, not %s", f, type_name(v));
 		return;
 	}
-	add_err(e, VAL_VALIDATION_ERROR, f, VAL_CODE_OUT_OF_RANGE,
+	val_errors_add(e, VAL_VALIDATION_ERROR, f, VAL_CODE_OUT_OF_RANGE,
 	        "%s must be an integer from 1 to %lld", f, (long long)INT64_MAX);
 }
 
@@ -189,7 +186,7 @@ static void check_country(struct json_object *v, const char *const *countries, s
 	size_t used = 0;
 
 	if (!json_object_is_type(v, json_type_string)) {
-		add_err(e, VAL_VALIDATION_ERROR, f, VAL_CODE_INVALID_TYPE,
+		val_errors_add(e, VAL_VALIDATION_ERROR, f, VAL_CODE_INVALID_TYPE,
 		        "%s must be a JSON string, not %s", f, type_name(v));
 		return;
 	}
@@ -212,7 +209,7 @@ static void check_country(struct json_object *v, const char *const *countries, s
 			break;
 		used += (size_t)w;
 	}
-	add_err(e, VAL_VALIDATION_ERROR, f, VAL_CODE_NOT_ALLOWED, "%s must be one of: %s", f,
+	val_errors_add(e, VAL_VALIDATION_ERROR, f, VAL_CODE_NOT_ALLOWED, "%s must be one of: %s", f,
 	        allowed);
 }
 
@@ -221,18 +218,18 @@ static void body_parse_error(enum jx_perr why, const struct errbuf *eb, struct v
 {
 	switch (why) {
 	case JX_PERR_TOO_LONG:
-		add_err(e, VAL_TOO_LARGE, "body", VAL_CODE_TOO_LARGE,
+		val_errors_add(e, VAL_TOO_LARGE, "body", VAL_CODE_TOO_LARGE,
 		        "The request body must be at most %d bytes", VAL_BODY_MAX);
 		return;
 	case JX_PERR_EMPTY:
-		add_err(e, VAL_INVALID_JSON, "body", VAL_CODE_EMPTY_BODY, "The request body is empty");
+		val_errors_add(e, VAL_INVALID_JSON, "body", VAL_CODE_EMPTY_BODY, "The request body is empty");
 		return;
 	case JX_PERR_UTF8:
-		add_err(e, VAL_INVALID_JSON, "body", VAL_CODE_INVALID_UTF8,
+		val_errors_add(e, VAL_INVALID_JSON, "body", VAL_CODE_INVALID_UTF8,
 		        "The request body is not valid UTF-8: %s", eb->msg);
 		return;
 	case JX_PERR_DEPTH:
-		add_err(e, VAL_INVALID_JSON, "body", VAL_CODE_TOO_DEEP,
+		val_errors_add(e, VAL_INVALID_JSON, "body", VAL_CODE_TOO_DEEP,
 		        "The request body is nested deeper than %d levels", VAL_BODY_DEPTH);
 		return;
 	case JX_PERR_NUL:
@@ -241,7 +238,7 @@ static void body_parse_error(enum jx_perr why, const struct errbuf *eb, struct v
 	case JX_PERR_NONE:
 		break;
 	}
-	add_err(e, VAL_INVALID_JSON, "body", VAL_CODE_INVALID_JSON,
+	val_errors_add(e, VAL_INVALID_JSON, "body", VAL_CODE_INVALID_JSON,
 	        "The request body is not valid JSON: %s", eb->msg);
 }
 
@@ -261,7 +258,7 @@ static void check_unknown(struct json_object *o, struct val_errors *e)
 		if (known)
 			continue;
 		val_echo(k, strlen(k), echo, sizeof(echo));
-		add_err(e, VAL_VALIDATION_ERROR, "unknown", VAL_CODE_UNKNOWN_FIELD,
+		val_errors_add(e, VAL_VALIDATION_ERROR, "unknown", VAL_CODE_UNKNOWN_FIELD,
 		        "Unknown field '%s'", echo);
 	}
 }
@@ -290,7 +287,7 @@ enum rc val_appointment_body(const char *body, size_t len, const char *const *co
 		goto out;
 	if (!json_object_is_type(o, json_type_object)) {
 		rc = RC_INVAL;
-		add_err(errs, VAL_INVALID_JSON, "body", VAL_CODE_NOT_AN_OBJECT,
+		val_errors_add(errs, VAL_INVALID_JSON, "body", VAL_CODE_NOT_AN_OBJECT,
 		        "The request body must be a JSON object, not %s", type_name(o));
 		goto out;
 	}
@@ -304,18 +301,18 @@ enum rc val_appointment_body(const char *body, size_t len, const char *const *co
 		struct json_object *v = NULL;
 
 		if (dups.dup[i]) {
-			add_err(errs, VAL_VALIDATION_ERROR, f, VAL_CODE_DUPLICATE_FIELD,
+			val_errors_add(errs, VAL_VALIDATION_ERROR, f, VAL_CODE_DUPLICATE_FIELD,
 			        "%s must appear only once", f);
 			continue;
 		}
 		if (!json_object_object_get_ex(o, f, &v)) {
-			add_err(errs, VAL_VALIDATION_ERROR, f, VAL_CODE_REQUIRED, "%s is required", f);
+			val_errors_add(errs, VAL_VALIDATION_ERROR, f, VAL_CODE_REQUIRED, "%s is required", f);
 			continue;
 		}
 		switch ((enum body_field)i) {
 		case BF_INSURED:
 			if (!json_object_is_type(v, json_type_string))
-				add_err(errs, VAL_VALIDATION_ERROR, f, VAL_CODE_INVALID_TYPE,
+				val_errors_add(errs, VAL_VALIDATION_ERROR, f, VAL_CODE_INVALID_TYPE,
 				        "%s must be a JSON string of 1 to %d digits, not %s", f,
 				        APPT_INSURED_LEN, type_name(v));
 			else
@@ -377,7 +374,7 @@ static void check_count(const char *f, const char *s, long lo, long hi, int *out
 		*out = (int)v;
 		return;
 	}
-	add_err(e, VAL_VALIDATION_ERROR, f, r == -1 ? VAL_CODE_INVALID_FORMAT : VAL_CODE_OUT_OF_RANGE,
+	val_errors_add(e, VAL_VALIDATION_ERROR, f, r == -1 ? VAL_CODE_INVALID_FORMAT : VAL_CODE_OUT_OF_RANGE,
 	        "%s must be an integer from %ld to %ld", f, lo, hi);
 }
 
@@ -388,7 +385,7 @@ static bool check_date(const char *f, const char *s, bool end_of_day, int64_t *m
 	bool date_only = false;
 
 	if (tu_parse_iso(s, ms, &date_only, &eb) != RC_OK) {
-		add_err(e, VAL_VALIDATION_ERROR, f, VAL_CODE_INVALID_FORMAT,
+		val_errors_add(e, VAL_VALIDATION_ERROR, f, VAL_CODE_INVALID_FORMAT,
 		        "%s must be an ISO-8601 UTC date or datetime (%s)", f, eb.msg);
 		return false;
 	}
@@ -396,7 +393,7 @@ static bool check_date(const char *f, const char *s, bool end_of_day, int64_t *m
 	if (end_of_day && date_only)
 		*ms += 86400000 - 1;
 	if (*ms > TU_MAX_MS || tu_format_ms(*ms, norm) != RC_OK) {
-		add_err(e, VAL_VALIDATION_ERROR, f, VAL_CODE_OUT_OF_RANGE, "%s is out of range", f);
+		val_errors_add(e, VAL_VALIDATION_ERROR, f, VAL_CODE_OUT_OF_RANGE, "%s is out of range", f);
 		return false;
 	}
 	return true;
@@ -415,7 +412,7 @@ enum rc val_list_query(const struct val_kv *params, size_t n, struct val_list_qu
 	out->limit = VAL_LIMIT_DEFAULT;
 	out->offset = 0;
 	if (n > VAL_QUERY_MAX) {
-		add_err(errs, VAL_VALIDATION_ERROR, "query", VAL_CODE_TOO_MANY,
+		val_errors_add(errs, VAL_VALIDATION_ERROR, "query", VAL_CODE_TOO_MANY,
 		        "At most %d query parameters are allowed", VAL_QUERY_MAX);
 		return RC_INVAL;
 	}
@@ -437,14 +434,14 @@ enum rc val_list_query(const struct val_kv *params, size_t n, struct val_list_qu
 		const char *f = query_params[q];
 
 		if (dup[q]) {
-			add_err(errs, VAL_VALIDATION_ERROR, f, VAL_CODE_DUPLICATE_FIELD,
+			val_errors_add(errs, VAL_VALIDATION_ERROR, f, VAL_CODE_DUPLICATE_FIELD,
 			        "%s must appear only once", f);
 			continue;
 		}
 		if (!seen[q])
 			continue;
 		if (strnlen(val[q], VAL_QUERY_VALUE_MAX + 1) > VAL_QUERY_VALUE_MAX) {
-			add_err(errs, VAL_VALIDATION_ERROR, f, VAL_CODE_TOO_LONG,
+			val_errors_add(errs, VAL_VALIDATION_ERROR, f, VAL_CODE_TOO_LONG,
 			        "%s must be at most %d bytes", f, VAL_QUERY_VALUE_MAX);
 			continue;
 		}
@@ -453,7 +450,7 @@ enum rc val_list_query(const struct val_kv *params, size_t n, struct val_list_qu
 			if (appt_status_parse(val[q], &out->status) == RC_OK)
 				out->has_status = true;
 			else
-				add_err(errs, VAL_VALIDATION_ERROR, f, VAL_CODE_NOT_ALLOWED,
+				val_errors_add(errs, VAL_VALIDATION_ERROR, f, VAL_CODE_NOT_ALLOWED,
 				        "%s must be one of: pending, processed, completed, failed", f);
 			break;
 		case QP_LIMIT:
@@ -473,7 +470,7 @@ enum rc val_list_query(const struct val_kv *params, size_t n, struct val_list_qu
 		}
 	}
 	if (out->has_start && out->has_end && out->start_ms > out->end_ms)
-		add_err(errs, VAL_VALIDATION_ERROR, query_params[QP_START], VAL_CODE_INVALID_RANGE,
+		val_errors_add(errs, VAL_VALIDATION_ERROR, query_params[QP_START], VAL_CODE_INVALID_RANGE,
 		        "startDate must not be after endDate");
 	/* Unknown names last, as in the body, each time one appears. */
 	for (size_t i = 0; i < n; i++) {
@@ -485,7 +482,7 @@ enum rc val_list_query(const struct val_kv *params, size_t n, struct val_list_qu
 		if (known)
 			continue;
 		val_echo(k, strlen(k), echo, sizeof(echo));
-		add_err(errs, VAL_VALIDATION_ERROR, "unknown", VAL_CODE_UNKNOWN_FIELD,
+		val_errors_add(errs, VAL_VALIDATION_ERROR, "unknown", VAL_CODE_UNKNOWN_FIELD,
 		        "Unknown query parameter '%s'", echo);
 	}
 	return errs->count + errs->dropped > before ? RC_INVAL : RC_OK;

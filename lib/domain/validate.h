@@ -73,6 +73,11 @@ struct val_errors {
 
 /* Empties e (result VAL_OK). */
 void val_errors_init(struct val_errors *e);
+/* Appends one error (code: a VAL_CODE_* static string) and raises e->result to r
+ * unless a body-level verdict is already there; past VAL_ERRORS_MAX it only counts.
+ * For rules the HTTP layer checks itself (headers, the number of parameters). */
+void val_errors_add(struct val_errors *e, enum val_result r, const char *field, const char *code,
+                    const char *fmt, ...) PRINTF(5, 6);
 
 /* The API error code of a verdict (VAL_OK maps to INTERNAL_ERROR: a bug). */
 enum apierr_code val_result_code(enum val_result r);

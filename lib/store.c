@@ -1,0 +1,421 @@
+/* store.c — the appointments table: conditional writes of the status machine and
+ * the per-insured listing. Conditions live in the UpdateItem itself (never a
+ * read-then-write); a read only follows a failed condition, to name the outcome. */
+#include "store.h"
+
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_item.h"
+
+/* Builds {"appointmentId": {"S": id}}. */
+static enum rc key_of(const char *id, struct json_object **key)
+{
+	struct json_object *k = json_object_new_object();
+	enum rc rc;
+
+	*key = NULL;
+	if (k == NULL)
+		return RC_NOMEM;
+	rc = ddb_put_s(k, DDB_APPT_KEY, id);
+	if (rc != RC_OK) {
+		json_object_put(k);
+		return rc;
+	}
+	*key = k;
+	return RC_OK;
+}
+
+enum rc store_put_pending(struct ddb_client *ddb, const char *table, const struct appointment *a,
+			  struct errbuf *eb)
+{
+	struct json_object *item = NULL;
+	struct ddb_put_req req = {.table = table, .condition = "attribute_not_exists(appointmentId)"};
+	enum rc rc = store_item_from_appt(a, &item);
+
+	if (rc != RC_OK)
+		return eb_set(eb, rc, "building the item of %s failed", a->appointment_id);
+	req.item = item;
+	rc = ddb_put_item(ddb, &req, NULL, eb);
+	json_object_put(item);
+	return rc;
+}
+
+enum rc store_get(struct ddb_client *ddb, const char *table, const char *id,
+		  struct appointment *out, struct errbuf *eb)
+{
+	struct json_object *key = NULL;
+	struct json_object *item = NULL;
+	enum rc rc = key_of(id, &key);
+
+	if (rc != RC_OK)
+		return eb_set(eb, rc, "building the key failed");
+	rc = ddb_get_item(ddb, table, key, true, &item, eb);
+	if (rc == RC_OK) {
+		rc = store_appt_from_item(item, out, eb);
+		if (rc != RC_OK)
+			eb_prefix(eb, "item %s is corrupt", id);
+	}
+	json_object_put(item);
+	json_object_put(key);
+	return rc;
+}
+
+/* What a failed condition means, given the status the item has now. */
+struct transition {
+	enum appt_status target;       /* where the update wanted to go */
+	enum appt_status already[2];   /* statuses that count as "already there" */
+	size_t n_already;
+};
+
+static enum store_outcome classify(const struct transition *t, enum appt_status now)
+{
+	for (size_t i = 0; i < t->n_already; i++)
+		if (t->already[i] == now)
+			return STORE_ALREADY;
+	return STORE_WRONG_STATE;
+}
+
+/* Runs one conditional UpdateItem and names the outcome of a failed condition from
+ * the old image (ReturnValuesOnConditionCheckFailure) or, where an endpoint does not
+ * return one, a consistent read. */
+static enum rc transition_run(struct ddb_client *ddb, const char *table, const char *id,
+			      struct ddb_update_req *req, const struct transition *t,
+			      enum store_outcome *outcome, struct errbuf *eb)
+{
+	struct json_object *key = NULL;
+	struct json_object *old = NULL;
+	struct appointment cur;
+	enum rc rc = key_of(id, &key);
+
+	if (rc != RC_OK)
+		return eb_set(eb, rc, "building the key failed");
+	req->table = table;
+	req->key = key;
+	req->ret = DDB_RET_NONE;
+	req->old_on_fail = true;
+	rc = ddb_update_item(ddb, req, NULL, &old, eb);
+	if (rc == RC_OK) {
+		*outcome = STORE_APPLIED;
+		goto out;
+	}
+	if (rc != RC_CONFLICT)
+		goto out;
+	if (old != NULL) {
+		rc = store_appt_from_item(old, &cur, eb);
+	} else {
+		rc = store_get(ddb, table, id, &cur, eb);
+		if (rc == RC_NOTFOUND)
+			eb_set(eb, RC_NOTFOUND, "no appointment %s", id);
+	}
+	if (rc == RC_OK)
+		*outcome = classify(t, cur.status);
+out:
+	json_object_put(old);
+	json_object_put(key);
+	return rc;
+}
+
+/* ExpressionAttributeValues from name/value string pairs (NULL-terminated). */
+static enum rc values_of(const char *const *pairs, struct json_object **out)
+{
+	struct json_object *v = json_object_new_object();
+	enum rc rc = RC_OK;
+
+	*out = NULL;
+	if (v == NULL)
+		return RC_NOMEM;
+	for (size_t i = 0; pairs[i] != NULL && rc == RC_OK; i += 2)
+		rc = ddb_put_s(v, pairs[i], pairs[i + 1]);
+	if (rc != RC_OK) {
+		json_object_put(v);
+		return rc;
+	}
+	*out = v;
+	return RC_OK;
+}
+
+/* {"#s": "status"}: status is a DynamoDB reserved word. */
+static enum rc status_names(struct json_object **out)
+{
+	*out = json_object_new_object();
+	if (*out == NULL)
+		return RC_NOMEM;
+	if (json_object_object_add(*out, "#s", json_object_new_string("status")) != 0) {
+		json_object_put(*out);
+		*out = NULL;
+		return RC_NOMEM;
+	}
+	return RC_OK;
+}
+
+enum rc store_mark_processed(struct ddb_client *ddb, const char *table, const char *id,
+			     const struct appt_schedule *schedule, const char *now_iso,
+			     enum store_outcome *outcome, struct errbuf *eb)
+{
+	const char *pairs[] = {":p", "pending", ":new", "processed", ":now", now_iso, NULL};
+	const struct transition t = {APPT_PROCESSED, {APPT_PROCESSED, APPT_COMPLETED}, 2};
+	struct ddb_update_req req = {
+		.update = "SET #s = :new, processedAt = :now, updatedAt = :now, schedule = :sch",
+		.condition = "#s = :p"};
+	struct json_object *sched = NULL;
+	enum rc rc = values_of(pairs, &req.values);
+
+	if (rc == RC_OK)
+		rc = status_names(&req.names);
+	if (rc == RC_OK)
+		rc = store_schedule_value(schedule, &sched);
+	if (rc == RC_OK)
+		rc = ddb_put(req.values, ":sch", sched);
+	if (rc != RC_OK)
+		rc = eb_set(eb, rc, "building the update of %s failed", id);
+	else
+		rc = transition_run(ddb, table, id, &req, &t, outcome, eb);
+	json_object_put(req.values);
+	json_object_put(req.names);
+	return rc;
+}
+
+enum rc store_mark_failed(struct ddb_client *ddb, const char *table, const char *id,
+			  const char *reason, const char *now_iso, enum store_outcome *outcome,
+			  struct errbuf *eb)
+{
+	const char *pairs[] = {":p", "pending", ":new", "failed", ":now", now_iso, ":r", reason, NULL};
+	const struct transition t = {APPT_FAILED, {APPT_FAILED, APPT_FAILED}, 1};
+	struct ddb_update_req req = {
+		.update = "SET #s = :new, failureReason = :r, updatedAt = :now",
+		.condition = "#s = :p"};
+	enum rc rc = values_of(pairs, &req.values);
+
+	if (rc == RC_OK)
+		rc = status_names(&req.names);
+	if (rc != RC_OK)
+		rc = eb_set(eb, rc, "building the update of %s failed", id);
+	else
+		rc = transition_run(ddb, table, id, &req, &t, outcome, eb);
+	json_object_put(req.values);
+	json_object_put(req.names);
+	return rc;
+}
+
+enum rc store_mark_completed(struct ddb_client *ddb, const char *table, const char *id,
+			     const char *now_iso, enum store_outcome *outcome, struct errbuf *eb)
+{
+	const char *pairs[] = {":p", "pending", ":d", "processed", ":new", "completed",
+			       ":now", now_iso, NULL};
+	const struct transition t = {APPT_COMPLETED, {APPT_COMPLETED, APPT_COMPLETED}, 1};
+	struct ddb_update_req req = {
+		.update = "SET #s = :new, completedAt = :now, updatedAt = :now",
+		.condition = "#s IN (:p, :d)"};
+	enum rc rc = values_of(pairs, &req.values);
+
+	if (rc == RC_OK)
+		rc = status_names(&req.names);
+	if (rc != RC_OK)
+		rc = eb_set(eb, rc, "building the update of %s failed", id);
+	else
+		rc = transition_run(ddb, table, id, &req, &t, outcome, eb);
+	json_object_put(req.values);
+	json_object_put(req.names);
+	return rc;
+}
+
+/* ---- Listing ---- */
+
+/* Items gathered while walking the index. */
+struct gather {
+	struct appointment *items;
+	size_t n, cap;
+	size_t need;       /* offset + limit */
+	bool stopped;      /* we ended the walk ourselves */
+};
+
+#define GATHER_STOP RC_CONFLICT /* returned by the callback to end the walk early */
+
+static enum rc gather_item(void *ctx, struct json_object *item, struct errbuf *eb)
+{
+	struct gather *g = ctx;
+	struct appointment a;
+	enum rc rc;
+
+	rc = store_appt_from_item(item, &a, eb);
+	if (rc != RC_OK)
+		return rc;
+	/* Past the page, keep only items tied on createdAt with the last one, so the
+	 * appointmentId tie-break orders the page boundary correctly. */
+	if (g->n >= g->need && strcmp(a.created_at, g->items[g->n - 1].created_at) != 0) {
+		g->stopped = true;
+		return GATHER_STOP;
+	}
+	if (g->n == g->cap) {
+		size_t ncap = g->cap ? g->cap * 2 : 32;
+		void *p = realloc(g->items, ncap * sizeof(*g->items));
+
+		if (p == NULL)
+			return eb_set(eb, RC_NOMEM, "out of memory listing appointments");
+		g->items = p;
+		g->cap = ncap;
+	}
+	g->items[g->n++] = a;
+	return RC_OK;
+}
+
+static int newest_first(const void *pa, const void *pb)
+{
+	const struct appointment *a = pa;
+	const struct appointment *b = pb;
+	int c = strcmp(b->created_at, a->created_at);
+
+	return c != 0 ? c : strcmp(b->appointment_id, a->appointment_id);
+}
+
+/* Key condition and values for q; with_filters=false gives the bare insuredId query. */
+static enum rc list_request(const struct store_list_query *q, bool with_filters, const char *table,
+			    struct ddb_query_req *req)
+{
+	enum rc rc = RC_OK;
+
+	memset(req, 0, sizeof(*req));
+	req->table = table;
+	req->index = DDB_GSI_INSURED;
+	req->descending = true;
+	req->limit = q->page_size;
+	req->key_condition = "insuredId = :i";
+	req->values = json_object_new_object();
+	if (req->values == NULL)
+		return RC_NOMEM;
+	rc = ddb_put_s(req->values, ":i", q->insured_id);
+	if (!with_filters || rc != RC_OK)
+		return rc;
+	if (q->start_date != NULL && q->end_date != NULL)
+		req->key_condition = "insuredId = :i AND createdAt BETWEEN :a AND :b";
+	else if (q->start_date != NULL)
+		req->key_condition = "insuredId = :i AND createdAt >= :a";
+	else if (q->end_date != NULL)
+		req->key_condition = "insuredId = :i AND createdAt <= :b";
+	if (rc == RC_OK && q->start_date != NULL)
+		rc = ddb_put_s(req->values, ":a", q->start_date);
+	if (rc == RC_OK && q->end_date != NULL)
+		rc = ddb_put_s(req->values, ":b", q->end_date);
+	if (rc == RC_OK && q->status != NULL) {
+		req->filter = "#s = :st";
+		rc = ddb_put_s(req->values, ":st", q->status);
+		if (rc == RC_OK)
+			rc = status_names(&req->names);
+	}
+	return rc;
+}
+
+static void list_request_cleanup(struct ddb_query_req *req)
+{
+	json_object_put(req->values);
+	json_object_put(req->names);
+}
+
+enum rc store_list(struct ddb_client *ddb, const char *table, const struct store_list_query *q,
+		   struct store_page *out, struct errbuf *eb)
+{
+	struct ddb_query_req req;
+	struct ddb_query_req bare;
+	struct gather g = {0};
+	int64_t total = 0;
+	int64_t available = 0;
+	bool filtered = q->status != NULL || q->start_date != NULL || q->end_date != NULL;
+	enum rc rc;
+
+	memset(out, 0, sizeof(*out));
+	memset(&bare, 0, sizeof(bare));
+	if (q->limit < 1 || q->offset < 0 || (size_t)q->offset + (size_t)q->limit > STORE_LIST_MAX)
+		return eb_set(eb, RC_INVAL, "offset + limit must stay within %d", STORE_LIST_MAX);
+	g.need = (size_t)q->offset + (size_t)q->limit;
+	rc = list_request(q, true, table, &req);
+	if (rc == RC_OK && filtered)
+		rc = list_request(q, false, table, &bare);
+	if (rc != RC_OK) {
+		rc = eb_set(eb, rc, "building the listing query failed");
+		goto out;
+	}
+	rc = ddb_query_all(ddb, &req, STORE_LIST_MAX, gather_item, &g, NULL, eb);
+	if (rc == GATHER_STOP && g.stopped)
+		rc = RC_OK;
+	if (rc == RC_OK)
+		rc = ddb_query_count(ddb, &req, &total, eb);
+	if (rc == RC_OK && filtered)
+		rc = ddb_query_count(ddb, &bare, &available, eb);
+	if (rc != RC_OK)
+		goto out;
+	if (!filtered)
+		available = total;
+	if (g.n > 1)
+		qsort(g.items, g.n, sizeof(*g.items), newest_first);
+	out->total = (size_t)total;
+	out->total_available = (size_t)available;
+	if ((size_t)q->offset < g.n) {
+		size_t n = g.n - (size_t)q->offset;
+
+		out->n = n < (size_t)q->limit ? n : (size_t)q->limit;
+		memmove(g.items, g.items + q->offset, out->n * sizeof(*g.items));
+		out->items = g.items;
+		g.items = NULL;
+	}
+out:
+	free(g.items);
+	list_request_cleanup(&req);
+	list_request_cleanup(&bare);
+	return rc;
+}
+
+void store_page_cleanup(struct store_page *p)
+{
+	if (p == NULL)
+		return;
+	free(p->items);
+	memset(p, 0, sizeof(*p));
+}
+
+struct scan_ctx {
+	bool (*fn)(void *ud, const struct appointment *a);
+	void *ud;
+	bool stopped;
+};
+
+static enum rc scan_item(void *ctx, struct json_object *item, struct errbuf *eb)
+{
+	struct scan_ctx *s = ctx;
+	struct appointment a;
+	enum rc rc = store_appt_from_item(item, &a, eb);
+
+	if (rc != RC_OK)
+		return rc;
+	if (!s->fn(s->ud, &a)) {
+		s->stopped = true;
+		return GATHER_STOP;
+	}
+	return RC_OK;
+}
+
+enum rc store_scan_status(struct ddb_client *ddb, const char *table, enum appt_status st,
+			  const char *before_iso, size_t max,
+			  bool (*fn)(void *ud, const struct appointment *a), void *ud,
+			  struct errbuf *eb)
+{
+	const char *pairs[] = {":st", appt_status_name(st), ":b", before_iso, NULL};
+	struct ddb_query_req req = {.index = DDB_GSI_STATUS,
+				    .key_condition = "#s = :st AND createdAt < :b"};
+	struct scan_ctx s = {fn, ud, false};
+	enum rc rc = values_of(pairs, &req.values);
+
+	req.table = table;
+	if (rc == RC_OK)
+		rc = status_names(&req.names);
+	if (rc != RC_OK)
+		rc = eb_set(eb, rc, "building the status query failed");
+	else
+		rc = ddb_query_all(ddb, &req, max, scan_item, &s, NULL, eb);
+	if (rc == GATHER_STOP && s.stopped)
+		rc = RC_OK;
+	json_object_put(req.values);
+	json_object_put(req.names);
+	return rc;
+}

@@ -1,0 +1,265 @@
+/* test_store.c — the appointments table on DynamoDB Local: conditional create, the
+ * status machine's transitions and redeliveries, and listings across many pages. */
+#include <check.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aws/dynamodb.h"
+#include "store.h"
+
+static struct ddb_client *ddb;
+static char table[64];
+
+static void setup(void)
+{
+	struct aws_config cfg;
+	struct aws_env env = aws_env_process();
+	struct errbuf eb = {{0}};
+	struct ddb_table_spec spec;
+	char id[APPT_ID_SIZE];
+
+	ck_assert_msg(getenv("AWS_ENDPOINT_URL_DYNAMODB") != NULL,
+		      "AWS_ENDPOINT_URL_DYNAMODB is not set: run through scripts/test");
+	ck_assert_int_eq(aws_global_init(&eb), RC_OK);
+	ck_assert_msg(aws_config_from_env(&cfg, &env, &eb) == RC_OK, "%s", eb.msg);
+	ddb = ddb_client_new(&cfg, &eb);
+	ck_assert_msg(ddb != NULL, "%s", eb.msg);
+	appt_id_new(id);
+	snprintf(table, sizeof(table), "store-test-%.8s", id);
+	ddb_appointments_spec(table, &spec);
+	ck_assert_msg(ddb_create_table(ddb, &spec, &eb) == RC_OK, "%s", eb.msg);
+	ck_assert_msg(ddb_wait_active(ddb, table, 30000, NULL, &eb) == RC_OK, "%s", eb.msg);
+}
+
+static void teardown(void)
+{
+	struct errbuf eb = {{0}};
+
+	ck_assert_msg(ddb_delete_table(ddb, table, &eb) == RC_OK, "%s", eb.msg);
+	ddb_client_free(ddb);
+	aws_global_cleanup();
+}
+
+static struct appointment make(const char *insured, const char *created, int64_t sched)
+{
+	struct appointment a;
+	struct appt_request req;
+
+	memset(&req, 0, sizeof(req));
+	memcpy(req.insured_id, insured, 6);
+	req.schedule_id = sched;
+	memcpy(req.country, "PE", 3);
+	memset(&a, 0, sizeof(a));
+	{
+		char id[APPT_ID_SIZE];
+
+		appt_id_new(id);
+		ck_assert_int_eq(appt_init_pending(&a, &req, id, tu_now_ms()), RC_OK);
+	}
+	memcpy(a.created_at, created, APPT_TS_SIZE);
+	memcpy(a.updated_at, created, APPT_TS_SIZE);
+	return a;
+}
+
+START_TEST(test_put_get_and_conflict)
+{
+	struct appointment a = make("00123", "2026-11-25T10:00:00.000Z", 100);
+	struct appointment b;
+	struct errbuf eb = {{0}};
+
+	ck_assert_msg(store_put_pending(ddb, table, &a, &eb) == RC_OK, "%s", eb.msg);
+	ck_assert_int_eq(store_put_pending(ddb, table, &a, &eb), RC_CONFLICT);
+	ck_assert_msg(store_get(ddb, table, a.appointment_id, &b, &eb) == RC_OK, "%s", eb.msg);
+	ck_assert_mem_eq(&a, &b, sizeof(a));
+	ck_assert_int_eq(store_get(ddb, table, "00000000-0000-4000-8000-000000000000", &b, &eb),
+			 RC_NOTFOUND);
+	ck_assert_int_eq(store_get(ddb, "no-such-table-xyz", a.appointment_id, &b, &eb), RC_NOTFOUND);
+}
+END_TEST
+
+START_TEST(test_status_machine)
+{
+	struct appointment a = make("00124", "2026-11-25T10:00:00.000Z", 101);
+	struct appointment f = make("00124", "2026-11-25T10:00:01.000Z", 102);
+	struct appointment got;
+	struct appt_schedule s = {101, 1, 2, 3, "2026-12-01T09:00:00.000Z"};
+	enum store_outcome o;
+	struct errbuf eb = {{0}};
+	const char *now = "2026-11-25T10:00:05.000Z";
+	const char *missing = "00000000-0000-4000-8000-000000000001";
+
+	ck_assert_int_eq(store_put_pending(ddb, table, &a, &eb), RC_OK);
+	ck_assert_int_eq(store_put_pending(ddb, table, &f, &eb), RC_OK);
+	/* completion before processing is allowed (SPEC: pending or processed) — not here */
+	ck_assert_msg(store_mark_processed(ddb, table, a.appointment_id, &s, now, &o, &eb) == RC_OK,
+		      "%s", eb.msg);
+	ck_assert_int_eq(o, STORE_APPLIED);
+	ck_assert_int_eq(store_mark_processed(ddb, table, a.appointment_id, &s, now, &o, &eb), RC_OK);
+	ck_assert_int_eq(o, STORE_ALREADY);
+	ck_assert_int_eq(store_mark_failed(ddb, table, a.appointment_id, "schedule_unavailable", now,
+					   &o, &eb), RC_OK);
+	ck_assert_int_eq(o, STORE_WRONG_STATE);
+	ck_assert_int_eq(store_get(ddb, table, a.appointment_id, &got, &eb), RC_OK);
+	ck_assert_int_eq(got.status, APPT_PROCESSED);
+	ck_assert(got.has_schedule);
+	ck_assert_int_eq(got.schedule.medic_id, 3);
+	ck_assert_str_eq(got.processed_at, now);
+	ck_assert_int_eq(store_mark_completed(ddb, table, a.appointment_id, now, &o, &eb), RC_OK);
+	ck_assert_int_eq(o, STORE_APPLIED);
+	ck_assert_int_eq(store_mark_completed(ddb, table, a.appointment_id, now, &o, &eb), RC_OK);
+	ck_assert_int_eq(o, STORE_ALREADY);
+	ck_assert_int_eq(store_mark_processed(ddb, table, a.appointment_id, &s, now, &o, &eb), RC_OK);
+	ck_assert_int_eq(o, STORE_ALREADY); /* nothing goes backwards */
+	ck_assert_int_eq(store_get(ddb, table, a.appointment_id, &got, &eb), RC_OK);
+	ck_assert_int_eq(got.status, APPT_COMPLETED);
+	ck_assert_str_eq(got.completed_at, now);
+
+	ck_assert_int_eq(store_mark_failed(ddb, table, f.appointment_id, "schedule_unavailable", now,
+					   &o, &eb), RC_OK);
+	ck_assert_int_eq(o, STORE_APPLIED);
+	ck_assert_int_eq(store_mark_failed(ddb, table, f.appointment_id, "schedule_unavailable", now,
+					   &o, &eb), RC_OK);
+	ck_assert_int_eq(o, STORE_ALREADY);
+	ck_assert_int_eq(store_mark_completed(ddb, table, f.appointment_id, now, &o, &eb), RC_OK);
+	ck_assert_int_eq(o, STORE_WRONG_STATE);
+	ck_assert_int_eq(store_get(ddb, table, f.appointment_id, &got, &eb), RC_OK);
+	ck_assert_int_eq(got.status, APPT_FAILED);
+	ck_assert_str_eq(got.failure_reason, "schedule_unavailable");
+
+	ck_assert_int_eq(store_mark_completed(ddb, table, missing, now, &o, &eb), RC_NOTFOUND);
+	ck_assert_int_eq(store_mark_processed(ddb, table, missing, &s, now, &o, &eb), RC_NOTFOUND);
+	/* a transition never creates an item */
+	ck_assert_int_eq(store_get(ddb, table, missing, &got, &eb), RC_NOTFOUND);
+}
+END_TEST
+
+START_TEST(test_listing_pages_filters_ties)
+{
+	enum { N = 45 };
+	struct appointment all[N];
+	struct store_page pg = {0};
+	struct store_list_query q = {.insured_id = "00777", .limit = 20, .offset = 0, .page_size = 4};
+	struct errbuf eb = {{0}};
+	enum store_outcome o;
+	struct appt_schedule s = {1, 1, 1, 1, "2026-12-01T09:00:00.000Z"};
+	size_t seen = 0;
+
+	/* 45 items; items 10..14 share one createdAt to exercise the tie-break */
+	for (int i = 0; i < N; i++) {
+		char ts[APPT_TS_SIZE];
+		int sec = (i >= 10 && i <= 14) ? 10 : i;
+
+		snprintf(ts, sizeof(ts), "2026-11-%02dT08:00:%02d.000Z", 1 + sec / 60, sec % 60);
+		all[i] = make("00777", ts, 1000 + i);
+		ck_assert_int_eq(store_put_pending(ddb, table, &all[i], &eb), RC_OK);
+	}
+	for (int i = 0; i < N; i += 3)
+		ck_assert_int_eq(store_mark_processed(ddb, table, all[i].appointment_id, &s,
+						      "2026-11-30T00:00:00.000Z", &o, &eb), RC_OK);
+	/* another insured's item must never show */
+	{
+		struct appointment other = make("00778", "2026-11-01T08:00:00.000Z", 5);
+
+		ck_assert_int_eq(store_put_pending(ddb, table, &other, &eb), RC_OK);
+	}
+	/* walk every page with limit 7 and check order and completeness */
+	q.limit = 7;
+	for (q.offset = 0; q.offset < N + 7; q.offset += 7) {
+		ck_assert_msg(store_list(ddb, table, &q, &pg, &eb) == RC_OK, "%s", eb.msg);
+		ck_assert_uint_eq(pg.total, N);
+		ck_assert_uint_eq(pg.total_available, N);
+		for (size_t i = 0; i < pg.n; i++) {
+			ck_assert_str_eq(pg.items[i].insured_id, "00777");
+			if (i > 0) {
+				int c = strcmp(pg.items[i - 1].created_at, pg.items[i].created_at);
+
+				ck_assert(c > 0 || (c == 0 && strcmp(pg.items[i - 1].appointment_id,
+								     pg.items[i].appointment_id) > 0));
+			}
+		}
+		seen += pg.n;
+		store_page_cleanup(&pg);
+	}
+	ck_assert_uint_eq(seen, N);
+	/* status filter */
+	q.offset = 0;
+	q.limit = 100;
+	q.status = "processed";
+	ck_assert_int_eq(store_list(ddb, table, &q, &pg, &eb), RC_OK);
+	ck_assert_uint_eq(pg.total, 15);
+	ck_assert_uint_eq(pg.n, 15);
+	ck_assert_uint_eq(pg.total_available, N);
+	for (size_t i = 0; i < pg.n; i++)
+		ck_assert_int_eq(pg.items[i].status, APPT_PROCESSED);
+	store_page_cleanup(&pg);
+	/* date range (inclusive) */
+	q.status = NULL;
+	q.start_date = "2026-11-01T08:00:20.000Z";
+	q.end_date = "2026-11-01T08:00:29.000Z";
+	ck_assert_int_eq(store_list(ddb, table, &q, &pg, &eb), RC_OK);
+	ck_assert_uint_eq(pg.total, 10);
+	ck_assert_str_eq(pg.items[0].created_at, "2026-11-01T08:00:29.000Z");
+	ck_assert_str_eq(pg.items[9].created_at, "2026-11-01T08:00:20.000Z");
+	store_page_cleanup(&pg);
+	/* unknown insured: empty, not an error */
+	q.insured_id = "99999";
+	q.start_date = q.end_date = NULL;
+	ck_assert_int_eq(store_list(ddb, table, &q, &pg, &eb), RC_OK);
+	ck_assert_uint_eq(pg.total, 0);
+	ck_assert_uint_eq(pg.n, 0);
+	store_page_cleanup(&pg);
+}
+END_TEST
+
+static bool count_cb(void *ud, const struct appointment *a)
+{
+	size_t *n = ud;
+
+	ck_assert_int_eq(a->status, APPT_PENDING);
+	(*n)++;
+	return *n < 3;
+}
+
+START_TEST(test_scan_status)
+{
+	struct errbuf eb = {{0}};
+	size_t n = 0;
+
+	for (int i = 0; i < 5; i++) {
+		struct appointment a = make("00555", "2026-11-20T08:00:00.000Z", 200 + i);
+
+		ck_assert_int_eq(store_put_pending(ddb, table, &a, &eb), RC_OK);
+	}
+	ck_assert_int_eq(store_scan_status(ddb, table, APPT_PENDING, "2026-11-21T00:00:00.000Z", 100,
+					   count_cb, &n, &eb), RC_OK);
+	ck_assert_uint_eq(n, 3); /* the callback stopped it */
+	n = 0;
+	ck_assert_int_eq(store_scan_status(ddb, table, APPT_PENDING, "2026-10-01T00:00:00.000Z", 100,
+					   count_cb, &n, &eb), RC_OK);
+	ck_assert_uint_eq(n, 0);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("store");
+	TCase *tc = tcase_create("store");
+	SRunner *sr;
+	int failed;
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_unchecked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_put_get_and_conflict);
+	tcase_add_test(tc, test_status_machine);
+	tcase_add_test(tc, test_listing_pages_filters_ties);
+	tcase_add_test(tc, test_scan_status);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_set_fork_status(sr, CK_NOFORK);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
