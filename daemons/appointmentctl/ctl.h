@@ -1,0 +1,95 @@
+/* ctl.h — what the appointmentctl commands share: the run context, the progress lines
+ * ("created queue X", with a step counter on a terminal), the one-line failure report, option
+ * parsing helpers, and the resource names provision and destroy must agree on. */
+#ifndef APPT_CTL_H
+#define APPT_CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "aws/core.h"
+#include "cfg.h"
+#include "rc.h"
+
+#define CTL_NAME "appointmentctl"
+
+/* Exit statuses (sysexits.h where one fits). */
+#define CTL_EXIT_OK 0
+#define CTL_EXIT_FAILURE 1   /* a resource or database operation failed */
+#define CTL_EXIT_USAGE 64    /* EX_USAGE: bad command line (also destroy without --yes) */
+#define CTL_EXIT_CONFIG 78   /* EX_CONFIG: the config file or the AWS environment is bad */
+
+/* EventBridge names. Rules live on the stage's own bus, so their names need no stage and stay
+ * well under AWS's 64-character limit whatever the stage is called. */
+#define CTL_RULE_PROCESSED_PREFIX "appointment-processed-" /* + country code in lower case */
+#define CTL_RULE_ERROR "appointment-processing-error"
+#define CTL_TARGET_COMPLETION "completion-queue" /* target id on every processed rule */
+#define CTL_TARGET_ERROR "error-queue"           /* target id on the error rule */
+#define CTL_RULE_NAME_MAX 64                     /* EventBridge's limit, with NUL: 65 */
+
+/* Queue settings of SPEC §4 that do not come from the configuration. */
+#define CTL_RETENTION_SECONDS 1209600 /* MessageRetentionPeriod: 14 days, SQS's maximum */
+#define CTL_RECEIVE_WAIT_SECONDS 20   /* ReceiveMessageWaitTimeSeconds: long poll by default */
+
+/* How long a table may take to become ACTIVE or to disappear (real DynamoDB: seconds to a
+ * few minutes with three GSIs). */
+#define CTL_TABLE_WAIT_MS (10L * 60 * 1000)
+
+/* One run of one command. Embedded in the command's own state; fill with ctl_open. */
+struct ctl {
+	struct cfg *cfg;        /* owned; the loaded configuration */
+	struct aws_config aws;  /* resolved AWS settings (valid when has_aws) */
+	bool has_aws;           /* aws was resolved */
+	FILE *out;              /* progress lines: stdout */
+	bool tty;               /* out is a terminal: prefix lines with "[i/n] " */
+	int step;               /* progress lines printed so far */
+	int steps;              /* expected total, for the counter; 0 = no counter */
+};
+
+/* Loads the configuration at path (NULL = the default) and, when need_aws, resolves the AWS
+ * settings from the environment, with the [aws] region and endpoint_url keys as fallbacks
+ * for AWS_REGION and AWS_ENDPOINT_URL. On failure prints one line to stderr and returns
+ * CTL_EXIT_CONFIG; x is then cleaned up. Returns CTL_EXIT_OK otherwise. */
+int ctl_open(struct ctl *x, const char *path, bool need_aws);
+/* Frees what ctl_open made; accepts a zeroed struct. */
+void ctl_close(struct ctl *x);
+
+/* Prints one progress line (a trailing newline is added), with the "[i/n] " counter when
+ * out is a terminal and steps is set, and flushes it so a slow step shows what came before. */
+void ctl_line(struct ctl *x, const char *fmt, ...) PRINTF(2, 3);
+
+/* Prints "appointmentctl: <eb->msg>" to stderr and returns CTL_EXIT_FAILURE. */
+int ctl_fail(const struct errbuf *eb);
+/* Prints "appointmentctl: <message>" to stderr and returns code (usage errors and the like). */
+int ctl_die(int code, const char *fmt, ...) PRINTF(2, 3);
+
+/* Option parsing for the commands. argv[*i] is the option being looked at. If it is name
+ * ("--count") followed by a value, or "name=value", stores the value in *val, advances *i
+ * past what was used and returns 1. Returns 0 when argv[*i] is another option, and -1 when
+ * it is name without a value (the caller reports a usage error). */
+int ctl_opt_value(int argc, char **argv, int *i, const char *name, const char **val);
+
+/* Sleeps ms milliseconds (interrupted sleeps resume). */
+void ctl_sleep_ms(long ms);
+
+/* The parts of an ARN "arn:<partition>:<service>:<region>:<account>:<rest>": writes
+ * "arn:<partition>:<service>:<region>:<account>:" for service into out (size n). Returns
+ * false when arn is not shaped like that or out is too small. Used to name a resource of
+ * another service in the same account (an SNS topic from a queue ARN). */
+bool ctl_arn_prefix(const char *arn, const char *service, char *out, size_t n);
+
+/* The PostgreSQL password for migrate and seed, in SPEC §2's order: the systemd credential
+ * rds-password, RDS_PASSWORD, then the SSM parameter (asked only when the AWS environment
+ * resolves). *pw (free with secret_free) is NULL when no source has one: libpq may still
+ * find PGPASSWORD or ~/.pgpass. Fails when a source exists but is broken or SSM fails. */
+enum rc ctl_db_password(struct ctl *x, char **pw, struct errbuf *eb) MUSTCHECK;
+
+/* The commands: argv[0] is the command name, the rest its own options. Each returns the
+ * process exit status. config_path is the --config value or NULL. */
+int ctl_cmd_provision(const char *config_path, int argc, char **argv);
+int ctl_cmd_destroy(const char *config_path, int argc, char **argv);
+int ctl_cmd_migrate(const char *config_path, int argc, char **argv);
+int ctl_cmd_seed(const char *config_path, int argc, char **argv);
+
+#endif

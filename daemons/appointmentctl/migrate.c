@@ -1,0 +1,127 @@
+/* migrate.c — `appointmentctl migrate [--sql-dir DIR]`: applies the numbered files of sql/
+ * to every configured country database (db_migrate.h), one summary line per country. */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "ctl.h"
+#include "db.h"
+#include "db_migrate.h"
+#include "secret.h"
+
+/* Where the migrations are when --sql-dir is not given. An installed binary uses the
+ * installed copy (meson install puts sql/ in APPT_DATADIR). A binary run from its meson build
+ * directory uses the source tree's sql/ instead, so a developer never migrates with a stale
+ * installed copy; daemons/appointmentctl/meson.build passes both roots. */
+static const char *default_sql_dir(void)
+{
+#if defined(CTL_BUILD_ROOT) && defined(CTL_SOURCE_SQL_DIR)
+	char exe[PATH_MAX], root[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	size_t rl;
+
+	if (n > 0 && realpath(CTL_BUILD_ROOT, root) != NULL) {
+		exe[n] = '\0';
+		rl = strlen(root);
+		if (strncmp(exe, root, rl) == 0 && exe[rl] == '/')
+			return CTL_SOURCE_SQL_DIR;
+	}
+#endif
+	return APPT_DATADIR "/sql";
+}
+
+/* Progress of one country's run: each applied file gets a line before the summary line. */
+struct mig_state {
+	struct ctl *x;    /* where lines go */
+	const char *code; /* the country, named on every line */
+	int skipped;      /* files already applied */
+};
+
+static void on_file(void *ud, const struct db_migrate_event *ev)
+{
+	struct mig_state *st = ud;
+
+	if (ev->step == DB_MIGRATE_APPLIED)
+		fprintf(st->x->out, "applied %s %s (%.1f ms)\n", st->code, ev->file, ev->duration_ms);
+	else
+		st->skipped++;
+}
+
+static enum rc migrate_country(struct ctl *x, const struct cfg_country *cc, const char *pw,
+			       const char *dir, struct errbuf *eb)
+{
+	struct mig_state st = {x, cc->code, 0};
+	struct db_options opt;
+	struct db_conn *conn = NULL;
+	int applied = 0;
+	enum rc rc;
+
+	db_options_from_cfg(x->cfg, CTL_NAME, &opt);
+	rc = db_conn_new(cc, pw, &opt, &conn, eb);
+	if (rc != RC_OK) {
+		eb_prefix(eb, "migrate %s", cc->code);
+		goto out;
+	}
+	rc = db_migrate(conn, dir, on_file, &st, &applied, eb);
+	if (rc != RC_OK) {
+		if (applied > 0)
+			eb_prefix(eb, "migrate %s %s (%d applied before the failure)", cc->code,
+				  db_describe(conn), applied);
+		else
+			eb_prefix(eb, "migrate %s %s", cc->code, db_describe(conn));
+		goto out;
+	}
+	ctl_line(x, "migrated %s %s: %d applied, %d already applied", cc->code, db_describe(conn),
+		 applied, st.skipped);
+out:
+	db_conn_free(conn);
+	return rc;
+}
+
+int ctl_cmd_migrate(const char *config_path, int argc, char **argv)
+{
+	struct ctl x = {0};
+	struct errbuf eb = {{0}};
+	const char *dir = NULL;
+	char *pw = NULL;
+	int code;
+	enum rc rc = RC_OK;
+
+	for (int i = 1; i < argc; i++) {
+		int r = ctl_opt_value(argc, argv, &i, "--sql-dir", &dir);
+
+		if (r < 0 || (r > 0 && dir[0] == '\0'))
+			return ctl_die(CTL_EXIT_USAGE, "migrate: --sql-dir needs a directory");
+		if (r > 0)
+			continue;
+		if (strcmp(argv[i], "--help") == 0) {
+			printf("usage: " CTL_NAME " [--config PATH] migrate [--sql-dir DIR]\n"
+			       "default DIR: %s\n", default_sql_dir());
+			return CTL_EXIT_OK;
+		}
+		return ctl_die(CTL_EXIT_USAGE, "migrate: unknown argument '%s' (try migrate --help)",
+			       argv[i]);
+	}
+	if (dir == NULL)
+		dir = default_sql_dir();
+	code = ctl_open(&x, config_path, false);
+	if (code != CTL_EXIT_OK)
+		return code;
+	x.steps = (int)x.cfg->n_countries;
+	if (ctl_db_password(&x, &pw, &eb) != RC_OK) {
+		eb_prefix(&eb, "migrate");
+		code = ctl_fail(&eb);
+		goto out;
+	}
+	fprintf(x.out, "sql directory %s\n", dir);
+	for (size_t i = 0; rc == RC_OK && i < x.cfg->n_countries; i++)
+		rc = migrate_country(&x, &x.cfg->countries[i], pw, dir, &eb);
+	if (rc != RC_OK)
+		code = ctl_fail(&eb);
+out:
+	secret_free(pw);
+	ctl_close(&x);
+	return code;
+}

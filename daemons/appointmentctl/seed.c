@@ -1,0 +1,98 @@
+/* seed.c — `appointmentctl seed [--count N]`: reference data and N future schedules (ids
+ * 100 .. 100+N-1) in every configured country database (db_seed.h), one line per country. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "db.h"
+#include "db_seed.h"
+#include "secret.h"
+
+/* --count: a decimal integer in 1..DB_SEED_MAX_COUNT, nothing else. */
+static bool parse_count(const char *s, long *out)
+{
+	char *end = NULL;
+	long v;
+
+	if (s[0] < '0' || s[0] > '9')
+		return false;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == NULL || *end != '\0' || v < 1 || v > DB_SEED_MAX_COUNT)
+		return false;
+	*out = v;
+	return true;
+}
+
+static enum rc seed_country(struct ctl *x, const struct cfg_country *cc, const char *pw,
+			    long count, struct errbuf *eb)
+{
+	struct db_seed_result res = {0};
+	struct db_options opt;
+	struct db_conn *conn = NULL;
+	enum rc rc;
+
+	db_options_from_cfg(x->cfg, CTL_NAME, &opt);
+	rc = db_conn_new(cc, pw, &opt, &conn, eb);
+	if (rc != RC_OK) {
+		eb_prefix(eb, "seed %s", cc->code);
+		goto out;
+	}
+	rc = db_seed(conn, cc->code, count, &res, eb);
+	if (rc != RC_OK) {
+		eb_prefix(eb, "seed %s %s", cc->code, db_describe(conn));
+		goto out;
+	}
+	ctl_line(x, "seeded %s %s: schedules %d..%ld: %ld inserted, %ld refreshed, %ld kept",
+		 cc->code, db_describe(conn), DB_SEED_FIRST_ID, DB_SEED_FIRST_ID + count - 1,
+		 res.inserted, res.refreshed, res.kept);
+out:
+	db_conn_free(conn);
+	return rc;
+}
+
+int ctl_cmd_seed(const char *config_path, int argc, char **argv)
+{
+	struct ctl x = {0};
+	struct errbuf eb = {{0}};
+	long count = DB_SEED_DEFAULT_COUNT;
+	const char *v = NULL;
+	char *pw = NULL;
+	int code;
+	enum rc rc = RC_OK;
+
+	for (int i = 1; i < argc; i++) {
+		int r = ctl_opt_value(argc, argv, &i, "--count", &v);
+
+		if (r < 0 || (r > 0 && !parse_count(v, &count)))
+			return ctl_die(CTL_EXIT_USAGE, "seed: --count needs a whole number from 1 to %d",
+				       DB_SEED_MAX_COUNT);
+		if (r > 0)
+			continue;
+		if (strcmp(argv[i], "--help") == 0) {
+			printf("usage: " CTL_NAME " [--config PATH] seed [--count N]   (default %d)\n",
+			       DB_SEED_DEFAULT_COUNT);
+			return CTL_EXIT_OK;
+		}
+		return ctl_die(CTL_EXIT_USAGE, "seed: unknown argument '%s' (try seed --help)",
+			       argv[i]);
+	}
+	code = ctl_open(&x, config_path, false);
+	if (code != CTL_EXIT_OK)
+		return code;
+	x.steps = (int)x.cfg->n_countries;
+	if (ctl_db_password(&x, &pw, &eb) != RC_OK) {
+		eb_prefix(&eb, "seed");
+		code = ctl_fail(&eb);
+		goto out;
+	}
+	for (size_t i = 0; rc == RC_OK && i < x.cfg->n_countries; i++)
+		rc = seed_country(&x, &x.cfg->countries[i], pw, count, &eb);
+	if (rc != RC_OK)
+		code = ctl_fail(&eb);
+out:
+	secret_free(pw);
+	ctl_close(&x);
+	return code;
+}

@@ -1,0 +1,508 @@
+#!/usr/bin/python3
+"""test_ctl.py - appointmentctl provision / destroy / migrate / seed against the local stack.
+
+Runs the built binary with a throw-away stage (random name, so nothing collides with other
+tests or a developer's stack) and checks what it made with botocore, independently of our C
+clients: attributes, policies, subscriptions, rules and targets, the SSM SecureString, and
+that messages really flow topic -> queue and bus -> completion/error queue. Databases are
+created per run (ctltest_<random>_<cc>) and dropped at the end.
+
+Needs the environment of `scripts/stack.sh env` (scripts/test exports it); without it every
+test fails at once instead of reaching anything but loopback.
+"""
+import json
+import os
+import secrets
+import socket
+import stat
+import subprocess
+import tempfile
+import time
+import unittest
+from urllib.parse import urlparse
+
+import botocore.session
+from botocore.exceptions import ClientError
+
+REGION = "us-east-1"
+PREFIX = "medical-appointment-scheduling"
+COUNTRIES = ("pe", "cl")
+RUN_TIMEOUT = 60  # seconds one appointmentctl run may take
+NEEDED = ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SNS", "AWS_ENDPOINT_URL_SQS",
+          "AWS_ENDPOINT_URL_EVENTBRIDGE", "AWS_ENDPOINT_URL_SSM", "AWS_ACCESS_KEY_ID",
+          "AWS_SECRET_ACCESS_KEY", "RDS_HOST", "RDS_PORT", "RDS_USERNAME", "RDS_PASSWORD")
+
+
+def stack_env_problem():
+    """Why the stack environment is unusable, or None."""
+    missing = [k for k in NEEDED if not os.environ.get(k)]
+    if missing:
+        return "stack environment missing (%s): run under scripts/test" % ", ".join(missing)
+    for k in NEEDED[:5]:
+        host = urlparse(os.environ[k]).hostname or ""
+        if not (host.startswith("127.") or host in ("localhost", "::1")):
+            return "%s=%s is not a loopback endpoint" % (k, os.environ[k])
+    return None
+
+
+def ctl_binary():
+    root = os.environ.get("APPT_BUILD_ROOT") or os.path.join(
+        os.path.dirname(__file__), "..", "..", "build")
+    return os.path.join(root, "daemons", "appointmentctl", "appointmentctl")
+
+
+def base_env():
+    """The process environment without anything that would override the test's config."""
+    env = dict(os.environ)
+    for k in list(env):
+        if (k.startswith(("APPOINTMENTS_", "APPOINTMENTD_")) or
+                k in ("STAGE", "EVENTBRIDGE_BUS_NAME", "LOG_LEVEL", "RDS_DATABASE",
+                      "CREDENTIALS_DIRECTORY") or
+                (k.startswith("RDS_") and k.count("_") >= 2)):  # RDS_PE_DATABASE etc.
+            del env[k]
+    return env
+
+
+def closed_port():
+    """A loopback TCP port nothing listens on (bound, then released)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def progress(stdout):
+    """The progress lines of a provision run (before the environment block)."""
+    out = []
+    for line in stdout.splitlines():
+        if line.startswith("# environment"):
+            break
+        out.append(line)
+    return out
+
+
+def env_block(stdout):
+    """NAME=value lines after the "# environment" comment, as a dict."""
+    lines = stdout.splitlines()
+    start = next(i for i, l in enumerate(lines) if l.startswith("# environment"))
+    return dict(l.split("=", 1) for l in lines[start + 1:] if "=" in l)
+
+
+class CtlBase(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        problem = stack_env_problem()
+        if problem:
+            raise RuntimeError(problem)
+        cls.tag = secrets.token_hex(4)
+        cls.stage = "t" + cls.tag
+        cls.tmp = tempfile.TemporaryDirectory(prefix="ctltest-")
+        cls.table = "%s-appointments-%s" % (PREFIX, cls.stage)
+        cls.dbs = {cc: "ctltest_%s_%s" % (cls.tag, cc) for cc in COUNTRIES}
+        cls.conf = os.path.join(cls.tmp.name, "appointmentd.conf")
+        with open(cls.conf, "w") as f:
+            f.write("[general]\nstage = %s\n" % cls.stage)
+            for cc in COUNTRIES:
+                f.write("\n[country %s]\ndb_name = %s\n" % (cc.upper(), cls.dbs[cc]))
+        sess = botocore.session.get_session()
+
+        def client(svc, var):
+            return sess.create_client(svc, region_name=REGION, endpoint_url=os.environ[var])
+        cls.ddb = client("dynamodb", "AWS_ENDPOINT_URL_DYNAMODB")
+        cls.sqs = client("sqs", "AWS_ENDPOINT_URL_SQS")
+        cls.sns = client("sns", "AWS_ENDPOINT_URL_SNS")
+        cls.evb = client("events", "AWS_ENDPOINT_URL_EVENTBRIDGE")
+        cls.ssm = client("ssm", "AWS_ENDPOINT_URL_SSM")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def ctl(self, *args, env=None, check=None):
+        r = subprocess.run([ctl_binary(), "--config", self.conf] + list(args),
+                           env=env if env is not None else base_env(), capture_output=True,
+                           text=True, timeout=RUN_TIMEOUT)
+        if check is not None:
+            self.assertEqual(r.returncode, check,
+                             "appointmentctl %s: exit %d\nstdout:\n%s\nstderr:\n%s"
+                             % (" ".join(args), r.returncode, r.stdout, r.stderr))
+        return r
+
+    # names of the stage's resources (SPEC §4)
+    def name(self, what):
+        return "%s-appointments-%s-%s" % (PREFIX, what, self.stage)
+
+    @property
+    def bus(self):
+        return "%s-%s" % (PREFIX, self.stage)
+
+
+class TestProvisionDestroy(CtlBase):
+    """provision twice, verify with botocore, deliveries, destroy twice, provision again."""
+
+    def setUp(self):
+        self.password = "pw-" + secrets.token_hex(8)
+        self.env = base_env()
+        self.env["RDS_PASSWORD"] = self.password
+        self.addCleanup(self.ctl, "destroy", "--yes", env=self.env)
+
+    def queue_url(self, name):
+        return self.sqs.get_queue_url(QueueName=name)["QueueUrl"]
+
+    def queue_attrs(self, name):
+        return self.sqs.get_queue_attributes(QueueUrl=self.queue_url(name),
+                                             AttributeNames=["All"])["Attributes"]
+
+    def receive_one(self, url, seconds=15):
+        """The first message on url within seconds (deleted), or fail."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            r = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, WaitTimeSeconds=2)
+            for m in r.get("Messages", []):
+                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+                return m
+        self.fail("no message on %s within %d s" % (url, seconds))
+
+    def check_queue(self, name, dlq, policy_service, sources):
+        a = self.queue_attrs(name)
+        self.assertEqual(a["VisibilityTimeout"], "180", name)
+        self.assertEqual(a["MessageRetentionPeriod"], "1209600", name)
+        self.assertEqual(a["ReceiveMessageWaitTimeSeconds"], "20", name)
+        rp = json.loads(a["RedrivePolicy"])
+        self.assertEqual(rp["deadLetterTargetArn"], self.queue_attrs(dlq)["QueueArn"])
+        self.assertEqual(int(rp["maxReceiveCount"]), 3)
+        d = self.queue_attrs(dlq)
+        self.assertEqual(d["MessageRetentionPeriod"], "1209600", dlq)
+        self.assertNotIn("RedrivePolicy", d)
+        pol = json.loads(a["Policy"])
+        self.assertEqual(len(pol["Statement"]), 1)
+        st = pol["Statement"][0]
+        self.assertEqual(st["Effect"], "Allow")
+        self.assertEqual(st["Principal"], {"Service": policy_service + ".amazonaws.com"})
+        self.assertEqual(st["Action"], "sqs:SendMessage")
+        self.assertEqual(st["Resource"], a["QueueArn"])
+        self.assertEqual(sorted(st["Condition"]["ArnEquals"]["aws:SourceArn"]), sorted(sources))
+        return a
+
+    def verify_resources(self, env_lines):
+        # DynamoDB: the appointments table of SPEC §4 and the two side tables with TTL
+        t = self.ddb.describe_table(TableName=self.table)["Table"]
+        self.assertEqual(t["KeySchema"], [{"AttributeName": "appointmentId", "KeyType": "HASH"}])
+        self.assertEqual(t["BillingModeSummary"]["BillingMode"], "PAY_PER_REQUEST")
+        self.assertEqual(t["StreamSpecification"],
+                         {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+        gsis = {g["IndexName"]: g for g in t["GlobalSecondaryIndexes"]}
+        self.assertEqual(set(gsis), {"insuredId-createdAt-index", "status-createdAt-index",
+                                     "countryISO-createdAt-index"})
+        for n, g in gsis.items():
+            self.assertEqual(g["Projection"]["ProjectionType"], "ALL")
+            self.assertEqual(g["KeySchema"][0]["AttributeName"], n.split("-")[0])
+            self.assertEqual(g["KeySchema"][1], {"AttributeName": "createdAt", "KeyType": "RANGE"})
+        for side in ("idempotency", "quota"):
+            tn = "%s-%s-%s" % (PREFIX, side, self.stage)
+            st = self.ddb.describe_table(TableName=tn)["Table"]
+            self.assertEqual(st["KeySchema"], [{"AttributeName": "key", "KeyType": "HASH"}])
+            ttl = self.ddb.describe_time_to_live(TableName=tn)["TimeToLiveDescription"]
+            self.assertEqual((ttl["TimeToLiveStatus"], ttl["AttributeName"]),
+                             ("ENABLED", "expiresAt"))
+
+        # EventBridge: the bus, one rule per country -> completion, one error rule -> error
+        self.evb.describe_event_bus(Name=self.bus)
+        rules = {r["Name"]: r for r in self.evb.list_rules(EventBusName=self.bus)["Rules"]}
+        completion_arn = self.queue_attrs(self.name("completion"))["QueueArn"]
+        error_arn = self.queue_attrs(self.name("error"))["QueueArn"]
+        wanted = {"appointment-processed-%s" % cc: (
+            {"source": ["medical.appointment.%s" % cc], "detail-type": ["Appointment Processed"]},
+            completion_arn) for cc in COUNTRIES}
+        wanted["appointment-processing-error"] = (
+            {"source": ["medical.appointment"], "detail-type": ["Processing Error"]}, error_arn)
+        self.assertEqual(set(rules), set(wanted))
+        for rn, (pattern, target) in wanted.items():
+            self.assertEqual(json.loads(rules[rn]["EventPattern"]), pattern)
+            tg = self.evb.list_targets_by_rule(Rule=rn, EventBusName=self.bus)["Targets"]
+            self.assertEqual([x["Arn"] for x in tg], [target])
+
+        # SQS: completion and error queues, policies naming exactly their rules
+        self.check_queue(self.name("completion"), self.name("completion") + "-dlq", "events",
+                         [rules["appointment-processed-%s" % cc]["Arn"] for cc in COUNTRIES])
+        self.check_queue(self.name("error"), self.name("error") + "-dlq", "events",
+                         [rules["appointment-processing-error"]["Arn"]])
+
+        # per country: topic, queue + DLQ, policy naming the topic, subscription raw off
+        for cc in COUNTRIES:
+            q = self.name(cc)
+            topic_arn = env_lines["APPOINTMENTS_%s_TOPIC_ARN" % cc.upper()]
+            self.sns.get_topic_attributes(TopicArn=topic_arn)
+            self.assertTrue(topic_arn.endswith(":" + q))
+            a = self.check_queue(q, q + "-dlq", "sns", [topic_arn])
+            self.assertEqual(env_lines["APPOINTMENTS_%s_QUEUE_URL" % cc.upper()], self.queue_url(q))
+            self.assertEqual(env_lines["APPOINTMENTS_%s_DLQ_URL" % cc.upper()],
+                             self.queue_url(q + "-dlq"))
+            subs = self.sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
+            self.assertEqual([(s["Protocol"], s["Endpoint"]) for s in subs],
+                             [("sqs", a["QueueArn"])])
+            sa = self.sns.get_subscription_attributes(
+                SubscriptionArn=subs[0]["SubscriptionArn"])["Attributes"]
+            self.assertEqual(sa.get("RawMessageDelivery", "false"), "false")
+
+        # SSM: the SecureString decrypts to the password given
+        p = self.ssm.get_parameter(Name="/medical-appointment/%s/rds/password" % self.stage,
+                                   WithDecryption=True)["Parameter"]
+        self.assertEqual((p["Type"], p["Value"]), ("SecureString", self.password))
+
+        self.assertEqual(env_lines["APPOINTMENTS_COMPLETION_QUEUE_URL"],
+                         self.queue_url(self.name("completion")))
+        self.assertEqual(env_lines["APPOINTMENTS_ERROR_QUEUE_URL"],
+                         self.queue_url(self.name("error")))
+        self.assertEqual(env_lines["EVENTBRIDGE_BUS_NAME"], self.bus)
+        self.assertEqual(env_lines["APPOINTMENTS_TABLE_NAME"],
+                         self.table)
+
+    def verify_deliveries(self, env_lines):
+        # SNS -> country queue, with the SNS envelope (raw delivery off)
+        msg = json.dumps({"appointmentId": secrets.token_hex(8), "countryISO": "PE",
+                          "eventType": "AppointmentCreated"})
+        self.sns.publish(TopicArn=env_lines["APPOINTMENTS_PE_TOPIC_ARN"], Message=msg,
+                         MessageAttributes={"countryISO": {"DataType": "String",
+                                                           "StringValue": "PE"}})
+        m = self.receive_one(env_lines["APPOINTMENTS_PE_QUEUE_URL"])
+        body = json.loads(m["Body"])
+        self.assertEqual(body["Type"], "Notification")
+        self.assertEqual(body["Message"], msg)
+        self.assertEqual(body["TopicArn"], env_lines["APPOINTMENTS_PE_TOPIC_ARN"])
+
+        # "Appointment Processed" on the bus -> completion queue, as the EventBridge envelope
+        detail = {"appointmentId": secrets.token_hex(8), "status": "PROCESSED"}
+        r = self.evb.put_events(Entries=[{"Source": "medical.appointment.cl",
+                                          "DetailType": "Appointment Processed",
+                                          "Detail": json.dumps(detail),
+                                          "EventBusName": self.bus}])
+        self.assertEqual(r["FailedEntryCount"], 0)
+        m = self.receive_one(env_lines["APPOINTMENTS_COMPLETION_QUEUE_URL"])
+        ev = json.loads(m["Body"])
+        self.assertEqual((ev["source"], ev["detail-type"], ev["detail"]),
+                         ("medical.appointment.cl", "Appointment Processed", detail))
+
+        # "Processing Error" -> error queue
+        r = self.evb.put_events(Entries=[{"Source": "medical.appointment",
+                                          "DetailType": "Processing Error",
+                                          "Detail": json.dumps({"reason": "test"}),
+                                          "EventBusName": self.bus}])
+        self.assertEqual(r["FailedEntryCount"], 0)
+        ev = json.loads(self.receive_one(env_lines["APPOINTMENTS_ERROR_QUEUE_URL"])["Body"])
+        self.assertEqual(ev["detail-type"], "Processing Error")
+
+    def verify_gone(self):
+        def gone(fn, **kw):
+            with self.assertRaises(ClientError, msg="%s %s still there" % (fn.__name__, kw)):
+                fn(**kw)
+        gone(self.ddb.describe_table, TableName=self.table)
+        for side in ("idempotency", "quota"):
+            gone(self.ddb.describe_table, TableName="%s-%s-%s" % (PREFIX, side, self.stage))
+        for q in [self.name(cc) for cc in COUNTRIES] + [self.name("completion"),
+                                                       self.name("error")]:
+            gone(self.sqs.get_queue_url, QueueName=q)
+            gone(self.sqs.get_queue_url, QueueName=q + "-dlq")
+        gone(self.evb.describe_event_bus, Name=self.bus)
+        gone(self.ssm.get_parameter, Name="/medical-appointment/%s/rds/password" % self.stage)
+        topics = [t["TopicArn"] for t in self.sns.list_topics()["Topics"]]
+        self.assertEqual([t for t in topics if t.endswith("-" + self.stage)], [])
+
+    def test_provision_twice_destroy_provision_again(self):
+        t0 = time.monotonic()
+        env_file = os.path.join(self.tmp.name, "appointmentd.env")
+
+        # first run: everything is created, nothing printed the password
+        r = self.ctl("provision", "--password-from-env", "--env-file", env_file, env=self.env,
+                     check=0)
+        lines = progress(r.stdout)
+        self.assertEqual(len(lines), 16 + 7 * len(COUNTRIES), r.stdout)
+        for l in lines:
+            self.assertRegex(l, r"^(created|skipped) (table|pitr|ttl|dlq|queue|topic|"
+                                r"queue-policy|subscription|bus|rule|target|ssm-parameter) ")
+        self.assertIn("created ssm-parameter /medical-appointment/%s/rds/password" % self.stage,
+                      lines)
+        self.assertNotIn(self.password, r.stdout + r.stderr)
+        self.assertEqual(r.stderr, "")
+        env_lines = env_block(r.stdout)
+
+        # --env-file: same lines, mode 0600
+        st = os.stat(env_file)
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o600)
+        with open(env_file) as f:
+            text = f.read()
+        self.assertEqual(dict(l.split("=", 1) for l in text.splitlines()
+                              if l and not l.startswith("#")), env_lines)
+        self.assertNotIn(self.password, text)
+
+        # second run: nothing created, every resource says exists (PITR: skipped on
+        # DynamoDB Local), and the same environment
+        r = self.ctl("provision", "--password-from-env", env=self.env, check=0)
+        lines = progress(r.stdout)
+        self.assertEqual(len(lines), 16 + 7 * len(COUNTRIES), r.stdout)
+        for l in lines:
+            self.assertRegex(l, r"^(exists|skipped pitr) ", r.stdout)
+        self.assertEqual(env_block(r.stdout), env_lines)
+
+        self.verify_resources(env_lines)
+        self.verify_deliveries(env_lines)
+
+        # destroy: everything deleted; again: everything absent
+        r = self.ctl("destroy", "--yes", env=self.env, check=0)
+        lines = r.stdout.splitlines()
+        self.assertEqual(len(lines), 11 + 6 * len(COUNTRIES), r.stdout)
+        for l in lines:
+            self.assertRegex(l, r"^deleted ", r.stdout)
+        self.verify_gone()
+        r = self.ctl("destroy", "--yes", env=self.env, check=0)
+        for l in r.stdout.splitlines():
+            self.assertRegex(l, r"^absent ", r.stdout)
+
+        # provision works again after a destroy
+        r = self.ctl("provision", env=self.env, check=0)
+        lines = progress(r.stdout)
+        for l in lines:
+            self.assertRegex(l, r"^(created|skipped) ", r.stdout)
+        self.assertIn("skipped ssm-parameter /medical-appointment/%s/rds/password: no password "
+                      "given (--password-from-env or the rds-password credential)" % self.stage,
+                      lines)
+        self.assertLess(time.monotonic() - t0, 90)
+
+    def test_converges_a_changed_queue(self):
+        self.ctl("provision", env=self.env, check=0)
+        url = self.queue_url(self.name("pe"))
+        self.sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "30"})
+        r = self.ctl("provision", env=self.env, check=0)
+        self.assertIn("updated queue %s (VisibilityTimeout)" % self.name("pe"),
+                      progress(r.stdout))
+        self.assertEqual(self.queue_attrs(self.name("pe"))["VisibilityTimeout"], "180")
+        # and the policy is in place whatever the endpoint did with it on that update
+        self.assertIn("Policy", self.queue_attrs(self.name("pe")))
+
+
+class TestMigrateSeed(CtlBase):
+    """migrate twice (second applies 0), seed twice, rows checked with psql."""
+
+    def psql(self, db, sql):
+        env = dict(os.environ, PGPASSWORD=os.environ["RDS_PASSWORD"])
+        r = subprocess.run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1",
+                            "-h", os.environ["RDS_HOST"], "-p", os.environ["RDS_PORT"],
+                            "-U", os.environ["RDS_USERNAME"], "-d", db, "-c", sql],
+                           env=env, capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout.strip()
+
+    def setUp(self):
+        for cc in COUNTRIES:
+            self.psql("postgres", "create database %s" % self.dbs[cc])
+            self.addCleanup(self.psql, "postgres",
+                            "drop database if exists %s with (force)" % self.dbs[cc])
+
+    def test_migrate_twice_seed_twice(self):
+        sql_dir = os.path.join(os.environ.get("APPT_SOURCE_ROOT",
+                                              os.path.join(os.path.dirname(__file__), "..", "..")),
+                               "sql")
+        n_files = len([f for f in os.listdir(sql_dir) if f.endswith(".sql") and f[:3].isdigit()])
+        self.assertGreater(n_files, 0)
+
+        # run from the build directory, migrate defaults to the source tree's sql/
+        r = self.ctl("migrate", check=0)
+        first = r.stdout.splitlines()[0]
+        self.assertTrue(first.startswith("sql directory "), first)
+        self.assertEqual(os.path.realpath(first[len("sql directory "):]),
+                         os.path.realpath(sql_dir))
+        for cc in COUNTRIES:
+            self.assertRegex(r.stdout, r"(?m)^migrated %s \S+/%s: %d applied, 0 already applied$"
+                             % (cc.upper(), self.dbs[cc], n_files))
+        r = self.ctl("migrate", "--sql-dir", sql_dir, check=0)
+        for cc in COUNTRIES:
+            self.assertRegex(r.stdout, r"(?m)^migrated %s \S+/%s: 0 applied, %d already applied$"
+                             % (cc.upper(), self.dbs[cc], n_files))
+        self.assertNotIn("\napplied ", "\n" + r.stdout)
+
+        r = self.ctl("seed", check=0)
+        for cc in COUNTRIES:
+            self.assertIn("seeded %s " % cc.upper(), r.stdout)
+            self.assertRegex(r.stdout, r"(?m)^seeded %s \S+/%s: schedules 100\.\.199: 100 inserted"
+                             % (cc.upper(), self.dbs[cc]))
+        r = self.ctl("seed", "--count", "100", check=0)
+        for cc in COUNTRIES:
+            self.assertRegex(r.stdout, r"(?m)^seeded %s \S+: schedules 100\.\.199: 0 inserted, "
+                             r"0 refreshed, 100 kept$" % cc.upper())
+        for cc in COUNTRIES:
+            row = self.psql(self.dbs[cc], "select count(*), min(schedule_id), max(schedule_id), "
+                                          "bool_and(available_at > now()), "
+                                          "bool_and(country_iso = '%s'), bool_and(is_available) "
+                                          "from schedules" % cc.upper())
+            self.assertEqual(row, "100|100|199|t|t|t")
+            self.assertEqual(self.psql(self.dbs[cc], "select count(*) from schema_migrations"),
+                             str(n_files))
+
+    def test_wrong_password_one_line(self):
+        # a wrong password: the one line names the country and its database
+        env = base_env()
+        env["RDS_PASSWORD"] = "wrong-" + secrets.token_hex(4)
+        env.pop("PGPASSWORD", None)
+        r = self.ctl("migrate", env=env)
+        self.assertNotEqual(r.returncode, 0)
+        err = r.stderr.strip().splitlines()
+        self.assertEqual(len(err), 1, r.stderr)
+        self.assertIn("migrate PE", err[0])
+        self.assertNotIn(env["RDS_PASSWORD"], r.stdout + r.stderr)
+
+
+class TestBadInputs(CtlBase):
+    def one_line(self, r, code):
+        self.assertEqual(r.returncode, code, r.stdout + r.stderr)
+        lines = r.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, r.stderr)
+        self.assertTrue(lines[0].startswith("appointmentctl: "), lines[0])
+        return lines[0]
+
+    def test_destroy_needs_yes(self):
+        line = self.one_line(self.ctl("destroy"), 64)
+        self.assertIn("--yes", line)
+
+    def test_unknown_command_and_options(self):
+        self.assertIn("unknown command 'frobnicate'", self.one_line(self.ctl("frobnicate"), 64))
+        self.one_line(self.ctl("provision", "--nope"), 64)
+        self.one_line(self.ctl("seed", "--count", "0"), 64)
+        self.one_line(self.ctl("seed", "--count", "12x"), 64)
+        self.one_line(self.ctl("migrate", "--sql-dir"), 64)
+
+    def test_password_from_env_needs_it(self):
+        env = base_env()
+        env.pop("RDS_PASSWORD", None)
+        self.assertIn("RDS_PASSWORD", self.one_line(
+            self.ctl("provision", "--password-from-env", env=env), 64))
+
+    def test_bad_config(self):
+        bad = os.path.join(self.tmp.name, "bad.conf")
+        with open(bad, "w") as f:
+            f.write("[general]\nstage = %s\nno_such_key = 1\n" % self.stage)
+        r = subprocess.run([ctl_binary(), "--config", bad, "provision"], env=base_env(),
+                           capture_output=True, text=True, timeout=RUN_TIMEOUT)
+        line = self.one_line(r, 78)
+        self.assertIn(bad, line)
+        self.assertIn("no_such_key", line)
+
+    def test_unreachable_dynamodb_names_the_table(self):
+        env = base_env()
+        env["AWS_ENDPOINT_URL_DYNAMODB"] = "http://127.0.0.1:%d" % closed_port()
+        t0 = time.monotonic()
+        r = self.ctl("provision", env=env)
+        self.assertNotEqual(r.returncode, 0)
+        line = self.one_line(r, r.returncode)
+        self.assertIn("create table %s:" % self.table, line)
+        self.assertLess(time.monotonic() - t0, 30)
+
+    def test_check_still_works(self):
+        r = self.ctl("check", check=0)
+        self.assertIn("stage = %s" % self.stage, r.stdout)
+        self.assertIn("[country CL]", r.stdout)
+        self.assertIn("db_name = %s" % self.dbs["cl"], r.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
