@@ -218,6 +218,12 @@ int qdaemon_main(int argc, char **argv, const struct qdaemon_app *app)
 	d->svc.sigfd = -1;
 	if (!svc_parse_args(argc, argv, app->service, app->usage_extra, &d->args, &code))
 		goto out;
+	if (app->needs_country && d->args.country == NULL) {
+		fprintf(stderr, "%s: --country XX is required (the unit instance, e.g. pe)\n",
+			app->service);
+		code = SVC_EXIT_USAGE;
+		goto out;
+	}
 	if (!svc_load_config(app->service, d->args.config_path, &d->cfg)) {
 		code = SVC_EXIT_CONFIG;
 		goto out;

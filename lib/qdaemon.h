@@ -6,6 +6,8 @@
 #ifndef APPT_QDAEMON_H
 #define APPT_QDAEMON_H
 
+#include <stdbool.h>
+
 #include "aws/sqs.h"
 #include "cfg.h"
 #include "consumer.h"
@@ -34,6 +36,7 @@ struct qdaemon_queue {
 struct qdaemon_app {
 	const char *service;         /* "appointment-worker" */
 	const char *usage_extra;     /* extra usage text, or NULL */
+	bool needs_country;          /* --country XX is required (a usage error, 64, without) */
 	/* Validates arguments, builds the app context, fills co's handler members (ud,
 	 * thread_new, thread_free, handle, on_poison) and q. RC_INVAL = configuration
 	 * error (exit 78), other failures exit 1. */

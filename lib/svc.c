@@ -179,14 +179,11 @@ static void notify(struct svc *s, const char *state)
 		log_warn(s->lg, NULL, "sd_notify(%s) failed: %s", state, strerror(-r));
 }
 
-static void notify_status(struct svc *s, const char *prefix, const char *fmt, va_list ap)
+static void notify_line(struct svc *s, const char *prefix, const char *text)
 {
-	char state[512];
-	int n = snprintf(state, sizeof(state), "%sSTATUS=", prefix);
+	char state[sizeof(s->last_status) + 32];
 
-	if (n < 0 || (size_t)n >= sizeof(state))
-		return;
-	vsnprintf(state + n, sizeof(state) - (size_t)n, fmt, ap);
+	snprintf(state, sizeof(state), "%s%s", prefix, text);
 	notify(s, state);
 }
 
@@ -195,17 +192,23 @@ void svc_ready(struct svc *s, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	notify_status(s, "READY=1\n", fmt, ap);
+	vsnprintf(s->last_status, sizeof(s->last_status), fmt, ap);
 	va_end(ap);
+	notify_line(s, "READY=1\nSTATUS=", s->last_status);
 }
 
 void svc_status(struct svc *s, const char *fmt, ...)
 {
+	char status[sizeof(s->last_status)];
 	va_list ap;
 
 	va_start(ap, fmt);
-	notify_status(s, "", fmt, ap);
+	vsnprintf(status, sizeof(status), fmt, ap);
 	va_end(ap);
+	if (strcmp(status, s->last_status) == 0)
+		return;
+	memcpy(s->last_status, status, sizeof(status));
+	notify_line(s, "STATUS=", status);
 }
 
 void svc_reloading(struct svc *s)

@@ -32,6 +32,7 @@ struct svc {
 	uint64_t watchdog_usec;  /* WatchdogSec in µs, 0 when no watchdog is set */
 	uint64_t last_ping_usec; /* CLOCK_MONOTONIC of the last WATCHDOG=1 */
 	int stop_signals;        /* TERM/INT received so far */
+	char last_status[256];   /* last STATUS= sent: an unchanged one is not resent */
 	const struct logger *lg; /* where sd_notify failures are logged; borrowed */
 };
 
@@ -67,7 +68,8 @@ int svc_listen_fd(const struct svc *s);
 
 /* READY=1 plus STATUS=<status>. */
 void svc_ready(struct svc *s, const char *fmt, ...) PRINTF(2, 3);
-/* STATUS=<status>: one line an operator sees in `systemctl status`. */
+/* STATUS=<status>: one line an operator sees in `systemctl status`; sent only when
+ * it differs from the last one (sd_notify blocks while the manager is busy). */
 void svc_status(struct svc *s, const char *fmt, ...) PRINTF(2, 3);
 /* RELOADING=1 with MONOTONIC_USEC, before a reload. Follow with svc_ready. */
 void svc_reloading(struct svc *s);

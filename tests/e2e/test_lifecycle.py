@@ -3,103 +3,76 @@
 RELOADING=1, STOPPING=1 and WATCHDOG=1; bad configuration exits 78 with one line."""
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import unittest
 
-BUILD = os.environ.get("APPT_BUILD_ROOT", "build")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
 SRC = os.environ.get("APPT_SOURCE_ROOT", ".")
 CONF = os.path.join(SRC, "etc", "appointmentd.conf")
-
-
-def binary(name):
-    return os.path.join(BUILD, "daemons", name, name)
-
-
-class NotifyHarness:
-    """An AF_UNIX datagram socket standing in for systemd's notify socket."""
-
-    def __init__(self):
-        self.dir = tempfile.TemporaryDirectory()
-        self.path = os.path.join(self.dir.name, "notify")
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(self.path)
-        self.sock.settimeout(0.2)
-        self.messages = []
-
-    def wait_for(self, needle, timeout=5.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for m in self.messages:
-                if needle in m:
-                    return m
-            try:
-                data, ancdata, _, _ = self.sock.recvmsg(4096, socket.CMSG_SPACE(64))
-            except socket.timeout:
-                continue
-            for level, kind, payload in ancdata:  # close any fd systemd-notify passes
-                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                    for i in range(0, len(payload) - len(payload) % 4, 4):
-                        os.close(int.from_bytes(payload[i:i + 4], sys.byteorder))
-            self.messages.append(data.decode())
-        raise AssertionError("no %r in notifications %r" % (needle, self.messages))
-
-    def close(self):
-        self.sock.close()
-        self.dir.cleanup()
+binary = harness.binary
 
 
 class LifecycleTest(unittest.TestCase):
+    """Ready, reload, stop and the watchdog on a provisioned deployment (the daemons
+    report READY=1 only once their queue / listener is set up)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.d = harness.Deployment(seed_count=5)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.close()
+
     def start(self, name, args, env_extra=None):
-        env = dict(os.environ)
-        env.pop("JOURNAL_STREAM", None)
-        env.pop("WATCHDOG_PID", None)
-        env["NOTIFY_SOCKET"] = self.harness.path
+        env = dict(self.d.env)
         env.update(env_extra or {})
-        p = subprocess.Popen([binary(name)] + args, env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+        notify = harness.NotifySocket(os.path.join(self.d.dir, "lc-" + harness.rand(6)))
+        self.addCleanup(notify.close)
+        env["NOTIFY_SOCKET"] = notify.path
+        env.pop("WATCHDOG_PID", None)
+        p = subprocess.Popen([binary(name), "--config", self.d.config] + args, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.addCleanup(self.reap, p)
-        return p
+        return p, notify
 
     @staticmethod
     def reap(p):
         if p.poll() is None:
             p.kill()
-        p.communicate()
-
-    def setUp(self):
-        self.harness = NotifyHarness()
-        self.addCleanup(self.harness.close)
+        p.wait()
 
     def test_ready_reload_stop(self):
         for name, extra in (("appointment-api", []), ("appointment-completion", []),
                             ("appointment-worker", ["--country", "pe"])):
             with self.subTest(daemon=name):
-                self.harness.messages.clear()
-                p = self.start(name, ["--config", CONF] + extra)
-                ready = self.harness.wait_for("READY=1")
-                self.assertIn("STATUS=", ready)
-                self.harness.messages.clear()
+                p, notify = self.start(name, extra)
+                notify.wait_for("READY=1", proc=p)
+                self.assertTrue(notify.seen("STATUS="))
                 p.send_signal(signal.SIGHUP)
-                self.harness.wait_for("RELOADING=1")
-                self.harness.wait_for("READY=1")
+                notify.wait_for("RELOADING=1")
+                time.sleep(0.5)
+                self.assertGreaterEqual(sum("READY=1" in m for m in notify.messages), 2)
                 self.assertIsNone(p.poll(), "a reload must not stop the daemon")
                 t0 = time.monotonic()
                 p.send_signal(signal.SIGTERM)
-                self.harness.wait_for("STOPPING=1")
-                self.assertEqual(p.wait(timeout=5), 0)
+                notify.wait_for("STOPPING=1")
+                self.assertEqual(p.wait(timeout=10), 0)
                 self.assertLess(time.monotonic() - t0, 3.0)
 
     def test_watchdog_pings(self):
-        p = self.start("appointment-api", ["--config", CONF],
-                       {"WATCHDOG_USEC": "1000000"})
-        self.harness.wait_for("READY=1")
-        self.harness.wait_for("WATCHDOG=1", timeout=4)
-        p.send_signal(signal.SIGTERM)
-        self.assertEqual(p.wait(timeout=5), 0)
+        for name, extra in (("appointment-api", []), ("appointment-worker", ["--country", "cl"])):
+            with self.subTest(daemon=name):
+                p, notify = self.start(name, extra, {"WATCHDOG_USEC": "1000000"})
+                notify.wait_for("READY=1", proc=p)
+                notify.wait_for("WATCHDOG=1", timeout=4)
+                p.send_signal(signal.SIGTERM)
+                self.assertEqual(p.wait(timeout=10), 0)
 
     def test_bad_config_exits_78_with_one_line(self):
         with tempfile.TemporaryDirectory() as d:
@@ -130,7 +103,7 @@ class LifecycleTest(unittest.TestCase):
         r = subprocess.run([binary("appointment-worker"), "--config", CONF, "--country", "mx"],
                            capture_output=True, text=True, timeout=10)
         self.assertEqual(r.returncode, 78)
-        self.assertIn("no [country mx] section", r.stderr)
+        self.assertIn("no [country MX] section", r.stderr)
 
     def test_usage_errors(self):
         r = subprocess.run([binary("appointment-api"), "--nope"], capture_output=True,

@@ -1,0 +1,194 @@
+/* handler.c — one "Appointment Processed" event from the completion queue: read the
+ * EventBridge envelope, set the appointment completed in DynamoDB conditionally.
+ * Already completed is success (redelivery); a missing appointment is poison. */
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aws/dynamodb.h"
+#include "aws/eventbridge.h"
+#include "completion.h"
+#include "domain/timeutil.h"
+#include "events.h"
+#include "jx.h"
+#include "store.h"
+
+#define ENVELOPE_MAX (256 * 1024) /* an EventBridge event is at most 256 KiB */
+#define ENVELOPE_DEPTH 8
+
+struct completion {
+	const struct cfg *cfg;
+	const struct aws_config *aws;
+	const struct logger *lg;
+};
+
+struct completion_thread {
+	struct completion *c;
+	struct ddb_client *ddb;
+	struct evb_client *evb;
+};
+
+static void *thread_new(void *ud, struct errbuf *eb)
+{
+	struct completion_thread *t = calloc(1, sizeof(*t));
+
+	if (t == NULL) {
+		eb_set(eb, RC_NOMEM, "out of memory");
+		return NULL;
+	}
+	t->c = ud;
+	t->ddb = ddb_client_new(t->c->aws, eb);
+	t->evb = t->ddb != NULL ? evb_client_new(t->c->aws, eb) : NULL;
+	if (t->evb == NULL) {
+		ddb_client_free(t->ddb);
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+static void thread_free(void *tctx)
+{
+	struct completion_thread *t = tctx;
+
+	ddb_client_free(t->ddb);
+	evb_client_free(t->evb);
+	free(t);
+}
+
+/* What the completion needs from the envelope. */
+struct processed_event {
+	char appointment_id[APPT_ID_SIZE];
+	char request_id[APPT_REQID_SIZE]; /* "" when absent */
+	char insured_id[APPT_INSURED_SIZE];
+};
+
+/* Reads {"detail-type":"Appointment Processed","detail":{"appointmentId",...}}. */
+static enum rc parse_event(const char *body, size_t len, struct processed_event *ev,
+			   struct errbuf *eb)
+{
+	struct json_object *o = NULL;
+	struct json_object *detail = NULL;
+	const char *type = NULL;
+	const char *id = NULL;
+	const char *rid = NULL;
+	const char *ins = NULL;
+	size_t n = 0;
+	enum rc rc = jx_parse(body, len, ENVELOPE_MAX, ENVELOPE_DEPTH, &o, eb);
+
+	memset(ev, 0, sizeof(*ev));
+	if (rc == RC_OK && !json_object_is_type(o, json_type_object))
+		rc = eb_set(eb, RC_INVAL, "not a JSON object");
+	if (rc == RC_OK)
+		rc = jx_get_str(o, "detail-type", &type, NULL, eb);
+	if (rc == RC_OK && strcmp(type, EVENTS_TYPE_PROCESSED) != 0)
+		rc = eb_set(eb, RC_INVAL, "detail-type is not \"%s\"", EVENTS_TYPE_PROCESSED);
+	if (rc == RC_OK)
+		rc = jx_get_obj(o, "detail", &detail, eb);
+	if (rc == RC_OK)
+		rc = jx_get_str(detail, "appointmentId", &id, &n, eb);
+	if (rc == RC_OK && !appt_id_valid(id))
+		rc = eb_set(eb, RC_INVAL, "detail.appointmentId is not a UUID v4");
+	if (rc == RC_OK)
+		rc = jx_get_str_opt(detail, "requestId", &rid, &n, eb);
+	if (rc == RC_OK)
+		rc = jx_get_str_opt(detail, "insuredId", &ins, &n, eb);
+	if (rc == RC_OK) {
+		snprintf(ev->appointment_id, sizeof(ev->appointment_id), "%s", id);
+		if (rid != NULL && strlen(rid) < sizeof(ev->request_id))
+			snprintf(ev->request_id, sizeof(ev->request_id), "%s", rid);
+		if (ins != NULL && strlen(ins) < sizeof(ev->insured_id))
+			snprintf(ev->insured_id, sizeof(ev->insured_id), "%s", ins);
+	}
+	json_object_put(o);
+	return rc;
+}
+
+static enum consumer_verdict handle(void *tctx, const struct consumer_message *m,
+				    struct errbuf *reason)
+{
+	struct completion_thread *t = tctx;
+	const struct cfg *cfg = t->c->cfg;
+	struct processed_event ev;
+	struct errbuf eb = {{0}};
+	char now[TU_ISO_SIZE];
+	enum store_outcome o = STORE_APPLIED;
+	struct log_fields lf = {.message_id = m->sqs->message_id, .duration_ms = -1};
+	enum rc rc = parse_event(m->sqs->body, m->sqs->body_len, &ev, &eb);
+
+	if (rc != RC_OK) {
+		eb_set(reason, RC_INVAL, "invalid event: %s", eb.msg);
+		return rc == RC_NOMEM ? CONSUMER_RETRY : CONSUMER_POISON;
+	}
+	lf.appointment_id = ev.appointment_id;
+	lf.request_id = ev.request_id[0] != '\0' ? ev.request_id : NULL;
+	lf.insured_id = ev.insured_id[0] != '\0' ? ev.insured_id : NULL;
+	if (tu_format_ms(tu_now_ms(), now) != RC_OK) {
+		eb_set(reason, RC_FATAL, "clock out of range");
+		return CONSUMER_RETRY;
+	}
+	rc = store_mark_completed(t->ddb, cfg->table_name, ev.appointment_id, now, &o, &eb);
+	if (rc == RC_NOTFOUND) {
+		eb_set(reason, RC_INVAL, "appointment %s is not in %s", ev.appointment_id,
+		       cfg->table_name);
+		return CONSUMER_POISON;
+	}
+	if (rc != RC_OK) {
+		eb_set(reason, rc, "DynamoDB: %s", eb.msg);
+		lf.error = reason->msg;
+		log_warn(t->c->lg, &lf, "completion not recorded; will retry");
+		return CONSUMER_RETRY;
+	}
+	if (o == STORE_WRONG_STATE)
+		log_warn(t->c->lg, &lf, "appointment is failed; a processed event cannot complete it");
+	else
+		log_info(t->c->lg, &lf, "appointment %s", o == STORE_ALREADY ? "already completed" : "completed");
+	return CONSUMER_DONE;
+}
+
+static enum rc on_poison(void *tctx, const struct consumer_message *m, const char *reason,
+			 struct errbuf *eb)
+{
+	struct completion_thread *t = tctx;
+	struct log_fields lf = {.message_id = m->sqs->message_id, .error = reason, .duration_ms = -1};
+
+	log_error(t->c->lg, &lf, "unprocessable message on %s: reported and deleted", m->queue);
+	return events_put_processing_error(t->evb, t->c->cfg->event_bus_name, reason, m->queue,
+					   m->sqs->message_id, m->sqs->receive_count, m->sqs->body,
+					   m->sqs->body_len, eb);
+}
+
+static enum rc setup(const struct qdaemon_env *env, void **app, struct consumer_opts *co,
+		     struct qdaemon_queue *q, struct errbuf *eb)
+{
+	struct completion *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return eb_set(eb, RC_NOMEM, "out of memory");
+	c->cfg = env->cfg;
+	c->aws = env->aws;
+	c->lg = env->lg;
+	*app = c;
+	co->ud = c;
+	co->thread_new = thread_new;
+	co->thread_free = thread_free;
+	co->handle = handle;
+	co->on_poison = on_poison;
+	snprintf(q->label, sizeof(q->label), "completion");
+	q->url = env->cfg->completion_queue_url;
+	q->name = env->cfg->completion_queue_name;
+	return RC_OK;
+}
+
+static void teardown(void *app)
+{
+	free(app);
+}
+
+const struct qdaemon_app completion_app = {
+	.service = "appointment-completion",
+	.usage_extra = NULL,
+	.setup = setup,
+	.teardown = teardown,
+};

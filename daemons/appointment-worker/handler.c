@@ -1,0 +1,268 @@
+/* handler.c — one message of a country queue: unwrap the SNS envelope, decode and
+ * check the appointment, book it in the country's PostgreSQL (one transaction,
+ * idempotent), set processed/failed in DynamoDB conditionally, announce the outcome
+ * on EventBridge. Each step is safe to repeat, so any crash in between is repaired
+ * by redelivery (SPEC §5). */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aws/dynamodb.h"
+#include "aws/eventbridge.h"
+#include "db.h"
+#include "db_booking.h"
+#include "domain/timeutil.h"
+#include "events.h"
+#include "secret.h"
+#include "store.h"
+#include "worker.h"
+
+#define DB_STATEMENT_TIMEOUT_MS 10000 /* a booking is two short statements */
+
+/* Shared by every worker thread; read-only after setup. */
+struct worker {
+	const struct cfg *cfg;
+	const struct cfg_country *cc;
+	const struct aws_config *aws;
+	const struct logger *lg;
+	char *password;            /* NULL: libpq's own sources (PGPASSWORD, .pgpass) */
+};
+
+/* One per worker thread: its own clients and connection. */
+struct worker_thread {
+	struct worker *w;
+	struct ddb_client *ddb;
+	struct evb_client *evb;
+	struct db_conn *db;
+};
+
+static void *thread_new(void *ud, struct errbuf *eb)
+{
+	struct worker *w = ud;
+	struct worker_thread *t = calloc(1, sizeof(*t));
+	struct db_options opt;
+
+	if (t == NULL) {
+		eb_set(eb, RC_NOMEM, "out of memory");
+		return NULL;
+	}
+	t->w = w;
+	db_options_from_cfg(w->cfg, "appointment-worker", &opt);
+	opt.query_timeout_ms = DB_STATEMENT_TIMEOUT_MS;
+	t->ddb = ddb_client_new(w->aws, eb);
+	t->evb = t->ddb != NULL ? evb_client_new(w->aws, eb) : NULL;
+	if (t->evb == NULL || db_conn_new(w->cc, w->password, &opt, &t->db, eb) != RC_OK) {
+		ddb_client_free(t->ddb);
+		evb_client_free(t->evb);
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+static void thread_free(void *tctx)
+{
+	struct worker_thread *t = tctx;
+
+	db_conn_free(t->db);
+	ddb_client_free(t->ddb);
+	evb_client_free(t->evb);
+	free(t);
+}
+
+/* Transient failures are retried; a permanent one (bad input) is poison. */
+static enum consumer_verdict verdict_of(enum rc rc)
+{
+	return rc == RC_INVAL ? CONSUMER_POISON : CONSUMER_RETRY;
+}
+
+/* Books in PostgreSQL and records the outcome in a (status, schedule, times). */
+static enum consumer_verdict book(struct worker_thread *t, struct appointment *a,
+				  struct errbuf *reason)
+{
+	struct db_booking_result res;
+	struct errbuf eb = {{0}};
+	enum rc rc = db_book_appointment(t->db, a->appointment_id, a->insured_id, a->schedule_id,
+					 a->country, a->created_at, &res, &eb);
+
+	if (rc != RC_OK) {
+		eb_set(reason, rc, "PostgreSQL %s: %s", t->w->cc->code, eb.msg);
+		/* RC_INVAL here is a row of this id holding another slot: permanent */
+		return verdict_of(rc);
+	}
+	if (res.outcome == DB_BOOK_BOOKED || res.outcome == DB_BOOK_ALREADY) {
+		a->status = APPT_PROCESSED;
+		a->has_schedule = true;
+		a->schedule.schedule_id = res.schedule.schedule_id;
+		a->schedule.center_id = res.schedule.center_id;
+		a->schedule.specialty_id = res.schedule.specialty_id;
+		a->schedule.medic_id = res.schedule.medic_id;
+		snprintf(a->schedule.date, sizeof(a->schedule.date), "%s", res.schedule.available_at);
+	} else {
+		a->status = APPT_FAILED;
+		snprintf(a->failure_reason, sizeof(a->failure_reason), "%s",
+			 db_booking_outcome_name(res.outcome));
+	}
+	return CONSUMER_DONE;
+}
+
+/* The conditional status write; a redelivery finds it done and carries on. */
+static enum consumer_verdict record(struct worker_thread *t, struct appointment *a,
+				    const struct log_fields *lf, struct errbuf *reason)
+{
+	const struct cfg *cfg = t->w->cfg;
+	enum store_outcome o = STORE_APPLIED;
+	struct errbuf eb = {{0}};
+	enum rc rc;
+
+	if (tu_format_ms(tu_now_ms(), a->processed_at) != RC_OK) {
+		eb_set(reason, RC_FATAL, "clock out of range");
+		return CONSUMER_RETRY;
+	}
+	if (a->status == APPT_PROCESSED)
+		rc = store_mark_processed(t->ddb, cfg->table_name, a->appointment_id, &a->schedule,
+					  a->processed_at, &o, &eb);
+	else
+		rc = store_mark_failed(t->ddb, cfg->table_name, a->appointment_id, a->failure_reason,
+				       a->processed_at, &o, &eb);
+	if (rc == RC_NOTFOUND) {
+		eb_set(reason, RC_INVAL, "appointment %s is not in %s", a->appointment_id,
+		       cfg->table_name);
+		return CONSUMER_POISON;
+	}
+	if (rc != RC_OK) {
+		eb_set(reason, rc, "DynamoDB: %s", eb.msg);
+		return CONSUMER_RETRY;
+	}
+	if (o == STORE_WRONG_STATE)
+		log_warn(t->w->lg, lf, "item already %s; its final status stands",
+			 a->status == APPT_PROCESSED ? "failed" : "processed or completed");
+	return CONSUMER_DONE;
+}
+
+static enum consumer_verdict handle(void *tctx, const struct consumer_message *m,
+				    struct errbuf *reason)
+{
+	struct worker_thread *t = tctx;
+	struct worker *w = t->w;
+	struct appt_message msg;
+	struct appointment a;
+	struct errbuf eb = {{0}};
+	const char *text = NULL;
+	size_t len = 0;
+	char *owned = NULL;
+	struct log_fields lf = {.message_id = m->sqs->message_id, .country = w->cc->code,
+				.duration_ms = -1};
+	enum consumer_verdict v;
+	enum rc rc;
+
+	rc = events_unwrap_sns(m->sqs->body, m->sqs->body_len, &text, &len, &owned, &eb);
+	if (rc == RC_OK)
+		rc = appt_msg_decode(text, len, &msg, &eb);
+	free(owned);
+	if (rc != RC_OK) {
+		eb_set(reason, RC_INVAL, "invalid message: %s", eb.msg);
+		return rc == RC_NOMEM ? CONSUMER_RETRY : CONSUMER_POISON;
+	}
+	lf.request_id = msg.request_id[0] != '\0' ? msg.request_id : NULL;
+	lf.appointment_id = msg.appointment_id;
+	lf.insured_id = msg.insured_id;
+	if (strcmp(msg.country, w->cc->code) != 0) {
+		eb_set(reason, RC_INVAL, "message for country %s on the %s queue", msg.country,
+		       w->cc->code);
+		return CONSUMER_POISON;
+	}
+	memset(&a, 0, sizeof(a));
+	memcpy(a.appointment_id, msg.appointment_id, sizeof(a.appointment_id));
+	memcpy(a.insured_id, msg.insured_id, sizeof(a.insured_id));
+	memcpy(a.country, msg.country, sizeof(a.country));
+	a.schedule_id = msg.schedule_id;
+	memcpy(a.created_at, msg.timestamp, sizeof(a.created_at));
+	v = book(t, &a, reason);
+	if (v == CONSUMER_DONE)
+		v = record(t, &a, &lf, reason);
+	if (v != CONSUMER_DONE) {
+		lf.error = reason->msg;
+		log_warn(w->lg, &lf, "message not done (%s)", v == CONSUMER_RETRY ? "will retry" : "poison");
+		return v;
+	}
+	rc = events_put_outcome(t->evb, w->cfg->event_bus_name, &a, msg.request_id, &eb);
+	if (rc != RC_OK) {
+		eb_set(reason, rc, "EventBridge: %s", eb.msg);
+		lf.error = reason->msg;
+		log_warn(w->lg, &lf, "outcome event not sent; will retry");
+		return CONSUMER_RETRY;
+	}
+	log_info(w->lg, &lf, "appointment %s", a.status == APPT_PROCESSED ? "processed" : "failed");
+	return CONSUMER_DONE;
+}
+
+static enum rc on_poison(void *tctx, const struct consumer_message *m, const char *reason,
+			 struct errbuf *eb)
+{
+	struct worker_thread *t = tctx;
+	struct log_fields lf = {.message_id = m->sqs->message_id, .error = reason, .duration_ms = -1};
+
+	log_error(t->w->lg, &lf, "unprocessable message on %s: reported and deleted", m->queue);
+	return events_put_processing_error(t->evb, t->w->cfg->event_bus_name, reason, m->queue,
+					   m->sqs->message_id, m->sqs->receive_count, m->sqs->body,
+					   m->sqs->body_len, eb);
+}
+
+static enum rc setup(const struct qdaemon_env *env, void **app, struct consumer_opts *co,
+		     struct qdaemon_queue *q, struct errbuf *eb)
+{
+	struct worker *w;
+	char code[3];
+	enum secret_source src;
+	const char *arg = env->args->country;
+
+	if (strlen(arg) != 2)
+		return eb_set(eb, RC_INVAL, "--country %s: not a two-letter country code", arg);
+	code[0] = (char)toupper((unsigned char)arg[0]);
+	code[1] = (char)toupper((unsigned char)arg[1]);
+	code[2] = '\0';
+	w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return eb_set(eb, RC_NOMEM, "out of memory");
+	w->cfg = env->cfg;
+	w->aws = env->aws;
+	w->lg = env->lg;
+	w->cc = cfg_country_find(env->cfg, code);
+	if (w->cc == NULL) {
+		free(w);
+		return eb_set(eb, RC_INVAL, "%s: no [country %s] section", env->cfg->path, code);
+	}
+	if (secret_rds_password(env->cfg, env->aws, &w->password, &src, eb) == RC_OK)
+		log_info(env->lg, NULL, "PostgreSQL password from %s", secret_source_name(src));
+	else
+		log_emit_err(env->lg, LOG_LVL_WARN, eb->msg,
+			     "no PostgreSQL password found; relying on libpq's own sources");
+	*app = w;
+	co->ud = w;
+	co->thread_new = thread_new;
+	co->thread_free = thread_free;
+	co->handle = handle;
+	co->on_poison = on_poison;
+	snprintf(q->label, sizeof(q->label), "%s", w->cc->lower);
+	q->url = w->cc->queue_url;
+	q->name = w->cc->queue_name;
+	return RC_OK;
+}
+
+static void teardown(void *app)
+{
+	struct worker *w = app;
+
+	secret_free(w->password);
+	free(w);
+}
+
+const struct qdaemon_app worker_app = {
+	.service = "appointment-worker",
+	.usage_extra = "--country XX",
+	.needs_country = true,
+	.setup = setup,
+	.teardown = teardown,
+};

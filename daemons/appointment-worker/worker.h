@@ -1,0 +1,9 @@
+/* worker.h — appointment-worker@<cc>: books one country's appointments. */
+#ifndef APPT_WORKER_H
+#define APPT_WORKER_H
+
+#include "qdaemon.h"
+
+extern const struct qdaemon_app worker_app;
+
+#endif

@@ -1,0 +1,217 @@
+#!/usr/bin/python3
+"""The whole flow on the local stack with every daemon running (issue: consumer daemons):
+POST -> DynamoDB pending -> SNS -> country queue -> worker (PostgreSQL booking, processed,
+EventBridge) -> completion queue -> completed. Plus races, poison, retries into the DLQ,
+drain on SIGTERM and redelivery."""
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+import botocore.session  # noqa: E402
+
+
+def client(service):
+    env_name = {"sqs": "AWS_ENDPOINT_URL_SQS", "sns": "AWS_ENDPOINT_URL_SNS",
+                "events": "AWS_ENDPOINT_URL_EVENTBRIDGE"}[service]
+    return botocore.session.get_session().create_client(
+        service, region_name=os.environ.get("AWS_REGION", "us-east-1"),
+        endpoint_url=os.environ[env_name], aws_access_key_id="test",
+        aws_secret_access_key="test")
+
+
+def read_env_file(path):
+    values = {}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line and not line.startswith("#") and "=" in line:
+                k, v = line.split("=", 1)
+                values[k.replace("export ", "")] = v.strip("'\"")
+    return values
+
+
+def drain_queue(sqs, url, want, timeout=30):
+    """Receives (and deletes) until `want` messages came or the time is up."""
+    got = []
+    deadline = time.monotonic() + timeout
+    while len(got) < want and time.monotonic() < deadline:
+        r = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                AttributeNames=["All"])
+        for m in r.get("Messages", []):
+            got.append(m)
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return got
+
+
+def queue_depth(sqs, url):
+    a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    return int(a["ApproximateNumberOfMessages"]), int(a["ApproximateNumberOfMessagesNotVisible"])
+
+
+class FlowTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.d = harness.Deployment(seed_count=250)
+        cls.values = read_env_file(os.path.join(cls.d.dir, "env"))
+        cls.sqs = client("sqs")
+        cls.d.start_all()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.close()
+
+    def test_1_many_appointments_complete(self):
+        ids = {}
+        for i in range(100):
+            for cc in ("PE", "CL"):
+                insured = "%05d" % (10000 + i)
+                code, headers, body, raw = self.d.post(insured, 100 + i, cc)
+                self.assertEqual(code, 201, raw)
+                self.assertEqual(body["status"], "pending")
+                ids.setdefault(insured, []).append((body["appointmentId"], cc))
+        for insured, pairs in ids.items():
+            items = self.d.wait_status(insured, [p[0] for p in pairs], "completed", timeout=90)
+            for aid, cc in pairs:
+                a = items[aid]
+                self.assertEqual(a["countryISO"], cc)
+                self.assertIsNotNone(a["processedAt"])
+                self.assertIsNotNone(a["completedAt"])
+                self.assertIsNotNone(a["schedule"])
+        for cc, other in (("PE", "CL"), ("CL", "PE")):
+            mine = [p[0] for pairs in ids.values() for p in pairs if p[1] == cc]
+            self.assertEqual(int(self.d.db_rows(cc)), 100)
+            self.assertEqual(int(self.d.db_rows(cc, "appointment_id IN (%s)" % ",".join(
+                "'%s'" % a for a in mine))), 100)
+            theirs = [p[0] for pairs in ids.values() for p in pairs if p[1] == other]
+            self.assertEqual(int(self.d.db_rows(cc, "appointment_id IN (%s)" % ",".join(
+                "'%s'" % a for a in theirs))), 0)
+        # every completion came through the completion daemon once (redeliveries aside)
+        done = self.d.completion.logs().count('"msg":"appointment completed"')
+        self.assertGreaterEqual(done, 200)
+
+    def test_2_same_slot_race(self):
+        self.d.workers["PE"].stop()
+        try:
+            a = self.d.post("20001", 210, "PE")
+            b = self.d.post("20002", 210, "PE")
+            self.assertEqual(a[0], 201, a[3])
+            self.assertEqual(b[0], 201, b[3])
+        finally:
+            self.d.workers["PE"] = self.d.start("appointment-worker", "--country", "pe")
+        # a long poll the stopped worker had open may still take a message on the emulator's
+        # side; it comes back after the visibility timeout (10 s here): at least once
+        deadline = time.monotonic() + 45
+        while time.monotonic() < deadline:
+            sa = self.d.list("20001")[2]["appointments"][0]
+            sb = self.d.list("20002")[2]["appointments"][0]
+            if {sa["status"], sb["status"]} == {"completed", "failed"}:
+                break
+            time.sleep(0.3)
+        self.assertEqual({sa["status"], sb["status"]}, {"completed", "failed"})
+        loser = sa if sa["status"] == "failed" else sb
+        self.assertEqual(loser["failureReason"], "schedule_unavailable")
+        self.assertEqual(int(self.d.db_rows("PE", "schedule_id = 210")), 1)
+
+    def test_3_poison_messages_go_to_the_error_queue_masked(self):
+        pe_url = self.values["APPOINTMENTS_PE_QUEUE_URL"]
+        err_url = self.values["APPOINTMENTS_ERROR_QUEUE_URL"]
+        bad = [
+            "{not json",
+            json.dumps({"appointmentId": "0b9d6d36-6a4b-4c1e-9a53-7f1f0f3b5e11", "countryISO": "CL",
+                        "eventType": "AppointmentCreated", "insuredId": "01234",
+                        "scheduleId": 100, "timestamp": "2026-11-25T10:00:00.000Z"}),
+            json.dumps({"insuredId": "05678", "countryISO": "PE"}),
+            json.dumps({"insuredId": "09876", "pad": "x" * 200000}),
+        ]
+        for body in bad:
+            self.sqs.send_message(QueueUrl=pe_url, MessageBody=body)
+        got = drain_queue(self.sqs, err_url, len(bad), timeout=60)
+        self.assertEqual(len(got), len(bad))
+        reasons = []
+        for m in got:
+            ev = json.loads(m["Body"])
+            self.assertEqual(ev["detail-type"], "Processing Error")
+            self.assertEqual(ev["source"], "medical.appointment")
+            d = ev["detail"]
+            self.assertEqual(d["queue"], "pe")
+            self.assertLessEqual(len(d["body"].encode()), 4096)
+            for insured in ("01234", "05678", "09876"):
+                self.assertNotIn(insured, d["body"])
+            reasons.append(d["reason"])
+        self.assertTrue(any("country CL" in r for r in reasons), reasons)
+        # deleted from the source
+        time.sleep(1)
+        self.assertEqual(queue_depth(self.sqs, pe_url), (0, 0))
+
+    def test_4_redelivery_changes_nothing(self):
+        code, _, body, raw = self.d.post("30001", 211, "CL")
+        self.assertEqual(code, 201, raw)
+        aid = body["appointmentId"]
+        first = self.d.wait_status("30001", [aid], "completed")[aid]
+        msg = {"appointmentId": aid, "countryISO": "CL", "eventType": "AppointmentCreated",
+               "insuredId": "30001", "scheduleId": 211, "timestamp": body["createdAt"]}
+        self.sqs.send_message(QueueUrl=self.values["APPOINTMENTS_CL_QUEUE_URL"],
+                              MessageBody=json.dumps(msg))
+        time.sleep(3)
+        again = self.d.wait_status("30001", [aid], "completed")[aid]
+        self.assertEqual(again["completedAt"], first["completedAt"])
+        self.assertEqual(int(self.d.db_rows("CL", "schedule_id = 211")), 1)
+
+    def test_5_sigterm_drains_in_flight_and_releases_the_rest(self):
+        worker = self.d.workers["PE"]
+        db = "e2e_%s_pe" % self.d.stage
+        env = dict(os.environ, PGPASSWORD=os.environ["RDS_PASSWORD"])
+        locker = subprocess.Popen(["psql", "-X", "-q", "-h", os.environ["RDS_HOST"], "-p",
+                                   os.environ["RDS_PORT"], "-U", os.environ["RDS_USERNAME"],
+                                   "-d", db], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, text=True, env=env)
+        try:
+            locker.stdin.write("BEGIN; LOCK TABLE schedules IN ACCESS EXCLUSIVE MODE;\n")
+            locker.stdin.flush()
+            time.sleep(1)
+            ids = []
+            for i in range(15):
+                code, _, body, raw = self.d.post("4%04d" % i, 220 + i, "PE")
+                self.assertEqual(code, 201, raw)
+                ids.append(("4%04d" % i, body["appointmentId"]))
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline and "10 in flight" not in worker.notify.last_status():
+                worker.notify.poll(0.3)
+            self.assertIn("10 in flight", worker.notify.last_status())
+            t0 = time.monotonic()
+            worker.proc.send_signal(15)
+            threading.Timer(0.5, lambda: (locker.stdin.write("COMMIT;\n"),
+                                          locker.stdin.flush())).start()
+            self.assertEqual(worker.proc.wait(timeout=10), 0)
+            self.assertLess(time.monotonic() - t0, 5.0)
+        finally:
+            try:
+                locker.stdin.write("COMMIT;\n")
+                locker.stdin.close()
+            except (BrokenPipeError, ValueError):
+                pass
+            locker.wait(timeout=10)
+        self.d.workers["PE"] = self.d.start("appointment-worker", "--country", "pe")
+        for insured, aid in ids:
+            self.d.wait_status(insured, [aid], "completed", timeout=30)
+        self.assertEqual(int(self.d.db_rows("PE", "schedule_id BETWEEN 220 AND 234")), 15)
+
+    def test_6_sigterm_during_idle_long_poll_exits_fast(self):
+        worker = self.d.workers["CL"]
+        time.sleep(1)
+        t0 = time.monotonic()
+        self.assertEqual(worker.stop(), 0)
+        self.assertLess(time.monotonic() - t0, 2.0)
+        self.d.workers["CL"] = self.d.start("appointment-worker", "--country", "cl")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
