@@ -100,6 +100,8 @@ static const struct cfg_key cfg_keys[] = {
 	  NULL),
 	G("worker", "backoff_max_seconds", CFG_INT, backoff_max_seconds, "180", 1, 43200, false,
 	  NULL),
+	G("worker", "dependency_wait_seconds", CFG_INT, dependency_wait_seconds, "60", 0, 3600,
+	  false, NULL),
 	G("worker", "metrics_listen", CFG_LISTEN, metrics_listen, "", 0, 0, false, NULL),
 	G("worker", "reconcile_after_seconds", CFG_INT, reconcile_after_seconds, "300", 1,
 	  604800, true, NULL),

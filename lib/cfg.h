@@ -79,6 +79,8 @@ struct cfg {
 	int max_receive_count;      /* redrive to the DLQ after this many receives */
 	int backoff_min_seconds;    /* first transient-failure delay */
 	int backoff_max_seconds;    /* cap of the exponential backoff */
+	int dependency_wait_seconds;/* a handler waits this long for a lost database before
+				     * giving the message back (saves its receive count) */
 	char *metrics_listen;       /* "" = no /metrics listener */
 	int reconcile_after_seconds;/* reconciler: age of a stuck item (reloadable) */
 

@@ -284,7 +284,7 @@ static double rnd01(uint64_t *s)
 /* Runs the handler and turns its verdict into what the acker must do. */
 static void work_one(struct consumer *c, void *tctx, struct job *j, uint64_t *rng)
 {
-	struct consumer_message m = {&j->msg, c->o.queue_label};
+	struct consumer_message m = {&j->msg, c->o.queue_label, &c->stop};
 	struct errbuf reason = {{0}};
 	struct errbuf eb = {{0}};
 	struct log_fields f = {.message_id = j->msg.message_id, .duration_ms = -1};

@@ -6,6 +6,7 @@
 #ifndef APPT_CONSUMER_H
 #define APPT_CONSUMER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -28,6 +29,8 @@ enum consumer_verdict {
 struct consumer_message {
 	const struct sqs_message *sqs; /* body, message id, receive count, attributes */
 	const char *queue;             /* the queue's label for logs ("pe", "completion") */
+	const atomic_bool *stopping;   /* true once a stop is asked: a handler that waits for
+					* a dependency gives up and returns CONSUMER_RETRY */
 };
 
 /* Settings; strings and the logger/metrics are borrowed for the consumer's life. */

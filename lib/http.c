@@ -29,8 +29,17 @@ struct http_server {
 	struct MHD_Daemon *mhd;
 	struct http_opts opts;
 	atomic_uint in_flight;
+	atomic_uint fresh;    /* accepted connections whose first request has not begun */
+	atomic_bool draining; /* quiesced: answers say Connection: close */
 	pthread_mutex_t lock; /* with drained, for http_server_drain */
 	pthread_cond_t drained;
+};
+
+/* One TCP connection: whether a request has begun on it. A connection accepted just
+ * before a quiesce may carry a request MHD has not parsed yet; the drain waits for it
+ * so a restart under socket activation answers everything it accepted. */
+struct http_conn_tcp {
+	bool served;
 };
 
 /* Everything about one request, from its first callback to its completion. */
@@ -278,6 +287,9 @@ static enum MHD_Result send_response(struct http_conn_state *st, const struct ht
 	(void)MHD_add_response_header(r, "Access-Control-Allow-Headers", CORS_HEADERS);
 	for (size_t i = 0; i < resp->n_headers; i++)
 		(void)MHD_add_response_header(r, resp->headers[i].name, resp->headers[i].value);
+	/* draining: no keep-alive, so no client sends a request into a closing socket */
+	if (atomic_load(&st->srv->draining))
+		(void)MHD_add_response_header(r, "Connection", "close");
 	ret = MHD_queue_response(st->conn, (unsigned)resp->status, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -426,6 +438,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 	(void)version;
 	if (st == NULL) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+		struct http_conn_tcp *tcp = ci != NULL ? ci->socket_context : NULL;
+
+		if (tcp != NULL && !tcp->served) {
+			tcp->served = true;
+			atomic_fetch_sub(&srv->fresh, 1);
+		}
 		st = state_new(srv, conn);
 		if (st == NULL)
 			return MHD_NO;
@@ -487,6 +507,31 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct http_server *srv = cls;
+	struct http_conn_tcp *tcp = *socket_context;
+
+	(void)conn;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		tcp = calloc(1, sizeof(*tcp));
+		/* without the record the drain cannot see this connection: a small risk
+		 * only under memory exhaustion, not worth refusing the client */
+		if (tcp != NULL)
+			atomic_fetch_add(&srv->fresh, 1);
+		*socket_context = tcp;
+		return;
+	}
+	if (tcp != NULL && !tcp->served)
+		atomic_fetch_sub(&srv->fresh, 1);
+	free(tcp);
+	*socket_context = NULL;
+	pthread_mutex_lock(&srv->lock);
+	pthread_cond_broadcast(&srv->drained);
+	pthread_mutex_unlock(&srv->lock);
+}
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	struct http_server *srv = cls;
@@ -509,6 +554,8 @@ enum rc http_server_start(const struct http_opts *opts, struct http_server **out
 	}
 	srv->opts = *opts;
 	atomic_init(&srv->in_flight, 0);
+	atomic_init(&srv->fresh, 0);
+	atomic_init(&srv->draining, false);
 	pthread_mutex_init(&srv->lock, NULL);
 	pthread_cond_init(&srv->drained, NULL);
 	srv->mhd = MHD_start_daemon(
@@ -517,7 +564,8 @@ enum rc http_server_start(const struct http_opts *opts, struct http_server **out
 		MHD_OPTION_THREAD_POOL_SIZE, opts->threads, MHD_OPTION_CONNECTION_TIMEOUT,
 		opts->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT, opts->connection_limit,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_NOTIFY_COMPLETED,
-		on_completed, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_END);
+		on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_END);
 	if (srv->mhd == NULL) {
 		close(opts->listen_fd);
 		http_server_free(srv);
@@ -533,6 +581,7 @@ void http_server_quiesce(struct http_server *s)
 
 	if (s == NULL || s->mhd == NULL)
 		return;
+	atomic_store(&s->draining, true);
 	fd = MHD_quiesce_daemon(s->mhd);
 	/* systemd keeps its own copy of an activated socket; ours can go */
 	if (fd != MHD_INVALID_SOCKET)
@@ -557,10 +606,24 @@ bool http_server_drain(struct http_server *s, int timeout_ms)
 		deadline.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&s->lock);
-	while (atomic_load(&s->in_flight) > 0 &&
-	       pthread_cond_timedwait(&s->drained, &s->lock, &deadline) == 0) {
+	/* timed waits in slices: a connection that closes unseen still ends the wait */
+	while (atomic_load(&s->in_flight) + atomic_load(&s->fresh) > 0) {
+		struct timespec now;
+		struct timespec slice;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		if (now.tv_sec > deadline.tv_sec ||
+		    (now.tv_sec == deadline.tv_sec && now.tv_nsec >= deadline.tv_nsec))
+			break;
+		slice = now;
+		slice.tv_nsec += 50000000L;
+		if (slice.tv_nsec >= 1000000000L) {
+			slice.tv_sec++;
+			slice.tv_nsec -= 1000000000L;
+		}
+		(void)pthread_cond_timedwait(&s->drained, &s->lock, &slice);
 	}
-	drained = atomic_load(&s->in_flight) == 0;
+	drained = atomic_load(&s->in_flight) + atomic_load(&s->fresh) == 0;
 	pthread_mutex_unlock(&s->lock);
 	return drained;
 }

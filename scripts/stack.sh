@@ -6,6 +6,8 @@
 #   scripts/stack.sh stop     stop what this run directory started (by pid), drop its data
 #   scripts/stack.sh status   one line per service; exit 0 when all run, 3 otherwise
 #   scripts/stack.sh env      export lines for the daemons and the tests (eval "$(… env)")
+#   scripts/stack.sh pg-down  stop the PostgreSQL server but keep its data (fault tests)
+#   scripts/stack.sh pg-up    start it again on the same data
 #
 # Environment (defaults):
 #   APPT_RUN_DIR=<repo>/run/stack   pid files, logs, PostgreSQL data
@@ -344,9 +346,30 @@ cmd_env() {
 		"PGPORT=$PG_PORT" \
 		"PGUSER=$DB_ROLE" \
 		"PGPASSWORD=$DB_PASSWORD" \
-		"APPT_RUN_DIR=$RUN_DIR"; do
+		"APPT_RUN_DIR=$RUN_DIR" \
+		"APPT_PG_PORT=$PG_PORT" \
+		"APPT_DDB_PORT=$DDB_PORT" \
+		"APPT_MOTO_PORT=$MOTO_PORT" \
+		"APPT_FAUXQS_PORT=$FAUXQS_PORT"; do
 		printf 'export %s=%q\n' "${kv%%=*}" "${kv#*=}"
 	done
+}
+
+# Fault tests take the database away and bring it back; the data stays.
+cmd_pg_down() {
+	local area
+	[[ -r "$RUN_DIR/pg.area" ]] || die "postgres: not started from $RUN_DIR"
+	area=$(cat "$RUN_DIR/pg.area")
+	pg_running >/dev/null || { say "postgres: already down"; return 0; }
+	as_pg "$PG_BIN/pg_ctl" -D "$area/data" -m fast -w -t 20 stop >/dev/null 2>&1 ||
+		die "postgres: pg_ctl stop failed"
+	say "postgres: down (data kept in $area)"
+}
+
+cmd_pg_up() {
+	[[ -r "$RUN_DIR/pg.area" ]] || die "postgres: not started from $RUN_DIR"
+	pg_running >/dev/null && { say "postgres: already up"; return 0; }
+	pg_start "$(now_ms)"
 }
 
 case "${1:-}" in
@@ -354,8 +377,10 @@ start) cmd_start ;;
 stop) cmd_stop ;;
 status) cmd_status ;;
 env) cmd_env ;;
+pg-down) cmd_pg_down ;;
+pg-up) cmd_pg_up ;;
 *)
-	echo "usage: $0 start|stop|status|env" >&2
+	echo "usage: $0 start|stop|status|env|pg-down|pg-up" >&2
 	exit 2
 	;;
 esac

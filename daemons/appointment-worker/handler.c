@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "aws/dynamodb.h"
 #include "aws/eventbridge.h"
@@ -77,8 +78,44 @@ static enum consumer_verdict verdict_of(enum rc rc)
 	return rc == RC_INVAL ? CONSUMER_POISON : CONSUMER_RETRY;
 }
 
+/* Waits (bounded, a second at a time so a stop is noticed) for the database to come
+ * back. A message that fails fast while PostgreSQL is down would burn its receive
+ * count and land in the DLQ during a short outage; waiting here, with its
+ * visibility extended by the consumer's heartbeat, it is simply delayed. */
+static bool wait_for_database(struct worker_thread *t, const struct consumer_message *m,
+			      const struct log_fields *lf, const char *why)
+{
+	int64_t deadline = tu_mono_ms() + (int64_t)t->w->cfg->dependency_wait_seconds * 1000;
+	struct errbuf eb = {{0}};
+	bool logged = false;
+
+	while (!atomic_load(m->stopping) && tu_mono_ms() < deadline) {
+		int64_t t0 = tu_mono_ms();
+		int64_t spent;
+
+		if (db_reconnect_wait(t->db, 1000, &eb) == RC_OK)
+			return true;
+		if (!logged) {
+			struct log_fields f = *lf;
+
+			f.error = why;
+			log_warn(t->w->lg, &f, "PostgreSQL %s unreachable; holding the message up to %d s",
+				 t->w->cc->code, t->w->cfg->dependency_wait_seconds);
+			logged = true;
+		}
+		spent = tu_mono_ms() - t0;
+		if (spent < 1000) {
+			struct timespec ts = {0, (long)(1000 - spent) * 1000000L};
+
+			nanosleep(&ts, NULL);
+		}
+	}
+	return false;
+}
+
 /* Books in PostgreSQL and records the outcome in a (status, schedule, times). */
-static enum consumer_verdict book(struct worker_thread *t, struct appointment *a,
+static enum consumer_verdict book(struct worker_thread *t, const struct consumer_message *m,
+				  const struct log_fields *lf, struct appointment *a,
 				  struct errbuf *reason)
 {
 	struct db_booking_result res;
@@ -86,6 +123,9 @@ static enum consumer_verdict book(struct worker_thread *t, struct appointment *a
 	enum rc rc = db_book_appointment(t->db, a->appointment_id, a->insured_id, a->schedule_id,
 					 a->country, a->created_at, &res, &eb);
 
+	if (rc == RC_IO && wait_for_database(t, m, lf, eb.msg))
+		rc = db_book_appointment(t->db, a->appointment_id, a->insured_id, a->schedule_id,
+					 a->country, a->created_at, &res, &eb);
 	if (rc != RC_OK) {
 		eb_set(reason, rc, "PostgreSQL %s: %s", t->w->cc->code, eb.msg);
 		/* RC_INVAL here is a row of this id holding another slot: permanent */
@@ -179,7 +219,7 @@ static enum consumer_verdict handle(void *tctx, const struct consumer_message *m
 	memcpy(a.country, msg.country, sizeof(a.country));
 	a.schedule_id = msg.schedule_id;
 	memcpy(a.created_at, msg.timestamp, sizeof(a.created_at));
-	v = book(t, &a, reason);
+	v = book(t, m, &lf, &a, reason);
 	if (v == CONSUMER_DONE)
 		v = record(t, &a, &lf, reason);
 	if (v != CONSUMER_DONE) {

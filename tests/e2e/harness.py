@@ -11,6 +11,7 @@ import http.client
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import string
@@ -166,7 +167,7 @@ class Daemon:
 class Deployment:
     """A provisioned, migrated and seeded copy of the product."""
 
-    def __init__(self, seed_count=100, extra_config="", countries=("PE", "CL")):
+    def __init__(self, seed_count=100, extra_config="", countries=("PE", "CL"), migrate=True):
         require_stack()
         self.stage = "e" + rand(7)
         self.dir = tempfile.mkdtemp(prefix="appt-e2e-")
@@ -187,8 +188,9 @@ class Deployment:
             with open(self.config, "w") as f:
                 f.write(self.config_text(extra_config))
             self.ctl("provision", "--env-file", os.path.join(self.dir, "env"))
-            self.ctl("migrate")
-            self.ctl("seed", "--count", str(seed_count))
+            if migrate:
+                self.ctl("migrate")
+                self.ctl("seed", "--count", str(seed_count))
         except Exception:
             self.close()
             raise
@@ -241,6 +243,8 @@ class Deployment:
             except Exception:
                 pass
         self.databases = []
+        if not os.environ.get("APPT_E2E_KEEP"):
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     # ---- HTTP ----
     def request(self, method, path, body=None, headers=None, raw=None, timeout=30):

@@ -59,10 +59,19 @@ def queue_depth(sqs, url):
 class FlowTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.d = harness.Deployment(seed_count=250)
+        cls.d = harness.Deployment(seed_count=350)
         cls.values = read_env_file(os.path.join(cls.d.dir, "env"))
         cls.sqs = client("sqs")
         cls.d.start_all()
+        # the completion daemon serves /metrics on its own listener
+        cls.metrics_port = harness.free_port()
+        cls.d.completion.stop()
+        env_name = "APPOINTMENTD_WORKER_METRICS_LISTEN"
+        cls.d.env[env_name] = "127.0.0.1:%d" % cls.metrics_port
+        try:
+            cls.d.completion = cls.d.start("appointment-completion")
+        finally:
+            del cls.d.env[env_name]
 
     @classmethod
     def tearDownClass(cls):
@@ -204,6 +213,43 @@ class FlowTest(unittest.TestCase):
             self.d.wait_status(insured, [aid], "completed", timeout=30)
         self.assertEqual(int(self.d.db_rows("PE", "schedule_id BETWEEN 220 AND 234")), 15)
 
+    def test_7_postgresql_down_for_10_seconds(self):
+        stack = os.path.join(harness.SRC, "scripts", "stack.sh")
+        ids = []
+        for i in range(20):
+            code, _, body, raw = self.d.post("5%04d" % i, 300 + i, "PE" if i % 2 else "CL")
+            self.assertEqual(code, 201, raw)
+            ids.append(("5%04d" % i, body["appointmentId"]))
+        subprocess.run(["bash", stack, "pg-down"], check=True, timeout=60, capture_output=True)
+        try:
+            # posted while the database is down: accepted, decided by the worker later
+            for i in range(20, 30):
+                code, _, body, raw = self.d.post("5%04d" % i, 300 + i, "PE" if i % 2 else "CL")
+                self.assertEqual(code, 201, raw)
+                ids.append(("5%04d" % i, body["appointmentId"]))
+            time.sleep(10)
+            for w in self.d.workers.values():
+                self.assertTrue(w.alive(), "a worker died while PostgreSQL was down")
+        finally:
+            subprocess.run(["bash", stack, "pg-up"], check=True, timeout=60, capture_output=True)
+        for insured, aid in ids:
+            self.d.wait_status(insured, [aid], "completed", timeout=60)
+        for cc in ("PE", "CL"):
+            self.assertEqual(int(self.d.db_rows(cc, "schedule_id BETWEEN 300 AND 329")), 15)
+            self.assertEqual(self.d.db_rows(
+                cc, "schedule_id BETWEEN 300 AND 329 GROUP BY appointment_id HAVING count(*) > 1"
+            ).replace("0", "").strip(), "")
+
+    def test_8_worker_metrics(self):
+        import urllib.request
+        port = self.metrics_port
+        text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5).read().decode()
+        self.assertIn('appointmentd_messages_received_total{queue="completion"}', text)
+        self.assertIn('appointmentd_messages_succeeded_total{queue="completion"}', text)
+        self.assertIn("appointmentd_handler_duration_seconds_bucket", text)
+        body = urllib.request.urlopen("http://127.0.0.1:%d/healthz" % port, timeout=5).read()
+        self.assertEqual(json.loads(body), {"status": "ok"})
+
     def test_6_sigterm_during_idle_long_poll_exits_fast(self):
         worker = self.d.workers["CL"]
         time.sleep(1)
@@ -211,6 +257,39 @@ class FlowTest(unittest.TestCase):
         self.assertEqual(worker.stop(), 0)
         self.assertLess(time.monotonic() - t0, 2.0)
         self.d.workers["CL"] = self.d.start("appointment-worker", "--country", "cl")
+
+
+class DeadLetterTest(unittest.TestCase):
+    """A message whose processing fails transiently on every receive ends in the DLQ
+    after maxReceiveCount (3), with its body intact, and nothing else is lost."""
+
+    def setUp(self):
+        closed = harness.free_port()
+        # the PE database is unreachable for this deployment: every booking is transient,
+        # and the worker does not hold messages waiting for it
+        self.d = harness.Deployment(seed_count=5, migrate=False, extra_config=(
+            "[country PE]\ndb_port = %d\n[worker]\ndependency_wait_seconds = 0\n" % closed))
+        self.addCleanup(self.d.close)
+        self.values = read_env_file(os.path.join(self.d.dir, "env"))
+        self.sqs = client("sqs")
+
+    def test_three_transient_failures_dead_letter_the_message(self):
+        self.d.api = self.d.start("appointment-api")
+        worker = self.d.start("appointment-worker", "--country", "pe")
+        code, _, body, raw = self.d.post("60001", 100, "PE")
+        self.assertEqual(code, 201, raw)  # the API accepts while the database is unreachable
+        got = drain_queue(self.sqs, self.values["APPOINTMENTS_PE_DLQ_URL"], 1, timeout=60)
+        self.assertEqual(len(got), 1)
+        envelope = json.loads(got[0]["Body"])
+        self.assertEqual(envelope["Type"], "Notification")
+        msg = json.loads(envelope["Message"])
+        self.assertEqual(msg["appointmentId"], body["appointmentId"])
+        self.assertEqual(msg["insuredId"], "60001")
+        self.assertEqual(msg["scheduleId"], 100)
+        self.assertTrue(worker.alive())
+        self.assertIn("will retry", worker.logs())
+        code, _, listing, _ = self.d.list("60001")
+        self.assertEqual(listing["appointments"][0]["status"], "pending")
 
 
 if __name__ == "__main__":
