@@ -77,7 +77,6 @@ static const struct cfg_key cfg_keys[] = {
 	  NAME_PREFIX "-appointments-error-{stage}-dlq", 0, 0, false, NULL),
 	G("aws", "ssm_password_parameter", CFG_STR, ssm_password_parameter,
 	  "/medical-appointment/{stage}/rds/password", 0, 0, false, NULL),
-	G("aws", "timeout_ms", CFG_INT, aws_timeout_ms, "5000", 100, 120000, false, NULL),
 
 	G("api", "listen", CFG_LISTEN, api_listen, "127.0.0.1:8080", 0, 0, false, NULL),
 	G("api", "keys_file", CFG_STR, api_keys_file, "", 0, 0, true, NULL),
@@ -90,6 +89,7 @@ static const struct cfg_key cfg_keys[] = {
 	G("api", "threads", CFG_INT, api_threads, "8", 1, 256, false, NULL),
 	G("api", "db_check_timeout_ms", CFG_INT, db_check_timeout_ms, "1000", 50, 30000, false,
 	  NULL),
+	G("api", "list_page_size", CFG_INT, list_page_size, "0", 0, 1000, true, NULL),
 
 	G("worker", "max_in_flight", CFG_INT, max_in_flight, "10", 1, 100, false, NULL),
 	G("worker", "wait_seconds", CFG_INT, wait_seconds, "20", 0, 20, false, NULL),

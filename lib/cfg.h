@@ -59,7 +59,6 @@ struct cfg {
 	char *error_queue_url;      /* "" = resolve from the name */
 	char *error_dlq_name;
 	char *ssm_password_parameter; /* SecureString holding the PostgreSQL password */
-	int aws_timeout_ms;         /* total time for one AWS HTTP call */
 
 	/* [api] */
 	char *api_listen;           /* host:port when systemd passes no socket */
@@ -71,6 +70,7 @@ struct cfg {
 	int body_limit;             /* bytes accepted in a request body */
 	int api_threads;            /* HTTP worker threads */
 	int db_check_timeout_ms;    /* schedule check in PostgreSQL before accepting */
+	int list_page_size;         /* Limit of each DynamoDB Query page of a listing; 0 = 1 MB pages */
 
 	/* [worker] (also the completion daemon) */
 	int max_in_flight;          /* messages handled concurrently */

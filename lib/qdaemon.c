@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "awscfg.h"
 #include "http.h"
 
 #define RESOLVE_PAUSE_MS 2000 /* between GetQueueUrl attempts while SQS is down */
@@ -206,7 +207,6 @@ static int run(struct qdaemon *d)
 int qdaemon_main(int argc, char **argv, const struct qdaemon_app *app)
 {
 	struct qdaemon *d = calloc(1, sizeof(*d));
-	struct aws_env env = aws_env_process();
 	struct errbuf eb = {{0}};
 	int code = SVC_EXIT_OK;
 
@@ -234,7 +234,7 @@ int qdaemon_main(int argc, char **argv, const struct qdaemon_app *app)
 		code = SVC_EXIT_FAILURE;
 		goto out;
 	}
-	if (aws_config_from_env(&d->aws, &env, &eb) != RC_OK) {
+	if (awscfg_resolve(d->cfg, &d->aws, &eb) != RC_OK) {
 		fprintf(stderr, "%s: configuration error: %s\n", app->service, eb.msg);
 		code = SVC_EXIT_CONFIG;
 		goto out;

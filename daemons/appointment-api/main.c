@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "awscfg.h"
 #include "domain/timeutil.h"
 #include "secret.h"
 
@@ -223,7 +224,6 @@ int main(int argc, char **argv)
 	struct svc_args args;
 	struct cfg *cfg = NULL;
 	struct errbuf eb = {{0}};
-	struct aws_env env = aws_env_process();
 	int code = SVC_EXIT_OK;
 
 	if (!svc_parse_args(argc, argv, SERVICE_NAME, NULL, &args, &code))
@@ -247,7 +247,7 @@ int main(int argc, char **argv)
 		code = SVC_EXIT_FAILURE;
 		goto out;
 	}
-	if (aws_config_from_env(&ctx.aws, &env, &eb) != RC_OK || load_keys(&ctx, cfg, &eb) != RC_OK) {
+	if (awscfg_resolve(cfg, &ctx.aws, &eb) != RC_OK || load_keys(&ctx, cfg, &eb) != RC_OK) {
 		fprintf(stderr, SERVICE_NAME ": configuration error: %s\n", eb.msg);
 		code = SVC_EXIT_CONFIG;
 		goto out;
