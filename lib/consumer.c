@@ -62,6 +62,7 @@ struct consumer {
 	atomic_uint in_flight;
 	atomic_uint_least64_t handled;
 	char state[160];           /* guarded by lock */
+	char waiting[160];         /* what a handler waits for, "" when nothing; by lock */
 };
 
 static uint64_t now_usec(void)
@@ -284,7 +285,7 @@ static double rnd01(uint64_t *s)
 /* Runs the handler and turns its verdict into what the acker must do. */
 static void work_one(struct consumer *c, void *tctx, struct job *j, uint64_t *rng)
 {
-	struct consumer_message m = {&j->msg, c->o.queue_label, &c->stop};
+	struct consumer_message m = {&j->msg, c->o.queue_label, &c->stop, c};
 	struct errbuf reason = {{0}};
 	struct errbuf eb = {{0}};
 	struct log_fields f = {.message_id = j->msg.message_id, .duration_ms = -1};
@@ -673,6 +674,16 @@ uint64_t consumer_handled(struct consumer *c)
 void consumer_state(struct consumer *c, char *out, size_t n)
 {
 	pthread_mutex_lock(&c->lock);
-	snprintf(out, n, "%s", c->state);
+	if (c->waiting[0] != '\0')
+		snprintf(out, n, "waiting for %s;", c->waiting);
+	else
+		snprintf(out, n, "%s", c->state);
+	pthread_mutex_unlock(&c->lock);
+}
+
+void consumer_waiting_on(struct consumer *c, const char *what)
+{
+	pthread_mutex_lock(&c->lock);
+	snprintf(c->waiting, sizeof(c->waiting), "%s", what != NULL ? what : "");
 	pthread_mutex_unlock(&c->lock);
 }

@@ -26,11 +26,14 @@ enum consumer_verdict {
 };
 
 /* A message as a handler sees it; borrowed for the call. */
+struct consumer;
+
 struct consumer_message {
 	const struct sqs_message *sqs; /* body, message id, receive count, attributes */
 	const char *queue;             /* the queue's label for logs ("pe", "completion") */
 	const atomic_bool *stopping;   /* true once a stop is asked: a handler that waits for
 					* a dependency gives up and returns CONSUMER_RETRY */
+	struct consumer *consumer;     /* for consumer_waiting_on */
 };
 
 /* Settings; strings and the logger/metrics are borrowed for the consumer's life. */
@@ -59,8 +62,6 @@ struct consumer_opts {
 			     struct errbuf *eb);
 };
 
-struct consumer;
-
 /* Declares the consumer's metric families (once per registry). */
 enum rc consumer_metrics_describe(struct metrics *m) MUSTCHECK;
 
@@ -87,6 +88,9 @@ unsigned consumer_in_flight(struct consumer *c);
 uint64_t consumer_handled(struct consumer *c);
 /* A short description of what it waits on ("receiving", "backing off: <error>"). */
 void consumer_state(struct consumer *c, char *out, size_t n);
+
+/* A handler says what it waits for (NULL: nothing any more); STATUS= shows it. */
+void consumer_waiting_on(struct consumer *c, const char *what);
 
 /* The visibility delay for a transient failure at the given receive count: full
  * jitter over min * 2^(count-1), capped at max, never below min. rnd in [0,1). */

@@ -93,14 +93,19 @@ static bool wait_for_database(struct worker_thread *t, const struct consumer_mes
 		int64_t t0 = tu_mono_ms();
 		int64_t spent;
 
-		if (db_reconnect_wait(t->db, 1000, &eb) == RC_OK)
+		if (db_reconnect_wait(t->db, 1000, &eb) == RC_OK) {
+			consumer_waiting_on(m->consumer, NULL);
 			return true;
+		}
 		if (!logged) {
 			struct log_fields f = *lf;
+			char what[64];
 
 			f.error = why;
 			log_warn(t->w->lg, &f, "PostgreSQL %s unreachable; holding the message up to %d s",
 				 t->w->cc->code, t->w->cfg->dependency_wait_seconds);
+			snprintf(what, sizeof(what), "PostgreSQL %s", t->w->cc->code);
+			consumer_waiting_on(m->consumer, what);
 			logged = true;
 		}
 		spent = tu_mono_ms() - t0;
@@ -110,6 +115,7 @@ static bool wait_for_database(struct worker_thread *t, const struct consumer_mes
 			nanosleep(&ts, NULL);
 		}
 	}
+	consumer_waiting_on(m->consumer, NULL);
 	return false;
 }
 

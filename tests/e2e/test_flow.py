@@ -230,6 +230,8 @@ class FlowTest(unittest.TestCase):
             time.sleep(10)
             for w in self.d.workers.values():
                 self.assertTrue(w.alive(), "a worker died while PostgreSQL was down")
+            statuses = [w.notify.last_status() for w in self.d.workers.values()]
+            self.assertTrue(any("waiting for PostgreSQL" in st for st in statuses), statuses)
         finally:
             subprocess.run(["bash", stack, "pg-up"], check=True, timeout=60, capture_output=True)
         for insured, aid in ids:
