@@ -1,5 +1,7 @@
 /* http.c — libmicrohttpd glue: a thread pool on epoll, bodies gathered into a
- * capped buffer, routing, and the request's log line and metrics. */
+ * capped buffer, routing, the request's log line and metrics, and a sweeper that
+ * cuts connections too slow to deliver a request (libmicrohttpd's own timeout only
+ * counts idle time, so a client trickling a byte a second would never be cut). */
 #include "http.h"
 
 #include <arpa/inet.h>
@@ -24,6 +26,21 @@
 	"Content-Type,X-Api-Key,Idempotency-Key,X-Request-Id,X-Amz-Date,Authorization,"            \
 	"X-Amz-Security-Token"
 #define JSON_TYPE "application/json; charset=utf-8"
+#define SWEEP_INTERVAL_MS 500 /* how often the sweeper looks for slow connections */
+
+/* One TCP connection: whether a request has begun on it. A connection accepted just
+ * before a quiesce may carry a request MHD has not parsed yet; the drain waits for it
+ * so a restart under socket activation answers everything it accepted.
+ * It is also on the sweeper's list from MHD's STARTED notification to its CLOSED one,
+ * which MHD sends before it closes the socket: fd is valid while it is listed. */
+struct http_conn_tcp {
+	bool served;
+	struct http_conn_tcp *prev, *next; /* the server's list, under conns_lock */
+	int fd;                            /* the connection's socket */
+	int64_t since_ms;  /* monotonic ms from which it has been waiting for a request */
+	bool receiving;    /* a request is awaited or arriving, not yet with a handler */
+	bool cut;          /* the sweeper shut it down */
+};
 
 struct http_server {
 	struct MHD_Daemon *mhd;
@@ -31,27 +48,37 @@ struct http_server {
 	atomic_uint in_flight;
 	atomic_uint fresh;    /* accepted connections whose first request has not begun */
 	atomic_bool draining; /* quiesced: answers say Connection: close */
+	_Atomic(const char *) cors; /* current cors_origins (SIGHUP may swap it) */
+	int quiesced_fd;      /* listening socket MHD gave back; closed once MHD has stopped */
 	pthread_mutex_t lock; /* with drained, for http_server_drain */
 	pthread_cond_t drained;
-};
-
-/* One TCP connection: whether a request has begun on it. A connection accepted just
- * before a quiesce may carry a request MHD has not parsed yet; the drain waits for it
- * so a restart under socket activation answers everything it accepted. */
-struct http_conn_tcp {
-	bool served;
+	pthread_mutex_t conns_lock; /* guards conns and stop_sweeper; with sweep_cv */
+	pthread_cond_t sweep_cv;
+	struct http_conn_tcp *conns; /* open connections */
+	bool stop_sweeper;
+	bool sweeper_started;
+	pthread_t sweeper;
 };
 
 /* Everything about one request, from its first callback to its completion. */
 struct http_conn_state {
 	struct MHD_Connection *conn;
 	struct http_server *srv;
+	struct http_conn_tcp *tcp; /* its connection's record, NULL when untracked */
 	struct buf body;
 	bool too_large;       /* the body passed body_limit: discard the rest, then 413 */
 	bool counted;         /* in_flight was incremented for it */
 	struct timespec start;
 	char request_id[HTTP_REQUEST_ID_MAX + 1];
 };
+
+static int64_t mono_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
 
 static double elapsed_ms(const struct timespec *start)
 {
@@ -275,7 +302,7 @@ static enum MHD_Result send_response(struct http_conn_state *st, const struct ht
 		(void)MHD_add_response_header(r, "Content-Type",
 					      resp->content_type != NULL ? resp->content_type : JSON_TYPE);
 	(void)MHD_add_response_header(r, "X-Request-Id", req->request_id);
-	origin = cors_origin(st->srv->opts.cors_origins,
+	origin = cors_origin(atomic_load(&st->srv->cors),
 			     MHD_lookup_connection_value(st->conn, MHD_HEADER_KIND, "Origin"), obuf,
 			     sizeof(obuf));
 	if (origin != NULL) {
@@ -411,6 +438,18 @@ static struct http_conn_state *state_new(struct http_server *srv, struct MHD_Con
 	return st;
 }
 
+/* The connection's request has fully arrived (receiving false), or its answer is
+ * done and the next request is awaited (receiving true: the clock starts again). */
+static void track_receiving(struct http_server *srv, struct http_conn_tcp *tcp, bool receiving)
+{
+	if (tcp == NULL)
+		return;
+	pthread_mutex_lock(&srv->conns_lock);
+	tcp->receiving = receiving;
+	tcp->since_ms = mono_ms();
+	pthread_mutex_unlock(&srv->conns_lock);
+}
+
 /* Content-Length over the limit: refuse before reading anything. */
 static bool declared_too_large(struct MHD_Connection *conn, size_t limit)
 {
@@ -449,6 +488,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		st = state_new(srv, conn);
 		if (st == NULL)
 			return MHD_NO;
+		st->tcp = tcp;
 		*con_cls = st;
 		st->counted = true;
 		atomic_fetch_add(&srv->in_flight, 1);
@@ -464,6 +504,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 
+	track_receiving(srv, st->tcp, false);
 	memset(&req, 0, sizeof(req));
 	memset(&resp, 0, sizeof(resp));
 	resp.status = 500;
@@ -495,6 +536,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)toe;
 	if (st == NULL)
 		return;
+	/* a kept-alive connection waits for its next request from now on */
+	track_receiving(srv, st->tcp, true);
 	if (st->counted) {
 		metrics_add(srv->opts.metrics, "appointmentd_http_requests_in_flight", NULL, -1);
 		if (atomic_fetch_sub(&srv->in_flight, 1) == 1) {
@@ -512,16 +555,38 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 {
 	struct http_server *srv = cls;
 	struct http_conn_tcp *tcp = *socket_context;
+	const union MHD_ConnectionInfo *ci;
 
-	(void)conn;
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-		tcp = calloc(1, sizeof(*tcp));
-		/* without the record the drain cannot see this connection: a small risk
-		 * only under memory exhaustion, not worth refusing the client */
-		if (tcp != NULL)
+		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		tcp = ci != NULL ? calloc(1, sizeof(*tcp)) : NULL;
+		/* without the record the drain and the sweeper cannot see this connection
+		 * (MHD's idle timeout still applies): a small risk only under memory
+		 * exhaustion, not worth refusing the client */
+		if (tcp != NULL) {
 			atomic_fetch_add(&srv->fresh, 1);
+			tcp->fd = ci->connect_fd;
+			tcp->since_ms = mono_ms();
+			tcp->receiving = true;
+			pthread_mutex_lock(&srv->conns_lock);
+			tcp->next = srv->conns;
+			if (srv->conns != NULL)
+				srv->conns->prev = tcp;
+			srv->conns = tcp;
+			pthread_mutex_unlock(&srv->conns_lock);
+		}
 		*socket_context = tcp;
 		return;
+	}
+	if (tcp != NULL) {
+		pthread_mutex_lock(&srv->conns_lock);
+		if (tcp->prev != NULL)
+			tcp->prev->next = tcp->next;
+		else
+			srv->conns = tcp->next;
+		if (tcp->next != NULL)
+			tcp->next->prev = tcp->prev;
+		pthread_mutex_unlock(&srv->conns_lock);
 	}
 	if (tcp != NULL && !tcp->served)
 		atomic_fetch_sub(&srv->fresh, 1);
@@ -530,6 +595,54 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 	pthread_mutex_lock(&srv->lock);
 	pthread_cond_broadcast(&srv->drained);
 	pthread_mutex_unlock(&srv->lock);
+}
+
+/* Shuts down every connection that has waited longer than the connection timeout
+ * for a complete request (headers and body): MHD then reads the end of the stream
+ * and closes it. MHD's own timeout restarts with every byte, so without this a
+ * client sending a byte now and then (slowloris) would hold its connection forever. */
+static void sweep(struct http_server *srv)
+{
+	int64_t limit = (int64_t)srv->opts.connection_timeout_s * 1000;
+	int64_t now = mono_ms();
+	unsigned cut = 0;
+
+	pthread_mutex_lock(&srv->conns_lock);
+	for (struct http_conn_tcp *t = srv->conns; t != NULL; t = t->next) {
+		if (t->receiving && !t->cut && now - t->since_ms > limit) {
+			(void)shutdown(t->fd, SHUT_RDWR);
+			t->cut = true;
+			cut++;
+		}
+	}
+	pthread_mutex_unlock(&srv->conns_lock);
+	if (cut > 0)
+		log_info(srv->opts.lg, NULL, "cut %u connection(s) with no complete request in %u s",
+			 cut, srv->opts.connection_timeout_s);
+}
+
+static void *sweeper_main(void *arg)
+{
+	struct http_server *srv = arg;
+	struct timespec deadline;
+
+	pthread_mutex_lock(&srv->conns_lock);
+	while (!srv->stop_sweeper) {
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
+		deadline.tv_nsec += SWEEP_INTERVAL_MS * 1000000L;
+		if (deadline.tv_nsec >= 1000000000L) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000L;
+		}
+		(void)pthread_cond_timedwait(&srv->sweep_cv, &srv->conns_lock, &deadline);
+		if (srv->stop_sweeper)
+			break;
+		pthread_mutex_unlock(&srv->conns_lock);
+		sweep(srv);
+		pthread_mutex_lock(&srv->conns_lock);
+	}
+	pthread_mutex_unlock(&srv->conns_lock);
+	return NULL;
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -553,11 +666,22 @@ enum rc http_server_start(const struct http_opts *opts, struct http_server **out
 		return eb_set(eb, RC_NOMEM, "out of memory starting the HTTP server");
 	}
 	srv->opts = *opts;
+	srv->quiesced_fd = -1;
 	atomic_init(&srv->in_flight, 0);
 	atomic_init(&srv->fresh, 0);
 	atomic_init(&srv->draining, false);
+	atomic_init(&srv->cors, opts->cors_origins);
 	pthread_mutex_init(&srv->lock, NULL);
 	pthread_cond_init(&srv->drained, NULL);
+	pthread_mutex_init(&srv->conns_lock, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&srv->sweep_cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	srv->mhd = MHD_start_daemon(
 		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL,
 		on_request, srv, MHD_OPTION_LISTEN_SOCKET, opts->listen_fd,
@@ -571,6 +695,11 @@ enum rc http_server_start(const struct http_opts *opts, struct http_server **out
 		http_server_free(srv);
 		return eb_set(eb, RC_FATAL, "libmicrohttpd failed to start on fd %d", opts->listen_fd);
 	}
+	if (pthread_create(&srv->sweeper, NULL, sweeper_main, srv) != 0) {
+		http_server_free(srv);
+		return eb_set(eb, RC_FATAL, "cannot start the HTTP connection sweeper thread");
+	}
+	srv->sweeper_started = true;
 	*out = srv;
 	return RC_OK;
 }
@@ -583,9 +712,16 @@ void http_server_quiesce(struct http_server *s)
 		return;
 	atomic_store(&s->draining, true);
 	fd = MHD_quiesce_daemon(s->mhd);
-	/* systemd keeps its own copy of an activated socket; ours can go */
+	/* systemd keeps its own copy of an activated socket, so ours can go, but only
+	 * once MHD has stopped: its pool threads let go of it with some delay, and a
+	 * number closed now could be reused for another socket they would accept on */
 	if (fd != MHD_INVALID_SOCKET)
-		close(fd);
+		s->quiesced_fd = fd;
+}
+
+void http_server_set_cors(struct http_server *s, const char *origins)
+{
+	atomic_store(&s->cors, origins);
 }
 
 unsigned http_server_in_flight(struct http_server *s)
@@ -632,8 +768,19 @@ void http_server_free(struct http_server *s)
 {
 	if (s == NULL)
 		return;
+	if (s->sweeper_started) {
+		pthread_mutex_lock(&s->conns_lock);
+		s->stop_sweeper = true;
+		pthread_cond_signal(&s->sweep_cv);
+		pthread_mutex_unlock(&s->conns_lock);
+		pthread_join(s->sweeper, NULL);
+	}
 	if (s->mhd != NULL)
 		MHD_stop_daemon(s->mhd);
+	if (s->quiesced_fd >= 0)
+		close(s->quiesced_fd);
+	pthread_cond_destroy(&s->sweep_cv);
+	pthread_mutex_destroy(&s->conns_lock);
 	pthread_cond_destroy(&s->drained);
 	pthread_mutex_destroy(&s->lock);
 	free(s);

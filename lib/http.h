@@ -103,6 +103,8 @@ enum rc http_server_start(const struct http_opts *opts, struct http_server **out
 void http_server_quiesce(struct http_server *s);
 /* Waits until no request is in flight or timeout_ms passed; true when drained. */
 bool http_server_drain(struct http_server *s, int timeout_ms);
+/* Swaps the CORS origins (reload); origins is borrowed and must outlive the server. */
+void http_server_set_cors(struct http_server *s, const char *origins);
 /* Requests in flight now. */
 unsigned http_server_in_flight(struct http_server *s);
 /* Stops the threads, closes connections and frees; accepts NULL. */

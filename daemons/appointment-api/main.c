@@ -150,6 +150,8 @@ static void on_reload(void *ud)
 			 ignored);
 	ctx->lg.level = next->log_level;
 	ratelimit_set(&ctx->rl, next->rate_limit, next->rate_burst);
+	/* the old configuration stays alive (retired), so its strings stay valid too */
+	http_server_set_cors(ctx->http, next->cors_origins);
 	ctx->retired[ctx->n_retired++] = atomic_exchange(&ctx->cfg, next);
 	log_info(&ctx->lg, NULL, "configuration reloaded");
 }
