@@ -38,7 +38,7 @@ static enum rc add_opt(struct json_object *o, const char *key, const char *value
 }
 
 enum rc events_put_outcome(struct evb_client *evb, const char *bus, const struct appointment *a,
-			   const char *request_id, struct errbuf *eb)
+			   const char *request_id, const char *traceparent, struct errbuf *eb)
 {
 	struct json_object *d = json_object_new_object();
 	char source[64];
@@ -64,6 +64,8 @@ enum rc events_put_outcome(struct evb_client *evb, const char *bus, const struct
 		rc = jx_add_str(d, "failureReason", a->failure_reason);
 	if (rc == RC_OK)
 		rc = add_opt(d, "requestId", request_id);
+	if (rc == RC_OK)
+		rc = add_opt(d, "traceparent", traceparent);
 	if (rc == RC_OK)
 		rc = jx_to_text(d, &text);
 	if (rc == RC_OK)

@@ -22,9 +22,11 @@ enum rc events_put(struct evb_client *evb, const char *bus, const char *source,
 		   const char *detail_type, const char *detail, struct errbuf *eb) MUSTCHECK;
 
 /* The worker's outcome event for a: processed (status "PROCESSED", processedAt) or
- * failed (failureReason); request_id may be "" / NULL. */
+ * failed (failureReason). request_id and traceparent travel in the detail so the
+ * completion daemon's log lines carry them (SPEC §7); either may be "" / NULL. */
 enum rc events_put_outcome(struct evb_client *evb, const char *bus, const struct appointment *a,
-			   const char *request_id, struct errbuf *eb) MUSTCHECK;
+			   const char *request_id, const char *traceparent,
+			   struct errbuf *eb) MUSTCHECK;
 
 /* The "Processing Error" event: {reason, queue, messageId, receiveCount, body}; the
  * body is cut to EVENTS_BODY_MAX bytes (on a UTF-8 boundary) with insuredId masked. */

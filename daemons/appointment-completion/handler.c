@@ -62,6 +62,7 @@ struct processed_event {
 	char appointment_id[APPT_ID_SIZE];
 	char request_id[APPT_REQID_SIZE]; /* "" when absent */
 	char insured_id[APPT_INSURED_SIZE];
+	char traceparent[APPT_TRACEPARENT_SIZE]; /* "" when absent */
 };
 
 /* Reads {"detail-type":"Appointment Processed","detail":{"appointmentId",...}}. */
@@ -74,6 +75,7 @@ static enum rc parse_event(const char *body, size_t len, struct processed_event 
 	const char *id = NULL;
 	const char *rid = NULL;
 	const char *ins = NULL;
+	const char *tp = NULL;
 	size_t n = 0;
 	enum rc rc = jx_parse(body, len, ENVELOPE_MAX, ENVELOPE_DEPTH, &o, eb);
 
@@ -94,12 +96,16 @@ static enum rc parse_event(const char *body, size_t len, struct processed_event 
 		rc = jx_get_str_opt(detail, "requestId", &rid, &n, eb);
 	if (rc == RC_OK)
 		rc = jx_get_str_opt(detail, "insuredId", &ins, &n, eb);
+	if (rc == RC_OK)
+		rc = jx_get_str_opt(detail, "traceparent", &tp, &n, eb);
 	if (rc == RC_OK) {
 		snprintf(ev->appointment_id, sizeof(ev->appointment_id), "%s", id);
 		if (rid != NULL && strlen(rid) < sizeof(ev->request_id))
 			snprintf(ev->request_id, sizeof(ev->request_id), "%s", rid);
 		if (ins != NULL && strlen(ins) < sizeof(ev->insured_id))
 			snprintf(ev->insured_id, sizeof(ev->insured_id), "%s", ins);
+		if (tp != NULL && strlen(tp) < sizeof(ev->traceparent))
+			snprintf(ev->traceparent, sizeof(ev->traceparent), "%s", tp);
 	}
 	json_object_put(o);
 	return rc;
@@ -114,7 +120,8 @@ static enum consumer_verdict handle(void *tctx, const struct consumer_message *m
 	struct errbuf eb = {{0}};
 	char now[TU_ISO_SIZE];
 	enum store_outcome o = STORE_APPLIED;
-	struct log_fields lf = {.message_id = m->sqs->message_id, .duration_ms = -1};
+	struct log_kv kv[1];
+	struct log_fields lf = {.message_id = m->sqs->message_id, .duration_ms = -1, .kv = kv};
 	enum rc rc = parse_event(m->sqs->body, m->sqs->body_len, &ev, &eb);
 
 	if (rc != RC_OK) {
@@ -124,6 +131,10 @@ static enum consumer_verdict handle(void *tctx, const struct consumer_message *m
 	lf.appointment_id = ev.appointment_id;
 	lf.request_id = ev.request_id[0] != '\0' ? ev.request_id : NULL;
 	lf.insured_id = ev.insured_id[0] != '\0' ? ev.insured_id : NULL;
+	if (ev.traceparent[0] != '\0') {
+		kv[0] = (struct log_kv){"traceparent", ev.traceparent};
+		lf.n_kv = 1;
+	}
 	if (tu_format_ms(tu_now_ms(), now) != RC_OK) {
 		eb_set(reason, RC_FATAL, "clock out of range");
 		return CONSUMER_RETRY;

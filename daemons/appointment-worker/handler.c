@@ -198,6 +198,7 @@ static enum consumer_verdict handle(void *tctx, const struct consumer_message *m
 	const char *text = NULL;
 	size_t len = 0;
 	char *owned = NULL;
+	struct log_kv kv[1];
 	struct log_fields lf = {.message_id = m->sqs->message_id, .country = w->cc->code,
 				.duration_ms = -1};
 	enum consumer_verdict v;
@@ -212,6 +213,11 @@ static enum consumer_verdict handle(void *tctx, const struct consumer_message *m
 		return rc == RC_NOMEM ? CONSUMER_RETRY : CONSUMER_POISON;
 	}
 	lf.request_id = msg.request_id[0] != '\0' ? msg.request_id : NULL;
+	if (msg.traceparent[0] != '\0') {
+		kv[0] = (struct log_kv){"traceparent", msg.traceparent};
+		lf.kv = kv;
+		lf.n_kv = 1;
+	}
 	lf.appointment_id = msg.appointment_id;
 	lf.insured_id = msg.insured_id;
 	if (strcmp(msg.country, w->cc->code) != 0) {
@@ -233,7 +239,8 @@ static enum consumer_verdict handle(void *tctx, const struct consumer_message *m
 		log_warn(w->lg, &lf, "message not done (%s)", v == CONSUMER_RETRY ? "will retry" : "poison");
 		return v;
 	}
-	rc = events_put_outcome(t->evb, w->cfg->event_bus_name, &a, msg.request_id, &eb);
+	rc = events_put_outcome(t->evb, w->cfg->event_bus_name, &a, msg.request_id, msg.traceparent,
+				&eb);
 	if (rc != RC_OK) {
 		eb_set(reason, rc, "EventBridge: %s", eb.msg);
 		lf.error = reason->msg;

@@ -252,6 +252,24 @@ class FlowTest(unittest.TestCase):
         body = urllib.request.urlopen("http://127.0.0.1:%d/healthz" % port, timeout=5).read()
         self.assertEqual(json.loads(body), {"status": "ok"})
 
+    def test_9_request_traceable_across_daemons(self):
+        rid = "trace-" + harness.rand(10)
+        tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        code, headers, body, raw = self.d.post("70001", 340, "CL",
+                                               headers={"X-Request-Id": rid, "traceparent": tp})
+        self.assertEqual(code, 201, raw)
+        self.assertEqual(headers["x-request-id"], rid)
+        self.d.wait_status("70001", [body["appointmentId"]], "completed")
+        for daemon in (self.d.api, self.d.workers["CL"], self.d.completion):
+            lines = [json.loads(l) for l in daemon.logs().splitlines()
+                     if l.startswith("{") and rid in l]
+            self.assertTrue(lines, "%s has no line with the request id" % daemon.tag)
+            for line in lines:
+                self.assertEqual(line["requestId"], rid)
+                self.assertNotIn("70001", json.dumps(line))  # insuredId masked
+        for daemon in (self.d.workers["CL"], self.d.completion):
+            self.assertIn(tp, daemon.logs())
+
     def test_6_sigterm_during_idle_long_poll_exits_fast(self):
         worker = self.d.workers["CL"]
         time.sleep(1)
