@@ -969,3 +969,10 @@ enum rc db_get_text(const PGresult *r, int row, int col, char *out, size_t n,
 	memcpy(out, v, (size_t)PQgetlength(r, row, col) + 1);
 	return RC_OK;
 }
+
+enum rc db_ping(struct db_conn *c, int timeout_ms, struct errbuf *eb)
+{
+	if (timeout_ms < 0)
+		return eb_set(eb, RC_INVAL, "db_ping: negative timeout");
+	return db_exec(c, "select 1", timeout_ms > 0 ? timeout_ms : DB_TIMEOUT_DEFAULT, eb);
+}

@@ -76,6 +76,12 @@ void db_conn_free(struct db_conn *c);
  * synchronously); use an address or a local resolver. */
 enum rc db_connect(struct db_conn *c, struct errbuf *eb) MUSTCHECK;
 
+/* Connects when needed (db_connect's rules) and runs `select 1`, bounded by timeout_ms (> 0;
+ * 0 = the connection's query_timeout_ms): "is this database reachable with these
+ * credentials", for `appointmentctl info` and `check`. Fails as db_connect, or with the
+ * statement's error. */
+enum rc db_ping(struct db_conn *c, int timeout_ms, struct errbuf *eb) MUSTCHECK;
+
 /* Blocks until the connection is up or max_wait_ms (>= 0) has passed, sleeping out the
  * backoff between attempts. Bounded: returns RC_IO with the last failure when the time is up,
  * and the caller decides whether to keep waiting (a worker checks its stop flag and calls
