@@ -1,10 +1,13 @@
 /* ctl.c — the run context and reporting every appointmentctl command shares (ctl.h). */
 #include "ctl.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -155,13 +158,17 @@ bool ctl_arn_prefix(const char *arn, const char *service, char *out, size_t n)
 	return w > 0 && (size_t)w < n;
 }
 
-enum rc ctl_db_password(struct ctl *x, char **pw, struct errbuf *eb)
+enum rc ctl_db_password(struct ctl *x, char **pw, const char **source, struct errbuf *eb)
 {
 	struct errbuf aws_eb = {{0}};
-	enum secret_source src;
+	enum secret_source src = SECRET_ENV;
+	const char *unused;
 	enum rc rc;
 
+	if (source == NULL)
+		source = &unused;
 	*pw = NULL;
+	*source = "none";
 	/* SSM is the last source; without a usable AWS environment it is simply not asked, so a
 	 * machine with RDS_PASSWORD or a credential needs no AWS settings to migrate. */
 	if (!x->has_aws && resolve_aws(x, &aws_eb) != RC_OK)
@@ -172,5 +179,104 @@ enum rc ctl_db_password(struct ctl *x, char **pw, struct errbuf *eb)
 		eb->msg[0] = '\0';
 		return RC_OK;
 	}
+	*source = secret_source_name(src);
 	return rc;
+}
+
+bool ctl_queue_pair(const struct ctl *x, const char *name, char label_buf[2][16],
+		    struct ctl_queue *src, struct ctl_queue *dlq)
+{
+	const struct cfg *c = x->cfg;
+	char code[3];
+
+	if (strcasecmp(name, "completion") == 0) {
+		*src = (struct ctl_queue){"completion", "queue", c->completion_queue_name,
+					  c->completion_queue_url};
+		*dlq = (struct ctl_queue){"completion-dlq", "dlq", c->completion_dlq_name, ""};
+		return true;
+	}
+	if (strcasecmp(name, "error") == 0) {
+		*src = (struct ctl_queue){"error", "queue", c->error_queue_name, c->error_queue_url};
+		*dlq = (struct ctl_queue){"error-dlq", "dlq", c->error_dlq_name, ""};
+		return true;
+	}
+	if (strlen(name) != 2)
+		return false;
+	code[0] = (char)toupper((unsigned char)name[0]);
+	code[1] = (char)toupper((unsigned char)name[1]);
+	code[2] = '\0';
+	for (size_t i = 0; i < c->n_countries; i++) {
+		const struct cfg_country *cc = &c->countries[i];
+
+		if (strcmp(cc->code, code) != 0)
+			continue;
+		snprintf(label_buf[0], 16, "%s", cc->lower);
+		snprintf(label_buf[1], 16, "%s-dlq", cc->lower);
+		*src = (struct ctl_queue){label_buf[0], "queue", cc->queue_name, cc->queue_url};
+		*dlq = (struct ctl_queue){label_buf[1], "dlq", cc->dlq_name, cc->dlq_url};
+		return true;
+	}
+	return false;
+}
+
+enum rc ctl_queue_url(struct sqs_client *sqs, const struct ctl_queue *q, char url[SQS_URL_MAX],
+		      struct aws_error *err)
+{
+	if (q->url != NULL && q->url[0] != '\0') {
+		if (strlen(q->url) >= SQS_URL_MAX)
+			return aws_error_local(err, AWS_SVC_SQS, "GetQueueUrl", RC_INVAL,
+					       "InvalidArgument", "configured URL of %s too long",
+					       q->name);
+		snprintf(url, SQS_URL_MAX, "%s", q->url);
+		return RC_OK;
+	}
+	return sqs_get_queue_url(sqs, q->name, url, err);
+}
+
+/* A count attribute as read back: -1 when absent or not a number. */
+static long long count_attr(const struct sqs_attrs *a, const char *name)
+{
+	long v;
+
+	return ctl_parse_long(sqs_attrs_get(a, name), 0, LONG_MAX, &v) ? (long long)v : -1;
+}
+
+enum rc ctl_queue_depth(struct sqs_client *sqs, const char *url, long long *visible,
+			long long *in_flight, long long *delayed, char arn[SQS_ARN_MAX],
+			struct aws_error *err)
+{
+	static const char *const names[] = {"QueueArn", "ApproximateNumberOfMessages",
+					    "ApproximateNumberOfMessagesNotVisible",
+					    "ApproximateNumberOfMessagesDelayed"};
+	struct sqs_attrs a = {0};
+	const char *v;
+	enum rc rc = sqs_get_queue_attributes(sqs, url, names, sizeof(names) / sizeof(names[0]),
+					      &a, err);
+
+	if (rc != RC_OK)
+		goto out;
+	*visible = count_attr(&a, names[1]);
+	*in_flight = count_attr(&a, names[2]);
+	*delayed = count_attr(&a, names[3]);
+	v = sqs_attrs_get(&a, "QueueArn");
+	if (arn != NULL)
+		snprintf(arn, SQS_ARN_MAX, "%s", v != NULL ? v : "");
+out:
+	sqs_attrs_cleanup(&a);
+	return rc;
+}
+
+bool ctl_parse_long(const char *s, long min, long max, long *out)
+{
+	char *end = NULL;
+	long v;
+
+	if (s == NULL || s[0] < '0' || s[0] > '9')
+		return false;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == NULL || *end != '\0' || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "aws/core.h"
+#include "aws/sqs.h"
 #include "cfg.h"
 #include "rc.h"
 
@@ -18,6 +19,7 @@
 #define CTL_EXIT_OK 0
 #define CTL_EXIT_FAILURE 1   /* a resource or database operation failed */
 #define CTL_EXIT_USAGE 64    /* EX_USAGE: bad command line (also destroy without --yes) */
+#define CTL_EXIT_UNAVAILABLE 69 /* EX_UNAVAILABLE: a program we run (journalctl) is missing */
 #define CTL_EXIT_CONFIG 78   /* EX_CONFIG: the config file or the AWS environment is bad */
 
 /* EventBridge names. Rules live on the stage's own bus, so their names need no stage and stay
@@ -79,11 +81,43 @@ void ctl_sleep_ms(long ms);
  * another service in the same account (an SNS topic from a queue ARN). */
 bool ctl_arn_prefix(const char *arn, const char *service, char *out, size_t n);
 
-/* The PostgreSQL password for migrate and seed, in SPEC §2's order: the systemd credential
- * rds-password, RDS_PASSWORD, then the SSM parameter (asked only when the AWS environment
- * resolves). *pw (free with secret_free) is NULL when no source has one: libpq may still
- * find PGPASSWORD or ~/.pgpass. Fails when a source exists but is broken or SSM fails. */
-enum rc ctl_db_password(struct ctl *x, char **pw, struct errbuf *eb) MUSTCHECK;
+/* The PostgreSQL password for migrate, seed, info and check, in SPEC §2's order: the
+ * systemd credential rds-password, RDS_PASSWORD, then the SSM parameter (asked only when the
+ * AWS environment resolves). *pw (free with secret_free) is NULL when no source has one:
+ * libpq may still find PGPASSWORD or ~/.pgpass. *source (may be NULL) gets where it came
+ * from: "credential", "environment", "ssm" or "none" (static strings). Fails when a source
+ * exists but is broken or SSM fails. */
+enum rc ctl_db_password(struct ctl *x, char **pw, const char **source,
+			struct errbuf *eb) MUSTCHECK;
+
+/* A queue the configuration names, by its URL setting or its name. */
+struct ctl_queue {
+	const char *label; /* "pe", "pe-dlq", "completion", "completion-dlq", "error", ... */
+	const char *kind;  /* "queue" or "dlq" (the words provision prints) */
+	const char *name;  /* queue name (borrowed from the cfg) */
+	const char *url;   /* configured URL, "" = look it up by name (borrowed) */
+};
+
+/* The queue QUEUE of `redrive QUEUE` and its DLQ: a configured country code in either case,
+ * "completion" or "error". src and dlq borrow from x->cfg; label_buf holds the labels
+ * (lower-case country code). Returns false when name is none of these. */
+bool ctl_queue_pair(const struct ctl *x, const char *name, char label_buf[2][16],
+		    struct ctl_queue *src, struct ctl_queue *dlq);
+
+/* Writes q's URL: its configured URL as is, else GetQueueUrl by name (RC_NOTFOUND when there
+ * is no such queue). err is filled on failure. */
+enum rc ctl_queue_url(struct sqs_client *sqs, const struct ctl_queue *q, char url[SQS_URL_MAX],
+		      struct aws_error *err) MUSTCHECK;
+
+/* Reads the counts of ApproximateNumberOfMessages{,NotVisible,Delayed} of the queue at url
+ * (-1 for one the answer lacks) and its ARN ("" when absent; arn may be NULL).
+ * RC_NOTFOUND for a missing queue; err filled on failure. */
+enum rc ctl_queue_depth(struct sqs_client *sqs, const char *url, long long *visible,
+			long long *in_flight, long long *delayed, char arn[SQS_ARN_MAX],
+			struct aws_error *err) MUSTCHECK;
+
+/* Parses a whole decimal number in [min, max] (nothing else: no sign, no spaces). */
+bool ctl_parse_long(const char *s, long min, long max, long *out);
 
 /* The commands: argv[0] is the command name, the rest its own options. Each returns the
  * process exit status. config_path is the --config value or NULL. */
@@ -91,5 +125,10 @@ int ctl_cmd_provision(const char *config_path, int argc, char **argv);
 int ctl_cmd_destroy(const char *config_path, int argc, char **argv);
 int ctl_cmd_migrate(const char *config_path, int argc, char **argv);
 int ctl_cmd_seed(const char *config_path, int argc, char **argv);
+int ctl_cmd_check(const char *config_path, int argc, char **argv);
+int ctl_cmd_info(const char *config_path, int argc, char **argv);
+int ctl_cmd_redrive(const char *config_path, int argc, char **argv);
+int ctl_cmd_reconcile(const char *config_path, int argc, char **argv);
+int ctl_cmd_logs(const char *config_path, int argc, char **argv);
 
 #endif

@@ -7,40 +7,28 @@
 #include "aws/core.h"
 #include "cfg.h"
 #include "ctl.h"
-#include "svc.h"
 
-#define EXIT_UNAVAILABLE 69 /* sysexits EX_UNAVAILABLE: command not available yet */
-
-/* One command. run is NULL for a command that arrives with a later issue. */
+/* One command: its name, what runs it, its line in --help. */
 struct command {
 	const char *name;
 	int (*run)(const char *config_path, int argc, char **argv);
 	const char *summary;
 };
 
-static int cmd_check(const char *config_path, int argc, char **argv)
-{
-	struct cfg *cfg = NULL;
-
-	if (argc > 1)
-		return ctl_die(CTL_EXIT_USAGE, "check: unknown argument '%s'", argv[1]);
-	if (!svc_load_config(CTL_NAME, config_path, &cfg))
-		return CTL_EXIT_CONFIG;
-	cfg_dump(cfg, stdout);
-	cfg_free(cfg);
-	return CTL_EXIT_OK;
-}
-
 static const struct command commands[] = {
-	{"check", cmd_check, "validate the configuration and print every effective value"},
+	{"check", ctl_cmd_check,
+	 "validate the configuration and reach everything it names [--print-config]"},
+	{"info", ctl_cmd_info, "endpoints, resources, queue depths, counts by status [--json]"},
 	{"provision", ctl_cmd_provision,
 	 "create what is missing in AWS for the stage [--password-from-env] [--env-file PATH]"},
 	{"migrate", ctl_cmd_migrate, "apply sql/ to every country database [--sql-dir DIR]"},
 	{"seed", ctl_cmd_seed, "reference data and future schedules per country [--count N]"},
+	{"redrive", ctl_cmd_redrive,
+	 "move a DLQ's messages back to its queue: QUEUE [--dry-run] [--max N]"},
+	{"reconcile", ctl_cmd_reconcile,
+	 "re-publish stuck pending, re-announce stuck processed [--older-than S]"},
+	{"logs", ctl_cmd_logs, "journalctl over the units [UNIT...] [-f] [--request-id ID] ..."},
 	{"destroy", ctl_cmd_destroy, "delete everything provision made (needs --yes)"},
-	{"info", NULL, NULL},
-	{"redrive", NULL, NULL},
-	{"reconcile", NULL, NULL},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -50,8 +38,7 @@ static void usage(FILE *f)
 		   "  --config PATH  configuration file (default " CFG_DEFAULT_PATH ")\n"
 		   "commands:\n");
 	for (size_t i = 0; i < N_COMMANDS; i++)
-		if (commands[i].run != NULL)
-			fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "COMMAND --help shows a command's options.\n");
 }
 
@@ -98,11 +85,6 @@ int main(int argc, char **argv)
 			cmd = &commands[i];
 	if (cmd == NULL) {
 		code = ctl_die(CTL_EXIT_USAGE, "unknown command '%s' (try --help)", cargv[0]);
-		goto out;
-	}
-	if (cmd->run == NULL) {
-		code = ctl_die(EXIT_UNAVAILABLE, "'%s' is not implemented in this build yet",
-			       cmd->name);
 		goto out;
 	}
 	/* curl and libxml2 global state, set up once before anything could start a thread */

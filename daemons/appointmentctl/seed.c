@@ -82,7 +82,7 @@ int ctl_cmd_seed(const char *config_path, int argc, char **argv)
 	if (code != CTL_EXIT_OK)
 		return code;
 	x.steps = (int)x.cfg->n_countries;
-	if (ctl_db_password(&x, &pw, &eb) != RC_OK) {
+	if (ctl_db_password(&x, &pw, NULL, &eb) != RC_OK) {
 		eb_prefix(&eb, "seed");
 		code = ctl_fail(&eb);
 		goto out;

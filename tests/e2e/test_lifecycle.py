@@ -113,7 +113,8 @@ class LifecycleTest(unittest.TestCase):
                            capture_output=True, text=True, timeout=10)
         self.assertEqual(r.returncode, 64)
         self.assertIn("unknown command 'frobnicate'", r.stderr)
-        r = subprocess.run([binary("appointmentctl"), "--config", CONF, "check"],
+        r = subprocess.run([binary("appointmentctl"), "--config", CONF, "check",
+                            "--print-config"],
                            capture_output=True, text=True, timeout=10)
         self.assertEqual(r.returncode, 0)
         self.assertIn("[country CL]", r.stdout)

@@ -497,8 +497,8 @@ class TestBadInputs(CtlBase):
         self.assertIn("create table %s:" % self.table, line)
         self.assertLess(time.monotonic() - t0, 30)
 
-    def test_check_still_works(self):
-        r = self.ctl("check", check=0)
+    def test_check_print_config_still_works(self):
+        r = self.ctl("check", "--print-config", check=0)
         self.assertIn("stage = %s" % self.stage, r.stdout)
         self.assertIn("[country CL]", r.stdout)
         self.assertIn("db_name = %s" % self.dbs["cl"], r.stdout)

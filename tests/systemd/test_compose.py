@@ -134,8 +134,8 @@ class ComposeTest(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
         ctl = os.path.join(unitfiles.BUILD, "daemons", "appointmentctl", "appointmentctl")
         r = subprocess.run([ctl, "--config", os.path.join(SRC, "docker", "appointmentd.conf"),
-                            "check"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                           timeout=30)
+                            "check", "--print-config"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=30)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("[country PE]", r.stdout)
         self.assertIn("[country CL]", r.stdout)

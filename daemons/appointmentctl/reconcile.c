@@ -1,0 +1,240 @@
+/* reconcile.c — `appointmentctl reconcile [--older-than SECONDS]`, the reconciler of SPEC §6
+ * (appointment-reconcile.timer runs it every 5 minutes). On status-createdAt-index, oldest
+ * first: every `pending` appointment created before now − the limit is published again to
+ * its country topic (the API stored it but its publish failed, or the message was lost);
+ * every `processed` one is announced again ("Appointment Processed" on the bus) so the
+ * completion daemon completes it. Safe to repeat and to run on several hosts at once: the
+ * worker and the completion daemon are idempotent. Every item is tried; the exit status is 1
+ * when any failed. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "aws/dynamodb.h"
+#include "aws/eventbridge.h"
+#include "aws/sns.h"
+#include "ctl.h"
+#include "domain/timeutil.h"
+#include "events.h"
+#include "publish.h"
+#include "store.h"
+
+#define RECONCILE_MAX 10000               /* items of one status handled per run */
+#define RECONCILE_FAIL_STREAK 20          /* failures in a row that end the walk: the
+					   * endpoint is down, the next run retries */
+#define OLDER_THAN_MAX (366L * 24 * 3600) /* --older-than: a year */
+#define N_KINDS 2                         /* pending, processed */
+
+/* Per status and country: how many went out, how many failed. */
+struct tally {
+	long done;
+	long failed;
+};
+
+struct recon {
+	struct ctl x;                 /* config, AWS settings, output */
+	struct ddb_client *ddb;       /* one client per service, this thread only */
+	struct sns_client *sns;
+	struct evb_client *evb;
+	char topic[CFG_MAX_COUNTRIES][SNS_ARN_MAX];     /* resolved topic ARNs, "" = not yet */
+	char topic_err[CFG_MAX_COUNTRIES][256];         /* why a topic could not be resolved */
+	int kind;                     /* the status being walked: 0 pending, 1 processed */
+	struct tally t[N_KINDS][CFG_MAX_COUNTRIES + 1]; /* last column: unconfigured countries */
+	long seen[N_KINDS];           /* items the walk passed to us */
+	int streak;                   /* failures in a row */
+	bool gave_up[N_KINDS];        /* that walk stopped at RECONCILE_FAIL_STREAK */
+	char first_error[512];        /* the first failure, for the final line */
+};
+
+static const enum appt_status kind_status[N_KINDS] = {APPT_PENDING, APPT_PROCESSED};
+static const char *const kind_verb[N_KINDS] = {"republished", "re-announced"};
+
+/* The topic of country ci: the configured ARN, else CreateTopic by name (idempotent; the
+ * API finds its topics the same way). A failure is remembered, so a missing topic costs one
+ * call per run, not one per appointment. */
+static enum rc topic_of(struct recon *r, size_t ci, const char **arn, struct errbuf *eb)
+{
+	const struct cfg_country *cc = &r->x.cfg->countries[ci];
+	struct aws_error err;
+	struct errbuf e = {{0}};
+
+	if (r->topic_err[ci][0] != '\0')
+		return eb_set(eb, RC_IO, "%s", r->topic_err[ci]);
+	if (r->topic[ci][0] == '\0') {
+		if (cc->topic_arn[0] != '\0') {
+			snprintf(r->topic[ci], SNS_ARN_MAX, "%s", cc->topic_arn);
+		} else if (sns_create_topic(r->sns, cc->topic_name, NULL, 0, r->topic[ci], &err) !=
+			   RC_OK) {
+			aws_error_to_eb(&err, &e);
+			eb_prefix(&e, "find topic %s", cc->topic_name);
+			snprintf(r->topic_err[ci], sizeof(r->topic_err[ci]), "%s", e.msg);
+			r->topic[ci][0] = '\0';
+			return eb_set(eb, RC_IO, "%s", e.msg);
+		}
+	}
+	*arn = r->topic[ci];
+	return RC_OK;
+}
+
+static size_t country_index(const struct recon *r, const char *code)
+{
+	const struct cfg *c = r->x.cfg;
+
+	for (size_t i = 0; i < c->n_countries; i++)
+		if (strcmp(c->countries[i].code, code) == 0)
+			return i;
+	return c->n_countries;
+}
+
+static void failed(struct recon *r, const char *msg)
+{
+	if (r->first_error[0] == '\0')
+		snprintf(r->first_error, sizeof(r->first_error), "%s", msg);
+	r->streak++;
+}
+
+/* Called by store_scan_status for each stuck item, oldest first. */
+static bool on_item(void *ud, const struct appointment *a)
+{
+	struct recon *r = ud;
+	size_t ci = country_index(r, a->country);
+	struct errbuf eb = {{0}};
+	const char *arn = NULL;
+	enum rc rc;
+
+	r->seen[r->kind]++;
+	if (ci == r->x.cfg->n_countries) {
+		rc = eb_set(&eb, RC_INVAL, "no [country %s] section in the configuration", a->country);
+	} else if (r->kind == 0) {
+		rc = topic_of(r, ci, &arn, &eb);
+		if (rc == RC_OK)
+			rc = publish_appointment(r->sns, arn, a, NULL, NULL, tu_now_ms(), NULL, &eb);
+	} else {
+		rc = events_put_outcome(r->evb, r->x.cfg->event_bus_name, a, NULL, NULL, &eb);
+	}
+	if (rc == RC_OK) {
+		r->t[r->kind][ci].done++;
+		r->streak = 0;
+	} else {
+		r->t[r->kind][ci].failed++;
+		fprintf(r->x.out, "failed %s %s %s: %s\n", appt_status_name(a->status),
+			a->appointment_id, a->country, eb.msg);
+		failed(r, eb.msg);
+	}
+	if (r->streak >= RECONCILE_FAIL_STREAK) {
+		r->gave_up[r->kind] = true;
+		return false;
+	}
+	return true;
+}
+
+static void walk(struct recon *r, int kind, const char *before)
+{
+	struct errbuf eb = {{0}};
+	enum rc rc;
+
+	r->kind = kind;
+	r->streak = 0;
+	rc = store_scan_status(r->ddb, r->x.cfg->table_name, kind_status[kind], before,
+			       RECONCILE_MAX, on_item, r, &eb);
+	if (rc != RC_OK) {
+		eb_prefix(&eb, "query %s items of table %s", appt_status_name(kind_status[kind]),
+			  r->x.cfg->table_name);
+		fprintf(r->x.out, "failed %s: %s\n", appt_status_name(kind_status[kind]), eb.msg);
+		failed(r, eb.msg);
+	}
+}
+
+static void summary(struct recon *r, const char *before, long older_than)
+{
+	const struct cfg *c = r->x.cfg;
+	long done[N_KINDS] = {0}, nfailed = 0;
+
+	for (int k = 0; k < N_KINDS; k++) {
+		const char *st = appt_status_name(kind_status[k]);
+
+		for (size_t i = 0; i <= c->n_countries; i++) {
+			const struct tally *t = &r->t[k][i];
+
+			done[k] += t->done;
+			nfailed += t->failed;
+			if (i < c->n_countries)
+				fprintf(r->x.out, "%s %s: %ld %s, %ld failed\n", st, c->countries[i].code,
+					t->done, kind_verb[k], t->failed);
+			else if (t->failed > 0)
+				fprintf(r->x.out, "%s (unconfigured countries): %ld failed\n", st,
+					t->failed);
+		}
+		if (r->gave_up[k])
+			fprintf(r->x.out, "%s: stopped after %d failures in a row; the next run "
+				"retries\n", st, RECONCILE_FAIL_STREAK);
+		else if (r->seen[k] >= RECONCILE_MAX)
+			fprintf(r->x.out, "%s: stopped at %d items, the limit of one run; the next run "
+				"goes on\n", st, RECONCILE_MAX);
+	}
+	fprintf(r->x.out, "reconciled appointments created before %s (older than %ld s): %ld "
+		"pending republished, %ld processed re-announced, %ld failed\n", before, older_than,
+		done[0], done[1], nfailed);
+	fflush(r->x.out);
+}
+
+int ctl_cmd_reconcile(const char *config_path, int argc, char **argv)
+{
+	struct recon *r = calloc(1, sizeof(*r));
+	struct errbuf eb = {{0}};
+	char before[TU_ISO_SIZE];
+	const char *v = NULL;
+	long older_than = -1;
+	int code = CTL_EXIT_OK;
+
+	if (r == NULL)
+		return ctl_die(CTL_EXIT_FAILURE, "out of memory");
+	for (int i = 1; i < argc; i++) {
+		int o = ctl_opt_value(argc, argv, &i, "--older-than", &v);
+
+		if (o != 0) {
+			if (o < 0 || !ctl_parse_long(v, 0, OLDER_THAN_MAX, &older_than)) {
+				code = ctl_die(CTL_EXIT_USAGE, "reconcile: --older-than needs seconds, a "
+					       "whole number from 0 to %ld", OLDER_THAN_MAX);
+				goto out;
+			}
+		} else if (strcmp(argv[i], "--help") == 0) {
+			printf("usage: " CTL_NAME " [--config PATH] reconcile [--older-than SECONDS]\n"
+			       "default SECONDS: [worker] reconcile_after_seconds (300)\n");
+			goto out;
+		} else {
+			code = ctl_die(CTL_EXIT_USAGE, "reconcile: unknown argument '%s' (try "
+				       "reconcile --help)", argv[i]);
+			goto out;
+		}
+	}
+	code = ctl_open(&r->x, config_path, true);
+	if (code != CTL_EXIT_OK)
+		goto out;
+	if (older_than < 0)
+		older_than = r->x.cfg->reconcile_after_seconds;
+	if (tu_format_ms(tu_now_ms() - older_than * 1000, before) != RC_OK) {
+		code = ctl_die(CTL_EXIT_FAILURE, "reconcile: the clock is out of range");
+		goto out;
+	}
+	r->ddb = ddb_client_new(&r->x.aws, &eb);
+	r->sns = r->ddb != NULL ? sns_client_new(&r->x.aws, &eb) : NULL;
+	r->evb = r->sns != NULL ? evb_client_new(&r->x.aws, &eb) : NULL;
+	if (r->evb == NULL) {
+		code = ctl_fail(&eb);
+		goto out;
+	}
+	/* both walks always: a dead SNS does not stop the re-announcements on EventBridge */
+	for (int k = 0; k < N_KINDS; k++)
+		walk(r, k, before);
+	summary(r, before, older_than);
+	if (r->first_error[0] != '\0')
+		code = ctl_die(CTL_EXIT_FAILURE, "reconcile: not everything went out (first failure: "
+			       "%s)", r->first_error);
+out:
+	ddb_client_free(r->ddb);
+	sns_client_free(r->sns);
+	evb_client_free(r->evb);
+	ctl_close(&r->x);
+	free(r);
+	return code;
+}
