@@ -186,6 +186,8 @@ enum rc consumer_metrics_describe(struct metrics *m)
 		 "Messages that failed on their last allowed receive (SQS moves them to the DLQ)."},
 		{"appointmentd_handler_duration_seconds", METRICS_HISTOGRAM, "Time to handle one message, by queue."},
 		{"appointmentd_messages_in_flight", METRICS_GAUGE, "Messages being handled now, by queue."},
+		{"appointmentd_queue_oldest_message_age_seconds", METRICS_GAUGE,
+		 "Age of the oldest message of the last receive (0 when it came back empty), by queue."},
 	};
 	enum rc rc = RC_OK;
 
@@ -195,6 +197,26 @@ enum rc consumer_metrics_describe(struct metrics *m)
 }
 
 /* ---- receiver ---- */
+
+/* SQS has no "age of the oldest message" attribute (CloudWatch does): the consumer
+ * reports what it sees, from SentTimestamp, for the "messages older than N" alert. */
+static void note_oldest(struct consumer *c, const struct sqs_messages *got)
+{
+	const char *labels[] = {"queue", c->o.queue_label, NULL};
+	struct timespec ts;
+	long long now_ms;
+	double oldest = 0;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	for (size_t i = 0; i < got->n; i++) {
+		long long sent = got->v[i].sent_timestamp_ms;
+
+		if (sent > 0 && now_ms > sent && (double)(now_ms - sent) / 1000.0 > oldest)
+			oldest = (double)(now_ms - sent) / 1000.0;
+	}
+	metrics_set(c->o.metrics, "appointmentd_queue_oldest_message_age_seconds", labels, oldest);
+}
 
 static void *receiver_main(void *arg)
 {
@@ -243,6 +265,7 @@ static void *receiver_main(void *arg)
 		}
 		set_state(c, "receiving", "");
 		count(c, "appointmentd_messages_received_total", NULL, (double)got.n);
+		note_oldest(c, &got);
 		pthread_mutex_lock(&c->lock);
 		for (size_t i = 0; i < got.n; i++) {
 			struct job *j = job_take(&got.v[i]);

@@ -12,31 +12,13 @@
 #include <unistd.h>
 
 #include "aws/core.h"
+#include "awscfg.h"
 #include "secret.h"
 #include "svc.h"
 
-/* The process environment, with the config file's [aws] region and endpoint_url standing in
- * for AWS_REGION and AWS_ENDPOINT_URL when the environment has neither (cfg.h: "AWS_REGION
- * wins"). The per-service AWS_ENDPOINT_URL_<SVC> variables still beat both. */
-static const char *env_with_cfg(void *ctx, const char *name)
-{
-	const struct cfg *c = ctx;
-	const char *v = getenv(name);
-
-	if (v != NULL)
-		return v;
-	if (strcmp(name, "AWS_REGION") == 0 && getenv("AWS_DEFAULT_REGION") == NULL &&
-	    c->region[0] != '\0')
-		return c->region;
-	if (strcmp(name, "AWS_ENDPOINT_URL") == 0 && c->endpoint_url[0] != '\0')
-		return c->endpoint_url;
-	return NULL;
-}
-
 static enum rc resolve_aws(struct ctl *x, struct errbuf *eb)
 {
-	struct aws_env env = {env_with_cfg, x->cfg};
-	enum rc rc = aws_config_from_env(&x->aws, &env, eb);
+	enum rc rc = awscfg_resolve(x->cfg, &x->aws, eb);
 
 	x->has_aws = rc == RC_OK;
 	return rc;

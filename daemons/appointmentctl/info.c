@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 
 #include "jx.h"
+#include "metrics.h"
 #include "probe.h"
 
 /* Pretty-printed for people; one document either way for scripts. */
@@ -332,6 +333,52 @@ static enum rc json_doc(const struct probe *p, struct json_object **out)
 	return RC_OK;
 }
 
+/* The gauges docs/alerts.yml reads, in the Prometheus text format, for node_exporter's
+ * textfile collector (docs/operations.md shows the timer that writes them). */
+static enum rc prometheus_text(const struct probe *p, struct buf *out)
+{
+	static const struct {
+		const char *name;
+		const char *help;
+	} fams[] = {
+		{"appointmentd_queue_depth", "Messages available in the queue (ApproximateNumberOfMessages)."},
+		{"appointmentd_queue_in_flight", "Messages received and not yet deleted (...NotVisible)."},
+		{"appointmentd_appointments_by_status", "Appointments in the table per status."},
+		{"appointmentd_resource_up", "1 when a resource of the stage exists, 0 when missing or unknown."},
+		{"appointmentd_database_up", "1 when the country database answered select 1."},
+	};
+	struct metrics *m = metrics_new();
+	enum rc rc = m != NULL ? RC_OK : RC_NOMEM;
+
+	for (size_t i = 0; rc == RC_OK && i < sizeof(fams) / sizeof(fams[0]); i++)
+		rc = metrics_describe(m, fams[i].name, METRICS_GAUGE, fams[i].help);
+	for (size_t i = 0; rc == RC_OK && i < p->n; i++) {
+		const struct probe_item *it = &p->items[i];
+		const char *rl[] = {"kind", it->kind, "name", it->name, NULL};
+		const char *ql[] = {"queue", it->queue, NULL};
+
+		metrics_set(m, "appointmentd_resource_up", rl, it->state == PROBE_EXISTS ? 1 : 0);
+		if (it->queue[0] != '\0' && it->visible >= 0)
+			metrics_set(m, "appointmentd_queue_depth", ql, (double)it->visible);
+		if (it->queue[0] != '\0' && it->in_flight >= 0)
+			metrics_set(m, "appointmentd_queue_in_flight", ql, (double)it->in_flight);
+	}
+	for (int st = 0; rc == RC_OK && p->counts_known && st < APPT_STATUS_COUNT; st++) {
+		const char *sl[] = {"status", appt_status_name((enum appt_status)st), NULL};
+
+		metrics_set(m, "appointmentd_appointments_by_status", sl, (double)p->counts[st]);
+	}
+	for (size_t i = 0; rc == RC_OK && i < p->n_db; i++) {
+		const char *dl[] = {"country", p->db[i].country, NULL};
+
+		metrics_set(m, "appointmentd_database_up", dl, p->db[i].ok ? 1 : 0);
+	}
+	if (rc == RC_OK)
+		rc = metrics_render(m, out);
+	metrics_free(m);
+	return rc;
+}
+
 int ctl_cmd_info(const char *config_path, int argc, char **argv)
 {
 	struct ctl x = {0};
@@ -339,14 +386,19 @@ int ctl_cmd_info(const char *config_path, int argc, char **argv)
 	struct rows rows = {0};
 	struct errbuf eb = {{0}};
 	struct json_object *doc = NULL;
+	struct buf prom;
 	bool json = false;
+	bool prometheus = false;
 	int code;
 
+	buf_init(&prom, 4u << 20);
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0) {
 			json = true;
+		} else if (strcmp(argv[i], "--prometheus") == 0) {
+			prometheus = true;
 		} else if (strcmp(argv[i], "--help") == 0) {
-			printf("usage: " CTL_NAME " [--config PATH] info [--json]\n");
+			printf("usage: " CTL_NAME " [--config PATH] info [--json | --prometheus]\n");
 			return CTL_EXIT_OK;
 		} else {
 			return ctl_die(CTL_EXIT_USAGE, "info: unknown argument '%s' (try info --help)",
@@ -360,7 +412,13 @@ int ctl_cmd_info(const char *config_path, int argc, char **argv)
 		code = ctl_fail(&eb);
 		goto out;
 	}
-	if (json) {
+	if (prometheus) {
+		if (prometheus_text(&p, &prom) != RC_OK) {
+			code = ctl_die(CTL_EXIT_FAILURE, "info: out of memory");
+			goto out;
+		}
+		fputs(buf_str(&prom), x.out);
+	} else if (json) {
 		if (json_doc(&p, &doc) != RC_OK) {
 			code = ctl_die(CTL_EXIT_FAILURE, "info: out of memory");
 			goto out;
@@ -378,6 +436,7 @@ int ctl_cmd_info(const char *config_path, int argc, char **argv)
 	if (fflush(x.out) != 0)
 		code = ctl_die(CTL_EXIT_FAILURE, "info: writing the report failed");
 out:
+	buf_cleanup(&prom);
 	json_object_put(doc);
 	free(rows.v);
 	probe_cleanup(&p);

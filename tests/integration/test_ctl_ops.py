@@ -290,6 +290,18 @@ class CtlOps(unittest.TestCase):
         starts = {len(re.match(r"\S+ +", l).group(0)) for l in lines}
         self.assertEqual(len(starts), 1, "the second column is aligned")
 
+    def test_info_prometheus_gauges(self):
+        r = self.ctl("info", "--prometheus")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        text = r.stdout
+        for name in ("appointmentd_queue_depth", "appointmentd_queue_in_flight",
+                     "appointmentd_appointments_by_status", "appointmentd_resource_up",
+                     "appointmentd_database_up"):
+            self.assertIn("# TYPE %s gauge" % name, text)
+        self.assertRegex(text, r'appointmentd_queue_depth\{queue="pe-dlq"\} \d+')
+        self.assertRegex(text, r'appointmentd_appointments_by_status\{status="pending"\} \d+')
+        self.assertIn('appointmentd_database_up{country="PE"} 1', text)
+
     def test_info_and_check_on_a_damaged_then_destroyed_stage(self):
         stage = "o" + secrets.token_hex(4)
         conf = self.other_stage_config(stage)

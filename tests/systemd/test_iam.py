@@ -37,7 +37,7 @@ POLICIES = {
                  "sns:Subscribe", "events:CreateEventBus", "events:PutRule",
                  "events:PutTargets", "ssm:PutParameter", "sqs:SendMessage",
                  "sqs:ReceiveMessage", "sqs:GetQueueAttributes", "sns:Publish",
-                 "dynamodb:Query", "dynamodb:DeleteTable"},
+                 "dynamodb:Query", "dynamodb:DeleteTable", "events:PutEvents"},
         "never": {"iam:", "dynamodb:Scan"},
     },
 }
