@@ -244,6 +244,9 @@ class FlowTest(unittest.TestCase):
 
     def test_8_worker_metrics(self):
         import urllib.request
+        code, _, body, raw = self.d.post("80001", 345, "PE")
+        self.assertEqual(code, 201, raw)
+        self.d.wait_status("80001", [body["appointmentId"]], "completed")
         port = self.metrics_port
         text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5).read().decode()
         self.assertIn('appointmentd_messages_received_total{queue="completion"}', text)
