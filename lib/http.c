@@ -285,13 +285,19 @@ static enum MHD_Result send_response(struct http_conn_state *st, const struct ht
 {
 	struct MHD_Response *r;
 	const char *body = resp->body != NULL ? resp->body : "";
+	char fallback[160 + HTTP_REQUEST_ID_MAX];
 	char obuf[256];
 	const char *origin;
 	enum MHD_Result ret;
 
 	if (resp->body == NULL && resp->status >= 400) {
-		/* apierr_body ran out of memory: a fixed body still honours the contract */
-		body = "{\"error\":{\"errorCode\":\"INTERNAL_ERROR\",\"message\":\"Internal error\"}}";
+		/* apierr_body ran out of memory: a body built without the heap still honours
+		 * the contract (the request id is [A-Za-z0-9._:-] only: no escaping needed) */
+		snprintf(fallback, sizeof(fallback),
+			 "{\"error\":{\"errorCode\":\"INTERNAL_ERROR\",\"message\":\"%s\","
+			 "\"requestId\":\"%s\"}}",
+			 apierr_message(APIERR_INTERNAL_ERROR), req->request_id);
+		body = fallback;
 		resp->status = 500;
 	}
 	r = MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body,
@@ -322,15 +328,30 @@ static enum MHD_Result send_response(struct http_conn_state *st, const struct ht
 	return ret;
 }
 
+/* The method as logged and counted: the client chooses it (any bytes, any number of
+ * distinct values), so only the ones we know are kept; the rest would put invalid
+ * UTF-8 in the log and fill the metric table with series. */
+static const char *method_label(const char *method)
+{
+	static const char *const known[] = {"GET", "POST", "OPTIONS", "HEAD", "PUT", "DELETE",
+					    "PATCH"};
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(method, known[i]) == 0)
+			return known[i];
+	return "OTHER";
+}
+
 static void log_and_count(struct http_conn_state *st, const struct http_request *req,
 			  const struct http_response *resp)
 {
 	const struct http_opts *o = &st->srv->opts;
 	double ms = elapsed_ms(&st->start);
+	const char *method = method_label(req->method);
 	char status[8];
-	struct log_kv kv[] = {{"method", req->method}, {"route", req->route}, {"status", status}};
+	struct log_kv kv[] = {{"method", method}, {"route", req->route}, {"status", status}};
 	struct log_fields f = {.request_id = req->request_id, .duration_ms = ms, .kv = kv, .n_kv = 3};
-	const char *labels[] = {"route", req->route, "method", req->method, "status", status, NULL};
+	const char *labels[] = {"route", req->route, "method", method, "status", status, NULL};
 	const char *dlabels[] = {"route", req->route, NULL};
 
 	snprintf(status, sizeof(status), "%d", resp->status);
@@ -341,7 +362,7 @@ static void log_and_count(struct http_conn_state *st, const struct http_request 
 	if (resp->error[0] != '\0')
 		f.error = resp->error;
 	log_emit(o->lg, resp->status >= 500 ? LOG_LVL_ERROR : LOG_LVL_INFO, &f, "%s %s -> %d",
-		 req->method, req->route, resp->status);
+		 method, req->route, resp->status);
 	metrics_add(o->metrics, "appointmentd_http_requests_total", labels, 1);
 	metrics_observe(o->metrics, "appointmentd_http_request_duration_seconds", dlabels, ms / 1000.0);
 }

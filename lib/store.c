@@ -223,15 +223,46 @@ enum rc store_mark_completed(struct ddb_client *ddb, const char *table, const ch
 
 /* ---- Listing ---- */
 
-/* Items gathered while walking the index. */
+/* SPEC §3 order: createdAt descending, then appointmentId descending. */
+static int newest_first(const void *pa, const void *pb)
+{
+	const struct appointment *a = pa;
+	const struct appointment *b = pb;
+	int c = strcmp(b->created_at, a->created_at);
+
+	return c != 0 ? c : strcmp(b->appointment_id, a->appointment_id);
+}
+
+/* The page being cut out of the walk. DynamoDB returns the index newest first, but
+ * items tied on createdAt come in no set order: each run of ties is buffered, put in
+ * appointmentId order and only then numbered, so the page boundary falls where the
+ * order of SPEC §3 puts it. Items before offset are counted, not kept. */
 struct gather {
-	struct appointment *items;
-	size_t n, cap;
-	size_t need;       /* offset + limit */
-	bool stopped;      /* we ended the walk ourselves */
+	struct appointment *page;  /* items at positions offset .. offset+limit-1 */
+	size_t n;                  /* items in page */
+	struct appointment *run;   /* the current run of equal createdAt, unordered */
+	size_t run_n, run_cap;
+	size_t seen;               /* items numbered so far (runs already flushed) */
+	size_t offset, limit;
+	bool stopped;              /* we ended the walk ourselves */
 };
 
 #define GATHER_STOP RC_CONFLICT /* returned by the callback to end the walk early */
+
+/* Numbers the buffered run and keeps the part of it that falls on the page. */
+static void gather_flush(struct gather *g)
+{
+	if (g->run_n > 1)
+		qsort(g->run, g->run_n, sizeof(*g->run), newest_first);
+	for (size_t i = 0; i < g->run_n; i++) {
+		size_t pos = g->seen + i;
+
+		if (pos >= g->offset && pos - g->offset < g->limit)
+			g->page[g->n++] = g->run[i];
+	}
+	g->seen += g->run_n;
+	g->run_n = 0;
+}
 
 static enum rc gather_item(void *ctx, struct json_object *item, struct errbuf *eb)
 {
@@ -242,32 +273,30 @@ static enum rc gather_item(void *ctx, struct json_object *item, struct errbuf *e
 	rc = store_appt_from_item(item, &a, eb);
 	if (rc != RC_OK)
 		return rc;
-	/* Past the page, keep only items tied on createdAt with the last one, so the
-	 * appointmentId tie-break orders the page boundary correctly. */
-	if (g->n >= g->need && strcmp(a.created_at, g->items[g->n - 1].created_at) != 0) {
-		g->stopped = true;
-		return GATHER_STOP;
+	if (g->run_n > 0 && strcmp(a.created_at, g->run[0].created_at) != 0) {
+		gather_flush(g);
+		if (g->seen >= g->offset + g->limit) {
+			g->stopped = true;
+			return GATHER_STOP;
+		}
 	}
-	if (g->n == g->cap) {
-		size_t ncap = g->cap ? g->cap * 2 : 32;
-		void *p = realloc(g->items, ncap * sizeof(*g->items));
+	if (g->run_n >= STORE_TIES_MAX)
+		return eb_set(eb, RC_INVAL, "more than %d appointments share createdAt %s",
+			      STORE_TIES_MAX, a.created_at);
+	if (g->run_n == g->run_cap) {
+		size_t ncap = g->run_cap ? g->run_cap * 2 : 32;
+		void *p;
 
+		if (ncap > STORE_TIES_MAX)
+			ncap = STORE_TIES_MAX;
+		p = realloc(g->run, ncap * sizeof(*g->run));
 		if (p == NULL)
 			return eb_set(eb, RC_NOMEM, "out of memory listing appointments");
-		g->items = p;
-		g->cap = ncap;
+		g->run = p;
+		g->run_cap = ncap;
 	}
-	g->items[g->n++] = a;
+	g->run[g->run_n++] = a;
 	return RC_OK;
-}
-
-static int newest_first(const void *pa, const void *pb)
-{
-	const struct appointment *a = pa;
-	const struct appointment *b = pb;
-	int c = strcmp(b->created_at, a->created_at);
-
-	return c != 0 ? c : strcmp(b->appointment_id, a->appointment_id);
 }
 
 /* Key condition and values for q; with_filters=false gives the bare insuredId query. */
@@ -319,6 +348,7 @@ enum rc store_list(struct ddb_client *ddb, const char *table, const struct store
 	struct ddb_query_req req;
 	struct ddb_query_req bare;
 	struct gather g = {0};
+	struct ddb_query_stats stats;
 	int64_t total = 0;
 	int64_t available = 0;
 	bool filtered = q->status != NULL || q->start_date != NULL || q->end_date != NULL;
@@ -326,9 +356,12 @@ enum rc store_list(struct ddb_client *ddb, const char *table, const struct store
 
 	memset(out, 0, sizeof(*out));
 	memset(&bare, 0, sizeof(bare));
-	if (q->limit < 1 || q->offset < 0 || (size_t)q->offset + (size_t)q->limit > STORE_LIST_MAX)
-		return eb_set(eb, RC_INVAL, "offset + limit must stay within %d", STORE_LIST_MAX);
-	g.need = (size_t)q->offset + (size_t)q->limit;
+	if (q->limit < 1 || q->limit > STORE_PAGE_MAX || q->offset < 0 ||
+	    q->offset > STORE_OFFSET_MAX)
+		return eb_set(eb, RC_INVAL, "limit must be 1..%d and offset 0..%d", STORE_PAGE_MAX,
+			      STORE_OFFSET_MAX);
+	g.offset = (size_t)q->offset;
+	g.limit = (size_t)q->limit;
 	rc = list_request(q, true, table, &req);
 	if (rc == RC_OK && filtered)
 		rc = list_request(q, false, table, &bare);
@@ -336,31 +369,44 @@ enum rc store_list(struct ddb_client *ddb, const char *table, const struct store
 		rc = eb_set(eb, rc, "building the listing query failed");
 		goto out;
 	}
-	rc = ddb_query_all(ddb, &req, STORE_LIST_MAX, gather_item, &g, NULL, eb);
-	if (rc == GATHER_STOP && g.stopped)
-		rc = RC_OK;
-	if (rc == RC_OK)
-		rc = ddb_query_count(ddb, &req, &total, eb);
+	/* The totals first: a page past the end is answered without reading items. */
+	rc = ddb_query_count(ddb, &req, &total, eb);
 	if (rc == RC_OK && filtered)
 		rc = ddb_query_count(ddb, &bare, &available, eb);
 	if (rc != RC_OK)
 		goto out;
 	if (!filtered)
 		available = total;
-	if (g.n > 1)
-		qsort(g.items, g.n, sizeof(*g.items), newest_first);
 	out->total = (size_t)total;
 	out->total_available = (size_t)available;
-	if ((size_t)q->offset < g.n) {
-		size_t n = g.n - (size_t)q->offset;
-
-		out->n = n < (size_t)q->limit ? n : (size_t)q->limit;
-		memmove(g.items, g.items + q->offset, out->n * sizeof(*g.items));
-		out->items = g.items;
-		g.items = NULL;
+	if ((size_t)total <= g.offset)
+		goto out;
+	g.page = malloc(g.limit * sizeof(*g.page));
+	if (g.page == NULL) {
+		rc = eb_set(eb, RC_NOMEM, "out of memory listing appointments");
+		goto out;
+	}
+	/* the walk ends at the first createdAt past the page, so a run of ties is all it
+	 * reads beyond offset + limit */
+	rc = ddb_query_all(ddb, &req, g.offset + g.limit + STORE_TIES_MAX + 1, gather_item, &g,
+			   &stats, eb);
+	if (rc == GATHER_STOP && g.stopped)
+		rc = RC_OK;
+	else if (rc == RC_OK && stats.truncated)
+		rc = eb_set(eb, RC_INVAL, "listing walked past its bound");
+	if (rc != RC_OK)
+		goto out;
+	gather_flush(&g);
+	out->n = g.n;
+	if (g.n > 0) {
+		out->items = g.page;
+		g.page = NULL;
 	}
 out:
-	free(g.items);
+	if (rc != RC_OK)
+		memset(out, 0, sizeof(*out));
+	free(g.page);
+	free(g.run);
 	list_request_cleanup(&req);
 	list_request_cleanup(&bare);
 	return rc;

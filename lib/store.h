@@ -12,7 +12,9 @@
 #include "domain/appointment.h"
 #include "rc.h"
 
-#define STORE_LIST_MAX 10000 /* items one listing may walk; more is RC_INVAL (a bound, not a page) */
+#define STORE_PAGE_MAX 1000       /* items on one listing page (the API allows 100) */
+#define STORE_OFFSET_MAX 1000000  /* deepest listing offset: the walk reads offset + limit items */
+#define STORE_TIES_MAX 10000      /* items of one listing sharing one createdAt; more is RC_INVAL */
 
 /* Result of a status transition. */
 enum store_outcome {
@@ -74,8 +76,10 @@ struct store_page {
 };
 
 /* Queries insuredId-createdAt-index (never a Scan), following LastEvaluatedKey on
- * every page; the date range is a key condition, the status a filter. Reads only
- * what offset+limit need plus two COUNT queries for the totals. */
+ * every page; the date range is a key condition, the status a filter. Two COUNT
+ * queries give the totals; then only what offset+limit need is read (nothing when
+ * offset is past the total, which is an empty page, not an error). RC_INVAL for a
+ * limit or offset outside STORE_PAGE_MAX / STORE_OFFSET_MAX. */
 enum rc store_list(struct ddb_client *ddb, const char *table, const struct store_list_query *q,
 		   struct store_page *out, struct errbuf *eb) MUSTCHECK;
 void store_page_cleanup(struct store_page *p);

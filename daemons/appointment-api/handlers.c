@@ -340,6 +340,7 @@ void api_list_appointments(void *ud, const struct http_request *req, struct http
 	q.end_date = lq.has_end ? lq.end_date : NULL;
 	q.limit = lq.limit;
 	q.offset = lq.offset;
+	q.page_size = cfg->list_page_size;
 	rc = store_list(t->ddb, cfg->table_name, &q, &page, &eb);
 	api_dep_mark(ctx, &ctx->ddb_dep, "Query", rc);
 	if (rc != RC_OK) {

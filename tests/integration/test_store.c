@@ -140,6 +140,7 @@ START_TEST(test_listing_pages_filters_ties)
 	enum { N = 45 };
 	struct appointment all[N];
 	struct store_page pg = {0};
+	struct store_page whole = {0};
 	struct store_list_query q = {.insured_id = "00777", .limit = 20, .offset = 0, .page_size = 4};
 	struct errbuf eb = {{0}};
 	enum store_outcome o;
@@ -164,7 +165,11 @@ START_TEST(test_listing_pages_filters_ties)
 
 		ck_assert_int_eq(store_put_pending(ddb, table, &other, &eb), RC_OK);
 	}
-	/* walk every page with limit 7 and check order and completeness */
+	/* walk every page with limit 7 and check order and completeness; the pages put
+	 * together are the one page of 100 (the tie of five straddles a page boundary) */
+	q.limit = 100;
+	ck_assert_msg(store_list(ddb, table, &q, &whole, &eb) == RC_OK, "%s", eb.msg);
+	ck_assert_uint_eq(whole.n, N);
 	q.limit = 7;
 	for (q.offset = 0; q.offset < N + 7; q.offset += 7) {
 		ck_assert_msg(store_list(ddb, table, &q, &pg, &eb) == RC_OK, "%s", eb.msg);
@@ -172,6 +177,8 @@ START_TEST(test_listing_pages_filters_ties)
 		ck_assert_uint_eq(pg.total_available, N);
 		for (size_t i = 0; i < pg.n; i++) {
 			ck_assert_str_eq(pg.items[i].insured_id, "00777");
+			ck_assert_str_eq(pg.items[i].appointment_id,
+					 whole.items[seen + i].appointment_id);
 			if (i > 0) {
 				int c = strcmp(pg.items[i - 1].created_at, pg.items[i].created_at);
 
@@ -183,6 +190,19 @@ START_TEST(test_listing_pages_filters_ties)
 		store_page_cleanup(&pg);
 	}
 	ck_assert_uint_eq(seen, N);
+	store_page_cleanup(&whole);
+	/* past the end, however far: an empty page with the totals, not an error */
+	q.offset = STORE_OFFSET_MAX;
+	ck_assert_int_eq(store_list(ddb, table, &q, &pg, &eb), RC_OK);
+	ck_assert_uint_eq(pg.total, N);
+	ck_assert_uint_eq(pg.n, 0);
+	ck_assert_ptr_null(pg.items);
+	store_page_cleanup(&pg);
+	q.offset = STORE_OFFSET_MAX + 1;
+	ck_assert_int_eq(store_list(ddb, table, &q, &pg, &eb), RC_INVAL);
+	q.offset = 0;
+	q.limit = STORE_PAGE_MAX + 1;
+	ck_assert_int_eq(store_list(ddb, table, &q, &pg, &eb), RC_INVAL);
 	/* status filter */
 	q.offset = 0;
 	q.limit = 100;
