@@ -3,7 +3,7 @@
 # Idempotent and quick on a rerun: each step is skipped when its stamp is current.
 #   1. Debian packages (apt-get only when one of them is missing)
 #   2. tests/support/node_modules with npm ci (DynamoDB Local jar, fauxqs), stamped on the lock
-#   3. .venv with moto[server] from tests/support/requirements.txt, stamped on that file
+#   3. .venv with moto[server] and schemathesis from tests/support/requirements.txt, stamped on that file
 # Output: one line per step. On failure: the tail of the step's log and one line naming it.
 # Logs: run/deps/*.log
 set -euo pipefail
