@@ -65,7 +65,8 @@ enum rc idem_claim(struct ddb_client *ddb, const char *table, const char *record
 	struct json_object *values = json_object_new_object();
 	struct json_object *old = NULL;
 	struct ddb_put_req req = {.table = table,
-				  .condition = "attribute_not_exists(#k) OR expiresAt < :now",
+				  .condition = "attribute_not_exists(#k) OR expiresAt < :now OR "
+					       "(#r = :empty AND claimedAt < :stale)",
 				  .old_on_fail = true};
 	struct json_object *names = json_object_new_object();
 	char theirs[APIKEYS_HEX_SIZE];
@@ -84,8 +85,15 @@ enum rc idem_claim(struct ddb_client *ddb, const char *table, const char *record
 	if (rc == RC_OK)
 		rc = ddb_put_int64(item, DDB_TTL_ATTR, now_s + IDEM_TTL_SECONDS);
 	if (rc == RC_OK)
+		rc = ddb_put_int64(item, "claimedAt", now_s);
+	if (rc == RC_OK)
 		rc = ddb_put_int64(values, ":now", now_s);
-	if (rc == RC_OK && json_object_object_add(names, "#k", json_object_new_string("key")) != 0)
+	if (rc == RC_OK)
+		rc = ddb_put_int64(values, ":stale", now_s - IDEM_STALE_SECONDS);
+	if (rc == RC_OK)
+		rc = ddb_put_s(values, ":empty", "");
+	if (rc == RC_OK && (json_object_object_add(names, "#k", json_object_new_string("key")) != 0 ||
+			    json_object_object_add(names, "#r", json_object_new_string("response")) != 0))
 		rc = RC_NOMEM;
 	if (rc != RC_OK) {
 		rc = eb_set(eb, rc, "building the idempotency record failed");

@@ -13,6 +13,8 @@
 #define IDEM_KEY_MAX 128          /* Idempotency-Key: 1..128 printable ASCII */
 #define IDEM_TTL_SECONDS 86400    /* records are kept 24 h */
 #define IDEM_RESPONSE_MAX 4096    /* stored 201 body */
+#define IDEM_STALE_SECONDS 60     /* a claim with no response after this long was abandoned
+				   * (its request died before storing anything): taken over */
 
 /* What a claim found. */
 enum idem_state {
@@ -37,9 +39,10 @@ void idem_record_key(const char *api_key_hash, const char *key, char out[APIKEYS
  * scheduleId, countryISO), so "123" and "00123" are the same request. */
 void idem_request_hash(const struct appt_request *req, char out[APIKEYS_HEX_SIZE]);
 
-/* Claims record_key for appointment_id unless a live record holds it (an expired
- * one, past its TTL but not yet swept, is taken over). On IDEM_REPLAY/MISMATCH,
- * *rec describes the holder. */
+/* Claims record_key for appointment_id unless a live record holds it. An expired
+ * one (past its TTL, not yet swept) and an abandoned one (no response after
+ * IDEM_STALE_SECONDS: its request died before answering) are taken over. On
+ * IDEM_REPLAY/MISMATCH, *rec describes the holder. */
 enum rc idem_claim(struct ddb_client *ddb, const char *table, const char *record_key,
 		   const char *request_hash, const char *appointment_id, int64_t now_s,
 		   enum idem_state *state, struct idem_record *rec, struct errbuf *eb) MUSTCHECK;

@@ -10,6 +10,7 @@ Every daemon started here is stopped by pid and must exit 0: under the ASan buil
 scripts/test a leak or a memory error makes it exit otherwise."""
 import concurrent.futures
 import http.client
+import hashlib
 import json
 import os
 import re
@@ -688,6 +689,20 @@ class ContractTest(ApiTestCase):
         lst = API.call("GET", "/appointments/654").json
         self.assertEqual(lst["total"], 1)
         self.assertEqual(lst["appointments"][0]["appointmentId"], created.json["appointmentId"])
+        # a claim abandoned by a request that died before answering (no response after
+        # 60 s) is taken over instead of answering 409 for 24 h; a fresh one is not
+        ddb = ddb_client()
+        for age, want in ((3600, 201), (5, 409)):
+            k4 = "abandoned-%d-%s" % (age, harness.rand(6))
+            record = hashlib.sha256(("#" + k4).encode()).hexdigest()
+            now = int(time.time())
+            ddb.put_item(TableName=table_of(D, "idempotency"), Item={
+                "key": {"S": record}, "requestHash": {"S": "x"},
+                "appointmentId": {"S": "0b9d6d36-6a4b-4c1e-9a53-7f1f0f3b5e11"},
+                "response": {"S": ""}, "claimedAt": {"N": str(now - age)},
+                "expiresAt": {"N": str(now + 86000)}})
+            r = API.post("655", 105, "PE", headers={"Idempotency-Key": k4})
+            self.assertEqual(r.status, want, r)
 
     def test_10_metrics_and_health(self):
         r = API.call("GET", "/healthz")
