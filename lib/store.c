@@ -62,61 +62,6 @@ enum rc store_get(struct ddb_client *ddb, const char *table, const char *id,
 	return rc;
 }
 
-/* What a failed condition means, given the status the item has now. */
-struct transition {
-	enum appt_status target;       /* where the update wanted to go */
-	enum appt_status already[2];   /* statuses that count as "already there" */
-	size_t n_already;
-};
-
-static enum store_outcome classify(const struct transition *t, enum appt_status now)
-{
-	for (size_t i = 0; i < t->n_already; i++)
-		if (t->already[i] == now)
-			return STORE_ALREADY;
-	return STORE_WRONG_STATE;
-}
-
-/* Runs one conditional UpdateItem and names the outcome of a failed condition from
- * the old image (ReturnValuesOnConditionCheckFailure) or, where an endpoint does not
- * return one, a consistent read. */
-static enum rc transition_run(struct ddb_client *ddb, const char *table, const char *id,
-			      struct ddb_update_req *req, const struct transition *t,
-			      enum store_outcome *outcome, struct errbuf *eb)
-{
-	struct json_object *key = NULL;
-	struct json_object *old = NULL;
-	struct appointment cur;
-	enum rc rc = key_of(id, &key);
-
-	if (rc != RC_OK)
-		return eb_set(eb, rc, "building the key failed");
-	req->table = table;
-	req->key = key;
-	req->ret = DDB_RET_NONE;
-	req->old_on_fail = true;
-	rc = ddb_update_item(ddb, req, NULL, &old, eb);
-	if (rc == RC_OK) {
-		*outcome = STORE_APPLIED;
-		goto out;
-	}
-	if (rc != RC_CONFLICT)
-		goto out;
-	if (old != NULL) {
-		rc = store_appt_from_item(old, &cur, eb);
-	} else {
-		rc = store_get(ddb, table, id, &cur, eb);
-		if (rc == RC_NOTFOUND)
-			eb_set(eb, RC_NOTFOUND, "no appointment %s", id);
-	}
-	if (rc == RC_OK)
-		*outcome = classify(t, cur.status);
-out:
-	json_object_put(old);
-	json_object_put(key);
-	return rc;
-}
-
 /* ExpressionAttributeValues from name/value string pairs (NULL-terminated). */
 static enum rc values_of(const char *const *pairs, struct json_object **out)
 {
@@ -150,31 +95,90 @@ static enum rc status_names(struct json_object **out)
 	return RC_OK;
 }
 
+/* One step of the status machine: the conditional UpdateItem and what a failed
+ * condition means, given the status the item has then. */
+struct transition {
+	const char *update;            /* UpdateExpression (#s = status) */
+	const char *condition;         /* ConditionExpression on #s */
+	const char *const *pairs;      /* string values: ":name", value, ..., NULL */
+	struct json_object *extra;     /* one more value, named ":sch" (taken), or NULL */
+	enum appt_status already[2];   /* statuses that count as "already there" */
+	size_t n_already;
+};
+
+static enum store_outcome classify(const struct transition *t, enum appt_status now)
+{
+	for (size_t i = 0; i < t->n_already; i++)
+		if (t->already[i] == now)
+			return STORE_ALREADY;
+	return STORE_WRONG_STATE;
+}
+
+/* Runs one conditional UpdateItem and names the outcome of a failed condition from
+ * the old image (ReturnValuesOnConditionCheckFailure) or, where an endpoint does not
+ * return one, a consistent read. Takes t->extra. */
+static enum rc transition_run(struct ddb_client *ddb, const char *table, const char *id,
+			      const struct transition *t, enum store_outcome *outcome,
+			      struct errbuf *eb)
+{
+	struct ddb_update_req req = {.table = table, .update = t->update,
+				     .condition = t->condition, .ret = DDB_RET_NONE,
+				     .old_on_fail = true};
+	struct json_object *extra = t->extra;
+	struct json_object *old = NULL;
+	struct appointment cur;
+	enum rc rc = key_of(id, &req.key);
+
+	if (rc == RC_OK)
+		rc = values_of(t->pairs, &req.values);
+	if (rc == RC_OK)
+		rc = status_names(&req.names);
+	if (rc == RC_OK && extra != NULL) {
+		rc = ddb_put(req.values, ":sch", extra);
+		extra = NULL;
+	}
+	if (rc != RC_OK) {
+		rc = eb_set(eb, rc, "building the update of %s failed", id);
+		goto out;
+	}
+	rc = ddb_update_item(ddb, &req, NULL, &old, eb);
+	if (rc == RC_OK) {
+		*outcome = STORE_APPLIED;
+		goto out;
+	}
+	if (rc != RC_CONFLICT)
+		goto out;
+	if (old != NULL) {
+		rc = store_appt_from_item(old, &cur, eb);
+	} else {
+		rc = store_get(ddb, table, id, &cur, eb);
+		if (rc == RC_NOTFOUND)
+			eb_set(eb, RC_NOTFOUND, "no appointment %s", id);
+	}
+	if (rc == RC_OK)
+		*outcome = classify(t, cur.status);
+out:
+	json_object_put(extra);
+	json_object_put(old);
+	json_object_put(req.key);
+	json_object_put(req.values);
+	json_object_put(req.names);
+	return rc;
+}
+
 enum rc store_mark_processed(struct ddb_client *ddb, const char *table, const char *id,
 			     const struct appt_schedule *schedule, const char *now_iso,
 			     enum store_outcome *outcome, struct errbuf *eb)
 {
 	const char *pairs[] = {":p", "pending", ":new", "processed", ":now", now_iso, NULL};
-	const struct transition t = {APPT_PROCESSED, {APPT_PROCESSED, APPT_COMPLETED}, 2};
-	struct ddb_update_req req = {
-		.update = "SET #s = :new, processedAt = :now, updatedAt = :now, schedule = :sch",
-		.condition = "#s = :p"};
-	struct json_object *sched = NULL;
-	enum rc rc = values_of(pairs, &req.values);
+	struct transition t = {
+		"SET #s = :new, processedAt = :now, updatedAt = :now, schedule = :sch", "#s = :p",
+		pairs, NULL, {APPT_PROCESSED, APPT_COMPLETED}, 2};
+	enum rc rc = store_schedule_value(schedule, &t.extra);
 
-	if (rc == RC_OK)
-		rc = status_names(&req.names);
-	if (rc == RC_OK)
-		rc = store_schedule_value(schedule, &sched);
-	if (rc == RC_OK)
-		rc = ddb_put(req.values, ":sch", sched);
 	if (rc != RC_OK)
-		rc = eb_set(eb, rc, "building the update of %s failed", id);
-	else
-		rc = transition_run(ddb, table, id, &req, &t, outcome, eb);
-	json_object_put(req.values);
-	json_object_put(req.names);
-	return rc;
+		return eb_set(eb, rc, "building the update of %s failed", id);
+	return transition_run(ddb, table, id, &t, outcome, eb);
 }
 
 enum rc store_mark_failed(struct ddb_client *ddb, const char *table, const char *id,
@@ -182,21 +186,10 @@ enum rc store_mark_failed(struct ddb_client *ddb, const char *table, const char 
 			  struct errbuf *eb)
 {
 	const char *pairs[] = {":p", "pending", ":new", "failed", ":now", now_iso, ":r", reason, NULL};
-	const struct transition t = {APPT_FAILED, {APPT_FAILED, APPT_FAILED}, 1};
-	struct ddb_update_req req = {
-		.update = "SET #s = :new, failureReason = :r, updatedAt = :now",
-		.condition = "#s = :p"};
-	enum rc rc = values_of(pairs, &req.values);
+	const struct transition t = {"SET #s = :new, failureReason = :r, updatedAt = :now",
+				     "#s = :p", pairs, NULL, {APPT_FAILED, APPT_FAILED}, 1};
 
-	if (rc == RC_OK)
-		rc = status_names(&req.names);
-	if (rc != RC_OK)
-		rc = eb_set(eb, rc, "building the update of %s failed", id);
-	else
-		rc = transition_run(ddb, table, id, &req, &t, outcome, eb);
-	json_object_put(req.values);
-	json_object_put(req.names);
-	return rc;
+	return transition_run(ddb, table, id, &t, outcome, eb);
 }
 
 enum rc store_mark_completed(struct ddb_client *ddb, const char *table, const char *id,
@@ -204,21 +197,11 @@ enum rc store_mark_completed(struct ddb_client *ddb, const char *table, const ch
 {
 	const char *pairs[] = {":p", "pending", ":d", "processed", ":new", "completed",
 			       ":now", now_iso, NULL};
-	const struct transition t = {APPT_COMPLETED, {APPT_COMPLETED, APPT_COMPLETED}, 1};
-	struct ddb_update_req req = {
-		.update = "SET #s = :new, completedAt = :now, updatedAt = :now",
-		.condition = "#s IN (:p, :d)"};
-	enum rc rc = values_of(pairs, &req.values);
+	const struct transition t = {"SET #s = :new, completedAt = :now, updatedAt = :now",
+				     "#s IN (:p, :d)", pairs, NULL,
+				     {APPT_COMPLETED, APPT_COMPLETED}, 1};
 
-	if (rc == RC_OK)
-		rc = status_names(&req.names);
-	if (rc != RC_OK)
-		rc = eb_set(eb, rc, "building the update of %s failed", id);
-	else
-		rc = transition_run(ddb, table, id, &req, &t, outcome, eb);
-	json_object_put(req.values);
-	json_object_put(req.names);
-	return rc;
+	return transition_run(ddb, table, id, &t, outcome, eb);
 }
 
 /* ---- Listing ---- */
