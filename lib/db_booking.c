@@ -8,6 +8,8 @@
 
 #include "db_int.h"
 
+#define SID_SIZE 24 /* a schedule id (int64) as text, with NUL */
+
 /* Takes the slot. The WHERE re-evaluates after waiting for a concurrent booking's row lock
  * (READ COMMITTED), so of two racers exactly one sees is_available = true. now() is the
  * transaction's start, so "in the future" is judged once per booking. */
@@ -29,14 +31,21 @@ static const struct db_stmt st_insert = {
 	.n_params = 5,
 };
 
+/* The reads of schedule $1 of country $2: SCHEDULE_COLS are columns 0..3 as read_schedule
+ * takes them, then one boolean column (4) between them and SCHEDULE_ROW. */
+#define SCHEDULE_COLS \
+	"SELECT s.center_id, s.specialty_id, s.medic_id, " DB_SQL_ISO("s.available_at") ","
+#define SCHEDULE_ROW \
+	" FROM schedules s WHERE s.schedule_id = $1::bigint AND s.country_iso = $2::text"
+
 /* Why the slot could not be taken: absent, already ours, or someone else's / past. A fresh
  * statement snapshot, so it sees the booking that beat us. */
 static const struct db_stmt st_why = {
 	.name = "booking_why",
-	.sql = "SELECT s.center_id, s.specialty_id, s.medic_id, " DB_SQL_ISO("s.available_at") ","
+	.sql = SCHEDULE_COLS
 	       " EXISTS (SELECT 1 FROM appointments a WHERE a.appointment_id = $3::uuid"
 	       "   AND a.schedule_id = s.schedule_id AND a.status <> 'cancelled')"
-	       " FROM schedules s WHERE s.schedule_id = $1::bigint AND s.country_iso = $2::text",
+	       SCHEDULE_ROW,
 	.n_params = 3,
 };
 
@@ -49,10 +58,10 @@ static const struct db_stmt st_owner = {
 
 static const struct db_stmt st_check = {
 	.name = "booking_check",
-	.sql = "SELECT s.center_id, s.specialty_id, s.medic_id, " DB_SQL_ISO("s.available_at") ","
+	.sql = SCHEDULE_COLS
 	       " s.is_available AND s.available_at > now() AND NOT EXISTS (SELECT 1 FROM"
 	       "   appointments a WHERE a.schedule_id = s.schedule_id AND a.status <> 'cancelled')"
-	       " FROM schedules s WHERE s.schedule_id = $1::bigint AND s.country_iso = $2::text",
+	       SCHEDULE_ROW,
 	.n_params = 2,
 };
 
@@ -97,6 +106,18 @@ static bool valid_created_at(const char *s)
 		if (s[i] <= ' ' || s[i] > '~')
 			return false;
 	return true;
+}
+
+/* The arguments both tasks take: schedule_id (written as text into sid) and country. */
+static enum rc slot_args(int64_t schedule_id, const char *country, char sid[SID_SIZE],
+			 struct errbuf *eb)
+{
+	if (schedule_id < 1)
+		return eb_set(eb, RC_INVAL, "schedule id %" PRId64 " is not >= 1", schedule_id);
+	if (!db_valid_country(country))
+		return eb_set(eb, RC_INVAL, "country is not two upper-case letters");
+	snprintf(sid, SID_SIZE, "%" PRId64, schedule_id);
+	return RC_OK;
 }
 
 /* Reads columns 0..3 (center, specialty, medic, available_at) of row 0. */
@@ -179,7 +200,7 @@ enum rc db_book_appointment(struct db_conn *c, const char *appointment_id,
 			    const char *created_at_iso, struct db_booking_result *out,
 			    struct errbuf *eb)
 {
-	char sid[24];
+	char sid[SID_SIZE];
 	const char *take_p[2] = {sid, country};
 	const char *why_p[3] = {sid, country, appointment_id};
 	const char *ins_p[5] = {appointment_id, insured_id, sid, country, created_at_iso};
@@ -193,13 +214,11 @@ enum rc db_book_appointment(struct db_conn *c, const char *appointment_id,
 		return eb_set(eb, RC_INVAL, "appointment id is not a UUID");
 	if (!valid_insured(insured_id))
 		return eb_set(eb, RC_INVAL, "insured id is not 5 digits");
-	if (schedule_id < 1)
-		return eb_set(eb, RC_INVAL, "schedule id %" PRId64 " is not >= 1", schedule_id);
-	if (!db_valid_country(country))
-		return eb_set(eb, RC_INVAL, "country is not two upper-case letters");
+	rc = slot_args(schedule_id, country, sid, eb);
+	if (rc != RC_OK)
+		return rc;
 	if (!valid_created_at(created_at_iso))
 		return eb_set(eb, RC_INVAL, "createdAt is empty, too long or not printable");
-	snprintf(sid, sizeof(sid), "%" PRId64, schedule_id);
 
 	rc = db_begin(c, eb);
 	if (rc != RC_OK)
@@ -255,7 +274,7 @@ enum rc db_check_schedule(struct db_conn *c, int64_t schedule_id, const char *co
 			  int timeout_ms, enum db_check_status *status,
 			  struct db_schedule *details, struct errbuf *eb)
 {
-	char sid[24];
+	char sid[SID_SIZE];
 	const char *params[2] = {sid, country};
 	PGresult *r = NULL;
 	struct db_schedule s;
@@ -263,13 +282,11 @@ enum rc db_check_schedule(struct db_conn *c, int64_t schedule_id, const char *co
 	enum rc rc;
 
 	*status = DB_CHECK_NONE;
-	if (schedule_id < 1)
-		return eb_set(eb, RC_INVAL, "schedule id %" PRId64 " is not >= 1", schedule_id);
-	if (!db_valid_country(country))
-		return eb_set(eb, RC_INVAL, "country is not two upper-case letters");
+	rc = slot_args(schedule_id, country, sid, eb);
+	if (rc != RC_OK)
+		return rc;
 	if (timeout_ms <= 0)
 		return eb_set(eb, RC_INVAL, "check timeout must be > 0 ms");
-	snprintf(sid, sizeof(sid), "%" PRId64, schedule_id);
 	rc = db_run(c, &st_check, params, timeout_ms, &r, eb);
 	if (rc != RC_OK)
 		goto out;

@@ -289,14 +289,22 @@ static enum rc changed(const struct db_migration *m, const char *when, struct er
 		      m->file, when);
 }
 
-static enum rc bootstrap(struct db_conn *c, struct errbuf *eb)
+/* Opens a transaction that holds the migration lock, with no statement or lock timeout. */
+static enum rc begin_locked(struct db_conn *c, struct errbuf *eb)
 {
 	enum rc rc = db_begin(c, eb);
 
-	/* Under the lock: two first runs racing on CREATE TABLE IF NOT EXISTS can otherwise
-	 * fail on the catalog's unique index. */
 	if (rc == RC_OK)
 		rc = db_exec(c, MIGRATE_LOCK_SQL, DB_TIMEOUT_NONE, eb);
+	return rc;
+}
+
+static enum rc bootstrap(struct db_conn *c, struct errbuf *eb)
+{
+	/* Under the lock: two first runs racing on CREATE TABLE IF NOT EXISTS can otherwise
+	 * fail on the catalog's unique index. */
+	enum rc rc = begin_locked(c, eb);
+
 	if (rc == RC_OK)
 		rc = db_exec(c, CREATE_TABLE_SQL, DB_TIMEOUT_NONE, eb);
 	if (rc == RC_OK)
@@ -321,10 +329,7 @@ static enum rc apply_one(struct db_conn *c, const struct db_migration *m, bool *
 
 	*did = false;
 	snprintf(ver, sizeof(ver), "%ld", m->version);
-	rc = db_begin(c, eb);
-	if (rc != RC_OK)
-		return rc;
-	rc = db_exec(c, MIGRATE_LOCK_SQL, DB_TIMEOUT_NONE, eb);
+	rc = begin_locked(c, eb);
 	if (rc == RC_OK)
 		rc = lookup(c, m, &applied, &same, when, sizeof(when), eb);
 	if (rc != RC_OK)

@@ -40,28 +40,28 @@ static const struct ref_row medics[DB_SEED_MEDICS] = {
 	{6, "Dr. Pedro Vargas"},
 };
 
-/* A reference row is refreshed only when its name differs, so reruns write nothing. */
+/* The upsert of one reference row ($1 id, $2 name) into table, keyed by id_col. A row is
+ * refreshed only when its name differs, so reruns write nothing. */
+#define REF_UPSERT_SQL(table, id_col)                                                          \
+	"INSERT INTO " table " (" id_col ", name) VALUES ($1::integer, $2::text)"                 \
+	" ON CONFLICT (" id_col ") DO UPDATE SET name = EXCLUDED.name, updated_at = now()"        \
+	" WHERE " table ".name IS DISTINCT FROM EXCLUDED.name"
+
 static const struct db_stmt st_center = {
 	.name = "seed_center",
-	.sql = "INSERT INTO medical_centers (center_id, name) VALUES ($1::integer, $2::text)"
-	       " ON CONFLICT (center_id) DO UPDATE SET name = EXCLUDED.name, updated_at = now()"
-	       " WHERE medical_centers.name IS DISTINCT FROM EXCLUDED.name",
+	.sql = REF_UPSERT_SQL("medical_centers", "center_id"),
 	.n_params = 2,
 };
 
 static const struct db_stmt st_specialty = {
 	.name = "seed_specialty",
-	.sql = "INSERT INTO specialties (specialty_id, name) VALUES ($1::integer, $2::text)"
-	       " ON CONFLICT (specialty_id) DO UPDATE SET name = EXCLUDED.name, updated_at = now()"
-	       " WHERE specialties.name IS DISTINCT FROM EXCLUDED.name",
+	.sql = REF_UPSERT_SQL("specialties", "specialty_id"),
 	.n_params = 2,
 };
 
 static const struct db_stmt st_medic = {
 	.name = "seed_medic",
-	.sql = "INSERT INTO medics (medic_id, name) VALUES ($1::integer, $2::text)"
-	       " ON CONFLICT (medic_id) DO UPDATE SET name = EXCLUDED.name, updated_at = now()"
-	       " WHERE medics.name IS DISTINCT FROM EXCLUDED.name",
+	.sql = REF_UPSERT_SQL("medics", "medic_id"),
 	.n_params = 2,
 };
 

@@ -229,4 +229,63 @@ enum rc aws_call_json(struct aws_client *c, const struct aws_call_opts *opts, co
 		      struct json_object *req, struct json_object **out,
 		      struct aws_error *err) MUSTCHECK;
 
+/* ---- For the service modules ------------------------------------------------------------
+ * What sqs, sns, dynamodb, eventbridge and ssm share, so each keeps only its own requests and
+ * answers. Callers of those modules need none of it. */
+
+/* The part every service client is made of. A service's own (opaque) client struct has one
+ * as its first member; aws_svc_client_new allocates the whole struct. Not thread-safe, like
+ * the aws_client inside. */
+struct aws_svc_client {
+	struct aws_client *aws; /* the core client for the service (owned) */
+	struct aws_error last;  /* what aws_svc_call last recorded (dynamodb, eventbridge, ssm);
+				 * sqs and sns fill the caller's aws_error instead */
+};
+
+/* Allocates size bytes, zeroed (size >= sizeof(struct aws_svc_client)), creates the core
+ * client for svc into the aws_svc_client at their start (cfg is copied) and returns them
+ * for the service to use as its own client struct. NULL with eb filled on failure:
+ * RC_NOMEM ("<service> client: out of memory"), aws_client_new's failure, or RC_FATAL for a
+ * size too small (a bug). Free it with aws_svc_client_free. */
+void *aws_svc_client_new(size_t size, const struct aws_config *cfg, enum aws_service svc,
+			 struct errbuf *eb);
+/* Frees an object aws_svc_client_new returned, with its core client. Accepts NULL. */
+void aws_svc_client_free(void *client);
+
+/* What aws_svc_call does beyond a plain call; all fields may be zero. */
+struct aws_svc_call_opts {
+	bool secret; /* wipe the request text and the answer body before they are freed
+		      * (best effort: libcurl and the kernel may hold copies) */
+	struct json_object **conflict_body; /* when not NULL: on RC_CONFLICT, the error answer
+					     * as a JSON object (caller owns it), else NULL */
+};
+
+/* One call of a JSON service whose operations report through an errbuf: serialises req
+ * (borrowed, not NULL), sends it as op with aws_call (the detail goes to sc->last) and parses
+ * the 2xx answer into *out, which the caller then owns (json_object_put). The answer must be
+ * exactly one JSON object (jx_parse: bounded by AWS_RESPONSE_MAX and AWS_JSON_DEPTH_MAX, no
+ * NaN, valid UTF-8); an empty body is an empty object. Fails with aws_call's rc and its
+ * aws_error_to_eb summary in eb, with RC_IO "<service> <op>: the answer is not a JSON object"
+ * (the service may have acted; sc->last then shows the successful call), or RC_NOMEM.
+ * *out is NULL on failure. opts may be NULL. Blocks as aws_call does. */
+enum rc aws_svc_call(struct aws_svc_client *sc, const char *op, struct json_object *req,
+		     const struct aws_svc_call_opts *opts, struct json_object **out,
+		     struct errbuf *eb) MUSTCHECK;
+
+/* Copies the string member key of o into dst (cut to size bytes with its NUL), or "" when o
+ * is NULL or the member is absent or not a string (moto sends "NextToken": null). */
+void aws_copy_member(struct json_object *o, const char *key, char *dst, size_t size);
+
+/* Owned name/value string pairs as struct sqs_attrs and struct sns_attrs hold them: frees the
+ * *n pairs and both arrays, and leaves the three empty (NULL, NULL, 0). */
+void aws_pairs_clear(char ***names, char ***values, size_t *n);
+/* The value paired with name among the n pairs, or NULL; borrowed from values. */
+const char *aws_pairs_get(char *const *names, char *const *values, size_t n, const char *name);
+
+/* The first element named name (any namespace) at or below n and its following siblings,
+ * depth first, or NULL: for the XML answers of the Query protocol (SNS). Borrowed from n's
+ * document. struct _xmlNode is libxml2's xmlNode. */
+struct _xmlNode;
+struct _xmlNode *aws_xml_find(struct _xmlNode *n, const char *name);
+
 #endif

@@ -16,44 +16,27 @@
 #include "jx.h"
 
 struct ddb_client {
-	struct aws_client *aws; /* the dynamodb-service client (owned) */
-	struct aws_error last;  /* the last call's error detail */
+	struct aws_svc_client base; /* first: the dynamodb-service client and its last error */
 };
 
 struct ddb_client *ddb_client_new(const struct aws_config *cfg, struct errbuf *eb)
 {
-	struct ddb_client *c = NULL;
-
-	c = calloc(1, sizeof(*c));
-	if (c == NULL) {
-		eb_set(eb, RC_NOMEM, "dynamodb client: out of memory");
-		return NULL;
-	}
-	c->aws = aws_client_new(cfg, AWS_SVC_DYNAMODB, eb);
-	if (c->aws == NULL) {
-		free(c);
-		return NULL;
-	}
-	c->last.service = AWS_SVC_DYNAMODB;
-	return c;
+	return aws_svc_client_new(sizeof(struct ddb_client), cfg, AWS_SVC_DYNAMODB, eb);
 }
 
 void ddb_client_free(struct ddb_client *c)
 {
-	if (c == NULL)
-		return;
-	aws_client_free(c->aws);
-	free(c);
+	aws_svc_client_free(c);
 }
 
 struct aws_client *ddb_client_core(struct ddb_client *c)
 {
-	return c->aws;
+	return c->base.aws;
 }
 
 const struct aws_error *ddb_last_error(const struct ddb_client *c)
 {
-	return &c->last;
+	return &c->base.last;
 }
 
 const char *ddb_applied_name(enum ddb_applied a)
@@ -70,81 +53,6 @@ const char *ddb_applied_name(enum ddb_applied a)
 }
 
 /* ---- Calls ---- */
-
-/* Parses an answer body as one JSON object; an empty body is an empty object. */
-static enum rc parse_object(const char *text, size_t len, struct json_object **out)
-{
-	struct json_tokener *tok = NULL;
-	struct json_object *o = NULL;
-	enum rc rc = RC_INVAL;
-	size_t i, end;
-
-	*out = NULL;
-	for (i = 0; i < len && isspace((unsigned char)text[i]); i++)
-		;
-	if (i == len) {
-		*out = json_object_new_object();
-		return *out != NULL ? RC_OK : RC_NOMEM;
-	}
-	if (len > AWS_RESPONSE_MAX)
-		return RC_INVAL;
-	tok = json_tokener_new_ex(AWS_JSON_DEPTH_MAX);
-	if (tok == NULL)
-		return RC_NOMEM;
-	o = json_tokener_parse_ex(tok, text, (int)len);
-	if (o == NULL || !json_object_is_type(o, json_type_object))
-		goto out;
-	end = json_tokener_get_parse_end(tok);
-	for (; end < len; end++)
-		if (!isspace((unsigned char)text[end]))
-			goto out;
-	*out = o;
-	o = NULL;
-	rc = RC_OK;
-out:
-	json_object_put(o);
-	json_tokener_free(tok);
-	return rc;
-}
-
-/* Sends req as op. On RC_OK *out is the parsed answer (caller owns it). On RC_CONFLICT, when
- * fail_body is not NULL, *fail_body is the parsed error body (NULL if it did not parse): a
- * failed condition carries the old item there. eb gets the core's summary on failure. */
-static enum rc ddb_call(struct ddb_client *c, const char *op, struct json_object *req,
-			struct json_object **out, struct json_object **fail_body,
-			struct errbuf *eb)
-{
-	struct aws_response resp;
-	const char *text;
-	enum rc rc;
-
-	*out = NULL;
-	if (fail_body != NULL)
-		*fail_body = NULL;
-	aws_response_init(&resp);
-	text = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN |
-							   JSON_C_TO_STRING_NOSLASHESCAPE);
-	if (text == NULL) {
-		rc = eb_set(eb, RC_NOMEM, "dynamodb %s: out of memory", op);
-		goto out;
-	}
-	rc = aws_call(c->aws, op, NULL, text, strlen(text), &resp, &c->last);
-	if (rc != RC_OK) {
-		aws_error_to_eb(&c->last, eb);
-		if (rc == RC_CONFLICT && fail_body != NULL && resp.body.len > 0 &&
-		    parse_object(resp.body.data, resp.body.len, fail_body) != RC_OK)
-			*fail_body = NULL;
-		goto out;
-	}
-	rc = parse_object(resp.body.data != NULL ? resp.body.data : "", resp.body.len, out);
-	if (rc == RC_INVAL)
-		rc = eb_set(eb, RC_IO, "dynamodb %s: the answer is not a JSON object", op);
-	else if (rc != RC_OK)
-		eb_set(eb, rc, "dynamodb %s: out of memory", op);
-out:
-	aws_response_cleanup(&resp);
-	return rc;
-}
 
 static bool code_is(const struct aws_error *err, const char *code)
 {
@@ -369,11 +277,24 @@ out:
 	return rc == RC_NOMEM ? nomem(eb) : rc;
 }
 
+/* Adds member: {flag: true[, key: value]} to req (value NULL: without it). RC_NOMEM. */
+static enum rc add_enabled(struct json_object *req, const char *member, const char *flag,
+			   const char *key, const char *value)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (o == NULL || jx_add_bool(o, flag, true) != RC_OK ||
+	    (value != NULL && jx_add_str(o, key, value) != RC_OK)) {
+		json_object_put(o);
+		return RC_NOMEM;
+	}
+	return jx_add_obj(req, member, o) == RC_OK ? RC_OK : RC_NOMEM;
+}
+
 TESTABLE enum rc ddb_build_create_table(const struct ddb_table_spec *spec,
 					struct json_object **out, struct errbuf *eb)
 {
 	struct json_object *req = NULL, *defs = NULL, *ks = NULL, *gsis = NULL, *g = NULL;
-	struct json_object *stream = NULL, *sse = NULL;
 	enum rc rc;
 
 	*out = NULL;
@@ -440,35 +361,19 @@ TESTABLE enum rc ddb_build_create_table(const struct ddb_table_spec *spec,
 		if (rc != RC_OK)
 			goto out;
 	}
-	if (spec->stream) {
-		rc = RC_NOMEM;
-		stream = json_object_new_object();
-		if (stream == NULL || jx_add_bool(stream, "StreamEnabled", true) != RC_OK ||
-		    jx_add_str(stream, "StreamViewType", "NEW_AND_OLD_IMAGES") != RC_OK)
-			goto out;
-		rc = jx_add_obj(req, "StreamSpecification", stream);
-		stream = NULL;
-		if (rc != RC_OK)
-			goto out;
-	}
-	if (spec->sse) {
-		rc = RC_NOMEM;
-		sse = json_object_new_object();
-		if (sse == NULL || jx_add_bool(sse, "Enabled", true) != RC_OK)
-			goto out;
-		rc = jx_add_obj(req, "SSESpecification", sse);
-		sse = NULL;
-		if (rc != RC_OK)
-			goto out;
-	}
+	if (spec->stream)
+		rc = add_enabled(req, "StreamSpecification", "StreamEnabled", "StreamViewType",
+				 "NEW_AND_OLD_IMAGES");
+	if (rc == RC_OK && spec->sse)
+		rc = add_enabled(req, "SSESpecification", "Enabled", NULL, NULL);
+	if (rc != RC_OK)
+		goto out;
 	*out = req;
 	req = NULL;
 	rc = RC_OK;
 out:
 	if (rc == RC_NOMEM)
 		nomem(eb);
-	json_object_put(sse);
-	json_object_put(stream);
 	json_object_put(g);
 	json_object_put(gsis);
 	json_object_put(defs);
@@ -499,22 +404,45 @@ static enum rc table_req(const char *table, const char *key_member, struct json_
 	return RC_OK;
 }
 
-TESTABLE enum rc ddb_build_put_item(const struct ddb_put_req *r, struct json_object **out,
-				    struct errbuf *eb)
+static const char *return_name(enum ddb_return r)
+{
+	switch (r) {
+	case DDB_RET_NONE:
+		return "NONE";
+	case DDB_RET_ALL_NEW:
+		return "ALL_NEW";
+	case DDB_RET_UPDATED_NEW:
+		return "UPDATED_NEW";
+	case DDB_RET_ALL_OLD:
+		return "ALL_OLD";
+	case DDB_RET_UPDATED_OLD:
+		return "UPDATED_OLD";
+	}
+	return NULL;
+}
+
+/* Builds a PutItem request (key_member "Item", w->update NULL, w->ret DDB_RET_NONE) or an
+ * UpdateItem request (key_member "Key"), the members always in the same order. w->ret has
+ * been checked. */
+static enum rc build_write(const struct ddb_update_req *w, const char *key_member,
+			   struct json_object **out, struct errbuf *eb)
 {
 	struct json_object *req = NULL;
 	enum rc rc;
 
 	*out = NULL;
-	rc = check_expr("ConditionExpression", r->condition, false, eb);
+	rc = check_expr("ConditionExpression", w->condition, false, eb);
 	if (rc == RC_OK)
-		rc = table_req(r->table, "Item", r->item, &req, eb);
+		rc = table_req(w->table, key_member, w->key, &req, eb);
 	if (rc == RC_OK)
-		rc = add_expr_attrs(req, r->names, r->values, eb);
+		rc = add_expr_attrs(req, w->names, w->values, eb);
 	if (rc != RC_OK)
 		goto out;
-	if ((r->condition != NULL && jx_add_str(req, "ConditionExpression", r->condition) != RC_OK) ||
-	    (r->old_on_fail &&
+	if ((w->update != NULL && jx_add_str(req, "UpdateExpression", w->update) != RC_OK) ||
+	    (w->condition != NULL && jx_add_str(req, "ConditionExpression", w->condition) != RC_OK) ||
+	    (w->ret != DDB_RET_NONE &&
+	     jx_add_str(req, "ReturnValues", return_name(w->ret)) != RC_OK) ||
+	    (w->old_on_fail &&
 	     jx_add_str(req, "ReturnValuesOnConditionCheckFailure", "ALL_OLD") != RC_OK)) {
 		rc = nomem(eb);
 		goto out;
@@ -524,6 +452,18 @@ TESTABLE enum rc ddb_build_put_item(const struct ddb_put_req *r, struct json_obj
 out:
 	json_object_put(req);
 	return rc;
+}
+
+TESTABLE enum rc ddb_build_put_item(const struct ddb_put_req *r, struct json_object **out,
+				    struct errbuf *eb)
+{
+	/* A put is a write whose key is the whole item, without update or ReturnValues. */
+	const struct ddb_update_req w = {.table = r->table, .key = r->item,
+					 .condition = r->condition, .names = r->names,
+					 .values = r->values, .ret = DDB_RET_NONE,
+					 .old_on_fail = r->old_on_fail};
+
+	return build_write(&w, "Item", out, eb);
 }
 
 TESTABLE enum rc ddb_build_get_item(const char *table, struct json_object *key, bool consistent,
@@ -543,55 +483,18 @@ TESTABLE enum rc ddb_build_get_item(const char *table, struct json_object *key, 
 	return RC_OK;
 }
 
-static const char *return_name(enum ddb_return r)
-{
-	switch (r) {
-	case DDB_RET_NONE:
-		return "NONE";
-	case DDB_RET_ALL_NEW:
-		return "ALL_NEW";
-	case DDB_RET_UPDATED_NEW:
-		return "UPDATED_NEW";
-	case DDB_RET_ALL_OLD:
-		return "ALL_OLD";
-	case DDB_RET_UPDATED_OLD:
-		return "UPDATED_OLD";
-	}
-	return NULL;
-}
-
 TESTABLE enum rc ddb_build_update_item(const struct ddb_update_req *r, struct json_object **out,
 				       struct errbuf *eb)
 {
-	struct json_object *req = NULL;
-	const char *ret = return_name(r->ret);
 	enum rc rc;
 
 	*out = NULL;
-	if (ret == NULL)
+	if (return_name(r->ret) == NULL)
 		return eb_set(eb, RC_INVAL, "dynamodb: bad ReturnValues %d", (int)r->ret);
 	rc = check_expr("UpdateExpression", r->update, true, eb);
-	if (rc == RC_OK)
-		rc = check_expr("ConditionExpression", r->condition, false, eb);
-	if (rc == RC_OK)
-		rc = table_req(r->table, "Key", r->key, &req, eb);
-	if (rc == RC_OK)
-		rc = add_expr_attrs(req, r->names, r->values, eb);
 	if (rc != RC_OK)
-		goto out;
-	if (jx_add_str(req, "UpdateExpression", r->update) != RC_OK ||
-	    (r->condition != NULL && jx_add_str(req, "ConditionExpression", r->condition) != RC_OK) ||
-	    (r->ret != DDB_RET_NONE && jx_add_str(req, "ReturnValues", ret) != RC_OK) ||
-	    (r->old_on_fail &&
-	     jx_add_str(req, "ReturnValuesOnConditionCheckFailure", "ALL_OLD") != RC_OK)) {
-		rc = nomem(eb);
-		goto out;
-	}
-	*out = req;
-	req = NULL;
-out:
-	json_object_put(req);
-	return rc;
+		return rc;
+	return build_write(r, "Key", out, eb);
 }
 
 TESTABLE enum rc ddb_build_query(const struct ddb_query_req *q, struct json_object *start_key,
@@ -644,16 +547,6 @@ out:
 
 /* ---- Parsing ---- */
 
-/* Copies the string member key of o into dst (cut to size), or "" when absent. */
-static void copy_member(struct json_object *o, const char *key, char *dst, size_t size)
-{
-	struct json_object *v = NULL;
-
-	dst[0] = '\0';
-	if (json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
-		snprintf(dst, size, "%s", json_object_get_string(v));
-}
-
 TESTABLE enum rc ddb_parse_table_info(struct json_object *table, struct ddb_table_info *info,
 				      struct errbuf *eb)
 {
@@ -662,24 +555,24 @@ TESTABLE enum rc ddb_parse_table_info(struct json_object *table, struct ddb_tabl
 	memset(info, 0, sizeof(*info));
 	if (!json_object_is_type(table, json_type_object))
 		return eb_set(eb, RC_IO, "dynamodb DescribeTable: no Table in the answer");
-	copy_member(table, "TableStatus", info->status, sizeof(info->status));
+	aws_copy_member(table, "TableStatus", info->status, sizeof(info->status));
 	if (info->status[0] == '\0')
 		return eb_set(eb, RC_IO, "dynamodb DescribeTable: no TableStatus in the answer");
-	copy_member(table, "TableArn", info->arn, sizeof(info->arn));
-	copy_member(table, "LatestStreamArn", info->stream_arn, sizeof(info->stream_arn));
+	aws_copy_member(table, "TableArn", info->arn, sizeof(info->arn));
+	aws_copy_member(table, "LatestStreamArn", info->stream_arn, sizeof(info->stream_arn));
 	if (json_object_object_get_ex(table, "BillingModeSummary", &v))
-		copy_member(v, "BillingMode", info->billing_mode, sizeof(info->billing_mode));
+		aws_copy_member(v, "BillingMode", info->billing_mode, sizeof(info->billing_mode));
 	if (json_object_object_get_ex(table, "StreamSpecification", &v)) {
 		struct json_object *en = NULL;
 
 		if (json_object_object_get_ex(v, "StreamEnabled", &en))
 			info->stream_enabled = json_object_get_boolean(en) != 0;
-		copy_member(v, "StreamViewType", info->stream_view, sizeof(info->stream_view));
+		aws_copy_member(v, "StreamViewType", info->stream_view, sizeof(info->stream_view));
 	}
 	if (json_object_object_get_ex(table, "SSEDescription", &v)) {
 		char st[DDB_WORD_MAX];
 
-		copy_member(v, "Status", st, sizeof(st));
+		aws_copy_member(v, "Status", st, sizeof(st));
 		info->sse_enabled = strcmp(st, "ENABLED") == 0 || strcmp(st, "ENABLING") == 0;
 	}
 	if (json_object_object_get_ex(table, "ItemCount", &v) &&
@@ -692,8 +585,8 @@ TESTABLE enum rc ddb_parse_table_info(struct json_object *table, struct ddb_tabl
 		for (size_t i = 0; i < info->n_gsis; i++) {
 			char st[DDB_WORD_MAX];
 
-			copy_member(json_object_array_get_idx(gsis, i), "IndexStatus", st,
-				    sizeof(st));
+			aws_copy_member(json_object_array_get_idx(gsis, i), "IndexStatus", st,
+					sizeof(st));
 			if (strcmp(st, "ACTIVE") != 0)
 				info->gsis_active = false;
 		}
@@ -780,7 +673,7 @@ enum rc ddb_create_table(struct ddb_client *c, const struct ddb_table_spec *spec
 
 	rc = ddb_build_create_table(spec, &req, eb);
 	if (rc == RC_OK)
-		rc = ddb_call(c, "CreateTable", req, &ans, NULL, eb);
+		rc = aws_svc_call(&c->base, "CreateTable", req, NULL, &ans, eb);
 	if (rc == RC_CONFLICT)
 		eb_set(eb, RC_CONFLICT, "dynamodb: table %s already exists", spec->table);
 	json_object_put(ans);
@@ -797,7 +690,7 @@ enum rc ddb_describe_table(struct ddb_client *c, const char *table, struct ddb_t
 	memset(info, 0, sizeof(*info));
 	rc = table_req(table, NULL, NULL, &req, eb);
 	if (rc == RC_OK)
-		rc = ddb_call(c, "DescribeTable", req, &ans, NULL, eb);
+		rc = aws_svc_call(&c->base, "DescribeTable", req, NULL, &ans, eb);
 	if (rc == RC_OK) {
 		json_object_object_get_ex(ans, "Table", &t);
 		rc = ddb_parse_table_info(t, info, eb);
@@ -855,33 +748,46 @@ enum rc ddb_wait_active(struct ddb_client *c, const char *table, long timeout_ms
 	}
 }
 
+/* An optional setting the endpoint does not implement (DynamoDB Local, LocalStack) is not a
+ * failure: *result says DDB_UNSUPPORTED and rc becomes RC_OK. A missing table stays one. */
+static enum rc unless_unsupported(const struct ddb_client *c, enum rc rc,
+				  enum ddb_applied *result)
+{
+	if (rc != RC_OK && rc != RC_NOTFOUND && ddb_unsupported(&c->base.last)) {
+		*result = DDB_UNSUPPORTED;
+		return RC_OK;
+	}
+	return rc;
+}
+
+/* Turns on an optional setting: adds spec_member: {flag: true[, "AttributeName": attr]} to
+ * req (a table request) and sends it as op. */
+static enum rc apply_setting(struct ddb_client *c, struct json_object *req, const char *op,
+			     const char *spec_member, const char *flag, const char *attr,
+			     enum ddb_applied *result, struct errbuf *eb)
+{
+	struct json_object *ans = NULL;
+	enum rc rc;
+
+	if (add_enabled(req, spec_member, flag, "AttributeName", attr) != RC_OK)
+		return nomem(eb);
+	rc = aws_svc_call(&c->base, op, req, NULL, &ans, eb);
+	json_object_put(ans);
+	return unless_unsupported(c, rc, result);
+}
+
 enum rc ddb_enable_pitr(struct ddb_client *c, const char *table, enum ddb_applied *result,
 			struct errbuf *eb)
 {
-	struct json_object *req = NULL, *ans = NULL, *spec = NULL;
+	struct json_object *req = NULL;
 	enum rc rc;
 
 	*result = DDB_APPLIED;
 	rc = table_req(table, NULL, NULL, &req, eb);
-	if (rc != RC_OK)
-		goto out;
-	spec = json_object_new_object();
-	if (spec == NULL || jx_add_bool(spec, "PointInTimeRecoveryEnabled", true) != RC_OK) {
-		json_object_put(spec);
-		rc = nomem(eb);
-		goto out;
-	}
-	if (jx_add_obj(req, "PointInTimeRecoverySpecification", spec) != RC_OK) {
-		rc = nomem(eb);
-		goto out;
-	}
-	rc = ddb_call(c, "UpdateContinuousBackups", req, &ans, NULL, eb);
-	if (rc != RC_OK && rc != RC_NOTFOUND && ddb_unsupported(&c->last)) {
-		*result = DDB_UNSUPPORTED;
-		rc = RC_OK;
-	}
-out:
-	json_object_put(ans);
+	if (rc == RC_OK)
+		rc = apply_setting(c, req, "UpdateContinuousBackups",
+				   "PointInTimeRecoverySpecification", "PointInTimeRecoveryEnabled",
+				   NULL, result, eb);
 	json_object_put(req);
 	return rc;
 }
@@ -889,7 +795,7 @@ out:
 enum rc ddb_enable_ttl(struct ddb_client *c, const char *table, const char *attr,
 		       enum ddb_applied *result, struct errbuf *eb)
 {
-	struct json_object *req = NULL, *ans = NULL, *spec = NULL, *d = NULL;
+	struct json_object *req = NULL, *ans = NULL, *d = NULL;
 	char status[DDB_WORD_MAX], cur[DDB_NAME_MAX + 1];
 	size_t alen = attr != NULL ? strnlen(attr, DDB_NAME_MAX + 1) : 0;
 	enum rc rc;
@@ -901,17 +807,14 @@ enum rc ddb_enable_ttl(struct ddb_client *c, const char *table, const char *attr
 	rc = table_req(table, NULL, NULL, &req, eb);
 	if (rc != RC_OK)
 		goto out;
-	rc = ddb_call(c, "DescribeTimeToLive", req, &ans, NULL, eb);
+	rc = aws_svc_call(&c->base, "DescribeTimeToLive", req, NULL, &ans, eb);
 	if (rc != RC_OK) {
-		if (rc != RC_NOTFOUND && ddb_unsupported(&c->last)) {
-			*result = DDB_UNSUPPORTED;
-			rc = RC_OK;
-		}
+		rc = unless_unsupported(c, rc, result);
 		goto out;
 	}
 	json_object_object_get_ex(ans, "TimeToLiveDescription", &d);
-	copy_member(d, "TimeToLiveStatus", status, sizeof(status));
-	copy_member(d, "AttributeName", cur, sizeof(cur));
+	aws_copy_member(d, "TimeToLiveStatus", status, sizeof(status));
+	aws_copy_member(d, "AttributeName", cur, sizeof(cur));
 	json_object_put(ans);
 	ans = NULL;
 	if (strcmp(status, "ENABLED") == 0 || strcmp(status, "ENABLING") == 0) {
@@ -922,22 +825,8 @@ enum rc ddb_enable_ttl(struct ddb_client *c, const char *table, const char *attr
 				    "dynamodb: table %s already has TTL on attribute %s", table, cur);
 		goto out;
 	}
-	spec = json_object_new_object();
-	if (spec == NULL || jx_add_bool(spec, "Enabled", true) != RC_OK ||
-	    jx_add_str(spec, "AttributeName", attr) != RC_OK) {
-		json_object_put(spec);
-		rc = nomem(eb);
-		goto out;
-	}
-	if (jx_add_obj(req, "TimeToLiveSpecification", spec) != RC_OK) {
-		rc = nomem(eb);
-		goto out;
-	}
-	rc = ddb_call(c, "UpdateTimeToLive", req, &ans, NULL, eb);
-	if (rc != RC_OK && rc != RC_NOTFOUND && ddb_unsupported(&c->last)) {
-		*result = DDB_UNSUPPORTED;
-		rc = RC_OK;
-	}
+	rc = apply_setting(c, req, "UpdateTimeToLive", "TimeToLiveSpecification", "Enabled", attr,
+			   result, eb);
 out:
 	json_object_put(ans);
 	json_object_put(req);
@@ -950,7 +839,7 @@ enum rc ddb_delete_table(struct ddb_client *c, const char *table, struct errbuf 
 	enum rc rc = table_req(table, NULL, NULL, &req, eb);
 
 	if (rc == RC_OK)
-		rc = ddb_call(c, "DeleteTable", req, &ans, NULL, eb);
+		rc = aws_svc_call(&c->base, "DeleteTable", req, NULL, &ans, eb);
 	json_object_put(ans);
 	json_object_put(req);
 	return rc;
@@ -974,7 +863,7 @@ enum rc ddb_list_tables(struct ddb_client *c, ddb_name_fn fn, void *ctx, struct 
 			rc = nomem(eb);
 			break;
 		}
-		rc = ddb_call(c, "ListTables", req, &ans, NULL, eb);
+		rc = aws_svc_call(&c->base, "ListTables", req, NULL, &ans, eb);
 		if (rc != RC_OK)
 			break;
 		if (json_object_object_get_ex(ans, "TableNames", &names) &&
@@ -987,7 +876,7 @@ enum rc ddb_list_tables(struct ddb_client *c, ddb_name_fn fn, void *ctx, struct 
 			}
 		if (rc != RC_OK)
 			break;
-		copy_member(ans, "LastEvaluatedTableName", start, sizeof(start));
+		aws_copy_member(ans, "LastEvaluatedTableName", start, sizeof(start));
 		json_object_put(ans);
 		ans = NULL;
 		json_object_put(req);
@@ -1002,46 +891,42 @@ enum rc ddb_list_tables(struct ddb_client *c, ddb_name_fn fn, void *ctx, struct 
 
 /* ---- Items ---- */
 
-/* On a failed condition, hands the old item from the error body to the caller. */
-static void take_old_item(struct json_object *fail_body, struct json_object **old_item)
+/* Sends a conditional write. RC_CONFLICT from it means a failed condition and nothing else,
+ * so callers can treat it as "the item is not in the state you assumed": the core maps a few
+ * other codes to RC_CONFLICT (ResourceInUseException while the table is being created or
+ * deleted), and those are "come back later" (RC_RETRY) here. On a failed condition,
+ * *old_item (old_item may be NULL) gets the old item when the error answer carries it. */
+static enum rc write_call(struct ddb_client *c, const char *op, const char *table,
+			  struct json_object *req, struct json_object **ans,
+			  struct json_object **old_item, struct errbuf *eb)
 {
-	struct json_object *it = NULL;
+	struct json_object *fail = NULL, *it = NULL;
+	struct aws_svc_call_opts opts = {.conflict_body = &fail};
+	enum rc rc = aws_svc_call(&c->base, op, req, &opts, ans, eb);
 
-	if (old_item == NULL)
-		return;
-	if (json_object_object_get_ex(fail_body, "Item", &it) &&
-	    json_object_is_type(it, json_type_object))
-		*old_item = json_object_get(it);
-}
-
-/* RC_CONFLICT from a write means a failed condition and nothing else, so callers can treat
- * it as "the item is not in the state you assumed". The core maps a few other codes to
- * RC_CONFLICT (ResourceInUseException while the table is being created or deleted): those
- * are "come back later" here. */
-static enum rc write_conflict(const struct ddb_client *c, const char *table, struct errbuf *eb)
-{
-	if (code_is(&c->last, "ConditionalCheckFailedException"))
-		return eb_set(eb, RC_CONFLICT, "dynamodb: the condition failed on table %s", table);
-	return RC_RETRY;
+	if (rc == RC_CONFLICT && !code_is(&c->base.last, "ConditionalCheckFailedException")) {
+		rc = RC_RETRY;
+	} else if (rc == RC_CONFLICT) {
+		rc = eb_set(eb, RC_CONFLICT, "dynamodb: the condition failed on table %s", table);
+		if (old_item != NULL && json_object_object_get_ex(fail, "Item", &it) &&
+		    json_object_is_type(it, json_type_object))
+			*old_item = json_object_get(it);
+	}
+	json_object_put(fail);
+	return rc;
 }
 
 enum rc ddb_put_item(struct ddb_client *c, const struct ddb_put_req *r,
 		     struct json_object **old_item, struct errbuf *eb)
 {
-	struct json_object *req = NULL, *ans = NULL, *fail = NULL;
+	struct json_object *req = NULL, *ans = NULL;
 	enum rc rc;
 
 	if (old_item != NULL)
 		*old_item = NULL;
 	rc = ddb_build_put_item(r, &req, eb);
 	if (rc == RC_OK)
-		rc = ddb_call(c, "PutItem", req, &ans, &fail, eb);
-	if (rc == RC_CONFLICT) {
-		rc = write_conflict(c, r->table, eb);
-		if (rc == RC_CONFLICT)
-			take_old_item(fail, old_item);
-	}
-	json_object_put(fail);
+		rc = write_call(c, "PutItem", r->table, req, &ans, old_item, eb);
 	json_object_put(ans);
 	json_object_put(req);
 	return rc;
@@ -1056,7 +941,7 @@ enum rc ddb_get_item(struct ddb_client *c, const char *table, struct json_object
 	*item = NULL;
 	rc = ddb_build_get_item(table, key, consistent, &req, eb);
 	if (rc == RC_OK)
-		rc = ddb_call(c, "GetItem", req, &ans, NULL, eb);
+		rc = aws_svc_call(&c->base, "GetItem", req, NULL, &ans, eb);
 	if (rc != RC_OK)
 		goto out;
 	if (!json_object_object_get_ex(ans, "Item", &it)) {
@@ -1081,7 +966,7 @@ enum rc ddb_delete_item(struct ddb_client *c, const char *table, struct json_obj
 	enum rc rc = table_req(table, "Key", key, &req, eb);
 
 	if (rc == RC_OK)
-		rc = ddb_call(c, "DeleteItem", req, &ans, NULL, eb);
+		rc = aws_svc_call(&c->base, "DeleteItem", req, NULL, &ans, eb);
 	json_object_put(ans);
 	json_object_put(req);
 	return rc;
@@ -1091,7 +976,7 @@ enum rc ddb_update_item(struct ddb_client *c, const struct ddb_update_req *r,
 			struct json_object **attrs, struct json_object **old_item,
 			struct errbuf *eb)
 {
-	struct json_object *req = NULL, *ans = NULL, *fail = NULL, *a = NULL;
+	struct json_object *req = NULL, *ans = NULL, *a = NULL;
 	enum rc rc;
 
 	if (attrs != NULL)
@@ -1100,16 +985,10 @@ enum rc ddb_update_item(struct ddb_client *c, const struct ddb_update_req *r,
 		*old_item = NULL;
 	rc = ddb_build_update_item(r, &req, eb);
 	if (rc == RC_OK)
-		rc = ddb_call(c, "UpdateItem", req, &ans, &fail, eb);
-	if (rc == RC_CONFLICT) {
-		rc = write_conflict(c, r->table, eb);
-		if (rc == RC_CONFLICT)
-			take_old_item(fail, old_item);
-	} else if (rc == RC_OK && attrs != NULL && json_object_object_get_ex(ans, "Attributes", &a) &&
-		   json_object_is_type(a, json_type_object)) {
+		rc = write_call(c, "UpdateItem", r->table, req, &ans, old_item, eb);
+	if (rc == RC_OK && attrs != NULL && json_object_object_get_ex(ans, "Attributes", &a) &&
+	    json_object_is_type(a, json_type_object))
 		*attrs = json_object_get(a);
-	}
-	json_object_put(fail);
 	json_object_put(ans);
 	json_object_put(req);
 	return rc;
@@ -1127,7 +1006,7 @@ static enum rc query_page(struct ddb_client *c, const struct ddb_query_req *q,
 	ddb_page_cleanup(page);
 	rc = ddb_build_query(q, start_key, count_only, &req, eb);
 	if (rc == RC_OK)
-		rc = ddb_call(c, "Query", req, &ans, NULL, eb);
+		rc = aws_svc_call(&c->base, "Query", req, NULL, &ans, eb);
 	if (rc == RC_OK)
 		rc = ddb_parse_page(ans, page, eb);
 	if (rc != RC_OK)

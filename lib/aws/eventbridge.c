@@ -15,53 +15,27 @@
 #define EVB_TOKEN_MAX 4096 /* a NextToken we carry to the next page, with NUL */
 
 struct evb_client {
-	struct aws_client *aws; /* the events-service client (owned) */
-	struct aws_error last;  /* the last call's error detail */
+	struct aws_svc_client base; /* first: the events-service client and its last error */
 };
 
 struct evb_client *evb_client_new(const struct aws_config *cfg, struct errbuf *eb)
 {
-	struct evb_client *c = calloc(1, sizeof(*c));
-
-	if (c == NULL) {
-		eb_set(eb, RC_NOMEM, "eventbridge client: out of memory");
-		return NULL;
-	}
-	c->aws = aws_client_new(cfg, AWS_SVC_EVENTBRIDGE, eb);
-	if (c->aws == NULL) {
-		free(c);
-		return NULL;
-	}
-	c->last.service = AWS_SVC_EVENTBRIDGE;
-	return c;
+	return aws_svc_client_new(sizeof(struct evb_client), cfg, AWS_SVC_EVENTBRIDGE, eb);
 }
 
 void evb_client_free(struct evb_client *c)
 {
-	if (c == NULL)
-		return;
-	aws_client_free(c->aws);
-	free(c);
+	aws_svc_client_free(c);
 }
 
 struct aws_client *evb_client_core(struct evb_client *c)
 {
-	return c->aws;
+	return c->base.aws;
 }
 
 const struct aws_error *evb_last_error(const struct evb_client *c)
 {
-	return &c->last;
-}
-
-static enum rc evb_call(struct evb_client *c, const char *op, struct json_object *req,
-			struct json_object **out, struct errbuf *eb)
-{
-	enum rc rc = aws_call_json(c->aws, NULL, op, req, out, &c->last);
-
-	if (rc != RC_OK)
-		aws_error_to_eb(&c->last, eb);
-	return rc;
+	return &c->base.last;
 }
 
 static enum rc nomem(struct errbuf *eb)
@@ -203,11 +177,45 @@ TESTABLE enum rc evb_build_put_rule(const struct evb_rule *rule, struct json_obj
 	return RC_OK;
 }
 
+/* Fills element i of a request array of objects from the caller's items. RC_NOMEM. */
+typedef enum rc (*fill_fn)(struct json_object *o, const void *items, size_t i);
+
+/* Adds member: [n objects, element i filled by fill(o, items, i)] to req. RC_NOMEM. */
+static enum rc add_objects(struct json_object *req, const char *member, size_t n, fill_fn fill,
+			   const void *items)
+{
+	struct json_object *arr = json_object_new_array(), *o = NULL;
+	enum rc rc = arr != NULL ? RC_OK : RC_NOMEM;
+
+	for (size_t i = 0; rc == RC_OK && i < n; i++) {
+		o = json_object_new_object();
+		if (o == NULL || fill(o, items, i) != RC_OK || json_object_array_add(arr, o) != 0)
+			rc = RC_NOMEM;
+		else
+			o = NULL;
+	}
+	json_object_put(o);
+	if (rc != RC_OK) {
+		json_object_put(arr);
+		return rc;
+	}
+	return jx_add_obj(req, member, arr) == RC_OK ? RC_OK : RC_NOMEM;
+}
+
+static enum rc fill_target(struct json_object *t, const void *items, size_t i)
+{
+	const struct evb_target *tg = (const struct evb_target *)items + i;
+
+	if (jx_add_str(t, "Id", tg->id) != RC_OK || jx_add_str(t, "Arn", tg->arn) != RC_OK)
+		return RC_NOMEM;
+	return RC_OK;
+}
+
 TESTABLE enum rc evb_build_put_targets(const char *rule, const char *bus,
 				       const struct evb_target *targets, size_t n,
 				       struct json_object **out, struct errbuf *eb)
 {
-	struct json_object *req = NULL, *arr = NULL, *t = NULL;
+	struct json_object *req = NULL;
 	enum rc rc;
 
 	*out = NULL;
@@ -223,36 +231,31 @@ TESTABLE enum rc evb_build_put_targets(const char *rule, const char *bus,
 	rc = rule_req("Rule", rule, bus, &req, eb);
 	if (rc != RC_OK)
 		return rc;
-	rc = RC_NOMEM;
-	arr = json_object_new_array();
-	if (arr == NULL)
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		t = json_object_new_object();
-		if (t == NULL || jx_add_str(t, "Id", targets[i].id) != RC_OK ||
-		    jx_add_str(t, "Arn", targets[i].arn) != RC_OK || json_object_array_add(arr, t) != 0)
-			goto out;
-		t = NULL;
+	if (add_objects(req, "Targets", n, fill_target, targets) != RC_OK) {
+		json_object_put(req);
+		return nomem(eb);
 	}
-	rc = jx_add_obj(req, "Targets", arr);
-	arr = NULL;
-	if (rc != RC_OK)
-		goto out;
 	*out = req;
-	req = NULL;
-out:
-	if (rc == RC_NOMEM)
-		nomem(eb);
-	json_object_put(t);
-	json_object_put(arr);
-	json_object_put(req);
-	return rc;
+	return RC_OK;
+}
+
+static enum rc fill_entry(struct json_object *e, const void *items, size_t i)
+{
+	const struct evb_entry *en = (const struct evb_entry *)items + i;
+
+	if (jx_add_str(e, "Source", en->source) != RC_OK ||
+	    jx_add_str(e, "DetailType", en->detail_type) != RC_OK ||
+	    jx_add_str(e, "Detail", en->detail) != RC_OK ||
+	    (en->bus != NULL && jx_add_str(e, "EventBusName", en->bus) != RC_OK) ||
+	    (en->time > 0 && jx_add_int64(e, "Time", (int64_t)en->time) != RC_OK))
+		return RC_NOMEM;
+	return RC_OK;
 }
 
 TESTABLE enum rc evb_build_put_events(const struct evb_entry *entries, size_t n,
 				      struct json_object **out, struct errbuf *eb)
 {
-	struct json_object *req = NULL, *arr = NULL, *e = NULL;
+	struct json_object *req = NULL;
 	size_t total = 0;
 	enum rc rc;
 
@@ -284,51 +287,16 @@ TESTABLE enum rc evb_build_put_events(const struct evb_entry *entries, size_t n,
 			return eb_set(eb, RC_INVAL, "eventbridge: entries over %d bytes together",
 				      EVB_EVENT_MAX);
 	}
-	rc = RC_NOMEM;
 	req = json_object_new_object();
-	arr = json_object_new_array();
-	if (req == NULL || arr == NULL)
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		const struct evb_entry *en = &entries[i];
-
-		e = json_object_new_object();
-		if (e == NULL || jx_add_str(e, "Source", en->source) != RC_OK ||
-		    jx_add_str(e, "DetailType", en->detail_type) != RC_OK ||
-		    jx_add_str(e, "Detail", en->detail) != RC_OK ||
-		    (en->bus != NULL && jx_add_str(e, "EventBusName", en->bus) != RC_OK) ||
-		    (en->time > 0 && jx_add_int64(e, "Time", (int64_t)en->time) != RC_OK) ||
-		    json_object_array_add(arr, e) != 0)
-			goto out;
-		e = NULL;
+	if (req == NULL || add_objects(req, "Entries", n, fill_entry, entries) != RC_OK) {
+		json_object_put(req);
+		return nomem(eb);
 	}
-	rc = jx_add_obj(req, "Entries", arr);
-	arr = NULL;
-	if (rc != RC_OK)
-		goto out;
 	*out = req;
-	req = NULL;
-out:
-	if (rc == RC_NOMEM)
-		nomem(eb);
-	json_object_put(e);
-	json_object_put(arr);
-	json_object_put(req);
-	return rc;
+	return RC_OK;
 }
 
 /* ---- Answers ---- */
-
-/* Copies the string member key of o into dst (cut to size), or "" when absent or not a
- * string (moto sends "NextToken": null). */
-static void copy_member(struct json_object *o, const char *key, char *dst, size_t size)
-{
-	struct json_object *v = NULL;
-
-	dst[0] = '\0';
-	if (json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
-		snprintf(dst, size, "%s", json_object_get_string(v));
-}
 
 /* The borrowed string member key of o, or "". */
 static const char *str_member(struct json_object *o, const char *key)
@@ -381,9 +349,9 @@ TESTABLE enum rc evb_parse_put_events(struct json_object *answer, size_t n,
 			(*nfailed)++;
 			continue;
 		}
-		copy_member(e, "EventId", r->event_id, sizeof(r->event_id));
-		copy_member(e, "ErrorCode", r->code, sizeof(r->code));
-		copy_member(e, "ErrorMessage", r->message, sizeof(r->message));
+		aws_copy_member(e, "EventId", r->event_id, sizeof(r->event_id));
+		aws_copy_member(e, "ErrorCode", r->code, sizeof(r->code));
+		aws_copy_member(e, "ErrorMessage", r->message, sizeof(r->message));
 		if (r->code[0] != '\0' || r->event_id[0] == '\0') {
 			r->rc = r->code[0] != '\0' ? evb_entry_code_rc(r->code) : RC_IO;
 			if (r->code[0] == '\0')
@@ -430,54 +398,53 @@ static enum rc bus_req(const char *name, struct json_object **out, struct errbuf
 	return RC_OK;
 }
 
-enum rc evb_create_bus(struct evb_client *c, const char *name, char arn[EVB_ARN_MAX],
-		       struct errbuf *eb)
+/* Sends req as op unless build_rc (what building it returned) is a failure, then releases
+ * req. arn (may be NULL) gets the answer's string member arn_member, "" otherwise. */
+static enum rc send_req(struct evb_client *c, enum rc build_rc, const char *op,
+			struct json_object *req, const char *arn_member, char arn[EVB_ARN_MAX],
+			struct errbuf *eb)
 {
-	struct json_object *req = NULL, *ans = NULL;
-	enum rc rc;
+	struct json_object *ans = NULL;
+	enum rc rc = build_rc;
 
 	if (arn != NULL)
 		arn[0] = '\0';
-	rc = bus_req(name, &req, eb);
 	if (rc == RC_OK)
-		rc = evb_call(c, "CreateEventBus", req, &ans, eb);
-	if (rc == RC_CONFLICT)
-		eb_set(eb, RC_CONFLICT, "eventbridge: event bus %s already exists", name);
+		rc = aws_svc_call(&c->base, op, req, NULL, &ans, eb);
 	if (rc == RC_OK && arn != NULL)
-		copy_member(ans, "EventBusArn", arn, EVB_ARN_MAX);
+		aws_copy_member(ans, arn_member, arn, EVB_ARN_MAX);
 	json_object_put(ans);
 	json_object_put(req);
+	return rc;
+}
+
+enum rc evb_create_bus(struct evb_client *c, const char *name, char arn[EVB_ARN_MAX],
+		       struct errbuf *eb)
+{
+	struct json_object *req = NULL;
+	enum rc rc = bus_req(name, &req, eb);
+
+	rc = send_req(c, rc, "CreateEventBus", req, "EventBusArn", arn, eb);
+	if (rc == RC_CONFLICT)
+		eb_set(eb, RC_CONFLICT, "eventbridge: event bus %s already exists", name);
 	return rc;
 }
 
 enum rc evb_describe_bus(struct evb_client *c, const char *name, char arn[EVB_ARN_MAX],
 			 struct errbuf *eb)
 {
-	struct json_object *req = NULL, *ans = NULL;
-	enum rc rc;
+	struct json_object *req = NULL;
+	enum rc rc = bus_req(name, &req, eb);
 
-	if (arn != NULL)
-		arn[0] = '\0';
-	rc = bus_req(name, &req, eb);
-	if (rc == RC_OK)
-		rc = evb_call(c, "DescribeEventBus", req, &ans, eb);
-	if (rc == RC_OK && arn != NULL)
-		copy_member(ans, "Arn", arn, EVB_ARN_MAX);
-	json_object_put(ans);
-	json_object_put(req);
-	return rc;
+	return send_req(c, rc, "DescribeEventBus", req, "Arn", arn, eb);
 }
 
 enum rc evb_delete_bus(struct evb_client *c, const char *name, struct errbuf *eb)
 {
-	struct json_object *req = NULL, *ans = NULL;
+	struct json_object *req = NULL;
 	enum rc rc = bus_req(name, &req, eb);
 
-	if (rc == RC_OK)
-		rc = evb_call(c, "DeleteEventBus", req, &ans, eb);
-	json_object_put(ans);
-	json_object_put(req);
-	return rc;
+	return send_req(c, rc, "DeleteEventBus", req, NULL, NULL, eb);
 }
 
 /* ---- Rules and targets ---- */
@@ -485,32 +452,19 @@ enum rc evb_delete_bus(struct evb_client *c, const char *name, struct errbuf *eb
 enum rc evb_put_rule(struct evb_client *c, const struct evb_rule *rule, char arn[EVB_ARN_MAX],
 		     struct errbuf *eb)
 {
-	struct json_object *req = NULL, *ans = NULL;
-	enum rc rc;
+	struct json_object *req = NULL;
+	enum rc rc = evb_build_put_rule(rule, &req, eb);
 
-	if (arn != NULL)
-		arn[0] = '\0';
-	rc = evb_build_put_rule(rule, &req, eb);
-	if (rc == RC_OK)
-		rc = evb_call(c, "PutRule", req, &ans, eb);
-	if (rc == RC_OK && arn != NULL)
-		copy_member(ans, "RuleArn", arn, EVB_ARN_MAX);
-	json_object_put(ans);
-	json_object_put(req);
-	return rc;
+	return send_req(c, rc, "PutRule", req, "RuleArn", arn, eb);
 }
 
 enum rc evb_delete_rule(struct evb_client *c, const char *rule, const char *bus,
 			struct errbuf *eb)
 {
-	struct json_object *req = NULL, *ans = NULL;
+	struct json_object *req = NULL;
 	enum rc rc = rule_req("Name", rule, bus, &req, eb);
 
-	if (rc == RC_OK)
-		rc = evb_call(c, "DeleteRule", req, &ans, eb);
-	json_object_put(ans);
-	json_object_put(req);
-	return rc;
+	return send_req(c, rc, "DeleteRule", req, NULL, NULL, eb);
 }
 
 enum rc evb_put_targets(struct evb_client *c, const char *rule, const char *bus,
@@ -521,7 +475,7 @@ enum rc evb_put_targets(struct evb_client *c, const char *rule, const char *bus,
 
 	rc = evb_build_put_targets(rule, bus, targets, n, &req, eb);
 	if (rc == RC_OK)
-		rc = evb_call(c, "PutTargets", req, &ans, eb);
+		rc = aws_svc_call(&c->base, "PutTargets", req, NULL, &ans, eb);
 	if (rc == RC_OK)
 		rc = targets_failed(ans, "PutTargets", eb);
 	json_object_put(ans);
@@ -563,7 +517,7 @@ enum rc evb_remove_targets(struct evb_client *c, const char *rule, const char *b
 		rc = nomem(eb);
 		goto out;
 	}
-	rc = evb_call(c, "RemoveTargets", req, &ans, eb);
+	rc = aws_svc_call(&c->base, "RemoveTargets", req, NULL, &ans, eb);
 	if (rc == RC_OK)
 		rc = targets_failed(ans, "RemoveTargets", eb);
 out:
@@ -599,7 +553,7 @@ static enum rc list_pages(struct evb_client *c, const char *op, struct json_obje
 			rc = nomem(eb);
 			break;
 		}
-		rc = evb_call(c, op, base, &ans, eb);
+		rc = aws_svc_call(&c->base, op, base, NULL, &ans, eb);
 		if (rc != RC_OK)
 			break;
 		if (json_object_object_get_ex(ans, list_member, &arr) &&
@@ -608,7 +562,7 @@ static enum rc list_pages(struct evb_client *c, const char *op, struct json_obje
 				rc = each(ctx, json_object_array_get_idx(arr, i), eb);
 		if (rc != RC_OK)
 			break;
-		copy_member(ans, "NextToken", token, EVB_TOKEN_MAX);
+		aws_copy_member(ans, "NextToken", token, EVB_TOKEN_MAX);
 		json_object_put(ans);
 		ans = NULL;
 		if (token[0] == '\0')
@@ -703,7 +657,7 @@ enum rc evb_put_events(struct evb_client *c, const struct evb_entry *entries, si
 		return eb_set(eb, RC_INVAL, "eventbridge: PutEvents needs a result array");
 	rc = evb_build_put_events(entries, n, &req, eb);
 	if (rc == RC_OK)
-		rc = evb_call(c, "PutEvents", req, &ans, eb);
+		rc = aws_svc_call(&c->base, "PutEvents", req, NULL, &ans, eb);
 	if (rc == RC_OK)
 		rc = evb_parse_put_events(ans, n, res, nfailed, eb);
 	json_object_put(ans);

@@ -4,7 +4,6 @@
 #include "aws/sns.h"
 
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,57 +20,29 @@
 #define SNS_VERSION "2010-03-31"
 
 struct sns_client {
-	struct aws_client *core; /* an AWS_SVC_SNS client */
+	struct aws_svc_client base; /* first: an AWS_SVC_SNS client (aws_svc_client_new) */
 };
 
 struct sns_client *sns_client_new(const struct aws_config *cfg, struct errbuf *eb)
 {
-	struct sns_client *c = NULL;
-	struct sns_client *ret = NULL;
-
-	c = calloc(1, sizeof(*c));
-	if (c == NULL) {
-		eb_set(eb, RC_NOMEM, "out of memory creating an SNS client");
-		goto out;
-	}
-	c->core = aws_client_new(cfg, AWS_SVC_SNS, eb);
-	if (c->core == NULL)
-		goto out;
-	ret = c;
-	c = NULL;
-out:
-	sns_client_free(c);
-	return ret;
+	return aws_svc_client_new(sizeof(struct sns_client), cfg, AWS_SVC_SNS, eb);
 }
 
 void sns_client_free(struct sns_client *c)
 {
-	if (c == NULL)
-		return;
-	aws_client_free(c->core);
-	free(c);
+	aws_svc_client_free(c);
 }
 
 struct aws_client *sns_client_core(struct sns_client *c)
 {
-	return c->core;
+	return c->base.aws;
 }
 
 /* ---- errors -------------------------------------------------------------------------- */
 
-static enum rc bad_arg(struct aws_error *err, const char *op, const char *fmt, ...)
-	PRINTF(3, 4);
-
-static enum rc bad_arg(struct aws_error *err, const char *op, const char *fmt, ...)
-{
-	char msg[AWS_MESSAGE_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return aws_error_local(err, AWS_SVC_SNS, op, RC_INVAL, "InvalidArgument", "%s", msg);
-}
+/* An argument refused before anything is sent. */
+#define bad_arg(err, op, ...)                                                                  \
+	aws_error_local((err), AWS_SVC_SNS, (op), RC_INVAL, "InvalidArgument", __VA_ARGS__)
 
 static enum rc local_fail(struct aws_error *err, const char *op, enum rc rc, const char *what)
 {
@@ -184,30 +155,29 @@ static xmlDoc *xml_parse(const char *xml, size_t len)
 			     XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
 }
 
-/* First element named name (any namespace) at or below n and its siblings, depth first. */
-static xmlNode *xml_find(xmlNode *n, const char *name)
+static bool xml_is(const xmlNode *n, const char *name)
 {
-	for (; n != NULL; n = n->next) {
-		xmlNode *hit;
-
-		if (n->type != XML_ELEMENT_NODE)
-			continue;
-		if (strcmp((const char *)n->name, name) == 0)
-			return n;
-		hit = xml_find(n->children, name);
-		if (hit != NULL)
-			return hit;
-	}
-	return NULL;
+	return n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0;
 }
 
 /* The direct child element of parent named name, or NULL. */
 static xmlNode *xml_child(xmlNode *parent, const char *name)
 {
 	for (xmlNode *n = parent != NULL ? parent->children : NULL; n != NULL; n = n->next)
-		if (n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0)
+		if (xml_is(n, name))
 			return n;
 	return NULL;
+}
+
+/* How many direct child elements of parent are named name. */
+static size_t xml_count(const xmlNode *parent, const char *name)
+{
+	size_t count = 0;
+
+	for (const xmlNode *n = parent->children; n != NULL; n = n->next)
+		if (xml_is(n, name))
+			count++;
+	return count;
 }
 
 /* The trimmed text of n as a new string; "" for NULL; NULL only on NOMEM. */
@@ -228,29 +198,37 @@ static char *xml_text_dup(xmlNode *n)
 	return out;
 }
 
+/* Copies the trimmed text of n into out, which is left alone on failure: RC_IO when it does
+ * not fit, or is empty (n NULL included) and required. */
+static enum rc xml_text_copy(xmlNode *n, bool required, char *out, size_t outsz)
+{
+	char *text = xml_text_dup(n);
+	size_t len;
+	enum rc rc = RC_IO;
+
+	if (text == NULL)
+		return RC_NOMEM;
+	len = strlen(text);
+	if ((len > 0 || !required) && len < outsz) {
+		memcpy(out, text, len + 1);
+		rc = RC_OK;
+	}
+	free(text);
+	return rc;
+}
+
 /* Copies the text of the first <elem> into out. RC_IO when absent, empty or too long. */
 TESTABLE enum rc sns_xml_text(const char *xml, size_t len, const char *elem, char *out,
 			      size_t outsz)
 {
 	xmlDoc *doc = NULL;
-	char *text = NULL;
-	enum rc rc = RC_IO;
+	enum rc rc;
 
 	out[0] = '\0';
 	doc = xml_parse(xml, len);
 	if (doc == NULL)
-		goto out;
-	text = xml_text_dup(xml_find(xmlDocGetRootElement(doc), elem));
-	if (text == NULL) {
-		rc = RC_NOMEM;
-		goto out;
-	}
-	if (text[0] == '\0' || strlen(text) >= outsz)
-		goto out;
-	memcpy(out, text, strlen(text) + 1);
-	rc = RC_OK;
-out:
-	free(text);
+		return RC_IO;
+	rc = xml_text_copy(aws_xml_find(xmlDocGetRootElement(doc), elem), true, out, outsz);
 	xmlFreeDoc(doc);
 	return rc;
 }
@@ -278,8 +256,7 @@ TESTABLE enum rc sns_parse_subscriptions(const char *xml, size_t len,
 	xmlDoc *doc = NULL;
 	xmlNode *root;
 	xmlNode *list;
-	char *tok = NULL;
-	size_t count = 0;
+	size_t count;
 	enum rc rc = RC_OK;
 
 	next[0] = '\0';
@@ -289,14 +266,12 @@ TESTABLE enum rc sns_parse_subscriptions(const char *xml, size_t len,
 		goto out;
 	}
 	root = xmlDocGetRootElement(doc);
-	list = xml_find(root, "Subscriptions");
+	list = aws_xml_find(root, "Subscriptions");
 	if (list == NULL) {
 		rc = RC_IO;
 		goto out;
 	}
-	for (xmlNode *m = list->children; m != NULL; m = m->next)
-		if (m->type == XML_ELEMENT_NODE && strcmp((const char *)m->name, "member") == 0)
-			count++;
+	count = xml_count(list, "member");
 	if (count > 0) {
 		struct sns_subscription *v = realloc(out->v, (out->n + count) * sizeof(*v));
 
@@ -309,7 +284,7 @@ TESTABLE enum rc sns_parse_subscriptions(const char *xml, size_t len,
 	for (xmlNode *m = list->children; m != NULL; m = m->next) {
 		struct sns_subscription *s;
 
-		if (m->type != XML_ELEMENT_NODE || strcmp((const char *)m->name, "member") != 0)
+		if (!xml_is(m, "member"))
 			continue;
 		s = &out->v[out->n++];
 		s->arn = xml_text_dup(xml_child(m, "SubscriptionArn"));
@@ -323,43 +298,21 @@ TESTABLE enum rc sns_parse_subscriptions(const char *xml, size_t len,
 			goto out;
 		}
 	}
-	tok = xml_text_dup(xml_find(root, "NextToken"));
-	if (tok == NULL) {
-		rc = RC_NOMEM;
-		goto out;
-	}
-	if (strlen(tok) >= SNS_TOKEN_MAX) {
-		rc = RC_IO;
-		goto out;
-	}
-	memcpy(next, tok, strlen(tok) + 1);
+	rc = xml_text_copy(aws_xml_find(root, "NextToken"), false, next, SNS_TOKEN_MAX);
 out:
-	free(tok);
 	xmlFreeDoc(doc);
 	return rc;
 }
 
 void sns_attrs_cleanup(struct sns_attrs *a)
 {
-	if (a == NULL)
-		return;
-	for (size_t i = 0; i < a->n; i++) {
-		free(a->names[i]);
-		free(a->values[i]);
-	}
-	free(a->names);
-	free(a->values);
-	a->names = NULL;
-	a->values = NULL;
-	a->n = 0;
+	if (a != NULL)
+		aws_pairs_clear(&a->names, &a->values, &a->n);
 }
 
 const char *sns_attrs_get(const struct sns_attrs *a, const char *name)
 {
-	for (size_t i = 0; i < a->n; i++)
-		if (strcmp(a->names[i], name) == 0)
-			return a->values[i];
-	return NULL;
+	return aws_pairs_get(a->names, a->values, a->n, name);
 }
 
 /* Reads <Attributes><entry><key/><value/></entry>...</Attributes> into out. */
@@ -367,7 +320,7 @@ TESTABLE enum rc sns_parse_attributes(const char *xml, size_t len, struct sns_at
 {
 	xmlDoc *doc = NULL;
 	xmlNode *attrs;
-	size_t count = 0;
+	size_t count;
 	enum rc rc = RC_OK;
 
 	sns_attrs_cleanup(out);
@@ -376,14 +329,12 @@ TESTABLE enum rc sns_parse_attributes(const char *xml, size_t len, struct sns_at
 		rc = RC_IO;
 		goto out;
 	}
-	attrs = xml_find(xmlDocGetRootElement(doc), "Attributes");
+	attrs = aws_xml_find(xmlDocGetRootElement(doc), "Attributes");
 	if (attrs == NULL) {
 		rc = RC_IO;
 		goto out;
 	}
-	for (xmlNode *e = attrs->children; e != NULL; e = e->next)
-		if (e->type == XML_ELEMENT_NODE && strcmp((const char *)e->name, "entry") == 0)
-			count++;
+	count = xml_count(attrs, "entry");
 	if (count == 0)
 		goto out;
 	out->names = calloc(count, sizeof(*out->names));
@@ -395,7 +346,7 @@ TESTABLE enum rc sns_parse_attributes(const char *xml, size_t len, struct sns_at
 	for (xmlNode *e = attrs->children; e != NULL; e = e->next) {
 		size_t i;
 
-		if (e->type != XML_ELEMENT_NODE || strcmp((const char *)e->name, "entry") != 0)
+		if (!xml_is(e, "entry"))
 			continue;
 		i = out->n++;
 		out->names[i] = xml_text_dup(xml_child(e, "key"));
@@ -414,26 +365,43 @@ out:
 
 /* ---- operations ---------------------------------------------------------------------- */
 
-/* Sends the form and keeps the 2xx answer in resp. */
-static enum rc call(struct sns_client *c, const char *action, const struct buf *form,
-		    struct aws_response *resp, struct aws_error *err)
+/* Sends the form (built by form_begin and form_add calls that returned build_rc) as action
+ * unless building it failed, then releases it. On RC_OK resp holds the 2xx answer. */
+static enum rc send_form(struct sns_client *c, const char *action, enum rc build_rc,
+			 struct buf *form, struct aws_response *resp, struct aws_error *err)
 {
-	return aws_call(c->core, action, NULL, buf_str(form), form->len, resp, err);
+	enum rc rc = build_rc;
+
+	if (rc == RC_OK)
+		rc = aws_call(c->base.aws, action, NULL, buf_str(form), form->len, resp, err);
+	else
+		rc = local_fail(err, action, rc, "");
+	buf_cleanup(form);
+	return rc;
 }
 
-/* Runs a call whose answer names one element to copy into out (out NULL: ignored). */
-static enum rc call_text(struct sns_client *c, const char *action, const struct buf *form,
-			 const char *elem, char *out, size_t outsz, struct aws_error *err)
+/* An answer we could not read (the parsers return RC_IO or RC_NOMEM). */
+static enum rc answer_fail(struct aws_error *err, const char *action, enum rc rc,
+			   const char *what)
+{
+	return local_fail(err, action, rc == RC_NOMEM ? RC_NOMEM : RC_IO, what);
+}
+
+/* send_form for an action whose answer names one element to copy into out (out NULL: the
+ * answer is ignored). */
+static enum rc send_for_text(struct sns_client *c, const char *action, enum rc build_rc,
+			     struct buf *form, const char *elem, char *out, size_t outsz,
+			     struct aws_error *err)
 {
 	struct aws_response resp;
 	enum rc rc;
 
 	aws_response_init(&resp);
-	rc = call(c, action, form, &resp, err);
+	rc = send_form(c, action, build_rc, form, &resp, err);
 	if (rc == RC_OK && out != NULL) {
 		rc = sns_xml_text(buf_str(&resp.body), resp.body.len, elem, out, outsz);
 		if (rc != RC_OK)
-			rc = local_fail(err, action, rc == RC_NOMEM ? RC_NOMEM : RC_IO, elem);
+			rc = answer_fail(err, action, rc, elem);
 	}
 	aws_response_cleanup(&resp);
 	return rc;
@@ -458,12 +426,7 @@ enum rc sns_create_topic(struct sns_client *c, const char *name, const struct sn
 		rc = sns_form_add(&form, "Name", name);
 	if (rc == RC_OK)
 		rc = form_kvs(&form, "Attributes", attrs, nattrs);
-	if (rc == RC_OK)
-		rc = call_text(c, op, &form, "TopicArn", arn, SNS_ARN_MAX, err);
-	else
-		rc = local_fail(err, op, rc, "");
-	buf_cleanup(&form);
-	return rc;
+	return send_for_text(c, op, rc, &form, "TopicArn", arn, SNS_ARN_MAX, err);
 }
 
 /* An action whose only parameter is an ARN and whose answer is ignored. */
@@ -478,12 +441,7 @@ static enum rc arn_only(struct sns_client *c, const char *op, const char *param,
 	rc = form_begin(&form, op);
 	if (rc == RC_OK)
 		rc = sns_form_add(&form, param, arn);
-	if (rc == RC_OK)
-		rc = call_text(c, op, &form, NULL, NULL, 0, err);
-	else
-		rc = local_fail(err, op, rc, "");
-	buf_cleanup(&form);
-	return rc;
+	return send_for_text(c, op, rc, &form, NULL, NULL, 0, err);
 }
 
 enum rc sns_delete_topic(struct sns_client *c, const char *topic_arn, struct aws_error *err)
@@ -511,18 +469,12 @@ enum rc sns_get_topic_attributes(struct sns_client *c, const char *topic_arn,
 	rc = form_begin(&form, op);
 	if (rc == RC_OK)
 		rc = sns_form_add(&form, "TopicArn", topic_arn);
-	if (rc != RC_OK) {
-		rc = local_fail(err, op, rc, "");
-		goto out;
+	rc = send_form(c, op, rc, &form, &resp, err);
+	if (rc == RC_OK) {
+		rc = sns_parse_attributes(buf_str(&resp.body), resp.body.len, out);
+		if (rc != RC_OK)
+			rc = answer_fail(err, op, rc, "Attributes");
 	}
-	rc = call(c, op, &form, &resp, err);
-	if (rc != RC_OK)
-		goto out;
-	rc = sns_parse_attributes(buf_str(&resp.body), resp.body.len, out);
-	if (rc != RC_OK)
-		rc = local_fail(err, op, rc == RC_NOMEM ? RC_NOMEM : RC_IO, "Attributes");
-out:
-	buf_cleanup(&form);
 	aws_response_cleanup(&resp);
 	return rc;
 }
@@ -552,12 +504,7 @@ enum rc sns_subscribe(struct sns_client *c, const char *topic_arn, const char *p
 		rc = sns_form_add(&form, "ReturnSubscriptionArn", "true");
 	if (rc == RC_OK)
 		rc = form_kvs(&form, "Attributes", attrs, nattrs);
-	if (rc == RC_OK)
-		rc = call_text(c, op, &form, "SubscriptionArn", sub_arn, SNS_ARN_MAX, err);
-	else
-		rc = local_fail(err, op, rc, "");
-	buf_cleanup(&form);
-	return rc;
+	return send_for_text(c, op, rc, &form, "SubscriptionArn", sub_arn, SNS_ARN_MAX, err);
 }
 
 enum rc sns_publish(struct sns_client *c, const char *topic_arn, const struct sns_publish *p,
@@ -616,13 +563,8 @@ enum rc sns_publish(struct sns_client *c, const char *topic_arn, const struct sn
 			rc = sns_form_add(&form, key, p->attrs[i].value);
 		}
 	}
-	if (rc == RC_OK)
-		rc = call_text(c, op, &form, "MessageId", message_id != NULL ? message_id : mid,
-			       SNS_MESSAGE_ID_MAX, err);
-	else
-		rc = local_fail(err, op, rc, "");
-	buf_cleanup(&form);
-	return rc;
+	return send_for_text(c, op, rc, &form, "MessageId", message_id != NULL ? message_id : mid,
+			     SNS_MESSAGE_ID_MAX, err);
 }
 
 enum rc sns_list_subscriptions_page(struct sns_client *c, const char *topic_arn,
@@ -645,18 +587,12 @@ enum rc sns_list_subscriptions_page(struct sns_client *c, const char *topic_arn,
 		rc = sns_form_add(&form, "TopicArn", topic_arn);
 	if (rc == RC_OK && next_token != NULL && next_token[0] != '\0')
 		rc = sns_form_add(&form, "NextToken", next_token);
-	if (rc != RC_OK) {
-		rc = local_fail(err, op, rc, "");
-		goto out;
+	rc = send_form(c, op, rc, &form, &resp, err);
+	if (rc == RC_OK) {
+		rc = sns_parse_subscriptions(buf_str(&resp.body), resp.body.len, out, next);
+		if (rc != RC_OK)
+			rc = answer_fail(err, op, rc, "Subscriptions");
 	}
-	rc = call(c, op, &form, &resp, err);
-	if (rc != RC_OK)
-		goto out;
-	rc = sns_parse_subscriptions(buf_str(&resp.body), resp.body.len, out, next);
-	if (rc != RC_OK)
-		rc = local_fail(err, op, rc == RC_NOMEM ? RC_NOMEM : RC_IO, "Subscriptions");
-out:
-	buf_cleanup(&form);
 	aws_response_cleanup(&resp);
 	return rc;
 }

@@ -4,7 +4,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,57 +15,29 @@
 #endif
 
 struct sqs_client {
-	struct aws_client *core; /* an AWS_SVC_SQS client */
+	struct aws_svc_client base; /* first: an AWS_SVC_SQS client (aws_svc_client_new) */
 };
 
 struct sqs_client *sqs_client_new(const struct aws_config *cfg, struct errbuf *eb)
 {
-	struct sqs_client *c = NULL;
-	struct sqs_client *ret = NULL;
-
-	c = calloc(1, sizeof(*c));
-	if (c == NULL) {
-		eb_set(eb, RC_NOMEM, "out of memory creating an SQS client");
-		goto out;
-	}
-	c->core = aws_client_new(cfg, AWS_SVC_SQS, eb);
-	if (c->core == NULL)
-		goto out;
-	ret = c;
-	c = NULL;
-out:
-	sqs_client_free(c);
-	return ret;
+	return aws_svc_client_new(sizeof(struct sqs_client), cfg, AWS_SVC_SQS, eb);
 }
 
 void sqs_client_free(struct sqs_client *c)
 {
-	if (c == NULL)
-		return;
-	aws_client_free(c->core);
-	free(c);
+	aws_svc_client_free(c);
 }
 
 struct aws_client *sqs_client_core(struct sqs_client *c)
 {
-	return c->core;
+	return c->base.aws;
 }
 
 /* ---- helpers ------------------------------------------------------------------------- */
 
-static enum rc bad_arg(struct aws_error *err, const char *op, const char *fmt, ...)
-	PRINTF(3, 4);
-
-static enum rc bad_arg(struct aws_error *err, const char *op, const char *fmt, ...)
-{
-	char msg[AWS_MESSAGE_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return aws_error_local(err, AWS_SVC_SQS, op, RC_INVAL, "InvalidArgument", "%s", msg);
-}
+/* An argument refused before anything is sent. */
+#define bad_arg(err, op, ...)                                                                  \
+	aws_error_local((err), AWS_SVC_SQS, (op), RC_INVAL, "InvalidArgument", __VA_ARGS__)
 
 static enum rc malformed(struct aws_error *err, const char *op, const char *why)
 {
@@ -201,9 +172,20 @@ static enum rc check_kvs(const struct sqs_kv *attrs, size_t n, struct aws_error 
 static enum rc call(struct sqs_client *c, const struct aws_call_opts *opts, const char *op,
 		    struct json_object *req, struct json_object **resp, struct aws_error *err)
 {
-	enum rc rc = aws_call_json(c->core, opts, op, req, resp, err);
+	enum rc rc = aws_call_json(c->base.aws, opts, op, req, resp, err);
 
 	json_object_put(req);
+	return rc;
+}
+
+/* Sends req (consumed) for an operation whose answer says nothing we need. */
+static enum rc call_void(struct sqs_client *c, const char *op, struct json_object *req,
+			 struct aws_error *err)
+{
+	struct json_object *resp = NULL;
+	enum rc rc = call(c, NULL, op, req, &resp, err);
+
+	json_object_put(resp);
 	return rc;
 }
 
@@ -286,25 +268,13 @@ enum rc sqs_get_queue_url(struct sqs_client *c, const char *name, char url[SQS_U
 
 void sqs_attrs_cleanup(struct sqs_attrs *a)
 {
-	if (a == NULL)
-		return;
-	for (size_t i = 0; i < a->n; i++) {
-		free(a->names[i]);
-		free(a->values[i]);
-	}
-	free(a->names);
-	free(a->values);
-	a->names = NULL;
-	a->values = NULL;
-	a->n = 0;
+	if (a != NULL)
+		aws_pairs_clear(&a->names, &a->values, &a->n);
 }
 
 const char *sqs_attrs_get(const struct sqs_attrs *a, const char *name)
 {
-	for (size_t i = 0; i < a->n; i++)
-		if (strcmp(a->names[i], name) == 0)
-			return a->values[i];
-	return NULL;
+	return aws_pairs_get(a->names, a->values, a->n, name);
 }
 
 enum rc sqs_get_queue_attributes(struct sqs_client *c, const char *url,
@@ -400,7 +370,6 @@ enum rc sqs_set_queue_attributes(struct sqs_client *c, const char *url,
 {
 	static const char op[] = "SetQueueAttributes";
 	struct json_object *req = NULL;
-	struct json_object *resp = NULL;
 	struct json_object *ao = NULL;
 	enum rc rc;
 
@@ -414,9 +383,7 @@ enum rc sqs_set_queue_attributes(struct sqs_client *c, const char *url,
 		json_object_put(req);
 		return nomem(err, op);
 	}
-	rc = call(c, NULL, op, req, &resp, err);
-	json_object_put(resp);
-	return rc;
+	return call_void(c, op, req, err);
 }
 
 /* An operation whose request is only the QueueUrl and whose answer is ignored. */
@@ -424,16 +391,12 @@ static enum rc url_only(struct sqs_client *c, const char *op, const char *url,
 			struct aws_error *err)
 {
 	struct json_object *req = NULL;
-	struct json_object *resp = NULL;
-	enum rc rc;
 
 	if (!url_valid(url))
 		return bad_arg(err, op, "bad queue URL");
 	if (url_req(url, &req) != RC_OK)
 		return nomem(err, op);
-	rc = call(c, NULL, op, req, &resp, err);
-	json_object_put(resp);
-	return rc;
+	return call_void(c, op, req, err);
 }
 
 enum rc sqs_purge_queue(struct sqs_client *c, const char *url, struct aws_error *err)
@@ -854,7 +817,7 @@ enum rc sqs_receive(struct sqs_client *c, const char *url, const struct sqs_rece
 		    struct sqs_messages *out, struct aws_error *err)
 {
 	static const char op[] = "ReceiveMessage";
-	const struct aws_config *cfg = aws_client_config(c->core);
+	const struct aws_config *cfg = aws_client_config(c->base.aws);
 	struct aws_call_opts co = {0, 0, 0};
 	struct json_object *req = NULL;
 	struct json_object *resp = NULL;
@@ -922,37 +885,58 @@ nomem:
 
 /* ---- deleting and visibility --------------------------------------------------------- */
 
+static bool handle_valid(const char *receipt_handle)
+{
+	return receipt_handle != NULL && receipt_handle[0] != '\0';
+}
+
+/* Starts {"QueueUrl": url, "ReceiptHandle": receipt_handle}. */
+static enum rc receipt_req(const char *url, const char *receipt_handle, struct json_object **out)
+{
+	enum rc rc = url_req(url, out);
+
+	if (rc == RC_OK && jadd_str(*out, "ReceiptHandle", receipt_handle) != RC_OK) {
+		json_object_put(*out);
+		*out = NULL;
+		rc = RC_NOMEM;
+	}
+	return rc;
+}
+
 enum rc sqs_delete_message(struct sqs_client *c, const char *url, const char *receipt_handle,
 			   struct aws_error *err)
 {
 	static const char op[] = "DeleteMessage";
 	struct json_object *req = NULL;
-	struct json_object *resp = NULL;
-	enum rc rc;
 
-	if (!url_valid(url) || receipt_handle == NULL || receipt_handle[0] == '\0')
+	if (!url_valid(url) || !handle_valid(receipt_handle))
 		return bad_arg(err, op, "bad queue URL or receipt handle");
-	if (url_req(url, &req) != RC_OK || jadd_str(req, "ReceiptHandle", receipt_handle) != RC_OK) {
-		json_object_put(req);
+	if (receipt_req(url, receipt_handle, &req) != RC_OK)
 		return nomem(err, op);
-	}
-	rc = call(c, NULL, op, req, &resp, err);
-	json_object_put(resp);
-	return rc;
+	return call_void(c, op, req, err);
 }
 
-enum rc sqs_delete_message_batch(struct sqs_client *c, const char *url,
-				 const char *const *receipt_handles, size_t n,
-				 struct sqs_batch_result *res, size_t *nfailed,
-				 struct aws_error *err)
+/* The two batches on received messages: DeleteMessageBatch (with_visibility false: each
+ * entry's visibility_timeout is ignored) and ChangeMessageVisibilityBatch. Every entry is
+ * checked before anything is built. */
+static enum rc receipt_batch(struct sqs_client *c, const char *op, const char *url,
+			     const struct sqs_visibility_entry *entries, size_t n,
+			     bool with_visibility, struct sqs_batch_result *res, size_t *nfailed,
+			     struct aws_error *err)
 {
-	static const char op[] = "DeleteMessageBatch";
 	struct json_object *arr = NULL;
-	enum rc rc;
 
-	rc = check_batch(url, n, receipt_handles, res, err, op);
-	if (rc != RC_OK)
-		return rc;
+	for (size_t i = 0; i < n; i++) {
+		int v = entries[i].visibility_timeout;
+
+		if (!with_visibility && !handle_valid(entries[i].receipt_handle))
+			return bad_arg(err, op, "entry %zu has no receipt handle", i);
+		if (with_visibility && (!handle_valid(entries[i].receipt_handle) || v < 0 ||
+					v > SQS_VISIBILITY_MAX_S))
+			return bad_arg(err, op, "entry %zu: no receipt handle or visibility out of "
+					       "0..%d",
+				       i, SQS_VISIBILITY_MAX_S);
+	}
 	arr = json_object_new_array();
 	if (arr == NULL)
 		return nomem(err, op);
@@ -961,13 +945,10 @@ enum rc sqs_delete_message_batch(struct sqs_client *c, const char *url,
 		char id[8];
 
 		snprintf(id, sizeof(id), "%zu", i);
-		if (receipt_handles[i] == NULL || receipt_handles[i][0] == '\0') {
-			json_object_put(e);
-			json_object_put(arr);
-			return bad_arg(err, op, "entry %zu has no receipt handle", i);
-		}
 		if (e == NULL || jadd_str(e, "Id", id) != RC_OK ||
-		    jadd_str(e, "ReceiptHandle", receipt_handles[i]) != RC_OK ||
+		    jadd_str(e, "ReceiptHandle", entries[i].receipt_handle) != RC_OK ||
+		    (with_visibility &&
+		     jadd_int(e, "VisibilityTimeout", entries[i].visibility_timeout) != RC_OK) ||
 		    json_object_array_add(arr, e) != 0) {
 			json_object_put(e);
 			json_object_put(arr);
@@ -977,27 +958,40 @@ enum rc sqs_delete_message_batch(struct sqs_client *c, const char *url,
 	return batch_call(c, op, url, arr, n, res, nfailed, err);
 }
 
+enum rc sqs_delete_message_batch(struct sqs_client *c, const char *url,
+				 const char *const *receipt_handles, size_t n,
+				 struct sqs_batch_result *res, size_t *nfailed,
+				 struct aws_error *err)
+{
+	static const char op[] = "DeleteMessageBatch";
+	struct sqs_visibility_entry entries[SQS_BATCH_MAX];
+	enum rc rc;
+
+	rc = check_batch(url, n, receipt_handles, res, err, op);
+	if (rc != RC_OK)
+		return rc;
+	for (size_t i = 0; i < n; i++)
+		entries[i] = (struct sqs_visibility_entry){receipt_handles[i], 0};
+	return receipt_batch(c, op, url, entries, n, false, res, nfailed, err);
+}
+
 enum rc sqs_change_visibility(struct sqs_client *c, const char *url, const char *receipt_handle,
 			      int visibility_timeout, struct aws_error *err)
 {
 	static const char op[] = "ChangeMessageVisibility";
 	struct json_object *req = NULL;
-	struct json_object *resp = NULL;
-	enum rc rc;
 
-	if (!url_valid(url) || receipt_handle == NULL || receipt_handle[0] == '\0')
+	if (!url_valid(url) || !handle_valid(receipt_handle))
 		return bad_arg(err, op, "bad queue URL or receipt handle");
 	if (visibility_timeout < 0 || visibility_timeout > SQS_VISIBILITY_MAX_S)
 		return bad_arg(err, op, "visibility %d s (need 0..%d)", visibility_timeout,
 			       SQS_VISIBILITY_MAX_S);
-	if (url_req(url, &req) != RC_OK || jadd_str(req, "ReceiptHandle", receipt_handle) != RC_OK ||
+	if (receipt_req(url, receipt_handle, &req) != RC_OK ||
 	    jadd_int(req, "VisibilityTimeout", visibility_timeout) != RC_OK) {
 		json_object_put(req);
 		return nomem(err, op);
 	}
-	rc = call(c, NULL, op, req, &resp, err);
-	json_object_put(resp);
-	return rc;
+	return call_void(c, op, req, err);
 }
 
 enum rc sqs_change_visibility_batch(struct sqs_client *c, const char *url,
@@ -1006,37 +1000,10 @@ enum rc sqs_change_visibility_batch(struct sqs_client *c, const char *url,
 				    struct aws_error *err)
 {
 	static const char op[] = "ChangeMessageVisibilityBatch";
-	struct json_object *arr = NULL;
 	enum rc rc;
 
 	rc = check_batch(url, n, entries, res, err, op);
 	if (rc != RC_OK)
 		return rc;
-	arr = json_object_new_array();
-	if (arr == NULL)
-		return nomem(err, op);
-	for (size_t i = 0; i < n; i++) {
-		struct json_object *e = NULL;
-		char id[8];
-
-		snprintf(id, sizeof(id), "%zu", i);
-		if (entries[i].receipt_handle == NULL || entries[i].receipt_handle[0] == '\0' ||
-		    entries[i].visibility_timeout < 0 ||
-		    entries[i].visibility_timeout > SQS_VISIBILITY_MAX_S) {
-			json_object_put(arr);
-			return bad_arg(err, op, "entry %zu: no receipt handle or visibility out of "
-					       "0..%d",
-				       i, SQS_VISIBILITY_MAX_S);
-		}
-		e = json_object_new_object();
-		if (e == NULL || jadd_str(e, "Id", id) != RC_OK ||
-		    jadd_str(e, "ReceiptHandle", entries[i].receipt_handle) != RC_OK ||
-		    jadd_int(e, "VisibilityTimeout", entries[i].visibility_timeout) != RC_OK ||
-		    json_object_array_add(arr, e) != 0) {
-			json_object_put(e);
-			json_object_put(arr);
-			return nomem(err, op);
-		}
-	}
-	return batch_call(c, op, url, arr, n, res, nfailed, err);
+	return receipt_batch(c, op, url, entries, n, true, res, nfailed, err);
 }

@@ -1,5 +1,5 @@
-/* ssm.c — Parameter Store operations on top of aws/core. Calls go through aws_call rather
- * than aws_call_json so the bodies that carried a secret can be wiped before they are freed. */
+/* ssm.c — Parameter Store operations on top of aws/core. Calls go through aws_svc_call with
+ * its secret option, so the bodies that carried a secret are wiped before they are freed. */
 #include "aws/ssm.h"
 
 #include <stdint.h>
@@ -12,109 +12,42 @@
 #include "jx.h"
 
 struct ssm_client {
-	struct aws_client *aws; /* the ssm-service client (owned) */
-	struct aws_error last;  /* the last call's error detail */
+	struct aws_svc_client base; /* first: the ssm-service client and its last error */
 };
 
 struct ssm_client *ssm_client_new(const struct aws_config *cfg, struct errbuf *eb)
 {
-	struct ssm_client *c = calloc(1, sizeof(*c));
-
-	if (c == NULL) {
-		eb_set(eb, RC_NOMEM, "ssm client: out of memory");
-		return NULL;
-	}
-	c->aws = aws_client_new(cfg, AWS_SVC_SSM, eb);
-	if (c->aws == NULL) {
-		free(c);
-		return NULL;
-	}
-	c->last.service = AWS_SVC_SSM;
-	return c;
+	return aws_svc_client_new(sizeof(struct ssm_client), cfg, AWS_SVC_SSM, eb);
 }
 
 void ssm_client_free(struct ssm_client *c)
 {
-	if (c == NULL)
-		return;
-	aws_client_free(c->aws);
-	free(c);
+	aws_svc_client_free(c);
 }
 
 struct aws_client *ssm_client_core(struct ssm_client *c)
 {
-	return c->aws;
+	return c->base.aws;
 }
 
 const struct aws_error *ssm_last_error(const struct ssm_client *c)
 {
-	return &c->last;
+	return &c->base.last;
 }
 
 /* Zeroes a string we own through a const pointer (json-c hands out const views of buffers
  * that belong to objects we are about to free). */
-static void wipe(const char *s, size_t n)
-{
-	if (s != NULL)
-		explicit_bzero((void *)(uintptr_t)s, n);
-}
-
 static void wipe_member(struct json_object *o, const char *key)
 {
 	struct json_object *v = NULL;
 
 	if (json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string))
-		wipe(json_object_get_string(v), (size_t)json_object_get_string_len(v));
+		explicit_bzero((void *)(uintptr_t)json_object_get_string(v),
+			       (size_t)json_object_get_string_len(v));
 }
 
-/* Sends req as op; on RC_OK *out is the answer object. With secret set, the request text and
- * the answer body are wiped afterwards. */
-static enum rc ssm_call(struct ssm_client *c, const char *op, struct json_object *req,
-			bool secret, struct json_object **out, struct errbuf *eb)
-{
-	struct aws_response resp;
-	const char *text;
-	size_t tlen = 0;
-	enum rc rc;
-
-	*out = NULL;
-	aws_response_init(&resp);
-	text = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN |
-							   JSON_C_TO_STRING_NOSLASHESCAPE);
-	if (text == NULL) {
-		rc = eb_set(eb, RC_NOMEM, "ssm %s: out of memory", op);
-		goto out;
-	}
-	tlen = strlen(text);
-	rc = aws_call(c->aws, op, NULL, text, tlen, &resp, &c->last);
-	if (rc != RC_OK) {
-		aws_error_to_eb(&c->last, eb);
-		goto out;
-	}
-	if (resp.body.len == 0) {
-		*out = json_object_new_object();
-		rc = *out != NULL ? RC_OK : eb_set(eb, RC_NOMEM, "ssm %s: out of memory", op);
-		goto out;
-	}
-	rc = jx_parse(resp.body.data, resp.body.len, AWS_RESPONSE_MAX, AWS_JSON_DEPTH_MAX, out,
-		      NULL);
-	if (rc == RC_OK && !json_object_is_type(*out, json_type_object)) {
-		json_object_put(*out);
-		*out = NULL;
-		rc = RC_INVAL;
-	}
-	if (rc == RC_INVAL)
-		rc = eb_set(eb, RC_IO, "ssm %s: the answer is not a JSON object", op);
-	else if (rc != RC_OK)
-		eb_set(eb, rc, "ssm %s: out of memory", op);
-out:
-	if (secret) {
-		wipe(text, tlen);
-		wipe(resp.body.data, resp.body.len);
-	}
-	aws_response_cleanup(&resp);
-	return rc;
-}
+/* For the calls whose request or answer carries a value: wipe both bodies afterwards. */
+static const struct aws_svc_call_opts secret_call = {.secret = true};
 
 /* 1..SSM_NAME_MAX bytes of [A-Za-z0-9_.-/]. */
 TESTABLE bool ssm_name_ok(const char *name)
@@ -211,7 +144,7 @@ enum rc ssm_put_parameter(struct ssm_client *c, const char *name, const char *va
 	rc = ssm_build_put(name, value, type, overwrite, &req, eb);
 	if (rc != RC_OK)
 		goto out;
-	rc = ssm_call(c, "PutParameter", req, true, &ans, eb);
+	rc = aws_svc_call(&c->base, "PutParameter", req, &secret_call, &ans, eb);
 	if (rc == RC_CONFLICT)
 		eb_set(eb, RC_CONFLICT, "ssm: parameter %s already exists (no overwrite)", name);
 	if (rc == RC_OK && version != NULL && json_object_object_get_ex(ans, "Version", &v) &&
@@ -239,7 +172,7 @@ enum rc ssm_get_parameter(struct ssm_client *c, const char *name, bool decrypt, 
 	rc = ssm_build_get(name, decrypt, &req, eb);
 	if (rc != RC_OK)
 		goto out;
-	rc = ssm_call(c, "GetParameter", req, true, &ans, eb);
+	rc = aws_svc_call(&c->base, "GetParameter", req, &secret_call, &ans, eb);
 	if (rc != RC_OK)
 		goto out;
 	if (!json_object_object_get_ex(ans, "Parameter", &p) ||
@@ -277,7 +210,7 @@ enum rc ssm_delete_parameter(struct ssm_client *c, const char *name, struct errb
 		json_object_put(req);
 		return nomem(eb);
 	}
-	rc = ssm_call(c, "DeleteParameter", req, false, &ans, eb);
+	rc = aws_svc_call(&c->base, "DeleteParameter", req, NULL, &ans, eb);
 	json_object_put(ans);
 	json_object_put(req);
 	return rc;

@@ -90,195 +90,183 @@ enum rc appt_init_pending(struct appointment *a, const struct appt_request *req,
 	return RC_OK;
 }
 
-/* Serialises obj (always put) into a heap string. */
-static enum rc finish_text(struct json_object *obj, enum rc rc, char **out)
+/* Each JSON shape below is a table of members that one builder turns into a json-c object;
+ * the members come out in table order, which is the order clients see. */
+
+/* Which value of a struct member is used. */
+enum member_type {
+	M_STR,  /* s; NULL writes JSON null */
+	M_INT,  /* i */
+	M_BOOL, /* b */
+	M_OBJ,  /* the nested object sub[0..nsub); sub NULL writes JSON null */
+};
+
+/* One member of a JSON object to build; everything is borrowed. */
+struct member {
+	const char *key;           /* the member name */
+	enum member_type type;     /* which of the fields below holds the value */
+	bool omit;                 /* leave this (optional) member out */
+	const char *s;             /* M_STR */
+	int64_t i;                 /* M_INT */
+	bool b;                    /* M_BOOL */
+	const struct member *sub;  /* M_OBJ */
+	size_t nsub;               /* M_OBJ: entries in sub */
+};
+
+#define NMEMB(a) (sizeof(a) / sizeof((a)[0]))
+
+static enum rc members_jobj(const struct member *m, size_t n, struct json_object **out);
+
+/* Adds the members to o in order, stopping at the first failure (RC_NOMEM). */
+static enum rc add_members(struct json_object *o, const struct member *m, size_t n)
 {
+	enum rc rc = RC_OK;
+
+	for (size_t k = 0; k < n && rc == RC_OK; k++) {
+		struct json_object *sub = NULL;
+
+		if (m[k].omit)
+			continue;
+		switch (m[k].type) {
+		case M_STR:
+			rc = jx_add_str(o, m[k].key, m[k].s);
+			break;
+		case M_INT:
+			rc = jx_add_int64(o, m[k].key, m[k].i);
+			break;
+		case M_BOOL:
+			rc = jx_add_bool(o, m[k].key, m[k].b);
+			break;
+		case M_OBJ:
+			if (m[k].sub != NULL)
+				rc = members_jobj(m[k].sub, m[k].nsub, &sub);
+			if (rc == RC_OK)
+				rc = jx_add_obj(o, m[k].key, sub);
+			break;
+		}
+	}
+	return rc;
+}
+
+/* A new object of the members (the caller owns it), or RC_NOMEM with *out NULL. */
+static enum rc members_jobj(const struct member *m, size_t n, struct json_object **out)
+{
+	struct json_object *o = json_object_new_object();
+	enum rc rc = o != NULL ? add_members(o, m, n) : RC_NOMEM;
+
+	*out = NULL;
+	if (rc != RC_OK) {
+		json_object_put(o);
+		return rc;
+	}
+	*out = o;
+	return RC_OK;
+}
+
+/* The members as compact JSON text in a new heap string. */
+static enum rc members_text(const struct member *m, size_t n, char **out)
+{
+	struct json_object *o = NULL;
+	enum rc rc = members_jobj(m, n, &o);
+
+	*out = NULL;
 	if (rc == RC_OK)
-		rc = jx_to_text(obj, out);
-	json_object_put(obj);
+		rc = jx_to_text(o, out);
+	json_object_put(o);
 	return rc;
 }
 
 enum rc appt_created_json(const struct appointment *a, char **out)
 {
-	struct json_object *o = json_object_new_object();
-	enum rc rc = RC_OK;
+	const struct member m[] = {
+		{.key = "appointmentId", .type = M_STR, .s = a->appointment_id},
+		{.key = "status", .type = M_STR, .s = appt_status_name(a->status)},
+		{.key = "message", .type = M_STR, .s = APPT_CREATED_MESSAGE},
+		{.key = "insuredId", .type = M_STR, .s = a->insured_id},
+		{.key = "scheduleId", .type = M_INT, .i = a->schedule_id},
+		{.key = "countryISO", .type = M_STR, .s = a->country},
+		{.key = "createdAt", .type = M_STR, .s = a->created_at},
+	};
 
-	*out = NULL;
-	if (o == NULL)
-		return RC_NOMEM;
-	if (rc == RC_OK)
-		rc = jx_add_str(o, "appointmentId", a->appointment_id);
-	if (rc == RC_OK)
-		rc = jx_add_str(o, "status", appt_status_name(a->status));
-	if (rc == RC_OK)
-		rc = jx_add_str(o, "message", APPT_CREATED_MESSAGE);
-	if (rc == RC_OK)
-		rc = jx_add_str(o, "insuredId", a->insured_id);
-	if (rc == RC_OK)
-		rc = jx_add_int64(o, "scheduleId", a->schedule_id);
-	if (rc == RC_OK)
-		rc = jx_add_str(o, "countryISO", a->country);
-	if (rc == RC_OK)
-		rc = jx_add_str(o, "createdAt", a->created_at);
-	return finish_text(o, rc, out);
+	return members_text(m, NMEMB(m), out);
 }
 
-/* NULL for "" so that jx_add_str writes JSON null. */
+/* NULL for "" so that the member is JSON null. */
 static const char *or_null(const char *s)
 {
 	return s[0] != '\0' ? s : NULL;
 }
 
-static enum rc schedule_jobj(const struct appt_schedule *s, struct json_object **out)
-{
-	struct json_object *o = json_object_new_object();
-	enum rc rc = RC_OK;
-
-	*out = NULL;
-	if (o == NULL)
-		return RC_NOMEM;
-	if (rc == RC_OK)
-		rc = jx_add_int64(o, "scheduleId", s->schedule_id);
-	if (rc == RC_OK)
-		rc = jx_add_int64(o, "centerId", s->center_id);
-	if (rc == RC_OK)
-		rc = jx_add_int64(o, "specialtyId", s->specialty_id);
-	if (rc == RC_OK)
-		rc = jx_add_int64(o, "medicId", s->medic_id);
-	if (rc == RC_OK)
-		rc = jx_add_str(o, "date", s->date);
-	if (rc != RC_OK) {
-		json_object_put(o);
-		return rc;
-	}
-	*out = o;
-	return RC_OK;
-}
-
 enum rc appt_item_jobj(const struct appointment *a, struct json_object **out)
 {
-	struct json_object *o = json_object_new_object();
-	struct json_object *sched = NULL;
-	enum rc rc = RC_OK;
+	const struct appt_schedule *s = &a->schedule;
+	const struct member sched[] = {
+		{.key = "scheduleId", .type = M_INT, .i = s->schedule_id},
+		{.key = "centerId", .type = M_INT, .i = s->center_id},
+		{.key = "specialtyId", .type = M_INT, .i = s->specialty_id},
+		{.key = "medicId", .type = M_INT, .i = s->medic_id},
+		{.key = "date", .type = M_STR, .s = s->date},
+	};
+	const struct member m[] = {
+		{.key = "appointmentId", .type = M_STR, .s = a->appointment_id},
+		{.key = "insuredId", .type = M_STR, .s = a->insured_id},
+		{.key = "countryISO", .type = M_STR, .s = a->country},
+		{.key = "scheduleId", .type = M_INT, .i = a->schedule_id},
+		{.key = "status", .type = M_STR, .s = appt_status_name(a->status)},
+		{.key = "schedule", .type = M_OBJ, .sub = a->has_schedule ? sched : NULL,
+		 .nsub = NMEMB(sched)},
+		{.key = "createdAt", .type = M_STR, .s = a->created_at},
+		{.key = "updatedAt", .type = M_STR, .s = a->updated_at},
+		{.key = "processedAt", .type = M_STR, .s = or_null(a->processed_at)},
+		{.key = "completedAt", .type = M_STR, .s = or_null(a->completed_at)},
+		{.key = "failureReason", .type = M_STR, .s = a->failure_reason,
+		 .omit = a->status != APPT_FAILED},
+	};
 
-	*out = NULL;
-	if (o == NULL)
-		return RC_NOMEM;
-	if (rc == RC_OK)
-		rc = jx_add_str(o, "appointmentId", a->appointment_id);
-	if (rc == RC_OK)
-		rc = jx_add_str(o, "insuredId", a->insured_id);
-	if (rc == RC_OK)
-		rc = jx_add_str(o, "countryISO", a->country);
-	if (rc == RC_OK)
-		rc = jx_add_int64(o, "scheduleId", a->schedule_id);
-	if (rc == RC_OK)
-		rc = jx_add_str(o, "status", appt_status_name(a->status));
-	if (rc == RC_OK && a->has_schedule)
-		rc = schedule_jobj(&a->schedule, &sched);
-	if (rc == RC_OK) {
-		rc = jx_add_obj(o, "schedule", sched);
-		sched = NULL;
-	}
-	if (rc == RC_OK)
-		rc = jx_add_str(o, "createdAt", a->created_at);
-	if (rc == RC_OK)
-		rc = jx_add_str(o, "updatedAt", a->updated_at);
-	if (rc == RC_OK)
-		rc = jx_add_str(o, "processedAt", or_null(a->processed_at));
-	if (rc == RC_OK)
-		rc = jx_add_str(o, "completedAt", or_null(a->completed_at));
-	if (rc == RC_OK && a->status == APPT_FAILED)
-		rc = jx_add_str(o, "failureReason", a->failure_reason);
-	if (rc != RC_OK) {
-		json_object_put(o);
-		return rc;
-	}
-	*out = o;
-	return RC_OK;
+	return members_jobj(m, NMEMB(m), out);
 }
 
-static enum rc add_size(struct json_object *o, const char *key, size_t v)
+/* A count as a JSON integer (size_t may exceed int64). */
+static int64_t size_int(size_t v)
 {
-	return jx_add_int64(o, key, v > INT64_MAX ? INT64_MAX : (int64_t)v);
+	return v > INT64_MAX ? INT64_MAX : (int64_t)v;
 }
 
-static enum rc pagination_jobj(size_t n, const struct appt_page *pg, struct json_object **out)
+/* Adds what follows "appointments" in a list answer: total, pagination, filters, meta.
+ * n is the number of items on this page; pg->limit is at least 1. */
+static enum rc add_page_members(struct json_object *o, size_t n, const struct appt_page *pg)
 {
-	struct json_object *o = json_object_new_object();
 	size_t limit = (size_t)pg->limit;
 	size_t offset = (size_t)pg->offset;
-	enum rc rc = RC_OK;
+	const struct member pagination[] = {
+		{.key = "count", .type = M_INT, .i = size_int(n)},
+		{.key = "total", .type = M_INT, .i = size_int(pg->total)},
+		{.key = "limit", .type = M_INT, .i = size_int(limit)},
+		{.key = "offset", .type = M_INT, .i = size_int(offset)},
+		{.key = "hasMore", .type = M_BOOL, .b = offset + limit < pg->total},
+		{.key = "totalPages", .type = M_INT,
+		 .i = size_int(pg->total / limit + (pg->total % limit != 0))},
+		{.key = "currentPage", .type = M_INT, .i = size_int(offset / limit + 1)},
+	};
+	const struct member filters[] = {
+		{.key = "status", .type = M_STR, .s = pg->status},
+		{.key = "startDate", .type = M_STR, .s = pg->start_date},
+		{.key = "endDate", .type = M_STR, .s = pg->end_date},
+	};
+	const struct member meta[] = {
+		{.key = "totalAvailable", .type = M_INT, .i = size_int(pg->total_available)},
+		{.key = "totalFiltered", .type = M_INT, .i = size_int(pg->total)},
+		{.key = "filterApplied", .type = M_BOOL,
+		 .b = pg->status != NULL || pg->start_date != NULL || pg->end_date != NULL},
+	};
+	const struct member m[] = {
+		{.key = "total", .type = M_INT, .i = size_int(pg->total)},
+		{.key = "pagination", .type = M_OBJ, .sub = pagination, .nsub = NMEMB(pagination)},
+		{.key = "filters", .type = M_OBJ, .sub = filters, .nsub = NMEMB(filters)},
+		{.key = "meta", .type = M_OBJ, .sub = meta, .nsub = NMEMB(meta)},
+	};
 
-	*out = NULL;
-	if (o == NULL)
-		return RC_NOMEM;
-	if (rc == RC_OK)
-		rc = add_size(o, "count", n);
-	if (rc == RC_OK)
-		rc = add_size(o, "total", pg->total);
-	if (rc == RC_OK)
-		rc = add_size(o, "limit", limit);
-	if (rc == RC_OK)
-		rc = add_size(o, "offset", offset);
-	if (rc == RC_OK)
-		rc = jx_add_bool(o, "hasMore", offset + limit < pg->total);
-	if (rc == RC_OK)
-		rc = add_size(o, "totalPages", pg->total / limit + (pg->total % limit != 0));
-	if (rc == RC_OK)
-		rc = add_size(o, "currentPage", offset / limit + 1);
-	if (rc != RC_OK) {
-		json_object_put(o);
-		return rc;
-	}
-	*out = o;
-	return RC_OK;
-}
-
-static enum rc filters_jobj(const struct appt_page *pg, struct json_object **out)
-{
-	struct json_object *o = json_object_new_object();
-	enum rc rc = RC_OK;
-
-	*out = NULL;
-	if (o == NULL)
-		return RC_NOMEM;
-	if (rc == RC_OK)
-		rc = jx_add_str(o, "status", pg->status);
-	if (rc == RC_OK)
-		rc = jx_add_str(o, "startDate", pg->start_date);
-	if (rc == RC_OK)
-		rc = jx_add_str(o, "endDate", pg->end_date);
-	if (rc != RC_OK) {
-		json_object_put(o);
-		return rc;
-	}
-	*out = o;
-	return RC_OK;
-}
-
-static enum rc meta_jobj(const struct appt_page *pg, struct json_object **out)
-{
-	struct json_object *o = json_object_new_object();
-	bool filtered = pg->status != NULL || pg->start_date != NULL || pg->end_date != NULL;
-	enum rc rc = RC_OK;
-
-	*out = NULL;
-	if (o == NULL)
-		return RC_NOMEM;
-	if (rc == RC_OK)
-		rc = add_size(o, "totalAvailable", pg->total_available);
-	if (rc == RC_OK)
-		rc = add_size(o, "totalFiltered", pg->total);
-	if (rc == RC_OK)
-		rc = jx_add_bool(o, "filterApplied", filtered);
-	if (rc != RC_OK) {
-		json_object_put(o);
-		return rc;
-	}
-	*out = o;
-	return RC_OK;
+	return add_members(o, m, NMEMB(m));
 }
 
 enum rc appt_list_json(const struct appointment *items, size_t n, const struct appt_page *pg,
@@ -311,19 +299,7 @@ enum rc appt_list_json(const struct appointment *items, size_t n, const struct a
 		arr = NULL;
 	}
 	if (rc == RC_OK)
-		rc = add_size(o, "total", pg->total);
-	if (rc == RC_OK)
-		rc = pagination_jobj(n, pg, &sub);
-	if (rc == RC_OK)
-		rc = jx_add_obj(o, "pagination", sub);
-	if (rc == RC_OK)
-		rc = filters_jobj(pg, &sub);
-	if (rc == RC_OK)
-		rc = jx_add_obj(o, "filters", sub);
-	if (rc == RC_OK)
-		rc = meta_jobj(pg, &sub);
-	if (rc == RC_OK)
-		rc = jx_add_obj(o, "meta", sub);
+		rc = add_page_members(o, n, pg);
 	if (rc == RC_OK)
 		rc = jx_to_text(o, out);
 out:
@@ -391,29 +367,20 @@ enum rc appt_msg_init(struct appt_message *m, const struct appointment *a, int64
 
 enum rc appt_msg_encode(const struct appt_message *m, char **out)
 {
-	struct json_object *o = json_object_new_object();
-	enum rc rc = RC_OK;
+	const struct member mm[] = {
+		{.key = "appointmentId", .type = M_STR, .s = m->appointment_id},
+		{.key = "countryISO", .type = M_STR, .s = m->country},
+		{.key = "eventType", .type = M_STR, .s = APPT_EVENT_CREATED},
+		{.key = "insuredId", .type = M_STR, .s = m->insured_id},
+		{.key = "scheduleId", .type = M_INT, .i = m->schedule_id},
+		{.key = "timestamp", .type = M_STR, .s = m->timestamp},
+		{.key = "requestId", .type = M_STR, .s = m->request_id,
+		 .omit = m->request_id[0] == '\0'},
+		{.key = "traceparent", .type = M_STR, .s = m->traceparent,
+		 .omit = m->traceparent[0] == '\0'},
+	};
 
-	*out = NULL;
-	if (o == NULL)
-		return RC_NOMEM;
-	if (rc == RC_OK)
-		rc = jx_add_str(o, "appointmentId", m->appointment_id);
-	if (rc == RC_OK)
-		rc = jx_add_str(o, "countryISO", m->country);
-	if (rc == RC_OK)
-		rc = jx_add_str(o, "eventType", APPT_EVENT_CREATED);
-	if (rc == RC_OK)
-		rc = jx_add_str(o, "insuredId", m->insured_id);
-	if (rc == RC_OK)
-		rc = jx_add_int64(o, "scheduleId", m->schedule_id);
-	if (rc == RC_OK)
-		rc = jx_add_str(o, "timestamp", m->timestamp);
-	if (rc == RC_OK && m->request_id[0] != '\0')
-		rc = jx_add_str(o, "requestId", m->request_id);
-	if (rc == RC_OK && m->traceparent[0] != '\0')
-		rc = jx_add_str(o, "traceparent", m->traceparent);
-	return finish_text(o, rc, out);
+	return members_text(mm, NMEMB(mm), out);
 }
 
 /* A string member of exactly the text s (no embedded NUL), or an error. */

@@ -21,6 +21,7 @@
 #include "db_int.h"
 #include "db_migrate.h"
 #include "db_seed.h"
+#include "itest.h"
 
 #define N_SHIPPED 3 /* files in sql/ */
 
@@ -1163,8 +1164,7 @@ int main(void)
 {
 	Suite *s = suite_create("db");
 	TCase *tc = tcase_create("postgres");
-	SRunner *sr;
-	int failed;
+	int status;
 
 	E.runner = getpid();
 	read_env();
@@ -1191,11 +1191,8 @@ int main(void)
 	tcase_add_test(tc, test_injection_safe);
 	tcase_add_test(tc, test_transactions);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	status = itest_run(s, CK_NORMAL);
 	if (E.env_ok)
 		drop_leftovers();
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return status;
 }

@@ -8,87 +8,38 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
 #include <json-c/json.h>
 
 #include "aws/core.h"
 #include "aws/dynamodb.h"
+#include "itest.h"
 
 #define ENDPOINT_VAR "AWS_ENDPOINT_URL_DYNAMODB"
 
 /* "appt-it-<hex>": every table of this run starts with it. Set once in main(). */
 static char run_prefix[32];
 
-static const char *test_getenv(void *ctx, const char *name)
-{
-	const char *endpoint = ctx;
-	const char *v;
-
-	if (strcmp(name, ENDPOINT_VAR) == 0 || strcmp(name, "AWS_ENDPOINT_URL") == 0)
-		return endpoint;
-	if (strcmp(name, "AWS_EC2_METADATA_DISABLED") == 0)
-		return "true";
-	v = getenv(name);
-	if (v != NULL && v[0] != '\0')
-		return v;
-	if (strcmp(name, "AWS_REGION") == 0)
-		return "us-east-1";
-	if (strcmp(name, "AWS_ACCESS_KEY_ID") == 0 || strcmp(name, "AWS_SECRET_ACCESS_KEY") == 0)
-		return "test";
-	return NULL;
-}
-
-static bool loopback(const char *url)
-{
-	static const char *const ok[] = {"http://127.", "http://localhost:", "http://[::1]:",
-					 NULL};
-
-	for (size_t i = 0; ok[i] != NULL; i++)
-		if (strncmp(url, ok[i], strlen(ok[i])) == 0)
-			return true;
-	return false;
-}
-
 /* The client, or NULL with why filled (the teardown must not abort). */
-static struct ddb_client *try_client(char *why, size_t whysz)
+static struct ddb_client *try_client(struct errbuf *why)
 {
-	const char *endpoint = getenv(ENDPOINT_VAR);
-	struct aws_env env = {test_getenv, NULL};
 	struct aws_config cfg;
-	struct errbuf eb = {{0}};
 	struct ddb_client *c;
 
-	if (endpoint == NULL || endpoint[0] == '\0') {
-		snprintf(why, whysz, "%s is not set: run through scripts/test (the local stack)",
-			 ENDPOINT_VAR);
+	if (!itest_config(ENDPOINT_VAR, &cfg, why))
 		return NULL;
-	}
-	if (!loopback(endpoint)) {
-		snprintf(why, whysz, "%s=%s is not a loopback address", ENDPOINT_VAR, endpoint);
-		return NULL;
-	}
-	env.ctx = (void *)(uintptr_t)endpoint;
-	if (aws_config_from_env(&cfg, &env, &eb) != RC_OK) {
-		snprintf(why, whysz, "config: %s", eb.msg);
-		return NULL;
-	}
-	cfg.request_timeout_ms = 10000;
-	cfg.backoff_base_ms = 20;
-	cfg.backoff_max_ms = 200;
-	c = ddb_client_new(&cfg, &eb);
+	c = ddb_client_new(&cfg, why);
 	if (c == NULL)
-		snprintf(why, whysz, "client: %s", eb.msg);
+		eb_prefix(why, "client");
 	return c;
 }
 
 static struct ddb_client *client(void)
 {
-	char why[512] = "";
-	struct ddb_client *c = try_client(why, sizeof(why));
+	struct errbuf why = {{0}};
+	struct ddb_client *c = try_client(&why);
 
-	ck_assert_msg(c != NULL, "%s", why);
+	ck_assert_msg(c != NULL, "%s", why.msg);
 	return c;
 }
 
@@ -96,16 +47,6 @@ static void table_name(const char *what, char *out, size_t outsz)
 {
 	snprintf(out, outsz, "%s-%s", run_prefix, what);
 }
-
-/* Checks a call's rc, printing the call and its message otherwise. */
-#define CK_RC(want, call)                                                                      \
-	do {                                                                                   \
-		enum rc rc_;                                                                   \
-		memset(&eb, 0, sizeof(eb));                                                    \
-		rc_ = (call);                                                                  \
-		ck_assert_msg(rc_ == (want), "%s: got %s, want %s: %s", #call, rc_name(rc_),   \
-			      rc_name(want), eb.msg);                                          \
-	} while (0)
 
 /* An appointment item as the API writes it (the fields the queries use). */
 static struct json_object *appt_item(const char *id, const char *insured, const char *created,
@@ -762,8 +703,8 @@ static enum rc collect_ours(void *ctx, const char *name, struct errbuf *eb)
 /* Runs in the parent after the test case, whatever happened: deletes this run's tables. */
 static void cleanup_tables(void)
 {
-	char why[512] = "";
-	struct ddb_client *c = try_client(why, sizeof(why));
+	struct errbuf why = {{0}};
+	struct ddb_client *c = try_client(&why);
 	struct prefix_walk *w = calloc(1, sizeof(*w));
 	struct errbuf eb = {{0}};
 
@@ -782,18 +723,11 @@ int main(void)
 {
 	Suite *s = suite_create("dynamodb");
 	TCase *tc = tcase_create("local");
-	struct errbuf eb = {{0}};
-	unsigned int r = 0;
-	SRunner *sr;
-	int failed;
+	int status;
 
-	if (aws_global_init(&eb) != RC_OK) {
-		fprintf(stderr, "aws_global_init: %s\n", eb.msg);
+	if (!itest_aws_init())
 		return EXIT_FAILURE;
-	}
-	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
-		r = (unsigned int)time(NULL) ^ (unsigned int)clock();
-	snprintf(run_prefix, sizeof(run_prefix), "appt-it-%08x", r);
+	itest_run_prefix(run_prefix, sizeof(run_prefix));
 	tcase_set_timeout(tc, 120);
 	tcase_add_unchecked_fixture(tc, NULL, cleanup_tables);
 	tcase_add_test(tc, test_table_lifecycle);
@@ -804,10 +738,7 @@ int main(void)
 	tcase_add_test(tc, test_query_paging);
 	tcase_add_test(tc, test_query_filter_count);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	status = itest_run(s, CK_NORMAL);
 	aws_global_cleanup();
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return status;
 }

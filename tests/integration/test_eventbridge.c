@@ -5,11 +5,9 @@
  * per-entry failures. Names carry a per-run random prefix; a teardown in the parent process
  * removes whatever a failed test left. A missing or non-loopback endpoint fails the test. */
 #include <check.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include <json-c/json.h>
@@ -17,6 +15,7 @@
 #include "aws/core.h"
 #include "aws/eventbridge.h"
 #include "aws/sqs.h"
+#include "itest.h"
 
 #define PATTERN_PE                                                                             \
 	"{\"source\":[\"medical.appointment.pe\"],\"detail-type\":[\"Appointment Processed\"]}"
@@ -28,75 +27,13 @@ static char run_prefix[32];
 static const char *const bus_suffixes[] = {"bus", "rules", "route", "fail", NULL};
 static const char *const queue_suffixes[] = {"rules-q", "route-q", NULL};
 
-struct test_env {
-	const char *var;      /* the endpoint variable this client uses */
-	const char *endpoint; /* its value */
-};
-
-static const char *test_getenv(void *ctx, const char *name)
-{
-	const struct test_env *te = ctx;
-	const char *v;
-
-	if (strcmp(name, te->var) == 0 || strcmp(name, "AWS_ENDPOINT_URL") == 0)
-		return te->endpoint;
-	if (strcmp(name, "AWS_EC2_METADATA_DISABLED") == 0)
-		return "true";
-	v = getenv(name);
-	if (v != NULL && v[0] != '\0')
-		return v;
-	if (strcmp(name, "AWS_REGION") == 0)
-		return "us-east-1";
-	if (strcmp(name, "AWS_ACCESS_KEY_ID") == 0 || strcmp(name, "AWS_SECRET_ACCESS_KEY") == 0)
-		return "test";
-	return NULL;
-}
-
-static bool loopback(const char *url)
-{
-	static const char *const ok[] = {"http://127.", "http://localhost:", "http://[::1]:",
-					 NULL};
-
-	for (size_t i = 0; ok[i] != NULL; i++)
-		if (strncmp(url, ok[i], strlen(ok[i])) == 0)
-			return true;
-	return false;
-}
-
-/* A config for the service behind var, or false with why filled (teardown must not abort). */
-static bool try_config(const char *var, struct aws_config *cfg, char *why, size_t whysz)
-{
-	struct test_env te = {var, getenv(var)};
-	struct aws_env env = {test_getenv, &te};
-	struct errbuf eb = {{0}};
-
-	if (te.endpoint == NULL || te.endpoint[0] == '\0') {
-		snprintf(why, whysz, "%s is not set: run through scripts/test (the local stack)", var);
-		return false;
-	}
-	if (!loopback(te.endpoint)) {
-		snprintf(why, whysz, "%s=%s is not a loopback address", var, te.endpoint);
-		return false;
-	}
-	if (aws_config_from_env(cfg, &env, &eb) != RC_OK) {
-		snprintf(why, whysz, "config: %s", eb.msg);
-		return false;
-	}
-	cfg->request_timeout_ms = 10000;
-	cfg->backoff_base_ms = 20;
-	cfg->backoff_max_ms = 200;
-	return true;
-}
-
 static struct evb_client *evb(void)
 {
 	struct aws_config cfg;
 	struct errbuf eb = {{0}};
-	char why[512] = "";
 	struct evb_client *c;
 
-	ck_assert_msg(try_config("AWS_ENDPOINT_URL_EVENTBRIDGE", &cfg, why, sizeof(why)), "%s",
-		      why);
+	ck_assert_msg(itest_config("AWS_ENDPOINT_URL_EVENTBRIDGE", &cfg, &eb), "%s", eb.msg);
 	c = evb_client_new(&cfg, &eb);
 	ck_assert_msg(c != NULL, "%s", eb.msg);
 	return c;
@@ -106,10 +43,9 @@ static struct sqs_client *sqs(void)
 {
 	struct aws_config cfg;
 	struct errbuf eb = {{0}};
-	char why[512] = "";
 	struct sqs_client *c;
 
-	ck_assert_msg(try_config("AWS_ENDPOINT_URL_SQS", &cfg, why, sizeof(why)), "%s", why);
+	ck_assert_msg(itest_config("AWS_ENDPOINT_URL_SQS", &cfg, &eb), "%s", eb.msg);
 	c = sqs_client_new(&cfg, &eb);
 	ck_assert_msg(c != NULL, "%s", eb.msg);
 	return c;
@@ -119,15 +55,6 @@ static void name_of(const char *what, char *out, size_t outsz)
 {
 	snprintf(out, outsz, "%s-%s", run_prefix, what);
 }
-
-#define CK_RC(want, call)                                                                      \
-	do {                                                                                   \
-		enum rc rc_;                                                                   \
-		memset(&eb, 0, sizeof(eb));                                                    \
-		rc_ = (call);                                                                  \
-		ck_assert_msg(rc_ == (want), "%s: got %s, want %s: %s", #call, rc_name(rc_),   \
-			      rc_name(want), eb.msg);                                          \
-	} while (0)
 
 #define CK_SQS(call)                                                                           \
 	do {                                                                                   \
@@ -470,11 +397,11 @@ static void cleanup_resources(void)
 {
 	struct aws_config cfg;
 	struct errbuf eb = {{0}};
-	char why[512], name[128];
+	char name[128];
 	struct evb_client *c = NULL;
 	struct sqs_client *q = NULL;
 
-	if (try_config("AWS_ENDPOINT_URL_EVENTBRIDGE", &cfg, why, sizeof(why)))
+	if (itest_config("AWS_ENDPOINT_URL_EVENTBRIDGE", &cfg, &eb))
 		c = evb_client_new(&cfg, &eb);
 	for (size_t b = 0; c != NULL && bus_suffixes[b] != NULL; b++) {
 		struct rule_names rn = {.n = 0};
@@ -505,7 +432,7 @@ static void cleanup_resources(void)
 			fprintf(stderr, "cleanup: %s\n", eb.msg);
 	}
 	evb_client_free(c);
-	if (try_config("AWS_ENDPOINT_URL_SQS", &cfg, why, sizeof(why)))
+	if (itest_config("AWS_ENDPOINT_URL_SQS", &cfg, &eb))
 		q = sqs_client_new(&cfg, &eb);
 	for (size_t i = 0; q != NULL && queue_suffixes[i] != NULL; i++) {
 		char url[SQS_URL_MAX];
@@ -527,18 +454,11 @@ int main(void)
 {
 	Suite *s = suite_create("eventbridge");
 	TCase *tc = tcase_create("moto");
-	struct errbuf eb = {{0}};
-	unsigned int r = 0;
-	SRunner *sr;
-	int failed;
+	int status;
 
-	if (aws_global_init(&eb) != RC_OK) {
-		fprintf(stderr, "aws_global_init: %s\n", eb.msg);
+	if (!itest_aws_init())
 		return EXIT_FAILURE;
-	}
-	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
-		r = (unsigned int)time(NULL) ^ (unsigned int)clock();
-	snprintf(run_prefix, sizeof(run_prefix), "appt-it-%08x", r);
+	itest_run_prefix(run_prefix, sizeof(run_prefix));
 	tcase_set_timeout(tc, 120);
 	tcase_add_unchecked_fixture(tc, NULL, cleanup_resources);
 	tcase_add_test(tc, test_bus_lifecycle);
@@ -546,10 +466,7 @@ int main(void)
 	tcase_add_test(tc, test_put_events_routed);
 	tcase_add_test(tc, test_put_events_failures);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	status = itest_run(s, CK_NORMAL);
 	aws_global_cleanup();
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return status;
 }

@@ -24,6 +24,7 @@
 #include <json-c/json.h>
 
 #include "aws/core.h"
+#include "itest.h"
 
 #define AK "AKIDEXAMPLE"
 #define SK "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
@@ -502,64 +503,70 @@ static struct aws_client *imds_client(struct fake *imds, struct fake *svc)
 	return c;
 }
 
+/* One IMDS test: a fake metadata service whose credentials expire expires_in seconds from
+ * now, a fake service answering with svc_handler, and a client of both. */
+struct imds_fixture {
+	struct imds_state st; /* what the metadata service saw */
+	char exp[64];         /* the Expiration it hands out */
+	struct fake imds;     /* the metadata service */
+	struct fake svc;      /* the service called */
+	struct aws_client *c; /* IMDS credentials, service endpoint */
+};
+
+static void imds_setup(struct imds_fixture *fx, long expires_in, fake_handler svc_handler)
+{
+	iso_in(expires_in, fx->exp, sizeof(fx->exp));
+	fx->st.expiration = fx->exp;
+	fake_start(&fx->imds, imds_handler, &fx->st);
+	fake_start(&fx->svc, svc_handler, NULL);
+	fx->c = imds_client(&fx->imds, &fx->svc);
+}
+
+static void imds_teardown(struct imds_fixture *fx)
+{
+	aws_client_free(fx->c);
+	fake_stop(&fx->svc);
+	fake_stop(&fx->imds);
+}
+
 START_TEST(test_imds_credentials_signed)
 {
-	struct imds_state st = {0};
-	char exp[64];
-	struct fake imds;
-	struct fake svc;
-	struct aws_client *c;
+	struct imds_fixture fx = {0};
 	struct aws_error err;
 	char h[2048];
 	char want[2048];
 
-	iso_in(6 * 3600, exp, sizeof(exp));
-	st.expiration = exp;
-	fake_start(&imds, imds_handler, &st);
-	fake_start(&svc, reply_ok, NULL);
-	c = imds_client(&imds, &svc);
-	ck_assert_int_eq(aws_call(c, "ListQueues", NULL, "{}", 2, NULL, &err), RC_OK);
-	req_header(svc.last, "X-Amz-Security-Token", h, sizeof(h));
+	imds_setup(&fx, 6 * 3600, reply_ok);
+	ck_assert_int_eq(aws_call(fx.c, "ListQueues", NULL, "{}", 2, NULL, &err), RC_OK);
+	req_header(fx.svc.last, "X-Amz-Security-Token", h, sizeof(h));
 	ck_assert_str_eq(h, "imds-token-1");
-	req_header(svc.last, "Authorization", h, sizeof(h));
+	req_header(fx.svc.last, "Authorization", h, sizeof(h));
 	ck_assert_msg(strstr(h, "Credential=ASIAIMDS1/") != NULL, "%s", h);
-	botocore_sign(svc.last, svc.last_len, "imds-secret-1", want, sizeof(want));
+	botocore_sign(fx.svc.last, fx.svc.last_len, "imds-secret-1", want, sizeof(want));
 	ck_assert_str_eq(h, want);
 	/* Cached: a second call asks IMDS nothing. */
-	ck_assert_int_eq(aws_call(c, "ListQueues", NULL, "{}", 2, NULL, &err), RC_OK);
-	ck_assert_int_eq(atomic_load(&st.cred_gets), 1);
-	ck_assert_int_eq(atomic_load(&st.bad_token), 0);
-	ck_assert_str_eq(imds.paths[0], "PUT");
-	aws_client_free(c);
-	fake_stop(&svc);
-	fake_stop(&imds);
+	ck_assert_int_eq(aws_call(fx.c, "ListQueues", NULL, "{}", 2, NULL, &err), RC_OK);
+	ck_assert_int_eq(atomic_load(&fx.st.cred_gets), 1);
+	ck_assert_int_eq(atomic_load(&fx.st.bad_token), 0);
+	ck_assert_str_eq(fx.imds.paths[0], "PUT");
+	imds_teardown(&fx);
 }
 END_TEST
 
 START_TEST(test_imds_refresh_before_expiry)
 {
-	struct imds_state st = {0};
-	char exp[64];
-	struct fake imds;
-	struct fake svc;
-	struct aws_client *c;
+	struct imds_fixture fx = {0};
 	struct aws_error err;
 	char h[2048];
 
 	/* Five minutes left is inside the refresh window: every call refreshes. */
-	iso_in(300, exp, sizeof(exp));
-	st.expiration = exp;
-	fake_start(&imds, imds_handler, &st);
-	fake_start(&svc, reply_ok, NULL);
-	c = imds_client(&imds, &svc);
-	ck_assert_int_eq(aws_call(c, "ListQueues", NULL, "{}", 2, NULL, &err), RC_OK);
-	ck_assert_int_eq(aws_call(c, "ListQueues", NULL, "{}", 2, NULL, &err), RC_OK);
-	ck_assert_int_eq(atomic_load(&st.cred_gets), 2);
-	req_header(svc.last, "X-Amz-Security-Token", h, sizeof(h));
+	imds_setup(&fx, 300, reply_ok);
+	ck_assert_int_eq(aws_call(fx.c, "ListQueues", NULL, "{}", 2, NULL, &err), RC_OK);
+	ck_assert_int_eq(aws_call(fx.c, "ListQueues", NULL, "{}", 2, NULL, &err), RC_OK);
+	ck_assert_int_eq(atomic_load(&fx.st.cred_gets), 2);
+	req_header(fx.svc.last, "X-Amz-Security-Token", h, sizeof(h));
 	ck_assert_str_eq(h, "imds-token-2");
-	aws_client_free(c);
-	fake_stop(&svc);
-	fake_stop(&imds);
+	imds_teardown(&fx);
 }
 END_TEST
 
@@ -578,27 +585,17 @@ static int reply_expired_once(struct fake *f, int idx, const char *req, size_t l
 
 START_TEST(test_imds_expired_token_refreshes)
 {
-	struct imds_state st = {0};
-	char exp[64];
-	struct fake imds;
-	struct fake svc;
-	struct aws_client *c;
+	struct imds_fixture fx = {0};
 	struct aws_error err;
 	char h[2048];
 
-	iso_in(6 * 3600, exp, sizeof(exp));
-	st.expiration = exp;
-	fake_start(&imds, imds_handler, &st);
-	fake_start(&svc, reply_expired_once, NULL);
-	c = imds_client(&imds, &svc);
-	ck_assert_int_eq(aws_call(c, "ListQueues", NULL, "{}", 2, NULL, &err), RC_OK);
+	imds_setup(&fx, 6 * 3600, reply_expired_once);
+	ck_assert_int_eq(aws_call(fx.c, "ListQueues", NULL, "{}", 2, NULL, &err), RC_OK);
 	ck_assert_int_eq(err.attempts, 2);
-	ck_assert_int_eq(atomic_load(&st.cred_gets), 2);
-	req_header(svc.last, "X-Amz-Security-Token", h, sizeof(h));
+	ck_assert_int_eq(atomic_load(&fx.st.cred_gets), 2);
+	req_header(fx.svc.last, "X-Amz-Security-Token", h, sizeof(h));
 	ck_assert_str_eq(h, "imds-token-2");
-	aws_client_free(c);
-	fake_stop(&svc);
-	fake_stop(&imds);
+	imds_teardown(&fx);
 }
 END_TEST
 
@@ -871,12 +868,10 @@ int main(void)
 	TCase *sig = tcase_create("signature");
 	TCase *imds = tcase_create("imds");
 	TCase *retry = tcase_create("retry");
-	SRunner *sr;
-	int failed;
-	struct errbuf eb = {{0}};
 	int nsig = (int)(sizeof(sig_cases) / sizeof(sig_cases[0]));
+	int status;
 
-	if (aws_global_init(&eb) != RC_OK)
+	if (!itest_aws_init())
 		return EXIT_FAILURE;
 	tcase_set_timeout(sig, 60);
 	tcase_add_loop_test(sig, test_signature_no_token, 0, nsig);
@@ -897,10 +892,7 @@ int main(void)
 	suite_add_tcase(s, sig);
 	suite_add_tcase(s, imds);
 	suite_add_tcase(s, retry);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	status = itest_run(s, CK_NORMAL);
 	aws_global_cleanup();
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return status;
 }

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include <json-c/json.h>
@@ -15,68 +14,7 @@
 #include "aws/core.h"
 #include "aws/sns.h"
 #include "aws/sqs.h"
-
-enum target { T_MOTO = 0, T_FAUXQS = 1, T_COUNT };
-static const char *const target_names[T_COUNT] = {"moto", "fauxqs"};
-
-struct test_env {
-	const char *sns;
-	const char *sqs;
-};
-
-static const char *test_getenv(void *ctx, const char *name)
-{
-	const struct test_env *te = ctx;
-	const char *v;
-
-	if (strcmp(name, "AWS_ENDPOINT_URL_SNS") == 0)
-		return te->sns;
-	if (strcmp(name, "AWS_ENDPOINT_URL_SQS") == 0 || strcmp(name, "AWS_ENDPOINT_URL") == 0)
-		return te->sqs;
-	if (strcmp(name, "AWS_EC2_METADATA_DISABLED") == 0)
-		return "true";
-	v = getenv(name);
-	if (v != NULL && v[0] != '\0')
-		return v;
-	if (strcmp(name, "AWS_REGION") == 0)
-		return "us-east-1";
-	if (strcmp(name, "AWS_ACCESS_KEY_ID") == 0 || strcmp(name, "AWS_SECRET_ACCESS_KEY") == 0)
-		return "test";
-	return NULL;
-}
-
-static const char *need_env(const char *var)
-{
-	const char *v = getenv(var);
-
-	if (v == NULL || v[0] == '\0')
-		ck_abort_msg("%s is not set: run through scripts/test (the local stack)", var);
-	return v;
-}
-
-static void target_config(int t, const char *override, struct aws_config *cfg)
-{
-	struct test_env te;
-	struct aws_env env = {test_getenv, &te};
-	struct errbuf eb = {{0}};
-
-	if (t == T_MOTO) {
-		te.sns = need_env("AWS_ENDPOINT_URL_SNS");
-		te.sqs = need_env("AWS_ENDPOINT_URL_SQS");
-	} else {
-		te.sns = need_env("APPT_FAUXQS_URL");
-		te.sqs = te.sns;
-	}
-	if (override != NULL) {
-		te.sns = override;
-		te.sqs = override;
-	}
-	ck_assert_msg(aws_config_from_env(cfg, &env, &eb) == RC_OK, "%s", eb.msg);
-	ck_assert(cfg->endpoint_overridden[AWS_SVC_SNS] && cfg->endpoint_overridden[AWS_SVC_SQS]);
-	cfg->request_timeout_ms = 10000;
-	cfg->backoff_base_ms = 20;
-	cfg->backoff_max_ms = 200;
-}
+#include "itest.h"
 
 struct clients {
 	struct sns_client *sns;
@@ -89,7 +27,7 @@ static struct clients clients_for(int t)
 	struct errbuf eb = {{0}};
 	struct clients c;
 
-	target_config(t, NULL, &cfg);
+	itest_target_config(t, true, NULL, &cfg);
 	c.sns = sns_client_new(&cfg, &eb);
 	ck_assert_msg(c.sns != NULL, "%s", eb.msg);
 	c.sqs = sqs_client_new(&cfg, &eb);
@@ -103,31 +41,12 @@ static void clients_free(struct clients *c)
 	sqs_client_free(c->sqs);
 }
 
-static void unique_name(const char *what, char *out, size_t outsz)
-{
-	unsigned int r = 0;
-
-	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
-		r = (unsigned int)time(NULL) ^ (unsigned int)clock();
-	snprintf(out, outsz, "appt-it-%08x-%s", r, what);
-}
-
-#define CK_AWS(call, errp)                                                                     \
-	do {                                                                                   \
-		enum rc rc_ = (call);                                                          \
-		struct errbuf eb_ = {{0}};                                                     \
-		if (rc_ != RC_OK) {                                                            \
-			aws_error_to_eb((errp), &eb_);                                         \
-			ck_abort_msg("[%s] %s failed: %s", target_names[_i], #call, eb_.msg);  \
-		}                                                                              \
-	} while (0)
-
 static void make_topic(struct clients *c, int _i, const char *what, char arn[SNS_ARN_MAX])
 {
 	char name[128];
 	struct aws_error err;
 
-	unique_name(what, name, sizeof(name));
+	itest_unique_name(what, name, sizeof(name));
 	CK_AWS(sns_create_topic(c->sns, name, NULL, 0, arn, &err), &err);
 	ck_assert_msg(strncmp(arn, "arn:aws:sns:", 12) == 0 && strstr(arn, name) != NULL, "%s",
 		      arn);
@@ -139,7 +58,7 @@ static void make_queue(struct clients *c, int _i, const char *what, char url[SQS
 	char name[SQS_NAME_MAX + 1];
 	struct aws_error err;
 
-	unique_name(what, name, sizeof(name));
+	itest_unique_name(what, name, sizeof(name));
 	CK_AWS(sqs_create_queue(c->sqs, name, NULL, 0, url, &err), &err);
 	CK_AWS(sqs_get_queue_arn(c->sqs, url, arn, &err), &err);
 }
@@ -152,7 +71,7 @@ static void receive_one(struct clients *c, int _i, const char *url, struct sqs_m
 
 	for (int k = 0; k < 5 && got->n == 0; k++)
 		CK_AWS(sqs_receive(c->sqs, url, &ro, got, &err), &err);
-	ck_assert_msg(got->n == 1, "[%s] no message delivered to %s", target_names[_i], url);
+	ck_assert_msg(got->n == 1, "[%s] no message delivered to %s", itest_target_names[_i], url);
 }
 
 static const char *jget(struct json_object *o, const char *key)
@@ -175,7 +94,7 @@ START_TEST(test_topic_lifecycle)
 	struct sns_publish p = {"hello", NULL, NULL, 0, NULL, NULL};
 	const struct sns_kv attrs[] = {{"DisplayName", "appt"}};
 
-	unique_name("topic", name, sizeof(name));
+	itest_unique_name("topic", name, sizeof(name));
 	CK_AWS(sns_create_topic(c.sns, name, attrs, 1, arn, &err), &err);
 	CK_AWS(sns_create_topic(c.sns, name, attrs, 1, arn2, &err), &err);
 	ck_assert_str_eq(arn, arn2);
@@ -252,7 +171,7 @@ START_TEST(test_delivery_envelope_and_raw)
 	/* Raw delivery off: the SNS envelope, the message a string inside it. */
 	receive_one(&c, _i, q1, &got);
 	env = json_tokener_parse(got.v[0].body);
-	ck_assert_msg(env != NULL, "[%s] envelope is not JSON: %s", target_names[_i], got.v[0].body);
+	ck_assert_msg(env != NULL, "[%s] envelope is not JSON: %s", itest_target_names[_i], got.v[0].body);
 	ck_assert_str_eq(jget(env, "Type"), "Notification");
 	ck_assert_str_eq(jget(env, "Message"), msg);
 	ck_assert_str_eq(jget(env, "TopicArn"), topic);
@@ -337,7 +256,7 @@ START_TEST(test_list_paging)
 	int pages = 0;
 
 	make_topic(&c, _i, "paging", topic);
-	unique_name("p", base, sizeof(base));
+	itest_unique_name("p", base, sizeof(base));
 	for (int k = 0; k < total; k++) {
 		/* Queue ARNs need not exist for the subscription to be listed. */
 		snprintf(endpoint, sizeof(endpoint), "arn:aws:sqs:us-east-1:000000000000:%s-%d",
@@ -375,7 +294,7 @@ START_TEST(test_connection_refused)
 	struct timespec t0;
 	struct timespec t1;
 
-	target_config(_i, "http://127.0.0.1:1", &cfg);
+	itest_target_config(_i, true, "http://127.0.0.1:1", &cfg);
 	c = sns_client_new(&cfg, &eb);
 	ck_assert_ptr_nonnull(c);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -392,11 +311,9 @@ int main(void)
 {
 	Suite *s = suite_create("sns");
 	TCase *tc = tcase_create("emulators");
-	SRunner *sr;
-	int failed;
-	struct errbuf eb = {{0}};
+	int status;
 
-	if (aws_global_init(&eb) != RC_OK)
+	if (!itest_aws_init())
 		return EXIT_FAILURE;
 	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, test_topic_lifecycle, 0, T_COUNT);
@@ -405,10 +322,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_list_paging, 0, T_COUNT);
 	tcase_add_loop_test(tc, test_connection_refused, 0, T_COUNT);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_VERBOSE);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	status = itest_run(s, CK_VERBOSE);
 	aws_global_cleanup();
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return status;
 }

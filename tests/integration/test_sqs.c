@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,60 +19,7 @@
 #include "aws/core.h"
 #include "aws/sqs.h"
 #include "buf.h"
-
-enum target { T_MOTO = 0, T_FAUXQS = 1, T_COUNT };
-static const char *const target_names[T_COUNT] = {"moto", "fauxqs"};
-
-/* The environment a test resolves: the process's, with the SQS endpoint of the target
- * emulator, safe defaults for region and credentials, and IMDS always off. */
-struct test_env {
-	const char *endpoint;
-};
-
-static const char *test_getenv(void *ctx, const char *name)
-{
-	const struct test_env *te = ctx;
-	const char *v;
-
-	if (strcmp(name, "AWS_ENDPOINT_URL_SQS") == 0 || strcmp(name, "AWS_ENDPOINT_URL") == 0)
-		return te->endpoint;
-	if (strcmp(name, "AWS_EC2_METADATA_DISABLED") == 0)
-		return "true";
-	v = getenv(name);
-	if (v != NULL && v[0] != '\0')
-		return v;
-	if (strcmp(name, "AWS_REGION") == 0)
-		return "us-east-1";
-	if (strcmp(name, "AWS_ACCESS_KEY_ID") == 0)
-		return "test";
-	if (strcmp(name, "AWS_SECRET_ACCESS_KEY") == 0)
-		return "test";
-	return NULL;
-}
-
-static const char *target_endpoint(int t)
-{
-	const char *var = t == T_MOTO ? "AWS_ENDPOINT_URL_SQS" : "APPT_FAUXQS_URL";
-	const char *v = getenv(var);
-
-	if (v == NULL || v[0] == '\0')
-		ck_abort_msg("%s is not set: run through scripts/test (the local stack)", var);
-	return v;
-}
-
-static void target_config(int t, const char *endpoint, struct aws_config *cfg)
-{
-	struct test_env te = {endpoint != NULL ? endpoint : target_endpoint(t)};
-	struct aws_env env = {test_getenv, &te};
-	struct errbuf eb = {{0}};
-
-	ck_assert_msg(aws_config_from_env(cfg, &env, &eb) == RC_OK, "%s", eb.msg);
-	ck_assert(cfg->endpoint_overridden[AWS_SVC_SQS]);
-	/* Emulators answer fast; keep failing tests short. */
-	cfg->request_timeout_ms = 10000;
-	cfg->backoff_base_ms = 20;
-	cfg->backoff_max_ms = 200;
-}
+#include "itest.h"
 
 static struct sqs_client *client_for(int t)
 {
@@ -81,31 +27,11 @@ static struct sqs_client *client_for(int t)
 	struct errbuf eb = {{0}};
 	struct sqs_client *c;
 
-	target_config(t, NULL, &cfg);
+	itest_target_config(t, false, NULL, &cfg);
 	c = sqs_client_new(&cfg, &eb);
 	ck_assert_msg(c != NULL, "%s", eb.msg);
 	return c;
 }
-
-/* "appt-it-<hex>-<what>": unique per run and test. */
-static void unique_name(const char *what, char *out, size_t outsz)
-{
-	unsigned int r = 0;
-
-	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
-		r = (unsigned int)time(NULL) ^ (unsigned int)clock();
-	snprintf(out, outsz, "appt-it-%08x-%s", r, what);
-}
-
-#define CK_AWS(call, errp)                                                                     \
-	do {                                                                                   \
-		enum rc rc_ = (call);                                                          \
-		struct errbuf eb_ = {{0}};                                                     \
-		if (rc_ != RC_OK) {                                                            \
-			aws_error_to_eb((errp), &eb_);                                         \
-			ck_abort_msg("[%s] %s failed: %s", target_names[_i], #call, eb_.msg);  \
-		}                                                                              \
-	} while (0)
 
 static void make_queue(struct sqs_client *c, int _i, const char *what, const struct sqs_kv *attrs,
 		       size_t n, char url[SQS_URL_MAX])
@@ -113,7 +39,7 @@ static void make_queue(struct sqs_client *c, int _i, const char *what, const str
 	char name[SQS_NAME_MAX + 1];
 	struct aws_error err;
 
-	unique_name(what, name, sizeof(name));
+	itest_unique_name(what, name, sizeof(name));
 	CK_AWS(sqs_create_queue(c, name, attrs, n, url, &err), &err);
 	ck_assert_msg(strstr(url, name) != NULL, "url %s", url);
 }
@@ -140,7 +66,8 @@ static void receive_n(struct sqs_client *c, int _i, const char *url, size_t want
 	sqs_messages_cleanup(out);
 	out->v = all;
 	out->n = n;
-	ck_assert_msg(n == want, "[%s] received %zu of %zu messages", target_names[_i], n, want);
+	ck_assert_msg(n == want, "[%s] received %zu of %zu messages", itest_target_names[_i], n,
+		      want);
 }
 
 START_TEST(test_queue_lifecycle)
@@ -175,7 +102,7 @@ START_TEST(test_queue_lifecycle)
 			{"Policy", policy},
 		};
 
-		unique_name("main", name, sizeof(name));
+		itest_unique_name("main", name, sizeof(name));
 		CK_AWS(sqs_create_queue(c, name, attrs, 5, url, &err), &err);
 		/* Same name, same attributes: the same queue. */
 		CK_AWS(sqs_create_queue(c, name, attrs, 5, url2, &err), &err);
@@ -312,8 +239,8 @@ START_TEST(test_batches)
 	CK_AWS(sqs_change_visibility_batch(c, url, vis, 2, res, &nfailed, &err), &err);
 	ck_assert_int_eq(res[0].rc, RC_OK);
 	ck_assert_msg(nfailed == 1 && res[1].rc != RC_OK,
-		      "[%s] bogus handle: nfailed %zu, entry 1 %s %s", target_names[_i], nfailed,
-		      rc_name(res[1].rc), res[1].code);
+		      "[%s] bogus handle: nfailed %zu, entry 1 %s %s", itest_target_names[_i],
+		      nfailed, rc_name(res[1].rc), res[1].code);
 	ck_assert(res[1].sender_fault);
 	ck_assert_uint_gt(strlen(res[1].code), 0);
 
@@ -328,8 +255,8 @@ START_TEST(test_batches)
 	ck_assert_int_eq(res[2].rc, RC_OK);
 	if (_i == T_MOTO) {
 		ck_assert_msg(nfailed == 1 && res[1].rc == RC_INVAL,
-			      "[%s] bogus handle: nfailed %zu, entry 1 %s %s", target_names[_i],
-			      nfailed, rc_name(res[1].rc), res[1].code);
+			      "[%s] bogus handle: nfailed %zu, entry 1 %s %s",
+			      itest_target_names[_i], nfailed, rc_name(res[1].rc), res[1].code);
 		ck_assert(res[1].sender_fault);
 		ck_assert_str_eq(res[1].code, "ReceiptHandleIsInvalid");
 	} else {
@@ -414,7 +341,7 @@ START_TEST(test_queue_does_not_exist)
 	struct sqs_attrs a = {0, NULL, NULL};
 	char *slash;
 
-	unique_name("missing", name, sizeof(name));
+	itest_unique_name("missing", name, sizeof(name));
 	ck_assert_int_eq(sqs_get_queue_url(c, name, url, &err), RC_NOTFOUND);
 	ck_assert_msg(err.http_status == 400 && err.code[0] != '\0', "%ld %s", err.http_status,
 		      err.code);
@@ -446,7 +373,7 @@ START_TEST(test_connection_refused)
 	struct timespec t1;
 
 	/* Loopback port 1: nothing listens there, the kernel refuses at once. */
-	target_config(_i, "http://127.0.0.1:1", &cfg);
+	itest_target_config(_i, false, "http://127.0.0.1:1", &cfg);
 	c = sqs_client_new(&cfg, &eb);
 	ck_assert_ptr_nonnull(c);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -589,10 +516,10 @@ START_TEST(test_faults)
 	char got[SQS_URL_MAX];
 	enum rc rc;
 
-	unique_name("fault", name, sizeof(name));
+	itest_unique_name("fault", name, sizeof(name));
 	ck_assert_int_eq(sqs_create_queue(direct, name, NULL, 0, url, &err), RC_OK);
-	proxy_start(&p, target_endpoint(target));
-	target_config(target, p.url, &cfg);
+	proxy_start(&p, itest_target_sqs(target));
+	itest_target_config(target, false, p.url, &cfg);
 	c = sqs_client_new(&cfg, &eb);
 	ck_assert_ptr_nonnull(c);
 	buf_init(&b, 4096);
@@ -601,7 +528,7 @@ START_TEST(test_faults)
 	rc = sqs_get_queue_url(c, name, got, &err);
 	aws_error_to_eb(&err, &eb);
 	ck_assert_msg(rc == fault_cases[k].rc && err.attempts == fault_cases[k].attempts,
-		      "[%s] plan %s: %s after %d attempts (%s)", target_names[target],
+		      "[%s] plan %s: %s after %d attempts (%s)", itest_target_names[target],
 		      fault_cases[k].plan, rc_name(rc), err.attempts, eb.msg);
 	ck_assert_str_eq(err.code, fault_cases[k].code);
 	ck_assert_int_eq(proxy_stat(&p, "forwarded"), fault_cases[k].forwarded);
@@ -635,8 +562,8 @@ START_TEST(test_lost_reply_duplicates_send)
 	struct sqs_messages got = {NULL, 0};
 
 	make_queue(direct, _i, "dup", NULL, 0, url);
-	proxy_start(&p, target_endpoint(_i));
-	target_config(_i, p.url, &cfg);
+	proxy_start(&p, itest_target_sqs(_i));
+	itest_target_config(_i, false, p.url, &cfg);
 	c = sqs_client_new(&cfg, &eb);
 	buf_init(&b, 4096);
 	proxy_control(&p, "/__faultproxy/plan", "dropreply", &b);
@@ -659,11 +586,9 @@ int main(void)
 	Suite *s = suite_create("sqs");
 	TCase *tc = tcase_create("emulators");
 	TCase *faults = tcase_create("faults");
-	SRunner *sr;
-	int failed;
-	struct errbuf eb = {{0}};
+	int status;
 
-	if (aws_global_init(&eb) != RC_OK)
+	if (!itest_aws_init())
 		return EXIT_FAILURE;
 	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, test_queue_lifecycle, 0, T_COUNT);
@@ -678,10 +603,7 @@ int main(void)
 			    (int)(T_COUNT * sizeof(fault_cases) / sizeof(fault_cases[0])));
 	tcase_add_loop_test(faults, test_lost_reply_duplicates_send, 0, T_COUNT);
 	suite_add_tcase(s, faults);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_VERBOSE);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	status = itest_run(s, CK_VERBOSE);
 	aws_global_cleanup();
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return status;
 }

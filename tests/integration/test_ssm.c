@@ -7,11 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
 #include "aws/core.h"
 #include "aws/ssm.h"
+#include "itest.h"
 
 #define ENDPOINT_VAR "AWS_ENDPOINT_URL_SSM"
 
@@ -20,64 +19,26 @@ static char run_path[32];
 /* The parameters the tests create, for the teardown. */
 static const char *const param_suffixes[] = {"rds/password", "plain", "big", NULL};
 
-static const char *test_getenv(void *ctx, const char *name)
+/* The client, or NULL with why filled (the teardown must not abort). */
+static struct ssm_client *try_client(struct errbuf *why)
 {
-	const char *endpoint = ctx;
-	const char *v;
-
-	if (strcmp(name, ENDPOINT_VAR) == 0 || strcmp(name, "AWS_ENDPOINT_URL") == 0)
-		return endpoint;
-	if (strcmp(name, "AWS_EC2_METADATA_DISABLED") == 0)
-		return "true";
-	v = getenv(name);
-	if (v != NULL && v[0] != '\0')
-		return v;
-	if (strcmp(name, "AWS_REGION") == 0)
-		return "us-east-1";
-	if (strcmp(name, "AWS_ACCESS_KEY_ID") == 0 || strcmp(name, "AWS_SECRET_ACCESS_KEY") == 0)
-		return "test";
-	return NULL;
-}
-
-static struct ssm_client *try_client(char *why, size_t whysz)
-{
-	const char *endpoint = getenv(ENDPOINT_VAR);
-	struct aws_env env = {test_getenv, NULL};
 	struct aws_config cfg;
-	struct errbuf eb = {{0}};
 	struct ssm_client *c;
 
-	if (endpoint == NULL || endpoint[0] == '\0') {
-		snprintf(why, whysz, "%s is not set: run through scripts/test (the local stack)",
-			 ENDPOINT_VAR);
+	if (!itest_config(ENDPOINT_VAR, &cfg, why))
 		return NULL;
-	}
-	if (strncmp(endpoint, "http://127.", 11) != 0 &&
-	    strncmp(endpoint, "http://localhost:", 17) != 0 &&
-	    strncmp(endpoint, "http://[::1]:", 13) != 0) {
-		snprintf(why, whysz, "%s=%s is not a loopback address", ENDPOINT_VAR, endpoint);
-		return NULL;
-	}
-	env.ctx = (void *)(uintptr_t)endpoint;
-	if (aws_config_from_env(&cfg, &env, &eb) != RC_OK) {
-		snprintf(why, whysz, "config: %s", eb.msg);
-		return NULL;
-	}
-	cfg.request_timeout_ms = 10000;
-	cfg.backoff_base_ms = 20;
-	cfg.backoff_max_ms = 200;
-	c = ssm_client_new(&cfg, &eb);
+	c = ssm_client_new(&cfg, why);
 	if (c == NULL)
-		snprintf(why, whysz, "client: %s", eb.msg);
+		eb_prefix(why, "client");
 	return c;
 }
 
 static struct ssm_client *client(void)
 {
-	char why[512] = "";
-	struct ssm_client *c = try_client(why, sizeof(why));
+	struct errbuf why = {{0}};
+	struct ssm_client *c = try_client(&why);
 
-	ck_assert_msg(c != NULL, "%s", why);
+	ck_assert_msg(c != NULL, "%s", why.msg);
 	return c;
 }
 
@@ -85,15 +46,6 @@ static void param_name(const char *what, char *out, size_t outsz)
 {
 	snprintf(out, outsz, "%s/%s", run_path, what);
 }
-
-#define CK_RC(want, call)                                                                      \
-	do {                                                                                   \
-		enum rc rc_;                                                                   \
-		memset(&eb, 0, sizeof(eb));                                                    \
-		rc_ = (call);                                                                  \
-		ck_assert_msg(rc_ == (want), "%s: got %s, want %s: %s", #call, rc_name(rc_),   \
-			      rc_name(want), eb.msg);                                          \
-	} while (0)
 
 START_TEST(test_secure_string_round_trip)
 {
@@ -176,8 +128,9 @@ END_TEST
 /* Runs in the parent after the test case, whatever happened. */
 static void cleanup_params(void)
 {
-	char why[512] = "", name[128];
-	struct ssm_client *c = try_client(why, sizeof(why));
+	struct errbuf why = {{0}};
+	char name[128];
+	struct ssm_client *c = try_client(&why);
 	struct errbuf eb = {{0}};
 
 	for (size_t i = 0; c != NULL && param_suffixes[i] != NULL; i++) {
@@ -192,27 +145,18 @@ int main(void)
 {
 	Suite *s = suite_create("ssm");
 	TCase *tc = tcase_create("moto");
-	struct errbuf eb = {{0}};
-	unsigned int r = 0;
-	SRunner *sr;
-	int failed;
+	int status;
 
-	if (aws_global_init(&eb) != RC_OK) {
-		fprintf(stderr, "aws_global_init: %s\n", eb.msg);
+	if (!itest_aws_init())
 		return EXIT_FAILURE;
-	}
-	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
-		r = (unsigned int)time(NULL) ^ (unsigned int)clock();
-	snprintf(run_path, sizeof(run_path), "/appt-it-%08x", r);
+	run_path[0] = '/';
+	itest_run_prefix(run_path + 1, sizeof(run_path) - 1);
 	tcase_set_timeout(tc, 60);
 	tcase_add_unchecked_fixture(tc, NULL, cleanup_params);
 	tcase_add_test(tc, test_secure_string_round_trip);
 	tcase_add_test(tc, test_string_and_limits);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	status = itest_run(s, CK_NORMAL);
 	aws_global_cleanup();
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return status;
 }

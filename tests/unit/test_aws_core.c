@@ -8,6 +8,7 @@
 
 #include "aws/core.h"
 #include "aws/core_int.h"
+#include "itest.h"
 
 /* A fake environment: a NULL-terminated list of "NAME=value" strings. */
 static const char *fake_get(void *ctx, const char *name)
@@ -530,12 +531,7 @@ START_TEST(test_header_injection_refused)
 	ck_assert_msg(strstr(eb.msg, "printable") != NULL, "%s", eb.msg);
 
 	/* Refused before any connection: the endpoint is never contacted. */
-	memset(&cfg, 0, sizeof(cfg));
-	snprintf(cfg.region, sizeof(cfg.region), "us-east-1");
-	for (int s = 0; s < AWS_SVC_COUNT; s++)
-		snprintf(cfg.endpoint[s], sizeof(cfg.endpoint[s]), "http://127.0.0.1:1");
-	cfg.creds_source = AWS_CREDS_STATIC;
-	cfg.max_attempts = 1;
+	itest_unreachable_config(&cfg);
 	c = aws_client_new(&cfg, AWS_SVC_SQS, &eb);
 	ck_assert_ptr_nonnull(c);
 	ck_assert_int_eq(aws_call(c, "Send\r\nX-Evil: 1", NULL, "{}", 2, NULL, &err), RC_INVAL);
@@ -555,11 +551,9 @@ int main(void)
 {
 	Suite *s = suite_create("aws_core");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
-	struct errbuf eb = {{0}};
+	int status;
 
-	if (aws_global_init(&eb) != RC_OK)
+	if (!itest_aws_init())
 		return EXIT_FAILURE;
 	tcase_add_test(tc, test_region_precedence);
 	tcase_add_test(tc, test_endpoints);
@@ -576,10 +570,7 @@ int main(void)
 	tcase_add_test(tc, test_client_new_rejects_unresolved);
 	tcase_add_test(tc, test_header_injection_refused);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	status = itest_run(s, CK_NORMAL);
 	aws_global_cleanup();
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return status;
 }

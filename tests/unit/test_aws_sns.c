@@ -8,6 +8,7 @@
 #include "aws/sns.h"
 #include "aws/sns_int.h"
 #include "buf.h"
+#include "itest.h"
 
 START_TEST(test_form_encoding)
 {
@@ -171,8 +172,7 @@ int main(void)
 {
 	Suite *s = suite_create("aws_sns");
 	TCase *tc = tcase_create("sns");
-	SRunner *sr;
-	int failed;
+	int status;
 
 	xmlInitParser();
 	tcase_add_test(tc, test_form_encoding);
@@ -180,10 +180,7 @@ int main(void)
 	tcase_add_test(tc, test_parse_subscriptions);
 	tcase_add_test(tc, test_parse_attributes);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	status = itest_run(s, CK_NORMAL);
 	xmlCleanupParser();
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return status;
 }

@@ -8,6 +8,7 @@
 
 #include "aws/sqs.h"
 #include "aws/sqs_int.h"
+#include "itest.h"
 
 START_TEST(test_queue_names)
 {
@@ -106,17 +107,9 @@ START_TEST(test_entry_json_rejects)
 }
 END_TEST
 
-static struct json_object *parse(const char *s)
-{
-	struct json_object *o = json_tokener_parse(s);
-
-	ck_assert_msg(o != NULL, "bad test JSON: %s", s);
-	return o;
-}
-
 START_TEST(test_parse_messages)
 {
-	struct json_object *o = parse(
+	struct json_object *o = itest_parse(
 		"{\"Messages\":[{\"MessageId\":\"m1\",\"ReceiptHandle\":\"rh1\",\"MD5OfBody\":\"x\","
 		"\"Body\":\"hello\\u0000world\",\"Attributes\":{\"ApproximateReceiveCount\":\"3\","
 		"\"SentTimestamp\":\"1764077126123\"},\"MessageAttributes\":{\"countryISO\":"
@@ -143,7 +136,7 @@ START_TEST(test_parse_messages)
 	json_object_put(o);
 
 	/* No Messages member: an empty receive. */
-	o = parse("{}");
+	o = itest_parse("{}");
 	ck_assert_int_eq(sqs_parse_messages(o, &m, why, sizeof(why)), RC_OK);
 	ck_assert_uint_eq(m.n, 0);
 	json_object_put(o);
@@ -161,7 +154,7 @@ START_TEST(test_parse_messages_malformed)
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct json_object *o = parse(cases[i]);
+		struct json_object *o = itest_parse(cases[i]);
 		struct sqs_messages m = {NULL, 0};
 		char why[256] = "";
 
@@ -176,7 +169,7 @@ END_TEST
 
 START_TEST(test_parse_batch)
 {
-	struct json_object *o = parse(
+	struct json_object *o = itest_parse(
 		"{\"Successful\":[{\"Id\":\"0\",\"MessageId\":\"mid0\"},{\"Id\":\"2\"}],"
 		"\"Failed\":[{\"Id\":\"1\",\"SenderFault\":true,\"Code\":\"ReceiptHandleIsInvalid\","
 		"\"Message\":\"bad handle\"},{\"Id\":\"3\",\"SenderFault\":false,\"Code\":"
@@ -215,7 +208,7 @@ START_TEST(test_parse_batch_malformed)
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct json_object *o = parse(cases[i]);
+		struct json_object *o = itest_parse(cases[i]);
 		struct sqs_batch_result res[2];
 		char why[256] = "";
 
@@ -240,12 +233,7 @@ START_TEST(test_local_validation_sends_nothing)
 	struct sqs_batch_result res[1];
 	const char *handles[1] = {""};
 
-	memset(&cfg, 0, sizeof(cfg));
-	snprintf(cfg.region, sizeof(cfg.region), "us-east-1");
-	for (int s = 0; s < AWS_SVC_COUNT; s++)
-		snprintf(cfg.endpoint[s], sizeof(cfg.endpoint[s]), "http://127.0.0.1:1");
-	cfg.creds_source = AWS_CREDS_STATIC;
-	cfg.max_attempts = 1;
+	itest_unreachable_config(&cfg);
 	cfg.request_timeout_ms = 100;
 	cfg.connect_timeout_ms = 100;
 	c = sqs_client_new(&cfg, &eb);
@@ -266,8 +254,6 @@ int main(void)
 {
 	Suite *s = suite_create("aws_sqs");
 	TCase *tc = tcase_create("sqs");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_queue_names);
 	tcase_add_test(tc, test_entry_json);
@@ -278,9 +264,5 @@ int main(void)
 	tcase_add_test(tc, test_parse_batch_malformed);
 	tcase_add_test(tc, test_local_validation_sends_nothing);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return itest_run(s, CK_NORMAL);
 }

@@ -8,21 +8,7 @@
 #include <json-c/json.h>
 
 #include "aws/ddb_attr.h"
-
-#define FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
-
-static const char *text_of(struct json_object *o)
-{
-	return json_object_to_json_string_ext(o, FLAGS);
-}
-
-static struct json_object *parse(const char *s)
-{
-	struct json_object *o = json_tokener_parse(s);
-
-	ck_assert_ptr_nonnull(o);
-	return o;
-}
+#include "itest.h"
 
 /* An item with every type we use, built and compared byte for byte. */
 static struct json_object *sample_item(void)
@@ -53,7 +39,7 @@ START_TEST(test_build_exact_json)
 {
 	struct json_object *item = sample_item();
 
-	ck_assert_str_eq(text_of(item),
+	ck_assert_str_eq(itest_text(item),
 			 "{\"appointmentId\":{\"S\":\"a-1\"},"
 			 "\"scheduleId\":{\"N\":\"9223372036854775807\"},"
 			 "\"neg\":{\"N\":\"-9223372036854775808\"},"
@@ -66,8 +52,8 @@ START_TEST(test_build_exact_json)
 	/* A second put of the same name replaces the first. */
 	ck_assert_int_eq(ddb_put_s(item, "appointmentId", "a-2"), RC_OK);
 	ck_assert_int_eq(ddb_put_s_or_null(item, "processedAt", "t"), RC_OK);
-	ck_assert_str_eq(text_of(ddb_attr(item, "appointmentId")), "{\"S\":\"a-2\"}");
-	ck_assert_str_eq(text_of(ddb_attr(item, "processedAt")), "{\"S\":\"t\"}");
+	ck_assert_str_eq(itest_text(ddb_attr(item, "appointmentId")), "{\"S\":\"a-2\"}");
+	ck_assert_str_eq(itest_text(ddb_attr(item, "processedAt")), "{\"S\":\"t\"}");
 	json_object_put(item);
 }
 END_TEST
@@ -75,7 +61,7 @@ END_TEST
 START_TEST(test_round_trip)
 {
 	struct json_object *built = sample_item();
-	struct json_object *item = parse(text_of(built));
+	struct json_object *item = itest_parse(itest_text(built));
 	struct json_object *m = NULL, *l = NULL;
 	struct errbuf eb = {{0}};
 	const char *s = NULL;
@@ -186,7 +172,6 @@ START_TEST(test_num_text_valid)
 					   NULL};
 	static const char *const bad[] = {"", "-", ".5", "1.", "+1", "1e", "1e+", "0x10", "1 ",
 					  "NaN", "Infinity", "1..2", NULL};
-	char big[DDB_NUM_TEXT_MAX + 2];
 	struct json_object *v = NULL;
 
 	for (size_t i = 0; good[i] != NULL; i++)
@@ -196,20 +181,16 @@ START_TEST(test_num_text_valid)
 		ck_assert_int_eq(ddb_val_n_text(bad[i], &v), RC_INVAL);
 		ck_assert_ptr_null(v);
 	}
-	ck_assert(!ddb_num_text_valid(NULL));
-	memset(big, '1', sizeof(big) - 1);
-	big[sizeof(big) - 1] = '\0';
-	ck_assert(!ddb_num_text_valid(big));
-	big[DDB_NUM_TEXT_MAX] = '\0';
-	ck_assert(ddb_num_text_valid(big));
+	itest_check_max_len(ddb_num_text_valid, DDB_NUM_TEXT_MAX, '1');
 }
 END_TEST
 
 START_TEST(test_missing_and_wrong_type)
 {
-	struct json_object *item = parse("{\"s\":{\"S\":\"x\"},\"n\":{\"N\":\"1\"},"
-					 "\"bad\":{\"S\":1},\"two\":{\"S\":\"a\",\"N\":\"1\"},"
-					 "\"nf\":{\"NULL\":false},\"ss\":{\"SS\":[\"a\"]}}");
+	struct json_object *item = itest_parse("{\"s\":{\"S\":\"x\"},\"n\":{\"N\":\"1\"},"
+					       "\"bad\":{\"S\":1},"
+					       "\"two\":{\"S\":\"a\",\"N\":\"1\"},"
+					       "\"nf\":{\"NULL\":false},\"ss\":{\"SS\":[\"a\"]}}");
 	struct json_object *m = NULL;
 	struct errbuf eb = {{0}};
 	const char *s = (const char *)1;
@@ -274,8 +255,8 @@ START_TEST(test_builder_errors)
 	ck_assert_int_eq(ddb_append(arr, NULL), RC_NOMEM);
 	ck_assert_int_eq(ddb_put_m(map, "em", NULL), RC_OK);
 	ck_assert_int_eq(ddb_put_l(map, "el", NULL), RC_OK);
-	ck_assert_str_eq(text_of(ddb_attr(map, "em")), "{\"M\":{}}");
-	ck_assert_str_eq(text_of(ddb_attr(map, "el")), "{\"L\":[]}");
+	ck_assert_str_eq(itest_text(ddb_attr(map, "em")), "{\"M\":{}}");
+	ck_assert_str_eq(itest_text(ddb_attr(map, "el")), "{\"L\":[]}");
 	ck_assert_uint_eq(json_object_object_length(map), 3);
 	ck_assert_str_eq(ddb_type_name(DDB_T_NONE), "missing");
 	ck_assert_str_eq(ddb_type_name(DDB_T_L), "L");
@@ -288,8 +269,6 @@ int main(void)
 {
 	Suite *s = suite_create("ddb_attr");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_build_exact_json);
 	tcase_add_test(tc, test_round_trip);
@@ -298,9 +277,5 @@ int main(void)
 	tcase_add_test(tc, test_missing_and_wrong_type);
 	tcase_add_test(tc, test_builder_errors);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return itest_run(s, CK_NORMAL);
 }

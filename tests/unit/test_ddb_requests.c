@@ -9,21 +9,7 @@
 
 #include "aws/dynamodb.h"
 #include "aws/dynamodb_int.h"
-
-#define FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
-
-static const char *text_of(struct json_object *o)
-{
-	return json_object_to_json_string_ext(o, FLAGS);
-}
-
-static struct json_object *parse(const char *s)
-{
-	struct json_object *o = json_tokener_parse(s);
-
-	ck_assert_msg(o != NULL, "bad test JSON: %s", s);
-	return o;
-}
+#include "itest.h"
 
 START_TEST(test_create_appointments_table)
 {
@@ -34,7 +20,7 @@ START_TEST(test_create_appointments_table)
 	ddb_appointments_spec("medical-appointment-scheduling-appointments-dev", &spec);
 	ck_assert_int_eq(ddb_build_create_table(&spec, &req, &eb), RC_OK);
 	ck_assert_str_eq(
-		text_of(req),
+		itest_text(req),
 		"{\"TableName\":\"medical-appointment-scheduling-appointments-dev\","
 		"\"AttributeDefinitions\":["
 		"{\"AttributeName\":\"appointmentId\",\"AttributeType\":\"S\"},"
@@ -74,7 +60,7 @@ START_TEST(test_create_side_table)
 	spec.range.name = "n";
 	spec.range.type = DDB_KEY_N;
 	ck_assert_int_eq(ddb_build_create_table(&spec, &req, &eb), RC_OK);
-	ck_assert_str_eq(text_of(req),
+	ck_assert_str_eq(itest_text(req),
 			 "{\"TableName\":\"medical-appointment-scheduling-quota-dev\","
 			 "\"AttributeDefinitions\":["
 			 "{\"AttributeName\":\"key\",\"AttributeType\":\"S\"},"
@@ -137,24 +123,18 @@ END_TEST
 
 START_TEST(test_names)
 {
-	char big[DDB_TABLE_NAME_MAX + 2];
-
 	ck_assert(ddb_name_ok("abc"));
 	ck_assert(ddb_name_ok("A_b.c-9"));
 	ck_assert(!ddb_name_ok("ab"));
 	ck_assert(!ddb_name_ok("a/b"));
-	ck_assert(!ddb_name_ok(NULL));
-	memset(big, 'x', sizeof(big) - 1);
-	big[sizeof(big) - 1] = '\0';
-	ck_assert(!ddb_name_ok(big));
-	big[DDB_TABLE_NAME_MAX] = '\0';
-	ck_assert(ddb_name_ok(big));
+	itest_check_max_len(ddb_name_ok, DDB_TABLE_NAME_MAX, 'x');
 }
 END_TEST
 
 START_TEST(test_put_item)
 {
-	struct json_object *item = parse("{\"appointmentId\":{\"S\":\"a1\"},\"n\":{\"N\":\"5\"}}");
+	struct json_object *item =
+		itest_parse("{\"appointmentId\":{\"S\":\"a1\"},\"n\":{\"N\":\"5\"}}");
 	struct json_object *req = NULL;
 	struct errbuf eb = {{0}};
 	struct ddb_put_req r = {
@@ -165,7 +145,7 @@ START_TEST(test_put_item)
 	};
 
 	ck_assert_int_eq(ddb_build_put_item(&r, &req, &eb), RC_OK);
-	ck_assert_str_eq(text_of(req),
+	ck_assert_str_eq(itest_text(req),
 			 "{\"TableName\":\"tbl\","
 			 "\"Item\":{\"appointmentId\":{\"S\":\"a1\"},\"n\":{\"N\":\"5\"}},"
 			 "\"ConditionExpression\":\"attribute_not_exists(appointmentId)\","
@@ -175,22 +155,23 @@ START_TEST(test_put_item)
 	r.condition = NULL;
 	r.old_on_fail = false;
 	ck_assert_int_eq(ddb_build_put_item(&r, &req, &eb), RC_OK);
-	ck_assert_str_eq(text_of(req), "{\"TableName\":\"tbl\",\"Item\":{\"appointmentId\":"
+	ck_assert_str_eq(itest_text(req), "{\"TableName\":\"tbl\",\"Item\":{\"appointmentId\":"
 				       "{\"S\":\"a1\"},\"n\":{\"N\":\"5\"}}}");
 	json_object_put(req);
 	/* The request holds its own reference: the caller's item is untouched. */
-	ck_assert_str_eq(text_of(item), "{\"appointmentId\":{\"S\":\"a1\"},\"n\":{\"N\":\"5\"}}");
+	ck_assert_str_eq(itest_text(item),
+			 "{\"appointmentId\":{\"S\":\"a1\"},\"n\":{\"N\":\"5\"}}");
 	/* Errors: no item, empty item, empty condition, values not an object. */
 	r.item = NULL;
 	ck_assert_int_eq(ddb_build_put_item(&r, &req, &eb), RC_INVAL);
-	r.item = parse("{}");
+	r.item = itest_parse("{}");
 	ck_assert_int_eq(ddb_build_put_item(&r, &req, &eb), RC_INVAL);
 	json_object_put(r.item);
 	r.item = item;
 	r.condition = "";
 	ck_assert_int_eq(ddb_build_put_item(&r, &req, &eb), RC_INVAL);
 	r.condition = "x = :v";
-	r.values = parse("[1]");
+	r.values = itest_parse("[1]");
 	ck_assert_int_eq(ddb_build_put_item(&r, &req, &eb), RC_INVAL);
 	ck_assert_ptr_nonnull(strstr(eb.msg, "ExpressionAttributeValues"));
 	ck_assert_ptr_null(req);
@@ -201,10 +182,10 @@ END_TEST
 
 START_TEST(test_update_item)
 {
-	struct json_object *key = parse("{\"appointmentId\":{\"S\":\"a1\"}}");
-	struct json_object *names = parse("{\"#s\":\"status\"}");
+	struct json_object *key = itest_parse("{\"appointmentId\":{\"S\":\"a1\"}}");
+	struct json_object *names = itest_parse("{\"#s\":\"status\"}");
 	struct json_object *values =
-		parse("{\":p\":{\"S\":\"pending\"},\":n\":{\"S\":\"processed\"}}");
+		itest_parse("{\":p\":{\"S\":\"pending\"},\":n\":{\"S\":\"processed\"}}");
 	struct json_object *req = NULL;
 	struct errbuf eb = {{0}};
 	char big[DDB_EXPR_MAX + 2];
@@ -220,7 +201,7 @@ START_TEST(test_update_item)
 	};
 
 	ck_assert_int_eq(ddb_build_update_item(&r, &req, &eb), RC_OK);
-	ck_assert_str_eq(text_of(req),
+	ck_assert_str_eq(itest_text(req),
 			 "{\"TableName\":\"tbl\",\"Key\":{\"appointmentId\":{\"S\":\"a1\"}},"
 			 "\"ExpressionAttributeNames\":{\"#s\":\"status\"},"
 			 "\"ExpressionAttributeValues\":{\":p\":{\"S\":\"pending\"},"
@@ -233,13 +214,13 @@ START_TEST(test_update_item)
 	r.old_on_fail = false;
 	r.names = NULL;
 	ck_assert_int_eq(ddb_build_update_item(&r, &req, &eb), RC_OK);
-	ck_assert_ptr_nonnull(strstr(text_of(req), "\"ReturnValues\":\"UPDATED_NEW\""));
-	ck_assert_ptr_null(strstr(text_of(req), "Condition"));
-	ck_assert_ptr_null(strstr(text_of(req), "ExpressionAttributeNames"));
+	ck_assert_ptr_nonnull(strstr(itest_text(req), "\"ReturnValues\":\"UPDATED_NEW\""));
+	ck_assert_ptr_null(strstr(itest_text(req), "Condition"));
+	ck_assert_ptr_null(strstr(itest_text(req), "ExpressionAttributeNames"));
 	json_object_put(req);
 	r.ret = DDB_RET_NONE;
 	ck_assert_int_eq(ddb_build_update_item(&r, &req, &eb), RC_OK);
-	ck_assert_ptr_null(strstr(text_of(req), "ReturnValues"));
+	ck_assert_ptr_null(strstr(itest_text(req), "ReturnValues"));
 	json_object_put(req);
 	/* Errors: no update expression, oversized expression, bad ReturnValues, no key. */
 	r.update = NULL;
@@ -264,16 +245,17 @@ END_TEST
 
 START_TEST(test_get_item)
 {
-	struct json_object *key = parse("{\"key\":{\"S\":\"k\"}}");
+	struct json_object *key = itest_parse("{\"key\":{\"S\":\"k\"}}");
 	struct json_object *req = NULL;
 	struct errbuf eb = {{0}};
 
 	ck_assert_int_eq(ddb_build_get_item("tbl", key, true, &req, &eb), RC_OK);
-	ck_assert_str_eq(text_of(req), "{\"TableName\":\"tbl\",\"Key\":{\"key\":{\"S\":\"k\"}},"
+	ck_assert_str_eq(itest_text(req), "{\"TableName\":\"tbl\",\"Key\":{\"key\":{\"S\":\"k\"}},"
 				       "\"ConsistentRead\":true}");
 	json_object_put(req);
 	ck_assert_int_eq(ddb_build_get_item("tbl", key, false, &req, &eb), RC_OK);
-	ck_assert_str_eq(text_of(req), "{\"TableName\":\"tbl\",\"Key\":{\"key\":{\"S\":\"k\"}}}");
+	ck_assert_str_eq(itest_text(req),
+			 "{\"TableName\":\"tbl\",\"Key\":{\"key\":{\"S\":\"k\"}}}");
 	json_object_put(req);
 	ck_assert_int_eq(ddb_build_get_item("tbl", NULL, false, &req, &eb), RC_INVAL);
 	json_object_put(key);
@@ -282,12 +264,12 @@ END_TEST
 
 START_TEST(test_query)
 {
-	struct json_object *names = parse("{\"#s\":\"status\"}");
+	struct json_object *names = itest_parse("{\"#s\":\"status\"}");
 	struct json_object *values =
-		parse("{\":i\":{\"S\":\"00123\"},\":s\":{\"S\":\"pending\"}}");
-	struct json_object *start = parse("{\"appointmentId\":{\"S\":\"a9\"},"
-					  "\"insuredId\":{\"S\":\"00123\"},"
-					  "\"createdAt\":{\"S\":\"2026-01-01T00:00:00.000Z\"}}");
+		itest_parse("{\":i\":{\"S\":\"00123\"},\":s\":{\"S\":\"pending\"}}");
+	struct json_object *start = itest_parse("{\"appointmentId\":{\"S\":\"a9\"},"
+						"\"insuredId\":{\"S\":\"00123\"},"
+						"\"createdAt\":{\"S\":\"2026-01-01T00:00:00.000Z\"}}");
 	struct json_object *req = NULL;
 	struct errbuf eb = {{0}};
 	struct ddb_query_req q = {
@@ -302,7 +284,7 @@ START_TEST(test_query)
 	};
 
 	ck_assert_int_eq(ddb_build_query(&q, start, false, &req, &eb), RC_OK);
-	ck_assert_str_eq(text_of(req),
+	ck_assert_str_eq(itest_text(req),
 			 "{\"TableName\":\"tbl\","
 			 "\"ExpressionAttributeNames\":{\"#s\":\"status\"},"
 			 "\"ExpressionAttributeValues\":{\":i\":{\"S\":\"00123\"},"
@@ -318,19 +300,20 @@ START_TEST(test_query)
 	q.descending = false;
 	q.limit = 0;
 	ck_assert_int_eq(ddb_build_query(&q, NULL, true, &req, &eb), RC_OK);
-	ck_assert_ptr_nonnull(strstr(text_of(req), "\"Select\":\"COUNT\""));
-	ck_assert_ptr_null(strstr(text_of(req), "ScanIndexForward"));
-	ck_assert_ptr_null(strstr(text_of(req), "Limit"));
-	ck_assert_ptr_null(strstr(text_of(req), "ExclusiveStartKey"));
+	ck_assert_ptr_nonnull(strstr(itest_text(req), "\"Select\":\"COUNT\""));
+	ck_assert_ptr_null(strstr(itest_text(req), "ScanIndexForward"));
+	ck_assert_ptr_null(strstr(itest_text(req), "Limit"));
+	ck_assert_ptr_null(strstr(itest_text(req), "ExclusiveStartKey"));
 	json_object_put(req);
 	/* The table itself, consistent, with a projection. */
 	q.index = NULL;
 	q.consistent = true;
 	q.projection = "appointmentId";
 	ck_assert_int_eq(ddb_build_query(&q, NULL, false, &req, &eb), RC_OK);
-	ck_assert_ptr_nonnull(strstr(text_of(req), "\"ConsistentRead\":true"));
-	ck_assert_ptr_nonnull(strstr(text_of(req), "\"ProjectionExpression\":\"appointmentId\""));
-	ck_assert_ptr_null(strstr(text_of(req), "IndexName"));
+	ck_assert_ptr_nonnull(strstr(itest_text(req), "\"ConsistentRead\":true"));
+	ck_assert_ptr_nonnull(
+		strstr(itest_text(req), "\"ProjectionExpression\":\"appointmentId\""));
+	ck_assert_ptr_null(strstr(itest_text(req), "IndexName"));
 	json_object_put(req);
 	/* Errors. */
 	ck_assert_int_eq(ddb_build_query(&q, NULL, true, &req, &eb), RC_INVAL); /* COUNT+projection */
@@ -359,7 +342,7 @@ END_TEST
 START_TEST(test_parse_table_info)
 {
 	/* A DynamoDB Local answer (trimmed), with one index still being built. */
-	struct json_object *t = parse(
+	struct json_object *t = itest_parse(
 		"{\"TableName\":\"t\",\"TableStatus\":\"ACTIVE\","
 		"\"TableArn\":\"arn:aws:dynamodb:ddblocal:000000000000:table/t\","
 		"\"ItemCount\":12,\"BillingModeSummary\":{\"BillingMode\":\"PAY_PER_REQUEST\"},"
@@ -382,13 +365,13 @@ START_TEST(test_parse_table_info)
 	ck_assert_uint_eq(info.n_gsis, 2);
 	ck_assert(!info.gsis_active);
 	json_object_put(t);
-	t = parse("{\"TableStatus\":\"CREATING\"}");
+	t = itest_parse("{\"TableStatus\":\"CREATING\"}");
 	ck_assert_int_eq(ddb_parse_table_info(t, &info, &eb), RC_OK);
 	ck_assert(info.gsis_active);
 	ck_assert(!info.stream_enabled);
 	ck_assert_str_eq(info.stream_arn, "");
 	json_object_put(t);
-	t = parse("{\"TableName\":\"t\"}");
+	t = itest_parse("{\"TableName\":\"t\"}");
 	ck_assert_int_eq(ddb_parse_table_info(t, &info, &eb), RC_IO);
 	json_object_put(t);
 	ck_assert_int_eq(ddb_parse_table_info(NULL, &info, &eb), RC_IO);
@@ -397,24 +380,26 @@ END_TEST
 
 START_TEST(test_parse_page)
 {
-	struct json_object *a = parse("{\"Items\":[{\"k\":{\"S\":\"1\"}},{\"k\":{\"S\":\"2\"}}],"
-				      "\"Count\":2,\"ScannedCount\":3,"
-				      "\"LastEvaluatedKey\":{\"k\":{\"S\":\"2\"}}}");
+	struct json_object *a = itest_parse("{\"Items\":[{\"k\":{\"S\":\"1\"}},"
+					    "{\"k\":{\"S\":\"2\"}}],"
+					    "\"Count\":2,\"ScannedCount\":3,"
+					    "\"LastEvaluatedKey\":{\"k\":{\"S\":\"2\"}}}");
 	struct ddb_page page = {0};
 	struct errbuf eb = {{0}};
 
 	ck_assert_int_eq(ddb_parse_page(a, &page, &eb), RC_OK);
 	ck_assert_uint_eq(json_object_array_length(page.items), 2);
 	ck_assert(page.count == 2 && page.scanned == 3);
-	ck_assert_str_eq(text_of(page.last_key), "{\"k\":{\"S\":\"2\"}}");
+	ck_assert_str_eq(itest_text(page.last_key), "{\"k\":{\"S\":\"2\"}}");
 	json_object_put(a);
 	/* The page keeps its own references past the answer. */
-	ck_assert_str_eq(text_of(json_object_array_get_idx(page.items, 1)), "{\"k\":{\"S\":\"2\"}}");
+	ck_assert_str_eq(itest_text(json_object_array_get_idx(page.items, 1)),
+			 "{\"k\":{\"S\":\"2\"}}");
 	ddb_page_cleanup(&page);
 	ck_assert_ptr_null(page.items);
 
 	/* A COUNT answer: no Items; an empty LastEvaluatedKey is the end. */
-	a = parse("{\"Count\":7,\"ScannedCount\":9,\"LastEvaluatedKey\":{}}");
+	a = itest_parse("{\"Count\":7,\"ScannedCount\":9,\"LastEvaluatedKey\":{}}");
 	ck_assert_int_eq(ddb_parse_page(a, &page, &eb), RC_OK);
 	ck_assert_uint_eq(json_object_array_length(page.items), 0);
 	ck_assert(page.count == 7);
@@ -427,7 +412,7 @@ START_TEST(test_parse_page)
 					  "{\"Items\":[],\"Count\":-1}",
 					  "{\"Items\":[],\"Count\":\"1\"}", NULL};
 	for (size_t i = 0; bad[i] != NULL; i++) {
-		a = parse(bad[i]);
+		a = itest_parse(bad[i]);
 		ck_assert_msg(ddb_parse_page(a, &page, &eb) == RC_IO, "%s", bad[i]);
 		ddb_page_cleanup(&page);
 		json_object_put(a);
@@ -461,8 +446,6 @@ int main(void)
 {
 	Suite *s = suite_create("ddb_requests");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_create_appointments_table);
 	tcase_add_test(tc, test_create_side_table);
@@ -476,9 +459,5 @@ int main(void)
 	tcase_add_test(tc, test_parse_page);
 	tcase_add_test(tc, test_unsupported);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return itest_run(s, CK_NORMAL);
 }

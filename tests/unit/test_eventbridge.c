@@ -8,21 +8,7 @@
 
 #include "aws/eventbridge.h"
 #include "aws/eventbridge_int.h"
-
-#define FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
-
-static const char *text_of(struct json_object *o)
-{
-	return json_object_to_json_string_ext(o, FLAGS);
-}
-
-static struct json_object *parse(const char *s)
-{
-	struct json_object *o = json_tokener_parse(s);
-
-	ck_assert_msg(o != NULL, "bad test JSON: %s", s);
-	return o;
-}
+#include "itest.h"
 
 START_TEST(test_put_rule)
 {
@@ -36,7 +22,7 @@ START_TEST(test_put_rule)
 	struct errbuf eb = {{0}};
 
 	ck_assert_int_eq(evb_build_put_rule(&r, &req, &eb), RC_OK);
-	ck_assert_str_eq(text_of(req),
+	ck_assert_str_eq(itest_text(req),
 			 "{\"Name\":\"appointments-pe-processed\","
 			 "\"EventBusName\":\"medical-appointment-scheduling-dev\","
 			 "\"EventPattern\":\"{\\\"source\\\":[\\\"medical.appointment.pe\\\"],"
@@ -47,8 +33,9 @@ START_TEST(test_put_rule)
 	r.disabled = true;
 	r.description = "d";
 	ck_assert_int_eq(evb_build_put_rule(&r, &req, &eb), RC_OK);
-	ck_assert_ptr_null(strstr(text_of(req), "EventBusName"));
-	ck_assert_ptr_nonnull(strstr(text_of(req), "\"State\":\"DISABLED\",\"Description\":\"d\""));
+	ck_assert_ptr_null(strstr(itest_text(req), "EventBusName"));
+	ck_assert_ptr_nonnull(
+		strstr(itest_text(req), "\"State\":\"DISABLED\",\"Description\":\"d\""));
 	json_object_put(req);
 
 	/* A pattern that is not a JSON object, a bad name, a bad bus. */
@@ -80,7 +67,7 @@ START_TEST(test_put_targets)
 	struct errbuf eb = {{0}};
 
 	ck_assert_int_eq(evb_build_put_targets("r1", "bus", t, 1, &req, &eb), RC_OK);
-	ck_assert_str_eq(text_of(req), "{\"Rule\":\"r1\",\"EventBusName\":\"bus\",\"Targets\":"
+	ck_assert_str_eq(itest_text(req), "{\"Rule\":\"r1\",\"EventBusName\":\"bus\",\"Targets\":"
 				       "[{\"Id\":\"completion\","
 				       "\"Arn\":\"arn:aws:sqs:us-east-1:123456789012:q\"}]}");
 	json_object_put(req);
@@ -120,7 +107,7 @@ START_TEST(test_put_events)
 
 	ck_assert_int_eq(evb_build_put_events(e, 2, &req, &eb), RC_OK);
 	/* Time goes as epoch seconds (a number): moto answers 500 to ISO text. */
-	ck_assert_str_eq(text_of(req),
+	ck_assert_str_eq(itest_text(req),
 			 "{\"Entries\":[{\"Source\":\"medical.appointment.pe\","
 			 "\"DetailType\":\"Appointment Processed\","
 			 "\"Detail\":\"{\\\"appointmentId\\\":\\\"a1\\\",\\\"status\\\":\\\"PROCESSED\\\"}\","
@@ -166,7 +153,7 @@ END_TEST
 START_TEST(test_parse_put_events)
 {
 	/* moto's answer to one good entry, one malformed Detail, one missing Source. */
-	struct json_object *a = parse(
+	struct json_object *a = itest_parse(
 		"{\"FailedEntryCount\":2,\"Entries\":[{\"EventId\":\"e-1\"},"
 		"{\"ErrorCode\":\"MalformedDetail\",\"ErrorMessage\":\"Detail is malformed.\"},"
 		"{\"ErrorCode\":\"InternalFailure\",\"ErrorMessage\":\"try again\"}]}");
@@ -188,13 +175,13 @@ START_TEST(test_parse_put_events)
 	ck_assert_str_eq(res[3].code, "MissingEntryResult");
 	json_object_put(a);
 
-	a = parse("{\"FailedEntryCount\":0,\"Entries\":[{}]}");
+	a = itest_parse("{\"FailedEntryCount\":0,\"Entries\":[{}]}");
 	ck_assert_int_eq(evb_parse_put_events(a, 1, res, &nfailed, &eb), RC_OK);
 	ck_assert_uint_eq(nfailed, 1);
 	ck_assert_str_eq(res[0].code, "MissingEventId");
 	json_object_put(a);
 
-	a = parse("{\"Entries\":{}}");
+	a = itest_parse("{\"Entries\":{}}");
 	ck_assert_int_eq(evb_parse_put_events(a, 1, res, &nfailed, &eb), RC_IO);
 	json_object_put(a);
 
@@ -208,17 +195,11 @@ int main(void)
 {
 	Suite *s = suite_create("eventbridge");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_put_rule);
 	tcase_add_test(tc, test_put_targets);
 	tcase_add_test(tc, test_put_events);
 	tcase_add_test(tc, test_parse_put_events);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return itest_run(s, CK_NORMAL);
 }

@@ -2,18 +2,22 @@
 #include <check.h>
 #include <pthread.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "itest.h"
 #include "metrics.h"
 
-static char *render(struct metrics *m)
+/* Renders m; every string of want (NULL-terminated) must be in the text. */
+static void assert_renders(struct metrics *m, const char *const *want)
 {
 	struct buf b;
 
 	buf_init(&b, 1 << 20);
 	ck_assert_int_eq(metrics_render(m, &b), RC_OK);
-	return buf_take(&b);
+	for (size_t i = 0; want[i] != NULL; i++)
+		ck_assert_msg(strstr(buf_str(&b), want[i]) != NULL, "missing \"%s\" in:\n%s",
+			      want[i], buf_str(&b));
+	buf_cleanup(&b);
 }
 
 START_TEST(test_counter_gauge_render)
@@ -21,7 +25,14 @@ START_TEST(test_counter_gauge_render)
 	struct metrics *m = metrics_new();
 	const char *l201[] = {"route", "/appointments", "status", "201", NULL};
 	const char *lbad[] = {"route", "a\"b\\c\nd", NULL};
-	char *text;
+	static const char *const want[] = {
+		"# TYPE http_requests_total counter\n",
+		"http_requests_total{route=\"/appointments\",status=\"201\"} 3\n",
+		"http_requests_total{route=\"a\\\"b\\\\c\\nd\"} 1\n",
+		"in_flight 2\n",
+		"appointmentd_metrics_dropped_total 1\n",
+		NULL,
+	};
 
 	ck_assert_int_eq(metrics_describe(m, "http_requests_total", METRICS_COUNTER, "Requests."), RC_OK);
 	ck_assert_int_eq(metrics_describe(m, "in_flight", METRICS_GAUGE, "In flight."), RC_OK);
@@ -32,13 +43,7 @@ START_TEST(test_counter_gauge_render)
 	metrics_add(m, "in_flight", NULL, 3);
 	metrics_add(m, "in_flight", NULL, -1);
 	metrics_add(m, "undeclared", NULL, 1);
-	text = render(m);
-	ck_assert_ptr_nonnull(strstr(text, "# TYPE http_requests_total counter\n"));
-	ck_assert_ptr_nonnull(strstr(text, "http_requests_total{route=\"/appointments\",status=\"201\"} 3\n"));
-	ck_assert_ptr_nonnull(strstr(text, "http_requests_total{route=\"a\\\"b\\\\c\\nd\"} 1\n"));
-	ck_assert_ptr_nonnull(strstr(text, "in_flight 2\n"));
-	ck_assert_ptr_nonnull(strstr(text, "appointmentd_metrics_dropped_total 1\n"));
-	free(text);
+	assert_renders(m, want);
 	metrics_free(m);
 }
 END_TEST
@@ -47,21 +52,22 @@ START_TEST(test_histogram)
 {
 	struct metrics *m = metrics_new();
 	const char *l[] = {"route", "/x", NULL};
-	char *text;
+	static const char *const want[] = {
+		"dur_seconds_bucket{route=\"/x\",le=\"0.005\"} 1\n",
+		"dur_seconds_bucket{route=\"/x\",le=\"0.1\"} 1\n",
+		"dur_seconds_bucket{route=\"/x\",le=\"0.25\"} 2\n",
+		"dur_seconds_bucket{route=\"/x\",le=\"30\"} 2\n",
+		"dur_seconds_bucket{route=\"/x\",le=\"+Inf\"} 3\n",
+		"dur_seconds_count{route=\"/x\"} 3\n",
+		"dur_seconds_sum{route=\"/x\"} 100.204000\n",
+		NULL,
+	};
 
 	ck_assert_int_eq(metrics_describe(m, "dur_seconds", METRICS_HISTOGRAM, "Duration."), RC_OK);
 	metrics_observe(m, "dur_seconds", l, 0.004);
 	metrics_observe(m, "dur_seconds", l, 0.2);
 	metrics_observe(m, "dur_seconds", l, 100);
-	text = render(m);
-	ck_assert_ptr_nonnull(strstr(text, "dur_seconds_bucket{route=\"/x\",le=\"0.005\"} 1\n"));
-	ck_assert_ptr_nonnull(strstr(text, "dur_seconds_bucket{route=\"/x\",le=\"0.1\"} 1\n"));
-	ck_assert_ptr_nonnull(strstr(text, "dur_seconds_bucket{route=\"/x\",le=\"0.25\"} 2\n"));
-	ck_assert_ptr_nonnull(strstr(text, "dur_seconds_bucket{route=\"/x\",le=\"30\"} 2\n"));
-	ck_assert_ptr_nonnull(strstr(text, "dur_seconds_bucket{route=\"/x\",le=\"+Inf\"} 3\n"));
-	ck_assert_ptr_nonnull(strstr(text, "dur_seconds_count{route=\"/x\"} 3\n"));
-	ck_assert_ptr_nonnull(strstr(text, "dur_seconds_sum{route=\"/x\"} 100.204000\n"));
-	free(text);
+	assert_renders(m, want);
 	metrics_free(m);
 }
 END_TEST
@@ -71,16 +77,14 @@ START_TEST(test_series_limit)
 	struct metrics *m = metrics_new();
 	char v[16];
 	const char *l[] = {"id", v, NULL};
-	char *text;
+	static const char *const want[] = {"appointmentd_metrics_dropped_total 10\n", NULL};
 
 	ck_assert_int_eq(metrics_describe(m, "c_total", METRICS_COUNTER, "C."), RC_OK);
 	for (int i = 0; i < METRICS_MAX_SERIES + 10; i++) {
 		snprintf(v, sizeof(v), "%d", i);
 		metrics_add(m, "c_total", l, 1);
 	}
-	text = render(m);
-	ck_assert_ptr_nonnull(strstr(text, "appointmentd_metrics_dropped_total 10\n"));
-	free(text);
+	assert_renders(m, want);
 	metrics_free(m);
 	metrics_free(NULL);
 }
@@ -99,16 +103,14 @@ START_TEST(test_threads)
 {
 	struct metrics *m = metrics_new();
 	pthread_t t[4];
-	char *text;
+	static const char *const want[] = {"c_total 40000\n", NULL};
 
 	ck_assert_int_eq(metrics_describe(m, "c_total", METRICS_COUNTER, "C."), RC_OK);
 	for (int i = 0; i < 4; i++)
 		ck_assert_int_eq(pthread_create(&t[i], NULL, adder, m), 0);
 	for (int i = 0; i < 4; i++)
 		pthread_join(t[i], NULL);
-	text = render(m);
-	ck_assert_ptr_nonnull(strstr(text, "c_total 40000\n"));
-	free(text);
+	assert_renders(m, want);
 	metrics_free(m);
 }
 END_TEST
@@ -117,17 +119,11 @@ int main(void)
 {
 	Suite *s = suite_create("metrics");
 	TCase *tc = tcase_create("metrics");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_counter_gauge_render);
 	tcase_add_test(tc, test_histogram);
 	tcase_add_test(tc, test_series_limit);
 	tcase_add_test(tc, test_threads);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return itest_run(s, CK_NORMAL);
 }

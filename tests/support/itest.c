@@ -1,0 +1,186 @@
+/* itest.c — the shared helpers of the C tests (see itest.h). */
+#include "itest.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+const char *const itest_target_names[T_COUNT] = {"moto", "fauxqs"};
+
+const char *itest_getenv(void *ctx, const char *name)
+{
+	const struct itest_env *te = ctx;
+	const char *v;
+
+	for (int i = 0; i < ITEST_ENDPOINTS_MAX; i++)
+		if (te->var[i] != NULL && strcmp(name, te->var[i]) == 0)
+			return te->url[i];
+	if (strcmp(name, "AWS_ENDPOINT_URL") == 0)
+		return te->url[0];
+	if (strcmp(name, "AWS_EC2_METADATA_DISABLED") == 0)
+		return "true";
+	v = getenv(name);
+	if (v != NULL && v[0] != '\0')
+		return v;
+	if (strcmp(name, "AWS_REGION") == 0)
+		return "us-east-1";
+	if (strcmp(name, "AWS_ACCESS_KEY_ID") == 0 || strcmp(name, "AWS_SECRET_ACCESS_KEY") == 0)
+		return "test";
+	return NULL;
+}
+
+const char *itest_need_env(const char *var)
+{
+	const char *v = getenv(var);
+
+	if (v == NULL || v[0] == '\0')
+		ck_abort_msg("%s is not set: run through scripts/test (the local stack)", var);
+	return v;
+}
+
+bool itest_loopback(const char *url)
+{
+	static const char *const ok[] = {"http://127.", "http://localhost:", "http://[::1]:",
+					 NULL};
+
+	for (size_t i = 0; ok[i] != NULL; i++)
+		if (strncmp(url, ok[i], strlen(ok[i])) == 0)
+			return true;
+	return false;
+}
+
+bool itest_config_env(const struct itest_env *te, struct aws_config *cfg, struct errbuf *why)
+{
+	struct aws_env env = {itest_getenv, (void *)(uintptr_t)te};
+
+	if (aws_config_from_env(cfg, &env, why) != RC_OK) {
+		eb_prefix(why, "config");
+		return false;
+	}
+	/* Emulators answer fast; keep failing tests short. */
+	cfg->request_timeout_ms = 10000;
+	cfg->backoff_base_ms = 20;
+	cfg->backoff_max_ms = 200;
+	return true;
+}
+
+bool itest_config(const char *var, struct aws_config *cfg, struct errbuf *why)
+{
+	struct itest_env te = {{var, NULL}, {getenv(var), NULL}};
+
+	if (te.url[0] == NULL || te.url[0][0] == '\0') {
+		eb_set(why, RC_INVAL, "%s is not set: run through scripts/test (the local stack)",
+		       var);
+		return false;
+	}
+	if (!itest_loopback(te.url[0])) {
+		eb_set(why, RC_INVAL, "%s=%s is not a loopback address", var, te.url[0]);
+		return false;
+	}
+	return itest_config_env(&te, cfg, why);
+}
+
+void itest_unreachable_config(struct aws_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->region, sizeof(cfg->region), "us-east-1");
+	for (int s = 0; s < AWS_SVC_COUNT; s++)
+		snprintf(cfg->endpoint[s], sizeof(cfg->endpoint[s]), "http://127.0.0.1:1");
+	cfg->creds_source = AWS_CREDS_STATIC;
+	cfg->max_attempts = 1;
+}
+
+const char *itest_target_sqs(int t)
+{
+	return itest_need_env(t == T_MOTO ? "AWS_ENDPOINT_URL_SQS" : "APPT_FAUXQS_URL");
+}
+
+void itest_target_config(int t, bool sns, const char *override, struct aws_config *cfg)
+{
+	struct itest_env te = {{"AWS_ENDPOINT_URL_SQS", NULL}, {NULL, NULL}};
+	struct errbuf eb = {{0}};
+
+	if (sns) {
+		te.var[1] = "AWS_ENDPOINT_URL_SNS";
+		te.url[1] =
+			itest_need_env(t == T_MOTO ? "AWS_ENDPOINT_URL_SNS" : "APPT_FAUXQS_URL");
+	}
+	te.url[0] = itest_target_sqs(t);
+	for (int i = 0; override != NULL && i < ITEST_ENDPOINTS_MAX; i++)
+		te.url[i] = override;
+	ck_assert_msg(itest_config_env(&te, cfg, &eb), "%s", eb.msg);
+	ck_assert(cfg->endpoint_overridden[AWS_SVC_SQS]);
+	ck_assert(!sns || cfg->endpoint_overridden[AWS_SVC_SNS]);
+}
+
+unsigned int itest_random(void)
+{
+	unsigned int r = 0;
+
+	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		r = (unsigned int)time(NULL) ^ (unsigned int)clock();
+	return r;
+}
+
+void itest_run_prefix(char *out, size_t outsz)
+{
+	snprintf(out, outsz, "appt-it-%08x", itest_random());
+}
+
+void itest_unique_name(const char *what, char *out, size_t outsz)
+{
+	snprintf(out, outsz, "appt-it-%08x-%s", itest_random(), what);
+}
+
+const char *itest_text(struct json_object *o)
+{
+	return json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+						      JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
+struct json_object *itest_parse(const char *s)
+{
+	struct json_object *o = json_tokener_parse(s);
+
+	ck_assert_msg(o != NULL, "bad test JSON: %s", s);
+	return o;
+}
+
+void itest_check_max_len(bool (*ok)(const char *), size_t max, char fill)
+{
+	char *big = malloc(max + 2);
+
+	ck_assert_ptr_nonnull(big);
+	ck_assert(!ok(NULL));
+	memset(big, fill, max + 1);
+	big[max + 1] = '\0';
+	ck_assert_msg(!ok(big), "%zu bytes accepted (limit %zu)", max + 1, max);
+	big[max] = '\0';
+	ck_assert_msg(ok(big), "%zu bytes refused (limit %zu)", max, max);
+	free(big);
+}
+
+bool itest_aws_init(void)
+{
+	struct errbuf eb = {{0}};
+
+	if (aws_global_init(&eb) == RC_OK)
+		return true;
+	fprintf(stderr, "aws_global_init: %s\n", eb.msg);
+	return false;
+}
+
+int itest_run(Suite *s, enum print_output mode)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	srunner_run_all(sr, mode);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
