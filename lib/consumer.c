@@ -14,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "awsmetrics.h"
+
 #define ERROR_PAUSE_MS 2000 /* after a failed receive, before the next one */
 
 /* What the acker must do with a finished job. */
@@ -584,6 +586,8 @@ enum rc consumer_start(const struct consumer_opts *opts, struct consumer **out, 
 	}
 	/* a stop aborts the open long poll instead of waiting out its 20 s */
 	aws_client_set_abort_flag(sqs_client_core(c->rx), &c->stop);
+	awsmetrics_attach(sqs_client_core(c->rx), opts->metrics);
+	awsmetrics_attach(sqs_client_core(c->ack), opts->metrics);
 	c->receiver_left = true;
 	for (int i = 0; i < opts->max_in_flight; i++) {
 		struct worker_arg *wa = malloc(sizeof(*wa));

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "awscfg.h"
+#include "awsmetrics.h"
 #include "http.h"
 
 #define RESOLVE_PAUSE_MS 2000 /* between GetQueueUrl attempts while SQS is down */
@@ -241,7 +242,7 @@ int qdaemon_main(int argc, char **argv, const struct qdaemon_app *app)
 	}
 	d->metrics = metrics_new();
 	if (d->metrics == NULL || consumer_metrics_describe(d->metrics) != RC_OK ||
-	    http_metrics_describe(d->metrics) != RC_OK) {
+	    http_metrics_describe(d->metrics) != RC_OK || awsmetrics_describe(d->metrics) != RC_OK) {
 		fprintf(stderr, "%s: startup failed: out of memory\n", app->service);
 		code = SVC_EXIT_FAILURE;
 		goto out;

@@ -8,6 +8,7 @@
 
 #include "aws/dynamodb.h"
 #include "aws/eventbridge.h"
+#include "awsmetrics.h"
 #include "completion.h"
 #include "domain/timeutil.h"
 #include "events.h"
@@ -21,6 +22,7 @@ struct completion {
 	const struct cfg *cfg;
 	const struct aws_config *aws;
 	const struct logger *lg;
+	struct metrics *metrics;   /* AWS calls are counted here */
 };
 
 struct completion_thread {
@@ -45,6 +47,8 @@ static void *thread_new(void *ud, struct errbuf *eb)
 		free(t);
 		return NULL;
 	}
+	awsmetrics_attach(ddb_client_core(t->ddb), t->c->metrics);
+	awsmetrics_attach(evb_client_core(t->evb), t->c->metrics);
 	return t;
 }
 
@@ -180,6 +184,7 @@ static enum rc setup(const struct qdaemon_env *env, void **app, struct consumer_
 	c->cfg = env->cfg;
 	c->aws = env->aws;
 	c->lg = env->lg;
+	c->metrics = env->metrics;
 	*app = c;
 	co->ud = c;
 	co->thread_new = thread_new;

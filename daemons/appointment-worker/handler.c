@@ -11,6 +11,7 @@
 
 #include "aws/dynamodb.h"
 #include "aws/eventbridge.h"
+#include "awsmetrics.h"
 #include "db.h"
 #include "db_booking.h"
 #include "domain/timeutil.h"
@@ -27,6 +28,7 @@ struct worker {
 	const struct cfg_country *cc;
 	const struct aws_config *aws;
 	const struct logger *lg;
+	struct metrics *metrics;   /* AWS calls are counted here */
 	char *password;            /* NULL: libpq's own sources (PGPASSWORD, .pgpass) */
 };
 
@@ -59,6 +61,8 @@ static void *thread_new(void *ud, struct errbuf *eb)
 		free(t);
 		return NULL;
 	}
+	awsmetrics_attach(ddb_client_core(t->ddb), w->metrics);
+	awsmetrics_attach(evb_client_core(t->evb), w->metrics);
 	return t;
 }
 
@@ -282,6 +286,7 @@ static enum rc setup(const struct qdaemon_env *env, void **app, struct consumer_
 	w->cfg = env->cfg;
 	w->aws = env->aws;
 	w->lg = env->lg;
+	w->metrics = env->metrics;
 	w->cc = cfg_country_find(env->cfg, code);
 	if (w->cc == NULL) {
 		free(w);

@@ -98,6 +98,8 @@ struct aws_client {
 	CURL *curl;                   /* reused for every call: keeps the connection */
 	uint64_t rng;                 /* xorshift64* state for backoff jitter */
 	const atomic_bool *abort;     /* set by the owner to stop transfers; may be NULL */
+	aws_observer_fn observe;      /* told the outcome of every call; may be NULL */
+	void *observe_ud;
 	struct aws_creds imds;        /* IMDS credentials, valid when imds_valid */
 	bool imds_valid;              /* imds holds credentials fetched earlier */
 	char sigv4[AWS_REGION_MAX + 32]; /* "aws:amz:<region>:<service>" */
@@ -1535,6 +1537,12 @@ void aws_client_set_abort_flag(struct aws_client *c, const atomic_bool *flag)
 	c->abort = flag;
 }
 
+void aws_client_set_observer(struct aws_client *c, aws_observer_fn fn, void *ud)
+{
+	c->observe = fn;
+	c->observe_ud = ud;
+}
+
 static bool aborted(const struct aws_client *c)
 {
 	return c->abort != NULL && atomic_load(c->abort);
@@ -1816,6 +1824,8 @@ enum rc aws_call_with(struct aws_client *c, const struct aws_call_opts *opts,
 		snprintf(err->code, sizeof(err->code), "Aborted");
 	}
 out:
+	if (c->observe != NULL)
+		c->observe(c->observe_ud, c->svc, target_or_action, rc);
 	if (own_out)
 		aws_response_cleanup(&local_out);
 	return rc;

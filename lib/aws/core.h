@@ -188,6 +188,13 @@ const struct aws_config *aws_client_config(const struct aws_client *c);
  * of a long poll. flag must outlive the client or be reset with NULL. */
 void aws_client_set_abort_flag(struct aws_client *c, const atomic_bool *flag);
 
+/* Told the outcome of every call a client makes (after its retries): for metrics such as
+ * appointmentd_aws_calls_total{service,operation,outcome}. Runs on the calling thread. */
+typedef void (*aws_observer_fn)(void *ud, enum aws_service svc, const char *operation,
+				enum rc rc);
+/* Sets (or with NULL clears) the observer of c; ud is passed as is. */
+void aws_client_set_observer(struct aws_client *c, aws_observer_fn fn, void *ud);
+
 /* Per-call overrides of the client's policy; zero fields mean "the config's value". */
 struct aws_call_opts {
 	long request_timeout_ms; /* total per attempt, e.g. long poll wait + margin */

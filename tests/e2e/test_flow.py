@@ -252,6 +252,10 @@ class FlowTest(unittest.TestCase):
         self.assertIn('appointmentd_messages_received_total{queue="completion"}', text)
         self.assertIn('appointmentd_messages_succeeded_total{queue="completion"}', text)
         self.assertIn("appointmentd_handler_duration_seconds_bucket", text)
+        self.assertIn('appointmentd_aws_calls_total{service="dynamodb",operation="UpdateItem",'
+                      'outcome="ok"}', text)
+        self.assertIn('appointmentd_aws_calls_total{service="sqs",operation="ReceiveMessage",'
+                      'outcome="ok"}', text)
         self.assertRegex(text, r'appointmentd_queue_oldest_message_age_seconds\{queue="completion"\} [0-9.e+-]+')
         body = urllib.request.urlopen("http://127.0.0.1:%d/healthz" % port, timeout=5).read()
         self.assertEqual(json.loads(body), {"status": "ok"})
