@@ -701,7 +701,7 @@ class ContractTest(ApiTestCase):
                 "appointmentId": {"S": "0b9d6d36-6a4b-4c1e-9a53-7f1f0f3b5e11"},
                 "response": {"S": ""}, "claimedAt": {"N": str(now - age)},
                 "expiresAt": {"N": str(now + 86000)}})
-            r = API.post("655", 105, "PE", headers={"Idempotency-Key": k4})
+            r = API.post("655", 118, "PE", headers={"Idempotency-Key": k4})
             self.assertEqual(r.status, want, r)
 
     def test_10_metrics_and_health(self):
