@@ -13,6 +13,7 @@
 
 #include "aws/core.h"
 #include "awscfg.h"
+#include "db.h"
 #include "secret.h"
 #include "svc.h"
 
@@ -261,4 +262,35 @@ bool ctl_parse_long(const char *s, long min, long max, long *out)
 		return false;
 	*out = v;
 	return true;
+}
+
+int ctl_each_database(struct ctl *x, const char *what, ctl_db_fn fn, void *ud)
+{
+	struct errbuf eb = {{0}};
+	char *pw = NULL;
+	enum rc rc = RC_OK;
+	int code = CTL_EXIT_OK;
+
+	x->steps = (int)x->cfg->n_countries;
+	if (ctl_db_password(x, &pw, NULL, &eb) != RC_OK) {
+		eb_prefix(&eb, "%s", what);
+		return ctl_fail(&eb);
+	}
+	for (size_t i = 0; rc == RC_OK && i < x->cfg->n_countries; i++) {
+		const struct cfg_country *cc = &x->cfg->countries[i];
+		struct db_options opt;
+		struct db_conn *conn = NULL;
+
+		db_options_from_cfg(x->cfg, CTL_NAME, &opt);
+		rc = db_conn_new(cc, pw, &opt, &conn, &eb);
+		if (rc != RC_OK)
+			eb_prefix(&eb, "%s %s", what, cc->code);
+		else
+			rc = fn(x, cc, conn, ud, &eb);
+		db_conn_free(conn);
+	}
+	if (rc != RC_OK)
+		code = ctl_fail(&eb);
+	secret_free(pw);
+	return code;
 }

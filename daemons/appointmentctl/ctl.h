@@ -121,6 +121,19 @@ bool ctl_parse_long(const char *s, long min, long max, long *out);
 
 /* The commands: argv[0] is the command name, the rest its own options. Each returns the
  * process exit status. config_path is the --config value or NULL. */
+struct db_conn;
+
+/* The work of a database command for one country, on a connection made for it (freed by
+ * the caller). Lines go through ctl_line; a failure fills eb naming the country. */
+typedef enum rc (*ctl_db_fn)(struct ctl *x, const struct cfg_country *cc, struct db_conn *conn,
+			     void *ud, struct errbuf *eb);
+
+/* Runs fn for every configured country in order, each on a fresh connection to its database
+ * with the password resolved once (SPEC §2 order), stopping at the first failure. what names
+ * the command in error lines ("migrate"). Returns the exit status (CTL_EXIT_OK or the
+ * ctl_fail of the failure). x must be open. */
+int ctl_each_database(struct ctl *x, const char *what, ctl_db_fn fn, void *ud);
+
 int ctl_cmd_provision(const char *config_path, int argc, char **argv);
 int ctl_cmd_destroy(const char *config_path, int argc, char **argv);
 int ctl_cmd_migrate(const char *config_path, int argc, char **argv);

@@ -1,6 +1,7 @@
 /* migrate.c — `appointmentctl migrate [--sql-dir DIR]`: applies the numbered files of sql/
  * to every configured country database (db_migrate.h), one summary line per country. */
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -49,45 +50,31 @@ static void on_file(void *ud, const struct db_migrate_event *ev)
 		st->skipped++;
 }
 
-static enum rc migrate_country(struct ctl *x, const struct cfg_country *cc, const char *pw,
-			       const char *dir, struct errbuf *eb)
+static enum rc migrate_one(struct ctl *x, const struct cfg_country *cc, struct db_conn *conn,
+			   void *ud, struct errbuf *eb)
 {
 	struct mig_state st = {x, cc->code, 0};
-	struct db_options opt;
-	struct db_conn *conn = NULL;
 	int applied = 0;
-	enum rc rc;
+	enum rc rc = db_migrate(conn, ud, on_file, &st, &applied, eb);
 
-	db_options_from_cfg(x->cfg, CTL_NAME, &opt);
-	rc = db_conn_new(cc, pw, &opt, &conn, eb);
-	if (rc != RC_OK) {
-		eb_prefix(eb, "migrate %s", cc->code);
-		goto out;
-	}
-	rc = db_migrate(conn, dir, on_file, &st, &applied, eb);
 	if (rc != RC_OK) {
 		if (applied > 0)
 			eb_prefix(eb, "migrate %s %s (%d applied before the failure)", cc->code,
 				  db_describe(conn), applied);
 		else
 			eb_prefix(eb, "migrate %s %s", cc->code, db_describe(conn));
-		goto out;
+		return rc;
 	}
 	ctl_line(x, "migrated %s %s: %d applied, %d already applied", cc->code, db_describe(conn),
 		 applied, st.skipped);
-out:
-	db_conn_free(conn);
-	return rc;
+	return RC_OK;
 }
 
 int ctl_cmd_migrate(const char *config_path, int argc, char **argv)
 {
 	struct ctl x = {0};
-	struct errbuf eb = {{0}};
 	const char *dir = NULL;
-	char *pw = NULL;
 	int code;
-	enum rc rc = RC_OK;
 
 	for (int i = 1; i < argc; i++) {
 		int r = ctl_opt_value(argc, argv, &i, "--sql-dir", &dir);
@@ -109,19 +96,8 @@ int ctl_cmd_migrate(const char *config_path, int argc, char **argv)
 	code = ctl_open(&x, config_path, false);
 	if (code != CTL_EXIT_OK)
 		return code;
-	x.steps = (int)x.cfg->n_countries;
-	if (ctl_db_password(&x, &pw, NULL, &eb) != RC_OK) {
-		eb_prefix(&eb, "migrate");
-		code = ctl_fail(&eb);
-		goto out;
-	}
 	fprintf(x.out, "sql directory %s\n", dir);
-	for (size_t i = 0; rc == RC_OK && i < x.cfg->n_countries; i++)
-		rc = migrate_country(&x, &x.cfg->countries[i], pw, dir, &eb);
-	if (rc != RC_OK)
-		code = ctl_fail(&eb);
-out:
-	secret_free(pw);
+	code = ctl_each_database(&x, "migrate", migrate_one, (void *)(uintptr_t)dir);
 	ctl_close(&x);
 	return code;
 }

@@ -25,42 +25,29 @@ static bool parse_count(const char *s, long *out)
 	return true;
 }
 
-static enum rc seed_country(struct ctl *x, const struct cfg_country *cc, const char *pw,
-			    long count, struct errbuf *eb)
+static enum rc seed_one(struct ctl *x, const struct cfg_country *cc, struct db_conn *conn,
+			void *ud, struct errbuf *eb)
 {
+	long count = *(const long *)ud;
 	struct db_seed_result res = {0};
-	struct db_options opt;
-	struct db_conn *conn = NULL;
-	enum rc rc;
+	enum rc rc = db_seed(conn, cc->code, count, &res, eb);
 
-	db_options_from_cfg(x->cfg, CTL_NAME, &opt);
-	rc = db_conn_new(cc, pw, &opt, &conn, eb);
-	if (rc != RC_OK) {
-		eb_prefix(eb, "seed %s", cc->code);
-		goto out;
-	}
-	rc = db_seed(conn, cc->code, count, &res, eb);
 	if (rc != RC_OK) {
 		eb_prefix(eb, "seed %s %s", cc->code, db_describe(conn));
-		goto out;
+		return rc;
 	}
 	ctl_line(x, "seeded %s %s: schedules %d..%ld: %ld inserted, %ld refreshed, %ld kept",
 		 cc->code, db_describe(conn), DB_SEED_FIRST_ID, DB_SEED_FIRST_ID + count - 1,
 		 res.inserted, res.refreshed, res.kept);
-out:
-	db_conn_free(conn);
-	return rc;
+	return RC_OK;
 }
 
 int ctl_cmd_seed(const char *config_path, int argc, char **argv)
 {
 	struct ctl x = {0};
-	struct errbuf eb = {{0}};
 	long count = DB_SEED_DEFAULT_COUNT;
 	const char *v = NULL;
-	char *pw = NULL;
 	int code;
-	enum rc rc = RC_OK;
 
 	for (int i = 1; i < argc; i++) {
 		int r = ctl_opt_value(argc, argv, &i, "--count", &v);
@@ -81,18 +68,7 @@ int ctl_cmd_seed(const char *config_path, int argc, char **argv)
 	code = ctl_open(&x, config_path, false);
 	if (code != CTL_EXIT_OK)
 		return code;
-	x.steps = (int)x.cfg->n_countries;
-	if (ctl_db_password(&x, &pw, NULL, &eb) != RC_OK) {
-		eb_prefix(&eb, "seed");
-		code = ctl_fail(&eb);
-		goto out;
-	}
-	for (size_t i = 0; rc == RC_OK && i < x.cfg->n_countries; i++)
-		rc = seed_country(&x, &x.cfg->countries[i], pw, count, &eb);
-	if (rc != RC_OK)
-		code = ctl_fail(&eb);
-out:
-	secret_free(pw);
+	code = ctl_each_database(&x, "seed", seed_one, &count);
 	ctl_close(&x);
 	return code;
 }
