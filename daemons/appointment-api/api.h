@@ -30,7 +30,6 @@ struct api_thread {
 
 /* Health of one dependency, for /readyz. */
 struct api_dep {
-	const char *name;          /* "dynamodb", "sns" */
 	atomic_llong last_ok_ms;   /* monotonic ms of the last success, 0 = never */
 	atomic_llong last_fail_ms; /* monotonic ms of the last failure, 0 = never */
 };
@@ -64,8 +63,9 @@ struct api_ctx {
 struct api_thread *api_thread_get(struct api_ctx *ctx, struct errbuf *eb);
 /* The current configuration (valid until exit). */
 const struct cfg *api_cfg(struct api_ctx *ctx);
-/* Records the outcome of a DynamoDB/SNS call for /readyz and metrics. */
-void api_dep_mark(struct api_ctx *ctx, struct api_dep *dep, const char *operation, enum rc rc);
+/* Records the outcome of a DynamoDB/SNS call for /readyz (the clients' observer counts
+ * every call in appointmentd_aws_calls_total). */
+void api_dep_mark(struct api_dep *dep, enum rc rc);
 /* The topic ARN of country index ci, resolved from its name on first use. */
 enum rc api_topic_arn(struct api_ctx *ctx, struct api_thread *t, size_t ci, const char **arn,
 		      struct errbuf *eb) MUSTCHECK;

@@ -53,7 +53,7 @@ bool api_guard(void *ud, const struct http_request *req, struct http_response *r
 	}
 	now_s = tu_now_ms() / 1000;
 	rc = quota_take(t->ddb, cfg->quota_table, hash, now_s, &count, &eb);
-	api_dep_mark(ctx, &ctx->ddb_dep, "UpdateItem", rc);
+	api_dep_mark(&ctx->ddb_dep, rc);
 	if (rc != RC_OK) {
 		/* the quota store is DynamoDB: when it is down, so is the API's write path */
 		snprintf(resp->error, sizeof(resp->error), "quota: %s", eb.msg);

@@ -182,7 +182,7 @@ static bool idempotency_gate(struct api_ctx *ctx, struct api_thread *t, const st
 	idem_request_hash(ar, req_hash);
 	rc = idem_claim(t->ddb, cfg->idempotency_table, record_key, req_hash, appointment_id,
 			tu_now_ms() / 1000, &st, &rec, &eb);
-	api_dep_mark(ctx, &ctx->ddb_dep, "PutItem", rc);
+	api_dep_mark(&ctx->ddb_dep, rc);
 	if (rc != RC_OK) {
 		record_key[0] = '\0';
 		reply_store_failure(resp, req, rc, &eb);
@@ -223,7 +223,7 @@ static void publish_or_defer(struct api_ctx *ctx, struct api_thread *t, size_t c
 	if (rc == RC_OK)
 		rc = publish_appointment(t->sns, arn, a, req->request_id,
 					 http_header(req, "traceparent"), tu_now_ms(), &err, &eb);
-	api_dep_mark(ctx, &ctx->sns_dep, "Publish", rc);
+	api_dep_mark(&ctx->sns_dep, rc);
 	if (rc != RC_OK) {
 		f.error = eb.msg;
 		log_warn(&ctx->lg, &f, "publish failed; stored as pending, the reconciler will publish it");
@@ -277,7 +277,7 @@ void api_post_appointment(void *ud, const struct http_request *req, struct http_
 		return;
 	}
 	rc = store_put_pending(t->ddb, cfg->table_name, &a, &eb);
-	api_dep_mark(ctx, &ctx->ddb_dep, "PutItem", rc);
+	api_dep_mark(&ctx->ddb_dep, rc);
 	if (rc != RC_OK) {
 		free(body);
 		idempotency_release(ctx, t, record_key);
@@ -342,7 +342,7 @@ void api_list_appointments(void *ud, const struct http_request *req, struct http
 	q.offset = lq.offset;
 	q.page_size = cfg->list_page_size;
 	rc = store_list(t->ddb, cfg->table_name, &q, &page, &eb);
-	api_dep_mark(ctx, &ctx->ddb_dep, "Query", rc);
+	api_dep_mark(&ctx->ddb_dep, rc);
 	if (rc != RC_OK) {
 		reply_store_failure(resp, req, rc, &eb);
 		return;

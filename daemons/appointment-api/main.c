@@ -6,6 +6,7 @@
 
 #include "api.h"
 #include "awscfg.h"
+#include "awsmetrics.h"
 #include "domain/timeutil.h"
 #include "secret.h"
 
@@ -51,19 +52,18 @@ struct api_thread *api_thread_get(struct api_ctx *ctx, struct errbuf *eb)
 	}
 	ctx->threads[ctx->n_threads++] = t;
 	pthread_mutex_unlock(&ctx->threads_lock);
+	awsmetrics_attach(ddb_client_core(t->ddb), ctx->metrics);
+	awsmetrics_attach(sns_client_core(t->sns), ctx->metrics);
 	pthread_setspecific(ctx->tls, t);
 	return t;
 }
 
-void api_dep_mark(struct api_ctx *ctx, struct api_dep *dep, const char *operation, enum rc rc)
+void api_dep_mark(struct api_dep *dep, enum rc rc)
 {
 	/* a missing item or a failed condition is an answer: the service is up */
 	bool up = rc == RC_OK || rc == RC_CONFLICT || rc == RC_NOTFOUND || rc == RC_INVAL;
-	const char *labels[] = {"service", dep->name, "operation", operation, "outcome",
-				rc == RC_OK ? "ok" : rc_name(rc), NULL};
 
 	atomic_store(up ? &dep->last_ok_ms : &dep->last_fail_ms, tu_mono_ms());
-	metrics_add(ctx->metrics, "appointmentd_aws_calls_total", labels, 1);
 }
 
 enum rc api_topic_arn(struct api_ctx *ctx, struct api_thread *t, size_t ci, const char **arn,
@@ -96,8 +96,7 @@ enum rc api_metrics_describe(struct metrics *m)
 	enum rc rc = http_metrics_describe(m);
 
 	if (rc == RC_OK)
-		rc = metrics_describe(m, "appointmentd_aws_calls_total", METRICS_COUNTER,
-				      "AWS calls by service, operation and outcome.");
+		rc = awsmetrics_describe(m);
 	if (rc == RC_OK)
 		rc = metrics_describe(m, "appointmentd_publish_deferred_total", METRICS_COUNTER,
 				      "Appointments stored whose SNS publish failed (left to the reconciler).");
@@ -238,8 +237,6 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&ctx.threads_lock, NULL);
 	pthread_rwlock_init(&ctx.keys_lock, NULL);
 	ratelimit_init(&ctx.rl, cfg->rate_limit, cfg->rate_burst, svc_now_usec());
-	ctx.ddb_dep.name = "dynamodb";
-	ctx.sns_dep.name = "sns";
 	for (size_t i = 0; i < cfg->n_countries; i++)
 		ctx.countries[ctx.n_countries++] = cfg->countries[i].code;
 	log_init(&ctx.lg, SERVICE_NAME, cfg->log_level);

@@ -35,12 +35,12 @@ static void probe(struct api_ctx *ctx, struct api_thread *t)
 	enum rc rc;
 
 	rc = ddb_describe_table(t->ddb, cfg->table_name, &info, &eb);
-	api_dep_mark(ctx, &ctx->ddb_dep, "DescribeTable", rc);
+	api_dep_mark(&ctx->ddb_dep, rc);
 	rc = api_topic_arn(ctx, t, 0, &arn, &eb);
 	if (rc == RC_OK)
 		rc = sns_get_topic_attributes(t->sns, arn, &attrs, &err);
 	sns_attrs_cleanup(&attrs);
-	api_dep_mark(ctx, &ctx->sns_dep, "GetTopicAttributes", rc);
+	api_dep_mark(&ctx->sns_dep, rc);
 }
 
 void api_readyz(void *ud, const struct http_request *req, struct http_response *resp)
