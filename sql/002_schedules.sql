@@ -1,5 +1,5 @@
 -- 002_schedules.sql — bookable slots. A slot is taken when is_available turns false; only the
--- booking transaction (lib/db_booking.c) does that, in the same transaction that inserts the
+-- booking transaction (lib/pg/db_booking.c) does that, in the same transaction that inserts the
 -- appointment.
 CREATE TABLE schedules (
 	schedule_id bigint PRIMARY KEY CHECK (schedule_id >= 1),

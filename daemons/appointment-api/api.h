@@ -6,16 +6,16 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-#include "apikeys.h"
+#include "app/apikeys.h"
 #include "aws/dynamodb.h"
 #include "aws/sns.h"
-#include "cfg.h"
-#include "db.h"
-#include "http.h"
-#include "log.h"
-#include "metrics.h"
-#include "ratelimit.h"
-#include "svc.h"
+#include "base/cfg.h"
+#include "pg/db.h"
+#include "run/http.h"
+#include "base/log.h"
+#include "base/metrics.h"
+#include "run/ratelimit.h"
+#include "run/svc.h"
 
 #define API_READY_WINDOW_MS 30000 /* /readyz trusts a success this recent (SPEC §3) */
 #define API_MAX_RETIRED_CFG 64    /* reloads kept alive until exit (handlers may read them) */

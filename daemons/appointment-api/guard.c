@@ -6,7 +6,7 @@
 
 #include "api.h"
 #include "domain/timeutil.h"
-#include "quota.h"
+#include "app/quota.h"
 
 static void retry_after(struct http_response *resp, long long seconds)
 {

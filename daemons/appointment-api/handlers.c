@@ -8,12 +8,12 @@
 #include <unistd.h>
 
 #include "api.h"
-#include "db_booking.h"
+#include "pg/db_booking.h"
 #include "domain/timeutil.h"
 #include "domain/validate.h"
-#include "idem.h"
-#include "publish.h"
-#include "store.h"
+#include "app/idem.h"
+#include "app/publish.h"
+#include "app/store.h"
 
 #define REPLAY_WAIT_STEPS 30   /* a concurrent twin is polled this many times... */
 #define REPLAY_WAIT_MS 100     /* ...this far apart before we answer 409 */

@@ -5,10 +5,10 @@
 #include <string.h>
 
 #include "api.h"
-#include "awscfg.h"
-#include "awsmetrics.h"
+#include "app/awscfg.h"
+#include "aws/awsmetrics.h"
 #include "domain/timeutil.h"
-#include "secret.h"
+#include "app/secret.h"
 
 #define SERVICE_NAME "appointment-api"
 #define DRAIN_TIMEOUT_MS 25000 /* below the unit's TimeoutStopSec=30s */

@@ -2,7 +2,7 @@
 #ifndef APPT_COMPLETION_H
 #define APPT_COMPLETION_H
 
-#include "qdaemon.h"
+#include "run/qdaemon.h"
 
 extern const struct qdaemon_app completion_app;
 

@@ -8,12 +8,12 @@
 
 #include "aws/dynamodb.h"
 #include "aws/eventbridge.h"
-#include "awsmetrics.h"
+#include "aws/awsmetrics.h"
 #include "completion.h"
 #include "domain/timeutil.h"
-#include "events.h"
-#include "jx.h"
-#include "store.h"
+#include "app/events.h"
+#include "base/jx.h"
+#include "app/store.h"
 
 #define ENVELOPE_MAX (256 * 1024) /* an EventBridge event is at most 256 KiB */
 #define ENVELOPE_DEPTH 8

@@ -11,13 +11,13 @@
 
 #include "aws/dynamodb.h"
 #include "aws/eventbridge.h"
-#include "awsmetrics.h"
-#include "db.h"
-#include "db_booking.h"
+#include "aws/awsmetrics.h"
+#include "pg/db.h"
+#include "pg/db_booking.h"
 #include "domain/timeutil.h"
-#include "events.h"
-#include "secret.h"
-#include "store.h"
+#include "app/events.h"
+#include "app/secret.h"
+#include "app/store.h"
 #include "worker.h"
 
 #define DB_STATEMENT_TIMEOUT_MS 10000 /* a booking is two short statements */

@@ -2,7 +2,7 @@
 #ifndef APPT_WORKER_H
 #define APPT_WORKER_H
 
-#include "qdaemon.h"
+#include "run/qdaemon.h"
 
 extern const struct qdaemon_app worker_app;
 

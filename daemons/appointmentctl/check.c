@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "probe.h"
-#include "svc.h"
+#include "run/svc.h"
 
 static void line(FILE *f, bool ok, int *failed, const char *kind, const char *name,
 		 const char *fmt, ...) PRINTF(6, 7);

@@ -12,10 +12,10 @@
 #include <unistd.h>
 
 #include "aws/core.h"
-#include "awscfg.h"
-#include "db.h"
-#include "secret.h"
-#include "svc.h"
+#include "app/awscfg.h"
+#include "pg/db.h"
+#include "app/secret.h"
+#include "run/svc.h"
 
 static enum rc resolve_aws(struct ctl *x, struct errbuf *eb)
 {

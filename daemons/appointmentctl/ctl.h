@@ -10,8 +10,8 @@
 
 #include "aws/core.h"
 #include "aws/sqs.h"
-#include "cfg.h"
-#include "rc.h"
+#include "base/cfg.h"
+#include "base/rc.h"
 
 #define CTL_NAME "appointmentctl"
 

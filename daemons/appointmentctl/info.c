@@ -8,8 +8,8 @@
 
 #include <json-c/json.h>
 
-#include "jx.h"
-#include "metrics.h"
+#include "base/jx.h"
+#include "base/metrics.h"
 #include "probe.h"
 
 /* Pretty-printed for people; one document either way for scripts. */

@@ -1,6 +1,6 @@
 /* logs.c — `appointmentctl logs [UNIT...] [options]`: a thin wrapper that runs journalctl
  * over appointmentd's units, so an operator need not remember unit names or journal fields.
- * `--request-id ID` becomes the journal match REQUEST_ID=ID (the field lib/log.c sends), which
+ * `--request-id ID` becomes the journal match REQUEST_ID=ID (the field lib/base/log.c sends), which
  * follows one request through every daemon; `--print` prints the command instead of running
  * it. Reads no configuration: the unit names are fixed by the packaging. */
 #include <ctype.h>

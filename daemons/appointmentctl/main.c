@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "aws/core.h"
-#include "cfg.h"
+#include "base/cfg.h"
 #include "ctl.h"
 
 /* One command: its name, what runs it, its line in --help. */

@@ -8,9 +8,9 @@
 
 #include "config.h"
 #include "ctl.h"
-#include "db.h"
-#include "db_migrate.h"
-#include "secret.h"
+#include "pg/db.h"
+#include "pg/db_migrate.h"
+#include "app/secret.h"
 
 /* Where the migrations are when --sql-dir is not given. An installed binary uses the
  * installed copy (meson install puts sql/ in APPT_DATADIR). A binary run from its meson build

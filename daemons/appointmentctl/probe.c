@@ -14,8 +14,8 @@
 #include "aws/sns.h"
 #include "aws/sqs.h"
 #include "aws/ssm.h"
-#include "db.h"
-#include "secret.h"
+#include "pg/db.h"
+#include "app/secret.h"
 
 /* One run's clients and what later steps need from earlier ones. */
 struct run {

@@ -12,7 +12,7 @@
 #include "aws/core.h"
 #include "ctl.h"
 #include "domain/appointment.h"
-#include "rc.h"
+#include "base/rc.h"
 
 #define PROBE_KIND_MAX 16     /* "ssm-parameter" and the like, with NUL */
 #define PROBE_NAME_MAX 320    /* a resource name ("rule/target" pairs, parameter paths) */

@@ -17,8 +17,8 @@
 #include "aws/sqs.h"
 #include "aws/ssm.h"
 #include "ctl.h"
-#include "jx.h"
-#include "secret.h"
+#include "base/jx.h"
+#include "app/secret.h"
 
 #define POLICY_MAX 16384  /* a queue policy we write or read back (SQS allows 20 KiB) */
 #define ENV_PATH_MAX 4096 /* --env-file path, with NUL */

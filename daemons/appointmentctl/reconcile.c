@@ -14,9 +14,9 @@
 #include "aws/sns.h"
 #include "ctl.h"
 #include "domain/timeutil.h"
-#include "events.h"
-#include "publish.h"
-#include "store.h"
+#include "app/events.h"
+#include "app/publish.h"
+#include "app/store.h"
 
 #define RECONCILE_MAX 10000               /* items of one status handled per run */
 #define RECONCILE_FAIL_STREAK 20          /* failures in a row that end the walk: the

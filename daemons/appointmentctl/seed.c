@@ -5,9 +5,9 @@
 #include <string.h>
 
 #include "ctl.h"
-#include "db.h"
-#include "db_seed.h"
-#include "secret.h"
+#include "pg/db.h"
+#include "pg/db_seed.h"
+#include "app/secret.h"
 
 /* --count: a decimal integer in 1..DB_SEED_MAX_COUNT, nothing else. */
 static bool parse_count(const char *s, long *out)

@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "buf.h"
-#include "rc.h"
+#include "base/buf.h"
+#include "base/rc.h"
 
 struct json_object;
 

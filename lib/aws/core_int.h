@@ -1,5 +1,6 @@
-/* core_int.h — internals of core.c exposed only to unit tests (built with -DUNIT_TESTS);
- * nothing outside lib/aws/core.c and tests/unit/test_aws_core.c includes this. */
+/* core_int.h — internals of the AWS core (lib/aws/{config,errors,imds,client}.c) exposed only
+ * to unit tests (built with -DUNIT_TESTS);
+ * nothing outside those files and tests/unit/test_aws_core.c includes this. */
 #ifndef APPT_AWS_CORE_INT_H
 #define APPT_AWS_CORE_INT_H
 #ifdef UNIT_TESTS

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "rc.h"
+#include "base/rc.h"
 
 struct json_object;
 

@@ -13,7 +13,7 @@
 #include <json-c/json.h>
 
 #include "aws/dynamodb_int.h"
-#include "jx.h"
+#include "base/jx.h"
 
 struct ddb_client {
 	struct aws_svc_client base; /* first: the dynamodb-service client and its last error */

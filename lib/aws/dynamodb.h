@@ -11,7 +11,7 @@
 
 #include "aws/core.h"
 #include "aws/ddb_attr.h"
-#include "rc.h"
+#include "base/rc.h"
 
 struct json_object;
 

@@ -10,7 +10,7 @@
 #include <json-c/json.h>
 
 #include "aws/eventbridge_int.h"
-#include "jx.h"
+#include "base/jx.h"
 
 #define EVB_TOKEN_MAX 4096 /* a NextToken we carry to the next page, with NUL */
 

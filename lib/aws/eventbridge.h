@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "aws/core.h"
-#include "rc.h"
+#include "base/rc.h"
 
 /* Limits checked before anything is sent (AWS's own unless said otherwise). */
 #define EVB_BUS_NAME_MAX 256        /* bus name or ARN, bytes */

@@ -11,7 +11,7 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
-#include "buf.h"
+#include "base/buf.h"
 
 #ifdef UNIT_TESTS
 #include "aws/sns_int.h"

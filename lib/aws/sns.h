@@ -9,7 +9,7 @@
 #include <stddef.h>
 
 #include "aws/core.h"
-#include "rc.h"
+#include "base/rc.h"
 
 /* Limits, checked before anything is sent. */
 #define SNS_ARN_MAX 512                /* topic or subscription ARN, with NUL */

@@ -4,7 +4,7 @@
 #ifdef UNIT_TESTS
 
 #include "aws/sns.h"
-#include "buf.h"
+#include "base/buf.h"
 
 enum rc sns_form_add(struct buf *b, const char *key, const char *value) MUSTCHECK;
 enum rc sns_xml_text(const char *xml, size_t len, const char *elem, char *out,

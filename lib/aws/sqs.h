@@ -9,7 +9,7 @@
 #include <stddef.h>
 
 #include "aws/core.h"
-#include "rc.h"
+#include "base/rc.h"
 
 /* Limits, checked before anything is sent (AWS's own limits unless said otherwise). */
 #define SQS_URL_MAX 1024            /* queue URL, with NUL */

@@ -9,7 +9,7 @@
 #include <json-c/json.h>
 
 #include "aws/ssm_int.h"
-#include "jx.h"
+#include "base/jx.h"
 
 struct ssm_client {
 	struct aws_svc_client base; /* first: the ssm-service client and its last error */

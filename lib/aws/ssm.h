@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "aws/core.h"
-#include "rc.h"
+#include "base/rc.h"
 
 /* Limits checked before anything is sent (AWS's own). */
 #define SSM_NAME_MAX 2048  /* parameter name, bytes: [A-Za-z0-9_.-/] */

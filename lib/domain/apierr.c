@@ -3,7 +3,7 @@
 
 #include <json-c/json.h>
 
-#include "jx.h"
+#include "base/jx.h"
 
 /* One row of the table. */
 struct apierr_row {

@@ -4,7 +4,7 @@
 #ifndef APPT_APIERR_H
 #define APPT_APIERR_H
 
-#include "rc.h"
+#include "base/rc.h"
 
 struct json_object;
 

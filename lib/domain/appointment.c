@@ -8,7 +8,7 @@
 #include <json-c/json.h>
 #include <uuid/uuid.h>
 
-#include "jx.h"
+#include "base/jx.h"
 
 static const char *const status_names[APPT_STATUS_COUNT] = {
 	[APPT_PENDING] = "pending",

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "domain/timeutil.h"
-#include "rc.h"
+#include "base/rc.h"
 
 struct json_object;
 

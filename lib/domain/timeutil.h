@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "rc.h"
+#include "base/rc.h"
 
 #define TU_ISO_LEN 24  /* strlen("2026-11-25T13:45:26.123Z") */
 #define TU_ISO_SIZE 25 /* TU_ISO_LEN plus the NUL */

@@ -9,7 +9,7 @@
 #include <json-c/json.h>
 #include <json-c/json_object_iterator.h>
 
-#include "jx.h"
+#include "base/jx.h"
 
 /* The known body fields, in the order their errors are reported. */
 enum body_field { BF_INSURED = 0, BF_SCHEDULE, BF_COUNTRY, BF_COUNT };

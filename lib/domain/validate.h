@@ -11,7 +11,7 @@
 #include "domain/apierr.h"
 #include "domain/appointment.h"
 #include "domain/timeutil.h"
-#include "rc.h"
+#include "base/rc.h"
 
 #define VAL_BODY_MAX (16 * 1024) /* bytes of a POST body; more is PAYLOAD_TOO_LARGE */
 #define VAL_BODY_DEPTH 8         /* nesting allowed in a body; a valid one has 1 */

@@ -156,7 +156,7 @@ class CtlOps(unittest.TestCase):
         return int(a["Attributes"]["ApproximateNumberOfMessages"])
 
     def put_item(self, status, country, created, schedule_id=100):
-        """An appointment written straight into the table, in lib/store_item.c's shape."""
+        """An appointment written straight into the table, in lib/app/store_item.c's shape."""
         aid = str(uuid.uuid4())
         t = iso(created)
         item = {"appointmentId": {"S": aid}, "insuredId": {"S": "%05d" % secrets.randbelow(99999)},

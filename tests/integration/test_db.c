@@ -15,12 +15,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cfg.h"
-#include "db.h"
-#include "db_booking.h"
-#include "db_int.h"
-#include "db_migrate.h"
-#include "db_seed.h"
+#include "base/cfg.h"
+#include "pg/db.h"
+#include "pg/db_booking.h"
+#include "pg/db_int.h"
+#include "pg/db_migrate.h"
+#include "pg/db_seed.h"
 #include "itest.h"
 
 #define N_SHIPPED 3 /* files in sql/ */

@@ -18,7 +18,7 @@
 
 #include "aws/core.h"
 #include "aws/sqs.h"
-#include "buf.h"
+#include "base/buf.h"
 #include "itest.h"
 
 static struct sqs_client *client_for(int t)

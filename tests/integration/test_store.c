@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "aws/dynamodb.h"
-#include "store.h"
+#include "app/store.h"
 
 static struct ddb_client *ddb;
 static char table[64];

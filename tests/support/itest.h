@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "aws/core.h"
-#include "rc.h"
+#include "base/rc.h"
 
 struct json_object;
 

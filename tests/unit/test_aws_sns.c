@@ -7,7 +7,7 @@
 
 #include "aws/sns.h"
 #include "aws/sns_int.h"
-#include "buf.h"
+#include "base/buf.h"
 #include "itest.h"
 
 START_TEST(test_form_encoding)

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cfg.h"
+#include "base/cfg.h"
 
 /* Fake environment: NULL-terminated name/value pairs. */
 struct fake_env {

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cfg.h"
-#include "db.h"
-#include "db_int.h"
+#include "base/cfg.h"
+#include "pg/db.h"
+#include "pg/db_int.h"
 
 static const struct {
 	const char *state;

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "db_int.h"
-#include "db_migrate.h"
+#include "pg/db_int.h"
+#include "pg/db_migrate.h"
 
 static const struct {
 	const char *file;

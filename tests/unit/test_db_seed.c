@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db_int.h"
-#include "db_seed.h"
+#include "pg/db_int.h"
+#include "pg/db_seed.h"
 
 START_TEST(test_first_slots)
 {

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "domain/appointment.h"
-#include "jx.h"
+#include "base/jx.h"
 
 #define ID1 "3f1c2a9e-5b7d-4c1e-9a2b-0d4e6f8a1b2c"
 

@@ -7,7 +7,7 @@
 
 #include "domain/apierr.h"
 #include "domain/validate.h"
-#include "jx.h"
+#include "base/jx.h"
 
 /* TESTABLE helper of validate.c. */
 void val_echo(const char *s, size_t len, char *dst, size_t size);

@@ -5,8 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "apikeys.h"
-#include "ratelimit.h"
+#include "app/apikeys.h"
+#include "run/ratelimit.h"
 
 START_TEST(test_bucket)
 {

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jx.h"
+#include "base/jx.h"
 
 #define S(lit) lit, sizeof(lit) - 1
 

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "base/log.h"
 
 /* Emits through lg into a pipe and returns the one line read back (caller frees). */
 static char *capture(struct logger *lg, enum log_level lv, const struct log_fields *f,

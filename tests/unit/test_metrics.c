@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "itest.h"
-#include "metrics.h"
+#include "base/metrics.h"
 
 /* Renders m; every string of want (NULL-terminated) must be in the text. */
 static void assert_renders(struct metrics *m, const char *const *want)

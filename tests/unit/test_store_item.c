@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store_item.h"
+#include "app/store_item.h"
 
 static struct appointment sample(void)
 {

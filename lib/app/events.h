@@ -1,0 +1,49 @@
+/* events.h — the EventBridge events of SPEC §4: "Appointment Processed" / "Appointment
+ * Failed" from the worker and "Processing Error" for unrecoverable messages, plus the
+ * helpers the consumers share: unwrapping the SNS envelope and masking a body. */
+#ifndef APPT_EVENTS_H
+#define APPT_EVENTS_H
+
+#include <stddef.h>
+
+#include "aws/eventbridge.h"
+#include "domain/appointment.h"
+#include "base/rc.h"
+
+#define EVENTS_BODY_MAX 4096          /* bytes of a bad message kept in its error event */
+#define EVENTS_SOURCE_ERROR "medical.appointment"
+#define EVENTS_TYPE_PROCESSED "Appointment Processed"
+#define EVENTS_TYPE_FAILED "Appointment Failed"
+#define EVENTS_TYPE_ERROR "Processing Error"
+
+/* Puts one event on bus; a failed entry is an error too (RC_RETRY for throttling
+ * or internal failures, else the entry's kind), so the caller can retry the message. */
+enum rc events_put(struct evb_client *evb, const char *bus, const char *source,
+		   const char *detail_type, const char *detail, struct errbuf *eb) MUSTCHECK;
+
+/* The worker's outcome event for a: processed (status "PROCESSED", processedAt) or
+ * failed (failureReason). request_id and traceparent travel in the detail so the
+ * completion daemon's log lines carry them (SPEC §7); either may be "" / NULL. */
+enum rc events_put_outcome(struct evb_client *evb, const char *bus, const struct appointment *a,
+			   const char *request_id, const char *traceparent,
+			   struct errbuf *eb) MUSTCHECK;
+
+/* The "Processing Error" event: {reason, queue, messageId, receiveCount, body}; the
+ * body is cut to EVENTS_BODY_MAX bytes (on a UTF-8 boundary) with insuredId masked. */
+enum rc events_put_processing_error(struct evb_client *evb, const char *bus, const char *reason,
+				    const char *queue, const char *message_id, int receive_count,
+				    const char *body, size_t body_len, struct errbuf *eb) MUSTCHECK;
+
+/* Copies body (at most max bytes, cut on a UTF-8 boundary) into a new string with the
+ * value of every "insuredId" masked to its last two characters, escaped or not (the
+ * key may sit inside an SNS envelope's Message string). NULL on NOMEM. */
+char *events_mask_body(const char *body, size_t len, size_t max);
+
+/* The appointment message inside an SQS body: the SNS envelope's Message when the body
+ * is a Notification (raw delivery off), else the body itself (raw delivery on). *msg
+ * points into *owned or into body; free *owned. RC_INVAL for an envelope that is not
+ * well formed. */
+enum rc events_unwrap_sns(const char *body, size_t len, const char **msg, size_t *msg_len,
+			  char **owned, struct errbuf *eb) MUSTCHECK;
+
+#endif

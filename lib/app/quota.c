@@ -1,0 +1,59 @@
+/* quota.c — atomic per-day counters. */
+#include "app/quota.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <time.h>
+
+int64_t quota_seconds_to_reset(int64_t now_s)
+{
+	int64_t left = 86400 - now_s % 86400;
+
+	return left < 1 ? 1 : left;
+}
+
+enum rc quota_take(struct ddb_client *ddb, const char *table, const char *api_key_hash,
+		   int64_t now_s, int64_t *count, struct errbuf *eb)
+{
+	char day[16];
+	char record[APIKEYS_HEX_SIZE];
+	const char *parts[] = {api_key_hash, "#", day, NULL};
+	time_t t = (time_t)now_s;
+	struct tm tm;
+	struct json_object *key = json_object_new_object();
+	struct json_object *values = json_object_new_object();
+	struct json_object *names = json_object_new_object();
+	struct json_object *attrs = NULL;
+	struct ddb_update_req req = {.table = table,
+				     .update = "ADD #c :one SET expiresAt = if_not_exists(expiresAt, :exp)",
+				     .ret = DDB_RET_UPDATED_NEW};
+	enum rc rc = RC_NOMEM;
+
+	*count = 0;
+	if (key == NULL || values == NULL || names == NULL)
+		goto out;
+	gmtime_r(&t, &tm);
+	snprintf(day, sizeof(day), "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+	apikeys_sha256_hex(parts, record);
+	rc = ddb_put_s(key, DDB_SIDE_KEY, record);
+	if (rc == RC_OK)
+		rc = ddb_put_int64(values, ":one", 1);
+	if (rc == RC_OK)
+		rc = ddb_put_int64(values, ":exp", now_s - now_s % 86400 + QUOTA_TTL_SECONDS);
+	if (rc == RC_OK && json_object_object_add(names, "#c", json_object_new_string("count")) != 0)
+		rc = RC_NOMEM;
+	if (rc != RC_OK)
+		goto out;
+	req.key = key;
+	req.values = values;
+	req.names = names;
+	rc = ddb_update_item(ddb, &req, &attrs, NULL, eb);
+	if (rc == RC_OK)
+		rc = ddb_get_int64(attrs, "count", count, eb);
+out:
+	json_object_put(attrs);
+	json_object_put(key);
+	json_object_put(values);
+	json_object_put(names);
+	return rc;
+}

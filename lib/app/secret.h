@@ -1,0 +1,33 @@
+/* secret.h — the PostgreSQL password of SPEC §2, from the first source that has
+ * it: the systemd credential $CREDENTIALS_DIRECTORY/rds-password, RDS_PASSWORD,
+ * then the SSM SecureString named by [aws] ssm_password_parameter. */
+#ifndef APPT_SECRET_H
+#define APPT_SECRET_H
+
+#include "aws/core.h"
+#include "base/cfg.h"
+#include "base/rc.h"
+
+#define SECRET_MAX 1024 /* longest password accepted, bytes */
+
+/* Where the password came from (for a log line; never the password). */
+enum secret_source {
+	SECRET_CREDENTIAL, /* systemd LoadCredential= */
+	SECRET_ENV,        /* RDS_PASSWORD */
+	SECRET_SSM,        /* SSM GetParameter with decryption */
+};
+
+/* "credential", "environment", "ssm". */
+const char *secret_source_name(enum secret_source s);
+
+/* Resolves the password into *out (heap, caller wipes and frees it with
+ * secret_free). aws may be NULL when SSM must not be asked (then a missing password
+ * is RC_NOTFOUND). env lookups use getenv. A credential file that exists but cannot
+ * be read, is empty or too long is RC_INVAL (a broken deployment, not a fallback). */
+enum rc secret_rds_password(const struct cfg *cfg, const struct aws_config *aws, char **out,
+			    enum secret_source *source, struct errbuf *eb) MUSTCHECK;
+
+/* Wipes and frees a password; accepts NULL. */
+void secret_free(char *s);
+
+#endif

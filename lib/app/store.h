@@ -1,0 +1,95 @@
+/* store.h — the appointments table (SPEC §4) over the DynamoDB client: create a
+ * pending item, read one, the conditional status transitions of the status
+ * machine, and the per-insured listing on insuredId-createdAt-index. Shared by
+ * the API, the worker, the completion daemon and appointmentctl. */
+#ifndef APPT_STORE_H
+#define APPT_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "aws/dynamodb.h"
+#include "domain/appointment.h"
+#include "base/rc.h"
+
+#define STORE_PAGE_MAX 1000       /* items on one listing page (the API allows 100) */
+#define STORE_OFFSET_MAX 1000000  /* deepest listing offset: the walk reads offset + limit items */
+#define STORE_TIES_MAX 10000      /* items of one listing sharing one createdAt; more is RC_INVAL */
+
+/* Result of a status transition. */
+enum store_outcome {
+	STORE_APPLIED,        /* this call moved the item to the target status */
+	STORE_ALREADY,        /* the item was already at or past the target: a redelivery */
+	STORE_WRONG_STATE,    /* the item is in a state the transition cannot leave (failed) */
+};
+
+/* Every call: AWS failures come back as the DynamoDB client maps them (RC_IO,
+ * RC_TIMEOUT, RC_RETRY after retries, RC_NOTFOUND for a missing table) with eb
+ * filled; ddb_last_error() has the AWS detail for metrics. */
+
+/* Creates the item, status pending, only if no item has its id
+ * (attribute_not_exists). RC_CONFLICT when one exists. */
+enum rc store_put_pending(struct ddb_client *ddb, const char *table, const struct appointment *a,
+			  struct errbuf *eb) MUSTCHECK;
+
+/* Reads one item (strongly consistent). RC_NOTFOUND when absent; RC_INVAL when
+ * the item is corrupt (named in eb). */
+enum rc store_get(struct ddb_client *ddb, const char *table, const char *id,
+		  struct appointment *out, struct errbuf *eb) MUSTCHECK;
+
+/* pending -> processed with schedule and processedAt/updatedAt = now_iso, in one
+ * UpdateItem conditioned on status = pending. processed/completed already →
+ * STORE_ALREADY; failed → STORE_WRONG_STATE; no item → RC_NOTFOUND. */
+enum rc store_mark_processed(struct ddb_client *ddb, const char *table, const char *id,
+			     const struct appt_schedule *schedule, const char *now_iso,
+			     enum store_outcome *outcome, struct errbuf *eb) MUSTCHECK;
+
+/* pending -> failed with failureReason. failed already → STORE_ALREADY;
+ * processed/completed → STORE_WRONG_STATE (the booking won). */
+enum rc store_mark_failed(struct ddb_client *ddb, const char *table, const char *id,
+			  const char *reason, const char *now_iso, enum store_outcome *outcome,
+			  struct errbuf *eb) MUSTCHECK;
+
+/* pending|processed -> completed with completedAt. completed already →
+ * STORE_ALREADY; failed → STORE_WRONG_STATE; no item → RC_NOTFOUND. */
+enum rc store_mark_completed(struct ddb_client *ddb, const char *table, const char *id,
+			     const char *now_iso, enum store_outcome *outcome,
+			     struct errbuf *eb) MUSTCHECK;
+
+/* Listing filter; NULL members mean "no filter". */
+struct store_list_query {
+	const char *insured_id; /* required: 5 digits */
+	const char *status;     /* pending|processed|completed|failed */
+	const char *start_date; /* createdAt >= (canonical ISO-8601 ms) */
+	const char *end_date;   /* createdAt <= */
+	int limit;              /* 1..100 */
+	int offset;             /* >= 0 */
+	int page_size;          /* Limit of each Query request; 0 = DynamoDB's 1 MB pages */
+};
+
+/* One page of a listing. items is owned (store_page_cleanup). */
+struct store_page {
+	struct appointment *items; /* newest first: createdAt desc, then appointmentId desc */
+	size_t n;                  /* items on this page, <= limit */
+	size_t total;              /* items matching every filter */
+	size_t total_available;    /* items of the insuredId before status/date filters */
+};
+
+/* Queries insuredId-createdAt-index (never a Scan), following LastEvaluatedKey on
+ * every page; the date range is a key condition, the status a filter. Two COUNT
+ * queries give the totals; then only what offset+limit need is read (nothing when
+ * offset is past the total, which is an empty page, not an error). RC_INVAL for a
+ * limit or offset outside STORE_PAGE_MAX / STORE_OFFSET_MAX. */
+enum rc store_list(struct ddb_client *ddb, const char *table, const struct store_list_query *q,
+		   struct store_page *out, struct errbuf *eb) MUSTCHECK;
+void store_page_cleanup(struct store_page *p);
+
+/* Calls fn for each item of status st created before before_iso (the reconciler),
+ * on status-createdAt-index, oldest first, at most max items. fn returns false to
+ * stop early. */
+enum rc store_scan_status(struct ddb_client *ddb, const char *table, enum appt_status st,
+			  const char *before_iso, size_t max,
+			  bool (*fn)(void *ud, const struct appointment *a), void *ud,
+			  struct errbuf *eb) MUSTCHECK;
+
+#endif

@@ -1,0 +1,24 @@
+/* store_item.h — how an appointment is laid out as a DynamoDB item (SPEC §4):
+ * attribute names, types and the NULL/absent rules, in both directions. Pure. */
+#ifndef APPT_STORE_ITEM_H
+#define APPT_STORE_ITEM_H
+
+#include "domain/appointment.h"
+#include "base/rc.h"
+
+struct json_object;
+
+/* A new item map (name -> attribute value) for a; the caller owns it. processedAt
+ * is written as NULL while unset (SPEC: "S or NULL"); completedAt, failureReason and
+ * schedule only once known. RC_NOMEM / RC_INVAL. */
+enum rc store_item_from_appt(const struct appointment *a, struct json_object **item) MUSTCHECK;
+
+/* The {"M": {...}} value of a schedule: centerId, specialtyId, medicId (N), date (S). */
+enum rc store_schedule_value(const struct appt_schedule *s, struct json_object **val) MUSTCHECK;
+
+/* Reads an item (borrowed) into a. RC_INVAL names the attribute that is missing or
+ * malformed (a corrupt item must not crash a reader, and is reported, not skipped). */
+enum rc store_appt_from_item(struct json_object *item, struct appointment *a,
+			     struct errbuf *eb) MUSTCHECK;
+
+#endif

@@ -1,0 +1,121 @@
+/* jx.h — json-c helpers: a bounded strict parse (RFC 8259 grammar, UTF-8, depth,
+ * exactly one value), duplicate-key detection, exact integer reading of JSON
+ * numbers, typed getters and small builders. */
+#ifndef APPT_JX_H
+#define APPT_JX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "base/rc.h"
+
+/* Hard caps whatever the caller asks for: json-c takes an int length, and the
+ * strict scanner recurses once per nesting level. */
+#define JX_TEXT_HARD_MAX ((size_t)64 * 1024 * 1024)
+#define JX_DEPTH_HARD_MAX 64
+
+/* Why a parse failed; callers map these to their own error codes. */
+enum jx_perr {
+	JX_PERR_NONE = 0, /* parsed */
+	JX_PERR_EMPTY,    /* no bytes, or only whitespace */
+	JX_PERR_TOO_LONG, /* longer than max_len (checked before anything else is read) */
+	JX_PERR_NUL,      /* a raw NUL byte in the text */
+	JX_PERR_UTF8,     /* a string holds bytes that are not UTF-8, or an unpaired \u surrogate */
+	JX_PERR_DEPTH,    /* arrays/objects nested deeper than max_depth */
+	JX_PERR_SYNTAX,   /* not RFC 8259 JSON (includes NaN, 'quotes', 1., control chars) */
+	JX_PERR_TRAILING, /* a valid value followed by something other than whitespace */
+};
+
+/* Parses text[0..len) as exactly one JSON value. Stricter than json-c's STRICT
+ * mode: a scanner checks the RFC 8259 grammar first (json-c 0.16 accepts NaN,
+ * single quotes, "1." and raw control characters), UTF-8 validity, the depth
+ * (max_depth counts nested arrays/objects: a scalar is 0, {"a":1} is 1) and
+ * object keys containing \u0000 (json-c cuts keys at NUL, which would merge
+ * distinct keys). Then json-c builds the tree.
+ * text need not be NUL-terminated; len > max_len fails before reading.
+ * max_len is capped at JX_TEXT_HARD_MAX and max_depth at JX_DEPTH_HARD_MAX.
+ * On success *out is a new reference owned by the caller (json_object_put);
+ * the text "null" gives RC_OK with *out = NULL, which is json-c's null.
+ * On failure *out is NULL, eb says what and where (byte offset), and *why (may be
+ * NULL) says which kind. Returns RC_INVAL for bad input, RC_NOMEM. Thread-safe. */
+enum rc jx_parse_ex(const char *text, size_t len, size_t max_len, int max_depth,
+                    struct json_object **out, enum jx_perr *why,
+                    struct errbuf *eb) MUSTCHECK;
+/* jx_parse_ex without the failure kind. */
+enum rc jx_parse(const char *text, size_t len, size_t max_len, int max_depth,
+                 struct json_object **out, struct errbuf *eb) MUSTCHECK;
+
+/* Called once per distinct duplicated key; name is decoded UTF-8 (so "a" and
+ * "\u0061" are one key), NUL-terminated, valid only during the call. */
+typedef void (*jx_dup_fn)(void *ctx, const char *name);
+
+/* Scans the raw text of a JSON value and reports the duplicated keys of its
+ * top-level object (json-c keeps only the last of them, silently), in the order
+ * of their second occurrence. Nested objects are not inspected. A value that is
+ * not an object has no keys: RC_OK without calls. Text that is not valid JSON
+ * (same rules as jx_parse_ex, depth up to JX_DEPTH_HARD_MAX) gives RC_INVAL.
+ * RC_NOMEM. Thread-safe. */
+enum rc jx_dup_keys(const char *text, size_t len, jx_dup_fn fn, void *ctx,
+                    struct errbuf *eb) MUSTCHECK;
+
+/* The first duplicated top-level key (by second occurrence): *found says if
+ * there is one, name gets it (truncated to name_size - 1 bytes). Same failures
+ * as jx_dup_keys. */
+enum rc jx_dup_key(const char *text, size_t len, char *name, size_t name_size,
+                   bool *found, struct errbuf *eb) MUSTCHECK;
+
+/* How a JSON number reads as an int64. Not an error code: every value is a
+ * possible verdict for the caller to map. */
+enum jx_num {
+	JX_NUM_INT = 0,     /* an exact integer that fits int64; the value was stored */
+	JX_NUM_NOT_NUMBER,  /* not a JSON number at all (text malformed, or not a number value) */
+	JX_NUM_FRACTION,    /* a number with a non-zero fractional part (1.5, 1e-1, 1.05e1) */
+	JX_NUM_RANGE,       /* an exact integer outside int64 (9223372036854775808, 1e30) */
+};
+
+/* Reads the RFC 8259 number text num_text (NUL-terminated, the whole string)
+ * by exact decimal arithmetic, no floating point: 100, 1e2, 1.0E2 and 100.000
+ * are 100; -0 is 0. *out is written only for JX_NUM_INT. Any length. */
+enum jx_num jx_integer_text(const char *num_text, int64_t *out);
+
+/* Classifies a json-c value as jx_integer_text does, from the original text
+ * json-c keeps for doubles. json-c saturates integer literals below INT64_MIN
+ * to INT64_MIN, so INT64_MIN itself is reported as JX_NUM_RANGE: the accepted
+ * range is [INT64_MIN + 1, INT64_MAX]. A NULL or non-number value is
+ * JX_NUM_NOT_NUMBER. */
+enum jx_num jx_value_int64(struct json_object *v, int64_t *out);
+
+/* Typed getters on an object. All return RC_NOTFOUND when the key is absent
+ * (eb names it), RC_INVAL when obj is not an object or the value has another
+ * type (null included) or, for int64, is not an exact int64 (eb says why).
+ * Borrowed results stay valid as long as obj holds that member. */
+enum rc jx_get_str(struct json_object *obj, const char *key, const char **out,
+                   size_t *len, struct errbuf *eb) MUSTCHECK;
+enum rc jx_get_int64(struct json_object *obj, const char *key, int64_t *out,
+                     struct errbuf *eb) MUSTCHECK;
+enum rc jx_get_bool(struct json_object *obj, const char *key, bool *out,
+                    struct errbuf *eb) MUSTCHECK;
+/* *out is borrowed (no new reference). */
+enum rc jx_get_obj(struct json_object *obj, const char *key, struct json_object **out,
+                   struct errbuf *eb) MUSTCHECK;
+/* Like jx_get_str, but an absent key or a null value is RC_OK with *out = NULL
+ * and *len = 0. */
+enum rc jx_get_str_opt(struct json_object *obj, const char *key, const char **out,
+                       size_t *len, struct errbuf *eb) MUSTCHECK;
+
+/* Builders: add a member to obj (an object). A string value is copied; a NULL
+ * string adds JSON null. jx_add_obj takes ownership of val (NULL adds null)
+ * even when it fails. RC_NOMEM, RC_INVAL when obj is not an object. */
+enum rc jx_add_str(struct json_object *obj, const char *key, const char *val) MUSTCHECK;
+enum rc jx_add_int64(struct json_object *obj, const char *key, int64_t val) MUSTCHECK;
+enum rc jx_add_bool(struct json_object *obj, const char *key, bool val) MUSTCHECK;
+enum rc jx_add_obj(struct json_object *obj, const char *key, struct json_object *val) MUSTCHECK;
+
+/* Serialises v compactly, without escaping '/', into a new heap string the
+ * caller frees. RC_NOMEM. */
+enum rc jx_to_text(struct json_object *v, char **out) MUSTCHECK;
+
+#endif

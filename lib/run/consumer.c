@@ -1,0 +1,716 @@
+/* consumer.c — one receiver thread, N worker threads and one acker thread around a
+ * mutex. The receiver only takes what free workers can start, so a message never
+ * waits long enough inside the process for its visibility to matter; the acker
+ * owns every SQS write (deletes, backoffs, heartbeats, releases) so workers never
+ * block on SQS after their work is done. */
+#include "run/consumer.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "aws/awsmetrics.h"
+
+#define ERROR_PAUSE_MS 2000 /* after a failed receive, before the next one */
+
+/* What the acker must do with a finished job. */
+enum job_action {
+	JOB_NONE,       /* still pending or being handled */
+	JOB_DELETE,     /* done or reported poison */
+	JOB_VISIBILITY, /* transient failure (backoff) or release (0) */
+};
+
+/* One received message; owned by the consumer from receive to ack. */
+struct job {
+	struct sqs_message msg;    /* moved out of the receive answer */
+	uint64_t extended_usec;    /* monotonic time its visibility was last (re)set */
+	enum job_action action;
+	int visibility;            /* for JOB_VISIBILITY */
+	struct job *next;
+};
+
+struct job_list {
+	struct job *head, *tail;
+	size_t n;
+};
+
+struct consumer {
+	struct consumer_opts o;
+	pthread_mutex_t lock;
+	pthread_cond_t work_cv;    /* pending grew, or stop */
+	pthread_cond_t space_cv;   /* a worker became free, or stop */
+	pthread_cond_t ack_cv;     /* outbox grew, or stop */
+	pthread_cond_t done_cv;    /* the acker finished */
+	struct job_list pending;   /* received, not started */
+	struct job_list outbox;    /* finished, waiting for the acker */
+	struct job *active[CONSUMER_MAX_IN_FLIGHT]; /* being handled, by worker */
+	size_t n_active;
+	int workers_left;          /* workers still running */
+	bool receiver_left;        /* receiver still running */
+	bool acker_done;
+	atomic_bool stop;
+	struct sqs_client *rx;     /* receiver's client */
+	struct sqs_client *ack;    /* acker's client */
+	pthread_t receiver_tid, acker_tid;
+	bool has_receiver, has_acker; /* the threads were created */
+	pthread_t worker_tid[CONSUMER_MAX_IN_FLIGHT];
+	int n_workers;
+	atomic_uint_least64_t progress_usec; /* receiver's last sign of life */
+	atomic_uint in_flight;
+	atomic_uint_least64_t handled;
+	char state[160];           /* guarded by lock */
+	char waiting[160];         /* what a handler waits for, "" when nothing; by lock */
+};
+
+static uint64_t now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Absolute CLOCK_REALTIME deadline ms from now, for pthread_cond_timedwait. */
+static struct timespec deadline_ms(long ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}
+
+static void list_push(struct job_list *l, struct job *j)
+{
+	j->next = NULL;
+	if (l->tail != NULL)
+		l->tail->next = j;
+	else
+		l->head = j;
+	l->tail = j;
+	l->n++;
+}
+
+static struct job *list_pop(struct job_list *l)
+{
+	struct job *j = l->head;
+
+	if (j == NULL)
+		return NULL;
+	l->head = j->next;
+	if (l->head == NULL)
+		l->tail = NULL;
+	l->n--;
+	j->next = NULL;
+	return j;
+}
+
+static void job_free(struct job *j)
+{
+	if (j == NULL)
+		return;
+	for (size_t i = 0; i < j->msg.nattrs; i++) {
+		free(j->msg.attrs[i].name);
+		free(j->msg.attrs[i].type);
+		free(j->msg.attrs[i].value);
+	}
+	free(j->msg.attrs);
+	free(j->msg.body);
+	free(j->msg.receipt_handle);
+	free(j);
+}
+
+/* Moves one received message into a job; the answer keeps an empty husk. */
+static struct job *job_take(struct sqs_message *m)
+{
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL)
+		return NULL;
+	j->msg = *m;
+	memset(m, 0, sizeof(*m));
+	j->extended_usec = now_usec();
+	return j;
+}
+
+static void set_state(struct consumer *c, const char *what, const char *detail)
+{
+	pthread_mutex_lock(&c->lock);
+	snprintf(c->state, sizeof(c->state), "%s%s", what, detail);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void count(struct consumer *c, const char *name, const char *kind, double n)
+{
+	const char *labels[] = {"queue", c->o.queue_label, "kind", kind, NULL};
+
+	if (kind == NULL)
+		labels[2] = NULL;
+	metrics_add(c->o.metrics, name, labels, n);
+}
+
+int consumer_backoff_seconds(int min_s, int max_s, int receive_count, double rnd)
+{
+	double ceiling = min_s;
+	double d;
+
+	for (int i = 1; i < receive_count && ceiling < max_s; i++)
+		ceiling *= 2;
+	if (ceiling > max_s)
+		ceiling = max_s;
+	/* full jitter between min and the ceiling: spreads retries of a burst */
+	d = min_s + rnd * (ceiling - min_s);
+	return (int)lround(d);
+}
+
+enum rc consumer_metrics_describe(struct metrics *m)
+{
+	static const struct {
+		const char *name;
+		enum metrics_type type;
+		const char *help;
+	} fams[] = {
+		{"appointmentd_messages_received_total", METRICS_COUNTER, "SQS messages received, by queue."},
+		{"appointmentd_messages_succeeded_total", METRICS_COUNTER, "Messages handled and deleted, by queue."},
+		{"appointmentd_messages_failed_total", METRICS_COUNTER,
+		 "Messages that failed, by queue and kind (transient: retried later; poison: reported and deleted)."},
+		{"appointmentd_messages_dead_lettered_total", METRICS_COUNTER,
+		 "Messages that failed on their last allowed receive (SQS moves them to the DLQ)."},
+		{"appointmentd_handler_duration_seconds", METRICS_HISTOGRAM, "Time to handle one message, by queue."},
+		{"appointmentd_messages_in_flight", METRICS_GAUGE, "Messages being handled now, by queue."},
+		{"appointmentd_queue_oldest_message_age_seconds", METRICS_GAUGE,
+		 "Age of the oldest message of the last receive (0 when it came back empty), by queue."},
+	};
+	enum rc rc = RC_OK;
+
+	for (size_t i = 0; i < sizeof(fams) / sizeof(fams[0]) && rc == RC_OK; i++)
+		rc = metrics_describe(m, fams[i].name, fams[i].type, fams[i].help);
+	return rc;
+}
+
+/* ---- receiver ---- */
+
+/* SQS has no "age of the oldest message" attribute (CloudWatch does): the consumer
+ * reports what it sees, from SentTimestamp, for the "messages older than N" alert. */
+static void note_oldest(struct consumer *c, const struct sqs_messages *got)
+{
+	const char *labels[] = {"queue", c->o.queue_label, NULL};
+	struct timespec ts;
+	long long now_ms;
+	double oldest = 0;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	for (size_t i = 0; i < got->n; i++) {
+		long long sent = got->v[i].sent_timestamp_ms;
+
+		if (sent > 0 && now_ms > sent && (double)(now_ms - sent) / 1000.0 > oldest)
+			oldest = (double)(now_ms - sent) / 1000.0;
+	}
+	metrics_set(c->o.metrics, "appointmentd_queue_oldest_message_age_seconds", labels, oldest);
+}
+
+static void *receiver_main(void *arg)
+{
+	struct consumer *c = arg;
+	struct sqs_messages got = {0};
+	struct aws_error err;
+	struct errbuf eb = {{0}};
+
+	while (!atomic_load(&c->stop)) {
+		struct sqs_receive_opts ro = {0, c->o.wait_seconds, -1};
+		size_t free_slots;
+		enum rc rc;
+
+		pthread_mutex_lock(&c->lock);
+		while (!atomic_load(&c->stop) &&
+		       c->pending.n + c->n_active >= (size_t)c->o.max_in_flight) {
+			struct timespec ts = deadline_ms(1000);
+
+			(void)pthread_cond_timedwait(&c->space_cv, &c->lock, &ts);
+			/* waiting for busy workers is progress too: the watchdog must not fire */
+			atomic_store(&c->progress_usec, now_usec());
+		}
+		free_slots = (size_t)c->o.max_in_flight - c->pending.n - c->n_active;
+		pthread_mutex_unlock(&c->lock);
+		if (atomic_load(&c->stop))
+			break;
+		ro.max_messages = free_slots < SQS_BATCH_MAX ? (int)free_slots : SQS_BATCH_MAX;
+		rc = sqs_receive(c->rx, c->o.queue_url, &ro, &got, &err);
+		atomic_store(&c->progress_usec, now_usec());
+		if (rc != RC_OK) {
+			if (atomic_load(&c->stop))
+				break;
+			aws_error_to_eb(&err, &eb);
+			log_emit_err(c->o.lg, LOG_LVL_WARN, eb.msg, "receive from %s failed; retrying",
+				     c->o.queue_label);
+			set_state(c, "waiting for SQS: ", eb.msg);
+			pthread_mutex_lock(&c->lock);
+			{
+				struct timespec ts = deadline_ms(ERROR_PAUSE_MS);
+
+				if (!atomic_load(&c->stop))
+					(void)pthread_cond_timedwait(&c->space_cv, &c->lock, &ts);
+			}
+			pthread_mutex_unlock(&c->lock);
+			continue;
+		}
+		set_state(c, "receiving", "");
+		count(c, "appointmentd_messages_received_total", NULL, (double)got.n);
+		note_oldest(c, &got);
+		pthread_mutex_lock(&c->lock);
+		for (size_t i = 0; i < got.n; i++) {
+			struct job *j = job_take(&got.v[i]);
+
+			if (j == NULL) {
+				/* not deleted: it comes back after its visibility timeout */
+				log_error(c->o.lg, NULL, "out of memory holding a message of %s",
+					  c->o.queue_label);
+				continue;
+			}
+			list_push(&c->pending, j);
+		}
+		pthread_cond_broadcast(&c->work_cv);
+		pthread_mutex_unlock(&c->lock);
+		sqs_messages_cleanup(&got);
+	}
+	sqs_messages_cleanup(&got);
+	pthread_mutex_lock(&c->lock);
+	c->receiver_left = false;
+	pthread_cond_broadcast(&c->ack_cv);
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+/* ---- workers ---- */
+
+struct worker_arg {
+	struct consumer *c;
+	int index;
+};
+
+static double rnd01(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return (double)(*s >> 11) / 9007199254740992.0;
+}
+
+/* Runs the handler and turns its verdict into what the acker must do. */
+static void work_one(struct consumer *c, void *tctx, struct job *j, uint64_t *rng)
+{
+	struct consumer_message m = {&j->msg, c->o.queue_label, &c->stop, c};
+	struct errbuf reason = {{0}};
+	struct errbuf eb = {{0}};
+	struct log_fields f = {.message_id = j->msg.message_id, .duration_ms = -1};
+	const char *dur_labels[] = {"queue", c->o.queue_label, NULL};
+	uint64_t t0 = now_usec();
+	enum consumer_verdict v = c->o.handle(tctx, &m, &reason);
+
+	metrics_observe(c->o.metrics, "appointmentd_handler_duration_seconds", dur_labels,
+			(double)(now_usec() - t0) / 1e6);
+	if (v == CONSUMER_POISON) {
+		count(c, "appointmentd_messages_failed_total", "poison", 1);
+		if (c->o.on_poison(tctx, &m, reason.msg, &eb) == RC_OK) {
+			j->action = JOB_DELETE;
+			return;
+		}
+		f.error = eb.msg;
+		log_warn(c->o.lg, &f, "reporting a poison message failed; keeping it for a retry");
+		v = CONSUMER_RETRY;
+	}
+	if (v == CONSUMER_RETRY) {
+		count(c, "appointmentd_messages_failed_total", "transient", 1);
+		if (j->msg.receive_count >= c->o.max_receive_count)
+			count(c, "appointmentd_messages_dead_lettered_total", NULL, 1);
+		j->action = JOB_VISIBILITY;
+		j->visibility = consumer_backoff_seconds(c->o.backoff_min_seconds,
+							 c->o.backoff_max_seconds,
+							 j->msg.receive_count, rnd01(rng));
+		return;
+	}
+	count(c, "appointmentd_messages_succeeded_total", NULL, 1);
+	j->action = JOB_DELETE;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker_arg *wa = arg;
+	struct consumer *c = wa->c;
+	int idx = wa->index;
+	void *tctx = NULL;
+	struct errbuf eb = {{0}};
+	uint64_t rng = now_usec() ^ ((uint64_t)(idx + 1) * 0x9e3779b97f4a7c15ull);
+	const char *labels[] = {"queue", c->o.queue_label, NULL};
+
+	free(wa);
+	while (tctx == NULL && !atomic_load(&c->stop)) {
+		tctx = c->o.thread_new(c->o.ud, &eb);
+		if (tctx == NULL) {
+			log_emit_err(c->o.lg, LOG_LVL_ERROR, eb.msg, "worker %d cannot start; retrying", idx);
+			pthread_mutex_lock(&c->lock);
+			{
+				struct timespec ts = deadline_ms(1000);
+
+				(void)pthread_cond_timedwait(&c->work_cv, &c->lock, &ts);
+			}
+			pthread_mutex_unlock(&c->lock);
+		}
+	}
+	for (;;) {
+		struct job *j;
+
+		pthread_mutex_lock(&c->lock);
+		while (!atomic_load(&c->stop) && c->pending.head == NULL)
+			pthread_cond_wait(&c->work_cv, &c->lock);
+		/* on stop, nothing new starts: the acker releases what is pending */
+		if (atomic_load(&c->stop) || tctx == NULL) {
+			pthread_mutex_unlock(&c->lock);
+			break;
+		}
+		j = list_pop(&c->pending);
+		c->active[idx] = j;
+		c->n_active++;
+		pthread_mutex_unlock(&c->lock);
+		atomic_fetch_add(&c->in_flight, 1);
+		metrics_add(c->o.metrics, "appointmentd_messages_in_flight", labels, 1);
+
+		work_one(c, tctx, j, &rng);
+
+		metrics_add(c->o.metrics, "appointmentd_messages_in_flight", labels, -1);
+		atomic_fetch_sub(&c->in_flight, 1);
+		atomic_fetch_add(&c->handled, 1);
+		pthread_mutex_lock(&c->lock);
+		c->active[idx] = NULL;
+		c->n_active--;
+		list_push(&c->outbox, j);
+		pthread_cond_broadcast(&c->ack_cv);
+		pthread_cond_broadcast(&c->space_cv);
+		pthread_mutex_unlock(&c->lock);
+	}
+	if (tctx != NULL)
+		c->o.thread_free(tctx);
+	pthread_mutex_lock(&c->lock);
+	c->workers_left--;
+	pthread_cond_broadcast(&c->ack_cv);
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+/* ---- acker ---- */
+
+static void log_entry_failure(struct consumer *c, const struct job *j, const char *what,
+			      const struct sqs_batch_result *r)
+{
+	struct log_fields f = {.message_id = j->msg.message_id, .error = r->message, .duration_ms = -1};
+
+	log_warn(c->o.lg, &f, "%s on %s failed (%s); SQS will redeliver it", what, c->o.queue_label,
+		 r->code);
+}
+
+/* Deletes up to 10 jobs in one call; failures are logged (the message comes back
+ * and its handler is idempotent). Frees the jobs. */
+static void flush_deletes(struct consumer *c, struct job **jobs, size_t n)
+{
+	const char *handles[SQS_BATCH_MAX] = {NULL};
+	struct sqs_batch_result res[SQS_BATCH_MAX];
+	struct aws_error err;
+	struct errbuf eb = {{0}};
+	size_t nfailed = 0;
+	enum rc rc;
+
+	for (size_t i = 0; i < n; i++)
+		handles[i] = jobs[i]->msg.receipt_handle;
+	rc = sqs_delete_message_batch(c->ack, c->o.queue_url, handles, n, res, &nfailed, &err);
+	if (rc != RC_OK) {
+		aws_error_to_eb(&err, &eb);
+		log_emit_err(c->o.lg, LOG_LVL_WARN, eb.msg,
+			     "deleting %zu handled messages of %s failed; they will be redelivered", n,
+			     c->o.queue_label);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (rc == RC_OK && res[i].rc != RC_OK)
+			log_entry_failure(c, jobs[i], "delete", &res[i]);
+		job_free(jobs[i]);
+	}
+}
+
+/* Sets the visibility of up to 10 jobs; frees them when free_after. */
+static void flush_visibility(struct consumer *c, struct job **jobs, const int *vis, size_t n,
+			     bool free_after)
+{
+	struct sqs_visibility_entry e[SQS_BATCH_MAX] = {{NULL, 0}};
+	struct sqs_batch_result res[SQS_BATCH_MAX];
+	struct aws_error err;
+	struct errbuf eb = {{0}};
+	size_t nfailed = 0;
+	enum rc rc;
+
+	for (size_t i = 0; i < n; i++) {
+		e[i].receipt_handle = jobs[i]->msg.receipt_handle;
+		e[i].visibility_timeout = vis[i];
+	}
+	rc = sqs_change_visibility_batch(c->ack, c->o.queue_url, e, n, res, &nfailed, &err);
+	if (rc != RC_OK) {
+		aws_error_to_eb(&err, &eb);
+		log_emit_err(c->o.lg, LOG_LVL_WARN, eb.msg, "changing visibility of %zu messages of %s failed",
+			     n, c->o.queue_label);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (rc == RC_OK && res[i].rc != RC_OK)
+			log_entry_failure(c, jobs[i], "change visibility", &res[i]);
+		if (free_after)
+			job_free(jobs[i]);
+	}
+}
+
+/* Collects, under the lock, up to 10 active jobs due for a heartbeat. */
+static size_t due_heartbeats(struct consumer *c, struct job **out, int *vis)
+{
+	uint64_t half = (uint64_t)c->o.visibility_timeout * 500000u;
+	uint64_t now = now_usec();
+	size_t n = 0;
+
+	for (int i = 0; i < c->n_workers && n < SQS_BATCH_MAX; i++) {
+		struct job *j = c->active[i];
+
+		if (j != NULL && now - j->extended_usec >= half) {
+			j->extended_usec = now;
+			out[n] = j;
+			vis[n] = c->o.visibility_timeout;
+			n++;
+		}
+	}
+	return n;
+}
+
+static void *acker_main(void *arg)
+{
+	struct consumer *c = arg;
+
+	for (;;) {
+		struct job *del[SQS_BATCH_MAX];
+		struct job *vis[SQS_BATCH_MAX];
+		struct job *beat[SQS_BATCH_MAX];
+		int vis_s[SQS_BATCH_MAX];
+		int beat_s[SQS_BATCH_MAX];
+		size_t nd = 0;
+		size_t nv = 0;
+		size_t nb;
+		bool finished;
+
+		pthread_mutex_lock(&c->lock);
+		if (c->outbox.head == NULL && !(atomic_load(&c->stop) && c->pending.head != NULL)) {
+			struct timespec ts = deadline_ms(1000);
+
+			(void)pthread_cond_timedwait(&c->ack_cv, &c->lock, &ts);
+		}
+		while (c->outbox.head != NULL && nd < SQS_BATCH_MAX && nv < SQS_BATCH_MAX) {
+			struct job *j = list_pop(&c->outbox);
+
+			if (j->action == JOB_DELETE) {
+				del[nd++] = j;
+			} else {
+				vis_s[nv] = j->visibility;
+				vis[nv++] = j;
+			}
+		}
+		/* stopping: what no worker started goes back to the queue at once */
+		while (atomic_load(&c->stop) && c->pending.head != NULL && nv < SQS_BATCH_MAX) {
+			vis_s[nv] = 0;
+			vis[nv++] = list_pop(&c->pending);
+		}
+		nb = due_heartbeats(c, beat, beat_s);
+		finished = atomic_load(&c->stop) && !c->receiver_left && c->workers_left == 0 &&
+			   c->outbox.head == NULL && c->pending.head == NULL && nd == 0 && nv == 0;
+		pthread_mutex_unlock(&c->lock);
+
+		if (nd > 0)
+			flush_deletes(c, del, nd);
+		if (nv > 0)
+			flush_visibility(c, vis, vis_s, nv, true);
+		/* the worker still holds these jobs: the acker only reads their handles */
+		if (nb > 0)
+			flush_visibility(c, beat, beat_s, nb, false);
+		if (finished)
+			break;
+	}
+	pthread_mutex_lock(&c->lock);
+	c->acker_done = true;
+	pthread_cond_broadcast(&c->done_cv);
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+/* ---- lifecycle ---- */
+
+enum rc consumer_start(const struct consumer_opts *opts, struct consumer **out, struct errbuf *eb)
+{
+	struct consumer *c;
+	int err;
+
+	*out = NULL;
+	if (opts->max_in_flight < 1 || opts->max_in_flight > CONSUMER_MAX_IN_FLIGHT ||
+	    opts->wait_seconds < 0 || opts->wait_seconds > SQS_WAIT_MAX_S ||
+	    opts->visibility_timeout < 1 || opts->handle == NULL || opts->on_poison == NULL ||
+	    opts->thread_new == NULL || opts->thread_free == NULL)
+		return eb_set(eb, RC_INVAL, "consumer of %s: bad settings", opts->queue_label);
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return eb_set(eb, RC_NOMEM, "out of memory");
+	c->o = *opts;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->work_cv, NULL);
+	pthread_cond_init(&c->space_cv, NULL);
+	pthread_cond_init(&c->ack_cv, NULL);
+	pthread_cond_init(&c->done_cv, NULL);
+	atomic_init(&c->stop, false);
+	atomic_init(&c->progress_usec, now_usec());
+	snprintf(c->state, sizeof(c->state), "receiving");
+	c->rx = sqs_client_new(opts->aws, eb);
+	c->ack = c->rx != NULL ? sqs_client_new(opts->aws, eb) : NULL;
+	if (c->ack == NULL) {
+		consumer_free(c);
+		return RC_FATAL;
+	}
+	/* a stop aborts the open long poll instead of waiting out its 20 s */
+	aws_client_set_abort_flag(sqs_client_core(c->rx), &c->stop);
+	awsmetrics_attach(sqs_client_core(c->rx), opts->metrics);
+	awsmetrics_attach(sqs_client_core(c->ack), opts->metrics);
+	c->receiver_left = true;
+	for (int i = 0; i < opts->max_in_flight; i++) {
+		struct worker_arg *wa = malloc(sizeof(*wa));
+
+		if (wa == NULL) {
+			err = ENOMEM;
+			goto fail;
+		}
+		wa->c = c;
+		wa->index = i;
+		pthread_mutex_lock(&c->lock);
+		c->workers_left++;
+		pthread_mutex_unlock(&c->lock);
+		err = pthread_create(&c->worker_tid[i], NULL, worker_main, wa);
+		if (err != 0) {
+			free(wa);
+			pthread_mutex_lock(&c->lock);
+			c->workers_left--;
+			pthread_mutex_unlock(&c->lock);
+			goto fail;
+		}
+		c->n_workers++;
+	}
+	err = pthread_create(&c->acker_tid, NULL, acker_main, c);
+	if (err != 0)
+		goto fail;
+	c->has_acker = true;
+	err = pthread_create(&c->receiver_tid, NULL, receiver_main, c);
+	c->has_receiver = err == 0;
+	if (err != 0) {
+		c->receiver_left = false;
+		consumer_stop(c);
+		consumer_free(c);
+		return eb_set(eb, RC_FATAL, "starting the receiver: %s", strerror(err));
+	}
+	*out = c;
+	return RC_OK;
+fail:
+	c->receiver_left = false;
+	consumer_stop(c);
+	consumer_free(c);
+	return eb_set(eb, RC_FATAL, "starting consumer threads: %s", strerror(err));
+}
+
+void consumer_stop(struct consumer *c)
+{
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&c->lock);
+	atomic_store(&c->stop, true);
+	snprintf(c->state, sizeof(c->state), "draining");
+	pthread_cond_broadcast(&c->work_cv);
+	pthread_cond_broadcast(&c->space_cv);
+	pthread_cond_broadcast(&c->ack_cv);
+	pthread_mutex_unlock(&c->lock);
+}
+
+bool consumer_wait(struct consumer *c, int timeout_ms)
+{
+	struct timespec ts = deadline_ms(timeout_ms);
+	bool done;
+
+	pthread_mutex_lock(&c->lock);
+	while (!c->acker_done && pthread_cond_timedwait(&c->done_cv, &c->lock, &ts) == 0) {
+	}
+	done = c->acker_done;
+	pthread_mutex_unlock(&c->lock);
+	return done;
+}
+
+void consumer_free(struct consumer *c)
+{
+	if (c == NULL)
+		return;
+	if (c->has_receiver)
+		pthread_join(c->receiver_tid, NULL);
+	for (int i = 0; i < c->n_workers; i++)
+		pthread_join(c->worker_tid[i], NULL);
+	if (c->has_acker)
+		pthread_join(c->acker_tid, NULL);
+	/* anything left (a failed start) goes back to SQS by itself after its timeout */
+	while (c->pending.head != NULL)
+		job_free(list_pop(&c->pending));
+	while (c->outbox.head != NULL)
+		job_free(list_pop(&c->outbox));
+	sqs_client_free(c->rx);
+	sqs_client_free(c->ack);
+	pthread_cond_destroy(&c->done_cv);
+	pthread_cond_destroy(&c->ack_cv);
+	pthread_cond_destroy(&c->space_cv);
+	pthread_cond_destroy(&c->work_cv);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+bool consumer_healthy(struct consumer *c)
+{
+	return now_usec() - atomic_load(&c->progress_usec) < CONSUMER_STALL_USEC;
+}
+
+unsigned consumer_in_flight(struct consumer *c)
+{
+	return atomic_load(&c->in_flight);
+}
+
+uint64_t consumer_handled(struct consumer *c)
+{
+	return atomic_load(&c->handled);
+}
+
+void consumer_state(struct consumer *c, char *out, size_t n)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->waiting[0] != '\0')
+		snprintf(out, n, "waiting for %s;", c->waiting);
+	else
+		snprintf(out, n, "%s", c->state);
+	pthread_mutex_unlock(&c->lock);
+}
+
+void consumer_waiting_on(struct consumer *c, const char *what)
+{
+	pthread_mutex_lock(&c->lock);
+	snprintf(c->waiting, sizeof(c->waiting), "%s", what != NULL ? what : "");
+	pthread_mutex_unlock(&c->lock);
+}

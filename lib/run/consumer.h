@@ -1,0 +1,99 @@
+/* consumer.h — the one SQS consumer loop of SPEC §5, shared by the worker and the
+ * completion daemon: long-poll receive, up to N messages handled at once on worker
+ * threads, DeleteMessageBatch of successes, backoff through the visibility timeout
+ * for transient failures, a poison hook then delete for bad messages, heartbeats
+ * for slow ones, and a drain on stop that releases what was not started. */
+#ifndef APPT_CONSUMER_H
+#define APPT_CONSUMER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "aws/sqs.h"
+#include "base/log.h"
+#include "base/metrics.h"
+#include "base/rc.h"
+
+#define CONSUMER_MAX_IN_FLIGHT 100 /* worker threads at most */
+#define CONSUMER_STALL_USEC (90u * 1000000u) /* receiver silent this long = stuck */
+
+/* What a handler decided about one message. */
+enum consumer_verdict {
+	CONSUMER_DONE,    /* handled (or a harmless redelivery): delete it */
+	CONSUMER_RETRY,   /* transient failure: keep it, retry after a backoff */
+	CONSUMER_POISON,  /* the message itself is bad: on_poison, then delete */
+};
+
+/* A message as a handler sees it; borrowed for the call. */
+struct consumer;
+
+struct consumer_message {
+	const struct sqs_message *sqs; /* body, message id, receive count, attributes */
+	const char *queue;             /* the queue's label for logs ("pe", "completion") */
+	const atomic_bool *stopping;   /* true once a stop is asked: a handler that waits for
+					* a dependency gives up and returns CONSUMER_RETRY */
+	struct consumer *consumer;     /* for consumer_waiting_on */
+};
+
+/* Settings; strings and the logger/metrics are borrowed for the consumer's life. */
+struct consumer_opts {
+	const char *queue_url;        /* the queue to consume */
+	const char *queue_label;      /* label in logs and metrics */
+	int max_in_flight;            /* worker threads, 1..CONSUMER_MAX_IN_FLIGHT */
+	int wait_seconds;             /* long poll, 0..20 */
+	int visibility_timeout;       /* seconds, as the queue has it (heartbeat at half) */
+	int max_receive_count;        /* the queue's redrive maxReceiveCount (metrics only) */
+	int backoff_min_seconds;      /* first transient-failure delay */
+	int backoff_max_seconds;      /* its cap */
+	const struct aws_config *aws; /* for the consumer's own SQS clients */
+	const struct logger *lg;
+	struct metrics *metrics;      /* may be NULL */
+	void *ud;                     /* passed to thread_new */
+	/* Per worker thread state (clients, connections): made on the thread itself. */
+	void *(*thread_new)(void *ud, struct errbuf *eb);
+	void (*thread_free)(void *tctx);
+	/* The decision for one message; reason says why for RETRY and POISON. */
+	enum consumer_verdict (*handle)(void *tctx, const struct consumer_message *m,
+					struct errbuf *reason);
+	/* Reports a poison message (the "Processing Error" event). RC_OK lets it be
+	 * deleted; a failure keeps it for a retry, so nothing is dropped unreported. */
+	enum rc (*on_poison)(void *tctx, const struct consumer_message *m, const char *reason,
+			     struct errbuf *eb);
+};
+
+/* Declares the consumer's metric families (once per registry). */
+enum rc consumer_metrics_describe(struct metrics *m) MUSTCHECK;
+
+/* Starts the receiver, the worker threads and the acker. Fails when a thread or
+ * client cannot be made (then nothing runs). */
+enum rc consumer_start(const struct consumer_opts *opts, struct consumer **out,
+		       struct errbuf *eb) MUSTCHECK;
+
+/* Asks it to stop: receiving ends at once (an open long poll is aborted), work
+ * in flight goes on, messages received but not started are released. */
+void consumer_stop(struct consumer *c);
+
+/* Waits for the stop to finish (in-flight done, deletes flushed, releases sent) or
+ * timeout_ms to pass; true when it finished. */
+bool consumer_wait(struct consumer *c, int timeout_ms);
+
+/* Joins the threads (after consumer_stop) and frees; accepts NULL. */
+void consumer_free(struct consumer *c);
+
+/* For the watchdog and STATUS=: true while the receiver makes progress. */
+bool consumer_healthy(struct consumer *c);
+/* Messages being handled now, and handled in all. */
+unsigned consumer_in_flight(struct consumer *c);
+uint64_t consumer_handled(struct consumer *c);
+/* A short description of what it waits on ("receiving", "backing off: <error>"). */
+void consumer_state(struct consumer *c, char *out, size_t n);
+
+/* A handler says what it waits for (NULL: nothing any more); STATUS= shows it. */
+void consumer_waiting_on(struct consumer *c, const char *what);
+
+/* The visibility delay for a transient failure at the given receive count: full
+ * jitter over min * 2^(count-1), capped at max, never below min. rnd in [0,1). */
+int consumer_backoff_seconds(int min_s, int max_s, int receive_count, double rnd);
+
+#endif

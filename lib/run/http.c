@@ -1,0 +1,808 @@
+/* http.c — libmicrohttpd glue: a thread pool on epoll, bodies gathered into a
+ * capped buffer, routing, the request's log line and metrics, and a sweeper that
+ * cuts connections too slow to deliver a request (libmicrohttpd's own timeout only
+ * counts idle time, so a client trickling a byte a second would never be cut). */
+#include "run/http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <uuid/uuid.h>
+
+#include "base/buf.h"
+
+#define CORS_METHODS "GET,POST,OPTIONS"
+#define CORS_HEADERS                                                                               \
+	"Content-Type,X-Api-Key,Idempotency-Key,X-Request-Id,X-Amz-Date,Authorization,"            \
+	"X-Amz-Security-Token"
+#define JSON_TYPE "application/json; charset=utf-8"
+#define SWEEP_INTERVAL_MS 500 /* how often the sweeper looks for slow connections */
+
+/* One TCP connection: whether a request has begun on it. A connection accepted just
+ * before a quiesce may carry a request MHD has not parsed yet; the drain waits for it
+ * so a restart under socket activation answers everything it accepted.
+ * It is also on the sweeper's list from MHD's STARTED notification to its CLOSED one,
+ * which MHD sends before it closes the socket: fd is valid while it is listed. */
+struct http_conn_tcp {
+	bool served;
+	struct http_conn_tcp *prev, *next; /* the server's list, under conns_lock */
+	int fd;                            /* the connection's socket */
+	int64_t since_ms;  /* monotonic ms from which it has been waiting for a request */
+	bool receiving;    /* a request is awaited or arriving, not yet with a handler */
+	bool cut;          /* the sweeper shut it down */
+};
+
+struct http_server {
+	struct MHD_Daemon *mhd;
+	struct http_opts opts;
+	atomic_uint in_flight;
+	atomic_uint fresh;    /* accepted connections whose first request has not begun */
+	atomic_bool draining; /* quiesced: answers say Connection: close */
+	_Atomic(const char *) cors; /* current cors_origins (SIGHUP may swap it) */
+	int quiesced_fd;      /* listening socket MHD gave back; closed once MHD has stopped */
+	pthread_mutex_t lock; /* with drained, for http_server_drain */
+	pthread_cond_t drained;
+	pthread_mutex_t conns_lock; /* guards conns and stop_sweeper; with sweep_cv */
+	pthread_cond_t sweep_cv;
+	struct http_conn_tcp *conns; /* open connections */
+	bool stop_sweeper;
+	bool sweeper_started;
+	pthread_t sweeper;
+};
+
+/* Everything about one request, from its first callback to its completion. */
+struct http_conn_state {
+	struct MHD_Connection *conn;
+	struct http_server *srv;
+	struct http_conn_tcp *tcp; /* its connection's record, NULL when untracked */
+	struct buf body;
+	bool too_large;       /* the body passed body_limit: discard the rest, then 413 */
+	bool counted;         /* in_flight was incremented for it */
+	struct timespec start;
+	char request_id[HTTP_REQUEST_ID_MAX + 1];
+};
+
+static int64_t mono_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static double elapsed_ms(const struct timespec *start)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - start->tv_sec) * 1000.0 +
+	       (double)(now.tv_nsec - start->tv_nsec) / 1e6;
+}
+
+enum rc http_listen(const char *hostport, int *fd, struct errbuf *eb)
+{
+	char host[256];
+	const char *colon = strrchr(hostport, ':');
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo *res = NULL;
+	size_t hl;
+	int s = -1;
+	int one = 1;
+	int gai;
+	enum rc rc = RC_OK;
+
+	*fd = -1;
+	if (colon == NULL || (size_t)(colon - hostport) >= sizeof(host))
+		return eb_set(eb, RC_INVAL, "listen address '%s': expected host:port", hostport);
+	hl = (size_t)(colon - hostport);
+	if (hl >= 2 && hostport[0] == '[' && hostport[hl - 1] == ']') {
+		memcpy(host, hostport + 1, hl - 2);
+		host[hl - 2] = '\0';
+	} else {
+		memcpy(host, hostport, hl);
+		host[hl] = '\0';
+	}
+	gai = getaddrinfo(host[0] != '\0' ? host : NULL, colon + 1, &hints, &res);
+	if (gai != 0)
+		return eb_set(eb, RC_INVAL, "listen address '%s': %s", hostport, gai_strerror(gai));
+	s = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0) {
+		rc = eb_set(eb, RC_IO, "socket: %s", strerror(errno));
+		goto out;
+	}
+	(void)setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(s, res->ai_addr, res->ai_addrlen) != 0 || listen(s, 1024) != 0) {
+		rc = eb_set(eb, RC_IO, "listen on %s: %s", hostport, strerror(errno));
+		goto out;
+	}
+	*fd = s;
+	s = -1;
+out:
+	if (s >= 0)
+		close(s);
+	freeaddrinfo(res);
+	return rc;
+}
+
+enum rc http_metrics_describe(struct metrics *m)
+{
+	enum rc rc = metrics_describe(m, "appointmentd_http_requests_total", METRICS_COUNTER,
+				      "HTTP requests by route, method and status.");
+
+	if (rc == RC_OK)
+		rc = metrics_describe(m, "appointmentd_http_request_duration_seconds",
+				      METRICS_HISTOGRAM, "HTTP request handling time by route.");
+	if (rc == RC_OK)
+		rc = metrics_describe(m, "appointmentd_http_requests_in_flight", METRICS_GAUGE,
+				      "HTTP requests being handled now.");
+	return rc;
+}
+
+const char *http_header(const struct http_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->state->conn, MHD_HEADER_KIND, name);
+}
+
+struct query_walk {
+	struct val_kv *out;
+	size_t max;
+	size_t n;
+};
+
+static enum MHD_Result on_query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+				    const char *value)
+{
+	struct query_walk *w = cls;
+
+	(void)kind;
+	if (w->n < w->max) {
+		w->out[w->n].key = key;
+		w->out[w->n].value = value;
+	}
+	w->n++;
+	return w->n <= w->max ? MHD_YES : MHD_NO;
+}
+
+size_t http_query(const struct http_request *req, struct val_kv *out, size_t max)
+{
+	struct query_walk w = {out, max, 0};
+
+	MHD_get_connection_values(req->state->conn, MHD_GET_ARGUMENT_KIND, on_query_arg, &w);
+	return w.n;
+}
+
+void http_reply(struct http_response *resp, int status, char *body)
+{
+	free(resp->body);
+	resp->status = status;
+	resp->body = body;
+}
+
+void http_reply_error(struct http_response *resp, const struct http_request *req,
+		      enum apierr_code code, const char *message, struct json_object *fields)
+{
+	char *body = NULL;
+
+	if (apierr_body(code, message, req->request_id, fields, &body) != RC_OK)
+		body = NULL;
+	http_reply(resp, apierr_status(code), body);
+}
+
+void http_add_header(struct http_response *resp, const char *name, const char *value)
+{
+	struct http_header_kv *h;
+
+	if (resp->n_headers >= HTTP_MAX_HEADERS)
+		return;
+	h = &resp->headers[resp->n_headers++];
+	snprintf(h->name, sizeof(h->name), "%s", name);
+	snprintf(h->value, sizeof(h->value), "%s", value);
+}
+
+/* A client's X-Request-Id is kept when it is 1..128 of [A-Za-z0-9._:-]. */
+static bool sane_request_id(const char *id)
+{
+	size_t n;
+
+	if (id == NULL)
+		return false;
+	n = strlen(id);
+	if (n == 0 || n > HTTP_REQUEST_ID_MAX)
+		return false;
+	return strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-") == n;
+}
+
+/* Matches path against pattern; captures {x} segments into req->params. */
+static bool route_match(const char *pattern, const char *path, struct http_request *req,
+			char caps[HTTP_MAX_PARAMS][256])
+{
+	const char *p = pattern;
+	const char *u = path;
+	size_t n = 0;
+
+	while (*p != '\0' && *u != '\0') {
+		if (*p == '{') {
+			size_t seg = strcspn(u, "/");
+			const char *close = strchr(p, '}');
+
+			if (close == NULL || n >= HTTP_MAX_PARAMS || seg == 0 || seg >= 256)
+				return false;
+			memcpy(caps[n], u, seg);
+			caps[n][seg] = '\0';
+			n++;
+			p = close + 1;
+			u += seg;
+			continue;
+		}
+		if (*p != *u)
+			return false;
+		p++;
+		u++;
+	}
+	if (*p != '\0' || *u != '\0')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		req->params[i] = caps[i];
+	req->n_params = n;
+	return true;
+}
+
+/* The Access-Control-Allow-Origin to send, or NULL for none. */
+static const char *cors_origin(const char *configured, const char *origin, char *buf, size_t n)
+{
+	const char *p = configured;
+
+	if (strcmp(configured, "*") == 0)
+		return "*";
+	if (origin == NULL)
+		return NULL;
+	while (*p != '\0') {
+		size_t len = strcspn(p, ", ");
+
+		if (len == strlen(origin) && strncmp(p, origin, len) == 0) {
+			snprintf(buf, n, "%s", origin);
+			return buf;
+		}
+		p += len;
+		p += strspn(p, ", ");
+	}
+	return NULL;
+}
+
+static enum MHD_Result send_response(struct http_conn_state *st, const struct http_request *req,
+				     struct http_response *resp)
+{
+	struct MHD_Response *r;
+	const char *body = resp->body != NULL ? resp->body : "";
+	char fallback[160 + HTTP_REQUEST_ID_MAX];
+	char obuf[256];
+	const char *origin;
+	enum MHD_Result ret;
+
+	if (resp->body == NULL && resp->status >= 400) {
+		/* apierr_body ran out of memory: a body built without the heap still honours
+		 * the contract (the request id is [A-Za-z0-9._:-] only: no escaping needed) */
+		snprintf(fallback, sizeof(fallback),
+			 "{\"error\":{\"errorCode\":\"INTERNAL_ERROR\",\"message\":\"%s\","
+			 "\"requestId\":\"%s\"}}",
+			 apierr_message(APIERR_INTERNAL_ERROR), req->request_id);
+		body = fallback;
+		resp->status = 500;
+	}
+	r = MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body,
+					    MHD_RESPMEM_MUST_COPY);
+	if (r == NULL)
+		return MHD_NO;
+	if (resp->status != 204)
+		(void)MHD_add_response_header(r, "Content-Type",
+					      resp->content_type != NULL ? resp->content_type : JSON_TYPE);
+	(void)MHD_add_response_header(r, "X-Request-Id", req->request_id);
+	origin = cors_origin(atomic_load(&st->srv->cors),
+			     MHD_lookup_connection_value(st->conn, MHD_HEADER_KIND, "Origin"), obuf,
+			     sizeof(obuf));
+	if (origin != NULL) {
+		(void)MHD_add_response_header(r, "Access-Control-Allow-Origin", origin);
+		if (strcmp(origin, "*") != 0)
+			(void)MHD_add_response_header(r, "Vary", "Origin");
+	}
+	(void)MHD_add_response_header(r, "Access-Control-Allow-Methods", CORS_METHODS);
+	(void)MHD_add_response_header(r, "Access-Control-Allow-Headers", CORS_HEADERS);
+	for (size_t i = 0; i < resp->n_headers; i++)
+		(void)MHD_add_response_header(r, resp->headers[i].name, resp->headers[i].value);
+	/* draining: no keep-alive, so no client sends a request into a closing socket */
+	if (atomic_load(&st->srv->draining))
+		(void)MHD_add_response_header(r, "Connection", "close");
+	ret = MHD_queue_response(st->conn, (unsigned)resp->status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* The method as logged and counted: the client chooses it (any bytes, any number of
+ * distinct values), so only the ones we know are kept; the rest would put invalid
+ * UTF-8 in the log and fill the metric table with series. */
+static const char *method_label(const char *method)
+{
+	static const char *const known[] = {"GET", "POST", "OPTIONS", "HEAD", "PUT", "DELETE",
+					    "PATCH"};
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(method, known[i]) == 0)
+			return known[i];
+	return "OTHER";
+}
+
+static void log_and_count(struct http_conn_state *st, const struct http_request *req,
+			  const struct http_response *resp)
+{
+	const struct http_opts *o = &st->srv->opts;
+	double ms = elapsed_ms(&st->start);
+	const char *method = method_label(req->method);
+	char status[8];
+	struct log_kv kv[] = {{"method", method}, {"route", req->route}, {"status", status}};
+	struct log_fields f = {.request_id = req->request_id, .duration_ms = ms, .kv = kv, .n_kv = 3};
+	const char *labels[] = {"route", req->route, "method", method, "status", status, NULL};
+	const char *dlabels[] = {"route", req->route, NULL};
+
+	snprintf(status, sizeof(status), "%d", resp->status);
+	if (resp->appointment_id[0] != '\0')
+		f.appointment_id = resp->appointment_id;
+	if (resp->insured_id[0] != '\0')
+		f.insured_id = resp->insured_id;
+	if (resp->error[0] != '\0')
+		f.error = resp->error;
+	log_emit(o->lg, resp->status >= 500 ? LOG_LVL_ERROR : LOG_LVL_INFO, &f, "%s %s -> %d",
+		 method, req->route, resp->status);
+	metrics_add(o->metrics, "appointmentd_http_requests_total", labels, 1);
+	metrics_observe(o->metrics, "appointmentd_http_request_duration_seconds", dlabels, ms / 1000.0);
+}
+
+static bool is_json_type(const char *ct)
+{
+	static const char want[] = "application/json";
+
+	if (ct == NULL || strncasecmp(ct, want, sizeof(want) - 1) != 0)
+		return false;
+	ct += sizeof(want) - 1;
+	return *ct == '\0' || *ct == ';' || *ct == ' ';
+}
+
+/* Routes a complete request and fills resp. */
+static void dispatch(struct http_conn_state *st, struct http_request *req,
+		     struct http_response *resp)
+{
+	const struct http_opts *o = &st->srv->opts;
+	char caps[HTTP_MAX_PARAMS][256];
+	char allow[64] = "";
+	const struct http_route *hit = NULL;
+
+	for (size_t i = 0; i < o->n_routes; i++) {
+		struct http_request probe = *req;
+
+		if (!route_match(o->routes[i].pattern, req->path, &probe, caps))
+			continue;
+		req->route = o->routes[i].pattern;
+		snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), "%s%s",
+			 allow[0] != '\0' ? "," : "", o->routes[i].method);
+		if (strcmp(o->routes[i].method, req->method) == 0) {
+			*req = probe;
+			req->route = o->routes[i].pattern;
+			hit = &o->routes[i];
+		}
+	}
+	if (allow[0] == '\0') {
+		req->route = "unmatched";
+		http_reply_error(resp, req, APIERR_ROUTE_NOT_FOUND, NULL, NULL);
+		return;
+	}
+	if (hit == NULL && strcmp(req->method, "OPTIONS") == 0) {
+		http_reply(resp, 204, NULL);
+		return;
+	}
+	if (hit == NULL) {
+		snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), ",OPTIONS");
+		http_reply_error(resp, req, APIERR_METHOD_NOT_ALLOWED, NULL, NULL);
+		http_add_header(resp, "Allow", allow);
+		return;
+	}
+	if (!hit->operational && o->guard != NULL && !o->guard(o->ud, req, resp))
+		return;
+	if (st->too_large) {
+		http_reply_error(resp, req, APIERR_PAYLOAD_TOO_LARGE, NULL, NULL);
+		return;
+	}
+	if (hit->json_body && !is_json_type(http_header(req, "Content-Type"))) {
+		http_reply_error(resp, req, APIERR_UNSUPPORTED_MEDIA_TYPE, NULL, NULL);
+		return;
+	}
+	hit->fn(o->ud, req, resp);
+}
+
+static void state_free(struct http_conn_state *st)
+{
+	if (st == NULL)
+		return;
+	buf_cleanup(&st->body);
+	free(st);
+}
+
+static struct http_conn_state *state_new(struct http_server *srv, struct MHD_Connection *conn)
+{
+	struct http_conn_state *st = calloc(1, sizeof(*st));
+	const char *rid;
+
+	if (st == NULL)
+		return NULL;
+	st->conn = conn;
+	st->srv = srv;
+	buf_init(&st->body, srv->opts.body_limit);
+	clock_gettime(CLOCK_MONOTONIC, &st->start);
+	rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+	if (sane_request_id(rid)) {
+		snprintf(st->request_id, sizeof(st->request_id), "%s", rid);
+	} else {
+		uuid_t u;
+
+		uuid_generate_random(u);
+		uuid_unparse_lower(u, st->request_id);
+	}
+	return st;
+}
+
+/* The connection's request has fully arrived (receiving false), or its answer is
+ * done and the next request is awaited (receiving true: the clock starts again). */
+static void track_receiving(struct http_server *srv, struct http_conn_tcp *tcp, bool receiving)
+{
+	if (tcp == NULL)
+		return;
+	pthread_mutex_lock(&srv->conns_lock);
+	tcp->receiving = receiving;
+	tcp->since_ms = mono_ms();
+	pthread_mutex_unlock(&srv->conns_lock);
+}
+
+/* Content-Length over the limit: refuse before reading anything. */
+static bool declared_too_large(struct MHD_Connection *conn, size_t limit)
+{
+	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+	char *end = NULL;
+	unsigned long long n;
+
+	if (cl == NULL)
+		return false;
+	errno = 0;
+	n = strtoull(cl, &end, 10);
+	return errno != 0 || end == cl || n > limit;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	struct http_server *srv = cls;
+	struct http_conn_state *st = *con_cls;
+	struct http_request req;
+	struct http_response resp;
+	enum MHD_Result ret;
+	bool reject_now = false;
+
+	(void)version;
+	if (st == NULL) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+		struct http_conn_tcp *tcp = ci != NULL ? ci->socket_context : NULL;
+
+		if (tcp != NULL && !tcp->served) {
+			tcp->served = true;
+			atomic_fetch_sub(&srv->fresh, 1);
+		}
+		st = state_new(srv, conn);
+		if (st == NULL)
+			return MHD_NO;
+		st->tcp = tcp;
+		*con_cls = st;
+		st->counted = true;
+		atomic_fetch_add(&srv->in_flight, 1);
+		metrics_add(srv->opts.metrics, "appointmentd_http_requests_in_flight", NULL, 1);
+		if (!declared_too_large(conn, srv->opts.body_limit))
+			return MHD_YES;
+		st->too_large = true;
+		reject_now = true; /* before reading a byte of it; MHD closes afterwards */
+	} else if (*upload_data_size > 0) {
+		if (!st->too_large && buf_append(&st->body, upload_data, *upload_data_size) != RC_OK)
+			st->too_large = true; /* chunked or lying: keep discarding, answer 413 */
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+
+	track_receiving(srv, st->tcp, false);
+	memset(&req, 0, sizeof(req));
+	memset(&resp, 0, sizeof(resp));
+	resp.status = 500;
+	req.method = method;
+	req.path = url;
+	req.route = "unmatched";
+	req.body = buf_str(&st->body);
+	req.body_len = st->body.len;
+	req.request_id = st->request_id;
+	req.state = st;
+	if (reject_now) {
+		http_reply_error(&resp, &req, APIERR_PAYLOAD_TOO_LARGE, NULL, NULL);
+	} else {
+		dispatch(st, &req, &resp);
+	}
+	log_and_count(st, &req, &resp);
+	ret = send_response(st, &req, &resp);
+	free(resp.body);
+	return ret;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct http_server *srv = cls;
+	struct http_conn_state *st = *con_cls;
+
+	(void)conn;
+	(void)toe;
+	if (st == NULL)
+		return;
+	/* a kept-alive connection waits for its next request from now on */
+	track_receiving(srv, st->tcp, true);
+	if (st->counted) {
+		metrics_add(srv->opts.metrics, "appointmentd_http_requests_in_flight", NULL, -1);
+		if (atomic_fetch_sub(&srv->in_flight, 1) == 1) {
+			pthread_mutex_lock(&srv->lock);
+			pthread_cond_broadcast(&srv->drained);
+			pthread_mutex_unlock(&srv->lock);
+		}
+	}
+	state_free(st);
+	*con_cls = NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct http_server *srv = cls;
+	struct http_conn_tcp *tcp = *socket_context;
+	const union MHD_ConnectionInfo *ci;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		tcp = ci != NULL ? calloc(1, sizeof(*tcp)) : NULL;
+		/* without the record the drain and the sweeper cannot see this connection
+		 * (MHD's idle timeout still applies): a small risk only under memory
+		 * exhaustion, not worth refusing the client */
+		if (tcp != NULL) {
+			atomic_fetch_add(&srv->fresh, 1);
+			tcp->fd = ci->connect_fd;
+			tcp->since_ms = mono_ms();
+			tcp->receiving = true;
+			pthread_mutex_lock(&srv->conns_lock);
+			tcp->next = srv->conns;
+			if (srv->conns != NULL)
+				srv->conns->prev = tcp;
+			srv->conns = tcp;
+			pthread_mutex_unlock(&srv->conns_lock);
+		}
+		*socket_context = tcp;
+		return;
+	}
+	if (tcp != NULL) {
+		pthread_mutex_lock(&srv->conns_lock);
+		if (tcp->prev != NULL)
+			tcp->prev->next = tcp->next;
+		else
+			srv->conns = tcp->next;
+		if (tcp->next != NULL)
+			tcp->next->prev = tcp->prev;
+		pthread_mutex_unlock(&srv->conns_lock);
+	}
+	if (tcp != NULL && !tcp->served)
+		atomic_fetch_sub(&srv->fresh, 1);
+	free(tcp);
+	*socket_context = NULL;
+	pthread_mutex_lock(&srv->lock);
+	pthread_cond_broadcast(&srv->drained);
+	pthread_mutex_unlock(&srv->lock);
+}
+
+/* Shuts down every connection that has waited longer than the connection timeout
+ * for a complete request (headers and body): MHD then reads the end of the stream
+ * and closes it. MHD's own timeout restarts with every byte, so without this a
+ * client sending a byte now and then (slowloris) would hold its connection forever. */
+static void sweep(struct http_server *srv)
+{
+	int64_t limit = (int64_t)srv->opts.connection_timeout_s * 1000;
+	int64_t now = mono_ms();
+	unsigned cut = 0;
+
+	pthread_mutex_lock(&srv->conns_lock);
+	for (struct http_conn_tcp *t = srv->conns; t != NULL; t = t->next) {
+		if (t->receiving && !t->cut && now - t->since_ms > limit) {
+			(void)shutdown(t->fd, SHUT_RDWR);
+			t->cut = true;
+			cut++;
+		}
+	}
+	pthread_mutex_unlock(&srv->conns_lock);
+	if (cut > 0)
+		log_info(srv->opts.lg, NULL, "cut %u connection(s) with no complete request in %u s",
+			 cut, srv->opts.connection_timeout_s);
+}
+
+static void *sweeper_main(void *arg)
+{
+	struct http_server *srv = arg;
+	struct timespec deadline;
+
+	pthread_mutex_lock(&srv->conns_lock);
+	while (!srv->stop_sweeper) {
+		clock_gettime(CLOCK_MONOTONIC, &deadline);
+		deadline.tv_nsec += SWEEP_INTERVAL_MS * 1000000L;
+		if (deadline.tv_nsec >= 1000000000L) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000L;
+		}
+		(void)pthread_cond_timedwait(&srv->sweep_cv, &srv->conns_lock, &deadline);
+		if (srv->stop_sweeper)
+			break;
+		pthread_mutex_unlock(&srv->conns_lock);
+		sweep(srv);
+		pthread_mutex_lock(&srv->conns_lock);
+	}
+	pthread_mutex_unlock(&srv->conns_lock);
+	return NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct http_server *srv = cls;
+	char msg[512];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	log_debug(srv->opts.lg, NULL, "libmicrohttpd: %s", msg);
+}
+
+enum rc http_server_start(const struct http_opts *opts, struct http_server **out,
+			  struct errbuf *eb)
+{
+	struct http_server *srv = calloc(1, sizeof(*srv));
+
+	*out = NULL;
+	if (srv == NULL) {
+		close(opts->listen_fd);
+		return eb_set(eb, RC_NOMEM, "out of memory starting the HTTP server");
+	}
+	srv->opts = *opts;
+	srv->quiesced_fd = -1;
+	atomic_init(&srv->in_flight, 0);
+	atomic_init(&srv->fresh, 0);
+	atomic_init(&srv->draining, false);
+	atomic_init(&srv->cors, opts->cors_origins);
+	pthread_mutex_init(&srv->lock, NULL);
+	pthread_cond_init(&srv->drained, NULL);
+	pthread_mutex_init(&srv->conns_lock, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&srv->sweep_cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	srv->mhd = MHD_start_daemon(
+		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+		on_request, srv, MHD_OPTION_LISTEN_SOCKET, opts->listen_fd,
+		MHD_OPTION_THREAD_POOL_SIZE, opts->threads, MHD_OPTION_CONNECTION_TIMEOUT,
+		opts->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT, opts->connection_limit,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_NOTIFY_COMPLETED,
+		on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_END);
+	if (srv->mhd == NULL) {
+		close(opts->listen_fd);
+		http_server_free(srv);
+		return eb_set(eb, RC_FATAL, "libmicrohttpd failed to start on fd %d", opts->listen_fd);
+	}
+	if (pthread_create(&srv->sweeper, NULL, sweeper_main, srv) != 0) {
+		http_server_free(srv);
+		return eb_set(eb, RC_FATAL, "cannot start the HTTP connection sweeper thread");
+	}
+	srv->sweeper_started = true;
+	*out = srv;
+	return RC_OK;
+}
+
+void http_server_quiesce(struct http_server *s)
+{
+	MHD_socket fd;
+
+	if (s == NULL || s->mhd == NULL)
+		return;
+	atomic_store(&s->draining, true);
+	fd = MHD_quiesce_daemon(s->mhd);
+	/* systemd keeps its own copy of an activated socket, so ours can go, but only
+	 * once MHD has stopped: its pool threads let go of it with some delay, and a
+	 * number closed now could be reused for another socket they would accept on */
+	if (fd != MHD_INVALID_SOCKET)
+		s->quiesced_fd = fd;
+}
+
+void http_server_set_cors(struct http_server *s, const char *origins)
+{
+	atomic_store(&s->cors, origins);
+}
+
+unsigned http_server_in_flight(struct http_server *s)
+{
+	return atomic_load(&s->in_flight);
+}
+
+bool http_server_drain(struct http_server *s, int timeout_ms)
+{
+	struct timespec deadline;
+	bool drained;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&s->lock);
+	/* timed waits in slices: a connection that closes unseen still ends the wait */
+	while (atomic_load(&s->in_flight) + atomic_load(&s->fresh) > 0) {
+		struct timespec now;
+		struct timespec slice;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		if (now.tv_sec > deadline.tv_sec ||
+		    (now.tv_sec == deadline.tv_sec && now.tv_nsec >= deadline.tv_nsec))
+			break;
+		slice = now;
+		slice.tv_nsec += 50000000L;
+		if (slice.tv_nsec >= 1000000000L) {
+			slice.tv_sec++;
+			slice.tv_nsec -= 1000000000L;
+		}
+		(void)pthread_cond_timedwait(&s->drained, &s->lock, &slice);
+	}
+	drained = atomic_load(&s->in_flight) + atomic_load(&s->fresh) == 0;
+	pthread_mutex_unlock(&s->lock);
+	return drained;
+}
+
+void http_server_free(struct http_server *s)
+{
+	if (s == NULL)
+		return;
+	if (s->sweeper_started) {
+		pthread_mutex_lock(&s->conns_lock);
+		s->stop_sweeper = true;
+		pthread_cond_signal(&s->sweep_cv);
+		pthread_mutex_unlock(&s->conns_lock);
+		pthread_join(s->sweeper, NULL);
+	}
+	if (s->mhd != NULL)
+		MHD_stop_daemon(s->mhd);
+	if (s->quiesced_fd >= 0)
+		close(s->quiesced_fd);
+	pthread_cond_destroy(&s->sweep_cv);
+	pthread_mutex_destroy(&s->conns_lock);
+	pthread_cond_destroy(&s->drained);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}

@@ -1,0 +1,51 @@
+/* qdaemon.h — the whole life of a queue-consuming daemon (appointment-worker,
+ * appointment-completion), written once: arguments, configuration, logging,
+ * signals, AWS setup, queue URL resolution, the optional /metrics listener, the
+ * consumer, systemd notifications, reload and the drain on stop. A daemon only
+ * supplies its handler through struct qdaemon_app. */
+#ifndef APPT_QDAEMON_H
+#define APPT_QDAEMON_H
+
+#include <stdbool.h>
+
+#include "aws/sqs.h"
+#include "base/cfg.h"
+#include "run/consumer.h"
+#include "base/log.h"
+#include "base/metrics.h"
+#include "run/svc.h"
+
+#define QDAEMON_DRAIN_MS 50000 /* below the units' TimeoutStopSec=60s */
+
+/* What qdaemon_main hands to the application's setup. */
+struct qdaemon_env {
+	const struct cfg *cfg;        /* loaded configuration (valid until teardown) */
+	const struct svc_args *args;  /* parsed standard options */
+	const struct aws_config *aws; /* resolved AWS settings */
+	const struct logger *lg;
+	struct metrics *metrics;
+};
+
+/* The queue a daemon consumes, as setup picks it. */
+struct qdaemon_queue {
+	char label[16];              /* "pe", "completion": logs and metrics */
+	const char *url;             /* configured URL, or "" to resolve name */
+	const char *name;            /* queue name (GetQueueUrl) */
+};
+
+struct qdaemon_app {
+	const char *service;         /* "appointment-worker" */
+	const char *usage_extra;     /* extra usage text, or NULL */
+	bool needs_country;          /* --country XX is required (a usage error, 64, without) */
+	/* Validates arguments, builds the app context, fills co's handler members (ud,
+	 * thread_new, thread_free, handle, on_poison) and q. RC_INVAL = configuration
+	 * error (exit 78), other failures exit 1. */
+	enum rc (*setup)(const struct qdaemon_env *env, void **app, struct consumer_opts *co,
+			 struct qdaemon_queue *q, struct errbuf *eb);
+	void (*teardown)(void *app);
+};
+
+/* Runs the daemon; returns the process exit status. */
+int qdaemon_main(int argc, char **argv, const struct qdaemon_app *app);
+
+#endif
