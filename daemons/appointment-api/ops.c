@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "aws/dynamodb_tables.h"
 #include "domain/timeutil.h"
 
 void api_healthz(void *ud, const struct http_request *req, struct http_response *resp)

@@ -11,10 +11,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "aws/core.h"
 #include "app/awscfg.h"
-#include "pg/db.h"
 #include "app/secret.h"
+#include "aws/core.h"
+#include "aws/sqs_queues.h"
+#include "pg/db.h"
 #include "run/svc.h"
 
 static enum rc resolve_aws(struct ctl *x, struct errbuf *eb)

@@ -5,9 +5,11 @@
 #include <string.h>
 
 #include "aws/dynamodb.h"
+#include "aws/dynamodb_tables.h"
 #include "aws/eventbridge.h"
 #include "aws/sns.h"
 #include "aws/sqs.h"
+#include "aws/sqs_queues.h"
 #include "aws/ssm.h"
 #include "ctl.h"
 

@@ -9,13 +9,14 @@
 
 #include <json-c/json.h>
 
+#include "app/secret.h"
+#include "app/tables.h"
 #include "aws/dynamodb.h"
 #include "aws/eventbridge.h"
 #include "aws/sns.h"
 #include "aws/sqs.h"
 #include "aws/ssm.h"
 #include "pg/db.h"
-#include "app/secret.h"
 
 /* One run's clients and what later steps need from earlier ones. */
 struct run {
@@ -125,7 +126,7 @@ static void inherit(struct probe_item *it, const struct probe_item *parent)
 static enum rc count_status(struct ddb_client *ddb, const char *table, enum appt_status st,
 			    int64_t *count, struct errbuf *eb)
 {
-	struct ddb_query_req req = {.table = table, .index = DDB_GSI_STATUS,
+	struct ddb_query_req req = {.table = table, .index = TBL_GSI_STATUS,
 				    .key_condition = "#s = :st"};
 	struct json_object *name = json_object_new_string("status");
 	enum rc rc = RC_NOMEM;

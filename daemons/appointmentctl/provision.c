@@ -11,14 +11,16 @@
 
 #include <json-c/json.h>
 
+#include "app/secret.h"
+#include "app/tables.h"
 #include "aws/dynamodb.h"
 #include "aws/eventbridge.h"
 #include "aws/sns.h"
 #include "aws/sqs.h"
+#include "aws/sqs_queues.h"
 #include "aws/ssm.h"
-#include "ctl.h"
 #include "base/jx.h"
-#include "app/secret.h"
+#include "ctl.h"
 
 #define POLICY_MAX 16384  /* a queue policy we write or read back (SQS allows 20 KiB) */
 #define ENV_PATH_MAX 4096 /* --env-file path, with NUL */
@@ -114,7 +116,7 @@ static enum rc prov_pitr(struct prov *p, const char *table, struct errbuf *eb)
 static enum rc prov_ttl(struct prov *p, const char *table, struct errbuf *eb)
 {
 	enum ddb_applied res;
-	enum rc rc = ddb_enable_ttl(p->ddb, table, DDB_TTL_ATTR, &res, eb);
+	enum rc rc = ddb_enable_ttl(p->ddb, table, TBL_TTL_ATTR, &res, eb);
 
 	if (rc != RC_OK) {
 		eb_prefix(eb, "enable ttl on table %s", table);
@@ -123,7 +125,7 @@ static enum rc prov_ttl(struct prov *p, const char *table, struct errbuf *eb)
 	if (res == DDB_UNSUPPORTED)
 		ctl_line(&p->x, "skipped ttl %s: not supported by this endpoint", table);
 	else
-		ctl_line(&p->x, "%s ttl %s." DDB_TTL_ATTR, res == DDB_ALREADY ? "exists" : "created",
+		ctl_line(&p->x, "%s ttl %s." TBL_TTL_ATTR, res == DDB_ALREADY ? "exists" : "created",
 			 table);
 	return RC_OK;
 }
@@ -138,9 +140,9 @@ static enum rc prov_table(struct prov *p, const char *table, bool appointments,
 	bool created;
 
 	if (appointments)
-		ddb_appointments_spec(table, &spec);
+		tbl_appointments_spec(table, &spec);
 	else
-		ddb_side_table_spec(table, &spec);
+		tbl_side_spec(table, &spec);
 	rc = ddb_create_table(p->ddb, &spec, eb);
 	if (rc != RC_OK && rc != RC_CONFLICT) {
 		eb_prefix(eb, "create table %s", table);

@@ -1,5 +1,6 @@
 /* idem.c — Idempotency-Key claims as conditional puts with a TTL attribute. */
 #include "app/idem.h"
+#include "app/tables.h"
 
 #include <inttypes.h>
 #include <json-c/json.h>
@@ -42,7 +43,7 @@ static enum rc key_map(const char *record_key, struct json_object **out)
 	*out = json_object_new_object();
 	if (*out == NULL)
 		return RC_NOMEM;
-	return ddb_put_s(*out, DDB_SIDE_KEY, record_key);
+	return ddb_put_s(*out, TBL_SIDE_KEY, record_key);
 }
 
 /* Copies a string attribute of an old record into dst ("" when absent). */
@@ -75,7 +76,7 @@ enum rc idem_claim(struct ddb_client *ddb, const char *table, const char *record
 	memset(rec, 0, sizeof(*rec));
 	if (item == NULL || values == NULL || names == NULL)
 		goto out;
-	rc = ddb_put_s(item, DDB_SIDE_KEY, record_key);
+	rc = ddb_put_s(item, TBL_SIDE_KEY, record_key);
 	if (rc == RC_OK)
 		rc = ddb_put_s(item, "requestHash", request_hash);
 	if (rc == RC_OK)
@@ -83,7 +84,7 @@ enum rc idem_claim(struct ddb_client *ddb, const char *table, const char *record
 	if (rc == RC_OK)
 		rc = ddb_put_s(item, "response", "");
 	if (rc == RC_OK)
-		rc = ddb_put_int64(item, DDB_TTL_ATTR, now_s + IDEM_TTL_SECONDS);
+		rc = ddb_put_int64(item, TBL_TTL_ATTR, now_s + IDEM_TTL_SECONDS);
 	if (rc == RC_OK)
 		rc = ddb_put_int64(item, "claimedAt", now_s);
 	if (rc == RC_OK)

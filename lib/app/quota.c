@@ -1,5 +1,6 @@
 /* quota.c — atomic per-day counters. */
 #include "app/quota.h"
+#include "app/tables.h"
 
 #include <json-c/json.h>
 #include <stdio.h>
@@ -35,7 +36,7 @@ enum rc quota_take(struct ddb_client *ddb, const char *table, const char *api_ke
 	gmtime_r(&t, &tm);
 	snprintf(day, sizeof(day), "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
 	apikeys_sha256_hex(parts, record);
-	rc = ddb_put_s(key, DDB_SIDE_KEY, record);
+	rc = ddb_put_s(key, TBL_SIDE_KEY, record);
 	if (rc == RC_OK)
 		rc = ddb_put_int64(values, ":one", 1);
 	if (rc == RC_OK)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "app/store_item.h"
+#include "app/tables.h"
 
 /* Builds {"appointmentId": {"S": id}}. */
 static enum rc key_of(const char *id, struct json_object **key)
@@ -18,7 +19,7 @@ static enum rc key_of(const char *id, struct json_object **key)
 	*key = NULL;
 	if (k == NULL)
 		return RC_NOMEM;
-	rc = ddb_put_s(k, DDB_APPT_KEY, id);
+	rc = ddb_put_s(k, TBL_APPT_KEY, id);
 	if (rc != RC_OK) {
 		json_object_put(k);
 		return rc;
@@ -290,7 +291,7 @@ static enum rc list_request(const struct store_list_query *q, bool with_filters,
 
 	memset(req, 0, sizeof(*req));
 	req->table = table;
-	req->index = DDB_GSI_INSURED;
+	req->index = TBL_GSI_INSURED;
 	req->descending = true;
 	req->limit = q->page_size;
 	req->key_condition = "insuredId = :i";
@@ -430,7 +431,7 @@ enum rc store_scan_status(struct ddb_client *ddb, const char *table, enum appt_s
 			  struct errbuf *eb)
 {
 	const char *pairs[] = {":st", appt_status_name(st), ":b", before_iso, NULL};
-	struct ddb_query_req req = {.index = DDB_GSI_STATUS,
+	struct ddb_query_req req = {.index = TBL_GSI_STATUS,
 				    .key_condition = "#s = :st AND createdAt < :b"};
 	struct scan_ctx s = {fn, ud, false};
 	enum rc rc = values_of(pairs, &req.values);

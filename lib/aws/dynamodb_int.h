@@ -4,9 +4,9 @@
 #define APPT_AWS_DYNAMODB_INT_H
 #ifdef UNIT_TESTS
 
-#include "aws/dynamodb.h"
+#include "aws/dynamodb_priv.h"
+#include "aws/dynamodb_tables.h"
 
-bool ddb_name_ok(const char *name);
 enum rc ddb_build_create_table(const struct ddb_table_spec *spec, struct json_object **out,
 			       struct errbuf *eb) MUSTCHECK;
 enum rc ddb_build_put_item(const struct ddb_put_req *r, struct json_object **out,

@@ -10,13 +10,11 @@
 
 #include <json-c/json.h>
 
+#include "aws/sqs_priv.h"
+
 #ifdef UNIT_TESTS
 #include "aws/sqs_int.h"
 #endif
-
-struct sqs_client {
-	struct aws_svc_client base; /* first: an AWS_SVC_SQS client (aws_svc_client_new) */
-};
 
 struct sqs_client *sqs_client_new(const struct aws_config *cfg, struct errbuf *eb)
 {
@@ -35,21 +33,18 @@ struct aws_client *sqs_client_core(struct sqs_client *c)
 
 /* ---- helpers ------------------------------------------------------------------------- */
 
-/* An argument refused before anything is sent. */
-#define bad_arg(err, op, ...)                                                                  \
-	aws_error_local((err), AWS_SVC_SQS, (op), RC_INVAL, "InvalidArgument", __VA_ARGS__)
 
 static enum rc malformed(struct aws_error *err, const char *op, const char *why)
 {
 	return aws_error_local(err, AWS_SVC_SQS, op, RC_IO, "MalformedResponse", "%s", why);
 }
 
-static enum rc nomem(struct aws_error *err, const char *op)
+enum rc sqs_nomem(struct aws_error *err, const char *op)
 {
 	return aws_error_local(err, AWS_SVC_SQS, op, RC_NOMEM, "NoMemory", "out of memory");
 }
 
-static enum rc jadd(struct json_object *o, const char *key, struct json_object *v)
+enum rc sqs_jadd(struct json_object *o, const char *key, struct json_object *v)
 {
 	if (v == NULL)
 		return RC_NOMEM;
@@ -60,17 +55,17 @@ static enum rc jadd(struct json_object *o, const char *key, struct json_object *
 	return RC_OK;
 }
 
-static enum rc jadd_str(struct json_object *o, const char *key, const char *s)
+enum rc sqs_jadd_str(struct json_object *o, const char *key, const char *s)
 {
-	return jadd(o, key, json_object_new_string(s));
+	return sqs_jadd(o, key, json_object_new_string(s));
 }
 
 static enum rc jadd_int(struct json_object *o, const char *key, int v)
 {
-	return jadd(o, key, json_object_new_int(v));
+	return sqs_jadd(o, key, json_object_new_int(v));
 }
 
-static enum rc jarr_add_str(struct json_object *a, const char *s)
+enum rc sqs_jarr_add_str(struct json_object *a, const char *s)
 {
 	struct json_object *v = json_object_new_string(s);
 
@@ -84,7 +79,7 @@ static enum rc jarr_add_str(struct json_object *a, const char *s)
 }
 
 /* The string member key of o, or NULL when absent or not a string. */
-static const char *jstr(struct json_object *o, const char *key)
+const char *sqs_jstr(struct json_object *o, const char *key)
 {
 	struct json_object *v = NULL;
 
@@ -94,7 +89,7 @@ static const char *jstr(struct json_object *o, const char *key)
 	return json_object_get_string(v);
 }
 
-static struct json_object *jmember(struct json_object *o, const char *key, enum json_type t)
+struct json_object *sqs_jmember(struct json_object *o, const char *key, enum json_type t)
 {
 	struct json_object *v = NULL;
 
@@ -103,12 +98,12 @@ static struct json_object *jmember(struct json_object *o, const char *key, enum 
 	return v;
 }
 
-static bool url_valid(const char *url)
+bool sqs_url_valid(const char *url)
 {
 	return url != NULL && url[0] != '\0' && strlen(url) < SQS_URL_MAX;
 }
 
-static enum rc copy_out(char *dst, size_t dstsz, const char *src, struct aws_error *err,
+enum rc sqs_copy_out(char *dst, size_t dstsz, const char *src, struct aws_error *err,
 			const char *op, const char *what)
 {
 	size_t n;
@@ -123,53 +118,8 @@ static enum rc copy_out(char *dst, size_t dstsz, const char *src, struct aws_err
 	return RC_OK;
 }
 
-TESTABLE bool sqs_name_valid(const char *name)
-{
-	size_t n = name != NULL ? strlen(name) : 0;
-	size_t base = n;
-
-	if (n == 0 || n > SQS_NAME_MAX)
-		return false;
-	if (n > 5 && strcmp(name + n - 5, ".fifo") == 0)
-		base = n - 5;
-	for (size_t i = 0; i < base; i++)
-		if (!isalnum((unsigned char)name[i]) && name[i] != '-' && name[i] != '_')
-			return false;
-	return base > 0;
-}
-
-/* Builds {"Name": "Value", ...} for queue attributes. */
-static enum rc kv_object(const struct sqs_kv *attrs, size_t n, struct json_object **out)
-{
-	struct json_object *o = json_object_new_object();
-	enum rc rc = RC_OK;
-
-	*out = NULL;
-	if (o == NULL)
-		return RC_NOMEM;
-	for (size_t i = 0; i < n && rc == RC_OK; i++)
-		rc = jadd_str(o, attrs[i].name, attrs[i].value);
-	if (rc != RC_OK) {
-		json_object_put(o);
-		return rc;
-	}
-	*out = o;
-	return RC_OK;
-}
-
-static enum rc check_kvs(const struct sqs_kv *attrs, size_t n, struct aws_error *err,
-			 const char *op)
-{
-	if (n > SQS_QUEUE_ATTRS_MAX || (n > 0 && attrs == NULL))
-		return bad_arg(err, op, "%zu queue attributes (limit %d)", n, SQS_QUEUE_ATTRS_MAX);
-	for (size_t i = 0; i < n; i++)
-		if (attrs[i].name == NULL || attrs[i].name[0] == '\0' || attrs[i].value == NULL)
-			return bad_arg(err, op, "queue attribute %zu has no name or value", i);
-	return RC_OK;
-}
-
 /* Sends req (consumed: always released) and hands the parsed answer to *resp. */
-static enum rc call(struct sqs_client *c, const struct aws_call_opts *opts, const char *op,
+enum rc sqs_call(struct sqs_client *c, const struct aws_call_opts *opts, const char *op,
 		    struct json_object *req, struct json_object **resp, struct aws_error *err)
 {
 	enum rc rc = aws_call_json(c->base.aws, opts, op, req, resp, err);
@@ -179,234 +129,30 @@ static enum rc call(struct sqs_client *c, const struct aws_call_opts *opts, cons
 }
 
 /* Sends req (consumed) for an operation whose answer says nothing we need. */
-static enum rc call_void(struct sqs_client *c, const char *op, struct json_object *req,
+enum rc sqs_call_void(struct sqs_client *c, const char *op, struct json_object *req,
 			 struct aws_error *err)
 {
 	struct json_object *resp = NULL;
-	enum rc rc = call(c, NULL, op, req, &resp, err);
+	enum rc rc = sqs_call(c, NULL, op, req, &resp, err);
 
 	json_object_put(resp);
 	return rc;
 }
 
 /* Starts {"QueueUrl": url}. */
-static enum rc url_req(const char *url, struct json_object **out)
+enum rc sqs_url_req(const char *url, struct json_object **out)
 {
 	struct json_object *o = json_object_new_object();
 
 	*out = NULL;
 	if (o == NULL)
 		return RC_NOMEM;
-	if (jadd_str(o, "QueueUrl", url) != RC_OK) {
+	if (sqs_jadd_str(o, "QueueUrl", url) != RC_OK) {
 		json_object_put(o);
 		return RC_NOMEM;
 	}
 	*out = o;
 	return RC_OK;
-}
-
-/* ---- queues -------------------------------------------------------------------------- */
-
-enum rc sqs_create_queue(struct sqs_client *c, const char *name, const struct sqs_kv *attrs,
-			 size_t nattrs, char url[SQS_URL_MAX], struct aws_error *err)
-{
-	static const char op[] = "CreateQueue";
-	struct json_object *req = NULL;
-	struct json_object *resp = NULL;
-	struct json_object *ao = NULL;
-	enum rc rc;
-
-	if (!sqs_name_valid(name))
-		return bad_arg(err, op, "bad queue name \"%.100s\" (1-%d of A-Za-z0-9_-, .fifo)",
-			       name != NULL ? name : "", SQS_NAME_MAX);
-	rc = check_kvs(attrs, nattrs, err, op);
-	if (rc != RC_OK)
-		return rc;
-	req = json_object_new_object();
-	if (req == NULL || jadd_str(req, "QueueName", name) != RC_OK) {
-		rc = nomem(err, op);
-		goto out;
-	}
-	if (nattrs > 0) {
-		if (kv_object(attrs, nattrs, &ao) != RC_OK || jadd(req, "Attributes", ao) != RC_OK) {
-			rc = nomem(err, op);
-			goto out;
-		}
-	}
-	rc = call(c, NULL, op, req, &resp, err);
-	req = NULL;
-	if (rc != RC_OK)
-		goto out;
-	rc = copy_out(url, SQS_URL_MAX, jstr(resp, "QueueUrl"), err, op, "QueueUrl");
-out:
-	json_object_put(req);
-	json_object_put(resp);
-	return rc;
-}
-
-enum rc sqs_get_queue_url(struct sqs_client *c, const char *name, char url[SQS_URL_MAX],
-			  struct aws_error *err)
-{
-	static const char op[] = "GetQueueUrl";
-	struct json_object *req = NULL;
-	struct json_object *resp = NULL;
-	enum rc rc;
-
-	if (!sqs_name_valid(name))
-		return bad_arg(err, op, "bad queue name \"%.100s\"", name != NULL ? name : "");
-	req = json_object_new_object();
-	if (req == NULL || jadd_str(req, "QueueName", name) != RC_OK) {
-		json_object_put(req);
-		return nomem(err, op);
-	}
-	rc = call(c, NULL, op, req, &resp, err);
-	if (rc == RC_OK)
-		rc = copy_out(url, SQS_URL_MAX, jstr(resp, "QueueUrl"), err, op, "QueueUrl");
-	json_object_put(resp);
-	return rc;
-}
-
-void sqs_attrs_cleanup(struct sqs_attrs *a)
-{
-	if (a != NULL)
-		aws_pairs_clear(&a->names, &a->values, &a->n);
-}
-
-const char *sqs_attrs_get(const struct sqs_attrs *a, const char *name)
-{
-	return aws_pairs_get(a->names, a->values, a->n, name);
-}
-
-enum rc sqs_get_queue_attributes(struct sqs_client *c, const char *url,
-				 const char *const *names, size_t nnames, struct sqs_attrs *out,
-				 struct aws_error *err)
-{
-	static const char op[] = "GetQueueAttributes";
-	struct json_object *req = NULL;
-	struct json_object *resp = NULL;
-	struct json_object *arr = NULL;
-	struct json_object *attrs;
-	size_t n;
-	size_t i = 0;
-	enum rc rc = RC_OK;
-
-	sqs_attrs_cleanup(out);
-	if (!url_valid(url))
-		return bad_arg(err, op, "bad queue URL");
-	if (nnames > SQS_QUEUE_ATTRS_MAX)
-		return bad_arg(err, op, "%zu attribute names (limit %d)", nnames,
-			       SQS_QUEUE_ATTRS_MAX);
-	arr = json_object_new_array();
-	if (arr == NULL || url_req(url, &req) != RC_OK) {
-		json_object_put(arr);
-		rc = nomem(err, op);
-		goto out;
-	}
-	if (names == NULL || nnames == 0)
-		rc = jarr_add_str(arr, "All");
-	for (size_t k = 0; names != NULL && k < nnames && rc == RC_OK; k++)
-		rc = jarr_add_str(arr, names[k]);
-	if (rc == RC_OK)
-		rc = jadd(req, "AttributeNames", arr);
-	else
-		json_object_put(arr);
-	arr = NULL;
-	if (rc != RC_OK) {
-		rc = nomem(err, op);
-		goto out;
-	}
-	rc = call(c, NULL, op, req, &resp, err);
-	req = NULL;
-	if (rc != RC_OK)
-		goto out;
-	attrs = jmember(resp, "Attributes", json_type_object);
-	n = attrs != NULL ? (size_t)json_object_object_length(attrs) : 0;
-	if (n == 0)
-		goto out;
-	out->names = calloc(n, sizeof(*out->names));
-	out->values = calloc(n, sizeof(*out->values));
-	if (out->names == NULL || out->values == NULL) {
-		rc = nomem(err, op);
-		goto out;
-	}
-	json_object_object_foreach(attrs, key, val)
-	{
-		if (i >= n)
-			break;
-		out->names[i] = strdup(key);
-		out->values[i] = strdup(json_object_get_string(val));
-		out->n = i + 1;
-		if (out->names[i] == NULL || out->values[i] == NULL) {
-			rc = nomem(err, op);
-			goto out;
-		}
-		i++;
-	}
-out:
-	if (rc != RC_OK)
-		sqs_attrs_cleanup(out);
-	json_object_put(req);
-	json_object_put(resp);
-	return rc;
-}
-
-enum rc sqs_get_queue_arn(struct sqs_client *c, const char *url, char arn[SQS_ARN_MAX],
-			  struct aws_error *err)
-{
-	static const char *const names[] = {"QueueArn"};
-	struct sqs_attrs a = {0, NULL, NULL};
-	enum rc rc;
-
-	rc = sqs_get_queue_attributes(c, url, names, 1, &a, err);
-	if (rc == RC_OK)
-		rc = copy_out(arn, SQS_ARN_MAX, sqs_attrs_get(&a, "QueueArn"), err,
-			      "GetQueueAttributes", "QueueArn");
-	sqs_attrs_cleanup(&a);
-	return rc;
-}
-
-enum rc sqs_set_queue_attributes(struct sqs_client *c, const char *url,
-				 const struct sqs_kv *attrs, size_t nattrs, struct aws_error *err)
-{
-	static const char op[] = "SetQueueAttributes";
-	struct json_object *req = NULL;
-	struct json_object *ao = NULL;
-	enum rc rc;
-
-	if (!url_valid(url))
-		return bad_arg(err, op, "bad queue URL");
-	rc = check_kvs(attrs, nattrs, err, op);
-	if (rc != RC_OK)
-		return rc;
-	if (url_req(url, &req) != RC_OK || kv_object(attrs, nattrs, &ao) != RC_OK ||
-	    jadd(req, "Attributes", ao) != RC_OK) {
-		json_object_put(req);
-		return nomem(err, op);
-	}
-	return call_void(c, op, req, err);
-}
-
-/* An operation whose request is only the QueueUrl and whose answer is ignored. */
-static enum rc url_only(struct sqs_client *c, const char *op, const char *url,
-			struct aws_error *err)
-{
-	struct json_object *req = NULL;
-
-	if (!url_valid(url))
-		return bad_arg(err, op, "bad queue URL");
-	if (url_req(url, &req) != RC_OK)
-		return nomem(err, op);
-	return call_void(c, op, req, err);
-}
-
-enum rc sqs_purge_queue(struct sqs_client *c, const char *url, struct aws_error *err)
-{
-	return url_only(c, "PurgeQueue", url, err);
-}
-
-enum rc sqs_delete_queue(struct sqs_client *c, const char *url, struct aws_error *err)
-{
-	return url_only(c, "DeleteQueue", url, err);
 }
 
 /* ---- sending ------------------------------------------------------------------------- */
@@ -452,15 +198,15 @@ TESTABLE enum rc sqs_entry_json(const struct sqs_send_entry *m, const char *id,
 	o = json_object_new_object();
 	if (o == NULL)
 		goto nomem;
-	if (id != NULL && jadd_str(o, "Id", id) != RC_OK)
+	if (id != NULL && sqs_jadd_str(o, "Id", id) != RC_OK)
 		goto nomem;
-	if (jadd_str(o, "MessageBody", m->body) != RC_OK)
+	if (sqs_jadd_str(o, "MessageBody", m->body) != RC_OK)
 		goto nomem;
 	if (m->delay_seconds >= 0 && jadd_int(o, "DelaySeconds", m->delay_seconds) != RC_OK)
 		goto nomem;
-	if (m->group_id != NULL && jadd_str(o, "MessageGroupId", m->group_id) != RC_OK)
+	if (m->group_id != NULL && sqs_jadd_str(o, "MessageGroupId", m->group_id) != RC_OK)
 		goto nomem;
-	if (m->dedup_id != NULL && jadd_str(o, "MessageDeduplicationId", m->dedup_id) != RC_OK)
+	if (m->dedup_id != NULL && sqs_jadd_str(o, "MessageDeduplicationId", m->dedup_id) != RC_OK)
 		goto nomem;
 	if (m->nattrs > 0) {
 		attrs = json_object_new_object();
@@ -471,13 +217,13 @@ TESTABLE enum rc sqs_entry_json(const struct sqs_send_entry *m, const char *id,
 
 			if (v == NULL)
 				goto nomem;
-			if (jadd(attrs, m->attrs[i].name, v) != RC_OK)
+			if (sqs_jadd(attrs, m->attrs[i].name, v) != RC_OK)
 				goto nomem;
-			if (jadd_str(v, "DataType", m->attrs[i].type) != RC_OK ||
-			    jadd_str(v, "StringValue", m->attrs[i].value) != RC_OK)
+			if (sqs_jadd_str(v, "DataType", m->attrs[i].type) != RC_OK ||
+			    sqs_jadd_str(v, "StringValue", m->attrs[i].value) != RC_OK)
 				goto nomem;
 		}
-		rc = jadd(o, "MessageAttributes", attrs);
+		rc = sqs_jadd(o, "MessageAttributes", attrs);
 		attrs = NULL;
 		if (rc != RC_OK)
 			goto nomem;
@@ -500,19 +246,19 @@ enum rc sqs_send_message(struct sqs_client *c, const char *url, const struct sqs
 	char why[256];
 	enum rc rc;
 
-	if (!url_valid(url))
+	if (!sqs_url_valid(url))
 		return bad_arg(err, op, "bad queue URL");
 	rc = sqs_entry_json(m, NULL, &req, why, sizeof(why));
 	if (rc != RC_OK)
 		return aws_error_local(err, AWS_SVC_SQS, op, rc,
 				       rc == RC_NOMEM ? "NoMemory" : "InvalidArgument", "%s", why);
-	if (jadd_str(req, "QueueUrl", url) != RC_OK) {
+	if (sqs_jadd_str(req, "QueueUrl", url) != RC_OK) {
 		json_object_put(req);
-		return nomem(err, op);
+		return sqs_nomem(err, op);
 	}
-	rc = call(c, NULL, op, req, &resp, err);
+	rc = sqs_call(c, NULL, op, req, &resp, err);
 	if (rc == RC_OK && message_id != NULL)
-		rc = copy_out(message_id, SQS_MESSAGE_ID_MAX, jstr(resp, "MessageId"), err, op,
+		rc = sqs_copy_out(message_id, SQS_MESSAGE_ID_MAX, sqs_jstr(resp, "MessageId"), err, op,
 			      "MessageId");
 	json_object_put(resp);
 	return rc;
@@ -524,8 +270,8 @@ TESTABLE enum rc sqs_parse_batch(struct json_object *resp, size_t n,
 				 struct sqs_batch_result *res, size_t *nfailed, char *why,
 				 size_t whysz)
 {
-	struct json_object *ok = jmember(resp, "Successful", json_type_array);
-	struct json_object *bad = jmember(resp, "Failed", json_type_array);
+	struct json_object *ok = sqs_jmember(resp, "Successful", json_type_array);
+	struct json_object *bad = sqs_jmember(resp, "Failed", json_type_array);
 	bool seen[SQS_BATCH_MAX] = {false};
 	size_t failed = 0;
 
@@ -546,7 +292,7 @@ TESTABLE enum rc sqs_parse_batch(struct json_object *resp, size_t n,
 
 		for (size_t k = 0; k < len; k++) {
 			struct json_object *e = json_object_array_get_idx(arr, k);
-			const char *id = jstr(e, "Id");
+			const char *id = sqs_jstr(e, "Id");
 			char *end = NULL;
 			unsigned long idx;
 			struct sqs_batch_result *r;
@@ -567,15 +313,15 @@ TESTABLE enum rc sqs_parse_batch(struct json_object *resp, size_t n,
 			r->code[0] = '\0';
 			r->message[0] = '\0';
 			if (pass == 0) {
-				const char *mid = jstr(e, "MessageId");
+				const char *mid = sqs_jstr(e, "MessageId");
 
 				r->rc = RC_OK;
 				if (mid != NULL)
 					snprintf(r->message_id, sizeof(r->message_id), "%s", mid);
 			} else {
-				struct json_object *sf = jmember(e, "SenderFault", json_type_boolean);
-				const char *code = jstr(e, "Code");
-				const char *msg = jstr(e, "Message");
+				struct json_object *sf = sqs_jmember(e, "SenderFault", json_type_boolean);
+				const char *code = sqs_jstr(e, "Code");
+				const char *msg = sqs_jstr(e, "Message");
 
 				r->sender_fault = sf != NULL && json_object_get_boolean(sf);
 				snprintf(r->code, sizeof(r->code), "%s", code != NULL ? code : "");
@@ -605,13 +351,13 @@ static enum rc batch_call(struct sqs_client *c, const char *op, const char *url,
 	char why[256];
 	enum rc rc;
 
-	if (url_req(url, &req) != RC_OK || jadd(req, "Entries", arr) != RC_OK) {
+	if (sqs_url_req(url, &req) != RC_OK || sqs_jadd(req, "Entries", arr) != RC_OK) {
 		if (req == NULL)
 			json_object_put(arr);
 		json_object_put(req);
-		return nomem(err, op);
+		return sqs_nomem(err, op);
 	}
-	rc = call(c, NULL, op, req, &resp, err);
+	rc = sqs_call(c, NULL, op, req, &resp, err);
 	if (rc == RC_OK) {
 		rc = sqs_parse_batch(resp, n, res, nfailed, why, sizeof(why));
 		if (rc != RC_OK)
@@ -624,7 +370,7 @@ static enum rc batch_call(struct sqs_client *c, const char *op, const char *url,
 static enum rc check_batch(const char *url, size_t n, const void *entries,
 			   const struct sqs_batch_result *res, struct aws_error *err, const char *op)
 {
-	if (!url_valid(url))
+	if (!sqs_url_valid(url))
 		return bad_arg(err, op, "bad queue URL");
 	if (n == 0 || n > SQS_BATCH_MAX || entries == NULL || res == NULL)
 		return bad_arg(err, op, "batch of %zu entries (need 1..%d)", n, SQS_BATCH_MAX);
@@ -647,7 +393,7 @@ enum rc sqs_send_message_batch(struct sqs_client *c, const char *url,
 		return rc;
 	arr = json_object_new_array();
 	if (arr == NULL)
-		return nomem(err, op);
+		return sqs_nomem(err, op);
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *e = NULL;
 		char id[8];
@@ -664,7 +410,7 @@ enum rc sqs_send_message_batch(struct sqs_client *c, const char *url,
 		if (json_object_array_add(arr, e) != 0) {
 			json_object_put(e);
 			json_object_put(arr);
-			return nomem(err, op);
+			return sqs_nomem(err, op);
 		}
 	}
 	if (total > SQS_BODY_MAX) {
@@ -723,11 +469,11 @@ static long long parse_ll(const char *s)
 static enum rc parse_message(struct json_object *j, struct sqs_message *m, char *why,
 			     size_t whysz)
 {
-	struct json_object *body = jmember(j, "Body", json_type_string);
-	const char *rh = jstr(j, "ReceiptHandle");
-	const char *mid = jstr(j, "MessageId");
-	struct json_object *sys = jmember(j, "Attributes", json_type_object);
-	struct json_object *ma = jmember(j, "MessageAttributes", json_type_object);
+	struct json_object *body = sqs_jmember(j, "Body", json_type_string);
+	const char *rh = sqs_jstr(j, "ReceiptHandle");
+	const char *mid = sqs_jstr(j, "MessageId");
+	struct json_object *sys = sqs_jmember(j, "Attributes", json_type_object);
+	struct json_object *ma = sqs_jmember(j, "MessageAttributes", json_type_object);
 	size_t blen;
 	long long rc_count;
 
@@ -749,9 +495,9 @@ static enum rc parse_message(struct json_object *j, struct sqs_message *m, char 
 	memcpy(m->body, json_object_get_string(body), blen);
 	m->body[blen] = '\0';
 	m->body_len = blen;
-	rc_count = parse_ll(jstr(sys, "ApproximateReceiveCount"));
+	rc_count = parse_ll(sqs_jstr(sys, "ApproximateReceiveCount"));
 	m->receive_count = rc_count > 1000000 ? 1000000 : (int)rc_count;
-	m->sent_timestamp_ms = parse_ll(jstr(sys, "SentTimestamp"));
+	m->sent_timestamp_ms = parse_ll(sqs_jstr(sys, "SentTimestamp"));
 	if (ma != NULL) {
 		size_t n = (size_t)json_object_object_length(ma);
 
@@ -762,14 +508,14 @@ static enum rc parse_message(struct json_object *j, struct sqs_message *m, char 
 			goto nomem;
 		json_object_object_foreach(ma, key, val)
 		{
-			const char *type = jstr(val, "DataType");
-			const char *sv = jstr(val, "StringValue");
+			const char *type = sqs_jstr(val, "DataType");
+			const char *sv = sqs_jstr(val, "StringValue");
 			struct sqs_msg_attr_val *a;
 
 			if (m->nattrs >= n)
 				break;
 			if (sv == NULL)
-				sv = jstr(val, "BinaryValue");
+				sv = sqs_jstr(val, "BinaryValue");
 			a = &m->attrs[m->nattrs];
 			a->name = strdup(key);
 			a->type = strdup(type != NULL ? type : "String");
@@ -788,7 +534,7 @@ nomem:
 TESTABLE enum rc sqs_parse_messages(struct json_object *resp, struct sqs_messages *out,
 				    char *why, size_t whysz)
 {
-	struct json_object *arr = jmember(resp, "Messages", json_type_array);
+	struct json_object *arr = sqs_jmember(resp, "Messages", json_type_array);
 	size_t n = arr != NULL ? json_object_array_length(arr) : 0;
 	enum rc rc = RC_OK;
 
@@ -828,30 +574,30 @@ enum rc sqs_receive(struct sqs_client *c, const char *url, const struct sqs_rece
 	enum rc rc;
 
 	sqs_messages_cleanup(out);
-	if (!url_valid(url))
+	if (!sqs_url_valid(url))
 		return bad_arg(err, op, "bad queue URL");
 	if (opts->max_messages < 1 || opts->max_messages > SQS_BATCH_MAX ||
 	    opts->wait_seconds < 0 || opts->wait_seconds > SQS_WAIT_MAX_S ||
 	    opts->visibility_timeout < -1 || opts->visibility_timeout > SQS_VISIBILITY_MAX_S)
 		return bad_arg(err, op, "max %d, wait %d s, visibility %d s out of range",
 			       opts->max_messages, opts->wait_seconds, opts->visibility_timeout);
-	if (url_req(url, &req) != RC_OK)
-		return nomem(err, op);
+	if (sqs_url_req(url, &req) != RC_OK)
+		return sqs_nomem(err, op);
 	all1 = json_object_new_array();
 	all2 = json_object_new_array();
 	all3 = json_object_new_array();
-	if (all1 == NULL || all2 == NULL || all3 == NULL || jarr_add_str(all1, "All") != RC_OK ||
-	    jarr_add_str(all2, "All") != RC_OK || jarr_add_str(all3, "All") != RC_OK)
+	if (all1 == NULL || all2 == NULL || all3 == NULL || sqs_jarr_add_str(all1, "All") != RC_OK ||
+	    sqs_jarr_add_str(all2, "All") != RC_OK || sqs_jarr_add_str(all3, "All") != RC_OK)
 		goto nomem;
 	/* AttributeNames is deprecated for MessageSystemAttributeNames; emulators know only
 	 * the old one, AWS accepts both. */
-	rc = jadd(req, "AttributeNames", all1);
+	rc = sqs_jadd(req, "AttributeNames", all1);
 	all1 = NULL;
 	if (rc == RC_OK)
-		rc = jadd(req, "MessageSystemAttributeNames", all2);
+		rc = sqs_jadd(req, "MessageSystemAttributeNames", all2);
 	all2 = NULL;
 	if (rc == RC_OK)
-		rc = jadd(req, "MessageAttributeNames", all3);
+		rc = sqs_jadd(req, "MessageAttributeNames", all3);
 	all3 = NULL;
 	if (rc == RC_OK)
 		rc = jadd_int(req, "MaxNumberOfMessages", opts->max_messages);
@@ -864,7 +610,7 @@ enum rc sqs_receive(struct sqs_client *c, const char *url, const struct sqs_rece
 	/* A long poll legitimately takes the whole wait: stretch the attempt and budget. */
 	co.request_timeout_ms = opts->wait_seconds * 1000L + cfg->request_timeout_ms;
 	co.retry_budget_ms = co.request_timeout_ms + cfg->retry_budget_ms;
-	rc = call(c, &co, op, req, &resp, err);
+	rc = sqs_call(c, &co, op, req, &resp, err);
 	req = NULL;
 	if (rc == RC_OK) {
 		rc = sqs_parse_messages(resp, out, why, sizeof(why));
@@ -880,7 +626,7 @@ nomem:
 	json_object_put(all2);
 	json_object_put(all3);
 	json_object_put(req);
-	return nomem(err, op);
+	return sqs_nomem(err, op);
 }
 
 /* ---- deleting and visibility --------------------------------------------------------- */
@@ -893,9 +639,9 @@ static bool handle_valid(const char *receipt_handle)
 /* Starts {"QueueUrl": url, "ReceiptHandle": receipt_handle}. */
 static enum rc receipt_req(const char *url, const char *receipt_handle, struct json_object **out)
 {
-	enum rc rc = url_req(url, out);
+	enum rc rc = sqs_url_req(url, out);
 
-	if (rc == RC_OK && jadd_str(*out, "ReceiptHandle", receipt_handle) != RC_OK) {
+	if (rc == RC_OK && sqs_jadd_str(*out, "ReceiptHandle", receipt_handle) != RC_OK) {
 		json_object_put(*out);
 		*out = NULL;
 		rc = RC_NOMEM;
@@ -909,11 +655,11 @@ enum rc sqs_delete_message(struct sqs_client *c, const char *url, const char *re
 	static const char op[] = "DeleteMessage";
 	struct json_object *req = NULL;
 
-	if (!url_valid(url) || !handle_valid(receipt_handle))
+	if (!sqs_url_valid(url) || !handle_valid(receipt_handle))
 		return bad_arg(err, op, "bad queue URL or receipt handle");
 	if (receipt_req(url, receipt_handle, &req) != RC_OK)
-		return nomem(err, op);
-	return call_void(c, op, req, err);
+		return sqs_nomem(err, op);
+	return sqs_call_void(c, op, req, err);
 }
 
 /* The two batches on received messages: DeleteMessageBatch (with_visibility false: each
@@ -939,20 +685,20 @@ static enum rc receipt_batch(struct sqs_client *c, const char *op, const char *u
 	}
 	arr = json_object_new_array();
 	if (arr == NULL)
-		return nomem(err, op);
+		return sqs_nomem(err, op);
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *e = json_object_new_object();
 		char id[8];
 
 		snprintf(id, sizeof(id), "%zu", i);
-		if (e == NULL || jadd_str(e, "Id", id) != RC_OK ||
-		    jadd_str(e, "ReceiptHandle", entries[i].receipt_handle) != RC_OK ||
+		if (e == NULL || sqs_jadd_str(e, "Id", id) != RC_OK ||
+		    sqs_jadd_str(e, "ReceiptHandle", entries[i].receipt_handle) != RC_OK ||
 		    (with_visibility &&
 		     jadd_int(e, "VisibilityTimeout", entries[i].visibility_timeout) != RC_OK) ||
 		    json_object_array_add(arr, e) != 0) {
 			json_object_put(e);
 			json_object_put(arr);
-			return nomem(err, op);
+			return sqs_nomem(err, op);
 		}
 	}
 	return batch_call(c, op, url, arr, n, res, nfailed, err);
@@ -981,7 +727,7 @@ enum rc sqs_change_visibility(struct sqs_client *c, const char *url, const char 
 	static const char op[] = "ChangeMessageVisibility";
 	struct json_object *req = NULL;
 
-	if (!url_valid(url) || !handle_valid(receipt_handle))
+	if (!sqs_url_valid(url) || !handle_valid(receipt_handle))
 		return bad_arg(err, op, "bad queue URL or receipt handle");
 	if (visibility_timeout < 0 || visibility_timeout > SQS_VISIBILITY_MAX_S)
 		return bad_arg(err, op, "visibility %d s (need 0..%d)", visibility_timeout,
@@ -989,9 +735,9 @@ enum rc sqs_change_visibility(struct sqs_client *c, const char *url, const char 
 	if (receipt_req(url, receipt_handle, &req) != RC_OK ||
 	    jadd_int(req, "VisibilityTimeout", visibility_timeout) != RC_OK) {
 		json_object_put(req);
-		return nomem(err, op);
+		return sqs_nomem(err, op);
 	}
-	return call_void(c, op, req, err);
+	return sqs_call_void(c, op, req, err);
 }
 
 enum rc sqs_change_visibility_batch(struct sqs_client *c, const char *url,

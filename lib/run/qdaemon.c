@@ -9,6 +9,7 @@
 
 #include "app/awscfg.h"
 #include "aws/awsmetrics.h"
+#include "aws/sqs_queues.h"
 #include "run/http.h"
 
 #define RESOLVE_PAUSE_MS 2000 /* between GetQueueUrl attempts while SQS is down */

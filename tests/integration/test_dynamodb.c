@@ -11,6 +11,7 @@
 
 #include <json-c/json.h>
 
+#include "app/tables.h"
 #include "aws/core.h"
 #include "aws/dynamodb.h"
 #include "itest.h"
@@ -80,7 +81,7 @@ static void make_appointments_table(struct ddb_client *c, const char *what, char
 	struct errbuf eb;
 
 	table_name(what, name, namesz);
-	ddb_appointments_spec(name, &spec);
+	tbl_appointments_spec(name, &spec);
 	CK_RC(RC_OK, ddb_create_table(c, &spec, &eb));
 	CK_RC(RC_OK, ddb_wait_active(c, name, 30000, NULL, &eb));
 }
@@ -116,7 +117,7 @@ START_TEST(test_table_lifecycle)
 	struct name_seen ns = {{appts, side}, {false, false}, 0};
 
 	table_name("appts", appts, sizeof(appts));
-	ddb_appointments_spec(appts, &spec);
+	tbl_appointments_spec(appts, &spec);
 	CK_RC(RC_OK, ddb_create_table(c, &spec, &eb));
 	CK_RC(RC_OK, ddb_wait_active(c, appts, 30000, &info, &eb));
 	ck_assert_str_eq(info.status, "ACTIVE");
@@ -136,17 +137,17 @@ START_TEST(test_table_lifecycle)
 
 	/* A side table with its TTL attribute, set once, then recognised. */
 	table_name("idem", side, sizeof(side));
-	ddb_side_table_spec(side, &spec);
+	tbl_side_spec(side, &spec);
 	CK_RC(RC_OK, ddb_create_table(c, &spec, &eb));
 	CK_RC(RC_OK, ddb_wait_active(c, side, 30000, &info, &eb));
 	ck_assert_uint_eq(info.n_gsis, 0);
 	ck_assert(!info.stream_enabled);
-	CK_RC(RC_OK, ddb_enable_ttl(c, side, DDB_TTL_ATTR, &applied, &eb));
+	CK_RC(RC_OK, ddb_enable_ttl(c, side, TBL_TTL_ATTR, &applied, &eb));
 	ck_assert_int_eq(applied, DDB_APPLIED);
-	CK_RC(RC_OK, ddb_enable_ttl(c, side, DDB_TTL_ATTR, &applied, &eb));
+	CK_RC(RC_OK, ddb_enable_ttl(c, side, TBL_TTL_ATTR, &applied, &eb));
 	ck_assert_int_eq(applied, DDB_ALREADY);
 	CK_RC(RC_CONFLICT, ddb_enable_ttl(c, side, "otherAttr", &applied, &eb));
-	ck_assert_ptr_nonnull(strstr(eb.msg, DDB_TTL_ATTR));
+	ck_assert_ptr_nonnull(strstr(eb.msg, TBL_TTL_ATTR));
 
 	CK_RC(RC_OK, ddb_list_tables(c, on_table, &ns, &eb));
 	ck_assert(ns.seen[0] && ns.seen[1]);
@@ -198,7 +199,7 @@ START_TEST(test_missing_table)
 		ck_assert_msg(rc == RC_NOTFOUND || (rc == RC_OK && applied == DDB_UNSUPPORTED),
 			      "pitr: %s %s", rc_name(rc), eb.msg);
 	}
-	CK_RC(RC_NOTFOUND, ddb_enable_ttl(c, name, DDB_TTL_ATTR, &applied, &eb));
+	CK_RC(RC_NOTFOUND, ddb_enable_ttl(c, name, TBL_TTL_ATTR, &applied, &eb));
 	/* The last error is there for metrics. */
 	ck_assert_str_eq(ddb_last_error(c)->code, "ResourceNotFoundException");
 	ck_assert_int_eq(ddb_last_error(c)->http_status, 400);
@@ -376,7 +377,7 @@ START_TEST(test_conditional_update)
 
 	/* The quota counter of SPEC §3: an atomic ADD on a side table. */
 	table_name("quota", side, sizeof(side));
-	ddb_side_table_spec(side, &spec);
+	tbl_side_spec(side, &spec);
 	CK_RC(RC_OK, ddb_create_table(c, &spec, &eb));
 	CK_RC(RC_OK, ddb_wait_active(c, side, 30000, NULL, &eb));
 	json_object_put(key);
@@ -523,7 +524,7 @@ START_TEST(test_query_paging)
 	struct errbuf eb;
 	char name[128];
 	struct ddb_query_req q = {
-		.index = DDB_GSI_INSURED,
+		.index = TBL_GSI_INSURED,
 		.key_condition = "insuredId = :i",
 		.values = vals,
 		.descending = true,
@@ -598,7 +599,7 @@ START_TEST(test_query_filter_count)
 	char name[128];
 	int64_t n = -1;
 	struct ddb_query_req q = {
-		.index = DDB_GSI_INSURED,
+		.index = TBL_GSI_INSURED,
 		.key_condition = "insuredId = :i",
 		.descending = true,
 		.limit = 2,
@@ -641,7 +642,7 @@ START_TEST(test_query_filter_count)
 	vals = values2(":s", "pending", ":before", "2026-03-05T00:00:00.000Z");
 	q = (struct ddb_query_req){
 		.table = name,
-		.index = DDB_GSI_STATUS,
+		.index = TBL_GSI_STATUS,
 		.key_condition = "#s = :s AND createdAt < :before",
 		.names = names,
 		.values = vals,
@@ -654,7 +655,7 @@ START_TEST(test_query_filter_count)
 	ck_assert_int_eq(ddb_put_s(vals, ":b", "2026-03-06T10:00:00.000Z"), RC_OK);
 	q = (struct ddb_query_req){
 		.table = name,
-		.index = DDB_GSI_INSURED,
+		.index = TBL_GSI_INSURED,
 		.key_condition = "insuredId = :i AND createdAt BETWEEN :a AND :b",
 		.values = vals,
 	};

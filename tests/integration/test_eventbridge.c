@@ -15,6 +15,7 @@
 #include "aws/core.h"
 #include "aws/eventbridge.h"
 #include "aws/sqs.h"
+#include "aws/sqs_queues.h"
 #include "itest.h"
 
 #define PATTERN_PE                                                                             \

@@ -14,6 +14,7 @@
 #include "aws/core.h"
 #include "aws/sns.h"
 #include "aws/sqs.h"
+#include "aws/sqs_queues.h"
 #include "itest.h"
 
 struct clients {

@@ -18,6 +18,7 @@
 
 #include "aws/core.h"
 #include "aws/sqs.h"
+#include "aws/sqs_queues.h"
 #include "base/buf.h"
 #include "itest.h"
 

@@ -6,8 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aws/dynamodb.h"
 #include "app/store.h"
+#include "app/tables.h"
+#include "aws/dynamodb.h"
 
 static struct ddb_client *ddb;
 static char table[64];
@@ -28,7 +29,7 @@ static void setup(void)
 	ck_assert_msg(ddb != NULL, "%s", eb.msg);
 	appt_id_new(id);
 	snprintf(table, sizeof(table), "store-test-%.8s", id);
-	ddb_appointments_spec(table, &spec);
+	tbl_appointments_spec(table, &spec);
 	ck_assert_msg(ddb_create_table(ddb, &spec, &eb) == RC_OK, "%s", eb.msg);
 	ck_assert_msg(ddb_wait_active(ddb, table, 30000, NULL, &eb) == RC_OK, "%s", eb.msg);
 }

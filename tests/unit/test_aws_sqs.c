@@ -8,6 +8,7 @@
 
 #include "aws/sqs.h"
 #include "aws/sqs_int.h"
+#include "aws/sqs_queues.h"
 #include "itest.h"
 
 START_TEST(test_queue_names)

@@ -7,6 +7,7 @@
 
 #include <json-c/json.h>
 
+#include "app/tables.h"
 #include "aws/dynamodb.h"
 #include "aws/dynamodb_int.h"
 #include "itest.h"
@@ -17,7 +18,7 @@ START_TEST(test_create_appointments_table)
 	struct json_object *req = NULL;
 	struct errbuf eb = {{0}};
 
-	ddb_appointments_spec("medical-appointment-scheduling-appointments-dev", &spec);
+	tbl_appointments_spec("medical-appointment-scheduling-appointments-dev", &spec);
 	ck_assert_int_eq(ddb_build_create_table(&spec, &req, &eb), RC_OK);
 	ck_assert_str_eq(
 		itest_text(req),
@@ -55,7 +56,7 @@ START_TEST(test_create_side_table)
 	struct json_object *req = NULL;
 	struct errbuf eb = {{0}};
 
-	ddb_side_table_spec("medical-appointment-scheduling-quota-dev", &spec);
+	tbl_side_spec("medical-appointment-scheduling-quota-dev", &spec);
 	spec.sse = false;
 	spec.range.name = "n";
 	spec.range.type = DDB_KEY_N;
@@ -79,7 +80,7 @@ START_TEST(test_create_table_errors)
 	struct json_object *req = NULL;
 	struct errbuf eb = {{0}};
 
-	ddb_side_table_spec("ab", &spec);
+	tbl_side_spec("ab", &spec);
 	ck_assert_int_eq(ddb_build_create_table(&spec, &req, &eb), RC_INVAL);
 	ck_assert_ptr_null(req);
 	ck_assert_ptr_nonnull(strstr(eb.msg, "bad table name"));
@@ -90,7 +91,7 @@ START_TEST(test_create_table_errors)
 
 	/* A key attribute with two types. */
 	memset(gsis, 0, sizeof(gsis));
-	ddb_side_table_spec("tbl", &spec);
+	tbl_side_spec("tbl", &spec);
 	gsis[0] = (struct ddb_gsi){"idx1", {"key", DDB_KEY_N}, {NULL, DDB_KEY_S}};
 	spec.gsis = gsis;
 	spec.n_gsis = 1;
@@ -114,7 +115,7 @@ START_TEST(test_create_table_errors)
 	spec.n_gsis = 1;
 	ck_assert_int_eq(ddb_build_create_table(&spec, &req, &eb), RC_INVAL);
 	/* No hash key. */
-	ddb_side_table_spec("tbl", &spec);
+	tbl_side_spec("tbl", &spec);
 	spec.hash.name = NULL;
 	ck_assert_int_eq(ddb_build_create_table(&spec, &req, &eb), RC_INVAL);
 	ck_assert_ptr_null(req);
@@ -274,7 +275,7 @@ START_TEST(test_query)
 	struct errbuf eb = {{0}};
 	struct ddb_query_req q = {
 		.table = "tbl",
-		.index = DDB_GSI_INSURED,
+		.index = TBL_GSI_INSURED,
 		.key_condition = "insuredId = :i",
 		.filter = "#s = :s",
 		.names = names,
@@ -318,7 +319,7 @@ START_TEST(test_query)
 	/* Errors. */
 	ck_assert_int_eq(ddb_build_query(&q, NULL, true, &req, &eb), RC_INVAL); /* COUNT+projection */
 	q.projection = NULL;
-	q.index = DDB_GSI_STATUS;
+	q.index = TBL_GSI_STATUS;
 	ck_assert_int_eq(ddb_build_query(&q, NULL, false, &req, &eb), RC_INVAL); /* GSI+consistent */
 	ck_assert_ptr_nonnull(strstr(eb.msg, "consistent"));
 	q.consistent = false;
