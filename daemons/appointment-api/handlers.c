@@ -245,6 +245,7 @@ void api_post_appointment(void *ud, const struct http_request *req, struct http_
 	char location[64];
 	char *body = NULL;
 	size_t ci;
+	bool existed = false;
 	enum rc rc;
 
 	val_errors_init(&errs);
@@ -269,23 +270,27 @@ void api_post_appointment(void *ud, const struct http_request *req, struct http_
 		return;
 	}
 	rc = appt_init_pending(&a, &ar, id, tu_now_ms());
-	if (rc == RC_OK)
-		rc = appt_created_json(&a, &body);
 	if (rc != RC_OK) {
 		idempotency_release(ctx, t, record_key);
 		http_reply_error(resp, req, APIERR_INTERNAL_ERROR, NULL, NULL);
 		return;
 	}
-	rc = store_put_pending(t->ddb, cfg->table_name, &a, &eb);
+	/* a put that finds our own earlier attempt of it (a reply lost, the core retried)
+	 * is our success, and a is then the item as stored */
+	rc = store_put_pending(t->ddb, cfg->table_name, &a, &a, &existed, &eb);
 	api_dep_mark(&ctx->ddb_dep, rc);
 	if (rc != RC_OK) {
-		free(body);
 		idempotency_release(ctx, t, record_key);
 		reply_store_failure(resp, req, rc, &eb);
 		return;
 	}
 	snprintf(resp->appointment_id, sizeof(resp->appointment_id), "%s", a.appointment_id);
-	publish_or_defer(ctx, t, ci, &a, req);
+	if (!existed || a.status == APPT_PENDING)
+		publish_or_defer(ctx, t, ci, &a, req);
+	if (appt_created_json(&a, &body) != RC_OK) {
+		http_reply_error(resp, req, APIERR_INTERNAL_ERROR, NULL, NULL);
+		return;
+	}
 	if (record_key[0] != '\0' &&
 	    idem_complete(t->ddb, cfg->idempotency_table, record_key, body, &eb) != RC_OK) {
 		struct log_fields f = {.request_id = req->request_id, .error = eb.msg, .duration_ms = -1};

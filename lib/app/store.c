@@ -28,17 +28,68 @@ static enum rc key_of(const char *id, struct json_object **key)
 	return RC_OK;
 }
 
+/* The item a failed condition saw: the write's ALL_OLD image (old), or, where an endpoint
+ * sends none, a consistent read. RC_NOTFOUND when there is no item. */
+static enum rc condition_saw(struct ddb_client *ddb, const char *table, const char *id,
+			     struct json_object *old, struct appointment *cur, struct errbuf *eb)
+{
+	enum rc rc;
+
+	if (old != NULL)
+		return store_appt_from_item(old, cur, eb);
+	rc = store_get(ddb, table, id, cur, eb);
+	if (rc == RC_NOTFOUND)
+		eb_set(eb, RC_NOTFOUND, "no appointment %s", id);
+	return rc;
+}
+
+bool store_same_request(const struct appointment *a, const struct appointment *b)
+{
+	return strcmp(a->appointment_id, b->appointment_id) == 0 &&
+	       strcmp(a->insured_id, b->insured_id) == 0 && a->schedule_id == b->schedule_id &&
+	       strcmp(a->country, b->country) == 0;
+}
+
 enum rc store_put_pending(struct ddb_client *ddb, const char *table, const struct appointment *a,
-			  struct errbuf *eb)
+			  struct appointment *stored, bool *existed, struct errbuf *eb)
 {
 	struct json_object *item = NULL;
-	struct ddb_put_req req = {.table = table, .condition = "attribute_not_exists(appointmentId)"};
+	struct json_object *old = NULL;
+	struct ddb_put_req req = {.table = table, .condition = "attribute_not_exists(appointmentId)",
+				  .old_on_fail = true};
+	struct appointment cur;
 	enum rc rc = store_item_from_appt(a, &item);
 
+	if (existed != NULL)
+		*existed = false;
 	if (rc != RC_OK)
 		return eb_set(eb, rc, "building the item of %s failed", a->appointment_id);
 	req.item = item;
-	rc = ddb_put_item(ddb, &req, NULL, eb);
+	rc = ddb_put_item(ddb, &req, &old, eb);
+	if (rc == RC_OK) {
+		cur = *a;
+		goto out;
+	}
+	if (rc != RC_CONFLICT)
+		goto out;
+	/* the condition failed: whose item is it? */
+	rc = condition_saw(ddb, table, a->appointment_id, old, &cur, eb);
+	if (rc == RC_NOTFOUND)
+		rc = eb_set(eb, RC_RETRY, "the item of %s failed the create condition, then was gone",
+			    a->appointment_id);
+	if (rc != RC_OK)
+		goto out;
+	if (!store_same_request(a, &cur)) {
+		rc = eb_set(eb, RC_CONFLICT, "appointment id %s already holds another appointment",
+			    a->appointment_id);
+		goto out;
+	}
+	if (existed != NULL)
+		*existed = true;
+out:
+	if (rc == RC_OK && stored != NULL)
+		*stored = cur;
+	json_object_put(old);
 	json_object_put(item);
 	return rc;
 }
@@ -149,13 +200,7 @@ static enum rc transition_run(struct ddb_client *ddb, const char *table, const c
 	}
 	if (rc != RC_CONFLICT)
 		goto out;
-	if (old != NULL) {
-		rc = store_appt_from_item(old, &cur, eb);
-	} else {
-		rc = store_get(ddb, table, id, &cur, eb);
-		if (rc == RC_NOTFOUND)
-			eb_set(eb, RC_NOTFOUND, "no appointment %s", id);
-	}
+	rc = condition_saw(ddb, table, id, old, &cur, eb);
 	if (rc == RC_OK)
 		*outcome = classify(t, cur.status);
 out:

@@ -27,10 +27,23 @@ enum store_outcome {
  * RC_TIMEOUT, RC_RETRY after retries, RC_NOTFOUND for a missing table) with eb
  * filled; ddb_last_error() has the AWS detail for metrics. */
 
-/* Creates the item, status pending, only if no item has its id
- * (attribute_not_exists). RC_CONFLICT when one exists. */
+/* Creates the item, status pending, only if no item has its id (attribute_not_exists).
+ * When the condition fails, the item holding the id decides (read from the failed
+ * write's ALL_OLD image, or by a consistent read where an endpoint sends none): if it is
+ * the same request (insuredId, scheduleId, countryISO), it is this appointment, stored
+ * by an earlier attempt of ours: the AWS core's retry of this very put after a lost
+ * reply (the id is fresh: nobody else knows it), or the first request of an
+ * Idempotency-Key claim this request took over (the claim matched our request hash).
+ * That is success: RC_OK with *existed true and *stored the item as it is now (its own
+ * createdAt; its status may have moved on). Another appointment under the id is
+ * RC_CONFLICT. On a fresh create *existed is false and *stored a copy of a. stored and
+ * existed may be NULL. */
 enum rc store_put_pending(struct ddb_client *ddb, const char *table, const struct appointment *a,
-			  struct errbuf *eb) MUSTCHECK;
+			  struct appointment *stored, bool *existed, struct errbuf *eb) MUSTCHECK;
+
+/* True when b is the appointment a request described by a asked for: same id, insuredId,
+ * scheduleId and countryISO (createdAt and status may differ). */
+bool store_same_request(const struct appointment *a, const struct appointment *b);
 
 /* Reads one item (strongly consistent). RC_NOTFOUND when absent; RC_INVAL when
  * the item is corrupt (named in eb). */

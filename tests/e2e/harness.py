@@ -289,3 +289,51 @@ class Deployment:
     def db_rows(self, cc, where="true"):
         return psql("e2e_%s_%s" % (self.stage, cc.lower()),
                     "SELECT count(*) FROM appointments WHERE %s" % where)
+
+
+class FaultProxy:
+    """tests/support/faultproxy/faultproxy.py in front of one loopback upstream: give a
+    daemon `url` as its endpoint, then inject faults per operation with rules(). Stopped
+    by pid in close() (and it exits by itself when our end of its stdin closes)."""
+
+    def __init__(self, upstream):
+        script = os.path.join(SRC, "tests", "support", "faultproxy", "faultproxy.py")
+        self.proc = subprocess.Popen(["/usr/bin/python3", script, "--upstream", upstream],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("PORT "):
+            self.close()
+            raise RuntimeError("faultproxy did not start: %r" % line)
+        self.url = "http://127.0.0.1:%d" % int(line.split()[1])
+
+    def control(self, path, body=None):
+        u = self.url.split("//", 1)[1]
+        host, port = u.split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        conn.request("POST" if body is not None else "GET", "/__faultproxy/" + path,
+                     body=json.dumps(body) if body is not None else None)
+        r = conn.getresponse()
+        data = r.read()
+        conn.close()
+        if r.status != 200:
+            raise RuntimeError("faultproxy %s: %d %r" % (path, r.status, data))
+        return json.loads(data)
+
+    def rules(self, *rules):
+        """Each rule: {"op": "PutItem", "contains": "...", "fault": "dropreply", "count": n}."""
+        self.control("rules", list(rules))
+
+    def stats(self):
+        return self.control("stats")
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        for f in (self.proc.stdin, self.proc.stdout):
+            if f is not None:
+                f.close()

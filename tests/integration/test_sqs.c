@@ -5,16 +5,10 @@
  * Names carry a random suffix so reruns against a long-lived stack never collide. A missing
  * endpoint variable fails the test: it must never fall back to a real AWS endpoint. */
 #include <check.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
-
-#include <curl/curl.h>
 
 #include "aws/core.h"
 #include "aws/sqs.h"
@@ -389,101 +383,6 @@ END_TEST
 
 /* ---- through the fault proxy ------------------------------------------------------ */
 
-struct proxy {
-	pid_t pid;
-	int stdin_fd; /* the proxy exits when this closes */
-	char url[64];
-};
-
-extern char **environ;
-
-static void proxy_start(struct proxy *p, const char *upstream)
-{
-	const char *root = getenv("APPT_SOURCE_ROOT");
-	char script[1024];
-	int in[2];
-	int out[2];
-	posix_spawn_file_actions_t fa;
-	char line[64] = "";
-	FILE *fp;
-	int port = 0;
-
-	ck_assert_msg(root != NULL, "APPT_SOURCE_ROOT is not set (run through meson test)");
-	snprintf(script, sizeof(script), "%s/tests/support/faultproxy/faultproxy.py", root);
-	ck_assert_int_eq(pipe(in), 0);
-	ck_assert_int_eq(pipe(out), 0);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	posix_spawn_file_actions_addclose(&fa, in[1]);
-	posix_spawn_file_actions_addclose(&fa, out[0]);
-	{
-		char *argv[] = {"/usr/bin/python3", script, "--upstream", (char *)upstream, NULL};
-
-		ck_assert_int_eq(posix_spawn(&p->pid, argv[0], &fa, NULL, argv, environ), 0);
-	}
-	posix_spawn_file_actions_destroy(&fa);
-	close(in[0]);
-	close(out[1]);
-	p->stdin_fd = in[1];
-	fp = fdopen(out[0], "r");
-	ck_assert_ptr_nonnull(fp);
-	ck_assert_msg(fgets(line, sizeof(line), fp) != NULL && sscanf(line, "PORT %d", &port) == 1,
-		      "faultproxy did not start: %s", line);
-	fclose(fp);
-	snprintf(p->url, sizeof(p->url), "http://127.0.0.1:%d", port);
-}
-
-static void proxy_stop(struct proxy *p)
-{
-	close(p->stdin_fd);
-	kill(p->pid, SIGTERM);
-	waitpid(p->pid, NULL, 0);
-}
-
-static size_t collect(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-	struct buf *b = ud;
-
-	return buf_append(b, ptr, size * nmemb) == RC_OK ? size * nmemb : 0;
-}
-
-/* POSTs body to the proxy's control path (GET when body is NULL); returns the answer. */
-static void proxy_control(const struct proxy *p, const char *path, const char *body,
-			  struct buf *out)
-{
-	CURL *h = curl_easy_init();
-	char url[128];
-
-	snprintf(url, sizeof(url), "%s%s", p->url, path);
-	buf_reset(out);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
-	if (body != NULL)
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-	ck_assert_int_eq(curl_easy_perform(h), CURLE_OK);
-	curl_easy_cleanup(h);
-}
-
-static int proxy_stat(const struct proxy *p, const char *key)
-{
-	struct buf b;
-	char pat[64];
-	const char *at;
-	int v = -1;
-
-	buf_init(&b, 4096);
-	proxy_control(p, "/__faultproxy/stats", NULL, &b);
-	snprintf(pat, sizeof(pat), "\"%s\": ", key);
-	at = strstr(buf_str(&b), pat);
-	ck_assert_msg(at != NULL, "%s", buf_str(&b));
-	v = (int)strtol(at + strlen(pat), NULL, 10);
-	buf_cleanup(&b);
-	return v;
-}
-
 static const struct {
 	const char *plan;
 	enum rc rc;
@@ -510,7 +409,7 @@ START_TEST(test_faults)
 	struct errbuf eb = {{0}};
 	struct sqs_client *c;
 	struct aws_error err;
-	struct proxy p;
+	struct itest_proxy p;
 	struct buf b;
 	char url[SQS_URL_MAX];
 	char name[SQS_NAME_MAX + 1];
@@ -519,12 +418,12 @@ START_TEST(test_faults)
 
 	itest_unique_name("fault", name, sizeof(name));
 	ck_assert_int_eq(sqs_create_queue(direct, name, NULL, 0, url, &err), RC_OK);
-	proxy_start(&p, itest_target_sqs(target));
+	itest_proxy_start(&p, itest_target_sqs(target));
 	itest_target_config(target, false, p.url, &cfg);
 	c = sqs_client_new(&cfg, &eb);
 	ck_assert_ptr_nonnull(c);
 	buf_init(&b, 4096);
-	proxy_control(&p, "/__faultproxy/plan", fault_cases[k].plan, &b);
+	itest_proxy_control(&p, "/__faultproxy/plan", fault_cases[k].plan, &b);
 
 	rc = sqs_get_queue_url(c, name, got, &err);
 	aws_error_to_eb(&err, &eb);
@@ -532,8 +431,8 @@ START_TEST(test_faults)
 		      "[%s] plan %s: %s after %d attempts (%s)", itest_target_names[target],
 		      fault_cases[k].plan, rc_name(rc), err.attempts, eb.msg);
 	ck_assert_str_eq(err.code, fault_cases[k].code);
-	ck_assert_int_eq(proxy_stat(&p, "forwarded"), fault_cases[k].forwarded);
-	ck_assert_int_eq(proxy_stat(&p, "seen"), fault_cases[k].attempts);
+	ck_assert_int_eq(itest_proxy_stat(&p, "forwarded"), fault_cases[k].forwarded);
+	ck_assert_int_eq(itest_proxy_stat(&p, "seen"), fault_cases[k].attempts);
 	if (rc == RC_OK)
 		ck_assert_msg(strstr(got, name) != NULL, "%s", got);
 	else
@@ -541,7 +440,7 @@ START_TEST(test_faults)
 
 	buf_cleanup(&b);
 	sqs_client_free(c);
-	proxy_stop(&p);
+	itest_proxy_stop(&p);
 	ck_assert_int_eq(sqs_delete_queue(direct, url, &err), RC_OK);
 	sqs_client_free(direct);
 }
@@ -556,18 +455,18 @@ START_TEST(test_lost_reply_duplicates_send)
 	struct errbuf eb = {{0}};
 	struct sqs_client *c;
 	struct aws_error err;
-	struct proxy p;
+	struct itest_proxy p;
 	struct buf b;
 	char url[SQS_URL_MAX];
 	struct sqs_send_entry m = {"once", NULL, 0, -1, NULL, NULL};
 	struct sqs_messages got = {NULL, 0};
 
 	make_queue(direct, _i, "dup", NULL, 0, url);
-	proxy_start(&p, itest_target_sqs(_i));
+	itest_proxy_start(&p, itest_target_sqs(_i));
 	itest_target_config(_i, false, p.url, &cfg);
 	c = sqs_client_new(&cfg, &eb);
 	buf_init(&b, 4096);
-	proxy_control(&p, "/__faultproxy/plan", "dropreply", &b);
+	itest_proxy_control(&p, "/__faultproxy/plan", "dropreply", &b);
 	CK_AWS(sqs_send_message(c, url, &m, NULL, &err), &err);
 	ck_assert_int_eq(err.attempts, 2);
 	receive_n(direct, _i, url, 2, &got);
@@ -576,7 +475,7 @@ START_TEST(test_lost_reply_duplicates_send)
 	sqs_messages_cleanup(&got);
 	buf_cleanup(&b);
 	sqs_client_free(c);
-	proxy_stop(&p);
+	itest_proxy_stop(&p);
 	CK_AWS(sqs_delete_queue(direct, url, &err), &err);
 	sqs_client_free(direct);
 }

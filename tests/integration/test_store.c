@@ -9,6 +9,8 @@
 #include "app/store.h"
 #include "app/tables.h"
 #include "aws/dynamodb.h"
+#include "base/buf.h"
+#include "itest.h"
 
 static struct ddb_client *ddb;
 static char table[64];
@@ -69,14 +71,63 @@ START_TEST(test_put_get_and_conflict)
 	struct appointment a = make("00123", "2026-11-25T10:00:00.000Z", 100);
 	struct appointment b;
 	struct errbuf eb = {{0}};
+	bool existed = true;
 
-	ck_assert_msg(store_put_pending(ddb, table, &a, &eb) == RC_OK, "%s", eb.msg);
-	ck_assert_int_eq(store_put_pending(ddb, table, &a, &eb), RC_CONFLICT);
+	ck_assert_msg(store_put_pending(ddb, table, &a, NULL, &existed, &eb) == RC_OK, "%s", eb.msg);
+	ck_assert(!existed);
+	/* the same request again finds itself (see test_put_reply_lost_is_ours) */
+	ck_assert_int_eq(store_put_pending(ddb, table, &a, NULL, &existed, &eb), RC_OK);
+	ck_assert(existed);
 	ck_assert_msg(store_get(ddb, table, a.appointment_id, &b, &eb) == RC_OK, "%s", eb.msg);
 	ck_assert_mem_eq(&a, &b, sizeof(a));
 	ck_assert_int_eq(store_get(ddb, table, "00000000-0000-4000-8000-000000000000", &b, &eb),
 			 RC_NOTFOUND);
 	ck_assert_int_eq(store_get(ddb, "no-such-table-xyz", a.appointment_id, &b, &eb), RC_NOTFOUND);
+}
+END_TEST
+
+/* A PutItem whose reply is lost after DynamoDB applied it: the AWS core retries, the retry
+ * meets attribute_not_exists, and the item it finds is our own: success, not a conflict
+ * (issue 10: each lost reply used to become a 500 and, on the client's retry, a second
+ * appointment). Another appointment under the id stays a conflict. */
+START_TEST(test_put_reply_lost_is_ours)
+{
+	struct appointment a = make("00125", "2026-11-25T10:00:00.000Z", 103);
+	struct appointment other = a;
+	struct appointment stored;
+	struct itest_env te = {{"AWS_ENDPOINT_URL_DYNAMODB"}, {NULL}};
+	struct aws_config cfg;
+	struct errbuf eb = {{0}};
+	struct itest_proxy p;
+	struct ddb_client *via;
+	struct buf b;
+	bool existed = false;
+
+	itest_proxy_start(&p, itest_need_env("AWS_ENDPOINT_URL_DYNAMODB"));
+	te.url[0] = p.url;
+	ck_assert_msg(itest_config_env(&te, &cfg, &eb), "%s", eb.msg);
+	via = ddb_client_new(&cfg, &eb);
+	ck_assert_ptr_nonnull(via);
+	buf_init(&b, 4096);
+	itest_proxy_control(&p, "/__faultproxy/rules",
+			    "[{\"op\": \"PutItem\", \"fault\": \"dropreply\", \"count\": 1}]", &b);
+	CK_RC(RC_OK, store_put_pending(via, table, &a, &stored, &existed, &eb));
+	ck_assert(existed);
+	ck_assert_int_eq(ddb_last_error(via)->attempts, 2);
+	ck_assert_int_eq(itest_proxy_stat(&p, "forwarded"), 2);
+	ck_assert_mem_eq(&stored, &a, sizeof(a));
+	/* a fresh create says so */
+	other = make("00125", "2026-11-25T10:00:01.000Z", 103);
+	CK_RC(RC_OK, store_put_pending(via, table, &other, &stored, &existed, &eb));
+	ck_assert(!existed);
+	ck_assert_mem_eq(&stored, &other, sizeof(other));
+	/* the same id holding another request is somebody else's appointment */
+	memcpy(other.appointment_id, a.appointment_id, sizeof(a.appointment_id));
+	other.schedule_id = 104;
+	CK_RC(RC_CONFLICT, store_put_pending(via, table, &other, &stored, &existed, &eb));
+	buf_cleanup(&b);
+	ddb_client_free(via);
+	itest_proxy_stop(&p);
 }
 END_TEST
 
@@ -91,8 +142,8 @@ START_TEST(test_status_machine)
 	const char *now = "2026-11-25T10:00:05.000Z";
 	const char *missing = "00000000-0000-4000-8000-000000000001";
 
-	ck_assert_int_eq(store_put_pending(ddb, table, &a, &eb), RC_OK);
-	ck_assert_int_eq(store_put_pending(ddb, table, &f, &eb), RC_OK);
+	ck_assert_int_eq(store_put_pending(ddb, table, &a, NULL, NULL, &eb), RC_OK);
+	ck_assert_int_eq(store_put_pending(ddb, table, &f, NULL, NULL, &eb), RC_OK);
 	/* completion before processing is allowed (SPEC: pending or processed) — not here */
 	ck_assert_msg(store_mark_processed(ddb, table, a.appointment_id, &s, now, &o, &eb) == RC_OK,
 		      "%s", eb.msg);
@@ -155,7 +206,7 @@ START_TEST(test_listing_pages_filters_ties)
 
 		snprintf(ts, sizeof(ts), "2026-11-%02dT08:00:%02d.000Z", 1 + sec / 60, sec % 60);
 		all[i] = make("00777", ts, 1000 + i);
-		ck_assert_int_eq(store_put_pending(ddb, table, &all[i], &eb), RC_OK);
+		ck_assert_int_eq(store_put_pending(ddb, table, &all[i], NULL, NULL, &eb), RC_OK);
 	}
 	for (int i = 0; i < N; i += 3)
 		ck_assert_int_eq(store_mark_processed(ddb, table, all[i].appointment_id, &s,
@@ -164,7 +215,7 @@ START_TEST(test_listing_pages_filters_ties)
 	{
 		struct appointment other = make("00778", "2026-11-01T08:00:00.000Z", 5);
 
-		ck_assert_int_eq(store_put_pending(ddb, table, &other, &eb), RC_OK);
+		ck_assert_int_eq(store_put_pending(ddb, table, &other, NULL, NULL, &eb), RC_OK);
 	}
 	/* walk every page with limit 7 and check order and completeness; the pages put
 	 * together are the one page of 100 (the tie of five straddles a page boundary) */
@@ -251,7 +302,7 @@ START_TEST(test_scan_status)
 	for (int i = 0; i < 5; i++) {
 		struct appointment a = make("00555", "2026-11-20T08:00:00.000Z", 200 + i);
 
-		ck_assert_int_eq(store_put_pending(ddb, table, &a, &eb), RC_OK);
+		ck_assert_int_eq(store_put_pending(ddb, table, &a, NULL, NULL, &eb), RC_OK);
 	}
 	ck_assert_int_eq(store_scan_status(ddb, table, APPT_PENDING, "2026-11-21T00:00:00.000Z", 100,
 					   count_cb, &n, &eb), RC_OK);
@@ -273,6 +324,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_unchecked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_put_get_and_conflict);
+	tcase_add_test(tc, test_put_reply_lost_is_ours);
 	tcase_add_test(tc, test_status_machine);
 	tcase_add_test(tc, test_listing_pages_filters_ties);
 	tcase_add_test(tc, test_scan_status);

@@ -6,8 +6,15 @@
 #include <stdlib.h>
 #include <sys/random.h>
 #include <time.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <curl/curl.h>
 #include <json-c/json.h>
+
+extern char **environ;
 
 const char *const itest_target_names[T_COUNT] = {"moto", "fauxqs"};
 
@@ -183,4 +190,92 @@ int itest_run(Suite *s, enum print_output mode)
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+/* ---- the fault proxy ---------------------------------------------------------------- */
+
+void itest_proxy_start(struct itest_proxy *p, const char *upstream)
+{
+	const char *root = getenv("APPT_SOURCE_ROOT");
+	char script[1024];
+	int in[2];
+	int out[2];
+	posix_spawn_file_actions_t fa;
+	char line[64] = "";
+	FILE *fp;
+	int port = 0;
+
+	ck_assert_msg(root != NULL, "APPT_SOURCE_ROOT is not set (run through meson test)");
+	snprintf(script, sizeof(script), "%s/tests/support/faultproxy/faultproxy.py", root);
+	ck_assert_int_eq(pipe(in), 0);
+	ck_assert_int_eq(pipe(out), 0);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	posix_spawn_file_actions_addclose(&fa, in[1]);
+	posix_spawn_file_actions_addclose(&fa, out[0]);
+	{
+		char *argv[] = {"/usr/bin/python3", script, "--upstream", (char *)upstream, NULL};
+
+		ck_assert_int_eq(posix_spawn(&p->pid, argv[0], &fa, NULL, argv, environ), 0);
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	close(in[0]);
+	close(out[1]);
+	p->stdin_fd = in[1];
+	fp = fdopen(out[0], "r");
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_msg(fgets(line, sizeof(line), fp) != NULL && sscanf(line, "PORT %d", &port) == 1,
+		      "faultproxy did not start: %s", line);
+	fclose(fp);
+	snprintf(p->url, sizeof(p->url), "http://127.0.0.1:%d", port);
+}
+
+void itest_proxy_stop(struct itest_proxy *p)
+{
+	close(p->stdin_fd);
+	kill(p->pid, SIGTERM);
+	waitpid(p->pid, NULL, 0);
+}
+
+static size_t collect(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	struct buf *b = ud;
+
+	return buf_append(b, ptr, size * nmemb) == RC_OK ? size * nmemb : 0;
+}
+
+void itest_proxy_control(const struct itest_proxy *p, const char *path, const char *body,
+			  struct buf *out)
+{
+	CURL *h = curl_easy_init();
+	char url[128];
+
+	snprintf(url, sizeof(url), "%s%s", p->url, path);
+	buf_reset(out);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
+	if (body != NULL)
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+	ck_assert_int_eq(curl_easy_perform(h), CURLE_OK);
+	curl_easy_cleanup(h);
+}
+
+int itest_proxy_stat(const struct itest_proxy *p, const char *key)
+{
+	struct buf b;
+	char pat[64];
+	const char *at;
+	int v = -1;
+
+	buf_init(&b, 4096);
+	itest_proxy_control(p, "/__faultproxy/stats", NULL, &b);
+	snprintf(pat, sizeof(pat), "\"%s\": ", key);
+	at = strstr(buf_str(&b), pat);
+	ck_assert_msg(at != NULL, "%s", buf_str(&b));
+	v = (int)strtol(at + strlen(pat), NULL, 10);
+	buf_cleanup(&b);
+	return v;
 }

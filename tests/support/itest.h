@@ -9,8 +9,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "aws/core.h"
+#include "base/buf.h"
 #include "base/rc.h"
 
 struct json_object;
@@ -119,6 +121,27 @@ struct json_object *itest_parse(const char *s);
 /* The length limit of a string predicate: ok(NULL) and ok(max + 1 bytes of fill) are false,
  * ok(max bytes of fill) is true. */
 void itest_check_max_len(bool (*ok)(const char *), size_t max, char fill);
+
+/* ---- the fault proxy (tests/support/faultproxy/faultproxy.py) ---------------------------- */
+
+/* A running faultproxy in front of one loopback upstream. */
+struct itest_proxy {
+	pid_t pid;    /* the proxy process */
+	int stdin_fd; /* the proxy exits when this closes */
+	char url[64]; /* "http://127.0.0.1:<port>": the endpoint to give the client */
+};
+
+/* Starts the proxy in front of upstream (a loopback URL); aborts the test when it does not
+ * come up. Needs APPT_SOURCE_ROOT (meson test sets it). */
+void itest_proxy_start(struct itest_proxy *p, const char *upstream);
+/* Stops it (by its pid) and waits for it. */
+void itest_proxy_stop(struct itest_proxy *p);
+/* POSTs body to the proxy's control path ("/__faultproxy/plan", "/__faultproxy/rules"), or
+ * GETs it when body is NULL; the answer goes to out. Aborts the test on a transport error. */
+void itest_proxy_control(const struct itest_proxy *p, const char *path, const char *body,
+			 struct buf *out);
+/* One counter of /__faultproxy/stats ("seen", "faulted", "forwarded"). */
+int itest_proxy_stat(const struct itest_proxy *p, const char *key);
 
 /* ---- running -------------------------------------------------------------------------- */
 

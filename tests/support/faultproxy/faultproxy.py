@@ -9,7 +9,14 @@ forwards every request to the upstream, except that the next requests can be giv
 one by one. Control, on the proxy itself (our client only ever POSTs to "/"):
 
   POST /__faultproxy/plan    body "throttle,503,ok": faults for the next requests, in order
-  GET  /__faultproxy/stats   {"seen": n, "faulted": n, "forwarded": n, "plan": [...]}
+  POST /__faultproxy/rules   body [{"op": "PutItem", "contains": "-appointments-",
+                             "fault": "dropreply", "count": 1}, ...]: per-operation faults
+                             (op: the X-Amz-Target operation or the Query protocol's Action;
+                             contains: optional text the request body must hold; count: how
+                             many matching requests get the fault, -1 = all). A matching rule
+                             wins over the plan; an empty list clears the rules.
+  GET  /__faultproxy/stats   {"seen": n, "faulted": n, "forwarded": n, "plan": [...],
+                              "rules": [...]}
 
 Faults (anything else, or "ok": forward normally):
   throttle   400 {"__type": "...#ThrottlingException"}            (not forwarded)
@@ -47,18 +54,41 @@ class State:
     def __init__(self, upstream):
         self.lock = threading.Lock()
         self.plan = []
+        self.rules = []
         self.seen = 0
         self.faulted = 0
         self.forwarded = 0
         self.upstream = upstream
 
-    def next_fault(self):
+    def next_fault(self, op, body):
         with self.lock:
             self.seen += 1
-            fault = self.plan.pop(0) if self.plan else "ok"
+            fault = None
+            for rule in self.rules:
+                if rule["count"] == 0 or rule["op"] != op:
+                    continue
+                if rule.get("contains") and rule["contains"].encode() not in body:
+                    continue
+                if rule["count"] > 0:
+                    rule["count"] -= 1
+                fault = rule["fault"]
+                break
+            if fault is None:
+                fault = self.plan.pop(0) if self.plan else "ok"
             if fault != "ok":
                 self.faulted += 1
             return fault
+
+
+def operation(headers, body):
+    """The AWS operation of a request: X-Amz-Target's last part, or the form's Action."""
+    target = headers.get("X-Amz-Target") or ""
+    if target:
+        return target.rsplit(".", 1)[-1]
+    for pair in body.split(b"&"):
+        if pair.startswith(b"Action="):
+            return pair[len(b"Action="):].decode(errors="replace")
+    return ""
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -91,10 +121,23 @@ class Handler(BaseHTTPRequestHandler):
             with st.lock:
                 st.plan = [f.strip() for f in body.decode().split(",") if f.strip()]
             self.answer(200, b"{}", "application/json")
+        elif self.path == "/__faultproxy/rules":
+            try:
+                rules = json.loads(body or b"[]")
+                for r in rules:
+                    r["count"] = int(r.get("count", -1))
+                    if not isinstance(r["op"], str) or not isinstance(r["fault"], str):
+                        raise ValueError("op and fault are strings")
+            except (ValueError, KeyError, TypeError) as e:
+                self.answer(400, json.dumps({"error": str(e)}).encode(), "application/json")
+                return
+            with st.lock:
+                st.rules = rules
+            self.answer(200, b"{}", "application/json")
         elif self.path == "/__faultproxy/stats":
             with st.lock:
                 doc = {"seen": st.seen, "faulted": st.faulted,
-                       "forwarded": st.forwarded, "plan": st.plan}
+                       "forwarded": st.forwarded, "plan": st.plan, "rules": st.rules}
             self.answer(200, json.dumps(doc).encode(), "application/json")
         else:
             self.answer(404, b"{}", "application/json")
@@ -132,7 +175,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.path.startswith("/__faultproxy/"):
             self.control(body)
             return
-        fault = self.server.state.next_fault()
+        fault = self.server.state.next_fault(operation(self.headers, body), body)
         if fault == "throttle":
             self.answer(400, b'{"__type":"com.amazonaws.sqs#ThrottlingException",'
                              b'"message":"Rate exceeded"}')
