@@ -157,6 +157,48 @@ static enum consumer_verdict book(struct worker_thread *t, const struct consumer
 	return CONSUMER_DONE;
 }
 
+/* The message's appointment as the table has it, read before anything is booked (SPEC §4:
+ * no slot is held by an appointment that is not in the table). Absent: any booking an
+ * earlier delivery made for it is released, then the message is poison. A message that
+ * does not describe its item is poison too. A missing table or an unreachable DynamoDB is
+ * transient. On CONSUMER_DONE, *a is the item: the booking takes its createdAt. */
+static enum consumer_verdict check_item(struct worker_thread *t, const struct appt_message *msg,
+					struct appointment *a, struct errbuf *reason)
+{
+	const char *table = t->w->cfg->table_name;
+	struct appointment want;
+	struct errbuf eb = {{0}};
+	bool released = false;
+	enum rc rc = store_get(t->ddb, table, msg->appointment_id, a, &eb);
+
+	if (rc == RC_NOTFOUND) {
+		rc = db_release_booking(t->db, msg->appointment_id, &released, &eb);
+		if (rc != RC_OK) {
+			eb_set(reason, rc, "appointment %s is not in %s; releasing its booking: "
+			       "PostgreSQL %s: %s", msg->appointment_id, table, t->w->cc->code, eb.msg);
+			return CONSUMER_RETRY;
+		}
+		eb_set(reason, RC_INVAL, "appointment %s is not in %s%s", msg->appointment_id, table,
+		       released ? "; the slot it held was released" : "");
+		return CONSUMER_POISON;
+	}
+	if (rc != RC_OK) {
+		eb_set(reason, rc, "DynamoDB: %s", eb.msg);
+		return verdict_of(rc);
+	}
+	memset(&want, 0, sizeof(want));
+	memcpy(want.appointment_id, msg->appointment_id, sizeof(want.appointment_id));
+	memcpy(want.insured_id, msg->insured_id, sizeof(want.insured_id));
+	memcpy(want.country, msg->country, sizeof(want.country));
+	want.schedule_id = msg->schedule_id;
+	if (!store_same_request(&want, a)) {
+		eb_set(reason, RC_INVAL, "the message does not match appointment %s in %s",
+		       msg->appointment_id, table);
+		return CONSUMER_POISON;
+	}
+	return CONSUMER_DONE;
+}
+
 /* The conditional status write; a redelivery finds it done and carries on. */
 static enum consumer_verdict record(struct worker_thread *t, struct appointment *a,
 				    const struct log_fields *lf, struct errbuf *reason)
@@ -176,12 +218,8 @@ static enum consumer_verdict record(struct worker_thread *t, struct appointment 
 	else
 		rc = store_mark_failed(t->ddb, cfg->table_name, a->appointment_id, a->failure_reason,
 				       a->processed_at, &o, &eb);
-	if (rc == RC_NOTFOUND) {
-		eb_set(reason, RC_INVAL, "appointment %s is not in %s", a->appointment_id,
-		       cfg->table_name);
-		return CONSUMER_POISON;
-	}
 	if (rc != RC_OK) {
+		/* RC_NOTFOUND: the item vanished since the check; the redelivery compensates */
 		eb_set(reason, rc, "DynamoDB: %s", eb.msg);
 		return CONSUMER_RETRY;
 	}
@@ -229,13 +267,10 @@ static enum consumer_verdict handle(void *tctx, const struct consumer_message *m
 		       w->cc->code);
 		return CONSUMER_POISON;
 	}
-	memset(&a, 0, sizeof(a));
-	memcpy(a.appointment_id, msg.appointment_id, sizeof(a.appointment_id));
-	memcpy(a.insured_id, msg.insured_id, sizeof(a.insured_id));
-	memcpy(a.country, msg.country, sizeof(a.country));
-	a.schedule_id = msg.schedule_id;
-	memcpy(a.created_at, msg.timestamp, sizeof(a.created_at));
-	v = book(t, m, &lf, &a, reason);
+	v = check_item(t, &msg, &a, reason);
+	/* a failed appointment keeps its outcome: only its event may still be missing */
+	if (v == CONSUMER_DONE && a.status != APPT_FAILED)
+		v = book(t, m, &lf, &a, reason);
 	if (v == CONSUMER_DONE)
 		v = record(t, &a, &lf, reason);
 	if (v != CONSUMER_DONE) {

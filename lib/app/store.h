@@ -24,8 +24,9 @@ enum store_outcome {
 };
 
 /* Every call: AWS failures come back as the DynamoDB client maps them (RC_IO,
- * RC_TIMEOUT, RC_RETRY after retries, RC_NOTFOUND for a missing table) with eb
- * filled; ddb_last_error() has the AWS detail for metrics. */
+ * RC_TIMEOUT, RC_RETRY after retries or for a missing table: all transient) with eb
+ * filled; ddb_last_error() has the AWS detail for metrics. RC_NOTFOUND means only that
+ * the appointment is not in the table. */
 
 /* Creates the item, status pending, only if no item has its id (attribute_not_exists).
  * When the condition fails, the item holding the id decides (read from the failed

@@ -360,6 +360,24 @@ TESTABLE enum rc ddb_parse_page(struct json_object *answer, struct ddb_page *pag
 
 /* ---- Items ---- */
 
+/* A call of the data plane (items and queries). Its table is one the deployment made, so
+ * its absence (ResourceNotFoundException) is a deployment fault an operator repairs, not an
+ * answer about an item: for the caller it is transient, RC_RETRY, and RC_NOTFOUND is left
+ * to mean "no such item" alone (issue 10: both consumers used to drop a message as poison
+ * when its table was missing). The control plane keeps RC_NOTFOUND for a missing table. */
+static enum rc data_call(struct ddb_client *c, const char *op, struct json_object *req,
+			 const struct aws_svc_call_opts *opts, struct json_object **ans,
+			 struct errbuf *eb)
+{
+	enum rc rc = aws_svc_call(&c->base, op, req, opts, ans, eb);
+
+	if (rc == RC_NOTFOUND) {
+		eb_prefix(eb, "dynamodb %s: the table does not exist (retried later)", op);
+		rc = RC_RETRY;
+	}
+	return rc;
+}
+
 /* Sends a conditional write. RC_CONFLICT from it means a failed condition and nothing else,
  * so callers can treat it as "the item is not in the state you assumed": the core maps a few
  * other codes to RC_CONFLICT (ResourceInUseException while the table is being created or
@@ -371,7 +389,7 @@ static enum rc write_call(struct ddb_client *c, const char *op, const char *tabl
 {
 	struct json_object *fail = NULL, *it = NULL;
 	struct aws_svc_call_opts opts = {.conflict_body = &fail};
-	enum rc rc = aws_svc_call(&c->base, op, req, &opts, ans, eb);
+	enum rc rc = data_call(c, op, req, &opts, ans, eb);
 
 	if (rc == RC_CONFLICT && !code_is(&c->base.last, "ConditionalCheckFailedException")) {
 		rc = RC_RETRY;
@@ -410,7 +428,7 @@ enum rc ddb_get_item(struct ddb_client *c, const char *table, struct json_object
 	*item = NULL;
 	rc = ddb_build_get_item(table, key, consistent, &req, eb);
 	if (rc == RC_OK)
-		rc = aws_svc_call(&c->base, "GetItem", req, NULL, &ans, eb);
+		rc = data_call(c, "GetItem", req, NULL, &ans, eb);
 	if (rc != RC_OK)
 		goto out;
 	if (!json_object_object_get_ex(ans, "Item", &it)) {
@@ -435,7 +453,7 @@ enum rc ddb_delete_item(struct ddb_client *c, const char *table, struct json_obj
 	enum rc rc = ddb_table_req(table, "Key", key, &req, eb);
 
 	if (rc == RC_OK)
-		rc = aws_svc_call(&c->base, "DeleteItem", req, NULL, &ans, eb);
+		rc = data_call(c, "DeleteItem", req, NULL, &ans, eb);
 	json_object_put(ans);
 	json_object_put(req);
 	return rc;
@@ -475,7 +493,7 @@ static enum rc query_page(struct ddb_client *c, const struct ddb_query_req *q,
 	ddb_page_cleanup(page);
 	rc = ddb_build_query(q, start_key, count_only, &req, eb);
 	if (rc == RC_OK)
-		rc = aws_svc_call(&c->base, "Query", req, NULL, &ans, eb);
+		rc = data_call(c, "Query", req, NULL, &ans, eb);
 	if (rc == RC_OK)
 		rc = ddb_parse_page(ans, page, eb);
 	if (rc != RC_OK)

@@ -44,7 +44,10 @@ const struct aws_error *ddb_last_error(const struct ddb_client *c);
 /* Every operation below: fails with RC_INVAL (eb says which argument) before any request when
  * an argument breaks a limit above; otherwise with the rc aws_call mapped (RC_IO, RC_TIMEOUT,
  * RC_RETRY after the core's retries, RC_INVAL for a ValidationException...) and eb holding
- * aws_error_to_eb's summary. A missing table is RC_NOTFOUND in every operation. */
+ * aws_error_to_eb's summary. A missing table is RC_RETRY here: a deployment fault,
+ * transient for the caller, so RC_NOTFOUND in these operations means only "no such item"
+ * (the table operations of dynamodb_tables.h keep RC_NOTFOUND for it); ddb_last_error()
+ * keeps the ResourceNotFoundException. */
 
 /* ---- Items ----
  * names is ExpressionAttributeNames ({"#s": "status"}) and values ExpressionAttributeValues
@@ -72,7 +75,7 @@ enum rc ddb_put_item(struct ddb_client *c, const struct ddb_put_req *req,
 
 /* GetItem of the item with key (name -> attribute value, borrowed). consistent asks for a
  * strongly consistent read. *item is the item (caller owns it). RC_NOTFOUND when there is no
- * such item (eb says "no item"), as for a missing table (eb carries AWS's message). */
+ * such item (eb says "no item"); a missing table is RC_RETRY. */
 enum rc ddb_get_item(struct ddb_client *c, const char *table, struct json_object *key,
 		     bool consistent, struct json_object **item, struct errbuf *eb) MUSTCHECK;
 

@@ -22,7 +22,9 @@ enum rc {
 	RC_INVAL,    /* the input (argument, message, config value) is invalid: permanent */
 	RC_IO,       /* a network or system call failed; usually worth a retry */
 	RC_TIMEOUT,  /* a deadline passed before an answer came */
-	RC_RETRY,    /* the remote side asked us to come back later (throttling, 5xx) */
+	RC_RETRY,    /* the remote side asked us to come back later (throttling, 5xx), or a
+		      * resource a data-plane call needs is missing (a table not made yet):
+		      * transient, an operator or time repairs it */
 	RC_CONFLICT, /* a condition did not hold (conditional write, slot taken) */
 	RC_NOTFOUND, /* the thing asked for does not exist */
 	RC_FATAL,    /* unrecoverable: a bug or a broken environment */

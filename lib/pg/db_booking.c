@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "domain/timeutil.h"
 #include "pg/db_int.h"
 
 #define SID_SIZE 24 /* a schedule id (int64) as text, with NUL */
@@ -53,6 +54,21 @@ static const struct db_stmt st_why = {
 static const struct db_stmt st_owner = {
 	.name = "booking_owner",
 	.sql = "SELECT schedule_id FROM appointments WHERE appointment_id = $1::uuid",
+	.n_params = 1,
+};
+
+/* The release of a booking: the row first (it names the slot), then the slot. */
+static const struct db_stmt st_cancel = {
+	.name = "booking_cancel",
+	.sql = "UPDATE appointments SET status = 'cancelled'"
+	       " WHERE appointment_id = $1::uuid AND status <> 'cancelled' RETURNING schedule_id",
+	.n_params = 1,
+};
+
+static const struct db_stmt st_free = {
+	.name = "booking_free",
+	.sql = "UPDATE schedules SET is_available = true, updated_at = now()"
+	       " WHERE schedule_id = $1::bigint",
 	.n_params = 1,
 };
 
@@ -270,6 +286,48 @@ out:
 	return rc;
 }
 
+enum rc db_release_booking(struct db_conn *c, const char *appointment_id, bool *released,
+			   struct errbuf *eb)
+{
+	const char *id_p[1] = {appointment_id};
+	const char *sid_p[1] = {NULL};
+	char sid[SID_SIZE];
+	PGresult *r = NULL;
+	int64_t schedule_id = 0;
+	bool in_tx = false;
+	enum rc rc;
+
+	*released = false;
+	if (!valid_uuid(appointment_id))
+		return eb_set(eb, RC_INVAL, "appointment id is not a UUID");
+	rc = db_begin(c, eb);
+	if (rc != RC_OK)
+		goto out;
+	in_tx = true;
+	rc = db_run(c, &st_cancel, id_p, DB_TIMEOUT_DEFAULT, &r, eb);
+	if (rc != RC_OK || PQntuples(r) == 0)
+		goto out; /* nothing held: the rollback below keeps nothing */
+	rc = db_get_i64(r, 0, 0, &schedule_id, eb);
+	PQclear(r);
+	r = NULL;
+	if (rc != RC_OK)
+		goto out;
+	snprintf(sid, sizeof(sid), "%" PRId64, schedule_id);
+	sid_p[0] = sid;
+	rc = db_run(c, &st_free, sid_p, DB_TIMEOUT_DEFAULT, &r, eb);
+	if (rc != RC_OK)
+		goto out;
+	rc = db_commit(c, eb);
+	in_tx = false;
+	if (rc == RC_OK)
+		*released = true;
+out:
+	PQclear(r);
+	if (in_tx)
+		db_rollback(c);
+	return rc;
+}
+
 enum rc db_check_schedule(struct db_conn *c, int64_t schedule_id, const char *country,
 			  int timeout_ms, enum db_check_status *status,
 			  struct db_schedule *details, struct errbuf *eb)
@@ -279,6 +337,8 @@ enum rc db_check_schedule(struct db_conn *c, int64_t schedule_id, const char *co
 	PGresult *r = NULL;
 	struct db_schedule s;
 	bool free_now = false;
+	bool was_up;
+	int64_t deadline;
 	enum rc rc;
 
 	*status = DB_CHECK_NONE;
@@ -287,7 +347,14 @@ enum rc db_check_schedule(struct db_conn *c, int64_t schedule_id, const char *co
 		return rc;
 	if (timeout_ms <= 0)
 		return eb_set(eb, RC_INVAL, "check timeout must be > 0 ms");
+	was_up = db_connected(c);
+	deadline = tu_mono_ms() + timeout_ms;
 	rc = db_run(c, &st_check, params, timeout_ms, &r, eb);
+	/* A connection that was up and turns out dead (the server restarted since) says
+	 * nothing about the server now: reconnect once, within the deadline, before the
+	 * caller takes the database for down (issue 10). A read, so a second run is safe. */
+	if (rc == RC_IO && was_up && !db_connected(c) && deadline - tu_mono_ms() > 0)
+		rc = db_run(c, &st_check, params, (int)(deadline - tu_mono_ms()), &r, eb);
 	if (rc != RC_OK)
 		goto out;
 	if (PQntuples(r) == 0) {

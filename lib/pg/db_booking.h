@@ -3,6 +3,7 @@
 #ifndef APPT_DB_BOOKING_H
 #define APPT_DB_BOOKING_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "pg/db.h"
@@ -65,10 +66,20 @@ enum rc db_book_appointment(struct db_conn *c, const char *appointment_id,
 			    const char *created_at_iso, struct db_booking_result *out,
 			    struct errbuf *eb) MUSTCHECK;
 
+/* Gives up the booking appointment_id holds, if any, in ONE transaction: its row turns
+ * 'cancelled' and its slot is available again. The worker's compensation for a message whose
+ * appointment is not in the table (SPEC §4: no slot is held by a missing appointment; the
+ * item may have been deleted after an earlier delivery booked it). *released says whether
+ * there was a live booking; a second call finds none. Errors as db_book_appointment (RC_INVAL
+ * for an id that is not a UUID; transient kinds are safe to retry). */
+enum rc db_release_booking(struct db_conn *c, const char *appointment_id, bool *released,
+			   struct errbuf *eb) MUSTCHECK;
+
 /* The API's read-only check of schedule_id in country, bounded by timeout_ms (> 0) for the
  * whole call including a connection attempt. RC_OK with *status (and *details, may be NULL,
  * filled when the schedule exists); RC_IO when the database cannot be reached (the API then
- * accepts the request and lets the worker decide), RC_TIMEOUT past the deadline, RC_INVAL
+ * accepts the request and lets the worker decide); a connection that was up and is found
+ * dead is first reconnected once within the deadline (a restarted server is reachable); RC_TIMEOUT past the deadline, RC_INVAL
  * for bad input. Writes nothing. Not thread-safe (one connection per thread). */
 enum rc db_check_schedule(struct db_conn *c, int64_t schedule_id, const char *country,
 			  int timeout_ms, enum db_check_status *status,

@@ -3,7 +3,10 @@
 built appointment-api against DynamoDB Local through tests/support/faultproxy, which drops
 replies after DynamoDB applied the write, and clients that retry with the same body (and
 Idempotency-Key) as SPEC tells them. Whatever is lost in between, the retries end in one
-appointment and every answer that carries one carries the same appointmentId.
+appointment and every answer that carries one carries the same appointmentId. Plus the
+consumers' side of SPEC §4's invariants: no slot held by an appointment that is not in the
+table, a missing table is transient (never a reason to drop a message), and PostgreSQL's
+created_at is the appointment's createdAt.
 
 Every daemon started here is stopped by pid and must exit 0 (under the ASan build of
 scripts/test a leak or a memory error makes it exit otherwise)."""
@@ -13,6 +16,7 @@ import os
 import sys
 import time
 import unittest
+import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -77,8 +81,65 @@ class Api:
 
 
 def setUpModule():
-    global D
+    global D, QUEUES, SQS
     D = harness.Deployment(seed_count=40)
+    QUEUES = harness.read_env_file(os.path.join(D.dir, "env"))
+    SQS = harness.aws_client("sqs")
+
+
+def stop_clean(test, daemon):
+    """Stops daemon (by pid) and fails test unless it exited 0 without a sanitizer report."""
+    if daemon in D.daemons:
+        D.daemons.remove(daemon)
+    rc = daemon.stop()
+    logs = daemon.logs()
+    test.assertEqual(rc, 0, "%s exited %s; log tail:\n%s" % (daemon.name, rc, logs[-3000:]))
+    for bad in ("AddressSanitizer", "runtime error:", "LeakSanitizer", "ThreadSanitizer"):
+        test.assertNotIn(bad, logs)
+
+
+def wait_for(what, fn, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = fn()
+        if got:
+            return got
+        time.sleep(0.3)
+    raise AssertionError("no %s within %ss" % (what, timeout))
+
+
+def creation_message(appointment_id, insured, schedule, country="PE"):
+    """The SNS message of SPEC §4 as a raw SQS body (the worker accepts both forms)."""
+    return json.dumps({"appointmentId": appointment_id, "countryISO": country,
+                       "eventType": "AppointmentCreated", "insuredId": insured,
+                       "scheduleId": schedule, "timestamp": "2026-01-01T00:00:00.000Z"})
+
+
+def slot(schedule, country="PE"):
+    """(is_available, [(appointment_id, status)...]) of one slot in PostgreSQL."""
+    db = "e2e_%s_%s" % (D.stage, country.lower())
+    avail = harness.psql(db, "SELECT is_available FROM schedules WHERE schedule_id = %d"
+                         % schedule)
+    rows = harness.psql(db, "SELECT appointment_id || ' ' || status FROM appointments "
+                            "WHERE schedule_id = %d ORDER BY 1" % schedule)
+    return avail == "t", [tuple(r.split()) for r in rows.splitlines() if r]
+
+
+def processing_errors(ids, timeout=60):
+    """Receives (and deletes) Processing Error events from the error queue until one names
+    each of ids; returns {id: reason}. Others' events are dropped."""
+    found = {}
+
+    def more():
+        for m in harness.drain_queue(SQS, QUEUES["APPOINTMENTS_ERROR_QUEUE_URL"], 1, timeout=2):
+            detail = json.loads(m["Body"])["detail"]
+            for i in ids:
+                if i in detail.get("reason", "") or i in detail.get("body", ""):
+                    found[i] = detail["reason"]
+        return len(found) == len(ids)
+
+    wait_for("Processing Error for %s" % ", ".join(ids), more, timeout)
+    return found
 
 
 def tearDownModule():
@@ -127,6 +188,114 @@ class LostReplyTest(unittest.TestCase):
         replies = self.api.post_like_a_client("502", 102, "PE", key="lost-" + harness.rand())
         self.assertEqual(replies[0][0], 201, replies)
         self.assert_one_appointment("00502", replies)
+
+
+class ScheduleCheckTest(unittest.TestCase):
+    """After PostgreSQL drops the API's connection (a restart), the next check reconnects
+    instead of taking the database for down and skipping the check (issue 10)."""
+
+    def test_dead_connection_is_reconnected_before_the_check_is_skipped(self):
+        api = Api(D, "[api]\nthreads = 1\n")  # one HTTP thread: its connection is the one cut
+        try:
+            status, _, doc = api.call("POST", "/appointments", {"insuredId": "621",
+                                                                 "scheduleId": 121,
+                                                                 "countryISO": "PE"})
+            self.assertEqual(status, 201, doc)
+            killed = harness.psql("postgres", "SELECT count(*) FROM (SELECT pg_terminate_backend("
+                                  "pid, 5000) AS t FROM pg_stat_activity WHERE datname = "
+                                  "'e2e_%s_pe' AND application_name = 'appointment-api') x "
+                                  "WHERE t" % D.stage)
+            self.assertEqual(killed, "1")
+            status, _, doc = api.call("POST", "/appointments", {"insuredId": "621",
+                                                                 "scheduleId": 9999999,
+                                                                 "countryISO": "PE"})
+            self.assertEqual((status, doc["error"]["errorCode"]), (404, "SCHEDULE_NOT_FOUND"),
+                             doc)
+        finally:
+            self.assertEqual(api.stop(), 0)
+
+
+class WorkerItemTest(unittest.TestCase):
+    """The worker reads the appointment before it books (SPEC §4 invariants, issue 10)."""
+
+    def test_message_for_a_missing_appointment_holds_no_slot(self):
+        absent, booked = str(uuid.uuid4()), str(uuid.uuid4())
+        db = "e2e_%s_pe" % D.stage
+        # an earlier delivery booked slot 112 for an appointment the table no longer has
+        harness.psql(db, "UPDATE schedules SET is_available = false WHERE schedule_id = 112; "
+                         "INSERT INTO appointments (appointment_id, insured_id, schedule_id, "
+                         "country_iso, status, created_at) VALUES ('%s', '00612', 112, 'PE', "
+                         "'booked', now())" % booked)
+        worker = D.start("appointment-worker", "--country", "pe")
+        self.addCleanup(stop_clean, self, worker)
+        url = QUEUES["APPOINTMENTS_PE_QUEUE_URL"]
+        SQS.send_message(QueueUrl=url, MessageBody=creation_message(absent, "00611", 111))
+        SQS.send_message(QueueUrl=url, MessageBody=creation_message(booked, "00612", 112))
+        reasons = processing_errors([absent, booked])
+        self.assertIn("is not in", reasons[absent])
+        self.assertIn("released", reasons[booked])
+        self.assertEqual(slot(111), (True, []))
+        self.assertEqual(slot(112), (True, [(booked, "cancelled")]))
+        wait_for("an empty PE queue", lambda: harness.queue_depth(SQS, url) == (0, 0))
+
+    def test_pg_created_at_is_the_appointments_created_at(self):
+        # the publish fails (SNS unreachable): the reconciler sends it later, so the SNS
+        # message's timestamp is well after the appointment's createdAt
+        api = Api(D, env={"AWS_ENDPOINT_URL_SNS": "http://127.0.0.1:%d" % harness.free_port(),
+                          "AWS_MAX_ATTEMPTS": "1"})
+        try:
+            status, _, doc = api.call("POST", "/appointments", {"insuredId": "613",
+                                                                 "scheduleId": 113,
+                                                                 "countryISO": "PE"})
+        finally:
+            self.assertEqual(api.stop(), 0)
+        self.assertEqual(status, 201, doc)
+        time.sleep(1.2)
+        worker = D.start("appointment-worker", "--country", "pe")
+        self.addCleanup(stop_clean, self, worker)
+        D.ctl("reconcile", "--older-than", "0")
+        db = "e2e_%s_pe" % D.stage
+        got = wait_for("the booking of %s" % doc["appointmentId"], lambda: harness.psql(
+            db, "SELECT to_char(created_at AT TIME ZONE 'UTC', "
+                "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') FROM appointments "
+                "WHERE appointment_id = '%s'" % doc["appointmentId"]))
+        self.assertEqual(got, doc["createdAt"])
+
+
+class MissingTableTest(unittest.TestCase):
+    """A missing table (no such resource) is transient: the message is retried, never
+    reported as poison and deleted, and nothing is booked meanwhile (issue 10). CL, whose
+    queue no other test of this module uses."""
+
+    def test_worker_and_completion_keep_their_messages(self):
+        env = dict(D.env, APPOINTMENTS_TABLE_NAME="no-such-table-" + harness.rand())
+        appointment = str(uuid.uuid4())
+        worker = harness.Daemon("appointment-worker", ["--config", D.config, "--country", "cl"],
+                                env, D.dir)
+        self.addCleanup(stop_clean, self, worker)
+        completion = harness.Daemon("appointment-completion", ["--config", D.config], env, D.dir)
+        self.addCleanup(stop_clean, self, completion)
+        SQS.send_message(QueueUrl=QUEUES["APPOINTMENTS_CL_QUEUE_URL"],
+                         MessageBody=creation_message(appointment, "00614", 114, "CL"))
+        SQS.send_message(QueueUrl=QUEUES["APPOINTMENTS_COMPLETION_QUEUE_URL"],
+                         MessageBody=json.dumps({
+                             "version": "0", "id": str(uuid.uuid4()),
+                             "detail-type": "Appointment Processed",
+                             "source": "medical.appointment.cl", "time": "2026-01-01T00:00:00Z",
+                             "detail": {"appointmentId": appointment, "insuredId": "00614",
+                                        "scheduleId": 114, "countryISO": "CL",
+                                        "status": "PROCESSED"}}))
+        for d in (worker, completion):
+            wait_for("two retries in %s" % d.name,
+                     lambda: d.logs().count("the table does not exist") >= 2)
+        self.assertEqual(slot(114, "CL"), (True, []))
+        events = harness.drain_queue(SQS, QUEUES["APPOINTMENTS_ERROR_QUEUE_URL"], 1, timeout=3)
+        self.assertEqual([m for m in events if appointment in m["Body"]], [])
+        for q in ("CL", "COMPLETION"):
+            url = QUEUES["APPOINTMENTS_%s_QUEUE_URL" % q]
+            dlq = QUEUES.get("APPOINTMENTS_%s_DLQ_URL" % q, url + "-dlq")
+            kept = sum(harness.queue_depth(SQS, url)) + sum(harness.queue_depth(SQS, dlq))
+            self.assertEqual(kept, 1, q)
 
 
 if __name__ == "__main__":

@@ -14,46 +14,11 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
-import botocore.session  # noqa: E402
 
-
-def client(service):
-    env_name = {"sqs": "AWS_ENDPOINT_URL_SQS", "sns": "AWS_ENDPOINT_URL_SNS",
-                "events": "AWS_ENDPOINT_URL_EVENTBRIDGE"}[service]
-    return botocore.session.get_session().create_client(
-        service, region_name=os.environ.get("AWS_REGION", "us-east-1"),
-        endpoint_url=os.environ[env_name], aws_access_key_id="test",
-        aws_secret_access_key="test")
-
-
-def read_env_file(path):
-    values = {}
-    with open(path) as f:
-        for line in f:
-            line = line.strip()
-            if line and not line.startswith("#") and "=" in line:
-                k, v = line.split("=", 1)
-                values[k.replace("export ", "")] = v.strip("'\"")
-    return values
-
-
-def drain_queue(sqs, url, want, timeout=30):
-    """Receives (and deletes) until `want` messages came or the time is up."""
-    got = []
-    deadline = time.monotonic() + timeout
-    while len(got) < want and time.monotonic() < deadline:
-        r = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
-                                AttributeNames=["All"])
-        for m in r.get("Messages", []):
-            got.append(m)
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
-    return got
-
-
-def queue_depth(sqs, url):
-    a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
-        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
-    return int(a["ApproximateNumberOfMessages"]), int(a["ApproximateNumberOfMessagesNotVisible"])
+client = harness.aws_client
+read_env_file = harness.read_env_file
+drain_queue = harness.drain_queue
+queue_depth = harness.queue_depth
 
 
 class FlowTest(unittest.TestCase):
