@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "api.h"
+#include "base/clock.h"
 #include "domain/timeutil.h"
 #include "app/quota.h"
 
@@ -29,7 +30,7 @@ bool api_guard(void *ud, const struct http_request *req, struct http_response *r
 	bool known;
 	enum rc rc;
 
-	if (!ratelimit_take(&ctx->rl, svc_now_usec(), &wait_s)) {
+	if (!ratelimit_take(&ctx->rl, clk_mono_us(), &wait_s)) {
 		http_reply_error(resp, req, APIERR_RATE_LIMIT_EXCEEDED, NULL, NULL);
 		retry_after(resp, wait_s);
 		return false;
@@ -51,7 +52,7 @@ bool api_guard(void *ud, const struct http_request *req, struct http_response *r
 		http_reply_error(resp, req, APIERR_INTERNAL_ERROR, NULL, NULL);
 		return false;
 	}
-	now_s = tu_now_ms() / 1000;
+	now_s = clk_wall_ms() / 1000;
 	rc = quota_take(t->ddb, cfg->quota_table, hash, now_s, &count, &eb);
 	api_dep_mark(&ctx->ddb_dep, rc);
 	if (rc != RC_OK) {

@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "api.h"
 #include "pg/db_booking.h"
+#include "base/clock.h"
 #include "domain/timeutil.h"
 #include "domain/validate.h"
 #include "app/idem.h"
@@ -123,7 +123,7 @@ static void replay(struct api_ctx *ctx, struct api_thread *t, const struct idem_
 		for (int i = 0; i < REPLAY_WAIT_STEPS && rc == RC_NOTFOUND; i++) {
 			rc = store_get(t->ddb, cfg->table_name, rec->appointment_id, &a, &eb);
 			if (rc == RC_NOTFOUND)
-				usleep(REPLAY_WAIT_MS * 1000);
+				clk_sleep_ms(REPLAY_WAIT_MS);
 		}
 		if (rc == RC_NOTFOUND) {
 			http_reply_error(resp, req, APIERR_IDEMPOTENCY_CONFLICT,
@@ -181,7 +181,7 @@ static bool idempotency_gate(struct api_ctx *ctx, struct api_thread *t, const st
 	idem_record_key(api_hash, key, record_key);
 	idem_request_hash(ar, req_hash);
 	rc = idem_claim(t->ddb, cfg->idempotency_table, record_key, req_hash, appointment_id,
-			tu_now_ms() / 1000, &st, &rec, &eb);
+			clk_wall_ms() / 1000, &st, &rec, &eb);
 	api_dep_mark(&ctx->ddb_dep, rc);
 	if (rc != RC_OK) {
 		record_key[0] = '\0';
@@ -222,7 +222,7 @@ static void publish_or_defer(struct api_ctx *ctx, struct api_thread *t, size_t c
 
 	if (rc == RC_OK)
 		rc = publish_appointment(t->sns, arn, a, req->request_id,
-					 http_header(req, "traceparent"), tu_now_ms(), &err, &eb);
+					 http_header(req, "traceparent"), clk_wall_ms(), &err, &eb);
 	api_dep_mark(&ctx->sns_dep, rc);
 	if (rc != RC_OK) {
 		f.error = eb.msg;
@@ -269,7 +269,7 @@ void api_post_appointment(void *ud, const struct http_request *req, struct http_
 		idempotency_release(ctx, t, record_key);
 		return;
 	}
-	rc = appt_init_pending(&a, &ar, id, tu_now_ms());
+	rc = appt_init_pending(&a, &ar, id, clk_wall_ms());
 	if (rc != RC_OK) {
 		idempotency_release(ctx, t, record_key);
 		http_reply_error(resp, req, APIERR_INTERNAL_ERROR, NULL, NULL);

@@ -7,6 +7,7 @@
 #include "api.h"
 #include "app/awscfg.h"
 #include "aws/awsmetrics.h"
+#include "base/clock.h"
 #include "domain/timeutil.h"
 #include "app/secret.h"
 
@@ -63,7 +64,7 @@ void api_dep_mark(struct api_dep *dep, enum rc rc)
 	/* a missing item or a failed condition is an answer: the service is up */
 	bool up = rc == RC_OK || rc == RC_CONFLICT || rc == RC_NOTFOUND || rc == RC_INVAL;
 
-	atomic_store(up ? &dep->last_ok_ms : &dep->last_fail_ms, tu_mono_ms());
+	atomic_store(up ? &dep->last_ok_ms : &dep->last_fail_ms, clk_mono_ms());
 }
 
 enum rc api_topic_arn(struct api_ctx *ctx, struct api_thread *t, size_t ci, const char **arn,
@@ -236,7 +237,7 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&ctx.topics_lock, NULL);
 	pthread_mutex_init(&ctx.threads_lock, NULL);
 	pthread_rwlock_init(&ctx.keys_lock, NULL);
-	ratelimit_init(&ctx.rl, cfg->rate_limit, cfg->rate_burst, svc_now_usec());
+	ratelimit_init(&ctx.rl, cfg->rate_limit, cfg->rate_burst, clk_mono_us());
 	for (size_t i = 0; i < cfg->n_countries; i++)
 		ctx.countries[ctx.n_countries++] = cfg->countries[i].code;
 	log_init(&ctx.lg, SERVICE_NAME, cfg->log_level);

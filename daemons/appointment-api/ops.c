@@ -7,6 +7,7 @@
 
 #include "api.h"
 #include "aws/dynamodb_tables.h"
+#include "base/clock.h"
 #include "domain/timeutil.h"
 
 void api_healthz(void *ud, const struct http_request *req, struct http_response *resp)
@@ -47,7 +48,7 @@ static void probe(struct api_ctx *ctx, struct api_thread *t)
 void api_readyz(void *ud, const struct http_request *req, struct http_response *resp)
 {
 	struct api_ctx *ctx = ud;
-	long long now = tu_mono_ms();
+	long long now = clk_mono_ms();
 	struct errbuf eb = {{0}};
 	struct api_thread *t;
 	char body[256];
@@ -59,7 +60,7 @@ void api_readyz(void *ud, const struct http_request *req, struct http_response *
 		t = api_thread_get(ctx, &eb);
 		if (t != NULL)
 			probe(ctx, t);
-		now = tu_mono_ms();
+		now = clk_mono_ms();
 	}
 	ddb = recent_ok(&ctx->ddb_dep, now);
 	sns = recent_ok(&ctx->sns_dep, now);

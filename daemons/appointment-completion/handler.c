@@ -10,6 +10,7 @@
 #include "aws/eventbridge.h"
 #include "aws/awsmetrics.h"
 #include "completion.h"
+#include "base/clock.h"
 #include "domain/timeutil.h"
 #include "app/events.h"
 #include "base/jx.h"
@@ -139,7 +140,7 @@ static enum consumer_verdict handle(void *tctx, const struct consumer_message *m
 		kv[0] = (struct log_kv){"traceparent", ev.traceparent};
 		lf.n_kv = 1;
 	}
-	if (tu_format_ms(tu_now_ms(), now) != RC_OK) {
+	if (tu_format_ms(clk_wall_ms(), now) != RC_OK) {
 		eb_set(reason, RC_FATAL, "clock out of range");
 		return CONSUMER_RETRY;
 	}

@@ -7,13 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "aws/dynamodb.h"
 #include "aws/eventbridge.h"
 #include "aws/awsmetrics.h"
 #include "pg/db.h"
 #include "pg/db_booking.h"
+#include "base/clock.h"
 #include "domain/timeutil.h"
 #include "app/events.h"
 #include "app/secret.h"
@@ -89,12 +89,12 @@ static enum consumer_verdict verdict_of(enum rc rc)
 static bool wait_for_database(struct worker_thread *t, const struct consumer_message *m,
 			      const struct log_fields *lf, const char *why)
 {
-	int64_t deadline = tu_mono_ms() + (int64_t)t->w->cfg->dependency_wait_seconds * 1000;
+	int64_t deadline = clk_mono_ms() + (int64_t)t->w->cfg->dependency_wait_seconds * 1000;
 	struct errbuf eb = {{0}};
 	bool logged = false;
 
-	while (!atomic_load(m->stopping) && tu_mono_ms() < deadline) {
-		int64_t t0 = tu_mono_ms();
+	while (!atomic_load(m->stopping) && clk_mono_ms() < deadline) {
+		int64_t t0 = clk_mono_ms();
 		int64_t spent;
 
 		if (db_reconnect_wait(t->db, 1000, &eb) == RC_OK) {
@@ -112,12 +112,8 @@ static bool wait_for_database(struct worker_thread *t, const struct consumer_mes
 			consumer_waiting_on(m->consumer, what);
 			logged = true;
 		}
-		spent = tu_mono_ms() - t0;
-		if (spent < 1000) {
-			struct timespec ts = {0, (long)(1000 - spent) * 1000000L};
-
-			nanosleep(&ts, NULL);
-		}
+		spent = clk_mono_ms() - t0;
+		clk_sleep_ms((long)(1000 - spent));
 	}
 	consumer_waiting_on(m->consumer, NULL);
 	return false;
@@ -208,7 +204,7 @@ static enum consumer_verdict record(struct worker_thread *t, struct appointment 
 	struct errbuf eb = {{0}};
 	enum rc rc;
 
-	if (tu_format_ms(tu_now_ms(), a->processed_at) != RC_OK) {
+	if (tu_format_ms(clk_wall_ms(), a->processed_at) != RC_OK) {
 		eb_set(reason, RC_FATAL, "clock out of range");
 		return CONSUMER_RETRY;
 	}

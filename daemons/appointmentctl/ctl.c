@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "app/awscfg.h"
@@ -102,14 +101,6 @@ int ctl_opt_value(int argc, char **argv, int *i, const char *name, const char **
 	*i += 1;
 	*val = argv[*i];
 	return 1;
-}
-
-void ctl_sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
 }
 
 bool ctl_arn_prefix(const char *arn, const char *service, char *out, size_t n)

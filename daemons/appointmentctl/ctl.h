@@ -72,9 +72,6 @@ int ctl_die(int code, const char *fmt, ...) PRINTF(2, 3);
  * it is name without a value (the caller reports a usage error). */
 int ctl_opt_value(int argc, char **argv, int *i, const char *name, const char **val);
 
-/* Sleeps ms milliseconds (interrupted sleeps resume). */
-void ctl_sleep_ms(long ms);
-
 /* The parts of an ARN "arn:<partition>:<service>:<region>:<account>:<rest>": writes
  * "arn:<partition>:<service>:<region>:<account>:" for service into out (size n). Returns
  * false when arn is not shaped like that or out is too small. Used to name a resource of

@@ -11,6 +11,7 @@
 #include "aws/sqs.h"
 #include "aws/sqs_queues.h"
 #include "aws/ssm.h"
+#include "base/clock.h"
 #include "ctl.h"
 
 #define TARGET_IDS_MAX EVB_TARGETS_MAX /* targets removed from one rule (ours and strays) */
@@ -306,7 +307,7 @@ static enum rc dest_table(struct dest *d, const char *table, struct errbuf *eb)
 		if (waited >= CTL_TABLE_WAIT_MS)
 			return eb_set(eb, RC_TIMEOUT, "delete table %s: still %s after %ld s", table,
 				      info.status, waited / 1000);
-		ctl_sleep_ms(DDB_WAIT_POLL_MS);
+		clk_sleep_ms(DDB_WAIT_POLL_MS);
 		waited += DDB_WAIT_POLL_MS;
 	}
 	ctl_line(&d->x, "deleted table %s", table);

@@ -5,11 +5,11 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <json-c/json.h>
 
 #include "app/secret.h"
+#include "base/clock.h"
 #include "app/tables.h"
 #include "aws/dynamodb.h"
 #include "aws/eventbridge.h"
@@ -434,14 +434,6 @@ static void probe_parameter(struct run *r)
 	settle_eb(r, it, rc, ssm_last_error(r->ssm), &eb);
 }
 
-static double mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
 static void probe_databases(struct probe *p)
 {
 	const struct cfg *c = p->x->cfg;
@@ -456,7 +448,7 @@ static void probe_databases(struct probe *p)
 		struct probe_db *d = &p->db[p->n_db++];
 		struct db_options opt;
 		struct db_conn *conn = NULL;
-		double t0;
+		uint64_t t0;
 
 		snprintf(d->country, sizeof(d->country), "%s", cc->code);
 		snprintf(d->target, sizeof(d->target), "%s:%d/%s", cc->db_host, cc->db_port,
@@ -473,9 +465,9 @@ static void probe_databases(struct probe *p)
 			continue;
 		}
 		snprintf(d->target, sizeof(d->target), "%s", db_describe(conn));
-		t0 = mono_ms();
+		t0 = clk_mono_us();
 		d->ok = db_ping(conn, PROBE_DB_TIMEOUT_MS, &eb) == RC_OK;
-		d->ms = mono_ms() - t0;
+		d->ms = (double)(clk_mono_us() - t0) / 1000.0;
 		if (!d->ok)
 			snprintf(d->detail, sizeof(d->detail), "%s", eb.msg);
 		db_conn_free(conn);

@@ -13,6 +13,7 @@
 #include "aws/eventbridge.h"
 #include "aws/sns.h"
 #include "ctl.h"
+#include "base/clock.h"
 #include "domain/timeutil.h"
 #include "app/events.h"
 #include "app/publish.h"
@@ -107,7 +108,7 @@ static bool on_item(void *ud, const struct appointment *a)
 	} else if (r->kind == 0) {
 		rc = topic_of(r, ci, &arn, &eb);
 		if (rc == RC_OK)
-			rc = publish_appointment(r->sns, arn, a, NULL, NULL, tu_now_ms(), NULL, &eb);
+			rc = publish_appointment(r->sns, arn, a, NULL, NULL, clk_wall_ms(), NULL, &eb);
 	} else {
 		rc = events_put_outcome(r->evb, r->x.cfg->event_bus_name, a, NULL, NULL, &eb);
 	}
@@ -212,7 +213,7 @@ int ctl_cmd_reconcile(const char *config_path, int argc, char **argv)
 		goto out;
 	if (older_than < 0)
 		older_than = r->x.cfg->reconcile_after_seconds;
-	if (tu_format_ms(tu_now_ms() - older_than * 1000, before) != RC_OK) {
+	if (tu_format_ms(clk_wall_ms() - older_than * 1000, before) != RC_OK) {
 		code = ctl_die(CTL_EXIT_FAILURE, "reconcile: the clock is out of range");
 		goto out;
 	}

@@ -4,14 +4,13 @@
  * observer that counts calls. */
 #include "aws/core.h"
 #include "aws/core_priv.h"
+#include "base/clock.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -222,12 +221,10 @@ static bool sleep_ms(const struct aws_client *c, long ms)
 {
 	while (ms > 0) {
 		long slice = c->abort != NULL && ms > ABORT_POLL_MS ? ABORT_POLL_MS : ms;
-		struct timespec ts = {slice / 1000, (slice % 1000) * 1000000L};
 
 		if (aborted(c))
 			return false;
-		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-			;
+		clk_sleep_ms(slice);
 		ms -= slice;
 	}
 	return !aborted(c);
@@ -425,13 +422,13 @@ enum rc aws_call_with(struct aws_client *c, const struct aws_call_opts *opts,
 	/* The first attempt always gets its full timeout, whatever the budget. */
 	if (budget < req_timeout)
 		budget = req_timeout;
-	start = aws_mono_ms();
+	start = clk_mono_ms();
 	deadline = start + budget;
 
 	for (int attempt = 1;; attempt++) {
 		const struct aws_creds *cr = NULL;
 		struct errbuf ceb = {{0}};
-		int64_t remaining = deadline - aws_mono_ms();
+		int64_t remaining = deadline - clk_mono_ms();
 		long timeout = req_timeout < remaining ? req_timeout : (long)remaining;
 		long connect = c->cfg.connect_timeout_ms < timeout ? c->cfg.connect_timeout_ms
 								   : timeout;
@@ -481,7 +478,7 @@ enum rc aws_call_with(struct aws_client *c, const struct aws_call_opts *opts,
 			long delay = aws_backoff_ms(&c->rng, attempt, c->cfg.backoff_base_ms,
 						    c->cfg.backoff_max_ms);
 
-			if (aws_mono_ms() + delay + MIN_ATTEMPT_MS > deadline)
+			if (clk_mono_ms() + delay + MIN_ATTEMPT_MS > deadline)
 				break;
 			if (!sleep_ms(c, delay))
 				break;

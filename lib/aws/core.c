@@ -26,14 +26,6 @@ const struct aws_svc_info aws_svc_table[AWS_SVC_COUNT] = {
 
 /* ---- small helpers ------------------------------------------------------------------ */
 
-int64_t aws_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Copies src into dst, truncating; never fails. Control characters become spaces so the
  * result is safe in a log line. */
 void aws_copy_trunc(char *dst, size_t dstsz, const char *src, size_t n)

@@ -57,7 +57,6 @@ struct aws_client {
 
 
 /* core.c: small helpers. */
-int64_t aws_mono_ms(void);
 /* Copies src into dst, truncating; control characters become spaces (safe in a log line). */
 void aws_copy_trunc(char *dst, size_t dstsz, const char *src, size_t n);
 /* Copies src into dst, failing with RC_INVAL naming what if it does not fit. */

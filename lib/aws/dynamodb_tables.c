@@ -3,14 +3,13 @@
  * them report "unsupported"), DeleteTable, ListTables. */
 #include "aws/dynamodb_tables.h"
 
-#include <errno.h>
 #include <string.h>
-#include <time.h>
 
 #include <json-c/json.h>
 
 #include "aws/dynamodb_int.h"
 #include "aws/dynamodb_priv.h"
+#include "base/clock.h"
 #include "base/jx.h"
 
 const char *ddb_applied_name(enum ddb_applied a)
@@ -323,27 +322,11 @@ enum rc ddb_describe_table(struct ddb_client *c, const char *table, struct ddb_t
 	return rc;
 }
 
-static long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
 enum rc ddb_wait_active(struct ddb_client *c, const char *table, long timeout_ms,
 			struct ddb_table_info *info, struct errbuf *eb)
 {
 	struct ddb_table_info local;
-	long deadline;
+	int64_t deadline;
 	enum rc rc;
 
 	if (info == NULL)
@@ -352,22 +335,22 @@ enum rc ddb_wait_active(struct ddb_client *c, const char *table, long timeout_ms
 	if (timeout_ms < 0 || timeout_ms > DDB_WAIT_MAX_MS)
 		return eb_set(eb, RC_INVAL, "dynamodb: wait timeout must be 0-%ld ms",
 			      DDB_WAIT_MAX_MS);
-	deadline = mono_ms() + timeout_ms;
+	deadline = clk_mono_ms() + timeout_ms;
 	for (;;) {
-		long left;
+		int64_t left;
 
 		rc = ddb_describe_table(c, table, info, eb);
 		if (rc != RC_OK)
 			return rc;
 		if (strcmp(info->status, "ACTIVE") == 0 && info->gsis_active)
 			return RC_OK;
-		left = deadline - mono_ms();
+		left = deadline - clk_mono_ms();
 		if (left <= 0)
 			return eb_set(eb, RC_TIMEOUT,
 				      "dynamodb: table %s not ACTIVE after %ld ms (status %s%s)",
 				      table, timeout_ms, info->status,
 				      info->gsis_active ? "" : ", an index is not ACTIVE");
-		sleep_ms(left < DDB_WAIT_POLL_MS ? left : DDB_WAIT_POLL_MS);
+		clk_sleep_ms(left < DDB_WAIT_POLL_MS ? left : DDB_WAIT_POLL_MS);
 	}
 }
 

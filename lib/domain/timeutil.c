@@ -1,35 +1,15 @@
-/* timeutil.c — clocks in ms and strict ISO-8601 UTC text, by civil-date
+/* timeutil.c — strict ISO-8601 UTC text, by civil-date
  * arithmetic (no gmtime/timegm: no locale, no TZ, same result everywhere). */
 #include "domain/timeutil.h"
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #define MS_PER_DAY 86400000LL
 
 TESTABLE int64_t tu_days_from_civil(int64_t y, int m, int d);
 TESTABLE void tu_civil_from_days(int64_t z, int64_t *y, int *m, int *d);
 TESTABLE bool tu_is_leap(int64_t y);
-
-static int64_t clock_ms(clockid_t id)
-{
-	struct timespec ts;
-
-	/* Fails only for a bad clock id or pointer, neither possible here. */
-	(void)clock_gettime(id, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t tu_now_ms(void)
-{
-	return clock_ms(CLOCK_REALTIME);
-}
-
-int64_t tu_mono_ms(void)
-{
-	return clock_ms(CLOCK_MONOTONIC);
-}
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm,
  * eras of 400 years so it is exact for negative years too). */

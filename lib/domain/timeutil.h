@@ -1,5 +1,5 @@
-/* timeutil.h — wall and monotonic clocks in milliseconds, and the one timestamp
- * text form of the API and the table: "2026-11-25T13:45:26.123Z" (UTC, ms). */
+/* timeutil.h — the one timestamp text form of the API and the table:
+ * "2026-11-25T13:45:26.123Z" (UTC, ms). The clocks themselves are base/clock. */
 #ifndef APPT_TIMEUTIL_H
 #define APPT_TIMEUTIL_H
 
@@ -15,14 +15,6 @@
 /* The representable span: 0000-01-01T00:00:00.000Z .. 9999-12-31T23:59:59.999Z. */
 #define TU_MIN_MS (-62167219200000LL)
 #define TU_MAX_MS (253402300799999LL)
-
-/* Milliseconds since the Unix epoch, UTC (CLOCK_REALTIME). Thread-safe; cannot
- * fail on Linux (a valid clock id with a valid pointer). */
-int64_t tu_now_ms(void);
-
-/* Milliseconds of CLOCK_MONOTONIC: only differences mean anything. For
- * deadlines and intervals, immune to wall-clock steps. Thread-safe. */
-int64_t tu_mono_ms(void);
 
 /* Writes ms (epoch milliseconds, may be negative) as "YYYY-MM-DDTHH:MM:SS.mmmZ"
  * into out. RC_INVAL (out = "") outside [TU_MIN_MS, TU_MAX_MS]. Thread-safe. */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/cfg.h"
+#include "base/clock.h"
 #include "pg/db_int.h"
 
 #define DB_CONNECT_TIMEOUT_MAX_MS 3600000 /* an hour: anything longer is a typo */
@@ -64,15 +65,6 @@ struct send_req {
 
 TESTABLE enum rc db_classify_sqlstate(const char *sqlstate);
 TESTABLE long db_backoff_ms(int failures, long min_ms, long max_ms, uint64_t rnd);
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	/* Cannot fail for CLOCK_MONOTONIC with a valid pointer. */
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static uint64_t rng_next(uint64_t *s)
 {
@@ -375,7 +367,7 @@ static int wait_sock(int sock, short events, int64_t deadline)
 		int n;
 
 		if (deadline >= 0) {
-			int64_t left = deadline - mono_ms();
+			int64_t left = deadline - clk_mono_ms();
 
 			if (left <= 0)
 				return 0;
@@ -394,8 +386,8 @@ static int64_t deadline_for(const struct db_conn *c, int timeout_ms)
 	if (timeout_ms == DB_TIMEOUT_NONE)
 		return -1;
 	if (timeout_ms > 0)
-		return mono_ms() + timeout_ms;
-	return c->query_timeout_ms > 0 ? mono_ms() + c->query_timeout_ms : -1;
+		return clk_mono_ms() + timeout_ms;
+	return c->query_timeout_ms > 0 ? clk_mono_ms() + c->query_timeout_ms : -1;
 }
 
 static void ignore_notice(void *arg, const char *message)
@@ -415,7 +407,7 @@ static enum rc connect_failed(struct db_conn *c, PGconn *pg, const char *why, st
 		PQfinish(pg);
 	c->failures = c->failures < INT_MAX ? c->failures + 1 : INT_MAX;
 	wait = db_backoff_ms(c->failures, c->backoff_min_ms, c->backoff_max_ms, rng_next(&c->rng));
-	c->next_attempt_ms = mono_ms() + wait;
+	c->next_attempt_ms = clk_mono_ms() + wait;
 	snprintf(c->last_error, sizeof(c->last_error), "%s", msg);
 	return eb_set(eb, RC_IO, "connect to %s failed: %s", c->describe, msg);
 }
@@ -430,7 +422,7 @@ static enum rc conn_open(struct db_conn *c, int64_t deadline, struct errbuf *eb)
 	size_t k = 0;
 	PGconn *pg;
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
-	int64_t own = mono_ms() + c->connect_timeout_ms;
+	int64_t own = clk_mono_ms() + c->connect_timeout_ms;
 	char why[96];
 
 #define KV(key, val)                 \
@@ -512,7 +504,7 @@ static enum rc ensure(struct db_conn *c, int64_t deadline, struct errbuf *eb)
 	if (c->in_tx)
 		return eb_set(eb, RC_IO, "%s: connection lost inside a transaction", c->describe);
 	drop(c);
-	now = mono_ms();
+	now = clk_mono_ms();
 	if (c->failures > 0 && now < c->next_attempt_ms)
 		return eb_set(eb, RC_IO,
 			      "%s: not connected (%d failed attempts, next in %lld ms): %s",
@@ -528,13 +520,12 @@ enum rc db_connect(struct db_conn *c, struct errbuf *eb)
 
 enum rc db_reconnect_wait(struct db_conn *c, int max_wait_ms, struct errbuf *eb)
 {
-	int64_t end = mono_ms() + (max_wait_ms > 0 ? max_wait_ms : 0);
+	int64_t end = clk_mono_ms() + (max_wait_ms > 0 ? max_wait_ms : 0);
 
 	for (;;) {
 		enum rc rc = ensure(c, end, eb);
-		int64_t now = mono_ms();
+		int64_t now = clk_mono_ms();
 		int64_t until;
-		struct timespec ts;
 
 		if (rc != RC_IO || c->in_tx)
 			return rc;
@@ -543,12 +534,7 @@ enum rc db_reconnect_wait(struct db_conn *c, int max_wait_ms, struct errbuf *eb)
 		until = c->next_attempt_ms;
 		if (now >= end || until > end)
 			return rc;
-		if (until > now) {
-			ts.tv_sec = (time_t)((until - now) / 1000);
-			ts.tv_nsec = (long)((until - now) % 1000) * 1000000L;
-			while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-				;
-		}
+		clk_sleep_ms((long)(until - now));
 	}
 }
 
@@ -571,7 +557,7 @@ static enum rc timed_out(struct db_conn *c, const char *what, struct errbuf *eb)
 	bool drained = false;
 
 	if (cn != NULL && PQcancel(cn, err, sizeof(err))) {
-		int64_t grace = mono_ms() + DB_CANCEL_GRACE_MS;
+		int64_t grace = clk_mono_ms() + DB_CANCEL_GRACE_MS;
 
 		for (;;) {
 			PGresult *r;

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "pg/db_int.h"
 
 #define PATH_MAX_LEN 4096
@@ -46,14 +47,6 @@ static const struct db_stmt st_record = {
 	       " VALUES ($1::integer, $2::text, encode(sha256($3::bytea), 'hex'))",
 	.n_params = 3,
 };
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static bool ends_with(const char *s, size_t n, const char *suffix)
 {
@@ -393,7 +386,7 @@ enum rc db_migrate(struct db_conn *c, const char *sql_dir, db_migrate_progress_f
 	for (size_t i = 0; i < n; i++) {
 		struct db_migrate_event ev = {.version = list[i].version, .file = list[i].file,
 					      .name = list[i].name};
-		int64_t t0 = mono_ms();
+		int64_t t0 = clk_mono_ms();
 		bool did = false;
 
 		rc = apply_one(c, &list[i], &did, eb);
@@ -402,7 +395,7 @@ enum rc db_migrate(struct db_conn *c, const char *sql_dir, db_migrate_progress_f
 		if (did) {
 			done++;
 			ev.step = DB_MIGRATE_APPLIED;
-			ev.duration_ms = (double)(mono_ms() - t0);
+			ev.duration_ms = (double)(clk_mono_ms() - t0);
 		} else {
 			ev.step = DB_MIGRATE_SKIPPED;
 		}

@@ -12,9 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "aws/awsmetrics.h"
+#include "base/clock.h"
 
 #define ERROR_PAUSE_MS 2000 /* after a failed receive, before the next one */
 
@@ -67,29 +67,6 @@ struct consumer {
 	char waiting[160];         /* what a handler waits for, "" when nothing; by lock */
 };
 
-static uint64_t now_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-/* Absolute CLOCK_REALTIME deadline ms from now, for pthread_cond_timedwait. */
-static struct timespec deadline_ms(long ms)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	return ts;
-}
-
 static void list_push(struct job_list *l, struct job *j)
 {
 	j->next = NULL;
@@ -139,7 +116,7 @@ static struct job *job_take(struct sqs_message *m)
 		return NULL;
 	j->msg = *m;
 	memset(m, 0, sizeof(*m));
-	j->extended_usec = now_usec();
+	j->extended_usec = clk_mono_us();
 	return j;
 }
 
@@ -205,12 +182,9 @@ enum rc consumer_metrics_describe(struct metrics *m)
 static void note_oldest(struct consumer *c, const struct sqs_messages *got)
 {
 	const char *labels[] = {"queue", c->o.queue_label, NULL};
-	struct timespec ts;
-	long long now_ms;
+	long long now_ms = clk_wall_ms();
 	double oldest = 0;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	now_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	for (size_t i = 0; i < got->n; i++) {
 		long long sent = got->v[i].sent_timestamp_ms;
 
@@ -235,11 +209,11 @@ static void *receiver_main(void *arg)
 		pthread_mutex_lock(&c->lock);
 		while (!atomic_load(&c->stop) &&
 		       c->pending.n + c->n_active >= (size_t)c->o.max_in_flight) {
-			struct timespec ts = deadline_ms(1000);
+			struct timespec ts = clk_deadline(CLOCK_REALTIME, 1000);
 
 			(void)pthread_cond_timedwait(&c->space_cv, &c->lock, &ts);
 			/* waiting for busy workers is progress too: the watchdog must not fire */
-			atomic_store(&c->progress_usec, now_usec());
+			atomic_store(&c->progress_usec, clk_mono_us());
 		}
 		free_slots = (size_t)c->o.max_in_flight - c->pending.n - c->n_active;
 		pthread_mutex_unlock(&c->lock);
@@ -247,7 +221,7 @@ static void *receiver_main(void *arg)
 			break;
 		ro.max_messages = free_slots < SQS_BATCH_MAX ? (int)free_slots : SQS_BATCH_MAX;
 		rc = sqs_receive(c->rx, c->o.queue_url, &ro, &got, &err);
-		atomic_store(&c->progress_usec, now_usec());
+		atomic_store(&c->progress_usec, clk_mono_us());
 		if (rc != RC_OK) {
 			if (atomic_load(&c->stop))
 				break;
@@ -257,7 +231,7 @@ static void *receiver_main(void *arg)
 			set_state(c, "waiting for SQS: ", eb.msg);
 			pthread_mutex_lock(&c->lock);
 			{
-				struct timespec ts = deadline_ms(ERROR_PAUSE_MS);
+				struct timespec ts = clk_deadline(CLOCK_REALTIME, ERROR_PAUSE_MS);
 
 				if (!atomic_load(&c->stop))
 					(void)pthread_cond_timedwait(&c->space_cv, &c->lock, &ts);
@@ -315,11 +289,11 @@ static void work_one(struct consumer *c, void *tctx, struct job *j, uint64_t *rn
 	struct errbuf eb = {{0}};
 	struct log_fields f = {.message_id = j->msg.message_id, .duration_ms = -1};
 	const char *dur_labels[] = {"queue", c->o.queue_label, NULL};
-	uint64_t t0 = now_usec();
+	uint64_t t0 = clk_mono_us();
 	enum consumer_verdict v = c->o.handle(tctx, &m, &reason);
 
 	metrics_observe(c->o.metrics, "appointmentd_handler_duration_seconds", dur_labels,
-			(double)(now_usec() - t0) / 1e6);
+			(double)(clk_mono_us() - t0) / 1e6);
 	if (v == CONSUMER_POISON) {
 		count(c, "appointmentd_messages_failed_total", "poison", 1);
 		if (c->o.on_poison(tctx, &m, reason.msg, &eb) == RC_OK) {
@@ -351,7 +325,7 @@ static void *worker_main(void *arg)
 	int idx = wa->index;
 	void *tctx = NULL;
 	struct errbuf eb = {{0}};
-	uint64_t rng = now_usec() ^ ((uint64_t)(idx + 1) * 0x9e3779b97f4a7c15ull);
+	uint64_t rng = clk_mono_us() ^ ((uint64_t)(idx + 1) * 0x9e3779b97f4a7c15ull);
 	const char *labels[] = {"queue", c->o.queue_label, NULL};
 
 	free(wa);
@@ -361,7 +335,7 @@ static void *worker_main(void *arg)
 			log_emit_err(c->o.lg, LOG_LVL_ERROR, eb.msg, "worker %d cannot start; retrying", idx);
 			pthread_mutex_lock(&c->lock);
 			{
-				struct timespec ts = deadline_ms(1000);
+				struct timespec ts = clk_deadline(CLOCK_REALTIME, 1000);
 
 				(void)pthread_cond_timedwait(&c->work_cv, &c->lock, &ts);
 			}
@@ -479,7 +453,7 @@ static void flush_visibility(struct consumer *c, struct job **jobs, const int *v
 static size_t due_heartbeats(struct consumer *c, struct job **out, int *vis)
 {
 	uint64_t half = (uint64_t)c->o.visibility_timeout * 500000u;
-	uint64_t now = now_usec();
+	uint64_t now = clk_mono_us();
 	size_t n = 0;
 
 	for (int i = 0; i < c->n_workers && n < SQS_BATCH_MAX; i++) {
@@ -512,7 +486,7 @@ static void *acker_main(void *arg)
 
 		pthread_mutex_lock(&c->lock);
 		if (c->outbox.head == NULL && !(atomic_load(&c->stop) && c->pending.head != NULL)) {
-			struct timespec ts = deadline_ms(1000);
+			struct timespec ts = clk_deadline(CLOCK_REALTIME, 1000);
 
 			(void)pthread_cond_timedwait(&c->ack_cv, &c->lock, &ts);
 		}
@@ -576,7 +550,7 @@ enum rc consumer_start(const struct consumer_opts *opts, struct consumer **out, 
 	pthread_cond_init(&c->ack_cv, NULL);
 	pthread_cond_init(&c->done_cv, NULL);
 	atomic_init(&c->stop, false);
-	atomic_init(&c->progress_usec, now_usec());
+	atomic_init(&c->progress_usec, clk_mono_us());
 	snprintf(c->state, sizeof(c->state), "receiving");
 	c->rx = sqs_client_new(opts->aws, eb);
 	c->ack = c->rx != NULL ? sqs_client_new(opts->aws, eb) : NULL;
@@ -647,7 +621,7 @@ void consumer_stop(struct consumer *c)
 
 bool consumer_wait(struct consumer *c, int timeout_ms)
 {
-	struct timespec ts = deadline_ms(timeout_ms);
+	struct timespec ts = clk_deadline(CLOCK_REALTIME, timeout_ms);
 	bool done;
 
 	pthread_mutex_lock(&c->lock);
@@ -685,7 +659,7 @@ void consumer_free(struct consumer *c)
 
 bool consumer_healthy(struct consumer *c)
 {
-	return now_usec() - atomic_load(&c->progress_usec) < CONSUMER_STALL_USEC;
+	return clk_mono_us() - atomic_load(&c->progress_usec) < CONSUMER_STALL_USEC;
 }
 
 unsigned consumer_in_flight(struct consumer *c)

@@ -15,11 +15,11 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 #include <uuid/uuid.h>
 
 #include "base/buf.h"
+#include "base/clock.h"
 
 #define CORS_METHODS "GET,POST,OPTIONS"
 #define CORS_HEADERS                                                                               \
@@ -27,6 +27,7 @@
 	"X-Amz-Security-Token"
 #define JSON_TYPE "application/json; charset=utf-8"
 #define SWEEP_INTERVAL_MS 500 /* how often the sweeper looks for slow connections */
+#define DRAIN_SLICE_MS 50     /* the drain looks at its counters at least this often */
 
 /* One TCP connection: whether a request has begun on it. A connection accepted just
  * before a quiesce may carry a request MHD has not parsed yet; the drain waits for it
@@ -68,25 +69,13 @@ struct http_conn_state {
 	struct buf body;
 	bool too_large;       /* the body passed body_limit: discard the rest, then 413 */
 	bool counted;         /* in_flight was incremented for it */
-	struct timespec start;
+	uint64_t start_us;    /* clk_mono_us when the request began */
 	char request_id[HTTP_REQUEST_ID_MAX + 1];
 };
 
-static int64_t mono_ms(void)
+static double elapsed_ms(uint64_t start_us)
 {
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
-static double elapsed_ms(const struct timespec *start)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - start->tv_sec) * 1000.0 +
-	       (double)(now.tv_nsec - start->tv_nsec) / 1e6;
+	return (double)(clk_mono_us() - start_us) / 1000.0;
 }
 
 enum rc http_listen(const char *hostport, int *fd, struct errbuf *eb)
@@ -346,7 +335,7 @@ static void log_and_count(struct http_conn_state *st, const struct http_request 
 			  const struct http_response *resp)
 {
 	const struct http_opts *o = &st->srv->opts;
-	double ms = elapsed_ms(&st->start);
+	double ms = elapsed_ms(st->start_us);
 	const char *method = method_label(req->method);
 	char status[8];
 	struct log_kv kv[] = {{"method", method}, {"route", req->route}, {"status", status}};
@@ -446,7 +435,7 @@ static struct http_conn_state *state_new(struct http_server *srv, struct MHD_Con
 	st->conn = conn;
 	st->srv = srv;
 	buf_init(&st->body, srv->opts.body_limit);
-	clock_gettime(CLOCK_MONOTONIC, &st->start);
+	st->start_us = clk_mono_us();
 	rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
 	if (sane_request_id(rid)) {
 		snprintf(st->request_id, sizeof(st->request_id), "%s", rid);
@@ -467,7 +456,7 @@ static void track_receiving(struct http_server *srv, struct http_conn_tcp *tcp, 
 		return;
 	pthread_mutex_lock(&srv->conns_lock);
 	tcp->receiving = receiving;
-	tcp->since_ms = mono_ms();
+	tcp->since_ms = clk_mono_ms();
 	pthread_mutex_unlock(&srv->conns_lock);
 }
 
@@ -587,7 +576,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 		if (tcp != NULL) {
 			atomic_fetch_add(&srv->fresh, 1);
 			tcp->fd = ci->connect_fd;
-			tcp->since_ms = mono_ms();
+			tcp->since_ms = clk_mono_ms();
 			tcp->receiving = true;
 			pthread_mutex_lock(&srv->conns_lock);
 			tcp->next = srv->conns;
@@ -625,7 +614,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 static void sweep(struct http_server *srv)
 {
 	int64_t limit = (int64_t)srv->opts.connection_timeout_s * 1000;
-	int64_t now = mono_ms();
+	int64_t now = clk_mono_ms();
 	unsigned cut = 0;
 
 	pthread_mutex_lock(&srv->conns_lock);
@@ -649,12 +638,7 @@ static void *sweeper_main(void *arg)
 
 	pthread_mutex_lock(&srv->conns_lock);
 	while (!srv->stop_sweeper) {
-		clock_gettime(CLOCK_MONOTONIC, &deadline);
-		deadline.tv_nsec += SWEEP_INTERVAL_MS * 1000000L;
-		if (deadline.tv_nsec >= 1000000000L) {
-			deadline.tv_sec++;
-			deadline.tv_nsec -= 1000000000L;
-		}
+		deadline = clk_deadline(CLOCK_MONOTONIC, SWEEP_INTERVAL_MS);
 		(void)pthread_cond_timedwait(&srv->sweep_cv, &srv->conns_lock, &deadline);
 		if (srv->stop_sweeper)
 			break;
@@ -752,32 +736,15 @@ unsigned http_server_in_flight(struct http_server *s)
 
 bool http_server_drain(struct http_server *s, int timeout_ms)
 {
-	struct timespec deadline;
+	int64_t deadline = clk_mono_ms() + timeout_ms;
 	bool drained;
 
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&s->lock);
 	/* timed waits in slices: a connection that closes unseen still ends the wait */
-	while (atomic_load(&s->in_flight) + atomic_load(&s->fresh) > 0) {
-		struct timespec now;
-		struct timespec slice;
+	while (atomic_load(&s->in_flight) + atomic_load(&s->fresh) > 0 &&
+	       clk_mono_ms() < deadline) {
+		struct timespec slice = clk_deadline(CLOCK_REALTIME, DRAIN_SLICE_MS);
 
-		clock_gettime(CLOCK_REALTIME, &now);
-		if (now.tv_sec > deadline.tv_sec ||
-		    (now.tv_sec == deadline.tv_sec && now.tv_nsec >= deadline.tv_nsec))
-			break;
-		slice = now;
-		slice.tv_nsec += 50000000L;
-		if (slice.tv_nsec >= 1000000000L) {
-			slice.tv_sec++;
-			slice.tv_nsec -= 1000000000L;
-		}
 		(void)pthread_cond_timedwait(&s->drained, &s->lock, &slice);
 	}
 	drained = atomic_load(&s->in_flight) + atomic_load(&s->fresh) == 0;

@@ -9,9 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "config.h"
 
 #if HAVE_LIBSYSTEMD
@@ -37,14 +37,6 @@ static int sd_listen_fds(int unset_environment)
 }
 #define SD_LISTEN_FDS_START 3
 #endif
-
-uint64_t svc_now_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 bool svc_parse_args(int argc, char **argv, const char *name, const char *usage_extra,
 		    struct svc_args *out, int *exit_code)
@@ -134,7 +126,7 @@ enum rc svc_init(struct svc *s, const struct logger *lg, struct errbuf *eb)
 		return eb_set(eb, RC_FATAL, "signalfd: %s", strerror(errno));
 	if (sd_watchdog_enabled(0, &usec) > 0)
 		s->watchdog_usec = usec;
-	s->last_ping_usec = svc_now_usec();
+	s->last_ping_usec = clk_mono_us();
 	return RC_OK;
 }
 
@@ -216,7 +208,7 @@ void svc_reloading(struct svc *s)
 	char state[64];
 
 	snprintf(state, sizeof(state), "RELOADING=1\nMONOTONIC_USEC=%llu",
-		 (unsigned long long)svc_now_usec());
+		 (unsigned long long)clk_mono_us());
 	notify(s, state);
 }
 
@@ -231,7 +223,7 @@ void svc_watchdog(struct svc *s)
 
 	if (s->watchdog_usec == 0)
 		return;
-	now = svc_now_usec();
+	now = clk_mono_us();
 	if (now - s->last_ping_usec < s->watchdog_usec / 2)
 		return;
 	s->last_ping_usec = now;

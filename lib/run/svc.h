@@ -92,7 +92,4 @@ struct svc_hooks {
  * a stop is asked for; STOPPING=1 has then been sent. */
 enum svc_event svc_run(struct svc *s, const struct svc_hooks *h);
 
-/* CLOCK_MONOTONIC in µs. */
-uint64_t svc_now_usec(void);
-
 #endif

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "base/cfg.h"
+#include "base/clock.h"
 #include "pg/db.h"
 #include "pg/db_booking.h"
 #include "pg/db_int.h"
@@ -42,14 +43,6 @@ static struct {
 	struct db_conn *c; /* the code under test */
 	PGconn *pq;        /* plain libpq, for setup and assertions */
 } T;
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void read_env(void)
 {
@@ -576,10 +569,10 @@ START_TEST(test_seed_max)
 	int64_t t0;
 
 	migrate_ok(T.c);
-	t0 = mono_ms();
+	t0 = clk_mono_ms();
 	ck_assert_msg(db_seed(T.c, "CL", DB_SEED_MAX_COUNT, &res, &eb) == RC_OK, "%s", eb.msg);
 	ck_assert_int_eq(res.inserted, DB_SEED_MAX_COUNT);
-	ck_assert_int_lt(mono_ms() - t0, 60000);
+	ck_assert_int_lt(clk_mono_ms() - t0, 60000);
 	ck_assert_int_eq(pq_i64("SELECT count(*) FROM schedules WHERE available_at > now()"
 				" AND country_iso = 'CL'", 0, NULL), DB_SEED_MAX_COUNT);
 }
@@ -982,21 +975,21 @@ START_TEST(test_refused)
 	o.backoff_min_ms = 200;
 	o.backoff_max_ms = 400;
 	c = conn_to("127.0.0.1", closed_port(), "appointments_pe", &o);
-	t0 = mono_ms();
+	t0 = clk_mono_ms();
 	ck_assert_int_eq(db_check_schedule(c, 100, "PE", 5000, &st, NULL, &eb), RC_IO);
-	ck_assert_int_lt(mono_ms() - t0, 1000);
+	ck_assert_int_lt(clk_mono_ms() - t0, 1000);
 	ck_assert_msg(strstr(eb.msg, "connect to 127.0.0.1:") != NULL, "%s", eb.msg);
 	ck_assert_msg(strstr(eb.msg, E.password) == NULL || strlen(E.password) < 4,
 		      "password in the message: %s", eb.msg);
 	/* inside the backoff: answered at once, without an attempt */
-	t0 = mono_ms();
+	t0 = clk_mono_ms();
 	ck_assert_int_eq(db_connect(c, &eb), RC_IO);
 	ck_assert_msg(strstr(eb.msg, "next in") != NULL, "%s", eb.msg);
-	ck_assert_int_lt(mono_ms() - t0, 50);
+	ck_assert_int_lt(clk_mono_ms() - t0, 50);
 	/* a bounded wait gives up after about its bound */
-	t0 = mono_ms();
+	t0 = clk_mono_ms();
 	ck_assert_int_eq(db_reconnect_wait(c, 700, &eb), RC_IO);
-	ck_assert_int_lt(mono_ms() - t0, 1500);
+	ck_assert_int_lt(clk_mono_ms() - t0, 1500);
 	db_conn_free(c);
 }
 END_TEST
@@ -1039,11 +1032,11 @@ START_TEST(test_timeouts)
 	enum rc rc;
 
 	/* client deadline: cancelled, RC_TIMEOUT, and the connection still works */
-	t0 = mono_ms();
+	t0 = clk_mono_ms();
 	rc = db_run(T.c, &st_sleep, two, 200, &r, &eb);
 	ck_assert_msg(rc == RC_TIMEOUT, "%s: %s", rc_name(rc), eb.msg);
 	ck_assert_ptr_null(r);
-	ck_assert_int_lt(mono_ms() - t0, 1500);
+	ck_assert_int_lt(clk_mono_ms() - t0, 1500);
 	ck_assert_msg(db_run(T.c, &st_one, NULL, 2000, &r, &eb) == RC_OK, "%s", eb.msg);
 	ck_assert_str_eq(PQgetvalue(r, 0, 0), "1");
 	PQclear(r);
@@ -1054,12 +1047,12 @@ START_TEST(test_timeouts)
 	o.statement_timeout_ms = 150;
 	o.application_name = "db-itest";
 	c = conn_opts(&o);
-	t0 = mono_ms();
+	t0 = clk_mono_ms();
 	rc = db_run(c, &st_sleep, two, DB_TIMEOUT_DEFAULT, &r, &eb);
 	ck_assert_msg(rc == RC_TIMEOUT, "%s: %s", rc_name(rc), eb.msg);
 	ck_assert_str_eq(db_last_sqlstate(c), "57014");
 	ck_assert_msg(strstr(eb.msg, "SQLSTATE 57014") != NULL, "%s", eb.msg);
-	ck_assert_int_lt(mono_ms() - t0, 1500);
+	ck_assert_int_lt(clk_mono_ms() - t0, 1500);
 	{
 		char p[16];
 		const char *params[1] = {p};

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "app/store.h"
+#include "base/clock.h"
 #include "app/tables.h"
 #include "aws/dynamodb.h"
 #include "base/buf.h"
@@ -59,7 +60,7 @@ static struct appointment make(const char *insured, const char *created, int64_t
 		char id[APPT_ID_SIZE];
 
 		appt_id_new(id);
-		ck_assert_int_eq(appt_init_pending(&a, &req, id, tu_now_ms()), RC_OK);
+		ck_assert_int_eq(appt_init_pending(&a, &req, id, clk_wall_ms()), RC_OK);
 	}
 	memcpy(a.created_at, created, APPT_TS_SIZE);
 	memcpy(a.updated_at, created, APPT_TS_SIZE);
