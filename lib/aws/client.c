@@ -4,14 +4,14 @@
  * observer that counts calls. */
 #include "aws/core.h"
 #include "aws/core_priv.h"
+#include "base/backoff.h"
 #include "base/clock.h"
+#include "base/rng.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <unistd.h>
 
 #include <curl/curl.h>
 #include <json-c/json.h>
@@ -33,47 +33,6 @@
 #define CTYPE_MAX 128         /* a caller's Content-Type value */
 
 /* ---- the client --------------------------------------------------------------------- */
-
-TESTABLE uint64_t aws_rng_next(uint64_t *state)
-{
-	uint64_t x = *state;
-
-	/* xorshift64*: fast, good enough for jitter, and the state stays in the client. */
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*state = x;
-	return x * UINT64_C(2685821657736338717);
-}
-
-/* Full jitter: a uniform delay in [0, min(max, base * 2^(attempt-1))]; attempt >= 1 is the
- * attempt that just failed. */
-TESTABLE long aws_backoff_ms(uint64_t *rng, int attempt, long base_ms, long max_ms)
-{
-	long ceiling = base_ms;
-
-	for (int i = 1; i < attempt && ceiling < max_ms; i++)
-		ceiling *= 2;
-	if (ceiling > max_ms)
-		ceiling = max_ms;
-	if (ceiling <= 0)
-		return 0;
-	return (long)(aws_rng_next(rng) % (uint64_t)(ceiling + 1));
-}
-
-static uint64_t rng_seed(const void *salt)
-{
-	uint64_t seed = 0;
-	struct timespec ts;
-
-	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed)) {
-		/* No entropy yet (early boot): jitter only needs to differ between clients. */
-		clock_gettime(CLOCK_REALTIME, &ts);
-		seed = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)getpid() ^
-		       (uint64_t)(uintptr_t)salt;
-	}
-	return seed != 0 ? seed : UINT64_C(0x9E3779B97F4A7C15);
-}
 
 static bool header_is(const char *line, size_t n, const char *name, const char **value,
 		      size_t *vlen)
@@ -150,7 +109,7 @@ struct aws_client *aws_client_new(const struct aws_config *cfg, enum aws_service
 	}
 	c->cfg = *cfg;
 	c->svc = svc;
-	c->rng = rng_seed(c);
+	rng_init(&c->rng, c);
 	snprintf(c->sigv4, sizeof(c->sigv4), "aws:amz:%s:%s", cfg->region, aws_svc_table[svc].signing);
 	snprintf(c->url, sizeof(c->url), "%s/", cfg->endpoint[svc]);
 	c->curl = curl_easy_init();
@@ -475,8 +434,8 @@ enum rc aws_call_with(struct aws_client *c, const struct aws_call_opts *opts,
 		if (!retry || attempt >= max_attempts || aborted(c))
 			break;
 		{
-			long delay = aws_backoff_ms(&c->rng, attempt, c->cfg.backoff_base_ms,
-						    c->cfg.backoff_max_ms);
+			const struct backoff bo = {c->cfg.backoff_base_ms, c->cfg.backoff_max_ms, 0};
+			long delay = backoff_delay(&bo, attempt, rng_next(&c->rng));
 
 			if (clk_mono_ms() + delay + MIN_ATTEMPT_MS > deadline)
 				break;

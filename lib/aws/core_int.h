@@ -24,8 +24,6 @@ bool aws_region_valid(const char *r);
 enum rc aws_ini_profile(const char *text, size_t len, const char *section,
 			struct aws_profile_vals *out, const char *what, struct errbuf *eb) MUSTCHECK;
 enum rc aws_parse_iso8601(const char *s, time_t *out) MUSTCHECK;
-uint64_t aws_rng_next(uint64_t *state);
-long aws_backoff_ms(uint64_t *rng, int attempt, long base_ms, long max_ms);
 enum rc aws_classify(enum aws_service svc, CURLcode cc, long status, const char *code,
 		     bool *retry);
 bool aws_parse_error_body(const char *body, size_t len, char code[AWS_CODE_MAX],

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "aws/core.h"
+#include "base/rng.h"
 
 struct json_object;
 
@@ -42,7 +43,7 @@ struct aws_client {
 	struct aws_config cfg;        /* copied at creation */
 	enum aws_service svc;         /* the one service this client talks to */
 	CURL *curl;                   /* reused for every call: keeps the connection */
-	uint64_t rng;                 /* xorshift64* state for backoff jitter */
+	struct rng rng;               /* backoff jitter */
 	const atomic_bool *abort;     /* set by the owner to stop transfers; may be NULL */
 	aws_observer_fn observe;      /* told the outcome of every call; may be NULL */
 	void *observe_ud;

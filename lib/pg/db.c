@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include "base/cfg.h"
+#include "base/backoff.h"
 #include "base/clock.h"
+#include "base/rng.h"
 #include "pg/db_int.h"
 
 #define DB_CONNECT_TIMEOUT_MAX_MS 3600000 /* an hour: anything longer is a typo */
@@ -33,12 +35,11 @@ struct db_conn {
 	char connect_timeout_s[16]; /* libpq's own connect_timeout, for the blocking paths */
 	int connect_timeout_ms;   /* our deadline of one attempt */
 	int query_timeout_ms;     /* default deadline of a round trip; 0 = none */
-	long backoff_min_ms;
-	long backoff_max_ms;
+	struct backoff backoff;   /* between failed connects, ms: [min, min * 2^n capped] */
 	int failures;             /* consecutive failed connect attempts */
 	int64_t next_attempt_ms;  /* monotonic; no new attempt before it while failures > 0 */
 	char last_error[DB_MSG_MAX]; /* why the last connect failed, for the gated answer */
-	uint64_t rng;             /* jitter state (xorshift64*) */
+	struct rng rng;           /* backoff jitter */
 	bool in_tx;               /* between db_begin and its commit/rollback: no silent
 				   * reconnect, or the rest of a transaction would run outside it */
 	char sqlstate[6];         /* of the last failed statement; "" otherwise */
@@ -64,18 +65,6 @@ struct send_req {
 };
 
 TESTABLE enum rc db_classify_sqlstate(const char *sqlstate);
-TESTABLE long db_backoff_ms(int failures, long min_ms, long max_ms, uint64_t rnd);
-
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545F4914F6CDD1DULL;
-}
 
 /* Copies a libpq/server message into out on one line: newlines and tabs become spaces,
  * runs of spaces collapse, trailing space goes. */
@@ -152,21 +141,6 @@ TESTABLE enum rc db_classify_sqlstate(const char *s)
 	return RC_INVAL;
 }
 
-TESTABLE long db_backoff_ms(int failures, long min_ms, long max_ms, uint64_t rnd)
-{
-	long w = min_ms;
-	long half;
-
-	for (int i = 1; i < failures && w < max_ms; i++)
-		w = w > max_ms / 2 ? max_ms : w * 2;
-	if (w > max_ms)
-		w = max_ms;
-	if (w < 1)
-		w = 1;
-	half = w / 2;
-	return half + (long)(rnd % (uint64_t)(w - half + 1));
-}
-
 bool db_valid_country(const char *s)
 {
 	return s != NULL && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z' &&
@@ -220,7 +194,6 @@ enum rc db_conn_new(const struct cfg_country *cc, const char *password,
 	enum rc rc = RC_OK;
 	size_t dn;
 	int secs;
-	struct timespec ts;
 
 	*out = NULL;
 	if (opt == NULL) {
@@ -283,20 +256,15 @@ enum rc db_conn_new(const struct cfg_country *cc, const char *password,
 	secs = (c->connect_timeout_ms + 999) / 1000;
 	snprintf(c->connect_timeout_s, sizeof(c->connect_timeout_s), "%d", secs < 2 ? 2 : secs);
 	c->query_timeout_ms = opt->query_timeout_ms;
-	c->backoff_min_ms = opt->backoff_min_ms > 0 ? opt->backoff_min_ms
-						    : DB_DEFAULT_BACKOFF_MIN_MS;
-	c->backoff_max_ms = opt->backoff_max_ms > 0 ? opt->backoff_max_ms
-						    : DB_DEFAULT_BACKOFF_MAX_MS;
-	if (c->backoff_min_ms > c->backoff_max_ms) {
+	c->backoff.base = opt->backoff_min_ms > 0 ? opt->backoff_min_ms : DB_DEFAULT_BACKOFF_MIN_MS;
+	c->backoff.cap = opt->backoff_max_ms > 0 ? opt->backoff_max_ms : DB_DEFAULT_BACKOFF_MAX_MS;
+	c->backoff.floor = c->backoff.base;
+	if (c->backoff.base > c->backoff.cap) {
 		rc = eb_set(eb, RC_INVAL, "database backoff minimum %ld ms exceeds maximum %ld ms",
-			    c->backoff_min_ms, c->backoff_max_ms);
+			    c->backoff.base, c->backoff.cap);
 		goto out;
 	}
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	c->rng = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ (uint64_t)(uintptr_t)c ^
-		 ((uint64_t)getpid() << 40);
-	if (c->rng == 0)
-		c->rng = 0x9E3779B97F4A7C15ULL;
+	rng_init(&c->rng, c);
 	*out = c;
 	c = NULL;
 out:
@@ -406,7 +374,7 @@ static enum rc connect_failed(struct db_conn *c, PGconn *pg, const char *why, st
 	if (pg != NULL)
 		PQfinish(pg);
 	c->failures = c->failures < INT_MAX ? c->failures + 1 : INT_MAX;
-	wait = db_backoff_ms(c->failures, c->backoff_min_ms, c->backoff_max_ms, rng_next(&c->rng));
+	wait = backoff_delay(&c->backoff, c->failures, rng_next(&c->rng));
 	c->next_attempt_ms = clk_mono_ms() + wait;
 	snprintf(c->last_error, sizeof(c->last_error), "%s", msg);
 	return eb_set(eb, RC_IO, "connect to %s failed: %s", c->describe, msg);

@@ -111,9 +111,6 @@ struct db_seed_slot {
  * shutdown, resources, cancel) vs permanent ones. NULL or malformed: RC_IO (libpq reports a
  * broken connection without one). */
 enum rc db_classify_sqlstate(const char *sqlstate);
-/* Wait before connect attempt number failures + 1 (failures >= 1): min doubling per failure,
- * capped at max, then "equal jitter" from rnd: a value in [w/2, w]. */
-long db_backoff_ms(int failures, long min_ms, long max_ms, uint64_t rnd);
 
 /* Classifies a directory entry: RC_OK (a migration: *version and name set), RC_NOTFOUND
  * (not a migration: ignore), RC_INVAL (a *.sql name that breaks the rules; eb says why). */

@@ -6,7 +6,6 @@
 #include "run/consumer.h"
 
 #include <errno.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -14,7 +13,9 @@
 #include <string.h>
 
 #include "aws/awsmetrics.h"
+#include "base/backoff.h"
 #include "base/clock.h"
+#include "base/rng.h"
 
 #define ERROR_PAUSE_MS 2000 /* after a failed receive, before the next one */
 
@@ -41,6 +42,7 @@ struct job_list {
 
 struct consumer {
 	struct consumer_opts o;
+	struct backoff backoff;    /* visibility after a transient failure, s: [min, max] */
 	pthread_mutex_t lock;
 	pthread_cond_t work_cv;    /* pending grew, or stop */
 	pthread_cond_t space_cv;   /* a worker became free, or stop */
@@ -134,20 +136,6 @@ static void count(struct consumer *c, const char *name, const char *kind, double
 	if (kind == NULL)
 		labels[2] = NULL;
 	metrics_add(c->o.metrics, name, labels, n);
-}
-
-int consumer_backoff_seconds(int min_s, int max_s, int receive_count, double rnd)
-{
-	double ceiling = min_s;
-	double d;
-
-	for (int i = 1; i < receive_count && ceiling < max_s; i++)
-		ceiling *= 2;
-	if (ceiling > max_s)
-		ceiling = max_s;
-	/* full jitter between min and the ceiling: spreads retries of a burst */
-	d = min_s + rnd * (ceiling - min_s);
-	return (int)lround(d);
 }
 
 enum rc consumer_metrics_describe(struct metrics *m)
@@ -273,16 +261,8 @@ struct worker_arg {
 	int index;
 };
 
-static double rnd01(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return (double)(*s >> 11) / 9007199254740992.0;
-}
-
 /* Runs the handler and turns its verdict into what the acker must do. */
-static void work_one(struct consumer *c, void *tctx, struct job *j, uint64_t *rng)
+static void work_one(struct consumer *c, void *tctx, struct job *j, struct rng *rng)
 {
 	struct consumer_message m = {&j->msg, c->o.queue_label, &c->stop, c};
 	struct errbuf reason = {{0}};
@@ -309,9 +289,7 @@ static void work_one(struct consumer *c, void *tctx, struct job *j, uint64_t *rn
 		if (j->msg.receive_count >= c->o.max_receive_count)
 			count(c, "appointmentd_messages_dead_lettered_total", NULL, 1);
 		j->action = JOB_VISIBILITY;
-		j->visibility = consumer_backoff_seconds(c->o.backoff_min_seconds,
-							 c->o.backoff_max_seconds,
-							 j->msg.receive_count, rnd01(rng));
+		j->visibility = (int)backoff_delay(&c->backoff, j->msg.receive_count, rng_next(rng));
 		return;
 	}
 	count(c, "appointmentd_messages_succeeded_total", NULL, 1);
@@ -325,9 +303,10 @@ static void *worker_main(void *arg)
 	int idx = wa->index;
 	void *tctx = NULL;
 	struct errbuf eb = {{0}};
-	uint64_t rng = clk_mono_us() ^ ((uint64_t)(idx + 1) * 0x9e3779b97f4a7c15ull);
+	struct rng rng;
 	const char *labels[] = {"queue", c->o.queue_label, NULL};
 
+	rng_init(&rng, wa);
 	free(wa);
 	while (tctx == NULL && !atomic_load(&c->stop)) {
 		tctx = c->o.thread_new(c->o.ud, &eb);
@@ -544,6 +523,9 @@ enum rc consumer_start(const struct consumer_opts *opts, struct consumer **out, 
 	if (c == NULL)
 		return eb_set(eb, RC_NOMEM, "out of memory");
 	c->o = *opts;
+	c->backoff.base = opts->backoff_min_seconds;
+	c->backoff.cap = opts->backoff_max_seconds;
+	c->backoff.floor = opts->backoff_min_seconds;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->work_cv, NULL);
 	pthread_cond_init(&c->space_cv, NULL);

@@ -92,8 +92,4 @@ void consumer_state(struct consumer *c, char *out, size_t n);
 /* A handler says what it waits for (NULL: nothing any more); STATUS= shows it. */
 void consumer_waiting_on(struct consumer *c, const char *what);
 
-/* The visibility delay for a transient failure at the given receive count: full
- * jitter over min * 2^(count-1), capped at max, never below min. rnd in [0,1). */
-int consumer_backoff_seconds(int min_s, int max_s, int receive_count, double rnd);
-
 #endif

@@ -1,5 +1,5 @@
 /* test_aws_core.c — the AWS core without the network: environment and profile resolution,
- * endpoint validation, retry classification, backoff bounds, error-body parsing. */
+ * endpoint validation, retry classification, error-body parsing. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -374,39 +374,6 @@ START_TEST(test_classify_table)
 }
 END_TEST
 
-START_TEST(test_backoff_bounds)
-{
-	uint64_t rng = 12345;
-	long max_seen[6] = {0};
-
-	for (int round = 0; round < 2000; round++) {
-		for (int attempt = 1; attempt <= 5; attempt++) {
-			long d = aws_backoff_ms(&rng, attempt, 100, 2000);
-			long ceiling = 100L << (attempt - 1);
-
-			if (ceiling > 2000)
-				ceiling = 2000;
-			ck_assert_int_ge(d, 0);
-			ck_assert_int_le(d, ceiling);
-			if (d > max_seen[attempt])
-				max_seen[attempt] = d;
-		}
-	}
-	/* Full jitter really spreads up to the ceiling. */
-	ck_assert_int_gt(max_seen[1], 90);
-	ck_assert_int_gt(max_seen[5], 1500); /* ceiling 1600 */
-	ck_assert_int_eq(aws_backoff_ms(&rng, 30, 100, 2000) <= 2000, 1);
-	ck_assert_int_eq(aws_backoff_ms(&rng, 1, 0, 2000), 0);
-	{
-		uint64_t a = 7;
-		uint64_t b = 7;
-
-		ck_assert(aws_rng_next(&a) == aws_rng_next(&b));
-		ck_assert(aws_rng_next(&a) != aws_rng_next(&a));
-	}
-}
-END_TEST
-
 START_TEST(test_error_bodies)
 {
 	static const struct {
@@ -563,7 +530,6 @@ int main(void)
 	tcase_add_test(tc, test_ini_long_token_and_errors);
 	tcase_add_test(tc, test_max_attempts_env);
 	tcase_add_test(tc, test_classify_table);
-	tcase_add_test(tc, test_backoff_bounds);
 	tcase_add_test(tc, test_error_bodies);
 	tcase_add_test(tc, test_imds_document);
 	tcase_add_test(tc, test_error_to_eb);

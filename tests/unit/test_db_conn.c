@@ -1,4 +1,4 @@
-/* test_db_conn.c — db.c without a server: the SQLSTATE → rc table, connect backoff, option
+/* test_db_conn.c — db.c without a server: the SQLSTATE → rc table, option
  * validation. (Refused connections and reconnects are in tests/integration/test_db.c.) */
 #include <check.h>
 #include <stdlib.h>
@@ -68,33 +68,6 @@ START_TEST(test_classify)
 			      classify_cases[i].state ? classify_cases[i].state : "(null)",
 			      rc_name(got), rc_name(classify_cases[i].rc));
 	}
-}
-END_TEST
-
-START_TEST(test_backoff)
-{
-	static const struct {
-		int failures;
-		long lo, hi; /* [w/2, w] */
-	} cases[] = {
-		{1, 50, 100}, {2, 100, 200}, {3, 200, 400}, {4, 400, 800},
-		{9, 12800, 25600}, {10, 15000, 30000}, {11, 15000, 30000}, {1000, 15000, 30000},
-	};
-	uint64_t rnds[] = {0, 1, 7, 12345, UINT64_MAX, 0x8000000000000000ULL};
-
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		for (size_t j = 0; j < sizeof(rnds) / sizeof(rnds[0]); j++) {
-			long w = db_backoff_ms(cases[i].failures, 100, 30000, rnds[j]);
-
-			ck_assert_msg(w >= cases[i].lo && w <= cases[i].hi,
-				      "failures %d: %ld not in [%ld, %ld]", cases[i].failures, w,
-				      cases[i].lo, cases[i].hi);
-		}
-	}
-	/* rnd 0 gives the lower bound, a large enough one can reach the top */
-	ck_assert_int_eq(db_backoff_ms(1, 100, 30000, 0), 50);
-	ck_assert_int_eq(db_backoff_ms(1, 100, 30000, 50), 100);
-	ck_assert_int_eq(db_backoff_ms(3, 1, 1, 99), 1);
 }
 END_TEST
 
@@ -209,7 +182,6 @@ int main(void)
 	int failed;
 
 	tcase_add_test(tc, test_classify);
-	tcase_add_test(tc, test_backoff);
 	tcase_add_test(tc, test_valid_country);
 	tcase_add_test(tc, test_new_validation);
 	tcase_add_test(tc, test_options_from_cfg);
