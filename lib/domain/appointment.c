@@ -66,6 +66,30 @@ bool appt_id_valid(const char *s)
 	return s[14] == '4' && (s[19] == '8' || s[19] == '9' || s[19] == 'a' || s[19] == 'b');
 }
 
+enum appt_insured_check appt_insured_pad(const char *s, size_t len, char out[APPT_INSURED_SIZE])
+{
+	out[0] = '\0';
+	if (len == 0)
+		return APPT_INSURED_EMPTY;
+	for (size_t i = 0; i < len; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return APPT_INSURED_NOT_DIGITS;
+	if (len > APPT_INSURED_LEN)
+		return APPT_INSURED_TOO_LONG;
+	memset(out, '0', APPT_INSURED_LEN - len);
+	memcpy(out + APPT_INSURED_LEN - len, s, len);
+	out[APPT_INSURED_LEN] = '\0';
+	return APPT_INSURED_OK;
+}
+
+bool appt_insured_valid(const char *s)
+{
+	char padded[APPT_INSURED_SIZE];
+
+	return s != NULL && strnlen(s, APPT_INSURED_LEN + 1) == APPT_INSURED_LEN &&
+	       appt_insured_pad(s, APPT_INSURED_LEN, padded) == APPT_INSURED_OK;
+}
+
 /* Copies s into a field of size n; the caller has checked it fits. */
 static void copy_field(char *dst, size_t n, const char *s)
 {
@@ -398,16 +422,6 @@ static enum rc msg_str(struct json_object *o, const char *key, const char **s, s
 	return RC_OK;
 }
 
-static bool five_digits(const char *s)
-{
-	if (strlen(s) != APPT_INSURED_LEN)
-		return false;
-	for (int i = 0; i < APPT_INSURED_LEN; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-	return true;
-}
-
 static bool country_code(const char *s)
 {
 	return strlen(s) == APPT_COUNTRY_LEN && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' &&
@@ -479,7 +493,7 @@ enum rc appt_msg_decode(const char *text, size_t len, struct appt_message *m, st
 	rc = msg_str(o, "insuredId", &s, eb);
 	if (rc != RC_OK)
 		goto out;
-	if (!five_digits(s)) {
+	if (!appt_insured_valid(s)) {
 		rc = eb_set(eb, RC_INVAL, "insuredId is not 5 digits");
 		goto out;
 	}

@@ -81,6 +81,20 @@ void appt_id_new(char out[APPT_ID_SIZE]);
  * variant), as appt_id_new makes. NULL is false. */
 bool appt_id_valid(const char *s);
 
+/* Why an insuredId text fails the SPEC §3 rule (1-5 ASCII digits). */
+enum appt_insured_check {
+	APPT_INSURED_OK = 0,     /* valid; the padded form was written */
+	APPT_INSURED_EMPTY,      /* no characters */
+	APPT_INSURED_NOT_DIGITS, /* a byte other than 0-9 (a NUL included) */
+	APPT_INSURED_TOO_LONG,   /* more than APPT_INSURED_LEN digits */
+};
+/* The one insuredId rule: s[0..len) (may hold NUL bytes) as 1-5 ASCII digits, written
+ * left-padded with '0' to APPT_INSURED_LEN into out ("" on failure). Pure. */
+enum appt_insured_check appt_insured_pad(const char *s, size_t len, char out[APPT_INSURED_SIZE]);
+/* True when s is an insuredId as stored: exactly APPT_INSURED_LEN ASCII digits. NULL is
+ * false. */
+bool appt_insured_valid(const char *s);
+
 /* Fills a for a just-accepted request: status pending, the given id, createdAt =
  * updatedAt = now_ms, no schedule, null timestamps. RC_INVAL when id is not a
  * valid id or now_ms is outside the timeutil span. */

@@ -105,26 +105,22 @@ static bool check_insured(const char *s, size_t len, char out[APPT_INSURED_SIZE]
 {
 	const char *f = body_fields[BF_INSURED];
 
-	if (len == 0) {
+	switch (appt_insured_pad(s, len, out)) {
+	case APPT_INSURED_OK:
+		return true;
+	case APPT_INSURED_EMPTY:
 		val_errors_add(e, VAL_VALIDATION_ERROR, f, VAL_CODE_TOO_SHORT, "%s must not be empty", f);
-		return false;
-	}
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9') {
-			val_errors_add(e, VAL_VALIDATION_ERROR, f, VAL_CODE_INVALID_FORMAT,
-			        "%s must contain only the digits 0-9", f);
-			return false;
-		}
-	}
-	if (len > APPT_INSURED_LEN) {
+		break;
+	case APPT_INSURED_NOT_DIGITS:
+		val_errors_add(e, VAL_VALIDATION_ERROR, f, VAL_CODE_INVALID_FORMAT,
+		        "%s must contain only the digits 0-9", f);
+		break;
+	case APPT_INSURED_TOO_LONG:
 		val_errors_add(e, VAL_VALIDATION_ERROR, f, VAL_CODE_TOO_LONG,
 		        "%s must have at most %d digits", f, APPT_INSURED_LEN);
-		return false;
+		break;
 	}
-	memset(out, '0', APPT_INSURED_LEN - len);
-	memcpy(out + APPT_INSURED_LEN - len, s, len);
-	out[APPT_INSURED_LEN] = '\0';
-	return true;
+	return false;
 }
 
 enum rc val_insured_id(const char *s, char out[APPT_INSURED_SIZE], struct val_errors *errs)

@@ -6,7 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "domain/timeutil.h"
+#include "base/clock.h"
+#include "domain/appointment.h"
 #include "pg/db_int.h"
 
 #define SID_SIZE 24 /* a schedule id (int64) as text, with NUL */
@@ -80,34 +81,6 @@ static const struct db_stmt st_check = {
 	       SCHEDULE_ROW,
 	.n_params = 2,
 };
-
-static bool is_hex(char ch)
-{
-	return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
-}
-
-static bool valid_uuid(const char *s)
-{
-	if (s == NULL || strnlen(s, DB_UUID_LEN + 1) != DB_UUID_LEN)
-		return false;
-	for (int i = 0; i < DB_UUID_LEN; i++) {
-		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-
-		if (dash ? s[i] != '-' : !is_hex(s[i]))
-			return false;
-	}
-	return true;
-}
-
-static bool valid_insured(const char *s)
-{
-	if (s == NULL || strnlen(s, DB_INSURED_LEN + 1) != DB_INSURED_LEN)
-		return false;
-	for (int i = 0; i < DB_INSURED_LEN; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-	return true;
-}
 
 static bool valid_created_at(const char *s)
 {
@@ -226,9 +199,9 @@ enum rc db_book_appointment(struct db_conn *c, const char *appointment_id,
 	enum rc rc = RC_OK;
 
 	memset(out, 0, sizeof(*out));
-	if (!valid_uuid(appointment_id))
-		return eb_set(eb, RC_INVAL, "appointment id is not a UUID");
-	if (!valid_insured(insured_id))
+	if (!appt_id_valid(appointment_id))
+		return eb_set(eb, RC_INVAL, "appointment id is not a lower-case UUID v4");
+	if (!appt_insured_valid(insured_id))
 		return eb_set(eb, RC_INVAL, "insured id is not 5 digits");
 	rc = slot_args(schedule_id, country, sid, eb);
 	if (rc != RC_OK)
@@ -348,13 +321,13 @@ enum rc db_check_schedule(struct db_conn *c, int64_t schedule_id, const char *co
 	if (timeout_ms <= 0)
 		return eb_set(eb, RC_INVAL, "check timeout must be > 0 ms");
 	was_up = db_connected(c);
-	deadline = tu_mono_ms() + timeout_ms;
+	deadline = clk_mono_ms() + timeout_ms;
 	rc = db_run(c, &st_check, params, timeout_ms, &r, eb);
 	/* A connection that was up and turns out dead (the server restarted since) says
 	 * nothing about the server now: reconnect once, within the deadline, before the
 	 * caller takes the database for down (issue 10). A read, so a second run is safe. */
-	if (rc == RC_IO && was_up && !db_connected(c) && deadline - tu_mono_ms() > 0)
-		rc = db_run(c, &st_check, params, (int)(deadline - tu_mono_ms()), &r, eb);
+	if (rc == RC_IO && was_up && !db_connected(c) && deadline - clk_mono_ms() > 0)
+		rc = db_run(c, &st_check, params, (int)(deadline - clk_mono_ms()), &r, eb);
 	if (rc != RC_OK)
 		goto out;
 	if (PQntuples(r) == 0) {

@@ -10,8 +10,6 @@
 #include "base/rc.h"
 
 #define DB_ISO_SIZE 32          /* "2026-11-25T13:45:26.123Z" plus room; with NUL */
-#define DB_UUID_LEN 36          /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" */
-#define DB_INSURED_LEN 5        /* insuredId, already padded: "00123" */
 #define DB_CREATED_AT_MAX 64    /* longest createdAt text passed on to PostgreSQL */
 
 /* A slot as the booking reports it (the "schedule" map of the DynamoDB item). */

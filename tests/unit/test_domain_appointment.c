@@ -56,6 +56,38 @@ START_TEST(test_id_valid)
 }
 END_TEST
 
+static const struct {
+	const char *s;
+	size_t len;                   /* bytes of s looked at (a NUL may sit inside) */
+	enum appt_insured_check want;
+	const char *padded;           /* out on success */
+	bool stored;                  /* appt_insured_valid(s): exactly five digits */
+} insured_cases[] = {
+	{"00123", 5, APPT_INSURED_OK, "00123", true},
+	{"123", 3, APPT_INSURED_OK, "00123", false},
+	{"7", 1, APPT_INSURED_OK, "00007", false},
+	{"99999", 5, APPT_INSURED_OK, "99999", true},
+	{"", 0, APPT_INSURED_EMPTY, "", false},
+	{"123456", 6, APPT_INSURED_TOO_LONG, "", false},
+	{"12a45", 5, APPT_INSURED_NOT_DIGITS, "", false},
+	{" 1234", 5, APPT_INSURED_NOT_DIGITS, "", false},
+	{"12\0" "45", 5, APPT_INSURED_NOT_DIGITS, "", false},
+	{"-1234", 5, APPT_INSURED_NOT_DIGITS, "", false},
+	{"1234567890x", 11, APPT_INSURED_NOT_DIGITS, "", false},
+};
+
+START_TEST(test_insured)
+{
+	char out[APPT_INSURED_SIZE];
+
+	ck_assert_int_eq(appt_insured_pad(insured_cases[_i].s, insured_cases[_i].len, out),
+			 insured_cases[_i].want);
+	ck_assert_str_eq(out, insured_cases[_i].padded);
+	ck_assert_int_eq(appt_insured_valid(insured_cases[_i].s), insured_cases[_i].stored);
+	ck_assert(!appt_insured_valid(NULL));
+}
+END_TEST
+
 START_TEST(test_id_new)
 {
 	char a[APPT_ID_SIZE];
@@ -407,6 +439,7 @@ int main(void)
 	tcase_add_test(tc, test_status);
 	tcase_add_loop_test(tc, test_id_valid, 0, sizeof(id_cases) / sizeof(id_cases[0]));
 	tcase_add_test(tc, test_id_new);
+	tcase_add_loop_test(tc, test_insured, 0, sizeof(insured_cases) / sizeof(insured_cases[0]));
 	tcase_add_test(tc, test_init_pending);
 	tcase_add_test(tc, test_created_json);
 	tcase_add_test(tc, test_item_shapes);
