@@ -13,7 +13,11 @@
 #include "app/awscfg.h"
 #include "app/secret.h"
 #include "aws/core.h"
+#include "aws/dynamodb.h"
+#include "aws/eventbridge.h"
+#include "aws/sns.h"
 #include "aws/sqs_queues.h"
+#include "aws/ssm.h"
 #include "pg/db.h"
 #include "run/svc.h"
 
@@ -101,6 +105,49 @@ int ctl_opt_value(int argc, char **argv, int *i, const char *name, const char **
 	*i += 1;
 	*val = argv[*i];
 	return 1;
+}
+
+enum rc ctl_clients_open(const struct ctl *x, unsigned which, struct ctl_clients *c,
+			 struct errbuf *eb)
+{
+	bool ok = true;
+
+	memset(c, 0, sizeof(*c));
+	/* in order, stopping at the first failure so eb names it */
+	if (ok && (which & CTL_DDB) != 0) {
+		c->ddb = ddb_client_new(&x->aws, eb);
+		ok = c->ddb != NULL;
+	}
+	if (ok && (which & CTL_SNS) != 0) {
+		c->sns = sns_client_new(&x->aws, eb);
+		ok = c->sns != NULL;
+	}
+	if (ok && (which & CTL_SQS) != 0) {
+		c->sqs = sqs_client_new(&x->aws, eb);
+		ok = c->sqs != NULL;
+	}
+	if (ok && (which & CTL_EVB) != 0) {
+		c->evb = evb_client_new(&x->aws, eb);
+		ok = c->evb != NULL;
+	}
+	if (ok && (which & CTL_SSM) != 0) {
+		c->ssm = ssm_client_new(&x->aws, eb);
+		ok = c->ssm != NULL;
+	}
+	if (ok)
+		return RC_OK;
+	ctl_clients_close(c);
+	return RC_FATAL;
+}
+
+void ctl_clients_close(struct ctl_clients *c)
+{
+	ddb_client_free(c->ddb);
+	sns_client_free(c->sns);
+	sqs_client_free(c->sqs);
+	evb_client_free(c->evb);
+	ssm_client_free(c->ssm);
+	memset(c, 0, sizeof(*c));
 }
 
 bool ctl_arn_prefix(const char *arn, const char *service, char *out, size_t n)

@@ -49,6 +49,34 @@ struct ctl {
 	int steps;              /* expected total, for the counter; 0 = no counter */
 };
 
+/* The AWS clients of one command, one per service, for the calling thread only. Those not
+ * asked for stay NULL. */
+struct ctl_clients {
+	struct ddb_client *ddb;
+	struct sns_client *sns;
+	struct sqs_client *sqs;
+	struct evb_client *evb;
+	struct ssm_client *ssm;
+};
+
+/* Which clients ctl_clients_open makes (a bit set). */
+enum ctl_client_kind {
+	CTL_DDB = 1 << 0,
+	CTL_SNS = 1 << 1,
+	CTL_SQS = 1 << 2,
+	CTL_EVB = 1 << 3,
+	CTL_SSM = 1 << 4,
+	CTL_ALL_CLIENTS = CTL_DDB | CTL_SNS | CTL_SQS | CTL_EVB | CTL_SSM,
+};
+
+/* Makes the clients in which (a set of enum ctl_client_kind) from x's AWS settings (x
+ * must be open with need_aws). On failure every client is freed again, c is all NULL and
+ * eb says which one failed. */
+enum rc ctl_clients_open(const struct ctl *x, unsigned which, struct ctl_clients *c,
+			 struct errbuf *eb) MUSTCHECK;
+/* Frees the clients and sets them NULL; accepts a zeroed struct. */
+void ctl_clients_close(struct ctl_clients *c);
+
 /* Loads the configuration at path (NULL = the default) and, when need_aws, resolves the AWS
  * settings from the environment, with the [aws] region and endpoint_url keys as fallbacks
  * for AWS_REGION and AWS_ENDPOINT_URL. On failure prints one line to stderr and returns

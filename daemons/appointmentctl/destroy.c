@@ -19,11 +19,7 @@
 /* The state of one destroy run. */
 struct dest {
 	struct ctl x;                 /* config, AWS settings, progress */
-	struct ddb_client *ddb;       /* one client per service, used by this thread only */
-	struct sns_client *sns;
-	struct sqs_client *sqs;
-	struct evb_client *evb;
-	struct ssm_client *ssm;
+	struct ctl_clients cl;        /* used by this thread only */
 	char sns_prefix[SNS_ARN_MAX]; /* "arn:aws:sns:<region>:<account>:" or "" when unknown */
 };
 
@@ -47,8 +43,8 @@ static bool prefix_from_queue(struct dest *d, const char *name)
 	char url[SQS_URL_MAX], arn[SQS_ARN_MAX];
 	struct aws_error err;
 
-	return sqs_get_queue_url(d->sqs, name, url, &err) == RC_OK &&
-	       sqs_get_queue_arn(d->sqs, url, arn, &err) == RC_OK &&
+	return sqs_get_queue_url(d->cl.sqs, name, url, &err) == RC_OK &&
+	       sqs_get_queue_arn(d->cl.sqs, url, arn, &err) == RC_OK &&
 	       ctl_arn_prefix(arn, "sns", d->sns_prefix, sizeof(d->sns_prefix));
 }
 
@@ -70,7 +66,7 @@ static void find_sns_prefix(struct dest *d)
 	if (prefix_from_queue(d, c->completion_queue_name) ||
 	    prefix_from_queue(d, c->error_queue_name))
 		return;
-	if (evb_describe_bus(d->evb, "default", arn, &eb) == RC_OK &&
+	if (evb_describe_bus(d->cl.evb, "default", arn, &eb) == RC_OK &&
 	    ctl_arn_prefix(arn, "sns", d->sns_prefix, sizeof(d->sns_prefix)))
 		return;
 	d->sns_prefix[0] = '\0';
@@ -107,7 +103,7 @@ static enum rc dest_rule(struct dest *d, const char *rule, const char *our_id, b
 	enum rc rc = RC_NOTFOUND;
 
 	if (bus_exists)
-		rc = evb_list_targets(d->evb, rule, bus, target_seen, &t, eb);
+		rc = evb_list_targets(d->cl.evb, rule, bus, target_seen, &t, eb);
 	if (rc == RC_NOTFOUND) {
 		ctl_line(&d->x, "absent target %s/%s", rule, our_id);
 		ctl_line(&d->x, "absent rule %s", rule);
@@ -122,7 +118,7 @@ static enum rc dest_rule(struct dest *d, const char *rule, const char *our_id, b
 		ours = ours || strcmp(t.ids[i], our_id) == 0;
 	}
 	if (t.n > 0) {
-		rc = evb_remove_targets(d->evb, rule, bus, ids, t.n, eb);
+		rc = evb_remove_targets(d->cl.evb, rule, bus, ids, t.n, eb);
 		if (rc != RC_OK) {
 			eb_prefix(eb, "remove the targets of rule %s", rule);
 			return rc;
@@ -133,7 +129,7 @@ static enum rc dest_rule(struct dest *d, const char *rule, const char *our_id, b
 			 rule, our_id, t.n - (ours ? 1u : 0u));
 	else
 		ctl_line(&d->x, "%s target %s/%s", ours ? "deleted" : "absent", rule, our_id);
-	rc = evb_delete_rule(d->evb, rule, bus, eb);
+	rc = evb_delete_rule(d->cl.evb, rule, bus, eb);
 	if (rc != RC_OK) {
 		eb_prefix(eb, "delete rule %s", rule);
 		return rc;
@@ -148,7 +144,7 @@ static enum rc dest_eventbridge(struct dest *d, struct errbuf *eb)
 	const char *bus = c->event_bus_name;
 	char rule[CTL_RULE_NAME_MAX + 1];
 	bool exists;
-	enum rc rc = evb_describe_bus(d->evb, bus, NULL, eb);
+	enum rc rc = evb_describe_bus(d->cl.evb, bus, NULL, eb);
 
 	if (rc != RC_OK && rc != RC_NOTFOUND) {
 		eb_prefix(eb, "look up bus %s", bus);
@@ -168,7 +164,7 @@ static enum rc dest_eventbridge(struct dest *d, struct errbuf *eb)
 		ctl_line(&d->x, "absent bus %s", bus);
 		return RC_OK;
 	}
-	rc = evb_delete_bus(d->evb, bus, eb);
+	rc = evb_delete_bus(d->cl.evb, bus, eb);
 	if (rc != RC_OK) {
 		eb_prefix(eb, "delete bus %s", bus);
 		return rc;
@@ -214,7 +210,7 @@ static enum rc dest_topic(struct dest *d, const struct cfg_country *cc, struct e
 		rc = eb_set(eb, RC_INVAL, "topic %s: ARN too long", cc->topic_name);
 		goto out;
 	}
-	rc = sns_get_topic_attributes(d->sns, arn, &attrs, &err);
+	rc = sns_get_topic_attributes(d->cl.sns, arn, &attrs, &err);
 	if (rc == RC_NOTFOUND) {
 		ctl_line(&d->x, "absent subscription %s (topic %s)", cc->queue_name, cc->topic_name);
 		ctl_line(&d->x, "absent topic %s", cc->topic_name);
@@ -225,7 +221,7 @@ static enum rc dest_topic(struct dest *d, const struct cfg_country *cc, struct e
 		rc = aws_fail(&err, eb, "look up topic", cc->topic_name);
 		goto out;
 	}
-	rc = sns_list_subscriptions_by_topic(d->sns, arn, &subs, &err);
+	rc = sns_list_subscriptions_by_topic(d->cl.sns, arn, &subs, &err);
 	if (rc != RC_OK) {
 		rc = aws_fail(&err, eb, "list the subscriptions of topic", cc->topic_name);
 		goto out;
@@ -236,7 +232,7 @@ static enum rc dest_topic(struct dest *d, const struct cfg_country *cc, struct e
 		    !endpoint_is_queue(subs.v[i].endpoint, cc->queue_name) ||
 		    strncmp(subs.v[i].arn, "arn:", 4) != 0)
 			continue;
-		rc = sns_unsubscribe(d->sns, subs.v[i].arn, &err);
+		rc = sns_unsubscribe(d->cl.sns, subs.v[i].arn, &err);
 		if (rc != RC_OK && rc != RC_NOTFOUND) {
 			rc = aws_fail(&err, eb, "unsubscribe queue", cc->queue_name);
 			goto out;
@@ -247,7 +243,7 @@ static enum rc dest_topic(struct dest *d, const struct cfg_country *cc, struct e
 	ctl_line(&d->x, "%s subscription %s (topic %s)", ours ? "deleted" : "absent",
 		 cc->queue_name, cc->topic_name);
 	/* DeleteTopic also drops any other subscription the topic has */
-	rc = sns_delete_topic(d->sns, arn, &err);
+	rc = sns_delete_topic(d->cl.sns, arn, &err);
 	if (rc != RC_OK && rc != RC_NOTFOUND) {
 		rc = aws_fail(&err, eb, "delete topic", cc->topic_name);
 		goto out;
@@ -266,10 +262,10 @@ static enum rc dest_queue(struct dest *d, const char *kind, const char *name, st
 {
 	char url[SQS_URL_MAX];
 	struct aws_error err;
-	enum rc rc = sqs_get_queue_url(d->sqs, name, url, &err);
+	enum rc rc = sqs_get_queue_url(d->cl.sqs, name, url, &err);
 
 	if (rc == RC_OK)
-		rc = sqs_delete_queue(d->sqs, url, &err);
+		rc = sqs_delete_queue(d->cl.sqs, url, &err);
 	if (rc == RC_NOTFOUND) {
 		ctl_line(&d->x, "absent %s %s", kind, name);
 		return RC_OK;
@@ -286,7 +282,7 @@ static enum rc dest_table(struct dest *d, const char *table, struct errbuf *eb)
 {
 	struct ddb_table_info info;
 	long waited = 0;
-	enum rc rc = ddb_delete_table(d->ddb, table, eb);
+	enum rc rc = ddb_delete_table(d->cl.ddb, table, eb);
 
 	if (rc == RC_NOTFOUND) {
 		ctl_line(&d->x, "absent table %s", table);
@@ -297,7 +293,7 @@ static enum rc dest_table(struct dest *d, const char *table, struct errbuf *eb)
 		return rc;
 	}
 	for (;;) {
-		rc = ddb_describe_table(d->ddb, table, &info, eb);
+		rc = ddb_describe_table(d->cl.ddb, table, &info, eb);
 		if (rc == RC_NOTFOUND)
 			break;
 		if (rc != RC_OK) {
@@ -317,7 +313,7 @@ static enum rc dest_table(struct dest *d, const char *table, struct errbuf *eb)
 static enum rc dest_parameter(struct dest *d, struct errbuf *eb)
 {
 	const char *name = d->x.cfg->ssm_password_parameter;
-	enum rc rc = ssm_delete_parameter(d->ssm, name, eb);
+	enum rc rc = ssm_delete_parameter(d->cl.ssm, name, eb);
 
 	if (rc == RC_NOTFOUND) {
 		ctl_line(&d->x, "absent ssm-parameter %s", name);
@@ -396,23 +392,14 @@ int ctl_cmd_destroy(const char *config_path, int argc, char **argv)
 	code = ctl_open(&d->x, config_path, true);
 	if (code != CTL_EXIT_OK)
 		goto out;
-	d->ddb = ddb_client_new(&d->x.aws, &eb);
-	d->sns = d->ddb != NULL ? sns_client_new(&d->x.aws, &eb) : NULL;
-	d->sqs = d->sns != NULL ? sqs_client_new(&d->x.aws, &eb) : NULL;
-	d->evb = d->sqs != NULL ? evb_client_new(&d->x.aws, &eb) : NULL;
-	d->ssm = d->evb != NULL ? ssm_client_new(&d->x.aws, &eb) : NULL;
-	if (d->ssm == NULL) {
+	if (ctl_clients_open(&d->x, CTL_ALL_CLIENTS, &d->cl, &eb) != RC_OK) {
 		code = ctl_fail(&eb);
 		goto out;
 	}
 	if (dest_run(d, &eb) != RC_OK)
 		code = ctl_fail(&eb);
 out:
-	ddb_client_free(d->ddb);
-	sns_client_free(d->sns);
-	sqs_client_free(d->sqs);
-	evb_client_free(d->evb);
-	ssm_client_free(d->ssm);
+	ctl_clients_close(&d->cl);
 	ctl_close(&d->x);
 	free(d);
 	return code;

@@ -21,11 +21,7 @@
 /* One run's clients and what later steps need from earlier ones. */
 struct run {
 	struct probe *p;
-	struct ddb_client *ddb;       /* one client per service, this thread only */
-	struct sns_client *sns;
-	struct sqs_client *sqs;
-	struct evb_client *evb;
-	struct ssm_client *ssm;
+	struct ctl_clients cl;        /* this thread only */
 	char sns_prefix[SNS_ARN_MAX]; /* "arn:aws:sns:<region>:<account>:", "" while unknown */
 	bool prefix_tried;            /* the default-bus fallback was tried */
 	char completion_arn[SQS_ARN_MAX]; /* the rules' target queues, "" when unknown */
@@ -158,8 +154,8 @@ static void probe_table(struct run *r, const char *table, bool appointments)
 
 	if (!reachable(r, it))
 		return;
-	rc = ddb_describe_table(r->ddb, table, &info, &eb);
-	settle_eb(r, it, rc, ddb_last_error(r->ddb), &eb);
+	rc = ddb_describe_table(r->cl.ddb, table, &info, &eb);
+	settle_eb(r, it, rc, ddb_last_error(r->cl.ddb), &eb);
 	if (rc == RC_OK) {
 		if (appointments)
 			snprintf(it->detail, sizeof(it->detail), "%s, %zu indexes%s", info.status,
@@ -174,7 +170,7 @@ static void probe_table(struct run *r, const char *table, bool appointments)
 			return;
 		}
 		for (int s = 0; s < APPT_STATUS_COUNT; s++) {
-			rc = count_status(r->ddb, table, (enum appt_status)s, &r->p->counts[s], &eb);
+			rc = count_status(r->cl.ddb, table, (enum appt_status)s, &r->p->counts[s], &eb);
 			if (rc != RC_OK) {
 				snprintf(r->p->counts_detail, sizeof(r->p->counts_detail),
 					 "count %s: %s", appt_status_name((enum appt_status)s), eb.msg);
@@ -199,9 +195,9 @@ static void probe_queue(struct run *r, const struct ctl_queue *q, char arn[SQS_A
 	snprintf(it->queue, sizeof(it->queue), "%s", q->label);
 	if (!reachable(r, it))
 		return;
-	rc = ctl_queue_url(r->sqs, q, url, &err);
+	rc = ctl_queue_url(r->cl.sqs, q, url, &err);
 	if (rc == RC_OK)
-		rc = ctl_queue_depth(r->sqs, url, &it->visible, &it->in_flight, &it->delayed, a, &err);
+		rc = ctl_queue_depth(r->cl.sqs, url, &it->visible, &it->in_flight, &it->delayed, a, &err);
 	if (rc != RC_OK && rc != RC_NOTFOUND)
 		aws_error_to_eb(&err, &eb);
 	settle(r, it, rc, &err, eb.msg);
@@ -237,10 +233,10 @@ static const char *sns_prefix(struct run *r)
 	    ctl_arn_prefix(r->any_queue_arn, "sns", r->sns_prefix, sizeof(r->sns_prefix)))
 		return r->sns_prefix;
 	if (!r->prefix_tried && reachable(r, &probe_bus)) {
-		enum rc rc = evb_describe_bus(r->evb, "default", arn, &eb);
+		enum rc rc = evb_describe_bus(r->cl.evb, "default", arn, &eb);
 
 		r->prefix_tried = true;
-		settle_eb(r, &probe_bus, rc, evb_last_error(r->evb), &eb);
+		settle_eb(r, &probe_bus, rc, evb_last_error(r->cl.evb), &eb);
 		if (rc == RC_OK && ctl_arn_prefix(arn, "sns", r->sns_prefix, sizeof(r->sns_prefix)))
 			return r->sns_prefix;
 	}
@@ -274,7 +270,7 @@ static struct probe_item *probe_topic(struct run *r, const struct cfg_country *c
 	}
 	if (!reachable(r, it))
 		return it;
-	rc = sns_get_topic_attributes(r->sns, arn, &attrs, &err);
+	rc = sns_get_topic_attributes(r->cl.sns, arn, &attrs, &err);
 	if (rc != RC_OK && rc != RC_NOTFOUND)
 		aws_error_to_eb(&err, &eb);
 	settle(r, it, rc, &err, eb.msg);
@@ -311,7 +307,7 @@ static void probe_subscription(struct run *r, const struct cfg_country *cc,
 	}
 	if (!reachable(r, it))
 		return;
-	rc = sns_list_subscriptions_by_topic(r->sns, topic_arn, &subs, &err);
+	rc = sns_list_subscriptions_by_topic(r->cl.sns, topic_arn, &subs, &err);
 	if (rc != RC_OK)
 		aws_error_to_eb(&err, &eb);
 	for (size_t i = 0; rc == RC_OK && i < subs.n; i++)
@@ -336,8 +332,8 @@ static void probe_bus(struct run *r)
 	r->bus = it;
 	if (!reachable(r, it))
 		return;
-	rc = evb_describe_bus(r->evb, bus, arn, &eb);
-	settle_eb(r, it, rc, evb_last_error(r->evb), &eb);
+	rc = evb_describe_bus(r->cl.evb, bus, arn, &eb);
+	settle_eb(r, it, rc, evb_last_error(r->cl.evb), &eb);
 	if (rc == RC_OK)
 		snprintf(it->detail, sizeof(it->detail), "%s", arn);
 }
@@ -386,8 +382,8 @@ static void probe_rule(struct run *r, const char *rule, const char *target_id,
 	if (r->bus->state != PROBE_EXISTS)
 		inherit(ri, r->bus);
 	else if (reachable(r, ri)) {
-		rc = evb_list_rules(r->evb, bus, rule, rule_seen, &s, &eb);
-		settle_eb(r, ri, rc == RC_OK && !s.found ? RC_NOTFOUND : rc, evb_last_error(r->evb),
+		rc = evb_list_rules(r->cl.evb, bus, rule, rule_seen, &s, &eb);
+		settle_eb(r, ri, rc == RC_OK && !s.found ? RC_NOTFOUND : rc, evb_last_error(r->cl.evb),
 			  &eb);
 	}
 	snprintf(tname, sizeof(tname), "%s/%s", rule, target_id);
@@ -399,8 +395,8 @@ static void probe_rule(struct run *r, const char *rule, const char *target_id,
 	if (!reachable(r, ti))
 		return;
 	s = (struct seek){.name = target_id};
-	rc = evb_list_targets(r->evb, rule, bus, target_seen, &s, &eb);
-	settle_eb(r, ti, rc == RC_OK && !s.found ? RC_NOTFOUND : rc, evb_last_error(r->evb), &eb);
+	rc = evb_list_targets(r->cl.evb, rule, bus, target_seen, &s, &eb);
+	settle_eb(r, ti, rc == RC_OK && !s.found ? RC_NOTFOUND : rc, evb_last_error(r->cl.evb), &eb);
 	if (ti->state != PROBE_EXISTS)
 		return;
 	if (queue_arn[0] != '\0' && strcmp(s.arn, queue_arn) != 0)
@@ -428,10 +424,10 @@ static void probe_parameter(struct run *r)
 		return;
 	}
 	/* existence only: the value is not decrypted, and wiped anyway */
-	rc = ssm_get_parameter(r->ssm, name, false, buf, SSM_VALUE_MAX + 1, NULL, &eb);
+	rc = ssm_get_parameter(r->cl.ssm, name, false, buf, SSM_VALUE_MAX + 1, NULL, &eb);
 	explicit_bzero(buf, SSM_VALUE_MAX + 1);
 	free(buf);
-	settle_eb(r, it, rc, ssm_last_error(r->ssm), &eb);
+	settle_eb(r, it, rc, ssm_last_error(r->cl.ssm), &eb);
 }
 
 static void probe_databases(struct probe *p)
@@ -540,20 +536,10 @@ enum rc probe_run(struct probe *p, struct ctl *x, bool full, struct errbuf *eb)
 	p->items = calloc(PROBE_ITEMS_MAX, sizeof(*p->items));
 	if (p->items == NULL)
 		return eb_set(eb, RC_NOMEM, "out of memory");
-	r.ddb = ddb_client_new(&x->aws, eb);
-	r.sns = r.ddb != NULL ? sns_client_new(&x->aws, eb) : NULL;
-	r.sqs = r.sns != NULL ? sqs_client_new(&x->aws, eb) : NULL;
-	r.evb = r.sqs != NULL ? evb_client_new(&x->aws, eb) : NULL;
-	r.ssm = r.evb != NULL ? ssm_client_new(&x->aws, eb) : NULL;
-	if (r.ssm == NULL)
-		rc = RC_FATAL;
-	else
+	rc = ctl_clients_open(x, CTL_ALL_CLIENTS, &r.cl, eb);
+	if (rc == RC_OK)
 		probe_all(&r);
-	ddb_client_free(r.ddb);
-	sns_client_free(r.sns);
-	sqs_client_free(r.sqs);
-	evb_client_free(r.evb);
-	ssm_client_free(r.ssm);
+	ctl_clients_close(&r.cl);
 	return rc;
 }
 

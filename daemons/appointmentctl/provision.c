@@ -50,11 +50,7 @@ struct prov {
 	const char *env_file;         /* --env-file PATH, or NULL */
 	bool password_from_env;       /* --password-from-env */
 	char *password;               /* owned (secret_free); NULL = none given */
-	struct ddb_client *ddb;       /* one client per service, used by this thread only */
-	struct sns_client *sns;
-	struct sqs_client *sqs;
-	struct evb_client *evb;
-	struct ssm_client *ssm;
+	struct ctl_clients cl;        /* used by this thread only */
 	char sns_prefix[SNS_ARN_MAX]; /* "arn:aws:sns:<region>:<account>:" once known, else "" */
 	struct prov_country cc[CFG_MAX_COUNTRIES];
 	struct prov_queue_pair completion;
@@ -79,7 +75,7 @@ static bool pitr_enabled(struct prov *p, const char *table)
 
 	if (req == NULL || jx_add_str(req, "TableName", table) != RC_OK)
 		goto out;
-	if (aws_call_json(ddb_client_core(p->ddb), NULL, "DescribeContinuousBackups", req, &ans,
+	if (aws_call_json(ddb_client_core(p->cl.ddb), NULL, "DescribeContinuousBackups", req, &ans,
 			  &err) != RC_OK)
 		goto out;
 	if (json_object_object_get_ex(ans, "ContinuousBackupsDescription", &d) &&
@@ -101,7 +97,7 @@ static enum rc prov_pitr(struct prov *p, const char *table, struct errbuf *eb)
 		ctl_line(&p->x, "exists pitr %s", table);
 		return RC_OK;
 	}
-	rc = ddb_enable_pitr(p->ddb, table, &res, eb);
+	rc = ddb_enable_pitr(p->cl.ddb, table, &res, eb);
 	if (rc != RC_OK) {
 		eb_prefix(eb, "enable pitr on table %s", table);
 		return rc;
@@ -116,7 +112,7 @@ static enum rc prov_pitr(struct prov *p, const char *table, struct errbuf *eb)
 static enum rc prov_ttl(struct prov *p, const char *table, struct errbuf *eb)
 {
 	enum ddb_applied res;
-	enum rc rc = ddb_enable_ttl(p->ddb, table, TBL_TTL_ATTR, &res, eb);
+	enum rc rc = ddb_enable_ttl(p->cl.ddb, table, TBL_TTL_ATTR, &res, eb);
 
 	if (rc != RC_OK) {
 		eb_prefix(eb, "enable ttl on table %s", table);
@@ -143,14 +139,14 @@ static enum rc prov_table(struct prov *p, const char *table, bool appointments,
 		tbl_appointments_spec(table, &spec);
 	else
 		tbl_side_spec(table, &spec);
-	rc = ddb_create_table(p->ddb, &spec, eb);
+	rc = ddb_create_table(p->cl.ddb, &spec, eb);
 	if (rc != RC_OK && rc != RC_CONFLICT) {
 		eb_prefix(eb, "create table %s", table);
 		return rc;
 	}
 	created = rc == RC_OK;
 	/* a new table is CREATING for a while; PITR, TTL and the daemons need it ACTIVE */
-	rc = ddb_wait_active(p->ddb, table, CTL_TABLE_WAIT_MS, NULL, eb);
+	rc = ddb_wait_active(p->cl.ddb, table, CTL_TABLE_WAIT_MS, NULL, eb);
 	if (rc != RC_OK) {
 		eb_prefix(eb, "wait for table %s", table);
 		return rc;
@@ -234,9 +230,9 @@ static enum rc prov_queue(struct prov *p, const char *kind, const char *name,
 		want[nwant++] = (struct sqs_kv){"RedrivePolicy", redrive};
 	}
 
-	rc = sqs_get_queue_url(p->sqs, name, url, &err);
+	rc = sqs_get_queue_url(p->cl.sqs, name, url, &err);
 	if (rc == RC_NOTFOUND) {
-		rc = sqs_create_queue(p->sqs, name, want, nwant, url, &err);
+		rc = sqs_create_queue(p->cl.sqs, name, want, nwant, url, &err);
 		if (rc != RC_OK)
 			return aws_fail(&err, eb, "create queue", name);
 		ctl_line(&p->x, "created %s %s", kind, name);
@@ -245,7 +241,7 @@ static enum rc prov_queue(struct prov *p, const char *kind, const char *name,
 	if (rc != RC_OK)
 		return aws_fail(&err, eb, "look up queue", name);
 
-	rc = sqs_get_queue_attributes(p->sqs, url, NULL, 0, &have, &err);
+	rc = sqs_get_queue_attributes(p->cl.sqs, url, NULL, 0, &have, &err);
 	if (rc != RC_OK) {
 		rc = aws_fail(&err, eb, "read attributes of queue", name);
 		goto out;
@@ -265,7 +261,7 @@ static enum rc prov_queue(struct prov *p, const char *kind, const char *name,
 	if (nfix == 0) {
 		ctl_line(&p->x, "exists %s %s", kind, name);
 	} else {
-		rc = sqs_set_queue_attributes(p->sqs, url, fix, nfix, &err);
+		rc = sqs_set_queue_attributes(p->cl.sqs, url, fix, nfix, &err);
 		if (rc != RC_OK) {
 			rc = aws_fail(&err, eb, "set attributes of queue", name);
 			goto out;
@@ -273,7 +269,7 @@ static enum rc prov_queue(struct prov *p, const char *kind, const char *name,
 		ctl_line(&p->x, "updated %s %s (%s)", kind, name, changed);
 	}
 arn:
-	rc = sqs_get_queue_arn(p->sqs, url, arn, &err);
+	rc = sqs_get_queue_arn(p->cl.sqs, url, arn, &err);
 	if (rc != RC_OK)
 		rc = aws_fail(&err, eb, "read the ARN of queue", name);
 out:
@@ -373,7 +369,7 @@ static enum rc prov_queue_policy(struct prov *p, const char *name, const char *u
 		rc = eb_set(eb, RC_NOMEM, "queue policy of %s: out of memory", name);
 		goto out;
 	}
-	rc = sqs_get_queue_attributes(p->sqs, url, names, 1, &have, &err);
+	rc = sqs_get_queue_attributes(p->cl.sqs, url, names, 1, &have, &err);
 	if (rc != RC_OK) {
 		rc = aws_fail(&err, eb, "read the policy of queue", name);
 		goto out;
@@ -387,7 +383,7 @@ static enum rc prov_queue_policy(struct prov *p, const char *name, const char *u
 		goto out;
 	}
 	kv = (struct sqs_kv){"Policy", text};
-	rc = sqs_set_queue_attributes(p->sqs, url, &kv, 1, &err);
+	rc = sqs_set_queue_attributes(p->cl.sqs, url, &kv, 1, &err);
 	if (rc != RC_OK) {
 		rc = aws_fail(&err, eb, "set the policy of queue", name);
 		goto out;
@@ -422,7 +418,7 @@ static enum rc prov_topic(struct prov *p, const struct cfg_country *cc, struct p
 	if (p->sns_prefix[0] != '\0') {
 		w = snprintf(guess, sizeof(guess), "%s%s", p->sns_prefix, cc->topic_name);
 		if (w > 0 && (size_t)w < sizeof(guess) &&
-		    sns_get_topic_attributes(p->sns, guess, &attrs, &err) == RC_OK) {
+		    sns_get_topic_attributes(p->cl.sns, guess, &attrs, &err) == RC_OK) {
 			sns_attrs_cleanup(&attrs);
 			snprintf(pc->topic_arn, sizeof(pc->topic_arn), "%s", guess);
 			ctl_line(&p->x, "exists topic %s", cc->topic_name);
@@ -430,7 +426,7 @@ static enum rc prov_topic(struct prov *p, const struct cfg_country *cc, struct p
 		}
 		sns_attrs_cleanup(&attrs);
 	}
-	rc = sns_create_topic(p->sns, cc->topic_name, NULL, 0, pc->topic_arn, &err);
+	rc = sns_create_topic(p->cl.sns, cc->topic_name, NULL, 0, pc->topic_arn, &err);
 	if (rc != RC_OK)
 		return aws_fail(&err, eb, "create topic", cc->topic_name);
 	/* learn the real account for the next topics if the guess was off */
@@ -449,7 +445,7 @@ static enum rc prov_subscription(struct prov *p, const struct cfg_country *cc,
 	struct sns_subscriptions subs = {0};
 	struct aws_error err;
 	char sub_arn[SNS_ARN_MAX];
-	enum rc rc = sns_list_subscriptions_by_topic(p->sns, pc->topic_arn, &subs, &err);
+	enum rc rc = sns_list_subscriptions_by_topic(p->cl.sns, pc->topic_arn, &subs, &err);
 
 	if (rc != RC_OK) {
 		rc = aws_fail(&err, eb, "list the subscriptions of topic", cc->topic_name);
@@ -463,7 +459,7 @@ static enum rc prov_subscription(struct prov *p, const struct cfg_country *cc,
 			goto out;
 		}
 	}
-	rc = sns_subscribe(p->sns, pc->topic_arn, "sqs", pc->queue_arn, raw_off, 1, sub_arn, &err);
+	rc = sns_subscribe(p->cl.sns, pc->topic_arn, "sqs", pc->queue_arn, raw_off, 1, sub_arn, &err);
 	if (rc != RC_OK) {
 		rc = aws_fail(&err, eb, "subscribe queue", cc->queue_name);
 		eb_prefix(eb, "topic %s", cc->topic_name);
@@ -480,14 +476,14 @@ out:
 static enum rc prov_bus(struct prov *p, struct errbuf *eb)
 {
 	const char *bus = p->x.cfg->event_bus_name;
-	enum rc rc = evb_describe_bus(p->evb, bus, p->bus_arn, eb);
+	enum rc rc = evb_describe_bus(p->cl.evb, bus, p->bus_arn, eb);
 
 	if (rc == RC_OK) {
 		ctl_line(&p->x, "exists bus %s", bus);
 		return RC_OK;
 	}
 	if (rc == RC_NOTFOUND)
-		rc = evb_create_bus(p->evb, bus, p->bus_arn, eb);
+		rc = evb_create_bus(p->cl.evb, bus, p->bus_arn, eb);
 	if (rc != RC_OK) {
 		eb_prefix(eb, "create bus %s", bus);
 		return rc;
@@ -534,7 +530,7 @@ static enum rc prov_rule(struct prov *p, const char *name, const char *pattern,
 		eb_prefix(eb, "rule %s: pattern", name);
 		goto out;
 	}
-	rc = evb_list_rules(p->evb, bus, name, rule_seen, &rp, eb);
+	rc = evb_list_rules(p->cl.evb, bus, name, rule_seen, &rp, eb);
 	if (rc != RC_OK) {
 		eb_prefix(eb, "look up rule %s", name);
 		goto out;
@@ -544,7 +540,7 @@ static enum rc prov_rule(struct prov *p, const char *name, const char *pattern,
 		ctl_line(&p->x, "exists rule %s", name);
 		goto out;
 	}
-	rc = evb_put_rule(p->evb, &rule, arn, eb);
+	rc = evb_put_rule(p->cl.evb, &rule, arn, eb);
 	if (rc != RC_OK) {
 		eb_prefix(eb, "put rule %s", name);
 		goto out;
@@ -581,7 +577,7 @@ static enum rc prov_target(struct prov *p, const char *rule, const char *id,
 	const char *bus = p->x.cfg->event_bus_name;
 	struct target_probe tp = {id, queue_arn, false, false};
 	struct evb_target t = {id, queue_arn};
-	enum rc rc = evb_list_targets(p->evb, rule, bus, target_seen, &tp, eb);
+	enum rc rc = evb_list_targets(p->cl.evb, rule, bus, target_seen, &tp, eb);
 
 	if (rc != RC_OK) {
 		eb_prefix(eb, "list the targets of rule %s", rule);
@@ -591,7 +587,7 @@ static enum rc prov_target(struct prov *p, const char *rule, const char *id,
 		ctl_line(&p->x, "exists target %s/%s (queue %s)", rule, id, queue_name);
 		return RC_OK;
 	}
-	rc = evb_put_targets(p->evb, rule, bus, &t, 1, eb);
+	rc = evb_put_targets(p->cl.evb, rule, bus, &t, 1, eb);
 	if (rc != RC_OK) {
 		eb_prefix(eb, "put target %s/%s", rule, id);
 		return rc;
@@ -613,7 +609,7 @@ static enum rc prov_password(struct prov *p, struct errbuf *eb)
 
 	if (have == NULL)
 		return eb_set(eb, RC_NOMEM, "ssm-parameter %s: out of memory", name);
-	rc = ssm_get_parameter(p->ssm, name, true, have, SSM_VALUE_MAX + 1, &len, eb);
+	rc = ssm_get_parameter(p->cl.ssm, name, true, have, SSM_VALUE_MAX + 1, &len, eb);
 	if (rc != RC_OK && rc != RC_NOTFOUND) {
 		eb_prefix(eb, "read ssm-parameter %s", name);
 		goto out;
@@ -633,7 +629,7 @@ static enum rc prov_password(struct prov *p, struct errbuf *eb)
 		ctl_line(&p->x, "exists ssm-parameter %s", name);
 		goto out;
 	}
-	rc = ssm_put_parameter(p->ssm, name, p->password, SSM_SECURE_STRING, true, NULL, eb);
+	rc = ssm_put_parameter(p->cl.ssm, name, p->password, SSM_SECURE_STRING, true, NULL, eb);
 	if (rc != RC_OK) {
 		eb_prefix(eb, "put ssm-parameter %s", name);
 		goto out;
@@ -924,23 +920,14 @@ int ctl_cmd_provision(const char *config_path, int argc, char **argv)
 	code = take_password(p);
 	if (code != CTL_EXIT_OK)
 		goto out;
-	p->ddb = ddb_client_new(&p->x.aws, &eb);
-	p->sns = p->ddb != NULL ? sns_client_new(&p->x.aws, &eb) : NULL;
-	p->sqs = p->sns != NULL ? sqs_client_new(&p->x.aws, &eb) : NULL;
-	p->evb = p->sqs != NULL ? evb_client_new(&p->x.aws, &eb) : NULL;
-	p->ssm = p->evb != NULL ? ssm_client_new(&p->x.aws, &eb) : NULL;
-	if (p->ssm == NULL) {
+	if (ctl_clients_open(&p->x, CTL_ALL_CLIENTS, &p->cl, &eb) != RC_OK) {
 		code = ctl_fail(&eb);
 		goto out;
 	}
 	if (prov_run(p, &eb) != RC_OK)
 		code = ctl_fail(&eb);
 out:
-	ddb_client_free(p->ddb);
-	sns_client_free(p->sns);
-	sqs_client_free(p->sqs);
-	evb_client_free(p->evb);
-	ssm_client_free(p->ssm);
+	ctl_clients_close(&p->cl);
 	secret_free(p->password);
 	ctl_close(&p->x);
 	free(p);

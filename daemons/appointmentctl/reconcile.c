@@ -33,9 +33,7 @@ struct tally {
 
 struct recon {
 	struct ctl x;                 /* config, AWS settings, output */
-	struct ddb_client *ddb;       /* one client per service, this thread only */
-	struct sns_client *sns;
-	struct evb_client *evb;
+	struct ctl_clients cl;        /* DynamoDB, SNS, EventBridge; this thread only */
 	char topic[CFG_MAX_COUNTRIES][SNS_ARN_MAX];     /* resolved topic ARNs, "" = not yet */
 	char topic_err[CFG_MAX_COUNTRIES][256];         /* why a topic could not be resolved */
 	int kind;                     /* the status being walked: 0 pending, 1 processed */
@@ -63,7 +61,7 @@ static enum rc topic_of(struct recon *r, size_t ci, const char **arn, struct err
 	if (r->topic[ci][0] == '\0') {
 		if (cc->topic_arn[0] != '\0') {
 			snprintf(r->topic[ci], SNS_ARN_MAX, "%s", cc->topic_arn);
-		} else if (sns_create_topic(r->sns, cc->topic_name, NULL, 0, r->topic[ci], &err) !=
+		} else if (sns_create_topic(r->cl.sns, cc->topic_name, NULL, 0, r->topic[ci], &err) !=
 			   RC_OK) {
 			aws_error_to_eb(&err, &e);
 			eb_prefix(&e, "find topic %s", cc->topic_name);
@@ -108,9 +106,9 @@ static bool on_item(void *ud, const struct appointment *a)
 	} else if (r->kind == 0) {
 		rc = topic_of(r, ci, &arn, &eb);
 		if (rc == RC_OK)
-			rc = publish_appointment(r->sns, arn, a, NULL, NULL, clk_wall_ms(), NULL, &eb);
+			rc = publish_appointment(r->cl.sns, arn, a, NULL, NULL, clk_wall_ms(), NULL, &eb);
 	} else {
-		rc = events_put_outcome(r->evb, r->x.cfg->event_bus_name, a, NULL, NULL, &eb);
+		rc = events_put_outcome(r->cl.evb, r->x.cfg->event_bus_name, a, NULL, NULL, &eb);
 	}
 	if (rc == RC_OK) {
 		r->t[r->kind][ci].done++;
@@ -135,7 +133,7 @@ static void walk(struct recon *r, int kind, const char *before)
 
 	r->kind = kind;
 	r->streak = 0;
-	rc = store_scan_status(r->ddb, r->x.cfg->table_name, kind_status[kind], before,
+	rc = store_scan_status(r->cl.ddb, r->x.cfg->table_name, kind_status[kind], before,
 			       RECONCILE_MAX, on_item, r, &eb);
 	if (rc != RC_OK) {
 		eb_prefix(&eb, "query %s items of table %s", appt_status_name(kind_status[kind]),
@@ -217,10 +215,7 @@ int ctl_cmd_reconcile(const char *config_path, int argc, char **argv)
 		code = ctl_die(CTL_EXIT_FAILURE, "reconcile: the clock is out of range");
 		goto out;
 	}
-	r->ddb = ddb_client_new(&r->x.aws, &eb);
-	r->sns = r->ddb != NULL ? sns_client_new(&r->x.aws, &eb) : NULL;
-	r->evb = r->sns != NULL ? evb_client_new(&r->x.aws, &eb) : NULL;
-	if (r->evb == NULL) {
+	if (ctl_clients_open(&r->x, CTL_DDB | CTL_SNS | CTL_EVB, &r->cl, &eb) != RC_OK) {
 		code = ctl_fail(&eb);
 		goto out;
 	}
@@ -232,9 +227,7 @@ int ctl_cmd_reconcile(const char *config_path, int argc, char **argv)
 		code = ctl_die(CTL_EXIT_FAILURE, "reconcile: not everything went out (first failure: "
 			       "%s)", r->first_error);
 out:
-	ddb_client_free(r->ddb);
-	sns_client_free(r->sns);
-	evb_client_free(r->evb);
+	ctl_clients_close(&r->cl);
 	ctl_close(&r->x);
 	free(r);
 	return code;

@@ -19,7 +19,7 @@
 
 struct redrive {
 	struct ctl x;              /* config, AWS settings, output */
-	struct sqs_client *sqs;
+	struct ctl_clients cl;        /* SQS only */
 	struct ctl_queue src, dlq; /* where messages go, where they come from */
 	char labels[2][16];        /* storage for the country labels */
 	char src_url[SQS_URL_MAX];
@@ -69,7 +69,7 @@ static void give_back(struct redrive *r, const struct sqs_messages *msgs, const 
 
 		if (!keep[i])
 			continue;
-		ignored = sqs_change_visibility(r->sqs, r->dlq_url, msgs->v[i].receipt_handle, 0,
+		ignored = sqs_change_visibility(r->cl.sqs, r->dlq_url, msgs->v[i].receipt_handle, 0,
 						&err);
 		(void)ignored;
 	}
@@ -98,11 +98,11 @@ static enum rc move_batch(struct redrive *r, const struct sqs_messages *msgs, st
 		give_back(r, msgs, unsent);
 		return rc;
 	}
-	rc = sqs_send_message_batch(r->sqs, r->src_url, entries, msgs->n, res, &nfailed, &err);
+	rc = sqs_send_message_batch(r->cl.sqs, r->src_url, entries, msgs->n, res, &nfailed, &err);
 	if (rc != RC_OK) {
 		/* the whole call failed (too big a batch, or the endpoint): one at a time */
 		for (size_t i = 0; i < msgs->n; i++) {
-			res[i].rc = sqs_send_message(r->sqs, r->src_url, &entries[i], NULL, &err);
+			res[i].rc = sqs_send_message(r->cl.sqs, r->src_url, &entries[i], NULL, &err);
 			if (res[i].rc != RC_OK && first.msg[0] == '\0')
 				aws_fail(&err, &first, "send to queue", r->src.name);
 		}
@@ -120,7 +120,7 @@ static enum rc move_batch(struct redrive *r, const struct sqs_messages *msgs, st
 	if (nsent > 0) {
 		struct sqs_batch_result dres[SQS_BATCH_MAX];
 
-		rc = sqs_delete_message_batch(r->sqs, r->dlq_url, handles, nsent, dres, &ndel_failed,
+		rc = sqs_delete_message_batch(r->cl.sqs, r->dlq_url, handles, nsent, dres, &ndel_failed,
 					      &err);
 		if (rc != RC_OK) {
 			ndel_failed = nsent;
@@ -165,7 +165,7 @@ static enum rc run_move(struct redrive *r, struct errbuf *eb)
 		struct sqs_receive_opts o = {want < SQS_BATCH_MAX ? (int)want : SQS_BATCH_MAX,
 					     REDRIVE_WAIT_S, REDRIVE_VISIBILITY_S};
 
-		rc = sqs_receive(r->sqs, r->dlq_url, &o, &msgs, &err);
+		rc = sqs_receive(r->cl.sqs, r->dlq_url, &o, &msgs, &err);
 		if (rc != RC_OK) {
 			aws_fail(&err, eb, "receive from queue", r->dlq.name);
 			break;
@@ -199,13 +199,13 @@ static enum rc run_dry(struct redrive *r, struct errbuf *eb)
 	struct sqs_messages msgs = {0};
 	struct aws_error err;
 	long long visible = -1, in_flight = -1, delayed = -1;
-	enum rc rc = ctl_queue_depth(r->sqs, r->dlq_url, &visible, &in_flight, &delayed, NULL, &err);
+	enum rc rc = ctl_queue_depth(r->cl.sqs, r->dlq_url, &visible, &in_flight, &delayed, NULL, &err);
 
 	if (rc != RC_OK)
 		return aws_fail(&err, eb, "read the depth of queue", r->dlq.name);
 	fprintf(r->x.out, "would move about %lld message(s) from %s to %s (%lld more in flight); "
 		"dry run: nothing moved\n", visible, r->dlq.name, r->src.name, in_flight);
-	rc = sqs_receive(r->sqs, r->dlq_url, &o, &msgs, &err);
+	rc = sqs_receive(r->cl.sqs, r->dlq_url, &o, &msgs, &err);
 	if (rc != RC_OK) {
 		aws_fail(&err, eb, "peek at queue", r->dlq.name);
 		goto out;
@@ -228,13 +228,13 @@ out:
 static enum rc resolve(struct redrive *r, struct errbuf *eb)
 {
 	struct aws_error err;
-	enum rc rc = ctl_queue_url(r->sqs, &r->src, r->src_url, &err);
+	enum rc rc = ctl_queue_url(r->cl.sqs, &r->src, r->src_url, &err);
 
 	if (rc == RC_NOTFOUND)
 		return eb_set(eb, rc, "queue %s does not exist (run provision)", r->src.name);
 	if (rc != RC_OK)
 		return aws_fail(&err, eb, "look up queue", r->src.name);
-	rc = ctl_queue_url(r->sqs, &r->dlq, r->dlq_url, &err);
+	rc = ctl_queue_url(r->cl.sqs, &r->dlq, r->dlq_url, &err);
 	if (rc == RC_NOTFOUND)
 		return eb_set(eb, rc, "queue %s does not exist (run provision)", r->dlq.name);
 	if (rc != RC_OK)
@@ -293,8 +293,7 @@ int ctl_cmd_redrive(const char *config_path, int argc, char **argv)
 			       "code, completion or error)", queue);
 		goto out;
 	}
-	r->sqs = sqs_client_new(&r->x.aws, &eb);
-	if (r->sqs == NULL) {
+	if (ctl_clients_open(&r->x, CTL_SQS, &r->cl, &eb) != RC_OK) {
 		code = ctl_fail(&eb);
 		goto out;
 	}
@@ -306,7 +305,7 @@ int ctl_cmd_redrive(const char *config_path, int argc, char **argv)
 		code = ctl_fail(&eb);
 	}
 out:
-	sqs_client_free(r->sqs);
+	ctl_clients_close(&r->cl);
 	ctl_close(&r->x);
 	free(r);
 	return code;
