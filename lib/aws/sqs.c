@@ -422,22 +422,27 @@ enum rc sqs_send_message_batch(struct sqs_client *c, const char *url,
 
 /* ---- receiving ----------------------------------------------------------------------- */
 
+void sqs_message_cleanup(struct sqs_message *m)
+{
+	if (m == NULL)
+		return;
+	free(m->body);
+	free(m->receipt_handle);
+	for (size_t k = 0; k < m->nattrs; k++) {
+		free(m->attrs[k].name);
+		free(m->attrs[k].type);
+		free(m->attrs[k].value);
+	}
+	free(m->attrs);
+	memset(m, 0, sizeof(*m));
+}
+
 void sqs_messages_cleanup(struct sqs_messages *m)
 {
 	if (m == NULL)
 		return;
-	for (size_t i = 0; i < m->n; i++) {
-		struct sqs_message *x = &m->v[i];
-
-		free(x->body);
-		free(x->receipt_handle);
-		for (size_t k = 0; k < x->nattrs; k++) {
-			free(x->attrs[k].name);
-			free(x->attrs[k].type);
-			free(x->attrs[k].value);
-		}
-		free(x->attrs);
-	}
+	for (size_t i = 0; i < m->n; i++)
+		sqs_message_cleanup(&m->v[i]);
 	free(m->v);
 	m->v = NULL;
 	m->n = 0;

@@ -105,6 +105,9 @@ struct sqs_messages {
 	size_t n;              /* 0 when the wait ended empty */
 };
 void sqs_messages_cleanup(struct sqs_messages *m); /* accepts NULL; reusable afterwards */
+/* Frees what one message owns (body, receipt handle, attributes) and zeroes it; accepts
+ * NULL. For a message moved out of a struct sqs_messages. */
+void sqs_message_cleanup(struct sqs_message *m);
 /* The StringValue of message attribute name, or NULL; valid while m lives. */
 const char *sqs_message_attr(const struct sqs_message *m, const char *name);
 

@@ -98,14 +98,7 @@ static void job_free(struct job *j)
 {
 	if (j == NULL)
 		return;
-	for (size_t i = 0; i < j->msg.nattrs; i++) {
-		free(j->msg.attrs[i].name);
-		free(j->msg.attrs[i].type);
-		free(j->msg.attrs[i].value);
-	}
-	free(j->msg.attrs);
-	free(j->msg.body);
-	free(j->msg.receipt_handle);
+	sqs_message_cleanup(&j->msg);
 	free(j);
 }
 
