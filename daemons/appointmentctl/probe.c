@@ -124,22 +124,18 @@ static enum rc count_status(struct ddb_client *ddb, const char *table, enum appt
 {
 	struct ddb_query_req req = {.table = table, .index = TBL_GSI_STATUS,
 				    .key_condition = "#s = :st"};
-	struct json_object *name = json_object_new_string("status");
 	enum rc rc = RC_NOMEM;
 
 	*count = 0;
-	req.names = json_object_new_object();
 	req.values = json_object_new_object();
-	if (name != NULL && req.names != NULL && req.values != NULL &&
-	    json_object_object_add(req.names, "#s", name) == 0) {
-		name = NULL;
+	if (req.values != NULL)
+		rc = ddb_name(&req.names, "#s", "status");
+	if (rc == RC_OK)
 		rc = ddb_put_s(req.values, ":st", appt_status_name(st));
-	}
 	if (rc != RC_OK)
 		rc = eb_set(eb, rc, "out of memory building the status count");
 	else
 		rc = ddb_query_count(ddb, &req, count, eb);
-	json_object_put(name);
 	json_object_put(req.values);
 	json_object_put(req.names);
 	return rc;

@@ -69,12 +69,12 @@ enum rc idem_claim(struct ddb_client *ddb, const char *table, const char *record
 				  .condition = "attribute_not_exists(#k) OR expiresAt < :now OR "
 					       "(#r = :empty AND claimedAt < :stale)",
 				  .old_on_fail = true};
-	struct json_object *names = json_object_new_object();
+	struct json_object *names = NULL;
 	char theirs[APIKEYS_HEX_SIZE];
 	enum rc rc = RC_NOMEM;
 
 	memset(rec, 0, sizeof(*rec));
-	if (item == NULL || values == NULL || names == NULL)
+	if (item == NULL || values == NULL)
 		goto out;
 	rc = ddb_put_s(item, TBL_SIDE_KEY, record_key);
 	if (rc == RC_OK)
@@ -93,9 +93,10 @@ enum rc idem_claim(struct ddb_client *ddb, const char *table, const char *record
 		rc = ddb_put_int64(values, ":stale", now_s - IDEM_STALE_SECONDS);
 	if (rc == RC_OK)
 		rc = ddb_put_s(values, ":empty", "");
-	if (rc == RC_OK && (json_object_object_add(names, "#k", json_object_new_string("key")) != 0 ||
-			    json_object_object_add(names, "#r", json_object_new_string("response")) != 0))
-		rc = RC_NOMEM;
+	if (rc == RC_OK)
+		rc = ddb_name(&names, "#k", "key");
+	if (rc == RC_OK)
+		rc = ddb_name(&names, "#r", "response");
 	if (rc != RC_OK) {
 		rc = eb_set(eb, rc, "building the idempotency record failed");
 		goto out;
@@ -141,16 +142,16 @@ enum rc idem_complete(struct ddb_client *ddb, const char *table, const char *rec
 	struct json_object *key = NULL;
 	struct json_object *values = json_object_new_object();
 	struct ddb_update_req req = {.table = table, .update = "SET #r = :r"};
-	struct json_object *names = json_object_new_object();
+	struct json_object *names = NULL;
 	enum rc rc = RC_NOMEM;
 
-	if (values == NULL || names == NULL)
+	if (values == NULL)
 		goto out;
 	rc = key_map(record_key, &key);
 	if (rc == RC_OK)
 		rc = ddb_put_s(values, ":r", response);
-	if (rc == RC_OK && json_object_object_add(names, "#r", json_object_new_string("response")) != 0)
-		rc = RC_NOMEM;
+	if (rc == RC_OK)
+		rc = ddb_name(&names, "#r", "response");
 	if (rc != RC_OK)
 		goto out;
 	req.key = key;

@@ -23,7 +23,7 @@ enum rc quota_take(struct ddb_client *ddb, const char *table, const char *api_ke
 	struct tm tm;
 	struct json_object *key = json_object_new_object();
 	struct json_object *values = json_object_new_object();
-	struct json_object *names = json_object_new_object();
+	struct json_object *names = NULL;
 	struct json_object *attrs = NULL;
 	struct ddb_update_req req = {.table = table,
 				     .update = "ADD #c :one SET expiresAt = if_not_exists(expiresAt, :exp)",
@@ -31,7 +31,7 @@ enum rc quota_take(struct ddb_client *ddb, const char *table, const char *api_ke
 	enum rc rc = RC_NOMEM;
 
 	*count = 0;
-	if (key == NULL || values == NULL || names == NULL)
+	if (key == NULL || values == NULL)
 		goto out;
 	gmtime_r(&t, &tm);
 	snprintf(day, sizeof(day), "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
@@ -41,8 +41,8 @@ enum rc quota_take(struct ddb_client *ddb, const char *table, const char *api_ke
 		rc = ddb_put_int64(values, ":one", 1);
 	if (rc == RC_OK)
 		rc = ddb_put_int64(values, ":exp", now_s - now_s % 86400 + QUOTA_TTL_SECONDS);
-	if (rc == RC_OK && json_object_object_add(names, "#c", json_object_new_string("count")) != 0)
-		rc = RC_NOMEM;
+	if (rc == RC_OK)
+		rc = ddb_name(&names, "#c", "count");
 	if (rc != RC_OK)
 		goto out;
 	req.key = key;

@@ -133,19 +133,8 @@ static enum rc values_of(const char *const *pairs, struct json_object **out)
 	return RC_OK;
 }
 
-/* {"#s": "status"}: status is a DynamoDB reserved word. */
-static enum rc status_names(struct json_object **out)
-{
-	*out = json_object_new_object();
-	if (*out == NULL)
-		return RC_NOMEM;
-	if (json_object_object_add(*out, "#s", json_object_new_string("status")) != 0) {
-		json_object_put(*out);
-		*out = NULL;
-		return RC_NOMEM;
-	}
-	return RC_OK;
-}
+/* "status" is a DynamoDB reserved word: every expression names it #s. */
+#define STATUS_NAME "#s", "status"
 
 /* One step of the status machine: the conditional UpdateItem and what a failed
  * condition means, given the status the item has then. */
@@ -184,7 +173,7 @@ static enum rc transition_run(struct ddb_client *ddb, const char *table, const c
 	if (rc == RC_OK)
 		rc = values_of(t->pairs, &req.values);
 	if (rc == RC_OK)
-		rc = status_names(&req.names);
+		rc = ddb_name(&req.names, STATUS_NAME);
 	if (rc == RC_OK && extra != NULL) {
 		rc = ddb_put(req.values, ":sch", extra);
 		extra = NULL;
@@ -360,7 +349,7 @@ static enum rc list_request(const struct store_list_query *q, bool with_filters,
 		req->filter = "#s = :st";
 		rc = ddb_put_s(req->values, ":st", q->status);
 		if (rc == RC_OK)
-			rc = status_names(&req->names);
+			rc = ddb_name(&req->names, STATUS_NAME);
 	}
 	return rc;
 }
@@ -483,7 +472,7 @@ enum rc store_scan_status(struct ddb_client *ddb, const char *table, enum appt_s
 
 	req.table = table;
 	if (rc == RC_OK)
-		rc = status_names(&req.names);
+		rc = ddb_name(&req.names, STATUS_NAME);
 	if (rc != RC_OK)
 		rc = eb_set(eb, rc, "building the status query failed");
 	else

@@ -266,6 +266,29 @@ enum rc ddb_put(struct json_object *map, const char *name, struct json_object *v
 	return RC_OK;
 }
 
+enum rc ddb_name(struct json_object **names, const char *placeholder, const char *attr)
+{
+	struct json_object *created = NULL;
+	enum rc rc;
+
+	if (placeholder == NULL || placeholder[0] != '#' || placeholder[1] == '\0' ||
+	    !name_ok(placeholder) || !name_ok(attr))
+		return RC_INVAL;
+	if (*names == NULL) {
+		created = json_object_new_object();
+		if (created == NULL)
+			return RC_NOMEM;
+	}
+	rc = ddb_put(created != NULL ? created : *names, placeholder, json_object_new_string(attr));
+	if (rc != RC_OK) {
+		json_object_put(created);
+		return rc;
+	}
+	if (created != NULL)
+		*names = created;
+	return RC_OK;
+}
+
 /* The shape of every ddb_put_x: build the value, then hand it to ddb_put. */
 static enum rc put_built(struct json_object *map, const char *name, enum rc built,
 			 struct json_object *val)

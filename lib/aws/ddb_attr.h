@@ -74,6 +74,15 @@ enum rc ddb_put_m(struct json_object *map, const char *name, struct json_object 
 /* Adds {"L": l}; takes ownership of l, even on failure. */
 enum rc ddb_put_l(struct json_object *map, const char *name, struct json_object *l) MUSTCHECK;
 
+/* ---- ExpressionAttributeNames ----
+ * The one way to name an attribute in an expression ("#s" for "status", a reserved word):
+ * names is the JSON object handed to a request as ExpressionAttributeNames; *names may be
+ * NULL and is then created (the caller owns it). placeholder must be '#' and 1 to
+ * DDB_NAME_MAX - 1 more bytes, attr 1 to DDB_NAME_MAX bytes: RC_INVAL otherwise (names
+ * unchanged). RC_NOMEM. */
+enum rc ddb_name(struct json_object **names, const char *placeholder,
+		 const char *attr) MUSTCHECK;
+
 /* Appends val (an attribute value) to list, a JSON array. Takes ownership of val, even on
  * failure. RC_INVAL when list is not an array. */
 enum rc ddb_append(struct json_object *list, struct json_object *val) MUSTCHECK;

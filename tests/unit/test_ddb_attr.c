@@ -58,6 +58,33 @@ START_TEST(test_build_exact_json)
 }
 END_TEST
 
+START_TEST(test_expression_names)
+{
+	struct json_object *names = NULL;
+	char long_name[DDB_NAME_MAX + 2];
+
+	/* created on first use, added to afterwards */
+	ck_assert_int_eq(ddb_name(&names, "#s", "status"), RC_OK);
+	ck_assert_ptr_nonnull(names);
+	ck_assert_int_eq(ddb_name(&names, "#r", "response"), RC_OK);
+	ck_assert_str_eq(itest_text(names), "{\"#s\":\"status\",\"#r\":\"response\"}");
+	/* refused: changes nothing */
+	ck_assert_int_eq(ddb_name(&names, "s", "status"), RC_INVAL);
+	ck_assert_int_eq(ddb_name(&names, "#", "status"), RC_INVAL);
+	ck_assert_int_eq(ddb_name(&names, NULL, "status"), RC_INVAL);
+	ck_assert_int_eq(ddb_name(&names, "#x", ""), RC_INVAL);
+	ck_assert_int_eq(ddb_name(&names, "#x", NULL), RC_INVAL);
+	memset(long_name, 'a', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
+	ck_assert_int_eq(ddb_name(&names, "#x", long_name), RC_INVAL);
+	ck_assert_str_eq(itest_text(names), "{\"#s\":\"status\",\"#r\":\"response\"}");
+	json_object_put(names);
+	names = NULL;
+	ck_assert_int_eq(ddb_name(&names, "bad", "status"), RC_INVAL);
+	ck_assert_ptr_null(names);
+}
+END_TEST
+
 START_TEST(test_round_trip)
 {
 	struct json_object *built = sample_item();
@@ -271,6 +298,7 @@ int main(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_add_test(tc, test_build_exact_json);
+	tcase_add_test(tc, test_expression_names);
 	tcase_add_test(tc, test_round_trip);
 	tcase_add_loop_test(tc, test_int64_cases, 0, (int)(sizeof(num_cases) / sizeof(num_cases[0])));
 	tcase_add_test(tc, test_num_text_valid);
