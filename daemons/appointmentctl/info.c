@@ -120,217 +120,185 @@ static void human(const struct probe *p, struct rows *r)
 
 /* ---- JSON ---- */
 
-/* Adds key: value, or key: null when value is NULL or "". */
-static enum rc add_str_or_null(struct json_object *o, const char *key, const char *value)
-{
-	if (value == NULL || value[0] == '\0')
-		return json_object_object_add(o, key, NULL) == 0 ? RC_OK : RC_NOMEM;
-	return jx_add_str(o, key, value);
-}
+/* A member that is null when unknown: a string (NULL or "" = unknown). */
+#define STR_OR_NULL(name, text)                                                                    \
+	{.key = (name), .type = JX_STR, .s = (text) != NULL && (text)[0] != '\0' ? (text) : NULL}
+/* A count, null when negative (unknown). */
+#define COUNT_OR_NULL(name, count) {.key = (name), .type = (count) < 0 ? JX_VAL : JX_INT, .i = (count)}
+/* A boolean, null when unknown. */
+#define BOOL_OR_NULL(name, known, yes) {.key = (name), .type = (known) ? JX_BOOL : JX_VAL, .b = (yes)}
 
-/* Adds key: n, or key: null when n < 0 (unknown). */
-static enum rc add_count(struct json_object *o, const char *key, long long n)
+static enum rc json_endpoints(const struct probe *p, struct json_object **out)
 {
-	if (n < 0)
-		return json_object_object_add(o, key, NULL) == 0 ? RC_OK : RC_NOMEM;
-	return jx_add_int64(o, key, (int64_t)n);
-}
+	enum rc rc = RC_OK;
 
-/* Adds arr (taking it) under key; arr is released on failure. */
-static enum rc add_taken(struct json_object *o, const char *key, struct json_object *v)
-{
-	if (v == NULL)
+	*out = json_object_new_object();
+	if (*out == NULL)
 		return RC_NOMEM;
-	if (jx_add_obj(o, key, v) != RC_OK) {
-		json_object_put(v);
-		return RC_NOMEM;
-	}
-	return RC_OK;
-}
-
-static enum rc push(struct json_object *arr, struct json_object *v)
-{
-	if (v == NULL)
-		return RC_NOMEM;
-	if (json_object_array_add(arr, v) != 0) {
-		json_object_put(v);
-		return RC_NOMEM;
-	}
-	return RC_OK;
-}
-
-static struct json_object *json_endpoints(const struct probe *p)
-{
-	struct json_object *o = json_object_new_object();
-	enum rc rc = o != NULL ? RC_OK : RC_NOMEM;
-
 	for (int s = 0; rc == RC_OK && s < AWS_SVC_COUNT; s++) {
 		const struct probe_endpoint *ep = &p->ep[s];
-		struct json_object *e = json_object_new_object();
+		const struct jx_member e[] = {
+			{.key = "url", .type = JX_STR, .s = ep->url},
+			BOOL_OR_NULL("reachable", ep->asked, ep->reached),
+			STR_OR_NULL("error", ep->asked && !ep->reached ? ep->detail : NULL),
+		};
+		const struct jx_member m[] = {
+			{.key = aws_service_name((enum aws_service)s), .type = JX_OBJ, .sub = e,
+			 .nsub = JX_COUNT(e)},
+		};
 
-		rc = e != NULL ? jx_add_str(e, "url", ep->url) : RC_NOMEM;
-		if (rc == RC_OK)
-			rc = ep->asked ? jx_add_bool(e, "reachable", ep->reached)
-				       : add_str_or_null(e, "reachable", NULL);
-		if (rc == RC_OK)
-			rc = add_str_or_null(e, "error", ep->asked && !ep->reached ? ep->detail : NULL);
-		if (rc == RC_OK)
-			rc = add_taken(o, aws_service_name((enum aws_service)s), e);
-		else
-			json_object_put(e);
+		rc = jx_add_members(*out, m, JX_COUNT(m));
 	}
-	if (rc != RC_OK) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
+	return rc;
 }
 
-static struct json_object *json_item(const struct probe_item *it)
+static enum rc json_item(const struct probe_item *it, struct json_object **out)
 {
-	struct json_object *o = json_object_new_object();
-	enum rc rc = o != NULL ? RC_OK : RC_NOMEM;
+	const struct jx_member m[] = {
+		{.key = "kind", .type = JX_STR, .s = it->kind},
+		{.key = "name", .type = JX_STR, .s = it->name},
+		BOOL_OR_NULL("exists", it->state != PROBE_UNKNOWN, it->state == PROBE_EXISTS),
+		STR_OR_NULL("detail", it->detail),
+	};
 
-	if (rc == RC_OK)
-		rc = jx_add_str(o, "kind", it->kind);
-	if (rc == RC_OK)
-		rc = jx_add_str(o, "name", it->name);
-	if (rc == RC_OK)
-		rc = it->state == PROBE_UNKNOWN ? add_str_or_null(o, "exists", NULL)
-						: jx_add_bool(o, "exists", it->state == PROBE_EXISTS);
-	if (rc == RC_OK)
-		rc = add_str_or_null(o, "detail", it->detail);
-	if (rc != RC_OK) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
+	return jx_build(m, JX_COUNT(m), out);
 }
 
-static struct json_object *json_queue(const struct probe_item *it)
+static enum rc json_queue(const struct probe_item *it, struct json_object **out)
 {
-	struct json_object *o = json_object_new_object();
-	enum rc rc = o != NULL ? RC_OK : RC_NOMEM;
+	const struct jx_member m[] = {
+		{.key = "queue", .type = JX_STR, .s = it->queue},
+		{.key = "name", .type = JX_STR, .s = it->name},
+		{.key = "dlq", .type = JX_BOOL, .b = strcmp(it->kind, "dlq") == 0},
+		BOOL_OR_NULL("exists", it->state != PROBE_UNKNOWN, it->state == PROBE_EXISTS),
+		COUNT_OR_NULL("visible", it->visible),
+		COUNT_OR_NULL("inFlight", it->in_flight),
+		COUNT_OR_NULL("delayed", it->delayed),
+	};
 
-	if (rc == RC_OK)
-		rc = jx_add_str(o, "queue", it->queue);
-	if (rc == RC_OK)
-		rc = jx_add_str(o, "name", it->name);
-	if (rc == RC_OK)
-		rc = jx_add_bool(o, "dlq", strcmp(it->kind, "dlq") == 0);
-	if (rc == RC_OK)
-		rc = it->state == PROBE_UNKNOWN ? add_str_or_null(o, "exists", NULL)
-						: jx_add_bool(o, "exists", it->state == PROBE_EXISTS);
-	if (rc == RC_OK)
-		rc = add_count(o, "visible", it->visible);
-	if (rc == RC_OK)
-		rc = add_count(o, "inFlight", it->in_flight);
-	if (rc == RC_OK)
-		rc = add_count(o, "delayed", it->delayed);
-	if (rc != RC_OK) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
+	return jx_build(m, JX_COUNT(m), out);
 }
 
-static struct json_object *json_db(const struct probe_db *d)
+static enum rc json_db(const struct probe_db *d, struct json_object **out)
 {
-	struct json_object *o = json_object_new_object();
-	enum rc rc = o != NULL ? RC_OK : RC_NOMEM;
+	struct json_object *latency = NULL;
+	char ms[32];
+	enum rc rc;
 
-	if (rc == RC_OK)
-		rc = jx_add_str(o, "country", d->country);
-	if (rc == RC_OK)
-		rc = jx_add_str(o, "target", d->target);
-	if (rc == RC_OK)
-		rc = jx_add_bool(o, "reachable", d->ok);
-	if (rc == RC_OK && d->ok) {
-		char ms[32];
-
+	if (d->ok) {
 		/* to 0.1 ms, as the human line: more digits would be noise */
 		snprintf(ms, sizeof(ms), "%.1f", d->ms);
-		rc = add_taken(o, "latencyMs", json_object_new_double_s(d->ms, ms));
-	} else if (rc == RC_OK) {
-		rc = add_str_or_null(o, "latencyMs", NULL);
+		latency = json_object_new_double_s(d->ms, ms);
+		if (latency == NULL)
+			return RC_NOMEM;
 	}
-	if (rc == RC_OK)
-		rc = add_str_or_null(o, "error", d->ok ? NULL : d->detail);
-	if (rc != RC_OK) {
-		json_object_put(o);
-		return NULL;
+	{
+		const struct jx_member m[] = {
+			{.key = "country", .type = JX_STR, .s = d->country},
+			{.key = "target", .type = JX_STR, .s = d->target},
+			{.key = "reachable", .type = JX_BOOL, .b = d->ok},
+			{.key = "latencyMs", .type = JX_VAL, .v = latency},
+			STR_OR_NULL("error", d->ok ? NULL : d->detail),
+		};
+
+		rc = jx_build(m, JX_COUNT(m), out);
 	}
-	return o;
+	json_object_put(latency);
+	return rc;
+}
+
+/* Appends to arr the JSON of what fn makes of each of the n items of size sz at v (only
+ * those keep accepts, when it is not NULL). */
+static enum rc json_list(struct json_object *arr, const void *v, size_t n, size_t sz,
+			 enum rc (*fn)(const void *item, struct json_object **out),
+			 bool (*keep)(const void *item))
+{
+	enum rc rc = RC_OK;
+
+	for (size_t i = 0; rc == RC_OK && i < n; i++) {
+		const void *item = (const char *)v + i * sz;
+		struct json_object *o = NULL;
+
+		if (keep != NULL && !keep(item))
+			continue;
+		rc = fn(item, &o);
+		if (rc == RC_OK)
+			rc = jx_append(arr, o);
+	}
+	return rc;
+}
+
+static enum rc item_fn(const void *it, struct json_object **out)
+{
+	return json_item(it, out);
+}
+
+static enum rc queue_fn(const void *it, struct json_object **out)
+{
+	return json_queue(it, out);
+}
+
+static bool is_queue(const void *it)
+{
+	return ((const struct probe_item *)it)->queue[0] != '\0';
+}
+
+static enum rc db_fn(const void *d, struct json_object **out)
+{
+	return json_db(d, out);
 }
 
 /* The document of docs/appointmentctl.md ("info --json"). */
 static enum rc json_doc(const struct probe *p, struct json_object **out)
 {
 	const struct cfg *c = p->x->cfg;
-	struct json_object *doc = json_object_new_object();
+	struct json_object *endpoints = NULL;
 	struct json_object *res = json_object_new_array();
 	struct json_object *queues = json_object_new_array();
 	struct json_object *dbs = json_object_new_array();
-	struct json_object *counts = NULL, *pw = NULL;
-	enum rc rc = doc != NULL && res != NULL && queues != NULL && dbs != NULL ? RC_OK : RC_NOMEM;
+	struct json_object *counts = NULL;
+	enum rc rc = res != NULL && queues != NULL && dbs != NULL ? RC_OK : RC_NOMEM;
 
+	*out = NULL;
 	if (rc == RC_OK)
-		rc = jx_add_str(doc, "config", c->path);
+		rc = json_endpoints(p, &endpoints);
 	if (rc == RC_OK)
-		rc = jx_add_str(doc, "stage", c->stage);
+		rc = json_list(res, p->items, p->n, sizeof(p->items[0]), item_fn, NULL);
 	if (rc == RC_OK)
-		rc = jx_add_str(doc, "region", p->x->aws.region);
+		rc = json_list(queues, p->items, p->n, sizeof(p->items[0]), queue_fn, is_queue);
 	if (rc == RC_OK)
-		rc = add_taken(doc, "endpoints", json_endpoints(p));
-	for (size_t i = 0; rc == RC_OK && i < p->n; i++) {
-		rc = push(res, json_item(&p->items[i]));
-		if (rc == RC_OK && p->items[i].queue[0] != '\0')
-			rc = push(queues, json_queue(&p->items[i]));
-	}
-	if (rc == RC_OK) {
-		rc = add_taken(doc, "resources", res);
-		res = NULL;
-	}
-	if (rc == RC_OK) {
-		rc = add_taken(doc, "queues", queues);
-		queues = NULL;
-	}
+		rc = json_list(dbs, p->db, p->n_db, sizeof(p->db[0]), db_fn, NULL);
 	if (rc == RC_OK && p->counts_known) {
 		counts = json_object_new_object();
-		for (int s = 0; counts != NULL && rc == RC_OK && s < APPT_STATUS_COUNT; s++)
+		rc = counts != NULL ? RC_OK : RC_NOMEM;
+		for (int s = 0; rc == RC_OK && s < APPT_STATUS_COUNT; s++)
 			rc = jx_add_int64(counts, appt_status_name((enum appt_status)s), p->counts[s]);
-		if (rc == RC_OK)
-			rc = add_taken(doc, "appointments", counts);
-		else
-			json_object_put(counts);
-	} else if (rc == RC_OK) {
-		rc = add_str_or_null(doc, "appointments", NULL);
 	}
 	if (rc == RC_OK) {
-		pw = json_object_new_object();
-		rc = pw != NULL ? jx_add_str(pw, "source", p->password_source) : RC_NOMEM;
-		if (rc == RC_OK)
-			rc = add_str_or_null(pw, "error", p->password_ok ? NULL : p->password_detail);
-		if (rc == RC_OK)
-			rc = add_taken(doc, "password", pw);
-		else
-			json_object_put(pw);
+		const struct jx_member pw[] = {
+			{.key = "source", .type = JX_STR, .s = p->password_source},
+			STR_OR_NULL("error", p->password_ok ? NULL : p->password_detail),
+		};
+		const struct jx_member m[] = {
+			{.key = "config", .type = JX_STR, .s = c->path},
+			{.key = "stage", .type = JX_STR, .s = c->stage},
+			{.key = "region", .type = JX_STR, .s = p->x->aws.region},
+			{.key = "endpoints", .type = JX_VAL, .v = endpoints},
+			{.key = "resources", .type = JX_VAL, .v = res},
+			{.key = "queues", .type = JX_VAL, .v = queues},
+			{.key = "appointments", .type = JX_VAL, .v = counts},
+			{.key = "password", .type = JX_OBJ, .sub = pw, .nsub = JX_COUNT(pw)},
+			{.key = "databases", .type = JX_VAL, .v = dbs},
+		};
+
+		rc = jx_build(m, JX_COUNT(m), out);
 	}
-	for (size_t i = 0; rc == RC_OK && i < p->n_db; i++)
-		rc = push(dbs, json_db(&p->db[i]));
-	if (rc == RC_OK) {
-		rc = add_taken(doc, "databases", dbs);
-		dbs = NULL;
-	}
+	json_object_put(endpoints);
 	json_object_put(res);
 	json_object_put(queues);
 	json_object_put(dbs);
-	if (rc != RC_OK) {
-		json_object_put(doc);
-		return RC_NOMEM;
-	}
-	*out = doc;
-	return RC_OK;
+	json_object_put(counts);
+	return rc != RC_OK ? RC_NOMEM : RC_OK;
 }
 
 /* The gauges docs/alerts.yml reads, in the Prometheus text format, for node_exporter's

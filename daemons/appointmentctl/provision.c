@@ -67,13 +67,14 @@ struct prov {
  * an endpoint without the operation is recognised. */
 static bool pitr_enabled(struct prov *p, const char *table)
 {
-	struct json_object *req = json_object_new_object();
+	const struct jx_member m[] = {{.key = "TableName", .type = JX_STR, .s = table}};
+	struct json_object *req = NULL;
 	struct json_object *ans = NULL, *d = NULL, *pd = NULL;
 	struct aws_error err;
 	const char *status = NULL;
 	bool on = false;
 
-	if (req == NULL || jx_add_str(req, "TableName", table) != RC_OK)
+	if (jx_build(m, JX_COUNT(m), &req) != RC_OK)
 		goto out;
 	if (aws_call_json(ddb_client_core(p->cl.ddb), NULL, "DescribeContinuousBackups", req, &ans,
 			  &err) != RC_OK)
@@ -282,73 +283,45 @@ out:
 static enum rc policy_build(const char *queue_arn, const char *service,
 			    const char *const *sources, size_t n, struct json_object **out)
 {
-	struct json_object *pol = json_object_new_object();
-	struct json_object *st = NULL, *stmts = NULL, *prin = NULL, *cond = NULL, *eq = NULL;
-	struct json_object *arns = NULL;
-	enum rc rc = RC_NOMEM;
+	struct json_object *arns = json_object_new_array();
+	struct json_object *st = NULL;
+	struct json_object *stmts = json_object_new_array();
+	enum rc rc = arns != NULL && stmts != NULL ? RC_OK : RC_NOMEM;
 	char principal[64];
 
+	*out = NULL;
 	snprintf(principal, sizeof(principal), "%s.amazonaws.com", service);
-	stmts = json_object_new_array();
-	st = json_object_new_object();
-	prin = json_object_new_object();
-	cond = json_object_new_object();
-	eq = json_object_new_object();
-	arns = json_object_new_array();
-	if (pol == NULL || stmts == NULL || st == NULL || prin == NULL || cond == NULL ||
-	    eq == NULL || arns == NULL)
-		goto out;
-	for (size_t i = 0; i < n; i++)
-		if (json_object_array_add(arns, json_object_new_string(sources[i])) != 0)
-			goto out;
-	if (jx_add_str(prin, "Service", principal) != RC_OK)
-		goto out;
-	if (jx_add_obj(eq, "aws:SourceArn", arns) != RC_OK) {
-		arns = NULL;
-		goto out;
+	for (size_t i = 0; rc == RC_OK && i < n; i++)
+		rc = jx_append_str(arns, sources[i]);
+	if (rc == RC_OK) {
+		const struct jx_member prin[] = {{.key = "Service", .type = JX_STR, .s = principal}};
+		const struct jx_member eq[] = {{.key = "aws:SourceArn", .type = JX_VAL, .v = arns}};
+		const struct jx_member cond[] = {
+			{.key = "ArnEquals", .type = JX_OBJ, .sub = eq, .nsub = JX_COUNT(eq)},
+		};
+		const struct jx_member m[] = {
+			{.key = "Sid", .type = JX_STR, .s = service},
+			{.key = "Effect", .type = JX_STR, .s = "Allow"},
+			{.key = "Principal", .type = JX_OBJ, .sub = prin, .nsub = JX_COUNT(prin)},
+			{.key = "Action", .type = JX_STR, .s = "sqs:SendMessage"},
+			{.key = "Resource", .type = JX_STR, .s = queue_arn},
+			{.key = "Condition", .type = JX_OBJ, .sub = cond, .nsub = JX_COUNT(cond)},
+		};
+
+		rc = jx_build(m, JX_COUNT(m), &st);
 	}
-	arns = NULL;
-	if (jx_add_obj(cond, "ArnEquals", eq) != RC_OK) {
-		eq = NULL;
-		goto out;
+	if (rc == RC_OK)
+		rc = jx_append(stmts, st);
+	if (rc == RC_OK) {
+		const struct jx_member pol[] = {
+			{.key = "Version", .type = JX_STR, .s = "2012-10-17"},
+			{.key = "Statement", .type = JX_VAL, .v = stmts},
+		};
+
+		rc = jx_build(pol, JX_COUNT(pol), out);
 	}
-	eq = NULL;
-	if (jx_add_str(st, "Sid", service) != RC_OK || jx_add_str(st, "Effect", "Allow") != RC_OK)
-		goto out;
-	if (jx_add_obj(st, "Principal", prin) != RC_OK) {
-		prin = NULL;
-		goto out;
-	}
-	prin = NULL;
-	if (jx_add_str(st, "Action", "sqs:SendMessage") != RC_OK ||
-	    jx_add_str(st, "Resource", queue_arn) != RC_OK)
-		goto out;
-	if (jx_add_obj(st, "Condition", cond) != RC_OK) {
-		cond = NULL;
-		goto out;
-	}
-	cond = NULL;
-	if (json_object_array_add(stmts, st) != 0)
-		goto out;
-	st = NULL;
-	if (jx_add_str(pol, "Version", "2012-10-17") != RC_OK)
-		goto out;
-	if (jx_add_obj(pol, "Statement", stmts) != RC_OK) {
-		stmts = NULL;
-		goto out;
-	}
-	stmts = NULL;
-	*out = pol;
-	pol = NULL;
-	rc = RC_OK;
-out:
 	json_object_put(arns);
-	json_object_put(eq);
-	json_object_put(cond);
-	json_object_put(prin);
-	json_object_put(st);
 	json_object_put(stmts);
-	json_object_put(pol);
 	return rc;
 }
 

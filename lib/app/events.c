@@ -29,52 +29,40 @@ enum rc events_put(struct evb_client *evb, const char *bus, const char *source,
 	return RC_OK;
 }
 
-/* Adds key:value when value is set (non-empty). */
-static enum rc add_opt(struct json_object *o, const char *key, const char *value)
+/* An optional text that is not set: left out of the event. */
+static bool unset(const char *value)
 {
-	if (value == NULL || value[0] == '\0')
-		return RC_OK;
-	return jx_add_str(o, key, value);
+	return value == NULL || value[0] == '\0';
 }
 
 enum rc events_put_outcome(struct evb_client *evb, const char *bus, const struct appointment *a,
 			   const char *request_id, const char *traceparent, struct errbuf *eb)
 {
-	struct json_object *d = json_object_new_object();
+	bool failed = a->status == APPT_FAILED;
+	const struct jx_member d[] = {
+		{.key = "appointmentId", .type = JX_STR, .s = a->appointment_id},
+		{.key = "insuredId", .type = JX_STR, .s = a->insured_id},
+		{.key = "scheduleId", .type = JX_INT, .i = a->schedule_id},
+		{.key = "countryISO", .type = JX_STR, .s = a->country},
+		{.key = "status", .type = JX_STR, .s = failed ? "FAILED" : "PROCESSED"},
+		{.key = "processedAt", .type = JX_STR, .s = a->processed_at, .omit = failed},
+		{.key = "failureReason", .type = JX_STR, .s = a->failure_reason, .omit = !failed},
+		{.key = "requestId", .type = JX_STR, .s = request_id, .omit = unset(request_id)},
+		{.key = "traceparent", .type = JX_STR, .s = traceparent, .omit = unset(traceparent)},
+	};
 	char source[64];
 	char *text = NULL;
-	bool failed = a->status == APPT_FAILED;
-	enum rc rc = d != NULL ? RC_OK : RC_NOMEM;
+	enum rc rc;
 
 	snprintf(source, sizeof(source), "medical.appointment.%c%c", tolower((unsigned char)a->country[0]),
 		 tolower((unsigned char)a->country[1]));
-	if (rc == RC_OK)
-		rc = jx_add_str(d, "appointmentId", a->appointment_id);
-	if (rc == RC_OK)
-		rc = jx_add_str(d, "insuredId", a->insured_id);
-	if (rc == RC_OK)
-		rc = jx_add_int64(d, "scheduleId", a->schedule_id);
-	if (rc == RC_OK)
-		rc = jx_add_str(d, "countryISO", a->country);
-	if (rc == RC_OK)
-		rc = jx_add_str(d, "status", failed ? "FAILED" : "PROCESSED");
-	if (rc == RC_OK && !failed)
-		rc = jx_add_str(d, "processedAt", a->processed_at);
-	if (rc == RC_OK && failed)
-		rc = jx_add_str(d, "failureReason", a->failure_reason);
-	if (rc == RC_OK)
-		rc = add_opt(d, "requestId", request_id);
-	if (rc == RC_OK)
-		rc = add_opt(d, "traceparent", traceparent);
-	if (rc == RC_OK)
-		rc = jx_to_text(d, &text);
+	rc = jx_build_text(d, JX_COUNT(d), &text);
 	if (rc == RC_OK)
 		rc = events_put(evb, bus, source, failed ? EVENTS_TYPE_FAILED : EVENTS_TYPE_PROCESSED,
 				text, eb);
 	else
 		rc = eb_set(eb, rc, "building the outcome event failed");
 	free(text);
-	json_object_put(d);
 	return rc;
 }
 
@@ -132,31 +120,24 @@ enum rc events_put_processing_error(struct evb_client *evb, const char *bus, con
 				    const char *queue, const char *message_id, int receive_count,
 				    const char *body, size_t body_len, struct errbuf *eb)
 {
-	struct json_object *d = json_object_new_object();
 	char *masked = events_mask_body(body != NULL ? body : "", body != NULL ? body_len : 0,
 					EVENTS_BODY_MAX);
+	const struct jx_member d[] = {
+		{.key = "reason", .type = JX_STR, .s = reason},
+		{.key = "queue", .type = JX_STR, .s = queue},
+		{.key = "messageId", .type = JX_STR, .s = message_id},
+		{.key = "receiveCount", .type = JX_INT, .i = receive_count},
+		{.key = "body", .type = JX_STR, .s = masked},
+	};
 	char *text = NULL;
-	enum rc rc = d != NULL && masked != NULL ? RC_OK : RC_NOMEM;
+	enum rc rc = masked != NULL ? jx_build_text(d, JX_COUNT(d), &text) : RC_NOMEM;
 
-	if (rc == RC_OK)
-		rc = jx_add_str(d, "reason", reason);
-	if (rc == RC_OK)
-		rc = jx_add_str(d, "queue", queue);
-	if (rc == RC_OK)
-		rc = jx_add_str(d, "messageId", message_id);
-	if (rc == RC_OK)
-		rc = jx_add_int64(d, "receiveCount", receive_count);
-	if (rc == RC_OK)
-		rc = jx_add_str(d, "body", masked);
-	if (rc == RC_OK)
-		rc = jx_to_text(d, &text);
 	if (rc == RC_OK)
 		rc = events_put(evb, bus, EVENTS_SOURCE_ERROR, EVENTS_TYPE_ERROR, text, eb);
 	else
 		rc = eb_set(eb, rc, "building the error event failed");
 	free(text);
 	free(masked);
-	json_object_put(d);
 	return rc;
 }
 

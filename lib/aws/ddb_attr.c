@@ -8,6 +8,8 @@
 
 #include <json-c/json.h>
 
+#include "base/jx.h"
+
 const char *ddb_type_name(enum ddb_type t)
 {
 	switch (t) {
@@ -71,81 +73,22 @@ bool ddb_num_text_valid(const char *text)
 	return *p == '\0';
 }
 
-/* How an N text reads as an int64. */
-enum num_verdict {
-	NUM_INT = 0,  /* exact integer, stored */
-	NUM_SYNTAX,   /* not an N at all */
-	NUM_FRACTION, /* a non-zero fractional part */
-	NUM_RANGE,    /* an integer outside int64 */
-};
-
-/* Exact decimal reading, no floating point: the significant digits times a power of ten.
- * Only called on text that passed ddb_num_text_valid, so at most DDB_NUM_TEXT_MAX bytes. */
-static enum num_verdict ddb_num_to_int64(const char *text, int64_t *out)
+/* An N as an exact int64, by jx_integer_text (the project's one exact decimal reader). An N
+ * may carry leading zeros ("007"), which JSON numbers may not: they are dropped first. */
+static enum jx_num ddb_num_to_int64(const char *text, int64_t *out)
 {
-	char digits[DDB_NUM_TEXT_MAX + 1];
-	size_t nd = 0, first = 0;
-	long exp10 = 0, e = 0;
-	bool neg = false, eneg = false;
+	char norm[DDB_NUM_TEXT_MAX + 1];
 	const char *p = text;
-	uint64_t v = 0, limit;
+	size_t n = 0;
 
 	if (!ddb_num_text_valid(text))
-		return NUM_SYNTAX;
-	if (*p == '-') {
-		neg = true;
+		return JX_NUM_NOT_NUMBER;
+	if (*p == '-')
+		norm[n++] = *p++;
+	while (p[0] == '0' && is_digit(p[1]))
 		p++;
-	}
-	for (; is_digit(*p); p++)
-		digits[nd++] = *p;
-	if (*p == '.')
-		for (p++; is_digit(*p); p++) {
-			digits[nd++] = *p;
-			exp10--;
-		}
-	if (*p == 'e' || *p == 'E') {
-		p++;
-		if (*p == '+' || *p == '-')
-			eneg = *p++ == '-';
-		/* The text is short, but an exponent may still have 60 digits: saturate. */
-		for (; is_digit(*p); p++)
-			if (e < 100000)
-				e = e * 10 + (*p - '0');
-	}
-	exp10 += eneg ? -e : e;
-	while (first < nd && digits[first] == '0')
-		first++;
-	if (first == nd) {
-		*out = 0; /* every zero, whatever its exponent: "-0", "0.000", "0e99" */
-		return NUM_INT;
-	}
-	while (exp10 < 0 && nd > first && digits[nd - 1] == '0') {
-		nd--;
-		exp10++;
-	}
-	if (exp10 < 0)
-		return NUM_FRACTION;
-	/* 19 digits is the most int64 can hold (9223372036854775807). */
-	if ((long)(nd - first) + exp10 > 19)
-		return NUM_RANGE;
-	limit = neg ? (uint64_t)INT64_MAX + 1u : (uint64_t)INT64_MAX;
-	for (size_t i = first; i < nd; i++) {
-		uint64_t d = (uint64_t)(digits[i] - '0');
-
-		if (v > (limit - d) / 10u)
-			return NUM_RANGE;
-		v = v * 10u + d;
-	}
-	for (long i = 0; i < exp10; i++) {
-		if (v > limit / 10u)
-			return NUM_RANGE;
-		v *= 10u;
-	}
-	if (neg)
-		*out = v == (uint64_t)INT64_MAX + 1u ? INT64_MIN : -(int64_t)v;
-	else
-		*out = (int64_t)v;
-	return NUM_INT;
+	snprintf(norm + n, sizeof(norm) - n, "%s", p);
+	return jx_integer_text(norm, out);
 }
 
 /* ---- Values ---- */
@@ -363,17 +306,7 @@ enum rc ddb_put_l(struct json_object *map, const char *name, struct json_object 
 
 enum rc ddb_append(struct json_object *list, struct json_object *val)
 {
-	if (val == NULL)
-		return RC_NOMEM;
-	if (!json_object_is_type(list, json_type_array)) {
-		json_object_put(val);
-		return RC_INVAL;
-	}
-	if (json_object_array_add(list, val) != 0) {
-		json_object_put(val);
-		return RC_NOMEM;
-	}
-	return RC_OK;
+	return jx_append(list, val);
 }
 
 /* ---- Reading ---- */
@@ -473,14 +406,14 @@ enum rc ddb_val_get_int64(struct json_object *val, const char *what, int64_t *ou
 	if (rc != RC_OK)
 		return rc;
 	switch (ddb_num_to_int64(text, out)) {
-	case NUM_INT:
+	case JX_NUM_INT:
 		return RC_OK;
-	case NUM_FRACTION:
+	case JX_NUM_FRACTION:
 		return eb_set(eb, RC_INVAL, "attribute %s is not an integer (%.40s)", what, text);
-	case NUM_RANGE:
+	case JX_NUM_RANGE:
 		return eb_set(eb, RC_INVAL, "attribute %s is out of the int64 range (%.40s)", what,
 			      text);
-	case NUM_SYNTAX:
+	case JX_NUM_NOT_NUMBER:
 		break;
 	}
 	return eb_set(eb, RC_INVAL, "attribute %s is not a number (%.40s)", what, text);

@@ -124,12 +124,6 @@ enum rc ddb_nomem(struct errbuf *eb)
 	return eb_set(eb, RC_NOMEM, "dynamodb: out of memory building a request");
 }
 
-/* Adds a borrowed object under key, with a reference of the request's own. */
-enum rc ddb_add_ref(struct json_object *o, const char *key, struct json_object *v)
-{
-	return jx_add_obj(o, key, json_object_get(v));
-}
-
 /* The expression members shared by writes and queries. */
 static enum rc add_expr_attrs(struct json_object *req, struct json_object *names,
 			      struct json_object *values, struct errbuf *eb)
@@ -141,12 +135,17 @@ static enum rc add_expr_attrs(struct json_object *req, struct json_object *names
 		rc = ddb_check_map("ExpressionAttributeValues", values, false, eb);
 	if (rc != RC_OK)
 		return rc;
-	if (names != NULL && json_object_object_length(names) > 0 &&
-	    ddb_add_ref(req, "ExpressionAttributeNames", names) != RC_OK)
-		return ddb_nomem(eb);
-	if (values != NULL && json_object_object_length(values) > 0 &&
-	    ddb_add_ref(req, "ExpressionAttributeValues", values) != RC_OK)
-		return ddb_nomem(eb);
+	{
+		const struct jx_member m[] = {
+			{.key = "ExpressionAttributeNames", .type = JX_VAL, .v = names,
+			 .omit = names == NULL || json_object_object_length(names) == 0},
+			{.key = "ExpressionAttributeValues", .type = JX_VAL, .v = values,
+			 .omit = values == NULL || json_object_object_length(values) == 0},
+		};
+
+		if (jx_add_members(req, m, JX_COUNT(m)) != RC_OK)
+			return ddb_nomem(eb);
+	}
 	return RC_OK;
 }
 
@@ -154,7 +153,10 @@ static enum rc add_expr_attrs(struct json_object *req, struct json_object *names
 enum rc ddb_table_req(const char *table, const char *key_member, struct json_object *key,
 			 struct json_object **out, struct errbuf *eb)
 {
-	struct json_object *req = NULL;
+	const struct jx_member m[] = {
+		{.key = "TableName", .type = JX_STR, .s = table},
+		{.key = key_member, .type = JX_VAL, .v = key, .omit = key_member == NULL},
+	};
 	enum rc rc;
 
 	*out = NULL;
@@ -163,13 +165,8 @@ enum rc ddb_table_req(const char *table, const char *key_member, struct json_obj
 		rc = ddb_check_map(key_member, key, true, eb);
 	if (rc != RC_OK)
 		return rc;
-	req = json_object_new_object();
-	if (req == NULL || jx_add_str(req, "TableName", table) != RC_OK ||
-	    (key_member != NULL && ddb_add_ref(req, key_member, key) != RC_OK)) {
-		json_object_put(req);
+	if (jx_build(m, JX_COUNT(m), out) != RC_OK)
 		return ddb_nomem(eb);
-	}
-	*out = req;
 	return RC_OK;
 }
 
@@ -207,14 +204,22 @@ static enum rc build_write(const struct ddb_update_req *w, const char *key_membe
 		rc = add_expr_attrs(req, w->names, w->values, eb);
 	if (rc != RC_OK)
 		goto out;
-	if ((w->update != NULL && jx_add_str(req, "UpdateExpression", w->update) != RC_OK) ||
-	    (w->condition != NULL && jx_add_str(req, "ConditionExpression", w->condition) != RC_OK) ||
-	    (w->ret != DDB_RET_NONE &&
-	     jx_add_str(req, "ReturnValues", return_name(w->ret)) != RC_OK) ||
-	    (w->old_on_fail &&
-	     jx_add_str(req, "ReturnValuesOnConditionCheckFailure", "ALL_OLD") != RC_OK)) {
-		rc = ddb_nomem(eb);
-		goto out;
+	{
+		const struct jx_member m[] = {
+			{.key = "UpdateExpression", .type = JX_STR, .s = w->update,
+			 .omit = w->update == NULL},
+			{.key = "ConditionExpression", .type = JX_STR, .s = w->condition,
+			 .omit = w->condition == NULL},
+			{.key = "ReturnValues", .type = JX_STR, .s = return_name(w->ret),
+			 .omit = w->ret == DDB_RET_NONE},
+			{.key = "ReturnValuesOnConditionCheckFailure", .type = JX_STR, .s = "ALL_OLD",
+			 .omit = !w->old_on_fail},
+		};
+
+		if (jx_add_members(req, m, JX_COUNT(m)) != RC_OK) {
+			rc = ddb_nomem(eb);
+			goto out;
+		}
 	}
 	*out = req;
 	req = NULL;
@@ -294,18 +299,26 @@ TESTABLE enum rc ddb_build_query(const struct ddb_query_req *q, struct json_obje
 		rc = add_expr_attrs(req, q->names, q->values, eb);
 	if (rc != RC_OK)
 		goto out;
-	if ((q->index != NULL && jx_add_str(req, "IndexName", q->index) != RC_OK) ||
-	    jx_add_str(req, "KeyConditionExpression", q->key_condition) != RC_OK ||
-	    (q->filter != NULL && jx_add_str(req, "FilterExpression", q->filter) != RC_OK) ||
-	    (q->projection != NULL &&
-	     jx_add_str(req, "ProjectionExpression", q->projection) != RC_OK) ||
-	    (q->descending && jx_add_bool(req, "ScanIndexForward", false) != RC_OK) ||
-	    (q->consistent && jx_add_bool(req, "ConsistentRead", true) != RC_OK) ||
-	    (q->limit > 0 && jx_add_int64(req, "Limit", q->limit) != RC_OK) ||
-	    (count_only && jx_add_str(req, "Select", "COUNT") != RC_OK) ||
-	    (start_key != NULL && ddb_add_ref(req, "ExclusiveStartKey", start_key) != RC_OK)) {
-		rc = ddb_nomem(eb);
-		goto out;
+	{
+		const struct jx_member m[] = {
+			{.key = "IndexName", .type = JX_STR, .s = q->index, .omit = q->index == NULL},
+			{.key = "KeyConditionExpression", .type = JX_STR, .s = q->key_condition},
+			{.key = "FilterExpression", .type = JX_STR, .s = q->filter,
+			 .omit = q->filter == NULL},
+			{.key = "ProjectionExpression", .type = JX_STR, .s = q->projection,
+			 .omit = q->projection == NULL},
+			{.key = "ScanIndexForward", .type = JX_BOOL, .b = false, .omit = !q->descending},
+			{.key = "ConsistentRead", .type = JX_BOOL, .b = true, .omit = !q->consistent},
+			{.key = "Limit", .type = JX_INT, .i = q->limit, .omit = q->limit <= 0},
+			{.key = "Select", .type = JX_STR, .s = "COUNT", .omit = !count_only},
+			{.key = "ExclusiveStartKey", .type = JX_VAL, .v = start_key,
+			 .omit = start_key == NULL},
+		};
+
+		if (jx_add_members(req, m, JX_COUNT(m)) != RC_OK) {
+			rc = ddb_nomem(eb);
+			goto out;
+		}
 	}
 	*out = req;
 	req = NULL;

@@ -22,8 +22,6 @@ enum rc ddb_check_map(const char *what, struct json_object *m, bool required,
 		      struct errbuf *eb) MUSTCHECK;
 /* RC_NOMEM with "out of memory building a request" in eb. */
 enum rc ddb_nomem(struct errbuf *eb);
-/* Adds a borrowed object under key, with a reference of the request's own. */
-enum rc ddb_add_ref(struct json_object *o, const char *key, struct json_object *v) MUSTCHECK;
 /* {"TableName": table} and, when key_member is given, key_member: key (checked first). */
 enum rc ddb_table_req(const char *table, const char *key_member, struct json_object *key,
 		      struct json_object **out, struct errbuf *eb) MUSTCHECK;

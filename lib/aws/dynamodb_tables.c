@@ -34,31 +34,31 @@ static const char *key_type_tag(enum ddb_key_type t)
 static enum rc key_schema(const struct ddb_key *hash, const struct ddb_key *range,
 			  struct json_object **out)
 {
-	struct json_object *arr = NULL, *k = NULL;
+	struct json_object *arr = json_object_new_array();
 	const struct ddb_key *keys[2] = {hash, range};
 	static const char *const kinds[2] = {"HASH", "RANGE"};
-	enum rc rc = RC_NOMEM;
+	enum rc rc = arr != NULL ? RC_OK : RC_NOMEM;
 
 	*out = NULL;
-	arr = json_object_new_array();
-	if (arr == NULL)
-		goto out;
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; rc == RC_OK && i < 2; i++) {
+		const struct jx_member m[] = {
+			{.key = "AttributeName", .type = JX_STR, .s = keys[i]->name},
+			{.key = "KeyType", .type = JX_STR, .s = kinds[i]},
+		};
+		struct json_object *k = NULL;
+
 		if (keys[i]->name == NULL)
 			continue;
-		k = json_object_new_object();
-		if (k == NULL || jx_add_str(k, "AttributeName", keys[i]->name) != RC_OK ||
-		    jx_add_str(k, "KeyType", kinds[i]) != RC_OK || json_object_array_add(arr, k) != 0)
-			goto out;
-		k = NULL;
+		rc = jx_build(m, JX_COUNT(m), &k);
+		if (rc == RC_OK)
+			rc = jx_append(arr, k);
+	}
+	if (rc != RC_OK) {
+		json_object_put(arr);
+		return rc;
 	}
 	*out = arr;
-	arr = NULL;
-	rc = RC_OK;
-out:
-	json_object_put(k);
-	json_object_put(arr);
-	return rc;
+	return RC_OK;
 }
 
 /* Adds key to the AttributeDefinitions array once; a name seen with another type is an
@@ -66,6 +66,10 @@ out:
 static enum rc define_attr(struct json_object *defs, const struct ddb_key *key,
 			   struct errbuf *eb)
 {
+	const struct jx_member def[] = {
+		{.key = "AttributeName", .type = JX_STR, .s = key->name},
+		{.key = "AttributeType", .type = JX_STR, .s = key_type_tag(key->type)},
+	};
 	struct json_object *d = NULL;
 	size_t n = json_object_array_length(defs);
 	size_t len;
@@ -91,19 +95,15 @@ static enum rc define_attr(struct json_object *defs, const struct ddb_key *key,
 				      key->name);
 		return RC_OK;
 	}
-	d = json_object_new_object();
-	if (d == NULL || jx_add_str(d, "AttributeName", key->name) != RC_OK ||
-	    jx_add_str(d, "AttributeType", key_type_tag(key->type)) != RC_OK ||
-	    json_object_array_add(defs, d) != 0) {
-		json_object_put(d);
+	if (jx_build(def, JX_COUNT(def), &d) != RC_OK || jx_append(defs, d) != RC_OK)
 		return ddb_nomem(eb);
-	}
 	return RC_OK;
 }
 
 static enum rc build_gsi(const struct ddb_gsi *g, struct json_object **out, struct errbuf *eb)
 {
-	struct json_object *o = NULL, *ks = NULL, *proj = NULL;
+	static const struct jx_member proj[] = {{.key = "ProjectionType", .type = JX_STR, .s = "ALL"}};
+	struct json_object *ks = NULL;
 	enum rc rc;
 
 	*out = NULL;
@@ -112,48 +112,24 @@ static enum rc build_gsi(const struct ddb_gsi *g, struct json_object **out, stru
 			      g->name != NULL ? g->name : "(null)");
 	if (g->hash.name == NULL)
 		return eb_set(eb, RC_INVAL, "dynamodb: index %s has no hash key", g->name);
-	rc = RC_NOMEM;
-	o = json_object_new_object();
-	proj = json_object_new_object();
-	if (o == NULL || proj == NULL || jx_add_str(o, "IndexName", g->name) != RC_OK ||
-	    key_schema(&g->hash, &g->range, &ks) != RC_OK)
-		goto out;
-	if (jx_add_obj(o, "KeySchema", ks) != RC_OK) {
-		ks = NULL;
-		goto out;
-	}
-	if (jx_add_str(proj, "ProjectionType", "ALL") != RC_OK)
-		goto out;
-	rc = jx_add_obj(o, "Projection", proj);
-	proj = NULL;
-	if (rc != RC_OK)
-		goto out;
-	*out = o;
-	o = NULL;
-out:
-	json_object_put(proj);
-	json_object_put(o);
-	return rc == RC_NOMEM ? ddb_nomem(eb) : rc;
-}
+	rc = key_schema(&g->hash, &g->range, &ks);
+	if (rc == RC_OK) {
+		const struct jx_member m[] = {
+			{.key = "IndexName", .type = JX_STR, .s = g->name},
+			{.key = "KeySchema", .type = JX_VAL, .v = ks},
+			{.key = "Projection", .type = JX_OBJ, .sub = proj, .nsub = JX_COUNT(proj)},
+		};
 
-/* Adds member: {flag: true[, key: value]} to req (value NULL: without it). RC_NOMEM. */
-static enum rc add_enabled(struct json_object *req, const char *member, const char *flag,
-			   const char *key, const char *value)
-{
-	struct json_object *o = json_object_new_object();
-
-	if (o == NULL || jx_add_bool(o, flag, true) != RC_OK ||
-	    (value != NULL && jx_add_str(o, key, value) != RC_OK)) {
-		json_object_put(o);
-		return RC_NOMEM;
+		rc = jx_build(m, JX_COUNT(m), out);
 	}
-	return jx_add_obj(req, member, o) == RC_OK ? RC_OK : RC_NOMEM;
+	json_object_put(ks);
+	return rc != RC_OK ? ddb_nomem(eb) : RC_OK;
 }
 
 TESTABLE enum rc ddb_build_create_table(const struct ddb_table_spec *spec,
 					struct json_object **out, struct errbuf *eb)
 {
-	struct json_object *req = NULL, *defs = NULL, *ks = NULL, *gsis = NULL, *g = NULL;
+	struct json_object *defs = NULL, *ks = NULL, *gsis = NULL, *g = NULL;
 	enum rc rc;
 
 	*out = NULL;
@@ -169,9 +145,8 @@ TESTABLE enum rc ddb_build_create_table(const struct ddb_table_spec *spec,
 		goto out;
 	}
 	rc = RC_NOMEM;
-	req = json_object_new_object();
 	defs = json_object_new_array();
-	if (req == NULL || defs == NULL || jx_add_str(req, "TableName", spec->table) != RC_OK)
+	if (defs == NULL)
 		goto out;
 	rc = define_attr(defs, &spec->hash, eb);
 	if (rc == RC_OK)
@@ -181,17 +156,8 @@ TESTABLE enum rc ddb_build_create_table(const struct ddb_table_spec *spec,
 		if (rc == RC_OK)
 			rc = define_attr(defs, &spec->gsis[i].range, eb);
 	}
-	if (rc != RC_OK)
-		goto out;
-	rc = jx_add_obj(req, "AttributeDefinitions", defs);
-	defs = NULL;
-	if (rc != RC_OK)
-		goto out;
-	rc = key_schema(&spec->hash, &spec->range, &ks);
 	if (rc == RC_OK)
-		rc = jx_add_obj(req, "KeySchema", ks);
-	if (rc == RC_OK)
-		rc = jx_add_str(req, "BillingMode", "PAY_PER_REQUEST");
+		rc = key_schema(&spec->hash, &spec->range, &ks);
 	if (rc != RC_OK)
 		goto out;
 	if (spec->n_gsis > 0) {
@@ -210,33 +176,39 @@ TESTABLE enum rc ddb_build_create_table(const struct ddb_table_spec *spec,
 			rc = build_gsi(&spec->gsis[i], &g, eb);
 			if (rc != RC_OK)
 				goto out;
-			rc = RC_NOMEM;
-			if (json_object_array_add(gsis, g) != 0)
-				goto out;
+			rc = jx_append(gsis, g);
 			g = NULL;
+			if (rc != RC_OK)
+				goto out;
 		}
-		rc = jx_add_obj(req, "GlobalSecondaryIndexes", gsis);
-		gsis = NULL;
-		if (rc != RC_OK)
-			goto out;
 	}
-	if (spec->stream)
-		rc = add_enabled(req, "StreamSpecification", "StreamEnabled", "StreamViewType",
-				 "NEW_AND_OLD_IMAGES");
-	if (rc == RC_OK && spec->sse)
-		rc = add_enabled(req, "SSESpecification", "Enabled", NULL, NULL);
-	if (rc != RC_OK)
-		goto out;
-	*out = req;
-	req = NULL;
-	rc = RC_OK;
+	{
+		static const struct jx_member stream[] = {
+			{.key = "StreamEnabled", .type = JX_BOOL, .b = true},
+			{.key = "StreamViewType", .type = JX_STR, .s = "NEW_AND_OLD_IMAGES"},
+		};
+		static const struct jx_member sse[] = {{.key = "Enabled", .type = JX_BOOL, .b = true}};
+		const struct jx_member m[] = {
+			{.key = "TableName", .type = JX_STR, .s = spec->table},
+			{.key = "AttributeDefinitions", .type = JX_VAL, .v = defs},
+			{.key = "KeySchema", .type = JX_VAL, .v = ks},
+			{.key = "BillingMode", .type = JX_STR, .s = "PAY_PER_REQUEST"},
+			{.key = "GlobalSecondaryIndexes", .type = JX_VAL, .v = gsis, .omit = gsis == NULL},
+			{.key = "StreamSpecification", .type = JX_OBJ, .sub = stream,
+			 .nsub = JX_COUNT(stream), .omit = !spec->stream},
+			{.key = "SSESpecification", .type = JX_OBJ, .sub = sse, .nsub = JX_COUNT(sse),
+			 .omit = !spec->sse},
+		};
+
+		rc = jx_build(m, JX_COUNT(m), out);
+	}
 out:
 	if (rc == RC_NOMEM)
 		rc = ddb_nomem(eb);
 	json_object_put(g);
 	json_object_put(gsis);
+	json_object_put(ks);
 	json_object_put(defs);
-	json_object_put(req);
 	return rc;
 }
 
@@ -372,10 +344,17 @@ static enum rc apply_setting(struct ddb_client *c, struct json_object *req, cons
 			     const char *spec_member, const char *flag, const char *attr,
 			     enum ddb_applied *result, struct errbuf *eb)
 {
+	const struct jx_member spec[] = {
+		{.key = flag, .type = JX_BOOL, .b = true},
+		{.key = "AttributeName", .type = JX_STR, .s = attr, .omit = attr == NULL},
+	};
+	const struct jx_member m[] = {
+		{.key = spec_member, .type = JX_OBJ, .sub = spec, .nsub = JX_COUNT(spec)},
+	};
 	struct json_object *ans = NULL;
 	enum rc rc;
 
-	if (add_enabled(req, spec_member, flag, "AttributeName", attr) != RC_OK)
+	if (jx_add_members(req, m, JX_COUNT(m)) != RC_OK)
 		return ddb_nomem(eb);
 	rc = aws_svc_call(&c->base, op, req, NULL, &ans, eb);
 	json_object_put(ans);
@@ -463,11 +442,16 @@ enum rc ddb_list_tables(struct ddb_client *c, ddb_name_fn fn, void *ctx, struct 
 				    DDB_PAGES_MAX);
 			break;
 		}
-		req = json_object_new_object();
-		if (req == NULL ||
-		    (start[0] != '\0' && jx_add_str(req, "ExclusiveStartTableName", start) != RC_OK)) {
-			rc = ddb_nomem(eb);
-			break;
+		{
+			const struct jx_member m[] = {
+				{.key = "ExclusiveStartTableName", .type = JX_STR, .s = start,
+				 .omit = start[0] == '\0'},
+			};
+
+			if (jx_build(m, JX_COUNT(m), &req) != RC_OK) {
+				rc = ddb_nomem(eb);
+				break;
+			}
 		}
 		rc = aws_svc_call(&c->base, "ListTables", req, NULL, &ans, eb);
 		if (rc != RC_OK)

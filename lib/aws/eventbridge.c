@@ -117,7 +117,6 @@ static bool text_ok(const char *s, size_t max)
 static enum rc rule_req(const char *member, const char *rule, const char *bus,
 			struct json_object **out, struct errbuf *eb)
 {
-	struct json_object *req = NULL;
 	enum rc rc;
 
 	*out = NULL;
@@ -126,13 +125,15 @@ static enum rc rule_req(const char *member, const char *rule, const char *bus,
 		rc = check_bus(bus, true, eb);
 	if (rc != RC_OK)
 		return rc;
-	req = json_object_new_object();
-	if (req == NULL || jx_add_str(req, member, rule) != RC_OK ||
-	    (bus != NULL && jx_add_str(req, "EventBusName", bus) != RC_OK)) {
-		json_object_put(req);
-		return nomem(eb);
+	{
+		const struct jx_member m[] = {
+			{.key = member, .type = JX_STR, .s = rule},
+			{.key = "EventBusName", .type = JX_STR, .s = bus, .omit = bus == NULL},
+		};
+
+		if (jx_build(m, JX_COUNT(m), out) != RC_OK)
+			return nomem(eb);
 	}
-	*out = req;
 	return RC_OK;
 }
 
@@ -166,12 +167,18 @@ TESTABLE enum rc evb_build_put_rule(const struct evb_rule *rule, struct json_obj
 	rc = rule_req("Name", rule->name, rule->bus, &req, eb);
 	if (rc != RC_OK)
 		return rc;
-	if (jx_add_str(req, "EventPattern", rule->pattern) != RC_OK ||
-	    jx_add_str(req, "State", rule->disabled ? "DISABLED" : "ENABLED") != RC_OK ||
-	    (rule->description != NULL &&
-	     jx_add_str(req, "Description", rule->description) != RC_OK)) {
-		json_object_put(req);
-		return nomem(eb);
+	{
+		const struct jx_member m[] = {
+			{.key = "EventPattern", .type = JX_STR, .s = rule->pattern},
+			{.key = "State", .type = JX_STR, .s = rule->disabled ? "DISABLED" : "ENABLED"},
+			{.key = "Description", .type = JX_STR, .s = rule->description,
+			 .omit = rule->description == NULL},
+		};
+
+		if (jx_add_members(req, m, JX_COUNT(m)) != RC_OK) {
+			json_object_put(req);
+			return nomem(eb);
+		}
 	}
 	*out = req;
 	return RC_OK;
@@ -184,17 +191,18 @@ typedef enum rc (*fill_fn)(struct json_object *o, const void *items, size_t i);
 static enum rc add_objects(struct json_object *req, const char *member, size_t n, fill_fn fill,
 			   const void *items)
 {
-	struct json_object *arr = json_object_new_array(), *o = NULL;
+	struct json_object *arr = json_object_new_array();
 	enum rc rc = arr != NULL ? RC_OK : RC_NOMEM;
 
 	for (size_t i = 0; rc == RC_OK && i < n; i++) {
-		o = json_object_new_object();
-		if (o == NULL || fill(o, items, i) != RC_OK || json_object_array_add(arr, o) != 0)
-			rc = RC_NOMEM;
+		struct json_object *o = json_object_new_object();
+
+		rc = o != NULL ? fill(o, items, i) : RC_NOMEM;
+		if (rc == RC_OK)
+			rc = jx_append(arr, o);
 		else
-			o = NULL;
+			json_object_put(o);
 	}
-	json_object_put(o);
 	if (rc != RC_OK) {
 		json_object_put(arr);
 		return rc;
@@ -205,10 +213,12 @@ static enum rc add_objects(struct json_object *req, const char *member, size_t n
 static enum rc fill_target(struct json_object *t, const void *items, size_t i)
 {
 	const struct evb_target *tg = (const struct evb_target *)items + i;
+	const struct jx_member m[] = {
+		{.key = "Id", .type = JX_STR, .s = tg->id},
+		{.key = "Arn", .type = JX_STR, .s = tg->arn},
+	};
 
-	if (jx_add_str(t, "Id", tg->id) != RC_OK || jx_add_str(t, "Arn", tg->arn) != RC_OK)
-		return RC_NOMEM;
-	return RC_OK;
+	return jx_add_members(t, m, JX_COUNT(m));
 }
 
 TESTABLE enum rc evb_build_put_targets(const char *rule, const char *bus,
@@ -242,14 +252,15 @@ TESTABLE enum rc evb_build_put_targets(const char *rule, const char *bus,
 static enum rc fill_entry(struct json_object *e, const void *items, size_t i)
 {
 	const struct evb_entry *en = (const struct evb_entry *)items + i;
+	const struct jx_member m[] = {
+		{.key = "Source", .type = JX_STR, .s = en->source},
+		{.key = "DetailType", .type = JX_STR, .s = en->detail_type},
+		{.key = "Detail", .type = JX_STR, .s = en->detail},
+		{.key = "EventBusName", .type = JX_STR, .s = en->bus, .omit = en->bus == NULL},
+		{.key = "Time", .type = JX_INT, .i = (int64_t)en->time, .omit = en->time <= 0},
+	};
 
-	if (jx_add_str(e, "Source", en->source) != RC_OK ||
-	    jx_add_str(e, "DetailType", en->detail_type) != RC_OK ||
-	    jx_add_str(e, "Detail", en->detail) != RC_OK ||
-	    (en->bus != NULL && jx_add_str(e, "EventBusName", en->bus) != RC_OK) ||
-	    (en->time > 0 && jx_add_int64(e, "Time", (int64_t)en->time) != RC_OK))
-		return RC_NOMEM;
-	return RC_OK;
+	return jx_add_members(e, m, JX_COUNT(m));
 }
 
 TESTABLE enum rc evb_build_put_events(const struct evb_entry *entries, size_t n,
@@ -287,8 +298,8 @@ TESTABLE enum rc evb_build_put_events(const struct evb_entry *entries, size_t n,
 			return eb_set(eb, RC_INVAL, "eventbridge: entries over %d bytes together",
 				      EVB_EVENT_MAX);
 	}
-	req = json_object_new_object();
-	if (req == NULL || add_objects(req, "Entries", n, fill_entry, entries) != RC_OK) {
+	if (jx_build(NULL, 0, &req) != RC_OK ||
+	    add_objects(req, "Entries", n, fill_entry, entries) != RC_OK) {
 		json_object_put(req);
 		return nomem(eb);
 	}
@@ -383,18 +394,17 @@ static enum rc targets_failed(struct json_object *answer, const char *op, struct
 
 static enum rc bus_req(const char *name, struct json_object **out, struct errbuf *eb)
 {
-	struct json_object *req = NULL;
 	enum rc rc = check_bus(name, false, eb);
 
 	*out = NULL;
 	if (rc != RC_OK)
 		return rc;
-	req = json_object_new_object();
-	if (req == NULL || jx_add_str(req, "Name", name) != RC_OK) {
-		json_object_put(req);
-		return nomem(eb);
+	{
+		const struct jx_member m[] = {{.key = "Name", .type = JX_STR, .s = name}};
+
+		if (jx_build(m, JX_COUNT(m), out) != RC_OK)
+			return nomem(eb);
 	}
-	*out = req;
 	return RC_OK;
 }
 
@@ -503,10 +513,7 @@ enum rc evb_remove_targets(struct evb_client *c, const char *rule, const char *b
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
-		struct json_object *s = json_object_new_string(ids[i]);
-
-		if (s == NULL || json_object_array_add(arr, s) != 0) {
-			json_object_put(s);
+		if (jx_append_str(arr, ids[i]) != RC_OK) {
 			rc = nomem(eb);
 			goto out;
 		}
@@ -605,11 +612,14 @@ enum rc evb_list_rules(struct evb_client *c, const char *bus, const char *prefix
 	rc = check_bus(bus, true, eb);
 	if (rc != RC_OK)
 		return rc;
-	req = json_object_new_object();
-	if (req == NULL || (bus != NULL && jx_add_str(req, "EventBusName", bus) != RC_OK) ||
-	    (prefix != NULL && jx_add_str(req, "NamePrefix", prefix) != RC_OK)) {
-		json_object_put(req);
-		return nomem(eb);
+	{
+		const struct jx_member m[] = {
+			{.key = "EventBusName", .type = JX_STR, .s = bus, .omit = bus == NULL},
+			{.key = "NamePrefix", .type = JX_STR, .s = prefix, .omit = prefix == NULL},
+		};
+
+		if (jx_build(m, JX_COUNT(m), &req) != RC_OK)
+			return nomem(eb);
 	}
 	rc = list_pages(c, "ListRules", req, "Rules", each_rule, &w, eb);
 	json_object_put(req);

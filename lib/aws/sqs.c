@@ -44,40 +44,6 @@ enum rc sqs_nomem(struct aws_error *err, const char *op)
 	return aws_error_local(err, AWS_SVC_SQS, op, RC_NOMEM, "NoMemory", "out of memory");
 }
 
-enum rc sqs_jadd(struct json_object *o, const char *key, struct json_object *v)
-{
-	if (v == NULL)
-		return RC_NOMEM;
-	if (json_object_object_add(o, key, v) != 0) {
-		json_object_put(v);
-		return RC_NOMEM;
-	}
-	return RC_OK;
-}
-
-enum rc sqs_jadd_str(struct json_object *o, const char *key, const char *s)
-{
-	return sqs_jadd(o, key, json_object_new_string(s));
-}
-
-static enum rc jadd_int(struct json_object *o, const char *key, int v)
-{
-	return sqs_jadd(o, key, json_object_new_int(v));
-}
-
-enum rc sqs_jarr_add_str(struct json_object *a, const char *s)
-{
-	struct json_object *v = json_object_new_string(s);
-
-	if (v == NULL)
-		return RC_NOMEM;
-	if (json_object_array_add(a, v) != 0) {
-		json_object_put(v);
-		return RC_NOMEM;
-	}
-	return RC_OK;
-}
-
 /* The string member key of o, or NULL when absent or not a string. */
 const char *sqs_jstr(struct json_object *o, const char *key)
 {
@@ -142,17 +108,9 @@ enum rc sqs_call_void(struct sqs_client *c, const char *op, struct json_object *
 /* Starts {"QueueUrl": url}. */
 enum rc sqs_url_req(const char *url, struct json_object **out)
 {
-	struct json_object *o = json_object_new_object();
+	const struct jx_member m[] = {{.key = "QueueUrl", .type = JX_STR, .s = url}};
 
-	*out = NULL;
-	if (o == NULL)
-		return RC_NOMEM;
-	if (sqs_jadd_str(o, "QueueUrl", url) != RC_OK) {
-		json_object_put(o);
-		return RC_NOMEM;
-	}
-	*out = o;
-	return RC_OK;
+	return jx_build(m, JX_COUNT(m), out);
 }
 
 /* ---- sending ------------------------------------------------------------------------- */
@@ -165,7 +123,6 @@ TESTABLE enum rc sqs_entry_json(const struct sqs_send_entry *m, const char *id,
 	struct json_object *o = NULL;
 	struct json_object *attrs = NULL;
 	size_t blen;
-	enum rc rc = RC_OK;
 
 	*out = NULL;
 	blen = m->body != NULL ? strlen(m->body) : 0;
@@ -195,44 +152,41 @@ TESTABLE enum rc sqs_entry_json(const struct sqs_send_entry *m, const char *id,
 			return RC_INVAL;
 		}
 	}
-	o = json_object_new_object();
-	if (o == NULL)
+	attrs = m->nattrs > 0 ? json_object_new_object() : NULL;
+	if (m->nattrs > 0 && attrs == NULL)
 		goto nomem;
-	if (id != NULL && sqs_jadd_str(o, "Id", id) != RC_OK)
-		goto nomem;
-	if (sqs_jadd_str(o, "MessageBody", m->body) != RC_OK)
-		goto nomem;
-	if (m->delay_seconds >= 0 && jadd_int(o, "DelaySeconds", m->delay_seconds) != RC_OK)
-		goto nomem;
-	if (m->group_id != NULL && sqs_jadd_str(o, "MessageGroupId", m->group_id) != RC_OK)
-		goto nomem;
-	if (m->dedup_id != NULL && sqs_jadd_str(o, "MessageDeduplicationId", m->dedup_id) != RC_OK)
-		goto nomem;
-	if (m->nattrs > 0) {
-		attrs = json_object_new_object();
-		if (attrs == NULL)
-			goto nomem;
-		for (size_t i = 0; i < m->nattrs; i++) {
-			struct json_object *v = json_object_new_object();
+	for (size_t i = 0; i < m->nattrs; i++) {
+		const struct jx_member am[] = {
+			{.key = "DataType", .type = JX_STR, .s = m->attrs[i].type},
+			{.key = "StringValue", .type = JX_STR, .s = m->attrs[i].value},
+		};
+		struct json_object *v = NULL;
 
-			if (v == NULL)
-				goto nomem;
-			if (sqs_jadd(attrs, m->attrs[i].name, v) != RC_OK)
-				goto nomem;
-			if (sqs_jadd_str(v, "DataType", m->attrs[i].type) != RC_OK ||
-			    sqs_jadd_str(v, "StringValue", m->attrs[i].value) != RC_OK)
-				goto nomem;
-		}
-		rc = sqs_jadd(o, "MessageAttributes", attrs);
-		attrs = NULL;
-		if (rc != RC_OK)
+		if (jx_build(am, JX_COUNT(am), &v) != RC_OK ||
+		    jx_add_obj(attrs, m->attrs[i].name, v) != RC_OK)
 			goto nomem;
 	}
+	{
+		const struct jx_member em[] = {
+			{.key = "Id", .type = JX_STR, .s = id, .omit = id == NULL},
+			{.key = "MessageBody", .type = JX_STR, .s = m->body},
+			{.key = "DelaySeconds", .type = JX_INT, .i = m->delay_seconds,
+			 .omit = m->delay_seconds < 0},
+			{.key = "MessageGroupId", .type = JX_STR, .s = m->group_id,
+			 .omit = m->group_id == NULL},
+			{.key = "MessageDeduplicationId", .type = JX_STR, .s = m->dedup_id,
+			 .omit = m->dedup_id == NULL},
+			{.key = "MessageAttributes", .type = JX_VAL, .v = attrs, .omit = attrs == NULL},
+		};
+
+		if (jx_build(em, JX_COUNT(em), &o) != RC_OK)
+			goto nomem;
+	}
+	json_object_put(attrs);
 	*out = o;
 	return RC_OK;
 nomem:
 	json_object_put(attrs);
-	json_object_put(o);
 	snprintf(why, whysz, "out of memory");
 	return RC_NOMEM;
 }
@@ -252,7 +206,7 @@ enum rc sqs_send_message(struct sqs_client *c, const char *url, const struct sqs
 	if (rc != RC_OK)
 		return aws_error_local(err, AWS_SVC_SQS, op, rc,
 				       rc == RC_NOMEM ? "NoMemory" : "InvalidArgument", "%s", why);
-	if (sqs_jadd_str(req, "QueueUrl", url) != RC_OK) {
+	if (jx_add_str(req, "QueueUrl", url) != RC_OK) {
 		json_object_put(req);
 		return sqs_nomem(err, op);
 	}
@@ -351,7 +305,7 @@ static enum rc batch_call(struct sqs_client *c, const char *op, const char *url,
 	char why[256];
 	enum rc rc;
 
-	if (sqs_url_req(url, &req) != RC_OK || sqs_jadd(req, "Entries", arr) != RC_OK) {
+	if (sqs_url_req(url, &req) != RC_OK || jx_add_obj(req, "Entries", arr) != RC_OK) {
 		if (req == NULL)
 			json_object_put(arr);
 		json_object_put(req);
@@ -407,8 +361,7 @@ enum rc sqs_send_message_batch(struct sqs_client *c, const char *url,
 					       "entry %zu: %s", i, why);
 		}
 		total += strlen(entries[i].body);
-		if (json_object_array_add(arr, e) != 0) {
-			json_object_put(e);
+		if (jx_append(arr, e) != RC_OK) {
 			json_object_put(arr);
 			return sqs_nomem(err, op);
 		}
@@ -572,9 +525,7 @@ enum rc sqs_receive(struct sqs_client *c, const char *url, const struct sqs_rece
 	struct aws_call_opts co = {0, 0, 0};
 	struct json_object *req = NULL;
 	struct json_object *resp = NULL;
-	struct json_object *all1 = NULL;
-	struct json_object *all2 = NULL;
-	struct json_object *all3 = NULL;
+	struct json_object *all = NULL;
 	char why[256];
 	enum rc rc;
 
@@ -586,37 +537,31 @@ enum rc sqs_receive(struct sqs_client *c, const char *url, const struct sqs_rece
 	    opts->visibility_timeout < -1 || opts->visibility_timeout > SQS_VISIBILITY_MAX_S)
 		return bad_arg(err, op, "max %d, wait %d s, visibility %d s out of range",
 			       opts->max_messages, opts->wait_seconds, opts->visibility_timeout);
-	if (sqs_url_req(url, &req) != RC_OK)
-		return sqs_nomem(err, op);
-	all1 = json_object_new_array();
-	all2 = json_object_new_array();
-	all3 = json_object_new_array();
-	if (all1 == NULL || all2 == NULL || all3 == NULL || sqs_jarr_add_str(all1, "All") != RC_OK ||
-	    sqs_jarr_add_str(all2, "All") != RC_OK || sqs_jarr_add_str(all3, "All") != RC_OK)
+	all = json_object_new_array();
+	if (jx_append_str(all, "All") != RC_OK)
 		goto nomem;
-	/* AttributeNames is deprecated for MessageSystemAttributeNames; emulators know only
-	 * the old one, AWS accepts both. */
-	rc = sqs_jadd(req, "AttributeNames", all1);
-	all1 = NULL;
-	if (rc == RC_OK)
-		rc = sqs_jadd(req, "MessageSystemAttributeNames", all2);
-	all2 = NULL;
-	if (rc == RC_OK)
-		rc = sqs_jadd(req, "MessageAttributeNames", all3);
-	all3 = NULL;
-	if (rc == RC_OK)
-		rc = jadd_int(req, "MaxNumberOfMessages", opts->max_messages);
-	if (rc == RC_OK)
-		rc = jadd_int(req, "WaitTimeSeconds", opts->wait_seconds);
-	if (rc == RC_OK && opts->visibility_timeout >= 0)
-		rc = jadd_int(req, "VisibilityTimeout", opts->visibility_timeout);
-	if (rc != RC_OK)
-		goto nomem;
+	{
+		/* AttributeNames is deprecated for MessageSystemAttributeNames; emulators know
+		 * only the old one, AWS accepts both. */
+		const struct jx_member m[] = {
+			{.key = "QueueUrl", .type = JX_STR, .s = url},
+			{.key = "AttributeNames", .type = JX_VAL, .v = all},
+			{.key = "MessageSystemAttributeNames", .type = JX_VAL, .v = all},
+			{.key = "MessageAttributeNames", .type = JX_VAL, .v = all},
+			{.key = "MaxNumberOfMessages", .type = JX_INT, .i = opts->max_messages},
+			{.key = "WaitTimeSeconds", .type = JX_INT, .i = opts->wait_seconds},
+			{.key = "VisibilityTimeout", .type = JX_INT, .i = opts->visibility_timeout,
+			 .omit = opts->visibility_timeout < 0},
+		};
+
+		if (jx_build(m, JX_COUNT(m), &req) != RC_OK)
+			goto nomem;
+	}
 	/* A long poll legitimately takes the whole wait: stretch the attempt and budget. */
 	co.request_timeout_ms = opts->wait_seconds * 1000L + cfg->request_timeout_ms;
 	co.retry_budget_ms = co.request_timeout_ms + cfg->retry_budget_ms;
 	rc = sqs_call(c, &co, op, req, &resp, err);
-	req = NULL;
+	json_object_put(all);
 	if (rc == RC_OK) {
 		rc = sqs_parse_messages(resp, out, why, sizeof(why));
 		if (rc != RC_OK)
@@ -627,10 +572,7 @@ enum rc sqs_receive(struct sqs_client *c, const char *url, const struct sqs_rece
 	json_object_put(resp);
 	return rc;
 nomem:
-	json_object_put(all1);
-	json_object_put(all2);
-	json_object_put(all3);
-	json_object_put(req);
+	json_object_put(all);
 	return sqs_nomem(err, op);
 }
 
@@ -641,17 +583,18 @@ static bool handle_valid(const char *receipt_handle)
 	return receipt_handle != NULL && receipt_handle[0] != '\0';
 }
 
-/* Starts {"QueueUrl": url, "ReceiptHandle": receipt_handle}. */
-static enum rc receipt_req(const char *url, const char *receipt_handle, struct json_object **out)
+/* {"QueueUrl": url, "ReceiptHandle": receipt_handle[, "VisibilityTimeout": visibility]}
+ * (visibility < 0: without it). */
+static enum rc receipt_req(const char *url, const char *receipt_handle, int visibility,
+			   struct json_object **out)
 {
-	enum rc rc = sqs_url_req(url, out);
+	const struct jx_member m[] = {
+		{.key = "QueueUrl", .type = JX_STR, .s = url},
+		{.key = "ReceiptHandle", .type = JX_STR, .s = receipt_handle},
+		{.key = "VisibilityTimeout", .type = JX_INT, .i = visibility, .omit = visibility < 0},
+	};
 
-	if (rc == RC_OK && sqs_jadd_str(*out, "ReceiptHandle", receipt_handle) != RC_OK) {
-		json_object_put(*out);
-		*out = NULL;
-		rc = RC_NOMEM;
-	}
-	return rc;
+	return jx_build(m, JX_COUNT(m), out);
 }
 
 enum rc sqs_delete_message(struct sqs_client *c, const char *url, const char *receipt_handle,
@@ -662,7 +605,7 @@ enum rc sqs_delete_message(struct sqs_client *c, const char *url, const char *re
 
 	if (!sqs_url_valid(url) || !handle_valid(receipt_handle))
 		return bad_arg(err, op, "bad queue URL or receipt handle");
-	if (receipt_req(url, receipt_handle, &req) != RC_OK)
+	if (receipt_req(url, receipt_handle, -1, &req) != RC_OK)
 		return sqs_nomem(err, op);
 	return sqs_call_void(c, op, req, err);
 }
@@ -692,16 +635,17 @@ static enum rc receipt_batch(struct sqs_client *c, const char *op, const char *u
 	if (arr == NULL)
 		return sqs_nomem(err, op);
 	for (size_t i = 0; i < n; i++) {
-		struct json_object *e = json_object_new_object();
+		struct json_object *e = NULL;
 		char id[8];
+		const struct jx_member m[] = {
+			{.key = "Id", .type = JX_STR, .s = id},
+			{.key = "ReceiptHandle", .type = JX_STR, .s = entries[i].receipt_handle},
+			{.key = "VisibilityTimeout", .type = JX_INT, .i = entries[i].visibility_timeout,
+			 .omit = !with_visibility},
+		};
 
 		snprintf(id, sizeof(id), "%zu", i);
-		if (e == NULL || sqs_jadd_str(e, "Id", id) != RC_OK ||
-		    sqs_jadd_str(e, "ReceiptHandle", entries[i].receipt_handle) != RC_OK ||
-		    (with_visibility &&
-		     jadd_int(e, "VisibilityTimeout", entries[i].visibility_timeout) != RC_OK) ||
-		    json_object_array_add(arr, e) != 0) {
-			json_object_put(e);
+		if (jx_build(m, JX_COUNT(m), &e) != RC_OK || jx_append(arr, e) != RC_OK) {
 			json_object_put(arr);
 			return sqs_nomem(err, op);
 		}
@@ -737,11 +681,8 @@ enum rc sqs_change_visibility(struct sqs_client *c, const char *url, const char 
 	if (visibility_timeout < 0 || visibility_timeout > SQS_VISIBILITY_MAX_S)
 		return bad_arg(err, op, "visibility %d s (need 0..%d)", visibility_timeout,
 			       SQS_VISIBILITY_MAX_S);
-	if (receipt_req(url, receipt_handle, &req) != RC_OK ||
-	    jadd_int(req, "VisibilityTimeout", visibility_timeout) != RC_OK) {
-		json_object_put(req);
+	if (receipt_req(url, receipt_handle, visibility_timeout, &req) != RC_OK)
 		return sqs_nomem(err, op);
-	}
 	return sqs_call_void(c, op, req, err);
 }
 

@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 
 #include "aws/sqs.h"
+#include "base/jx.h"
 
 struct sqs_client {
 	struct aws_svc_client base; /* first: an AWS_SVC_SQS client (aws_svc_client_new) */
@@ -20,12 +21,6 @@ struct sqs_client {
 
 /* RC_NOMEM reported through err for op. */
 enum rc sqs_nomem(struct aws_error *err, const char *op);
-/* Adds v (taken; NULL means the allocation failed) under key. RC_NOMEM. */
-enum rc sqs_jadd(struct json_object *o, const char *key, struct json_object *v) MUSTCHECK;
-/* Adds the string s under key. RC_NOMEM. */
-enum rc sqs_jadd_str(struct json_object *o, const char *key, const char *s) MUSTCHECK;
-/* Appends the string s to the array a. RC_NOMEM. */
-enum rc sqs_jarr_add_str(struct json_object *a, const char *s) MUSTCHECK;
 /* The string member key of o, or NULL when absent or not a string. */
 const char *sqs_jstr(struct json_object *o, const char *key);
 /* The member key of o when it has type t, else NULL. */

@@ -39,7 +39,7 @@ static enum rc kv_object(const struct sqs_kv *attrs, size_t n, struct json_objec
 	if (o == NULL)
 		return RC_NOMEM;
 	for (size_t i = 0; i < n && rc == RC_OK; i++)
-		rc = sqs_jadd_str(o, attrs[i].name, attrs[i].value);
+		rc = jx_add_str(o, attrs[i].name, attrs[i].value);
 	if (rc != RC_OK) {
 		json_object_put(o);
 		return rc;
@@ -74,13 +74,17 @@ enum rc sqs_create_queue(struct sqs_client *c, const char *name, const struct sq
 	rc = check_kvs(attrs, nattrs, err, op);
 	if (rc != RC_OK)
 		return rc;
-	req = json_object_new_object();
-	if (req == NULL || sqs_jadd_str(req, "QueueName", name) != RC_OK) {
+	if (nattrs > 0 && kv_object(attrs, nattrs, &ao) != RC_OK) {
 		rc = sqs_nomem(err, op);
 		goto out;
 	}
-	if (nattrs > 0) {
-		if (kv_object(attrs, nattrs, &ao) != RC_OK || sqs_jadd(req, "Attributes", ao) != RC_OK) {
+	{
+		const struct jx_member m[] = {
+			{.key = "QueueName", .type = JX_STR, .s = name},
+			{.key = "Attributes", .type = JX_VAL, .v = ao, .omit = ao == NULL},
+		};
+
+		if (jx_build(m, JX_COUNT(m), &req) != RC_OK) {
 			rc = sqs_nomem(err, op);
 			goto out;
 		}
@@ -92,6 +96,7 @@ enum rc sqs_create_queue(struct sqs_client *c, const char *name, const struct sq
 	rc = sqs_copy_out(url, SQS_URL_MAX, sqs_jstr(resp, "QueueUrl"), err, op, "QueueUrl");
 out:
 	json_object_put(req);
+	json_object_put(ao);
 	json_object_put(resp);
 	return rc;
 }
@@ -100,17 +105,15 @@ enum rc sqs_get_queue_url(struct sqs_client *c, const char *name, char url[SQS_U
 			  struct aws_error *err)
 {
 	static const char op[] = "GetQueueUrl";
+	const struct jx_member m[] = {{.key = "QueueName", .type = JX_STR, .s = name}};
 	struct json_object *req = NULL;
 	struct json_object *resp = NULL;
 	enum rc rc;
 
 	if (!sqs_name_valid(name))
 		return bad_arg(err, op, "bad queue name \"%.100s\"", name != NULL ? name : "");
-	req = json_object_new_object();
-	if (req == NULL || sqs_jadd_str(req, "QueueName", name) != RC_OK) {
-		json_object_put(req);
+	if (jx_build(m, JX_COUNT(m), &req) != RC_OK)
 		return sqs_nomem(err, op);
-	}
 	rc = sqs_call(c, NULL, op, req, &resp, err);
 	if (rc == RC_OK)
 		rc = sqs_copy_out(url, SQS_URL_MAX, sqs_jstr(resp, "QueueUrl"), err, op, "QueueUrl");
@@ -155,11 +158,11 @@ enum rc sqs_get_queue_attributes(struct sqs_client *c, const char *url,
 		goto out;
 	}
 	if (names == NULL || nnames == 0)
-		rc = sqs_jarr_add_str(arr, "All");
+		rc = jx_append_str(arr, "All");
 	for (size_t k = 0; names != NULL && k < nnames && rc == RC_OK; k++)
-		rc = sqs_jarr_add_str(arr, names[k]);
+		rc = jx_append_str(arr, names[k]);
 	if (rc == RC_OK)
-		rc = sqs_jadd(req, "AttributeNames", arr);
+		rc = jx_add_obj(req, "AttributeNames", arr);
 	else
 		json_object_put(arr);
 	arr = NULL;
@@ -231,7 +234,7 @@ enum rc sqs_set_queue_attributes(struct sqs_client *c, const char *url,
 	if (rc != RC_OK)
 		return rc;
 	if (sqs_url_req(url, &req) != RC_OK || kv_object(attrs, nattrs, &ao) != RC_OK ||
-	    sqs_jadd(req, "Attributes", ao) != RC_OK) {
+	    jx_add_obj(req, "Attributes", ao) != RC_OK) {
 		json_object_put(req);
 		return sqs_nomem(err, op);
 	}

@@ -85,6 +85,13 @@ static enum rc nomem(struct errbuf *eb)
 TESTABLE enum rc ssm_build_put(const char *name, const char *value, enum ssm_type type,
 			       bool overwrite, struct json_object **out, struct errbuf *eb)
 {
+	const struct jx_member m[] = {
+		{.key = "Name", .type = JX_STR, .s = name},
+		{.key = "Value", .type = JX_STR, .s = value},
+		{.key = "Type", .type = JX_STR,
+		 .s = type == SSM_SECURE_STRING ? "SecureString" : "String"},
+		{.key = "Overwrite", .type = JX_BOOL, .b = overwrite},
+	};
 	struct json_object *req = NULL;
 	size_t vlen;
 	enum rc rc;
@@ -100,10 +107,8 @@ TESTABLE enum rc ssm_build_put(const char *name, const char *value, enum ssm_typ
 	if (type != SSM_STRING && type != SSM_SECURE_STRING)
 		return eb_set(eb, RC_INVAL, "ssm: bad parameter type %d", (int)type);
 	req = json_object_new_object();
-	if (req == NULL || jx_add_str(req, "Name", name) != RC_OK ||
-	    jx_add_str(req, "Value", value) != RC_OK ||
-	    jx_add_str(req, "Type", type == SSM_SECURE_STRING ? "SecureString" : "String") != RC_OK ||
-	    jx_add_bool(req, "Overwrite", overwrite) != RC_OK) {
+	if (req == NULL || jx_add_members(req, m, JX_COUNT(m)) != RC_OK) {
+		/* built here rather than by jx_build, so a half-built request is wiped too */
 		wipe_member(req, "Value");
 		json_object_put(req);
 		return nomem(eb);
@@ -115,20 +120,18 @@ TESTABLE enum rc ssm_build_put(const char *name, const char *value, enum ssm_typ
 TESTABLE enum rc ssm_build_get(const char *name, bool decrypt, struct json_object **out,
 			       struct errbuf *eb)
 {
-	struct json_object *req = NULL;
+	const struct jx_member m[] = {
+		{.key = "Name", .type = JX_STR, .s = name},
+		{.key = "WithDecryption", .type = JX_BOOL, .b = decrypt},
+	};
 	enum rc rc;
 
 	*out = NULL;
 	rc = check_name(name, eb);
 	if (rc != RC_OK)
 		return rc;
-	req = json_object_new_object();
-	if (req == NULL || jx_add_str(req, "Name", name) != RC_OK ||
-	    jx_add_bool(req, "WithDecryption", decrypt) != RC_OK) {
-		json_object_put(req);
+	if (jx_build(m, JX_COUNT(m), out) != RC_OK)
 		return nomem(eb);
-	}
-	*out = req;
 	return RC_OK;
 }
 
@@ -200,16 +203,14 @@ out:
 
 enum rc ssm_delete_parameter(struct ssm_client *c, const char *name, struct errbuf *eb)
 {
+	const struct jx_member m[] = {{.key = "Name", .type = JX_STR, .s = name}};
 	struct json_object *req = NULL, *ans = NULL;
 	enum rc rc = check_name(name, eb);
 
 	if (rc != RC_OK)
 		return rc;
-	req = json_object_new_object();
-	if (req == NULL || jx_add_str(req, "Name", name) != RC_OK) {
-		json_object_put(req);
+	if (jx_build(m, JX_COUNT(m), &req) != RC_OK)
 		return nomem(eb);
-	}
 	rc = aws_svc_call(&c->base, "DeleteParameter", req, NULL, &ans, eb);
 	json_object_put(ans);
 	json_object_put(req);

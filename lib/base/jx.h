@@ -114,6 +114,60 @@ enum rc jx_add_int64(struct json_object *obj, const char *key, int64_t val) MUST
 enum rc jx_add_bool(struct json_object *obj, const char *key, bool val) MUSTCHECK;
 enum rc jx_add_obj(struct json_object *obj, const char *key, struct json_object *val) MUSTCHECK;
 
+/* Appends val to arr (an array). Takes ownership of val, even on failure; a NULL val is
+ * RC_NOMEM (so a failed constructor can be passed straight in). RC_INVAL when arr is not an
+ * array. */
+enum rc jx_append(struct json_object *arr, struct json_object *val) MUSTCHECK;
+/* Appends a copy of the string s (not NULL). */
+enum rc jx_append_str(struct json_object *arr, const char *s) MUSTCHECK;
+
+/* ---- The JSON writer ----
+ * The one way the project builds a JSON object: a table of members, written in table order
+ * (the order clients see), each value taken from the field its type names:
+ *
+ *	const struct jx_member m[] = {
+ *		{.key = "appointmentId", .type = JX_STR, .s = a->appointment_id},
+ *		{.key = "scheduleId", .type = JX_INT, .i = a->schedule_id},
+ *		{.key = "failureReason", .type = JX_STR, .s = why, .omit = !failed},
+ *	};
+ *	rc = jx_build_text(m, JX_COUNT(m), &text);
+ */
+
+/* Which field of a struct jx_member holds the value. */
+enum jx_type {
+	JX_STR,  /* s: copied; NULL writes JSON null */
+	JX_INT,  /* i */
+	JX_BOOL, /* b */
+	JX_OBJ,  /* the nested object of the members sub[0..nsub); sub NULL writes JSON null */
+	JX_VAL,  /* v: an existing json-c value (borrowed: the object takes a new reference);
+		  * NULL writes JSON null */
+};
+
+/* One member of an object to build; everything is borrowed for the call. */
+struct jx_member {
+	const char *key;              /* member name */
+	enum jx_type type;            /* which of the fields below holds the value */
+	bool omit;                    /* leave this (optional) member out */
+	const char *s;                /* JX_STR */
+	int64_t i;                    /* JX_INT */
+	bool b;                       /* JX_BOOL */
+	const struct jx_member *sub;  /* JX_OBJ */
+	size_t nsub;                  /* JX_OBJ: entries in sub */
+	struct json_object *v;        /* JX_VAL */
+};
+
+/* Entries of a member table (an array, not a pointer). */
+#define JX_COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Adds the n members to obj (an object) in order, stopping at the first failure: RC_NOMEM,
+ * RC_INVAL when obj is not an object (members added before a failure stay). */
+enum rc jx_add_members(struct json_object *obj, const struct jx_member *m,
+		       size_t n) MUSTCHECK;
+/* A new object of the n members (the caller owns it); *out NULL on failure. */
+enum rc jx_build(const struct jx_member *m, size_t n, struct json_object **out) MUSTCHECK;
+/* The object of the n members as compact text (jx_to_text) in a new heap string. */
+enum rc jx_build_text(const struct jx_member *m, size_t n, char **out) MUSTCHECK;
+
 /* Serialises v compactly, without escaping '/', into a new heap string the
  * caller frees. RC_NOMEM. */
 enum rc jx_to_text(struct json_object *v, char **out) MUSTCHECK;

@@ -63,33 +63,16 @@ const char *apierr_message(enum apierr_code code)
 enum rc apierr_body(enum apierr_code code, const char *message, const char *request_id,
                     struct json_object *fields, char **out)
 {
-	struct json_object *root = NULL;
-	struct json_object *err = NULL;
-	enum rc rc = RC_OK;
+	const struct jx_member err[] = {
+		{.key = "errorCode", .type = JX_STR, .s = apierr_name(code)},
+		{.key = "message", .type = JX_STR,
+		 .s = message != NULL ? message : apierr_message(code)},
+		{.key = "requestId", .type = JX_STR, .s = request_id != NULL ? request_id : ""},
+		{.key = "fields", .type = JX_VAL, .v = fields, .omit = fields == NULL},
+	};
+	const struct jx_member root[] = {
+		{.key = "error", .type = JX_OBJ, .sub = err, .nsub = JX_COUNT(err)},
+	};
 
-	*out = NULL;
-	root = json_object_new_object();
-	err = json_object_new_object();
-	if (root == NULL || err == NULL) {
-		rc = RC_NOMEM;
-		goto out;
-	}
-	if (rc == RC_OK)
-		rc = jx_add_str(err, "errorCode", apierr_name(code));
-	if (rc == RC_OK)
-		rc = jx_add_str(err, "message", message != NULL ? message : apierr_message(code));
-	if (rc == RC_OK)
-		rc = jx_add_str(err, "requestId", request_id != NULL ? request_id : "");
-	if (rc == RC_OK && fields != NULL)
-		rc = jx_add_obj(err, "fields", json_object_get(fields));
-	if (rc == RC_OK) {
-		rc = jx_add_obj(root, "error", err);
-		err = NULL;
-	}
-	if (rc == RC_OK)
-		rc = jx_to_text(root, out);
-out:
-	json_object_put(err);
-	json_object_put(root);
-	return rc;
+	return jx_build_text(root, JX_COUNT(root), out);
 }

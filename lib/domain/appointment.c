@@ -114,105 +114,22 @@ enum rc appt_init_pending(struct appointment *a, const struct appt_request *req,
 	return RC_OK;
 }
 
-/* Each JSON shape below is a table of members that one builder turns into a json-c object;
- * the members come out in table order, which is the order clients see. */
-
-/* Which value of a struct member is used. */
-enum member_type {
-	M_STR,  /* s; NULL writes JSON null */
-	M_INT,  /* i */
-	M_BOOL, /* b */
-	M_OBJ,  /* the nested object sub[0..nsub); sub NULL writes JSON null */
-};
-
-/* One member of a JSON object to build; everything is borrowed. */
-struct member {
-	const char *key;           /* the member name */
-	enum member_type type;     /* which of the fields below holds the value */
-	bool omit;                 /* leave this (optional) member out */
-	const char *s;             /* M_STR */
-	int64_t i;                 /* M_INT */
-	bool b;                    /* M_BOOL */
-	const struct member *sub;  /* M_OBJ */
-	size_t nsub;               /* M_OBJ: entries in sub */
-};
-
-#define NMEMB(a) (sizeof(a) / sizeof((a)[0]))
-
-static enum rc members_jobj(const struct member *m, size_t n, struct json_object **out);
-
-/* Adds the members to o in order, stopping at the first failure (RC_NOMEM). */
-static enum rc add_members(struct json_object *o, const struct member *m, size_t n)
-{
-	enum rc rc = RC_OK;
-
-	for (size_t k = 0; k < n && rc == RC_OK; k++) {
-		struct json_object *sub = NULL;
-
-		if (m[k].omit)
-			continue;
-		switch (m[k].type) {
-		case M_STR:
-			rc = jx_add_str(o, m[k].key, m[k].s);
-			break;
-		case M_INT:
-			rc = jx_add_int64(o, m[k].key, m[k].i);
-			break;
-		case M_BOOL:
-			rc = jx_add_bool(o, m[k].key, m[k].b);
-			break;
-		case M_OBJ:
-			if (m[k].sub != NULL)
-				rc = members_jobj(m[k].sub, m[k].nsub, &sub);
-			if (rc == RC_OK)
-				rc = jx_add_obj(o, m[k].key, sub);
-			break;
-		}
-	}
-	return rc;
-}
-
-/* A new object of the members (the caller owns it), or RC_NOMEM with *out NULL. */
-static enum rc members_jobj(const struct member *m, size_t n, struct json_object **out)
-{
-	struct json_object *o = json_object_new_object();
-	enum rc rc = o != NULL ? add_members(o, m, n) : RC_NOMEM;
-
-	*out = NULL;
-	if (rc != RC_OK) {
-		json_object_put(o);
-		return rc;
-	}
-	*out = o;
-	return RC_OK;
-}
-
-/* The members as compact JSON text in a new heap string. */
-static enum rc members_text(const struct member *m, size_t n, char **out)
-{
-	struct json_object *o = NULL;
-	enum rc rc = members_jobj(m, n, &o);
-
-	*out = NULL;
-	if (rc == RC_OK)
-		rc = jx_to_text(o, out);
-	json_object_put(o);
-	return rc;
-}
+/* Each JSON shape below is a jx_member table (base/jx.h): members come out in table order,
+ * which is the order clients see. */
 
 enum rc appt_created_json(const struct appointment *a, char **out)
 {
-	const struct member m[] = {
-		{.key = "appointmentId", .type = M_STR, .s = a->appointment_id},
-		{.key = "status", .type = M_STR, .s = appt_status_name(a->status)},
-		{.key = "message", .type = M_STR, .s = APPT_CREATED_MESSAGE},
-		{.key = "insuredId", .type = M_STR, .s = a->insured_id},
-		{.key = "scheduleId", .type = M_INT, .i = a->schedule_id},
-		{.key = "countryISO", .type = M_STR, .s = a->country},
-		{.key = "createdAt", .type = M_STR, .s = a->created_at},
+	const struct jx_member m[] = {
+		{.key = "appointmentId", .type = JX_STR, .s = a->appointment_id},
+		{.key = "status", .type = JX_STR, .s = appt_status_name(a->status)},
+		{.key = "message", .type = JX_STR, .s = APPT_CREATED_MESSAGE},
+		{.key = "insuredId", .type = JX_STR, .s = a->insured_id},
+		{.key = "scheduleId", .type = JX_INT, .i = a->schedule_id},
+		{.key = "countryISO", .type = JX_STR, .s = a->country},
+		{.key = "createdAt", .type = JX_STR, .s = a->created_at},
 	};
 
-	return members_text(m, NMEMB(m), out);
+	return jx_build_text(m, JX_COUNT(m), out);
 }
 
 /* NULL for "" so that the member is JSON null. */
@@ -224,30 +141,30 @@ static const char *or_null(const char *s)
 enum rc appt_item_jobj(const struct appointment *a, struct json_object **out)
 {
 	const struct appt_schedule *s = &a->schedule;
-	const struct member sched[] = {
-		{.key = "scheduleId", .type = M_INT, .i = s->schedule_id},
-		{.key = "centerId", .type = M_INT, .i = s->center_id},
-		{.key = "specialtyId", .type = M_INT, .i = s->specialty_id},
-		{.key = "medicId", .type = M_INT, .i = s->medic_id},
-		{.key = "date", .type = M_STR, .s = s->date},
+	const struct jx_member sched[] = {
+		{.key = "scheduleId", .type = JX_INT, .i = s->schedule_id},
+		{.key = "centerId", .type = JX_INT, .i = s->center_id},
+		{.key = "specialtyId", .type = JX_INT, .i = s->specialty_id},
+		{.key = "medicId", .type = JX_INT, .i = s->medic_id},
+		{.key = "date", .type = JX_STR, .s = s->date},
 	};
-	const struct member m[] = {
-		{.key = "appointmentId", .type = M_STR, .s = a->appointment_id},
-		{.key = "insuredId", .type = M_STR, .s = a->insured_id},
-		{.key = "countryISO", .type = M_STR, .s = a->country},
-		{.key = "scheduleId", .type = M_INT, .i = a->schedule_id},
-		{.key = "status", .type = M_STR, .s = appt_status_name(a->status)},
-		{.key = "schedule", .type = M_OBJ, .sub = a->has_schedule ? sched : NULL,
-		 .nsub = NMEMB(sched)},
-		{.key = "createdAt", .type = M_STR, .s = a->created_at},
-		{.key = "updatedAt", .type = M_STR, .s = a->updated_at},
-		{.key = "processedAt", .type = M_STR, .s = or_null(a->processed_at)},
-		{.key = "completedAt", .type = M_STR, .s = or_null(a->completed_at)},
-		{.key = "failureReason", .type = M_STR, .s = a->failure_reason,
+	const struct jx_member m[] = {
+		{.key = "appointmentId", .type = JX_STR, .s = a->appointment_id},
+		{.key = "insuredId", .type = JX_STR, .s = a->insured_id},
+		{.key = "countryISO", .type = JX_STR, .s = a->country},
+		{.key = "scheduleId", .type = JX_INT, .i = a->schedule_id},
+		{.key = "status", .type = JX_STR, .s = appt_status_name(a->status)},
+		{.key = "schedule", .type = JX_OBJ, .sub = a->has_schedule ? sched : NULL,
+		 .nsub = JX_COUNT(sched)},
+		{.key = "createdAt", .type = JX_STR, .s = a->created_at},
+		{.key = "updatedAt", .type = JX_STR, .s = a->updated_at},
+		{.key = "processedAt", .type = JX_STR, .s = or_null(a->processed_at)},
+		{.key = "completedAt", .type = JX_STR, .s = or_null(a->completed_at)},
+		{.key = "failureReason", .type = JX_STR, .s = a->failure_reason,
 		 .omit = a->status != APPT_FAILED},
 	};
 
-	return members_jobj(m, NMEMB(m), out);
+	return jx_build(m, JX_COUNT(m), out);
 }
 
 /* A count as a JSON integer (size_t may exceed int64). */
@@ -262,35 +179,35 @@ static enum rc add_page_members(struct json_object *o, size_t n, const struct ap
 {
 	size_t limit = (size_t)pg->limit;
 	size_t offset = (size_t)pg->offset;
-	const struct member pagination[] = {
-		{.key = "count", .type = M_INT, .i = size_int(n)},
-		{.key = "total", .type = M_INT, .i = size_int(pg->total)},
-		{.key = "limit", .type = M_INT, .i = size_int(limit)},
-		{.key = "offset", .type = M_INT, .i = size_int(offset)},
-		{.key = "hasMore", .type = M_BOOL, .b = offset + limit < pg->total},
-		{.key = "totalPages", .type = M_INT,
+	const struct jx_member pagination[] = {
+		{.key = "count", .type = JX_INT, .i = size_int(n)},
+		{.key = "total", .type = JX_INT, .i = size_int(pg->total)},
+		{.key = "limit", .type = JX_INT, .i = size_int(limit)},
+		{.key = "offset", .type = JX_INT, .i = size_int(offset)},
+		{.key = "hasMore", .type = JX_BOOL, .b = offset + limit < pg->total},
+		{.key = "totalPages", .type = JX_INT,
 		 .i = size_int(pg->total / limit + (pg->total % limit != 0))},
-		{.key = "currentPage", .type = M_INT, .i = size_int(offset / limit + 1)},
+		{.key = "currentPage", .type = JX_INT, .i = size_int(offset / limit + 1)},
 	};
-	const struct member filters[] = {
-		{.key = "status", .type = M_STR, .s = pg->status},
-		{.key = "startDate", .type = M_STR, .s = pg->start_date},
-		{.key = "endDate", .type = M_STR, .s = pg->end_date},
+	const struct jx_member filters[] = {
+		{.key = "status", .type = JX_STR, .s = pg->status},
+		{.key = "startDate", .type = JX_STR, .s = pg->start_date},
+		{.key = "endDate", .type = JX_STR, .s = pg->end_date},
 	};
-	const struct member meta[] = {
-		{.key = "totalAvailable", .type = M_INT, .i = size_int(pg->total_available)},
-		{.key = "totalFiltered", .type = M_INT, .i = size_int(pg->total)},
-		{.key = "filterApplied", .type = M_BOOL,
+	const struct jx_member meta[] = {
+		{.key = "totalAvailable", .type = JX_INT, .i = size_int(pg->total_available)},
+		{.key = "totalFiltered", .type = JX_INT, .i = size_int(pg->total)},
+		{.key = "filterApplied", .type = JX_BOOL,
 		 .b = pg->status != NULL || pg->start_date != NULL || pg->end_date != NULL},
 	};
-	const struct member m[] = {
-		{.key = "total", .type = M_INT, .i = size_int(pg->total)},
-		{.key = "pagination", .type = M_OBJ, .sub = pagination, .nsub = NMEMB(pagination)},
-		{.key = "filters", .type = M_OBJ, .sub = filters, .nsub = NMEMB(filters)},
-		{.key = "meta", .type = M_OBJ, .sub = meta, .nsub = NMEMB(meta)},
+	const struct jx_member m[] = {
+		{.key = "total", .type = JX_INT, .i = size_int(pg->total)},
+		{.key = "pagination", .type = JX_OBJ, .sub = pagination, .nsub = JX_COUNT(pagination)},
+		{.key = "filters", .type = JX_OBJ, .sub = filters, .nsub = JX_COUNT(filters)},
+		{.key = "meta", .type = JX_OBJ, .sub = meta, .nsub = JX_COUNT(meta)},
 	};
 
-	return add_members(o, m, NMEMB(m));
+	return jx_add_members(o, m, JX_COUNT(m));
 }
 
 enum rc appt_list_json(const struct appointment *items, size_t n, const struct appt_page *pg,
@@ -312,10 +229,8 @@ enum rc appt_list_json(const struct appointment *items, size_t n, const struct a
 	}
 	for (size_t i = 0; i < n && rc == RC_OK; i++) {
 		rc = appt_item_jobj(&items[i], &sub);
-		if (rc == RC_OK && json_object_array_add(arr, sub) != 0) {
-			json_object_put(sub);
-			rc = RC_NOMEM;
-		}
+		if (rc == RC_OK)
+			rc = jx_append(arr, sub);
 		sub = NULL;
 	}
 	if (rc == RC_OK) {
@@ -391,20 +306,20 @@ enum rc appt_msg_init(struct appt_message *m, const struct appointment *a, int64
 
 enum rc appt_msg_encode(const struct appt_message *m, char **out)
 {
-	const struct member mm[] = {
-		{.key = "appointmentId", .type = M_STR, .s = m->appointment_id},
-		{.key = "countryISO", .type = M_STR, .s = m->country},
-		{.key = "eventType", .type = M_STR, .s = APPT_EVENT_CREATED},
-		{.key = "insuredId", .type = M_STR, .s = m->insured_id},
-		{.key = "scheduleId", .type = M_INT, .i = m->schedule_id},
-		{.key = "timestamp", .type = M_STR, .s = m->timestamp},
-		{.key = "requestId", .type = M_STR, .s = m->request_id,
+	const struct jx_member mm[] = {
+		{.key = "appointmentId", .type = JX_STR, .s = m->appointment_id},
+		{.key = "countryISO", .type = JX_STR, .s = m->country},
+		{.key = "eventType", .type = JX_STR, .s = APPT_EVENT_CREATED},
+		{.key = "insuredId", .type = JX_STR, .s = m->insured_id},
+		{.key = "scheduleId", .type = JX_INT, .i = m->schedule_id},
+		{.key = "timestamp", .type = JX_STR, .s = m->timestamp},
+		{.key = "requestId", .type = JX_STR, .s = m->request_id,
 		 .omit = m->request_id[0] == '\0'},
-		{.key = "traceparent", .type = M_STR, .s = m->traceparent,
+		{.key = "traceparent", .type = JX_STR, .s = m->traceparent,
 		 .omit = m->traceparent[0] == '\0'},
 	};
 
-	return members_text(mm, NMEMB(mm), out);
+	return jx_build_text(mm, JX_COUNT(mm), out);
 }
 
 /* A string member of exactly the text s (no embedded NUL), or an error. */

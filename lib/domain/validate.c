@@ -494,25 +494,22 @@ enum rc val_errors_fields(const struct val_errors *e, struct json_object **out)
 		return RC_NOMEM;
 	for (size_t i = 0; i < e->count && rc == RC_OK; i++) {
 		const struct val_error *it = &e->items[i];
+		const struct jx_member m[] = {
+			{.key = "message", .type = JX_STR, .s = it->message},
+			{.key = "code", .type = JX_STR, .s = it->code},
+		};
 		struct json_object *arr = NULL;
-		struct json_object *entry = json_object_new_object();
+		struct json_object *entry = NULL;
 
-		if (entry == NULL) {
-			rc = RC_NOMEM;
-			break;
-		}
-		rc = jx_add_str(entry, "message", it->message);
-		if (rc == RC_OK)
-			rc = jx_add_str(entry, "code", it->code);
+		rc = jx_build(m, JX_COUNT(m), &entry);
 		if (rc == RC_OK && !json_object_object_get_ex(fields, it->field, &arr)) {
 			arr = json_object_new_array();
 			rc = arr != NULL ? jx_add_obj(fields, it->field, arr) : RC_NOMEM;
 		}
-		if (rc == RC_OK && json_object_array_add(arr, entry) == 0)
-			entry = NULL;
-		else if (rc == RC_OK)
-			rc = RC_NOMEM;
-		json_object_put(entry);
+		if (rc == RC_OK)
+			rc = jx_append(arr, entry);
+		else
+			json_object_put(entry);
 	}
 	if (rc != RC_OK) {
 		json_object_put(fields);

@@ -419,6 +419,45 @@ START_TEST(test_builders)
 }
 END_TEST
 
+START_TEST(test_writer)
+{
+	struct json_object *arr = json_object_new_array();
+	struct json_object *shared = json_object_new_string("kept");
+	char *text = NULL;
+	const struct jx_member inner[] = {
+		{.key = "n", .type = JX_INT, .i = -1},
+		{.key = "gone", .type = JX_BOOL, .b = true, .omit = true},
+	};
+	const struct jx_member m[] = {
+		{.key = "z", .type = JX_STR, .s = "first"},
+		{.key = "a", .type = JX_BOOL, .b = false},
+		{.key = "obj", .type = JX_OBJ, .sub = inner, .nsub = JX_COUNT(inner)},
+		{.key = "nullobj", .type = JX_OBJ},
+		{.key = "val", .type = JX_VAL, .v = shared},
+		{.key = "nullval", .type = JX_VAL},
+		{.key = "nullstr", .type = JX_STR},
+		{.key = "skipped", .type = JX_STR, .s = "x", .omit = true},
+	};
+
+	/* table order, omitted members left out, borrowed values kept by their owner */
+	ck_assert_int_eq(jx_build_text(m, JX_COUNT(m), &text), RC_OK);
+	ck_assert_str_eq(text, "{\"z\":\"first\",\"a\":false,\"obj\":{\"n\":-1},\"nullobj\":null,"
+			       "\"val\":\"kept\",\"nullval\":null,\"nullstr\":null}");
+	free(text);
+	ck_assert_str_eq(json_object_get_string(shared), "kept");
+	ck_assert_int_eq(jx_add_members(arr, m, JX_COUNT(m)), RC_INVAL);
+	/* appends take ownership, also on failure */
+	ck_assert_int_eq(jx_append_str(arr, "s"), RC_OK);
+	ck_assert_int_eq(jx_append(arr, NULL), RC_NOMEM);
+	ck_assert_int_eq(jx_append(shared, json_object_new_int(3)), RC_INVAL);
+	ck_assert_int_eq(jx_to_text(arr, &text), RC_OK);
+	ck_assert_str_eq(text, "[\"s\"]");
+	free(text);
+	json_object_put(shared);
+	json_object_put(arr);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("jx");
@@ -436,6 +475,7 @@ int main(void)
 	tcase_add_test(tc, test_dup_key_truncates_and_scales);
 	tcase_add_test(tc, test_getters);
 	tcase_add_test(tc, test_builders);
+	tcase_add_test(tc, test_writer);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
