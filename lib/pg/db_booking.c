@@ -271,8 +271,8 @@ enum rc db_release_booking(struct db_conn *c, const char *appointment_id, bool *
 	enum rc rc;
 
 	*released = false;
-	if (!valid_uuid(appointment_id))
-		return eb_set(eb, RC_INVAL, "appointment id is not a UUID");
+	if (!appt_id_valid(appointment_id))
+		return eb_set(eb, RC_INVAL, "appointment id is not a lower-case UUID v4");
 	rc = db_begin(c, eb);
 	if (rc != RC_OK)
 		goto out;
