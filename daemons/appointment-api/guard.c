@@ -6,6 +6,7 @@
 
 #include "api.h"
 #include "base/clock.h"
+#include "base/str.h"
 #include "domain/timeutil.h"
 #include "app/quota.h"
 
@@ -48,7 +49,7 @@ bool api_guard(void *ud, const struct http_request *req, struct http_response *r
 	}
 	t = api_thread_get(ctx, &eb);
 	if (t == NULL) {
-		snprintf(resp->error, sizeof(resp->error), "%s", eb.msg);
+		str_cut(resp->error, sizeof(resp->error), "%s", eb.msg);
 		http_reply_error(resp, req, APIERR_INTERNAL_ERROR, NULL, NULL);
 		return false;
 	}
@@ -57,7 +58,7 @@ bool api_guard(void *ud, const struct http_request *req, struct http_response *r
 	api_dep_mark(&ctx->ddb_dep, rc);
 	if (rc != RC_OK) {
 		/* the quota store is DynamoDB: when it is down, so is the API's write path */
-		snprintf(resp->error, sizeof(resp->error), "quota: %s", eb.msg);
+		str_cut(resp->error, sizeof(resp->error), "quota: %s", eb.msg);
 		http_reply_error(resp, req, APIERR_SERVICE_UNAVAILABLE, NULL, NULL);
 		retry_after(resp, 5);
 		return false;

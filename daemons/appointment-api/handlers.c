@@ -9,6 +9,7 @@
 #include "api.h"
 #include "pg/db_booking.h"
 #include "base/clock.h"
+#include "base/str.h"
 #include "domain/timeutil.h"
 #include "domain/validate.h"
 #include "app/idem.h"
@@ -32,7 +33,7 @@ const size_t api_n_routes = sizeof(api_routes) / sizeof(api_routes[0]);
 static void reply_store_failure(struct http_response *resp, const struct http_request *req,
 				enum rc rc, const struct errbuf *eb)
 {
-	snprintf(resp->error, sizeof(resp->error), "%s", eb->msg);
+	str_cut(resp->error, sizeof(resp->error), "%s", eb->msg);
 	if (rc == RC_IO || rc == RC_TIMEOUT || rc == RC_RETRY || rc == RC_NOTFOUND) {
 		http_reply_error(resp, req, APIERR_SERVICE_UNAVAILABLE, NULL, NULL);
 		http_add_header(resp, "Retry-After", "5");
@@ -257,7 +258,7 @@ void api_post_appointment(void *ud, const struct http_request *req, struct http_
 	snprintf(resp->insured_id, sizeof(resp->insured_id), "%s", ar.insured_id);
 	t = api_thread_get(ctx, &eb);
 	if (t == NULL) {
-		snprintf(resp->error, sizeof(resp->error), "%s", eb.msg);
+		str_cut(resp->error, sizeof(resp->error), "%s", eb.msg);
 		http_reply_error(resp, req, APIERR_INTERNAL_ERROR, NULL, NULL);
 		return;
 	}
@@ -335,7 +336,7 @@ void api_list_appointments(void *ud, const struct http_request *req, struct http
 	snprintf(resp->insured_id, sizeof(resp->insured_id), "%s", insured);
 	t = api_thread_get(ctx, &eb);
 	if (t == NULL) {
-		snprintf(resp->error, sizeof(resp->error), "%s", eb.msg);
+		str_cut(resp->error, sizeof(resp->error), "%s", eb.msg);
 		http_reply_error(resp, req, APIERR_INTERNAL_ERROR, NULL, NULL);
 		return;
 	}

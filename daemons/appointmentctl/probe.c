@@ -10,6 +10,7 @@
 
 #include "app/secret.h"
 #include "base/clock.h"
+#include "base/str.h"
 #include "app/tables.h"
 #include "aws/dynamodb.h"
 #include "aws/eventbridge.h"
@@ -168,8 +169,8 @@ static void probe_table(struct run *r, const char *table, bool appointments)
 		for (int s = 0; s < APPT_STATUS_COUNT; s++) {
 			rc = count_status(r->cl.ddb, table, (enum appt_status)s, &r->p->counts[s], &eb);
 			if (rc != RC_OK) {
-				snprintf(r->p->counts_detail, sizeof(r->p->counts_detail),
-					 "count %s: %s", appt_status_name((enum appt_status)s), eb.msg);
+				str_cut(r->p->counts_detail, sizeof(r->p->counts_detail),
+					"count %s: %s", appt_status_name((enum appt_status)s), eb.msg);
 				return;
 			}
 		}
@@ -271,7 +272,7 @@ static struct probe_item *probe_topic(struct run *r, const struct cfg_country *c
 		aws_error_to_eb(&err, &eb);
 	settle(r, it, rc, &err, eb.msg);
 	if (rc == RC_OK)
-		snprintf(it->detail, sizeof(it->detail), "%s", arn);
+		str_cut(it->detail, sizeof(it->detail), "%s", arn);
 	sns_attrs_cleanup(&attrs);
 	return it;
 }
@@ -331,7 +332,7 @@ static void probe_bus(struct run *r)
 	rc = evb_describe_bus(r->cl.evb, bus, arn, &eb);
 	settle_eb(r, it, rc, evb_last_error(r->cl.evb), &eb);
 	if (rc == RC_OK)
-		snprintf(it->detail, sizeof(it->detail), "%s", arn);
+		str_cut(it->detail, sizeof(it->detail), "%s", arn);
 }
 
 /* What ListRules / ListTargetsByRule found about one name. */
@@ -396,8 +397,8 @@ static void probe_rule(struct run *r, const char *rule, const char *target_id,
 	if (ti->state != PROBE_EXISTS)
 		return;
 	if (queue_arn[0] != '\0' && strcmp(s.arn, queue_arn) != 0)
-		snprintf(ti->detail, sizeof(ti->detail), "points at %s, not at queue %s", s.arn,
-			 queue_name);
+		str_cut(ti->detail, sizeof(ti->detail), "points at %s, not at queue %s", s.arn,
+			queue_name);
 	else
 		snprintf(ti->detail, sizeof(ti->detail), "queue %s", queue_name);
 }
@@ -446,8 +447,8 @@ static void probe_databases(struct probe *p)
 		snprintf(d->target, sizeof(d->target), "%s:%d/%s", cc->db_host, cc->db_port,
 			 cc->db_name);
 		if (!p->password_ok) {
-			snprintf(d->detail, sizeof(d->detail), "not tried: no password (%s)",
-				 p->password_detail);
+			str_cut(d->detail, sizeof(d->detail), "not tried: no password (%s)",
+				p->password_detail);
 			continue;
 		}
 		db_options_from_cfg(c, CTL_NAME, &opt);

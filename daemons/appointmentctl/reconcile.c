@@ -14,6 +14,7 @@
 #include "aws/sns.h"
 #include "ctl.h"
 #include "base/clock.h"
+#include "base/str.h"
 #include "domain/timeutil.h"
 #include "app/events.h"
 #include "app/publish.h"
@@ -65,7 +66,7 @@ static enum rc topic_of(struct recon *r, size_t ci, const char **arn, struct err
 			   RC_OK) {
 			aws_error_to_eb(&err, &e);
 			eb_prefix(&e, "find topic %s", cc->topic_name);
-			snprintf(r->topic_err[ci], sizeof(r->topic_err[ci]), "%s", e.msg);
+			str_cut(r->topic_err[ci], sizeof(r->topic_err[ci]), "%s", e.msg);
 			r->topic[ci][0] = '\0';
 			return eb_set(eb, RC_IO, "%s", e.msg);
 		}

@@ -350,7 +350,7 @@ enum rc sqs_send_message_batch(struct sqs_client *c, const char *url,
 		return sqs_nomem(err, op);
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *e = NULL;
-		char id[8];
+		char id[SQS_ENTRY_ID_SIZE];
 
 		snprintf(id, sizeof(id), "%zu", i);
 		rc = sqs_entry_json(&entries[i], id, &e, why, sizeof(why));
@@ -636,7 +636,7 @@ static enum rc receipt_batch(struct sqs_client *c, const char *op, const char *u
 		return sqs_nomem(err, op);
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *e = NULL;
-		char id[8];
+		char id[SQS_ENTRY_ID_SIZE];
 		const struct jx_member m[] = {
 			{.key = "Id", .type = JX_STR, .s = id},
 			{.key = "ReceiptHandle", .type = JX_STR, .s = entries[i].receipt_handle},

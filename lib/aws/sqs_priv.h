@@ -15,6 +15,9 @@ struct sqs_client {
 	struct aws_svc_client base; /* first: an AWS_SVC_SQS client (aws_svc_client_new) */
 };
 
+/* A batch entry's Id: its index in decimal ("0".."9"), sized for any size_t. */
+#define SQS_ENTRY_ID_SIZE 24
+
 /* An argument refused before anything is sent. */
 #define bad_arg(err, op, ...)                                                                  \
 	aws_error_local((err), AWS_SVC_SQS, (op), RC_INVAL, "InvalidArgument", __VA_ARGS__)

@@ -20,6 +20,10 @@
 #include <systemd/sd-journal.h>
 #endif
 
+/* A timestamp: 24 bytes in practice; wide enough for any int gmtime_r can give, so it is
+ * never cut. */
+#define LOG_TS_SIZE 64
+
 /* A fixed-size line being built; overflow sets truncated instead of failing. */
 struct line {
 	char buf[LOG_MAX_LINE];
@@ -160,14 +164,14 @@ void log_init(struct logger *lg, const char *service, enum log_level level)
 	lg->journal = HAVE_LIBSYSTEMD && stderr_is_journal();
 }
 
-static void format_ts(char out[32])
+static void format_ts(char out[LOG_TS_SIZE])
 {
 	struct timespec ts;
 	struct tm tm;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+	snprintf(out, LOG_TS_SIZE, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
 		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
 }
 
@@ -248,7 +252,7 @@ void log_emit(const struct logger *lg, enum log_level lv, const struct log_field
 	      const char *fmt, ...)
 {
 	char msg[LOG_MAX_LINE / 2];
-	char ts[32];
+	char ts[LOG_TS_SIZE];
 	char masked[6];
 	char num[32];
 	struct line l;

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/str.h"
+
 enum rc eb_set(struct errbuf *eb, enum rc rc, const char *fmt, ...)
 {
 	va_list ap;
@@ -28,7 +30,8 @@ void eb_prefix(struct errbuf *eb, const char *fmt, ...)
 	vsnprintf(prefix, sizeof(prefix), fmt, ap);
 	va_end(ap);
 	memcpy(old, eb->msg, sizeof(old));
-	snprintf(eb->msg, sizeof(eb->msg), "%s: %s", prefix, old);
+	/* an error message: cut to fit rather than lost */
+	str_cut(eb->msg, sizeof(eb->msg), "%s: %s", prefix, old);
 }
 
 const char *rc_name(enum rc rc)

@@ -1,6 +1,7 @@
 /* timeutil.c — strict ISO-8601 UTC text, by civil-date
  * arithmetic (no gmtime/timegm: no locale, no TZ, same result everywhere). */
 #include "domain/timeutil.h"
+#include "base/str.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -62,6 +63,7 @@ static int days_in_month(int64_t y, int m)
 
 enum rc tu_format_ms(int64_t ms, char out[TU_ISO_SIZE])
 {
+	char text[64];
 	int64_t days;
 	int64_t rem;
 	int64_t y;
@@ -79,10 +81,12 @@ enum rc tu_format_ms(int64_t ms, char out[TU_ISO_SIZE])
 		days--;
 	}
 	tu_civil_from_days(days, &y, &m, &d);
-	snprintf(out, TU_ISO_SIZE, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (int)y, m, d,
+	/* the span above keeps every field in range, so the text is TU_ISO_LEN long; written
+	 * through a wide buffer so that no cut is even possible */
+	snprintf(text, sizeof(text), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (int)y, m, d,
 	         (int)(rem / 3600000), (int)(rem / 60000 % 60), (int)(rem / 1000 % 60),
 	         (int)(rem % 1000));
-	return RC_OK;
+	return str_copy(out, TU_ISO_SIZE, text) ? RC_OK : RC_INVAL;
 }
 
 /* Reads exactly n ASCII digits at s; -1 if any is not a digit. */

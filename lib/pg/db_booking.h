@@ -6,10 +6,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "domain/timeutil.h"
 #include "pg/db.h"
 #include "base/rc.h"
 
-#define DB_ISO_SIZE 32          /* "2026-11-25T13:45:26.123Z" plus room; with NUL */
 #define DB_CREATED_AT_MAX 64    /* longest createdAt text passed on to PostgreSQL */
 
 /* A slot as the booking reports it (the "schedule" map of the DynamoDB item). */
@@ -18,7 +18,8 @@ struct db_schedule {
 	int32_t center_id;             /* medical_centers.center_id */
 	int32_t specialty_id;          /* specialties.specialty_id */
 	int32_t medic_id;              /* medics.medic_id */
-	char available_at[DB_ISO_SIZE]; /* "YYYY-MM-DDTHH:MM:SS.mmmZ", UTC */
+	char available_at[TU_ISO_SIZE]; /* "YYYY-MM-DDTHH:MM:SS.mmmZ", UTC; a longer text
+					 * from the server is an error, never cut */
 };
 
 /* What a booking ended as. Business outcomes, all with RC_OK: errors are rc values. */

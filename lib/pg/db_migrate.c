@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/str.h"
 #include "pg/db_int.h"
 
 #define PATH_MAX_LEN 4096
@@ -219,8 +220,12 @@ TESTABLE enum rc db_migrate_scan(const char *dir, struct db_migration **out, siz
 		}
 		m = &list[count];
 		m->version = v;
-		snprintf(m->file, sizeof(m->file), "%s", de->d_name);
-		snprintf(m->name, sizeof(m->name), "%s", name);
+		/* db_migrate_parse_name bounded both to DB_MIGRATE_FILE_MAX */
+		if (!str_copy(m->file, sizeof(m->file), de->d_name) ||
+		    !str_copy(m->name, sizeof(m->name), name)) {
+			rc = eb_set(eb, RC_INVAL, "%s: migration file name too long", dir);
+			goto out;
+		}
 		count++;
 		rc = read_file(dir, m, &total, eb);
 		if (rc != RC_OK)

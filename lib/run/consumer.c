@@ -16,6 +16,7 @@
 #include "base/backoff.h"
 #include "base/clock.h"
 #include "base/rng.h"
+#include "base/str.h"
 
 #define ERROR_PAUSE_MS 2000 /* after a failed receive, before the next one */
 
@@ -118,7 +119,7 @@ static struct job *job_take(struct sqs_message *m)
 static void set_state(struct consumer *c, const char *what, const char *detail)
 {
 	pthread_mutex_lock(&c->lock);
-	snprintf(c->state, sizeof(c->state), "%s%s", what, detail);
+	str_cut(c->state, sizeof(c->state), "%s%s", what, detail);
 	pthread_mutex_unlock(&c->lock);
 }
 

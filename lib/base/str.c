@@ -1,0 +1,37 @@
+/* str.c — checked copies and deliberate cuts of text into fixed-size fields. */
+#include "base/str.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+bool str_copy(char *dst, size_t n, const char *src)
+{
+	size_t len = src != NULL ? strlen(src) : 0;
+
+	if (n == 0)
+		return false;
+	if (len >= n) {
+		dst[0] = '\0';
+		return false;
+	}
+	memcpy(dst, src != NULL ? src : "", len + 1);
+	return true;
+}
+
+bool str_cut(char *dst, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+	int w;
+
+	if (n == 0)
+		return false;
+	va_start(ap, fmt);
+	w = vsnprintf(dst, n, fmt, ap);
+	va_end(ap);
+	if (w < 0) {
+		dst[0] = '\0';
+		return false;
+	}
+	return (size_t)w < n;
+}
