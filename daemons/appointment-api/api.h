@@ -9,7 +9,7 @@
 #include "app/apikeys.h"
 #include "aws/dynamodb.h"
 #include "aws/sns.h"
-#include "base/cfg.h"
+#include "app/conf.h"
 #include "pg/db.h"
 #include "run/http.h"
 #include "base/log.h"
@@ -25,7 +25,7 @@
 struct api_thread {
 	struct ddb_client *ddb;
 	struct sns_client *sns;
-	struct db_conn *db[CFG_MAX_COUNTRIES]; /* by country index; NULL until used */
+	struct db_conn *db[CONF_MAX_COUNTRIES]; /* by country index; NULL until used */
 };
 
 /* Health of one dependency, for /readyz. */
@@ -35,8 +35,8 @@ struct api_dep {
 };
 
 struct api_ctx {
-	_Atomic(struct cfg *) cfg;      /* current configuration */
-	struct cfg *retired[API_MAX_RETIRED_CFG]; /* earlier ones, freed at exit */
+	_Atomic(struct conf *) cfg;      /* current configuration */
+	struct conf *retired[API_MAX_RETIRED_CFG]; /* earlier ones, freed at exit */
 	size_t n_retired;
 	struct logger lg;
 	struct svc svc;
@@ -44,10 +44,10 @@ struct api_ctx {
 	struct http_server *http;
 	struct aws_config aws;
 	char *db_password;              /* NULL when none could be resolved */
-	const char *countries[CFG_MAX_COUNTRIES + 1]; /* configured codes, for validation */
+	const char *countries[CONF_MAX_COUNTRIES + 1]; /* configured codes, for validation */
 	size_t n_countries;
 	pthread_mutex_t topics_lock;    /* guards topic_arn resolution */
-	char topic_arn[CFG_MAX_COUNTRIES][SNS_ARN_MAX]; /* "" until resolved */
+	char topic_arn[CONF_MAX_COUNTRIES][SNS_ARN_MAX]; /* "" until resolved */
 	struct ratelimit rl;
 	pthread_rwlock_t keys_lock;     /* guards keys across SIGHUP */
 	struct apikeys *keys;           /* NULL = API keys disabled */
@@ -62,7 +62,7 @@ struct api_ctx {
 /* The calling thread's clients, made on first use; NULL with eb filled on failure. */
 struct api_thread *api_thread_get(struct api_ctx *ctx, struct errbuf *eb);
 /* The current configuration (valid until exit). */
-const struct cfg *api_cfg(struct api_ctx *ctx);
+const struct conf *api_cfg(struct api_ctx *ctx);
 /* Records the outcome of a DynamoDB/SNS call for /readyz (the clients' observer counts
  * every call in appointmentd_aws_calls_total). */
 void api_dep_mark(struct api_dep *dep, enum rc rc);

@@ -21,7 +21,7 @@ static void retry_after(struct http_response *resp, long long seconds)
 bool api_guard(void *ud, const struct http_request *req, struct http_response *resp)
 {
 	struct api_ctx *ctx = ud;
-	const struct cfg *cfg = api_cfg(ctx);
+	const struct conf *cfg = api_cfg(ctx);
 	char hash[APIKEYS_HEX_SIZE];
 	struct api_thread *t;
 	struct errbuf eb = {{0}};

@@ -54,7 +54,7 @@ static void reply_validation(struct http_response *resp, const struct http_reque
 	http_reply(resp, apierr_status(val_result_code(errs->result)), body);
 }
 
-static size_t country_index(const struct cfg *cfg, const char *code)
+static size_t country_index(const struct conf *cfg, const char *code)
 {
 	for (size_t i = 0; i < cfg->n_countries; i++)
 		if (strcmp(cfg->countries[i].code, code) == 0)
@@ -68,7 +68,7 @@ static bool schedule_refused(struct api_ctx *ctx, struct api_thread *t, size_t c
 			     const struct appt_request *ar, const struct http_request *req,
 			     struct http_response *resp)
 {
-	const struct cfg *cfg = api_cfg(ctx);
+	const struct conf *cfg = api_cfg(ctx);
 	struct errbuf eb = {{0}};
 	enum db_check_status st = DB_CHECK_NONE;
 	struct log_fields f = {.request_id = req->request_id, .country = ar->country,
@@ -77,11 +77,14 @@ static bool schedule_refused(struct api_ctx *ctx, struct api_thread *t, size_t c
 
 	if (t->db[ci] == NULL) {
 		struct db_options opt;
+		struct db_target target;
 
-		db_options_from_cfg(cfg, "appointment-api", &opt);
-		opt.connect_timeout_ms = cfg->db_check_timeout_ms;
+		db_options_init(&opt);
+		opt.application_name = "appointment-api";
 		opt.query_timeout_ms = cfg->db_check_timeout_ms;
-		rc = db_conn_new(&cfg->countries[ci], ctx->db_password, &opt, &t->db[ci], &eb);
+		conf_db_target(cfg, &cfg->countries[ci], ctx->db_password, &target);
+		target.connect_timeout_ms = cfg->db_check_timeout_ms;
+		rc = db_conn_new(&target, &opt, &t->db[ci], &eb);
 		if (rc != RC_OK) {
 			f.error = eb.msg;
 			log_warn(&ctx->lg, &f, "schedule check skipped: no connection object");
@@ -112,7 +115,7 @@ static bool schedule_refused(struct api_ctx *ctx, struct api_thread *t, size_t c
 static void replay(struct api_ctx *ctx, struct api_thread *t, const struct idem_record *rec,
 		   const struct http_request *req, struct http_response *resp)
 {
-	const struct cfg *cfg = api_cfg(ctx);
+	const struct conf *cfg = api_cfg(ctx);
 	struct appointment a;
 	struct errbuf eb = {{0}};
 	char *body = NULL;
@@ -154,7 +157,7 @@ static bool idempotency_gate(struct api_ctx *ctx, struct api_thread *t, const st
 			     const char *appointment_id, const struct http_request *req,
 			     struct http_response *resp, char record_key[APIKEYS_HEX_SIZE])
 {
-	const struct cfg *cfg = api_cfg(ctx);
+	const struct conf *cfg = api_cfg(ctx);
 	const char *key = http_header(req, "Idempotency-Key");
 	char api_hash[APIKEYS_HEX_SIZE] = "";
 	char req_hash[APIKEYS_HEX_SIZE];
@@ -235,7 +238,7 @@ static void publish_or_defer(struct api_ctx *ctx, struct api_thread *t, size_t c
 void api_post_appointment(void *ud, const struct http_request *req, struct http_response *resp)
 {
 	struct api_ctx *ctx = ud;
-	const struct cfg *cfg = api_cfg(ctx);
+	const struct conf *cfg = api_cfg(ctx);
 	struct appt_request ar;
 	struct val_errors errs;
 	struct appointment a;
@@ -306,7 +309,7 @@ void api_post_appointment(void *ud, const struct http_request *req, struct http_
 void api_list_appointments(void *ud, const struct http_request *req, struct http_response *resp)
 {
 	struct api_ctx *ctx = ud;
-	const struct cfg *cfg = api_cfg(ctx);
+	const struct conf *cfg = api_cfg(ctx);
 	struct val_kv params[HTTP_MAX_QUERY];
 	struct val_list_query lq;
 	struct val_errors errs;

@@ -14,7 +14,7 @@
 #define SERVICE_NAME "appointment-api"
 #define DRAIN_TIMEOUT_MS 25000 /* below the unit's TimeoutStopSec=30s */
 
-const struct cfg *api_cfg(struct api_ctx *ctx)
+const struct conf *api_cfg(struct api_ctx *ctx)
 {
 	return atomic_load(&ctx->cfg);
 }
@@ -25,7 +25,7 @@ static void thread_free(struct api_thread *t)
 		return;
 	ddb_client_free(t->ddb);
 	sns_client_free(t->sns);
-	for (size_t i = 0; i < CFG_MAX_COUNTRIES; i++)
+	for (size_t i = 0; i < CONF_MAX_COUNTRIES; i++)
 		db_conn_free(t->db[i]);
 	free(t);
 }
@@ -70,7 +70,7 @@ void api_dep_mark(struct api_dep *dep, enum rc rc)
 enum rc api_topic_arn(struct api_ctx *ctx, struct api_thread *t, size_t ci, const char **arn,
 		      struct errbuf *eb)
 {
-	const struct cfg_country *cc = &api_cfg(ctx)->countries[ci];
+	const struct conf_country *cc = &api_cfg(ctx)->countries[ci];
 	struct aws_error err;
 	enum rc rc = RC_OK;
 
@@ -108,7 +108,7 @@ enum rc api_metrics_describe(struct metrics *m)
 }
 
 /* Loads [api] keys_file into ctx (keys off when unset). */
-static enum rc load_keys(struct api_ctx *ctx, const struct cfg *cfg, struct errbuf *eb)
+static enum rc load_keys(struct api_ctx *ctx, const struct conf *cfg, struct errbuf *eb)
 {
 	struct apikeys *keys = NULL;
 	struct apikeys *old;
@@ -131,20 +131,19 @@ static enum rc load_keys(struct api_ctx *ctx, const struct cfg *cfg, struct errb
 static void on_reload(void *ud)
 {
 	struct api_ctx *ctx = ud;
-	struct cfg *next = NULL;
+	struct conf *next = NULL;
 	struct errbuf eb = {{0}};
 	char ignored[512];
 
-	if (cfg_load(api_cfg(ctx)->path, NULL, &next, &eb) != RC_OK) {
+	if (conf_reload(api_cfg(ctx), NULL, &next, ignored, sizeof(ignored), &eb) != RC_OK) {
 		log_emit_err(&ctx->lg, LOG_LVL_ERROR, eb.msg, "reload failed; the running configuration stays");
 		return;
 	}
 	if (ctx->n_retired >= API_MAX_RETIRED_CFG || load_keys(ctx, next, &eb) != RC_OK) {
 		log_emit_err(&ctx->lg, LOG_LVL_ERROR, eb.msg, "reload failed; the running configuration stays");
-		cfg_free(next);
+		conf_free(next);
 		return;
 	}
-	cfg_non_reloadable_changes(api_cfg(ctx), next, ignored, sizeof(ignored));
 	if (ignored[0] != '\0')
 		log_warn(&ctx->lg, NULL, "reload: these keys need a restart and were not applied: %s",
 			 ignored);
@@ -179,7 +178,7 @@ static void resolve_password(struct api_ctx *ctx)
 
 static enum rc start_server(struct api_ctx *ctx, struct errbuf *eb)
 {
-	const struct cfg *cfg = api_cfg(ctx);
+	const struct conf *cfg = api_cfg(ctx);
 	struct http_opts o = {0};
 	enum rc rc;
 
@@ -213,8 +212,8 @@ static void ctx_cleanup(struct api_ctx *ctx)
 	metrics_free(ctx->metrics);
 	ratelimit_cleanup(&ctx->rl);
 	for (size_t i = 0; i < ctx->n_retired; i++)
-		cfg_free(ctx->retired[i]);
-	cfg_free(atomic_load(&ctx->cfg));
+		conf_free(ctx->retired[i]);
+	conf_free(atomic_load(&ctx->cfg));
 	svc_cleanup(&ctx->svc);
 	aws_global_cleanup();
 }
@@ -224,7 +223,7 @@ int main(int argc, char **argv)
 	static struct api_ctx ctx; /* large; lives for the whole process */
 	struct svc_hooks hooks = {&ctx, on_tick, on_reload};
 	struct svc_args args;
-	struct cfg *cfg = NULL;
+	struct conf *cfg = NULL;
 	struct errbuf eb = {{0}};
 	int code = SVC_EXIT_OK;
 

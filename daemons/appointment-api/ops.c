@@ -28,7 +28,7 @@ static bool recent_ok(const struct api_dep *d, long long now)
 /* Cheap calls that prove each dependency answers. */
 static void probe(struct api_ctx *ctx, struct api_thread *t)
 {
-	const struct cfg *cfg = api_cfg(ctx);
+	const struct conf *cfg = api_cfg(ctx);
 	struct ddb_table_info info;
 	struct sns_attrs attrs = {0};
 	struct errbuf eb = {{0}};

@@ -20,7 +20,7 @@
 #define ENVELOPE_DEPTH 8
 
 struct completion {
-	const struct cfg *cfg;
+	const struct conf *cfg;
 	const struct aws_config *aws;
 	const struct logger *lg;
 	struct metrics *metrics;   /* AWS calls are counted here */
@@ -120,7 +120,7 @@ static enum consumer_verdict handle(void *tctx, const struct consumer_message *m
 				    struct errbuf *reason)
 {
 	struct completion_thread *t = tctx;
-	const struct cfg *cfg = t->c->cfg;
+	const struct conf *cfg = t->c->cfg;
 	struct processed_event ev;
 	struct errbuf eb = {{0}};
 	char now[TU_ISO_SIZE];

@@ -24,8 +24,8 @@
 
 /* Shared by every worker thread; read-only after setup. */
 struct worker {
-	const struct cfg *cfg;
-	const struct cfg_country *cc;
+	const struct conf *cfg;
+	const struct conf_country *cc;
 	const struct aws_config *aws;
 	const struct logger *lg;
 	struct metrics *metrics;   /* AWS calls are counted here */
@@ -45,17 +45,20 @@ static void *thread_new(void *ud, struct errbuf *eb)
 	struct worker *w = ud;
 	struct worker_thread *t = calloc(1, sizeof(*t));
 	struct db_options opt;
+	struct db_target target;
 
 	if (t == NULL) {
 		eb_set(eb, RC_NOMEM, "out of memory");
 		return NULL;
 	}
 	t->w = w;
-	db_options_from_cfg(w->cfg, "appointment-worker", &opt);
+	db_options_init(&opt);
+	opt.application_name = "appointment-worker";
 	opt.query_timeout_ms = DB_STATEMENT_TIMEOUT_MS;
+	conf_db_target(w->cfg, w->cc, w->password, &target);
 	t->ddb = ddb_client_new(w->aws, eb);
 	t->evb = t->ddb != NULL ? evb_client_new(w->aws, eb) : NULL;
-	if (t->evb == NULL || db_conn_new(w->cc, w->password, &opt, &t->db, eb) != RC_OK) {
+	if (t->evb == NULL || db_conn_new(&target, &opt, &t->db, eb) != RC_OK) {
 		ddb_client_free(t->ddb);
 		evb_client_free(t->evb);
 		free(t);
@@ -199,7 +202,7 @@ static enum consumer_verdict check_item(struct worker_thread *t, const struct ap
 static enum consumer_verdict record(struct worker_thread *t, struct appointment *a,
 				    const struct log_fields *lf, struct errbuf *reason)
 {
-	const struct cfg *cfg = t->w->cfg;
+	const struct conf *cfg = t->w->cfg;
 	enum store_outcome o = STORE_APPLIED;
 	struct errbuf eb = {{0}};
 	enum rc rc;
@@ -318,7 +321,7 @@ static enum rc setup(const struct qdaemon_env *env, void **app, struct consumer_
 	w->aws = env->aws;
 	w->lg = env->lg;
 	w->metrics = env->metrics;
-	w->cc = cfg_country_find(env->cfg, code);
+	w->cc = conf_country(env->cfg, code);
 	if (w->cc == NULL) {
 		free(w);
 		return eb_set(eb, RC_INVAL, "%s: no [country %s] section", env->cfg->path, code);

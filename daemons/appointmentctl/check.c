@@ -42,7 +42,7 @@ static const char *parameter_absent_note(const struct probe *p)
 
 static int report(const struct probe *p, FILE *f)
 {
-	const struct cfg *c = p->x->cfg;
+	const struct conf *c = p->x->cfg;
 	int failed = 0;
 
 	line(f, true, &failed, "config", c->path, "stage %s, %zu countries, region %s", c->stage,
@@ -90,12 +90,12 @@ static int report(const struct probe *p, FILE *f)
 
 static int print_config(const char *config_path)
 {
-	struct cfg *cfg = NULL;
+	struct conf *cfg = NULL;
 
 	if (!svc_load_config(CTL_NAME, config_path, &cfg))
 		return CTL_EXIT_CONFIG;
-	cfg_dump(cfg, stdout);
-	cfg_free(cfg);
+	conf_dump(cfg, stdout);
+	conf_free(cfg);
 	return fflush(stdout) == 0 ? CTL_EXIT_OK : CTL_EXIT_FAILURE;
 }
 

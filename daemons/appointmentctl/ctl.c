@@ -47,7 +47,7 @@ int ctl_open(struct ctl *x, const char *path, bool need_aws)
 
 void ctl_close(struct ctl *x)
 {
-	cfg_free(x->cfg);
+	conf_free(x->cfg);
 	x->cfg = NULL;
 	x->has_aws = false;
 }
@@ -208,7 +208,7 @@ enum rc ctl_db_password(struct ctl *x, char **pw, const char **source, struct er
 bool ctl_queue_pair(const struct ctl *x, const char *name, char label_buf[2][16],
 		    struct ctl_queue *src, struct ctl_queue *dlq)
 {
-	const struct cfg *c = x->cfg;
+	const struct conf *c = x->cfg;
 	char code[3];
 
 	if (strcasecmp(name, "completion") == 0) {
@@ -228,7 +228,7 @@ bool ctl_queue_pair(const struct ctl *x, const char *name, char label_buf[2][16]
 	code[1] = (char)toupper((unsigned char)name[1]);
 	code[2] = '\0';
 	for (size_t i = 0; i < c->n_countries; i++) {
-		const struct cfg_country *cc = &c->countries[i];
+		const struct conf_country *cc = &c->countries[i];
 
 		if (strcmp(cc->code, code) != 0)
 			continue;
@@ -316,12 +316,15 @@ int ctl_each_database(struct ctl *x, const char *what, ctl_db_fn fn, void *ud)
 		return ctl_fail(&eb);
 	}
 	for (size_t i = 0; rc == RC_OK && i < x->cfg->n_countries; i++) {
-		const struct cfg_country *cc = &x->cfg->countries[i];
+		const struct conf_country *cc = &x->cfg->countries[i];
 		struct db_options opt;
+		struct db_target target;
 		struct db_conn *conn = NULL;
 
-		db_options_from_cfg(x->cfg, CTL_NAME, &opt);
-		rc = db_conn_new(cc, pw, &opt, &conn, &eb);
+		db_options_init(&opt);
+		opt.application_name = CTL_NAME;
+		conf_db_target(x->cfg, cc, pw, &target);
+		rc = db_conn_new(&target, &opt, &conn, &eb);
 		if (rc != RC_OK)
 			eb_prefix(&eb, "%s %s", what, cc->code);
 		else

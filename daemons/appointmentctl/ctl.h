@@ -10,7 +10,7 @@
 
 #include "aws/core.h"
 #include "aws/sqs.h"
-#include "base/cfg.h"
+#include "app/conf.h"
 #include "base/rc.h"
 
 #define CTL_NAME "appointmentctl"
@@ -40,7 +40,7 @@
 
 /* One run of one command. Embedded in the command's own state; fill with ctl_open. */
 struct ctl {
-	struct cfg *cfg;        /* owned; the loaded configuration */
+	struct conf *cfg;        /* owned; the loaded configuration */
 	struct aws_config aws;  /* resolved AWS settings (valid when has_aws) */
 	bool has_aws;           /* aws was resolved */
 	FILE *out;              /* progress lines: stdout */
@@ -150,7 +150,7 @@ struct db_conn;
 
 /* The work of a database command for one country, on a connection made for it (freed by
  * the caller). Lines go through ctl_line; a failure fills eb naming the country. */
-typedef enum rc (*ctl_db_fn)(struct ctl *x, const struct cfg_country *cc, struct db_conn *conn,
+typedef enum rc (*ctl_db_fn)(struct ctl *x, const struct conf_country *cc, struct db_conn *conn,
 			     void *ud, struct errbuf *eb);
 
 /* Runs fn for every configured country in order, each on a fresh connection to its database

@@ -50,7 +50,7 @@ static bool prefix_from_queue(struct dest *d, const char *name)
 
 static void find_sns_prefix(struct dest *d)
 {
-	const struct cfg *c = d->x.cfg;
+	const struct conf *c = d->x.cfg;
 	char arn[EVB_ARN_MAX];
 	struct errbuf eb = {{0}};
 
@@ -140,7 +140,7 @@ static enum rc dest_rule(struct dest *d, const char *rule, const char *our_id, b
 
 static enum rc dest_eventbridge(struct dest *d, struct errbuf *eb)
 {
-	const struct cfg *c = d->x.cfg;
+	const struct conf *c = d->x.cfg;
 	const char *bus = c->event_bus_name;
 	char rule[CTL_RULE_NAME_MAX + 1];
 	bool exists;
@@ -184,7 +184,7 @@ static bool endpoint_is_queue(const char *endpoint, const char *name)
 }
 
 /* The subscription of the country's queue, then the topic. Two lines. */
-static enum rc dest_topic(struct dest *d, const struct cfg_country *cc, struct errbuf *eb)
+static enum rc dest_topic(struct dest *d, const struct conf_country *cc, struct errbuf *eb)
 {
 	struct sns_subscriptions subs = {0};
 	struct sns_attrs attrs = {0};
@@ -332,7 +332,7 @@ static enum rc dest_parameter(struct dest *d, struct errbuf *eb)
  * tell their account. */
 static enum rc dest_run(struct dest *d, struct errbuf *eb)
 {
-	const struct cfg *c = d->x.cfg;
+	const struct conf *c = d->x.cfg;
 	enum rc rc;
 
 	d->x.steps = 11 + 6 * (int)c->n_countries;

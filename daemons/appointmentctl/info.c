@@ -16,7 +16,7 @@
 #define INFO_JSON_FLAGS \
 	(JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE)
 #define INFO_ROWS_MAX (PROBE_ITEMS_MAX + 16 + AWS_SVC_COUNT + APPT_STATUS_COUNT + \
-		       CFG_MAX_COUNTRIES)
+		       CONF_MAX_COUNTRIES)
 
 /* One line of the human report: three aligned columns and free text. */
 struct row {
@@ -68,7 +68,7 @@ static void print_rows(FILE *f, const struct rows *r)
 
 static void human(const struct probe *p, struct rows *r)
 {
-	const struct cfg *c = p->x->cfg;
+	const struct conf *c = p->x->cfg;
 	struct row *w;
 
 	w = row_add(r, "config", c->path, "loaded");
@@ -251,7 +251,7 @@ static enum rc db_fn(const void *d, struct json_object **out)
 /* The document of docs/appointmentctl.md ("info --json"). */
 static enum rc json_doc(const struct probe *p, struct json_object **out)
 {
-	const struct cfg *c = p->x->cfg;
+	const struct conf *c = p->x->cfg;
 	struct json_object *endpoints = NULL;
 	struct json_object *res = json_object_new_array();
 	struct json_object *queues = json_object_new_array();

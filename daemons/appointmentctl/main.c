@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "aws/core.h"
-#include "base/cfg.h"
+#include "app/conf.h"
 #include "ctl.h"
 
 /* One command: its name, what runs it, its line in --help. */
@@ -35,7 +35,7 @@ static const struct command commands[] = {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: " CTL_NAME " [--config PATH] COMMAND [OPTIONS]\n"
-		   "  --config PATH  configuration file (default " CFG_DEFAULT_PATH ")\n"
+		   "  --config PATH  configuration file (default " CONF_DEFAULT_PATH ")\n"
 		   "commands:\n");
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);

@@ -50,7 +50,7 @@ static void on_file(void *ud, const struct db_migrate_event *ev)
 		st->skipped++;
 }
 
-static enum rc migrate_one(struct ctl *x, const struct cfg_country *cc, struct db_conn *conn,
+static enum rc migrate_one(struct ctl *x, const struct conf_country *cc, struct db_conn *conn,
 			   void *ud, struct errbuf *eb)
 {
 	struct mig_state st = {x, cc->code, 0};

@@ -49,7 +49,7 @@ static struct probe_item *add_item(struct probe *p, const char *kind, const char
 {
 	struct probe_item *it;
 
-	/* PROBE_ITEMS_MAX covers every resource of CFG_MAX_COUNTRIES countries */
+	/* PROBE_ITEMS_MAX covers every resource of CONF_MAX_COUNTRIES countries */
 	if (p->n >= PROBE_ITEMS_MAX)
 		abort();
 	it = &p->items[p->n++];
@@ -214,7 +214,7 @@ static void probe_queue(struct run *r, const struct ctl_queue *q, char arn[SQS_A
  * account's default event bus; "" when none of them can tell. */
 static const char *sns_prefix(struct run *r)
 {
-	const struct cfg *c = r->p->x->cfg;
+	const struct conf *c = r->p->x->cfg;
 	struct probe_item probe_bus = {.svc = AWS_SVC_EVENTBRIDGE};
 	struct errbuf eb = {{0}};
 	char arn[EVB_ARN_MAX];
@@ -242,7 +242,7 @@ static const char *sns_prefix(struct run *r)
 }
 
 /* Probes the country's topic; arn gets the ARN used ("" when none could be built). */
-static struct probe_item *probe_topic(struct run *r, const struct cfg_country *cc,
+static struct probe_item *probe_topic(struct run *r, const struct conf_country *cc,
 				      char arn[SNS_ARN_MAX])
 {
 	struct probe_item *it = add_item(r->p, "topic", cc->topic_name, AWS_SVC_SNS);
@@ -287,7 +287,7 @@ static bool endpoint_is(const char *endpoint, const char *queue_arn, const char 
 	return el > nl && endpoint[el - nl - 1] == ':' && strcmp(endpoint + el - nl, name) == 0;
 }
 
-static void probe_subscription(struct run *r, const struct cfg_country *cc,
+static void probe_subscription(struct run *r, const struct conf_country *cc,
 			       const struct probe_item *topic, const char *topic_arn,
 			       const char *queue_arn)
 {
@@ -429,7 +429,7 @@ static void probe_parameter(struct run *r)
 
 static void probe_databases(struct probe *p)
 {
-	const struct cfg *c = p->x->cfg;
+	const struct conf *c = p->x->cfg;
 	struct errbuf eb = {{0}};
 	char *pw = NULL;
 
@@ -437,9 +437,10 @@ static void probe_databases(struct probe *p)
 	if (!p->password_ok)
 		snprintf(p->password_detail, sizeof(p->password_detail), "%s", eb.msg);
 	for (size_t i = 0; i < c->n_countries; i++) {
-		const struct cfg_country *cc = &c->countries[i];
+		const struct conf_country *cc = &c->countries[i];
 		struct probe_db *d = &p->db[p->n_db++];
 		struct db_options opt;
+		struct db_target target;
 		struct db_conn *conn = NULL;
 		uint64_t t0;
 
@@ -451,9 +452,11 @@ static void probe_databases(struct probe *p)
 				p->password_detail);
 			continue;
 		}
-		db_options_from_cfg(c, CTL_NAME, &opt);
+		db_options_init(&opt);
+		opt.application_name = CTL_NAME;
+		conf_db_target(c, cc, pw, &target);
 		eb.msg[0] = '\0';
-		if (db_conn_new(cc, pw, &opt, &conn, &eb) != RC_OK) {
+		if (db_conn_new(&target, &opt, &conn, &eb) != RC_OK) {
 			snprintf(d->detail, sizeof(d->detail), "%s", eb.msg);
 			continue;
 		}
@@ -472,9 +475,9 @@ static void probe_databases(struct probe *p)
 
 static void probe_all(struct run *r)
 {
-	const struct cfg *c = r->p->x->cfg;
-	char labels[CFG_MAX_COUNTRIES][2][16];
-	char qarn[CFG_MAX_COUNTRIES][SQS_ARN_MAX];
+	const struct conf *c = r->p->x->cfg;
+	char labels[CONF_MAX_COUNTRIES][2][16];
+	char qarn[CONF_MAX_COUNTRIES][SQS_ARN_MAX];
 	char rule[CTL_RULE_NAME_MAX + 1];
 	struct ctl_queue src, dlq;
 
@@ -491,7 +494,7 @@ static void probe_all(struct run *r)
 		probe_queue(r, &src, r->error_arn);
 	}
 	for (size_t i = 0; i < c->n_countries; i++) {
-		const struct cfg_country *cc = &c->countries[i];
+		const struct conf_country *cc = &c->countries[i];
 		const struct probe_item *topic;
 		char topic_arn[SNS_ARN_MAX];
 

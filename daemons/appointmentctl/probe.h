@@ -18,7 +18,7 @@
 #define PROBE_NAME_MAX 320    /* a resource name ("rule/target" pairs, parameter paths) */
 #define PROBE_DETAIL_MAX 512  /* one detail text: a status, or the error as the service gave it */
 #define PROBE_LABEL_MAX 24    /* a queue label: "pe", "pe-dlq", "completion-dlq" */
-#define PROBE_ITEMS_MAX (16 + 8 * CFG_MAX_COUNTRIES) /* resources of one stage, with room */
+#define PROBE_ITEMS_MAX (16 + 8 * CONF_MAX_COUNTRIES) /* resources of one stage, with room */
 #define PROBE_DB_TIMEOUT_MS 5000 /* `select 1` deadline (the connect has rds_connect_timeout) */
 
 /* What the probe found out about one resource. */
@@ -77,7 +77,7 @@ struct probe {
 	const char *password_source;             /* "credential", "environment", "ssm", "none" */
 	bool password_ok;                        /* the password resolved (or none was needed) */
 	char password_detail[PROBE_DETAIL_MAX];  /* the failure when not ok */
-	struct probe_db db[CFG_MAX_COUNTRIES];   /* one per configured country, in order */
+	struct probe_db db[CONF_MAX_COUNTRIES];   /* one per configured country, in order */
 	size_t n_db;
 };
 

@@ -24,7 +24,7 @@
 
 #define POLICY_MAX 16384  /* a queue policy we write or read back (SQS allows 20 KiB) */
 #define ENV_PATH_MAX 4096 /* --env-file path, with NUL */
-#define ENV_LINES_MAX (8 + 3 * CFG_MAX_COUNTRIES) /* lines of the environment block */
+#define ENV_LINES_MAX (8 + 3 * CONF_MAX_COUNTRIES) /* lines of the environment block */
 
 /* What provision learns about one country's resources. */
 struct prov_country {
@@ -52,7 +52,7 @@ struct prov {
 	char *password;               /* owned (secret_free); NULL = none given */
 	struct ctl_clients cl;        /* used by this thread only */
 	char sns_prefix[SNS_ARN_MAX]; /* "arn:aws:sns:<region>:<account>:" once known, else "" */
-	struct prov_country cc[CFG_MAX_COUNTRIES];
+	struct prov_country cc[CONF_MAX_COUNTRIES];
 	struct prov_queue_pair completion;
 	struct prov_queue_pair error;
 	char bus_arn[EVB_ARN_MAX];
@@ -376,7 +376,7 @@ out:
 /* The topic: found by GetTopicAttributes on the ARN it would have (the account and region
  * are the queue's, which holds on AWS and on moto), else created. CreateTopic is idempotent,
  * so a wrong guess of the ARN costs only a "created" where "exists" was true. */
-static enum rc prov_topic(struct prov *p, const struct cfg_country *cc, struct prov_country *pc,
+static enum rc prov_topic(struct prov *p, const struct conf_country *cc, struct prov_country *pc,
 			  struct errbuf *eb)
 {
 	struct sns_attrs attrs = {0};
@@ -411,7 +411,7 @@ static enum rc prov_topic(struct prov *p, const struct cfg_country *cc, struct p
 
 /* The topic -> queue subscription, raw delivery off (SPEC §4: the worker unwraps the SNS
  * envelope). Looked up first: AWS answers Subscribe idempotently, emulators may not. */
-static enum rc prov_subscription(struct prov *p, const struct cfg_country *cc,
+static enum rc prov_subscription(struct prov *p, const struct conf_country *cc,
 				 const struct prov_country *pc, struct errbuf *eb)
 {
 	static const struct sns_kv raw_off[] = {{"RawMessageDelivery", "false"}};
@@ -667,7 +667,7 @@ static bool env_value_ok(const char *v)
 
 static size_t env_lines(const struct prov *p, struct env_line *l)
 {
-	const struct cfg *c = p->x.cfg;
+	const struct conf *c = p->x.cfg;
 	size_t n = 0;
 
 	l[n++] = (struct env_line){"APPOINTMENTS_TABLE_NAME", c->table_name};
@@ -762,8 +762,8 @@ static enum rc print_env(struct prov *p, struct errbuf *eb)
 
 static enum rc prov_run(struct prov *p, struct errbuf *eb)
 {
-	const struct cfg *c = p->x.cfg;
-	const char *sources[CFG_MAX_COUNTRIES];
+	const struct conf *c = p->x.cfg;
+	const char *sources[CONF_MAX_COUNTRIES];
 	char pattern[256], rule[CTL_RULE_NAME_MAX + 1];
 	enum rc rc;
 
@@ -791,7 +791,7 @@ static enum rc prov_run(struct prov *p, struct errbuf *eb)
 				p->error.arn, eb);
 
 	for (size_t i = 0; rc == RC_OK && i < c->n_countries; i++) {
-		const struct cfg_country *cc = &c->countries[i];
+		const struct conf_country *cc = &c->countries[i];
 		struct prov_country *pc = &p->cc[i];
 
 		rc = prov_queue(p, "dlq", cc->dlq_name, NULL, pc->dlq_url, pc->dlq_arn, eb);

@@ -35,10 +35,10 @@ struct tally {
 struct recon {
 	struct ctl x;                 /* config, AWS settings, output */
 	struct ctl_clients cl;        /* DynamoDB, SNS, EventBridge; this thread only */
-	char topic[CFG_MAX_COUNTRIES][SNS_ARN_MAX];     /* resolved topic ARNs, "" = not yet */
-	char topic_err[CFG_MAX_COUNTRIES][256];         /* why a topic could not be resolved */
+	char topic[CONF_MAX_COUNTRIES][SNS_ARN_MAX];     /* resolved topic ARNs, "" = not yet */
+	char topic_err[CONF_MAX_COUNTRIES][256];         /* why a topic could not be resolved */
 	int kind;                     /* the status being walked: 0 pending, 1 processed */
-	struct tally t[N_KINDS][CFG_MAX_COUNTRIES + 1]; /* last column: unconfigured countries */
+	struct tally t[N_KINDS][CONF_MAX_COUNTRIES + 1]; /* last column: unconfigured countries */
 	long seen[N_KINDS];           /* items the walk passed to us */
 	int streak;                   /* failures in a row */
 	bool gave_up[N_KINDS];        /* that walk stopped at RECONCILE_FAIL_STREAK */
@@ -53,7 +53,7 @@ static const char *const kind_verb[N_KINDS] = {"republished", "re-announced"};
  * call per run, not one per appointment. */
 static enum rc topic_of(struct recon *r, size_t ci, const char **arn, struct errbuf *eb)
 {
-	const struct cfg_country *cc = &r->x.cfg->countries[ci];
+	const struct conf_country *cc = &r->x.cfg->countries[ci];
 	struct aws_error err;
 	struct errbuf e = {{0}};
 
@@ -77,7 +77,7 @@ static enum rc topic_of(struct recon *r, size_t ci, const char **arn, struct err
 
 static size_t country_index(const struct recon *r, const char *code)
 {
-	const struct cfg *c = r->x.cfg;
+	const struct conf *c = r->x.cfg;
 
 	for (size_t i = 0; i < c->n_countries; i++)
 		if (strcmp(c->countries[i].code, code) == 0)
@@ -146,7 +146,7 @@ static void walk(struct recon *r, int kind, const char *before)
 
 static void summary(struct recon *r, const char *before, long older_than)
 {
-	const struct cfg *c = r->x.cfg;
+	const struct conf *c = r->x.cfg;
 	long done[N_KINDS] = {0}, nfailed = 0;
 
 	for (int k = 0; k < N_KINDS; k++) {

@@ -25,7 +25,7 @@ static bool parse_count(const char *s, long *out)
 	return true;
 }
 
-static enum rc seed_one(struct ctl *x, const struct cfg_country *cc, struct db_conn *conn,
+static enum rc seed_one(struct ctl *x, const struct conf_country *cc, struct db_conn *conn,
 			void *ud, struct errbuf *eb)
 {
 	long count = *(const long *)ud;

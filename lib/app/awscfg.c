@@ -8,7 +8,7 @@
 
 static const char *env_with_cfg(void *ctx, const char *name)
 {
-	const struct cfg *c = ctx;
+	const struct conf *c = ctx;
 	const char *v = getenv(name);
 
 	if (v != NULL)
@@ -21,7 +21,7 @@ static const char *env_with_cfg(void *ctx, const char *name)
 	return NULL;
 }
 
-enum rc awscfg_resolve(const struct cfg *c, struct aws_config *out, struct errbuf *eb)
+enum rc awscfg_resolve(const struct conf *c, struct aws_config *out, struct errbuf *eb)
 {
 	struct aws_env env = {env_with_cfg, (void *)(uintptr_t)c};
 

@@ -5,11 +5,11 @@
 #define APPT_AWSCFG_H
 
 #include "aws/core.h"
-#include "base/cfg.h"
+#include "app/conf.h"
 #include "base/rc.h"
 
 /* Fills out from the process environment and c (borrowed for the call). Errors as
  * aws_config_from_env; a caller at startup exits 78 on them. */
-enum rc awscfg_resolve(const struct cfg *c, struct aws_config *out, struct errbuf *eb) MUSTCHECK;
+enum rc awscfg_resolve(const struct conf *c, struct aws_config *out, struct errbuf *eb) MUSTCHECK;
 
 #endif

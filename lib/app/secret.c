@@ -62,7 +62,7 @@ static enum rc from_credential(char **out, struct errbuf *eb)
 	return *out != NULL ? RC_OK : eb_set(eb, RC_NOMEM, "out of memory");
 }
 
-static enum rc from_ssm(const struct cfg *cfg, const struct aws_config *aws, char **out,
+static enum rc from_ssm(const struct conf *cfg, const struct aws_config *aws, char **out,
 			struct errbuf *eb)
 {
 	struct ssm_client *ssm = ssm_client_new(aws, eb);
@@ -90,7 +90,7 @@ static enum rc from_ssm(const struct cfg *cfg, const struct aws_config *aws, cha
 	return RC_OK;
 }
 
-enum rc secret_rds_password(const struct cfg *cfg, const struct aws_config *aws, char **out,
+enum rc secret_rds_password(const struct conf *cfg, const struct aws_config *aws, char **out,
 			    enum secret_source *source, struct errbuf *eb)
 {
 	const char *env = getenv("RDS_PASSWORD");

@@ -5,7 +5,7 @@
 #define APPT_SECRET_H
 
 #include "aws/core.h"
-#include "base/cfg.h"
+#include "app/conf.h"
 #include "base/rc.h"
 
 #define SECRET_MAX 1024 /* longest password accepted, bytes */
@@ -24,7 +24,7 @@ const char *secret_source_name(enum secret_source s);
  * secret_free). aws may be NULL when SSM must not be asked (then a missing password
  * is RC_NOTFOUND). env lookups use getenv. A credential file that exists but cannot
  * be read, is empty or too long is RC_INVAL (a broken deployment, not a fallback). */
-enum rc secret_rds_password(const struct cfg *cfg, const struct aws_config *aws, char **out,
+enum rc secret_rds_password(const struct conf *cfg, const struct aws_config *aws, char **out,
 			    enum secret_source *source, struct errbuf *eb) MUSTCHECK;
 
 /* Wipes and frees a password; accepts NULL. */

@@ -1,8 +1,7 @@
-/* cfg.h — appointmentd configuration: one INI file (+ the stage file beside it)
- * with environment overrides, parsed into a fresh struct cfg, validated as a whole.
- * Layers, lowest first: built-in defaults (per stage) < {confdir}/{stage}.conf <
- * the main file < environment. String values may use {stage} and {cc} (country
- * code in lower case) placeholders, expanded after all layers are applied. */
+/* cfg.h — the configuration engine (STYLE rule 7): a key table describes a struct; one
+ * INI file, the profile file beside it and the environment fill a fresh one, checked as a
+ * whole; a reload copies the running one and swaps in only the reloadable keys. It knows
+ * nothing of what the keys mean: the product's table is app/conf. */
 #ifndef APPT_CFG_H
 #define APPT_CFG_H
 
@@ -13,87 +12,75 @@
 #include "base/log.h"
 #include "base/rc.h"
 
-#define CFG_DEFAULT_PATH "/etc/appointmentd/appointmentd.conf"
-#define CFG_MAX_COUNTRIES 32      /* [country XX] sections accepted */
-#define CFG_MAX_VALUE_LEN 2048    /* longest accepted value, file or environment */
-#define CFG_MAX_LINE_LEN 4096     /* longest accepted line of a config file */
+#define CFG_MAX_VALUE_LEN 2048 /* longest value accepted from a file or the environment */
+#define CFG_MAX_LINE_LEN 4096  /* longest accepted line of a config file */
+#define CFG_ID_MAX 8           /* longest instance id ("PE"), with its NUL */
 
 /* Exit status of a binary whose configuration is bad (sysexits.h EX_CONFIG). */
 #define CFG_EXIT_CONFIG 78
 
-/* One [country XX] section. Strings are owned by the struct cfg. */
-struct cfg_country {
-	char code[3];       /* upper-case ISO code exactly as configured, e.g. "PE" */
-	char lower[3];      /* the same in lower case, used in resource names */
-	char *topic_name;   /* SNS topic name */
-	char *topic_arn;    /* SNS topic ARN; "" means resolve from topic_name */
-	char *queue_name;   /* SQS queue the country's worker consumes */
-	char *queue_url;    /* "" means resolve from queue_name (GetQueueUrl) */
-	char *dlq_name;     /* dead-letter queue of queue_name */
-	char *dlq_url;      /* "" means resolve from dlq_name */
-	char *db_host;      /* PostgreSQL host of the country database */
-	int db_port;        /* its port */
-	char *db_name;      /* database name */
-	char *db_user;      /* role to log in as; password resolved at run time */
-	char *db_sslmode;   /* libpq sslmode */
+/* What a key holds. */
+enum cfg_type {
+	CFG_STR,   /* a heap string (char *) the struct owns; may use the placeholders */
+	CFG_INT,   /* an int within [min, max] */
+	CFG_LEVEL, /* an enum log_level, by name */
 };
 
-/* The whole configuration. Create with cfg_load, release with cfg_free; never
- * modified after load, so it may be read from any thread while it is alive. */
-struct cfg {
-	char *path;                 /* main file it was read from */
-	char *stage;                /* dev | staging | prod | any [a-z0-9-] name */
-	enum log_level log_level;   /* minimum level logged (reloadable) */
+/* Checks a string value: NULL when fine, else a static message ("not an http(s) URL"). */
+typedef const char *(*cfg_check_fn)(const char *value);
 
-	/* [aws] */
-	char *region;               /* AWS_REGION wins; empty = SDK resolution */
-	char *endpoint_url;         /* AWS_ENDPOINT_URL wins; empty = real AWS */
-	char *table_name;           /* appointments table */
-	char *idempotency_table;    /* Idempotency-Key table */
-	char *quota_table;          /* API key daily quota counters */
-	char *event_bus_name;       /* custom EventBridge bus */
-	char *completion_queue_name;
-	char *completion_queue_url; /* "" = resolve from the name */
-	char *completion_dlq_name;
-	char *error_queue_name;
-	char *error_queue_url;      /* "" = resolve from the name */
-	char *error_dlq_name;
-	char *ssm_password_parameter; /* SecureString holding the PostgreSQL password */
+/* One key: one row of a table. */
+struct cfg_key {
+	const char *section;  /* "api"; for an instance key the instance kind ("country") */
+	const char *name;     /* key inside the section */
+	enum cfg_type type;
+	bool per_instance;    /* lives in each [<kind> <ID>] section (offset into its struct) */
+	size_t offset;        /* of the field in the struct (or the instance struct) */
+	const char *def;      /* default as text; NULL: set by the profile hook, or inherited */
+	long long min, max;   /* CFG_INT: bounds. CFG_STR: max = longest value in bytes, after
+			       * placeholders (0 = CFG_MAX_VALUE_LEN); longer is an error */
+	bool reloadable;      /* a reload may change it; the rest is refused and reported */
+	cfg_check_fn check;   /* CFG_STR: syntax check, or NULL */
+	const char *inherit;  /* instance key without def: "section.name" of the global key whose
+			       * value is its default */
+	const char *env[3];   /* extra environment names, NULL-ended; in an instance key "%s"
+			       * stands for the instance id */
+};
 
-	/* [api] */
-	char *api_listen;           /* host:port when systemd passes no socket */
-	char *api_keys_file;        /* "" = API keys disabled (reloadable) */
-	char *cors_origins;         /* Access-Control-Allow-Origin (reloadable) */
-	int rate_limit;             /* token bucket refill, requests/s (reloadable) */
-	int rate_burst;             /* token bucket size (reloadable) */
-	int key_quota_per_day;      /* requests per API key per UTC day (reloadable) */
-	int body_limit;             /* bytes accepted in a request body */
-	int api_threads;            /* HTTP worker threads */
-	int db_check_timeout_ms;    /* schedule check in PostgreSQL before accepting */
-	int list_page_size;         /* Limit of each DynamoDB Query page of a listing; 0 = 1 MB pages */
+/* A whole table and the struct it fills. The struct is calloc'd; offsets are into it. */
+struct cfg_schema {
+	const struct cfg_key *keys;
+	size_t n_keys;
+	size_t size;                  /* sizeof the struct */
+	size_t path_offset;           /* its char * field that gets the main file's path */
+	const char *env_prefix;       /* generic names: <PREFIX>_<SECTION>_<KEY>, upper case */
 
-	/* [worker] (also the completion daemon) */
-	int max_in_flight;          /* messages handled concurrently */
-	int wait_seconds;           /* ReceiveMessage long-poll */
-	int visibility_timeout;     /* seconds, as provisioned on the queues */
-	int max_receive_count;      /* redrive to the DLQ after this many receives */
-	int backoff_min_seconds;    /* first transient-failure delay */
-	int backoff_max_seconds;    /* cap of the exponential backoff */
-	int dependency_wait_seconds;/* a handler waits this long for a lost database before
-				     * giving the message back (saves its receive count) */
-	char *metrics_listen;       /* "" = no /metrics listener */
-	int reconcile_after_seconds;/* reconciler: age of a stuck item (reloadable) */
+	/* The profile: a string key read first (environment, else the main file, else
+	 * profile_default). It picks <dir of the main file>/<value>.conf as the layer below
+	 * the main file and replaces profile_placeholder in every string. */
+	const char *profile_section;
+	const char *profile_name;
+	const char *profile_default;
+	const char *profile_placeholder; /* "{stage}" */
 
-	/* [rds] defaults every country inherits */
-	char *rds_host;
-	int rds_port;
-	char *rds_database;         /* template, default appointments_{cc} */
-	char *rds_username;
-	char *rds_sslmode;
-	int rds_connect_timeout;    /* seconds, libpq connect_timeout */
+	/* Instances: [<instance_kind> <ID>] sections, each an instance struct in an array. */
+	const char *instance_kind;       /* "country" */
+	const char *instances_name;      /* "countries", for messages */
+	const char *instance_placeholder;/* "{cc}": the ID in lower case, in instance keys */
+	const char *bad_instance_msg;    /* why "[country pe]" is refused */
+	size_t instance_size;            /* sizeof one instance struct */
+	size_t instances_offset;         /* of the array in the struct */
+	size_t count_offset;             /* of its size_t count */
+	size_t max_instances;            /* capacity of the array */
+	size_t id_offset;                /* char[CFG_ID_MAX] or smaller: the ID as written */
+	size_t lower_offset;             /* the same size: the ID in lower case */
+	size_t id_size;                  /* bytes of those two fields, NUL included */
+	bool (*id_ok)(const char *id);   /* which IDs are valid */
 
-	struct cfg_country countries[CFG_MAX_COUNTRIES];
-	size_t n_countries;
+	/* Hooks; may be NULL. profile_defaults runs after the table defaults; check after
+	 * everything, for rules across keys (its message names the file). */
+	void (*profile_defaults)(void *c, const char *profile);
+	enum rc (*check)(const void *c, struct errbuf *eb);
 };
 
 /* Environment lookup, injectable so tests need no setenv. NULL = getenv(3). */
@@ -102,26 +89,31 @@ struct cfg_env {
 	void *ud;
 };
 
-/* Reads path (or CFG_DEFAULT_PATH when NULL), the stage file beside it and the
- * environment into a new struct cfg. On failure returns RC_INVAL (or RC_NOMEM)
- * with one line in eb naming the file and line, or the environment variable,
- * and the key; *out stays NULL. */
-enum rc cfg_load(const char *path, const struct cfg_env *env, struct cfg **out,
-		 struct errbuf *eb) MUSTCHECK;
+/* Reads path, the profile file beside it and the environment into a new struct (calloc'd,
+ * s->size bytes). On failure returns RC_INVAL (or RC_NOMEM) with one line in eb naming the
+ * file and line, or the environment variable, and the key; *out stays NULL. */
+enum rc cfg_parse(const struct cfg_schema *s, const char *path, const struct cfg_env *env,
+		  void **out, struct errbuf *eb) MUSTCHECK;
 
-/* Releases a configuration; accepts NULL. */
-void cfg_free(struct cfg *c);
+/* Frees a struct cfg_parse or cfg_reload_merge made; accepts NULL. */
+void cfg_release(const struct cfg_schema *s, void *c);
 
-/* The country section for code (exact case), or NULL. Valid while c lives. */
-const struct cfg_country *cfg_country_find(const struct cfg *c, const char *code);
+/* A reload: *out is a new struct, a copy of running in which every reloadable key has
+ * loaded's value (instance keys: from loaded's instance with the same ID). Everything
+ * else keeps running's value, instances included (their set and order), so readers of
+ * the old struct and the new one agree on them. refused (n bytes) lists, "; "-separated,
+ * what differs in loaded and cannot change ("aws.table_name", "country PE.db_host",
+ * "country MX added"); "" when nothing. RC_NOMEM (*out NULL). */
+enum rc cfg_reload_merge(const struct cfg_schema *s, const void *running, const void *loaded,
+			 void **out, char *refused, size_t n) MUSTCHECK;
 
-/* Writes into out (size n) a "; "-separated list of keys that differ between old and
- * new and cannot change on reload; "" when none. Used to log what a SIGHUP ignores. */
-void cfg_non_reloadable_changes(const struct cfg *old, const struct cfg *new_cfg, char *out,
-				size_t n);
+/* Prints every key with its value, INI style (section headers, then one section per
+ * instance), for `appointmentctl check --print-config`. */
+void cfg_write(const struct cfg_schema *s, const void *c, FILE *f);
 
-/* Prints every key with its effective value (secrets never exist here) to f, INI
- * style, for `appointmentctl check` and the docs test. */
-void cfg_dump(const struct cfg *c, FILE *f);
+/* Syntax checks tables may use: an http(s) URL with a host and no spaces or control bytes
+ * (an empty value passes: "not set"), and host:port or [v6]:port (empty passes). */
+const char *cfg_check_url(const char *value);
+const char *cfg_check_listen(const char *value);
 
 #endif

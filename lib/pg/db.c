@@ -12,10 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "base/cfg.h"
 #include "base/backoff.h"
 #include "base/clock.h"
 #include "base/rng.h"
+#include "base/str.h"
 #include "pg/db_int.h"
 
 #define DB_CONNECT_TIMEOUT_MAX_MS 3600000 /* an hour: anything longer is a typo */
@@ -151,20 +151,8 @@ void db_options_init(struct db_options *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->application_name = DB_DEFAULT_APPNAME;
-	o->connect_timeout_ms = DB_DEFAULT_CONNECT_TIMEOUT_MS;
 	o->backoff_min_ms = DB_DEFAULT_BACKOFF_MIN_MS;
 	o->backoff_max_ms = DB_DEFAULT_BACKOFF_MAX_MS;
-}
-
-void db_options_from_cfg(const struct cfg *c, const char *application_name,
-			 struct db_options *o)
-{
-	db_options_init(o);
-	if (application_name != NULL)
-		o->application_name = application_name;
-	if (c != NULL && c->rds_connect_timeout > 0 &&
-	    c->rds_connect_timeout <= DB_CONNECT_TIMEOUT_MAX_MS / 1000)
-		o->connect_timeout_ms = c->rds_connect_timeout * 1000;
 }
 
 static enum rc dup_param(const char *what, const char *v, bool required, char **out,
@@ -186,8 +174,8 @@ static enum rc dup_param(const char *what, const char *v, bool required, char **
 	return RC_OK;
 }
 
-enum rc db_conn_new(const struct cfg_country *cc, const char *password,
-		    const struct db_options *opt, struct db_conn **out, struct errbuf *eb)
+enum rc db_conn_new(const struct db_target *t, const struct db_options *opt,
+		    struct db_conn **out, struct errbuf *eb)
 {
 	struct db_options defaults;
 	struct db_conn *c = NULL;
@@ -200,22 +188,22 @@ enum rc db_conn_new(const struct cfg_country *cc, const char *password,
 		db_options_init(&defaults);
 		opt = &defaults;
 	}
-	if (cc == NULL) {
-		rc = eb_set(eb, RC_INVAL, "no country given for the database connection");
+	if (t == NULL) {
+		rc = eb_set(eb, RC_INVAL, "no target given for the database connection");
 		goto out;
 	}
-	if (cc->db_port < 1 || cc->db_port > 65535) {
-		rc = eb_set(eb, RC_INVAL, "database port %d out of range 1-65535", cc->db_port);
+	if (t->port < 1 || t->port > 65535) {
+		rc = eb_set(eb, RC_INVAL, "database port %d out of range 1-65535", t->port);
 		goto out;
 	}
-	if (opt->connect_timeout_ms < 0 || opt->connect_timeout_ms > DB_CONNECT_TIMEOUT_MAX_MS ||
+	if (t->connect_timeout_ms < 0 || t->connect_timeout_ms > DB_CONNECT_TIMEOUT_MAX_MS ||
 	    opt->statement_timeout_ms < 0 || opt->query_timeout_ms < 0 ||
 	    opt->backoff_min_ms < 0 || opt->backoff_max_ms < 0) {
 		rc = eb_set(eb, RC_INVAL, "database timeouts must be >= 0 (connect at most %d ms)",
 			    DB_CONNECT_TIMEOUT_MAX_MS);
 		goto out;
 	}
-	if (password != NULL && strnlen(password, DB_PARAM_MAX + 1) > DB_PARAM_MAX) {
+	if (t->password != NULL && strnlen(t->password, DB_PARAM_MAX + 1) > DB_PARAM_MAX) {
 		rc = eb_set(eb, RC_INVAL, "database password is longer than %d bytes",
 			    DB_PARAM_MAX);
 		goto out;
@@ -225,18 +213,18 @@ enum rc db_conn_new(const struct cfg_country *cc, const char *password,
 		rc = eb_set(eb, RC_NOMEM, "out of memory");
 		goto out;
 	}
-	rc = dup_param("host", cc->db_host, true, &c->host, eb);
+	rc = dup_param("host", t->host, true, &c->host, eb);
 	if (rc == RC_OK)
-		rc = dup_param("name", cc->db_name, true, &c->dbname, eb);
+		rc = dup_param("name", t->dbname, true, &c->dbname, eb);
 	if (rc == RC_OK)
-		rc = dup_param("user", cc->db_user, true, &c->user, eb);
+		rc = dup_param("user", t->user, true, &c->user, eb);
 	if (rc == RC_OK)
-		rc = dup_param("sslmode", cc->db_sslmode, false, &c->sslmode, eb);
-	if (rc == RC_OK && password != NULL)
-		rc = dup_param("password", password, false, &c->password, eb);
+		rc = dup_param("sslmode", t->sslmode, false, &c->sslmode, eb);
+	if (rc == RC_OK && t->password != NULL)
+		rc = dup_param("password", t->password, false, &c->password, eb);
 	if (rc != RC_OK)
 		goto out;
-	snprintf(c->port, sizeof(c->port), "%d", cc->db_port);
+	snprintf(c->port, sizeof(c->port), "%d", t->port);
 	dn = strlen(c->host) + strlen(c->port) + strlen(c->dbname) + 3;
 	c->describe = malloc(dn);
 	if (c->describe == NULL) {
@@ -245,13 +233,13 @@ enum rc db_conn_new(const struct cfg_country *cc, const char *password,
 	}
 	snprintf(c->describe, dn, "%s:%s/%s", c->host, c->port, c->dbname);
 	/* application_name is cut, not refused: the server would cut it anyway. */
-	snprintf(c->appname, sizeof(c->appname), "%s",
-		 opt->application_name != NULL ? opt->application_name : DB_DEFAULT_APPNAME);
+	(void)str_cut(c->appname, sizeof(c->appname), "%s",
+		      opt->application_name != NULL ? opt->application_name : DB_DEFAULT_APPNAME);
 	if (opt->statement_timeout_ms > 0)
 		snprintf(c->options, sizeof(c->options), "-c statement_timeout=%d",
 			 opt->statement_timeout_ms);
-	c->connect_timeout_ms = opt->connect_timeout_ms > 0 ? opt->connect_timeout_ms
-							   : DB_DEFAULT_CONNECT_TIMEOUT_MS;
+	c->connect_timeout_ms = t->connect_timeout_ms > 0 ? t->connect_timeout_ms
+							 : DB_DEFAULT_CONNECT_TIMEOUT_MS;
 	/* libpq takes whole seconds and treats values below 2 as 2. */
 	secs = (c->connect_timeout_ms + 999) / 1000;
 	snprintf(c->connect_timeout_s, sizeof(c->connect_timeout_s), "%d", secs < 2 ? 2 : secs);

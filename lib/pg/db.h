@@ -9,15 +9,12 @@
 
 #include "base/rc.h"
 
-struct cfg;
-struct cfg_country;
-
 /* Limits on what a connection accepts from configuration and the caller. */
 #define DB_PARAM_MAX 1024        /* host, dbname, user, sslmode, password: bytes without NUL */
 #define DB_APPNAME_MAX 63        /* application_name: PostgreSQL keeps NAMEDATALEN - 1 bytes */
 #define DB_DEFAULT_APPNAME "appointmentd"
 
-/* Defaults db_options_init sets (and db_conn_new uses for a field left at 0). */
+/* Defaults db_conn_new uses for a field left at 0 (and db_options_init sets). */
 #define DB_DEFAULT_CONNECT_TIMEOUT_MS 5000 /* one connection attempt, DNS excluded */
 #define DB_DEFAULT_BACKOFF_MIN_MS 100      /* wait after the first failed attempt */
 #define DB_DEFAULT_BACKOFF_MAX_MS 30000    /* cap of the doubling */
@@ -27,12 +24,23 @@ struct cfg_country;
  * without a lock held around each call. */
 struct db_conn;
 
-/* How a connection behaves. A value struct: fill it with db_options_init or
- * db_options_from_cfg, then adjust fields. Strings are borrowed until db_conn_new returns. */
+/* Where and as whom a connection logs in. A small value struct the caller fills (the app
+ * layer from its configuration); strings are borrowed until db_conn_new returns. */
+struct db_target {
+	const char *host;             /* host name or address (required) */
+	int port;                     /* 1..65535 */
+	const char *dbname;           /* database (required) */
+	const char *user;             /* role (required) */
+	const char *password;         /* NULL = none: libpq may use PGPASSWORD or ~/.pgpass */
+	const char *sslmode;          /* libpq sslmode; NULL or "" = libpq's default */
+	int connect_timeout_ms;       /* deadline of one connection attempt; 0 = default */
+};
+
+/* How a connection behaves. A value struct: fill it with db_options_init, then adjust
+ * fields. Strings are borrowed until db_conn_new returns. */
 struct db_options {
 	const char *application_name; /* pg_stat_activity name; NULL = DB_DEFAULT_APPNAME; cut to
 				       * DB_APPNAME_MAX bytes */
-	int connect_timeout_ms;       /* deadline of one connection attempt; 0 = default */
 	int statement_timeout_ms;     /* server-side statement_timeout sent at connect; 0 = the
 				       * server's own setting */
 	int query_timeout_ms;         /* client-side deadline of one statement round trip (send,
@@ -47,21 +55,13 @@ struct db_options {
 /* Sets the defaults above (no statement or query timeout). Never fails. */
 void db_options_init(struct db_options *o);
 
-/* Defaults plus what the configuration says: connect_timeout_ms from rds_connect_timeout
- * (seconds). application_name is borrowed (NULL = default). Never fails. */
-void db_options_from_cfg(const struct cfg *c, const char *application_name,
-			 struct db_options *o);
-
-/* Creates a connection object for the database of country cc (db_host, db_port, db_name,
- * db_user, db_sslmode; an empty sslmode leaves libpq's default) logging in with password
- * (NULL = none; libpq may then use PGPASSWORD or ~/.pgpass). Everything is copied: cc and
- * password may be freed afterwards. Does no I/O: the first call that needs the server
- * connects, so a daemon can start while PostgreSQL is down. RC_INVAL for a missing host, user
- * or database, an out-of-range port or timeout, or a value over DB_PARAM_MAX; RC_NOMEM. On
- * failure *out stays NULL. */
-enum rc db_conn_new(const struct cfg_country *cc, const char *password,
-		    const struct db_options *opt, struct db_conn **out,
-		    struct errbuf *eb) MUSTCHECK;
+/* Creates a connection object for target (opt NULL: db_options_init's). Everything is
+ * copied: target and opt may be freed afterwards. Does no I/O: the first call that needs
+ * the server connects, so a daemon can start while PostgreSQL is down. RC_INVAL for a
+ * missing host, user or database, an out-of-range port or timeout, or a value over
+ * DB_PARAM_MAX (refused, never cut); RC_NOMEM. On failure *out stays NULL. */
+enum rc db_conn_new(const struct db_target *target, const struct db_options *opt,
+		    struct db_conn **out, struct errbuf *eb) MUSTCHECK;
 
 /* Closes the connection (if any), wipes the password and frees c. Accepts NULL. */
 void db_conn_free(struct db_conn *c);

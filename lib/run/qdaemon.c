@@ -17,7 +17,7 @@
 /* Everything the daemon owns; one per process. */
 struct qdaemon {
 	const struct qdaemon_app *app;
-	struct cfg *cfg;
+	struct conf *cfg;
 	struct svc_args args;
 	struct logger lg;
 	struct svc svc;
@@ -136,20 +136,19 @@ static bool on_tick(void *ud)
 static void on_reload(void *ud)
 {
 	struct qdaemon *d = ud;
-	struct cfg *next = NULL;
+	struct conf *next = NULL;
 	struct errbuf eb = {{0}};
 	char ignored[512];
 
-	if (cfg_load(d->cfg->path, NULL, &next, &eb) != RC_OK) {
+	if (conf_reload(d->cfg, NULL, &next, ignored, sizeof(ignored), &eb) != RC_OK) {
 		log_emit_err(&d->lg, LOG_LVL_ERROR, eb.msg, "reload failed; the running configuration stays");
 		return;
 	}
-	cfg_non_reloadable_changes(d->cfg, next, ignored, sizeof(ignored));
 	if (ignored[0] != '\0')
 		log_warn(&d->lg, NULL, "reload: these keys need a restart and were not applied: %s",
 			 ignored);
 	d->lg.level = next->log_level;
-	cfg_free(next);
+	conf_free(next);
 	log_info(&d->lg, NULL, "configuration reloaded");
 }
 
@@ -256,7 +255,7 @@ out:
 		app->teardown(d->app_ctx);
 	metrics_free(d->metrics);
 	svc_cleanup(&d->svc);
-	cfg_free(d->cfg);
+	conf_free(d->cfg);
 	aws_global_cleanup();
 	free(d);
 	return code;

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 
 #include "aws/sqs.h"
-#include "base/cfg.h"
+#include "app/conf.h"
 #include "run/consumer.h"
 #include "base/log.h"
 #include "base/metrics.h"
@@ -19,7 +19,7 @@
 
 /* What qdaemon_main hands to the application's setup. */
 struct qdaemon_env {
-	const struct cfg *cfg;        /* loaded configuration (valid until teardown) */
+	const struct conf *cfg;        /* loaded configuration (valid until teardown) */
 	const struct svc_args *args;  /* parsed standard options */
 	const struct aws_config *aws; /* resolved AWS settings */
 	const struct logger *lg;

@@ -70,7 +70,7 @@ bool svc_parse_args(int argc, char **argv, const char *name, const char *usage_e
 			       "  --config PATH    configuration file (default %s)\n"
 			       "  --check-config   load and validate the configuration, then exit\n",
 			       name, usage_extra != NULL ? " " : "", usage_extra != NULL ? usage_extra : "",
-			       CFG_DEFAULT_PATH);
+			       CONF_DEFAULT_PATH);
 			*exit_code = SVC_EXIT_OK;
 			return false;
 		case 'V':
@@ -92,10 +92,10 @@ bool svc_parse_args(int argc, char **argv, const char *name, const char *usage_e
 	return true;
 }
 
-bool svc_load_config(const char *name, const char *path, struct cfg **out)
+bool svc_load_config(const char *name, const char *path, struct conf **out)
 {
 	struct errbuf eb = {{0}};
-	enum rc rc = cfg_load(path, NULL, out, &eb);
+	enum rc rc = conf_load(path, NULL, out, &eb);
 
 	if (rc != RC_OK) {
 		fprintf(stderr, "%s: configuration error: %s\n", name, eb.msg);

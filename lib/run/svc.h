@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "base/cfg.h"
+#include "app/conf.h"
 #include "base/log.h"
 #include "base/rc.h"
 
@@ -51,7 +51,7 @@ bool svc_parse_args(int argc, char **argv, const char *name, const char *usage_e
 
 /* Loads the configuration; on failure prints "NAME: <reason>" to stderr and
  * returns false, and the caller exits SVC_EXIT_CONFIG. Takes no ownership. */
-bool svc_load_config(const char *name, const char *path, struct cfg **out);
+bool svc_load_config(const char *name, const char *path, struct conf **out);
 
 /* Blocks TERM/INT/HUP, ignores PIPE, opens the signalfd and reads the watchdog
  * interval. Must run before any thread exists (libcurl, libpq, MHD threads inherit

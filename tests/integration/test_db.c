@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "base/cfg.h"
+#include "app/conf.h"
 #include "base/clock.h"
 #include "pg/db.h"
 #include "pg/db_booking.h"
@@ -132,19 +132,19 @@ static void admin(const char *sql)
 static struct db_conn *conn_to(const char *host, int port, const char *dbname,
 			       const struct db_options *o)
 {
-	struct cfg_country cc;
+	struct db_target cc;
 	struct db_conn *c = NULL;
 	struct errbuf eb = {{0}};
 	char *h = strdup(host), *d = strdup(dbname), *u = strdup(E.user), *s = strdup("disable");
 
 	memset(&cc, 0, sizeof(cc));
-	memcpy(cc.code, "PE", 3);
-	cc.db_host = h;
-	cc.db_port = port;
-	cc.db_name = d;
-	cc.db_user = u;
-	cc.db_sslmode = s;
-	ck_assert_msg(db_conn_new(&cc, E.password, o, &c, &eb) == RC_OK, "%s", eb.msg);
+	cc.host = h;
+	cc.port = port;
+	cc.dbname = d;
+	cc.user = u;
+	cc.sslmode = s;
+	cc.password = E.password;
+	ck_assert_msg(db_conn_new(&cc, o, &c, &eb) == RC_OK, "%s", eb.msg);
 	/* everything was copied */
 	free(h);
 	free(d);

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "base/cfg.h"
+#include "app/conf.h"
 
 /* Fake environment: NULL-terminated name/value pairs. */
 struct fake_env {
@@ -52,7 +52,7 @@ static void teardown(void)
 }
 
 /* Loads main.conf (written from text) with env pairs; returns rc, fills c/eb. */
-static enum rc load(const char *text, const char *const *env, struct cfg **c, struct errbuf *eb)
+static enum rc load(const char *text, const char *const *env, struct conf **c, struct errbuf *eb)
 {
 	char path[256];
 	struct fake_env fe = {env};
@@ -61,14 +61,14 @@ static enum rc load(const char *text, const char *const *env, struct cfg **c, st
 	write_file("main.conf", text);
 	snprintf(path, sizeof(path), "%s/main.conf", tmpdir);
 	memset(eb, 0, sizeof(*eb));
-	return cfg_load(path, &ce, c, eb);
+	return conf_load(path, &ce, c, eb);
 }
 
 START_TEST(test_defaults_and_countries)
 {
-	struct cfg *c = NULL;
+	struct conf *c = NULL;
 	struct errbuf eb;
-	const struct cfg_country *pe;
+	const struct conf_country *pe;
 
 	ck_assert_int_eq(load("[general]\nstage = dev\n[country PE]\n[country CL]\ndb_port = 6543\n",
 			      NULL, &c, &eb), RC_OK);
@@ -83,23 +83,23 @@ START_TEST(test_defaults_and_countries)
 	ck_assert_str_eq(c->completion_queue_name,
 			 "medical-appointment-scheduling-appointments-completion-dev");
 	ck_assert_uint_eq(c->n_countries, 2);
-	pe = cfg_country_find(c, "PE");
+	pe = conf_country(c, "PE");
 	ck_assert_ptr_nonnull(pe);
 	ck_assert_str_eq(pe->topic_name, "medical-appointment-scheduling-appointments-pe-dev");
 	ck_assert_str_eq(pe->dlq_name, "medical-appointment-scheduling-appointments-pe-dev-dlq");
 	ck_assert_str_eq(pe->db_name, "appointments_pe");
 	ck_assert_int_eq(pe->db_port, 5432);
-	ck_assert_int_eq(cfg_country_find(c, "CL")->db_port, 6543);
-	ck_assert_ptr_null(cfg_country_find(c, "pe"));
-	ck_assert_ptr_null(cfg_country_find(c, "MX"));
-	cfg_free(c);
+	ck_assert_int_eq(conf_country(c, "CL")->db_port, 6543);
+	ck_assert_ptr_null(conf_country(c, "pe"));
+	ck_assert_ptr_null(conf_country(c, "MX"));
+	conf_free(c);
 }
 END_TEST
 
 START_TEST(test_stage_from_env_and_stage_file)
 {
 	static const char *const env[] = {"STAGE", "prod", NULL};
-	struct cfg *c = NULL;
+	struct conf *c = NULL;
 	struct errbuf eb;
 
 	write_file("prod.conf", "[api]\nrate_limit = 999\n");
@@ -109,7 +109,7 @@ START_TEST(test_stage_from_env_and_stage_file)
 	ck_assert_int_eq(c->rate_limit, 999); /* stage file over built-in default */
 	ck_assert_int_eq(c->rate_burst, 2000);
 	ck_assert_str_eq(c->table_name, "medical-appointment-scheduling-appointments-prod");
-	cfg_free(c);
+	conf_free(c);
 }
 END_TEST
 
@@ -125,7 +125,7 @@ START_TEST(test_env_overrides)
 		"APPOINTMENTD_API_BURST", "7",
 		"APPOINTMENTD_COUNTRY_CL_DB_NAME", "chile",
 		NULL};
-	struct cfg *c = NULL;
+	struct conf *c = NULL;
 	struct errbuf eb;
 
 	ck_assert_int_eq(load("[country PE]\n[country CL]\n[rds]\nhost = file.example\n", env, &c,
@@ -133,13 +133,13 @@ START_TEST(test_env_overrides)
 	ck_assert_str_eq(c->table_name, "my-table");
 	ck_assert_int_eq(c->log_level, LOG_LVL_ERROR);
 	ck_assert_int_eq(c->rate_burst, 7);
-	ck_assert_str_eq(cfg_country_find(c, "PE")->queue_url, "http://127.0.0.1:1/000/q");
-	ck_assert_str_eq(cfg_country_find(c, "PE")->topic_arn, "arn:aws:sns:us-east-1:000:t");
-	ck_assert_str_eq(cfg_country_find(c, "CL")->queue_url, "");
-	ck_assert_str_eq(cfg_country_find(c, "PE")->db_host, "db.example");
-	ck_assert_int_eq(cfg_country_find(c, "CL")->db_port, 6000);
-	ck_assert_str_eq(cfg_country_find(c, "CL")->db_name, "chile");
-	cfg_free(c);
+	ck_assert_str_eq(conf_country(c, "PE")->queue_url, "http://127.0.0.1:1/000/q");
+	ck_assert_str_eq(conf_country(c, "PE")->topic_arn, "arn:aws:sns:us-east-1:000:t");
+	ck_assert_str_eq(conf_country(c, "CL")->queue_url, "");
+	ck_assert_str_eq(conf_country(c, "PE")->db_host, "db.example");
+	ck_assert_int_eq(conf_country(c, "CL")->db_port, 6000);
+	ck_assert_str_eq(conf_country(c, "CL")->db_name, "chile");
+	conf_free(c);
 }
 END_TEST
 
@@ -170,7 +170,7 @@ static const struct {
 
 START_TEST(test_bad_file)
 {
-	struct cfg *c = (struct cfg *)0x1;
+	struct conf *c = (struct conf *)0x1;
 	struct errbuf eb;
 
 	ck_assert_int_eq(load(bad_files[_i].text, NULL, &c, &eb), RC_INVAL);
@@ -187,7 +187,7 @@ START_TEST(test_bad_env)
 	static const char *const env1[] = {"RDS_PORT", "70000", NULL};
 	static const char *const env2[] = {"APPOINTMENTS_PE_QUEUE_URL", "not a url", NULL};
 	static const char *const env3[] = {"APPOINTMENTD_API_THREADS", "", NULL};
-	struct cfg *c = NULL;
+	struct conf *c = NULL;
 	struct errbuf eb;
 
 	ck_assert_int_eq(load("[country PE]\n", env1, &c, &eb), RC_INVAL);
@@ -202,13 +202,13 @@ END_TEST
 
 START_TEST(test_missing_file_and_long_line)
 {
-	struct cfg *c = NULL;
+	struct conf *c = NULL;
 	struct errbuf eb = {{0}};
 	char path[256];
 	char text[1024];
 
 	snprintf(path, sizeof(path), "%s/absent.conf", tmpdir);
-	ck_assert_int_eq(cfg_load(path, NULL, &c, &eb), RC_INVAL);
+	ck_assert_int_eq(conf_load(path, NULL, &c, &eb), RC_INVAL);
 	ck_assert_msg(strstr(eb.msg, "absent.conf: cannot open") != NULL, "%s", eb.msg);
 	memset(text, 'a', sizeof(text));
 	memcpy(text, "[country PE]\nqueue_name = ", 26);
@@ -219,29 +219,126 @@ START_TEST(test_missing_file_and_long_line)
 }
 END_TEST
 
-START_TEST(test_reload_diff)
+/* conf_reload on main.conf rewritten with text: the merge of running and the new file. */
+static struct conf *reload(const struct conf *running, const char *text, char *refused,
+			   size_t n)
 {
-	struct cfg *a = NULL;
-	struct cfg *b = NULL;
+	struct conf *m = NULL;
+	struct errbuf eb = {{0}};
+
+	write_file("main.conf", text);
+	ck_assert_msg(conf_reload(running, NULL, &m, refused, n, &eb) == RC_OK, "%s", eb.msg);
+	ck_assert_ptr_nonnull(m);
+	return m;
+}
+
+START_TEST(test_reload_applies_only_reloadable_keys)
+{
+	struct conf *a = NULL;
+	struct conf *m = NULL;
 	struct errbuf eb;
-	char diff[256];
+	char refused[256];
 
 	ck_assert_int_eq(load("[country PE]\n[api]\nrate_limit = 5\n", NULL, &a, &eb), RC_OK);
-	ck_assert_int_eq(load("[country PE]\ndb_port = 1\n[api]\nrate_limit = 6\nthreads = 3\n",
-			      NULL, &b, &eb), RC_OK);
-	cfg_non_reloadable_changes(a, b, diff, sizeof(diff));
-	ck_assert_str_eq(diff, "api.threads; country PE.db_port");
-	cfg_non_reloadable_changes(a, a, diff, sizeof(diff));
-	ck_assert_str_eq(diff, "");
-	cfg_free(a);
-	cfg_free(b);
+	m = reload(a, "[country PE]\ndb_port = 1\n[api]\nrate_limit = 6\nthreads = 3\n"
+		      "[aws]\ntable_name = other\n", refused, sizeof(refused));
+	ck_assert_str_eq(refused, "aws.table_name; api.threads; country PE.db_port");
+	ck_assert_int_eq(m->rate_limit, 6);                /* reloadable: applied */
+	ck_assert_int_eq(m->api_threads, a->api_threads);  /* the rest keeps running values */
+	ck_assert_str_eq(m->table_name, a->table_name);
+	ck_assert_int_eq(m->countries[0].db_port, 5432);
+	ck_assert_str_eq(m->path, a->path);
+	conf_free(m);
+	/* an unchanged file: nothing refused */
+	m = reload(a, "[country PE]\n[api]\nrate_limit = 5\n", refused, sizeof(refused));
+	ck_assert_str_eq(refused, "");
+	conf_free(m);
+	conf_free(a);
+}
+END_TEST
+
+START_TEST(test_reload_keeps_countries_by_code)
+{
+	struct conf *a = NULL;
+	struct conf *m = NULL;
+	struct errbuf eb;
+	char refused[256];
+
+	ck_assert_int_eq(load("[country PE]\n[country CL]\n", NULL, &a, &eb), RC_OK);
+	/* swapped sections are the same countries: nothing to refuse, nothing moves */
+	m = reload(a, "[country CL]\n[country PE]\n", refused, sizeof(refused));
+	ck_assert_str_eq(refused, "");
+	ck_assert_str_eq(m->countries[0].code, "PE");
+	ck_assert_str_eq(m->countries[0].topic_name, a->countries[0].topic_name);
+	ck_assert_str_eq(m->countries[1].code, "CL");
+	conf_free(m);
+	/* a country added or removed needs a restart */
+	m = reload(a, "[country CL]\n[country MX]\n", refused, sizeof(refused));
+	ck_assert_str_eq(refused, "country PE removed; country MX added");
+	ck_assert_uint_eq(m->n_countries, 2);
+	ck_assert_ptr_nonnull(conf_country(m, "PE"));
+	ck_assert_ptr_null(conf_country(m, "MX"));
+	conf_free(m);
+	conf_free(a);
+}
+END_TEST
+
+/* Before issue 11 a value longer than the buffer it went to was accepted and cut later
+ * (a 1199-byte queue URL reached SQS as its first 1023 bytes). */
+START_TEST(test_over_long_value_refused)
+{
+	char url[1200];
+	char arn[600];
+	const char *env[] = {"APPOINTMENTS_PE_QUEUE_URL", url, NULL};
+	const char *env2[] = {"APPOINTMENTS_PE_TOPIC_ARN", arn, NULL};
+	struct conf *c = NULL;
+	struct errbuf eb;
+
+	memset(url, 'a', sizeof(url) - 1);
+	url[sizeof(url) - 1] = '\0';
+	memcpy(url, "http://h/", 9);
+	ck_assert_int_eq(load("[country PE]\n", env, &c, &eb), RC_INVAL);
+	ck_assert_ptr_null(c);
+	ck_assert_msg(strstr(eb.msg, "environment APPOINTMENTS_PE_QUEUE_URL: longer than 1023 bytes")
+		      != NULL, "got '%s'", eb.msg);
+	memset(arn, 'a', sizeof(arn) - 1);
+	arn[sizeof(arn) - 1] = '\0';
+	memcpy(arn, "arn:", 4);
+	ck_assert_int_eq(load("[country PE]\n", env2, &c, &eb), RC_INVAL);
+	ck_assert_msg(strstr(eb.msg, "longer than 511 bytes") != NULL, "got '%s'", eb.msg);
+	/* a name that fits before {stage} is expanded but not after */
+	ck_assert_int_eq(load("[general]\nstage = abcdefghijklmnopqrstuvwxyz012345\n"
+			      "[country PE]\nqueue_name = q-{stage}-{stage}-{stage}\n", NULL, &c,
+			      &eb), RC_INVAL);
+	ck_assert_msg(strstr(eb.msg, "[country PE] queue_name: longer than 80 bytes once "
+				     "placeholders are replaced") != NULL, "got '%s'", eb.msg);
+}
+END_TEST
+
+START_TEST(test_db_target)
+{
+	struct conf *c = NULL;
+	struct errbuf eb;
+	struct db_target t;
+
+	ck_assert_int_eq(load("[rds]\nconnect_timeout = 7\n[country PE]\ndb_host = h\n"
+			      "db_port = 6000\n", NULL, &c, &eb), RC_OK);
+	conf_db_target(c, conf_country(c, "PE"), "pw", &t);
+	ck_assert_str_eq(t.host, "h");
+	ck_assert_int_eq(t.port, 6000);
+	ck_assert_str_eq(t.dbname, "appointments_pe");
+	ck_assert_str_eq(t.user, "appointmentd");
+	ck_assert_str_eq(t.sslmode, "prefer");
+	ck_assert_str_eq(t.password, "pw");
+	ck_assert_int_eq(t.connect_timeout_ms, 7000);
+	conf_free(c);
 }
 END_TEST
 
 START_TEST(test_shipped_files_load)
 {
 	char path[512];
-	struct cfg *c = NULL;
+	struct conf *c = NULL;
 	struct errbuf eb = {{0}};
 	const char *root = getenv("APPT_SOURCE_ROOT");
 	static const char *const stages[] = {"dev", "staging", "prod"};
@@ -255,12 +352,12 @@ START_TEST(test_shipped_files_load)
 		struct cfg_env ce = {fake_get, &fe};
 		FILE *devnull = fopen("/dev/null", "w");
 
-		ck_assert_msg(cfg_load(path, &ce, &c, &eb) == RC_OK, "%s", eb.msg);
+		ck_assert_msg(conf_load(path, &ce, &c, &eb) == RC_OK, "%s", eb.msg);
 		ck_assert_int_eq(c->rate_limit, rates[i]);
 		ck_assert_uint_eq(c->n_countries, 2);
-		cfg_dump(c, devnull);
+		conf_dump(c, devnull);
 		fclose(devnull);
-		cfg_free(c);
+		conf_free(c);
 	}
 }
 END_TEST
@@ -279,7 +376,10 @@ int main(void)
 	tcase_add_loop_test(tc, test_bad_file, 0, (int)(sizeof(bad_files) / sizeof(bad_files[0])));
 	tcase_add_test(tc, test_bad_env);
 	tcase_add_test(tc, test_missing_file_and_long_line);
-	tcase_add_test(tc, test_reload_diff);
+	tcase_add_test(tc, test_reload_applies_only_reloadable_keys);
+	tcase_add_test(tc, test_reload_keeps_countries_by_code);
+	tcase_add_test(tc, test_over_long_value_refused);
+	tcase_add_test(tc, test_db_target);
 	tcase_add_test(tc, test_shipped_files_load);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

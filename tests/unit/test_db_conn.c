@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/cfg.h"
 #include "pg/db.h"
 #include "pg/db_int.h"
 
@@ -84,31 +83,31 @@ START_TEST(test_valid_country)
 }
 END_TEST
 
-static void fill_country(struct cfg_country *cc, char *host, char *name, char *user,
-			 char *ssl, int port)
+static void fill_target(struct db_target *t, const char *host, const char *name,
+			const char *user, const char *ssl, int port, const char *password)
 {
-	memset(cc, 0, sizeof(*cc));
-	memcpy(cc->code, "PE", 3);
-	cc->db_host = host;
-	cc->db_port = port;
-	cc->db_name = name;
-	cc->db_user = user;
-	cc->db_sslmode = ssl;
+	memset(t, 0, sizeof(*t));
+	t->host = host;
+	t->port = port;
+	t->dbname = name;
+	t->user = user;
+	t->sslmode = ssl;
+	t->password = password;
 }
 
 START_TEST(test_new_validation)
 {
 	char host[] = "127.0.0.1", name[] = "appointments_pe", user[] = "appointmentd",
 	     empty[] = "", ssl[] = "disable";
-	struct cfg_country cc;
+	struct db_target cc;
 	struct db_conn *c = NULL;
 	struct db_options o;
 	struct errbuf eb = {{0}};
 	char *longv;
 
-	fill_country(&cc, host, name, user, ssl, 5432);
+	fill_target(&cc, host, name, user, ssl, 5432, "pw");
 	db_options_init(&o);
-	ck_assert_int_eq(db_conn_new(&cc, "pw", &o, &c, &eb), RC_OK);
+	ck_assert_int_eq(db_conn_new(&cc, &o, &c, &eb), RC_OK);
 	ck_assert_ptr_nonnull(c);
 	ck_assert_str_eq(db_describe(c), "127.0.0.1:5432/appointments_pe");
 	ck_assert(!db_connected(c));
@@ -118,59 +117,45 @@ START_TEST(test_new_validation)
 	c = NULL;
 	db_conn_free(NULL);
 
-	fill_country(&cc, empty, name, user, ssl, 5432);
-	ck_assert_int_eq(db_conn_new(&cc, NULL, &o, &c, &eb), RC_INVAL);
+	fill_target(&cc, empty, name, user, ssl, 5432, NULL);
+	ck_assert_int_eq(db_conn_new(&cc, &o, &c, &eb), RC_INVAL);
 	ck_assert_ptr_null(c);
 	ck_assert_msg(strstr(eb.msg, "host") != NULL, "%s", eb.msg);
 
-	fill_country(&cc, host, name, NULL, ssl, 5432);
-	ck_assert_int_eq(db_conn_new(&cc, NULL, &o, &c, &eb), RC_INVAL);
+	fill_target(&cc, host, name, NULL, ssl, 5432, NULL);
+	ck_assert_int_eq(db_conn_new(&cc, &o, &c, &eb), RC_INVAL);
 
-	fill_country(&cc, host, name, user, ssl, 0);
-	ck_assert_int_eq(db_conn_new(&cc, NULL, &o, &c, &eb), RC_INVAL);
-	fill_country(&cc, host, name, user, ssl, 65536);
-	ck_assert_int_eq(db_conn_new(&cc, NULL, &o, &c, &eb), RC_INVAL);
+	fill_target(&cc, host, name, user, ssl, 0, NULL);
+	ck_assert_int_eq(db_conn_new(&cc, &o, &c, &eb), RC_INVAL);
+	fill_target(&cc, host, name, user, ssl, 65536, NULL);
+	ck_assert_int_eq(db_conn_new(&cc, &o, &c, &eb), RC_INVAL);
 
-	fill_country(&cc, host, name, user, NULL, 5432); /* sslmode may be absent */
-	ck_assert_int_eq(db_conn_new(&cc, NULL, NULL, &c, &eb), RC_OK);
+	fill_target(&cc, host, name, user, NULL, 5432, NULL); /* sslmode may be absent */
+	ck_assert_int_eq(db_conn_new(&cc, NULL, &c, &eb), RC_OK);
 	db_conn_free(c);
 	c = NULL;
 
 	o.query_timeout_ms = -1;
-	ck_assert_int_eq(db_conn_new(&cc, NULL, &o, &c, &eb), RC_INVAL);
+	ck_assert_int_eq(db_conn_new(&cc, &o, &c, &eb), RC_INVAL);
 	db_options_init(&o);
 	o.backoff_min_ms = 5000;
 	o.backoff_max_ms = 10;
-	ck_assert_int_eq(db_conn_new(&cc, NULL, &o, &c, &eb), RC_INVAL);
+	ck_assert_int_eq(db_conn_new(&cc, &o, &c, &eb), RC_INVAL);
 	db_options_init(&o);
 
 	longv = malloc(DB_PARAM_MAX + 2);
 	ck_assert_ptr_nonnull(longv);
 	memset(longv, 'x', DB_PARAM_MAX + 1);
 	longv[DB_PARAM_MAX + 1] = '\0';
-	ck_assert_int_eq(db_conn_new(&cc, longv, &o, &c, &eb), RC_INVAL);
-	fill_country(&cc, longv, name, user, ssl, 5432);
-	ck_assert_int_eq(db_conn_new(&cc, NULL, &o, &c, &eb), RC_INVAL);
+	cc.password = longv;
+	ck_assert_int_eq(db_conn_new(&cc, &o, &c, &eb), RC_INVAL);
+	cc.password = NULL;
+	cc.connect_timeout_ms = -1;
+	ck_assert_int_eq(db_conn_new(&cc, &o, &c, &eb), RC_INVAL);
+	fill_target(&cc, longv, name, user, ssl, 5432, NULL);
+	ck_assert_int_eq(db_conn_new(&cc, &o, &c, &eb), RC_INVAL);
 	ck_assert_ptr_null(c);
 	free(longv);
-}
-END_TEST
-
-START_TEST(test_options_from_cfg)
-{
-	struct cfg c;
-	struct db_options o;
-
-	memset(&c, 0, sizeof(c));
-	c.rds_connect_timeout = 7;
-	db_options_from_cfg(&c, "appointment-worker", &o);
-	ck_assert_int_eq(o.connect_timeout_ms, 7000);
-	ck_assert_str_eq(o.application_name, "appointment-worker");
-	ck_assert_int_eq(o.statement_timeout_ms, 0);
-	c.rds_connect_timeout = 0;
-	db_options_from_cfg(&c, NULL, &o);
-	ck_assert_int_eq(o.connect_timeout_ms, DB_DEFAULT_CONNECT_TIMEOUT_MS);
-	ck_assert_str_eq(o.application_name, DB_DEFAULT_APPNAME);
 }
 END_TEST
 
@@ -184,7 +169,6 @@ int main(void)
 	tcase_add_test(tc, test_classify);
 	tcase_add_test(tc, test_valid_country);
 	tcase_add_test(tc, test_new_validation);
-	tcase_add_test(tc, test_options_from_cfg);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

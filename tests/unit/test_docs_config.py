@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""docs/configuration.md lists every key of lib/base/cfg.c's key table, in its section, with
+"""docs/configuration.md lists every key of lib/app/conf.c's key table, in its section, with
 its environment names, and no key the table does not have (docs stay true to the code)."""
 import os
 import re
@@ -9,8 +9,9 @@ SRC = os.environ.get("APPT_SOURCE_ROOT", ".")
 
 
 def table_keys():
-    src = open(os.path.join(SRC, "lib", "base", "cfg.c")).read()
-    tbl = src[src.index("static const struct cfg_key cfg_keys[] = {"):src.index("#define N_KEYS")]
+    src = open(os.path.join(SRC, "lib", "app", "conf.c")).read()
+    start = src.index("static const struct cfg_key conf_keys[] = {")
+    tbl = src[start:src.index("\n};\n", start) + 4]
     keys = []
     for kind, body in re.findall(r"\b([GC])\((.*?)\),\n", tbl, flags=re.S):
         strings = re.findall(r'"([^"]*)"', body)
