@@ -252,16 +252,18 @@ class Deployment:
         # extra sections/keys are appended as whole sections by the test
         return text + extra
 
-    def ctl(self, *args, check=True, timeout=120):
+    def ctl(self, *args, check=True, timeout=120, env=None):
         r = subprocess.run([binary("appointmentctl"), "--config", self.config] + list(args),
-                           env=self.env, capture_output=True, text=True, timeout=timeout)
+                           env=env or self.env, capture_output=True, text=True, timeout=timeout)
         if check and r.returncode != 0:
             raise RuntimeError("appointmentctl %s failed (%d): %s%s" %
                                (" ".join(args), r.returncode, r.stdout, r.stderr))
         return r
 
-    def start(self, name, *args):
-        d = Daemon(name, ["--config", self.config] + list(args), self.env, self.dir)
+    def start(self, name, *args, env=None):
+        """Starts a daemon; env (default: the deployment's) lets a test route one daemon
+        through its own endpoints (tests/faults puts a fault proxy in front of each)."""
+        d = Daemon(name, ["--config", self.config] + list(args), env or self.env, self.dir)
         self.daemons.append(d)
         return d
 
