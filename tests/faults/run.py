@@ -59,7 +59,11 @@ QUIET_RECONCILE_AGE = 10
 
 # Rows that fail on the code as it is, with the reason; each must fail (a violation, not a
 # harness error) or the run fails. Empty once issue 10's fixes are in.
-EXPECTED_FAILURES = {}
+EXPECTED_FAILURES = {
+    "DynamoDB black-hole UpdateItem only 15 s":
+        "issue 10: a claim whose response was never stored is taken over after 60 s with a "
+        "new appointment id (lib/app/idem.c, idem_claim)",
+}
 # Rows that fail only sometimes on the code as it is (a defect they hit by chance): not run
 # (counted as skipped) until the fix is in, unless --all.
 HELD_BACK = {}
@@ -273,9 +277,11 @@ def rows():
         ph = phase_of[svc]
         add("%s refused" % label[svc], ph, rule_row(glob, "refuse"))
         add("%s black-hole" % label[svc], ph, rule_row(glob, "blackhole"))
-        if svc == "dynamodb":  # one operation down: the API stores the item, not the answer
-            add("DynamoDB black-hole UpdateItem only", ph,
-                rule_row(glob, "blackhole", op="UpdateItem"))
+        if svc == "dynamodb":
+            # one operation down for longer than the API's 10 s AWS budget: the item is
+            # stored and answered, the Idempotency-Key's response is not
+            add("DynamoDB black-hole UpdateItem only 15 s", ph,
+                rule_row(glob, "blackhole", op="UpdateItem", window=15.0), fault_s=15)
         add("%s reset mid-response" % label[svc], ph, rule_row(glob, "reset", rate=0.5))
         add("%s delay 1-6 s" % label[svc], ph, rule_row(glob, "delay", ms=1000, jitter_ms=5000))
         for op in drops[svc]:
@@ -486,7 +492,14 @@ def main():
     ap.add_argument("--table", help="write the table (Markdown) here")
     ap.add_argument("--update-doc", action="store_true",
                     help="put the table into docs/reliability.md")
+    ap.add_argument("--update-doc-from", metavar="FILE",
+                    help="put a table written by an earlier run into docs/reliability.md, "
+                         "and run nothing")
     args = ap.parse_args()
+    if args.update_doc_from:
+        with open(args.update_doc_from) as f:
+            update_doc(f.read())
+        return 0
     all_rows = rows()
     selected = [r for r in all_rows if not args.only or re.search(args.only, r.name)]
     held = [r for r in selected if r.name in HELD_BACK and not args.all]
