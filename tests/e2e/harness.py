@@ -54,6 +54,17 @@ def rand(n=8):
     return "".join(random.choice(string.ascii_lowercase + string.digits) for _ in range(n))
 
 
+def stop_child(proc, timeout=10):
+    """Stops a child we started, by its pid: SIGTERM, then SIGKILL after timeout seconds."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def psql(db, sql):
     env = dict(os.environ, PGPASSWORD=os.environ["RDS_PASSWORD"])
     r = subprocess.run(["psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1",
@@ -371,13 +382,7 @@ class FaultProxy:
         return self.control("stats")
 
     def close(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_child(self.proc)
         for f in (self.proc.stdin, self.proc.stdout):
             if f is not None:
                 f.close()

@@ -9,6 +9,8 @@ import threading
 import time
 import urllib.request
 
+import harness
+
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
@@ -86,15 +88,9 @@ class Proxy:
         return self._call("GET", "/stats")
 
     def close(self):
-        if self.proc.poll() is None:
-            try:
-                self.proc.stdin.close()
-            except OSError:
-                pass
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        try:
+            self.proc.stdin.close()  # it exits by itself when its stdin closes...
+        except OSError:
+            pass
+        harness.stop_child(self.proc)  # ...and by pid if it does not
         self.log.close()
