@@ -66,7 +66,14 @@ EXPECTED_FAILURES = {
 }
 # Rows that fail only sometimes on the code as it is (a defect they hit by chance): not run
 # (counted as skipped) until the fix is in, unless --all.
-HELD_BACK = {}
+_REPLAY_409 = ("issue 10: a lost reply to the Idempotency-Key claim's own PutItem makes every "
+               "retry poll and answer 409 for 60 s, then take the claim over (lib/app/idem.c); "
+               "with an answer lost meanwhile, a key can end without its appointment")
+HELD_BACK = {
+    "DynamoDB apply-then-drop PutItem": _REPLAY_409,
+    "DynamoDB reset mid-response": _REPLAY_409,
+    "DynamoDB delay 1-6 s": _REPLAY_409,
+}
 
 T0 = time.monotonic()
 
