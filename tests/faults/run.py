@@ -632,7 +632,7 @@ def report(ctx, selected, res, checks, held, args):
         lines.append("| *%s* | | | | | | | | | | | %s | %s |" % (
             c.name, "%.1f" % c.seconds if c.seconds is not None else "", c.result))
     for r in held:
-        lines.append("| %s | | | | | | | | | | | | not run: %s |" % (r.name, HELD_BACK[r.name]))
+        lines.append("| %s | | | | | | | | | | | | held back |" % r.name)
     table = "\n".join(lines)
     print()
     print(table)
@@ -640,6 +640,8 @@ def report(ctx, selected, res, checks, held, args):
     for r in selected:
         for msg in r.errors + r.violations + res[r.name].notes:
             print("  %s: %s" % (r.name, msg))
+    for r in held:
+        print("  %s: held back: %s" % (r.name, HELD_BACK[r.name]))
     for c in checks:
         for msg in c.problems[:8]:
             print("  %s: %s" % (c.name, msg))
