@@ -147,7 +147,7 @@ static void on_reload(void *ud)
 	if (ignored[0] != '\0')
 		log_warn(&ctx->lg, NULL, "reload: these keys need a restart and were not applied: %s",
 			 ignored);
-	ctx->lg.level = next->log_level;
+	log_set_level(&ctx->lg, next->log_level);
 	ratelimit_set(&ctx->rl, next->rate_limit, next->rate_burst);
 	/* the old configuration stays alive (retired), so its strings stay valid too */
 	http_server_set_cors(ctx->http, next->cors_origins);

@@ -156,10 +156,20 @@ static bool stderr_is_journal(void)
 	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
 
+void log_set_level(struct logger *lg, enum log_level level)
+{
+	atomic_store_explicit(&lg->level, (int)level, memory_order_relaxed);
+}
+
+enum log_level log_get_level(const struct logger *lg)
+{
+	return (enum log_level)atomic_load_explicit(&lg->level, memory_order_relaxed);
+}
+
 void log_init(struct logger *lg, const char *service, enum log_level level)
 {
 	snprintf(lg->service, sizeof(lg->service), "%s", service);
-	lg->level = level;
+	atomic_init(&lg->level, (int)level);
 	lg->fd = STDERR_FILENO;
 	lg->journal = HAVE_LIBSYSTEMD && stderr_is_journal();
 }
@@ -259,7 +269,7 @@ void log_emit(const struct logger *lg, enum log_level lv, const struct log_field
 	va_list ap;
 	int saved_errno = errno;
 
-	if (lg == NULL || lv > lg->level)
+	if (lg == NULL || lv > log_get_level(lg))
 		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -328,7 +338,7 @@ void log_emit_err(const struct logger *lg, enum log_level lv, const char *error,
 	char msg[LOG_MAX_LINE / 2];
 	va_list ap;
 
-	if (lg == NULL || lv > lg->level)
+	if (lg == NULL || lv > log_get_level(lg))
 		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);

@@ -4,6 +4,7 @@
 #ifndef APPT_LOG_H
 #define APPT_LOG_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -38,11 +39,12 @@ struct log_fields {
 	size_t n_kv;
 };
 
-/* Logger state; owned by the daemon's context. The level may be changed on reload
- * by the thread that owns the context; log_emit itself is thread-safe. */
+/* Logger state; owned by the daemon's context. Every call below is thread-safe, and the
+ * level may change (log_set_level, on reload) while other threads log. */
 struct logger {
 	char service[64];     /* "appointment-api", ... */
-	enum log_level level; /* lines above it are dropped */
+	atomic_int level;     /* an enum log_level: lines above it are dropped; read and
+			       * written only through log_init / log_set_level / log_emit */
 	bool journal;         /* send with sd_journal_send instead of stderr */
 	int fd;               /* where JSON lines go, normally 2 */
 };
@@ -50,6 +52,12 @@ struct logger {
 /* Sets up a logger for service at level; journal is chosen when JOURNAL_STREAM
  * names stderr and libsystemd is built in. Never fails. */
 void log_init(struct logger *lg, const char *service, enum log_level level);
+
+/* Changes the level; any thread, any time (a relaxed atomic store: a line being written
+ * while it changes is judged by either level). */
+void log_set_level(struct logger *lg, enum log_level level);
+/* The current level. */
+enum log_level log_get_level(const struct logger *lg);
 
 /* Writes one line if lv is enabled. f may be NULL. Thread-safe; one write(2) per
  * line so lines of concurrent threads never interleave. */

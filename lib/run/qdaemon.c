@@ -147,7 +147,7 @@ static void on_reload(void *ud)
 	if (ignored[0] != '\0')
 		log_warn(&d->lg, NULL, "reload: these keys need a restart and were not applied: %s",
 			 ignored);
-	d->lg.level = next->log_level;
+	log_set_level(&d->lg, next->log_level);
 	conf_free(next);
 	log_info(&d->lg, NULL, "configuration reloaded");
 }

@@ -3,6 +3,8 @@
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include "base/log.h"
@@ -36,6 +38,47 @@ static const char *field(struct json_object *o, const char *k)
 		return NULL;
 	return json_object_get_string(v);
 }
+
+struct race {
+	struct logger *lg;
+	int rounds;
+};
+
+static void *emitter(void *arg)
+{
+	struct race *r = arg;
+
+	for (int i = 0; i < r->rounds; i++) {
+		log_debug(r->lg, NULL, "debug %d", i);
+		log_error(r->lg, NULL, "error %d", i);
+	}
+	return NULL;
+}
+
+/* A reload changes the level while every thread logs. Before issue 11 the daemons wrote
+ * the plain field (lg.level = ...) and ThreadSanitizer reported a data race with
+ * log_emit's read; under the TSan build this test fails if that comes back. */
+START_TEST(test_level_changes_while_logging)
+{
+	struct logger lg;
+	struct race r = {&lg, 2000};
+	pthread_t t[4];
+	int devnull = open("/dev/null", O_WRONLY);
+
+	ck_assert_int_ge(devnull, 0);
+	log_init(&lg, "race", LOG_LVL_INFO);
+	lg.journal = false;
+	lg.fd = devnull;
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, emitter, &r), 0);
+	for (int i = 0; i < 2000; i++)
+		log_set_level(&lg, i % 2 ? LOG_LVL_DEBUG : LOG_LVL_WARN);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	ck_assert_int_eq(log_get_level(&lg), LOG_LVL_DEBUG);
+	close(devnull);
+}
+END_TEST
 
 START_TEST(test_line_fields_and_mask)
 {
@@ -157,6 +200,7 @@ int main(void)
 	tcase_add_test(tc, test_long_line_stays_json);
 	tcase_add_loop_test(tc, test_mask, 0, (int)(sizeof(masks) / sizeof(masks[0])));
 	tcase_add_test(tc, test_level_names);
+	tcase_add_test(tc, test_level_changes_while_logging);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
