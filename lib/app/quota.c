@@ -4,7 +4,8 @@
 
 #include <json-c/json.h>
 #include <stdio.h>
-#include <time.h>
+
+#include "domain/timeutil.h"
 
 int64_t quota_seconds_to_reset(int64_t now_s)
 {
@@ -16,11 +17,9 @@ int64_t quota_seconds_to_reset(int64_t now_s)
 enum rc quota_take(struct ddb_client *ddb, const char *table, const char *api_key_hash,
 		   int64_t now_s, int64_t *count, struct errbuf *eb)
 {
-	char day[16];
+	char day[TU_ISO_SIZE]; /* "YYYY-MM-DD" of now_s, UTC */
 	char record[APIKEYS_HEX_SIZE];
 	const char *parts[] = {api_key_hash, "#", day, NULL};
-	time_t t = (time_t)now_s;
-	struct tm tm;
 	struct json_object *key = json_object_new_object();
 	struct json_object *values = json_object_new_object();
 	struct json_object *names = NULL;
@@ -33,8 +32,12 @@ enum rc quota_take(struct ddb_client *ddb, const char *table, const char *api_ke
 	*count = 0;
 	if (key == NULL || values == NULL)
 		goto out;
-	gmtime_r(&t, &tm);
-	snprintf(day, sizeof(day), "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+	/* the one timestamp form, cut to its date (the format is fixed: nothing else is lost) */
+	if (tu_format_ms(now_s * 1000, day) != RC_OK) {
+		rc = eb_set(eb, RC_INVAL, "quota: time %lld out of range", (long long)now_s);
+		goto out;
+	}
+	day[10] = '\0';
 	apikeys_sha256_hex(parts, record);
 	rc = ddb_put_s(key, TBL_SIDE_KEY, record);
 	if (rc == RC_OK)
