@@ -1,8 +1,7 @@
-/* qdaemon.h — the whole life of a queue-consuming daemon (appointment-worker,
- * appointment-completion), written once: arguments, configuration, logging,
- * signals, AWS setup, queue URL resolution, the optional /metrics listener, the
- * consumer, systemd notifications, reload and the drain on stop. A daemon only
- * supplies its handler through struct qdaemon_app. */
+/* qdaemon.h — a queue-consuming daemon (appointment-worker, appointment-completion) on the
+ * one lifecycle (run/lifecycle: arguments, configuration, signals, reload, watchdog,
+ * drain): queue URL resolution, the optional /metrics listener and the consumer are written
+ * here once; a daemon only supplies its handler through struct qdaemon_app. */
 #ifndef APPT_QDAEMON_H
 #define APPT_QDAEMON_H
 
@@ -19,7 +18,8 @@
 
 /* What qdaemon_main hands to the application's setup. */
 struct qdaemon_env {
-	const struct conf *cfg;        /* loaded configuration (valid until teardown) */
+	const struct conf *cfg;        /* configuration at start (valid until teardown); a reload
+				       * changes nothing a consumer uses but the log level */
 	const struct svc_args *args;  /* parsed standard options */
 	const struct aws_config *aws; /* resolved AWS settings */
 	const struct logger *lg;

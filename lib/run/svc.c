@@ -212,6 +212,11 @@ void svc_reloading(struct svc *s)
 	notify(s, state);
 }
 
+void svc_reloaded(struct svc *s)
+{
+	notify(s, "READY=1");
+}
+
 void svc_stopping(struct svc *s)
 {
 	notify(s, "STOPPING=1");

@@ -71,8 +71,10 @@ void svc_ready(struct svc *s, const char *fmt, ...) PRINTF(2, 3);
 /* STATUS=<status>: one line an operator sees in `systemctl status`; sent only when
  * it differs from the last one (sd_notify blocks while the manager is busy). */
 void svc_status(struct svc *s, const char *fmt, ...) PRINTF(2, 3);
-/* RELOADING=1 with MONOTONIC_USEC, before a reload. Follow with svc_ready. */
+/* RELOADING=1 with MONOTONIC_USEC, before a reload. Follow with svc_reloaded. */
 void svc_reloading(struct svc *s);
+/* READY=1 after a reload (STATUS= stays what it was). */
+void svc_reloaded(struct svc *s);
 /* STOPPING=1, when the drain starts. */
 void svc_stopping(struct svc *s);
 /* WATCHDOG=1 when half the interval has passed since the last ping; call it only
