@@ -1,23 +1,25 @@
-/* appointment-api — the HTTP front daemon (SPEC §3). main() only wires: config,
- * logging, signals, AWS, the password, keys, the listening socket, the server. */
+/* api.c — appointment-api's context and its parts of the one lifecycle (run/lifecycle):
+ * setup (password, keys, throttling), start (the listening socket, the HTTP server, the
+ * self-probe), reload (what the server holds apart: rates, keys, CORS), tick (progress is
+ * an answered self-probe), quiesce and drain, and the per-thread clients the handlers use.
+ * Per-country state (topics, database connections) is found by country code. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api.h"
-#include "app/awscfg.h"
+#include "app/secret.h"
 #include "aws/awsmetrics.h"
 #include "base/clock.h"
-#include "domain/timeutil.h"
-#include "app/secret.h"
-
-#define SERVICE_NAME "appointment-api"
-#define DRAIN_TIMEOUT_MS 25000 /* below the unit's TimeoutStopSec=30s */
+#include "base/str.h"
 
 const struct conf *api_cfg(struct api_ctx *ctx)
 {
-	return atomic_load(&ctx->cfg);
+	return lifecycle_conf(ctx->lc);
 }
+
+/* ---- the handlers' per-thread clients ---------------------------------------------------- */
 
 static void thread_free(struct api_thread *t)
 {
@@ -25,8 +27,8 @@ static void thread_free(struct api_thread *t)
 		return;
 	ddb_client_free(t->ddb);
 	sns_client_free(t->sns);
-	for (size_t i = 0; i < CONF_MAX_COUNTRIES; i++)
-		db_conn_free(t->db[i]);
+	for (size_t i = 0; i < t->n_db; i++)
+		db_conn_free(t->db[i].db);
 	free(t);
 }
 
@@ -41,8 +43,8 @@ struct api_thread *api_thread_get(struct api_ctx *ctx, struct errbuf *eb)
 		eb_set(eb, RC_NOMEM, "out of memory");
 		return NULL;
 	}
-	t->ddb = ddb_client_new(&ctx->aws, eb);
-	t->sns = t->ddb != NULL ? sns_client_new(&ctx->aws, eb) : NULL;
+	t->ddb = ddb_client_new(ctx->aws, eb);
+	t->sns = t->ddb != NULL ? sns_client_new(ctx->aws, eb) : NULL;
 	pthread_mutex_lock(&ctx->threads_lock);
 	if (t->sns == NULL || ctx->n_threads >= sizeof(ctx->threads) / sizeof(ctx->threads[0])) {
 		pthread_mutex_unlock(&ctx->threads_lock);
@@ -59,6 +61,39 @@ struct api_thread *api_thread_get(struct api_ctx *ctx, struct errbuf *eb)
 	return t;
 }
 
+enum rc api_thread_db(struct api_ctx *ctx, struct api_thread *t, const char *code,
+		      struct db_conn **db, struct errbuf *eb)
+{
+	const struct conf *cfg = api_cfg(ctx);
+	const struct conf_country *cc = conf_country(cfg, code);
+	struct db_options opt;
+	struct db_target target;
+	struct api_db *slot;
+	enum rc rc;
+
+	*db = NULL;
+	for (size_t i = 0; i < t->n_db; i++)
+		if (strcmp(t->db[i].code, code) == 0) {
+			*db = t->db[i].db;
+			return RC_OK;
+		}
+	if (cc == NULL || t->n_db >= CONF_MAX_COUNTRIES)
+		return eb_set(eb, RC_INVAL, "no [country %s] section", code);
+	db_options_init(&opt);
+	opt.application_name = "appointment-api";
+	opt.query_timeout_ms = cfg->db_check_timeout_ms;
+	conf_db_target(cfg, cc, ctx->db_password, &target);
+	target.connect_timeout_ms = cfg->db_check_timeout_ms;
+	slot = &t->db[t->n_db];
+	rc = db_conn_new(&target, &opt, &slot->db, eb);
+	if (rc != RC_OK)
+		return rc;
+	memcpy(slot->code, cc->code, sizeof(slot->code));
+	t->n_db++;
+	*db = slot->db;
+	return RC_OK;
+}
+
 void api_dep_mark(struct api_dep *dep, enum rc rc)
 {
 	/* a missing item or a failed condition is an answer: the service is up */
@@ -67,27 +102,35 @@ void api_dep_mark(struct api_dep *dep, enum rc rc)
 	atomic_store(up ? &dep->last_ok_ms : &dep->last_fail_ms, clk_mono_ms());
 }
 
-enum rc api_topic_arn(struct api_ctx *ctx, struct api_thread *t, size_t ci, const char **arn,
-		      struct errbuf *eb)
+enum rc api_topic_arn(struct api_ctx *ctx, struct api_thread *t, const char *code,
+		      const char **arn, struct errbuf *eb)
 {
-	const struct conf_country *cc = &api_cfg(ctx)->countries[ci];
+	const struct conf_country *cc = conf_country(api_cfg(ctx), code);
+	struct api_topic *tp = NULL;
 	struct aws_error err;
 	enum rc rc = RC_OK;
 
+	for (size_t i = 0; i < ctx->n_countries; i++)
+		if (strcmp(ctx->topics[i].code, code) == 0)
+			tp = &ctx->topics[i];
+	if (cc == NULL || tp == NULL)
+		return eb_set(eb, RC_INVAL, "no [country %s] section", code);
 	pthread_mutex_lock(&ctx->topics_lock);
-	if (ctx->topic_arn[ci][0] == '\0') {
+	if (tp->arn[0] == '\0') {
 		if (cc->topic_arn[0] != '\0') {
-			snprintf(ctx->topic_arn[ci], SNS_ARN_MAX, "%s", cc->topic_arn);
+			/* the key's limit is SNS_ARN_MAX - 1: it fits */
+			if (!str_copy(tp->arn, sizeof(tp->arn), cc->topic_arn))
+				rc = eb_set(eb, RC_INVAL, "topic ARN of %s too long", code);
 		} else {
 			/* CreateTopic is idempotent and answers the ARN of an existing topic */
-			rc = sns_create_topic(t->sns, cc->topic_name, NULL, 0, ctx->topic_arn[ci], &err);
+			rc = sns_create_topic(t->sns, cc->topic_name, NULL, 0, tp->arn, &err);
 			if (rc != RC_OK) {
-				ctx->topic_arn[ci][0] = '\0';
+				tp->arn[0] = '\0';
 				aws_error_to_eb(&err, eb);
 			}
 		}
 	}
-	*arn = ctx->topic_arn[ci];
+	*arn = tp->arn;
 	pthread_mutex_unlock(&ctx->topics_lock);
 	return rc;
 }
@@ -107,60 +150,26 @@ enum rc api_metrics_describe(struct metrics *m)
 	return rc;
 }
 
-/* Loads [api] keys_file into ctx (keys off when unset). */
-static enum rc load_keys(struct api_ctx *ctx, const struct conf *cfg, struct errbuf *eb)
-{
-	struct apikeys *keys = NULL;
-	struct apikeys *old;
-	enum rc rc;
+/* ---- setup ------------------------------------------------------------------------------- */
 
-	if (cfg->api_keys_file[0] != '\0') {
-		rc = apikeys_load(cfg->api_keys_file, &keys, eb);
-		if (rc != RC_OK)
-			return rc;
-	}
+/* Reads [api] keys_file of cfg into *keys (NULL: keys off). */
+static enum rc read_keys(const struct conf *cfg, struct apikeys **keys, struct errbuf *eb)
+{
+	*keys = NULL;
+	if (cfg->api_keys_file[0] == '\0')
+		return RC_OK;
+	return apikeys_load(cfg->api_keys_file, keys, eb);
+}
+
+static void swap_keys(struct api_ctx *ctx, struct apikeys *keys)
+{
+	struct apikeys *old;
+
 	pthread_rwlock_wrlock(&ctx->keys_lock);
 	old = ctx->keys;
 	ctx->keys = keys;
 	pthread_rwlock_unlock(&ctx->keys_lock);
 	apikeys_free(old);
-	return RC_OK;
-}
-
-/* SIGHUP: reloadable keys take effect, the rest is reported (STYLE rule 7). */
-static void on_reload(void *ud)
-{
-	struct api_ctx *ctx = ud;
-	struct conf *next = NULL;
-	struct errbuf eb = {{0}};
-	char ignored[512];
-
-	if (conf_reload(api_cfg(ctx), NULL, &next, ignored, sizeof(ignored), &eb) != RC_OK) {
-		log_emit_err(&ctx->lg, LOG_LVL_ERROR, eb.msg, "reload failed; the running configuration stays");
-		return;
-	}
-	if (ctx->n_retired >= API_MAX_RETIRED_CFG || load_keys(ctx, next, &eb) != RC_OK) {
-		log_emit_err(&ctx->lg, LOG_LVL_ERROR, eb.msg, "reload failed; the running configuration stays");
-		conf_free(next);
-		return;
-	}
-	if (ignored[0] != '\0')
-		log_warn(&ctx->lg, NULL, "reload: these keys need a restart and were not applied: %s",
-			 ignored);
-	log_set_level(&ctx->lg, next->log_level);
-	ratelimit_set(&ctx->rl, next->rate_limit, next->rate_burst);
-	/* the old configuration stays alive (retired), so its strings stay valid too */
-	http_server_set_cors(ctx->http, next->cors_origins);
-	ctx->retired[ctx->n_retired++] = atomic_exchange(&ctx->cfg, next);
-	log_info(&ctx->lg, NULL, "configuration reloaded");
-}
-
-static bool on_tick(void *ud)
-{
-	struct api_ctx *ctx = ud;
-
-	svc_status(&ctx->svc, "serving; %u requests in flight", http_server_in_flight(ctx->http));
-	return true;
 }
 
 /* Resolves the password; without one the schedule check degrades to "accept" (the
@@ -170,23 +179,70 @@ static void resolve_password(struct api_ctx *ctx)
 	struct errbuf eb = {{0}};
 	enum secret_source src;
 
-	if (secret_rds_password(api_cfg(ctx), &ctx->aws, &ctx->db_password, &src, &eb) == RC_OK)
-		log_info(&ctx->lg, NULL, "PostgreSQL password from %s", secret_source_name(src));
+	if (secret_rds_password(api_cfg(ctx), ctx->aws, &ctx->db_password, &src, &eb) == RC_OK)
+		log_info(ctx->lg, NULL, "PostgreSQL password from %s", secret_source_name(src));
 	else
-		log_emit_err(&ctx->lg, LOG_LVL_WARN, eb.msg, "no PostgreSQL password; schedule checks will be skipped");
+		log_emit_err(ctx->lg, LOG_LVL_WARN, eb.msg,
+			     "no PostgreSQL password; schedule checks will be skipped");
 }
 
-static enum rc start_server(struct api_ctx *ctx, struct errbuf *eb)
+enum rc api_setup(struct lifecycle *lc, const void *ud, void **app, struct errbuf *eb)
 {
+	struct api_ctx *ctx = calloc(1, sizeof(*ctx));
+	const struct conf *cfg = lifecycle_conf(lc);
+	struct apikeys *keys = NULL;
+	enum rc rc;
+
+	(void)ud;
+	*app = ctx;
+	if (ctx == NULL)
+		return eb_set(eb, RC_NOMEM, "out of memory");
+	ctx->lc = lc;
+	ctx->lg = lifecycle_log(lc);
+	ctx->metrics = lifecycle_metrics(lc);
+	ctx->aws = lifecycle_aws(lc);
+	pthread_mutex_init(&ctx->topics_lock, NULL);
+	pthread_mutex_init(&ctx->threads_lock, NULL);
+	pthread_rwlock_init(&ctx->keys_lock, NULL);
+	ratelimit_init(&ctx->rl, cfg->rate_limit, cfg->rate_burst, clk_mono_us());
+	for (size_t i = 0; i < cfg->n_countries; i++) {
+		ctx->countries[ctx->n_countries] = cfg->countries[i].code;
+		memcpy(ctx->topics[ctx->n_countries].code, cfg->countries[i].code, 3);
+		ctx->n_countries++;
+	}
+	rc = read_keys(cfg, &keys, eb);
+	if (rc != RC_OK)
+		return rc == RC_NOMEM ? rc : RC_INVAL; /* a bad keys file is a configuration error */
+	swap_keys(ctx, keys);
+	if (lifecycle_args(lc)->check_only)
+		return RC_OK;
+	if (api_metrics_describe(ctx->metrics) != RC_OK || pthread_key_create(&ctx->tls, NULL) != 0)
+		return eb_set(eb, RC_NOMEM, "out of memory");
+	ctx->tls_made = true;
+	resolve_password(ctx);
+	return RC_OK;
+}
+
+/* ---- start ------------------------------------------------------------------------------- */
+
+enum rc api_start(void *app, char *status, size_t n, struct errbuf *eb)
+{
+	struct api_ctx *ctx = app;
 	const struct conf *cfg = api_cfg(ctx);
 	struct http_opts o = {0};
 	enum rc rc;
 
-	o.listen_fd = svc_listen_fd(&ctx->svc);
+	o.listen_fd = svc_listen_fd(lifecycle_svc(ctx->lc));
 	if (o.listen_fd < 0) {
 		rc = http_listen(cfg->api_listen, &o.listen_fd, eb);
 		if (rc != RC_OK)
 			return rc;
+	}
+	/* the address is read before the server owns the socket */
+	rc = http_probe_new(o.listen_fd, &ctx->probe, eb);
+	if (rc != RC_OK) {
+		close(o.listen_fd);
+		return rc;
 	}
 	o.threads = (unsigned)cfg->api_threads;
 	o.body_limit = (size_t)cfg->body_limit;
@@ -196,88 +252,101 @@ static enum rc start_server(struct api_ctx *ctx, struct errbuf *eb)
 	o.n_routes = api_n_routes;
 	o.guard = api_guard;
 	o.ud = ctx;
-	o.lg = &ctx->lg;
+	o.lg = ctx->lg;
 	o.metrics = ctx->metrics;
 	o.cors_origins = cfg->cors_origins;
-	return http_server_start(&o, &ctx->http, eb);
+	rc = http_server_start(&o, &ctx->http, eb);
+	if (rc != RC_OK)
+		return rc;
+	log_info(ctx->lg, NULL, "serving (stage %s, %zu countries, API keys %s)", cfg->stage,
+		 ctx->n_countries, ctx->keys != NULL ? "on" : "off");
+	(void)str_cut(status, n, "serving");
+	return RC_OK;
 }
 
-static void ctx_cleanup(struct api_ctx *ctx)
+/* ---- the loop ---------------------------------------------------------------------------- */
+
+enum rc api_reload(void *app, const struct conf *next, struct errbuf *eb)
 {
+	struct api_ctx *ctx = app;
+	struct apikeys *keys = NULL;
+	enum rc rc = read_keys(next, &keys, eb);
+
+	if (rc != RC_OK)
+		return rc;
+	swap_keys(ctx, keys);
+	ratelimit_set(&ctx->rl, next->rate_limit, next->rate_burst);
+	/* next's strings live as long as requests may read them (api_readers_*) */
+	http_server_set_cors(ctx->http, next->cors_origins);
+	return RC_OK;
+}
+
+/* Progress is an answered self-probe: HTTP threads that are all stuck stop WATCHDOG=1. The
+ * probe may take two ticks, and a busy machine some more. */
+bool api_tick(void *app, char *status, size_t n)
+{
+	struct api_ctx *ctx = app;
+	const struct svc *svc = lifecycle_svc(ctx->lc);
+	int64_t now = clk_mono_ms();
+	int64_t stall = (int64_t)(svc->watchdog_usec / 2000);
+
+	http_probe_step(ctx->probe, now);
+	http_server_set_quiet_port(ctx->http, http_probe_port(ctx->probe));
+	(void)str_cut(status, n, "serving; %u requests in flight", http_server_in_flight(ctx->http));
+	return now - http_probe_last_ok(ctx->probe) <= (stall > API_STALL_MIN_MS ? stall
+										 : API_STALL_MIN_MS);
+}
+
+void api_quiesce(void *app)
+{
+	struct api_ctx *ctx = app;
+
+	http_server_quiesce(ctx->http);
+}
+
+bool api_drain(void *app, int timeout_ms)
+{
+	struct api_ctx *ctx = app;
+
+	return http_server_drain(ctx->http, timeout_ms);
+}
+
+unsigned api_in_flight(void *app)
+{
+	struct api_ctx *ctx = app;
+
+	return http_server_in_flight(ctx->http);
+}
+
+uint64_t api_readers_next(void *app)
+{
+	struct api_ctx *ctx = app;
+
+	return ctx->http != NULL ? http_server_readers_next(ctx->http) : 1;
+}
+
+uint64_t api_readers_oldest(void *app)
+{
+	struct api_ctx *ctx = app;
+
+	return ctx->http != NULL ? http_server_readers_oldest(ctx->http) : UINT64_MAX;
+}
+
+void api_teardown(void *app)
+{
+	struct api_ctx *ctx = app;
+
 	http_server_free(ctx->http);
+	http_probe_free(ctx->probe);
 	for (size_t i = 0; i < ctx->n_threads; i++)
 		thread_free(ctx->threads[i]);
+	if (ctx->tls_made)
+		pthread_key_delete(ctx->tls);
 	apikeys_free(ctx->keys);
 	secret_free(ctx->db_password);
-	metrics_free(ctx->metrics);
 	ratelimit_cleanup(&ctx->rl);
-	for (size_t i = 0; i < ctx->n_retired; i++)
-		conf_free(ctx->retired[i]);
-	conf_free(atomic_load(&ctx->cfg));
-	svc_cleanup(&ctx->svc);
-	aws_global_cleanup();
-}
-
-int main(int argc, char **argv)
-{
-	static struct api_ctx ctx; /* large; lives for the whole process */
-	struct svc_hooks hooks = {&ctx, on_tick, on_reload};
-	struct svc_args args;
-	struct conf *cfg = NULL;
-	struct errbuf eb = {{0}};
-	int code = SVC_EXIT_OK;
-
-	if (!svc_parse_args(argc, argv, SERVICE_NAME, NULL, &args, &code))
-		return code;
-	if (!svc_load_config(SERVICE_NAME, args.config_path, &cfg))
-		return SVC_EXIT_CONFIG;
-	atomic_init(&ctx.cfg, cfg);
-	ctx.svc.sigfd = -1;
-	pthread_mutex_init(&ctx.topics_lock, NULL);
-	pthread_mutex_init(&ctx.threads_lock, NULL);
-	pthread_rwlock_init(&ctx.keys_lock, NULL);
-	ratelimit_init(&ctx.rl, cfg->rate_limit, cfg->rate_burst, clk_mono_us());
-	for (size_t i = 0; i < cfg->n_countries; i++)
-		ctx.countries[ctx.n_countries++] = cfg->countries[i].code;
-	log_init(&ctx.lg, SERVICE_NAME, cfg->log_level);
-	/* signals are blocked and curl/libxml set up before any thread exists */
-	if (svc_init(&ctx.svc, &ctx.lg, &eb) != RC_OK || aws_global_init(&eb) != RC_OK) {
-		fprintf(stderr, SERVICE_NAME ": startup failed: %s\n", eb.msg);
-		code = SVC_EXIT_FAILURE;
-		goto out;
-	}
-	if (awscfg_resolve(cfg, &ctx.aws, &eb) != RC_OK || load_keys(&ctx, cfg, &eb) != RC_OK) {
-		fprintf(stderr, SERVICE_NAME ": configuration error: %s\n", eb.msg);
-		code = SVC_EXIT_CONFIG;
-		goto out;
-	}
-	if (args.check_only)
-		goto out;
-	ctx.metrics = metrics_new();
-	if (ctx.metrics == NULL || api_metrics_describe(ctx.metrics) != RC_OK ||
-	    pthread_key_create(&ctx.tls, NULL) != 0) {
-		fprintf(stderr, SERVICE_NAME ": startup failed: out of memory\n");
-		code = SVC_EXIT_FAILURE;
-		goto out;
-	}
-	resolve_password(&ctx);
-	if (start_server(&ctx, &eb) != RC_OK) {
-		log_emit_err(&ctx.lg, LOG_LVL_ERROR, eb.msg, "cannot serve HTTP");
-		code = SVC_EXIT_FAILURE;
-		goto out;
-	}
-	log_info(&ctx.lg, NULL, "serving (stage %s, %zu countries, API keys %s)", cfg->stage,
-		 ctx.n_countries, ctx.keys != NULL ? "on" : "off");
-	svc_ready(&ctx.svc, "serving");
-	if (svc_run(&ctx.svc, &hooks) == SVC_EV_STOP) {
-		http_server_quiesce(ctx.http);
-		svc_status(&ctx.svc, "draining %u requests", http_server_in_flight(ctx.http));
-		if (!http_server_drain(ctx.http, DRAIN_TIMEOUT_MS))
-			log_warn(&ctx.lg, NULL, "drain timed out with %u requests in flight",
-				 http_server_in_flight(ctx.http));
-	}
-	log_info(&ctx.lg, NULL, "stopped");
-out:
-	ctx_cleanup(&ctx);
-	return code;
+	pthread_rwlock_destroy(&ctx->keys_lock);
+	pthread_mutex_destroy(&ctx->threads_lock);
+	pthread_mutex_destroy(&ctx->topics_lock);
+	free(ctx);
 }

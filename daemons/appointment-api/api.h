@@ -1,4 +1,5 @@
-/* api.h — appointment-api's own context: what main() wires and the handlers use. */
+/* api.h — appointment-api's own context (api.c): what the lifecycle parts build and the
+ * handlers use. main.c only wires those parts to run/lifecycle. */
 #ifndef APPT_API_H
 #define APPT_API_H
 
@@ -7,25 +8,40 @@
 #include <stdbool.h>
 
 #include "app/apikeys.h"
+#include "app/conf.h"
 #include "aws/dynamodb.h"
 #include "aws/sns.h"
-#include "app/conf.h"
-#include "pg/db.h"
-#include "run/http.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "pg/db.h"
+#include "run/http.h"
+#include "run/http_probe.h"
+#include "run/lifecycle.h"
 #include "run/ratelimit.h"
-#include "run/svc.h"
 
 #define API_READY_WINDOW_MS 30000 /* /readyz trusts a success this recent (SPEC §3) */
-#define API_MAX_RETIRED_CFG 64    /* reloads kept alive until exit (handlers may read them) */
+#define API_DRAIN_MS 25000        /* below the unit's TimeoutStopSec=30s */
+#define API_STALL_MIN_MS 3000     /* the self-probe may go unanswered this long at least */
+
+/* One country's database connection of one HTTP thread, by country code. */
+struct api_db {
+	char code[3];        /* the country, as configured */
+	struct db_conn *db;  /* made on first use */
+};
 
 /* Clients of one HTTP pool thread: libcurl handles and libpq connections are not
  * thread-safe, so each thread has its own (created on first use, freed at exit). */
 struct api_thread {
 	struct ddb_client *ddb;
 	struct sns_client *sns;
-	struct db_conn *db[CONF_MAX_COUNTRIES]; /* by country index; NULL until used */
+	struct api_db db[CONF_MAX_COUNTRIES]; /* by country code, in first-use order */
+	size_t n_db;
+};
+
+/* The topic of one country, by code. */
+struct api_topic {
+	char code[3];             /* the country, as configured */
+	char arn[SNS_ARN_MAX];    /* "" until resolved */
 };
 
 /* Health of one dependency, for /readyz. */
@@ -35,23 +51,24 @@ struct api_dep {
 };
 
 struct api_ctx {
-	_Atomic(struct conf *) cfg;      /* current configuration */
-	struct conf *retired[API_MAX_RETIRED_CFG]; /* earlier ones, freed at exit */
-	size_t n_retired;
-	struct logger lg;
-	struct svc svc;
-	struct metrics *metrics;
+	struct lifecycle *lc;           /* the process (configuration, signals, ...) */
+	struct logger *lg;              /* the lifecycle's */
+	struct metrics *metrics;        /* the lifecycle's */
+	const struct aws_config *aws;   /* the lifecycle's */
 	struct http_server *http;
-	struct aws_config aws;
+	struct http_probe *probe;       /* the watchdog's sign of life */
 	char *db_password;              /* NULL when none could be resolved */
-	const char *countries[CONF_MAX_COUNTRIES + 1]; /* configured codes, for validation */
+	/* The configured codes, for validation; they point into the configuration of setup,
+	 * which lives until exit, and a reload never changes the countries. */
+	const char *countries[CONF_MAX_COUNTRIES + 1];
 	size_t n_countries;
-	pthread_mutex_t topics_lock;    /* guards topic_arn resolution */
-	char topic_arn[CONF_MAX_COUNTRIES][SNS_ARN_MAX]; /* "" until resolved */
+	pthread_mutex_t topics_lock;    /* guards topic resolution */
+	struct api_topic topics[CONF_MAX_COUNTRIES]; /* one per country, by code */
 	struct ratelimit rl;
 	pthread_rwlock_t keys_lock;     /* guards keys across SIGHUP */
 	struct apikeys *keys;           /* NULL = API keys disabled */
 	pthread_key_t tls;              /* struct api_thread of the calling thread */
+	bool tls_made;                  /* tls was created */
 	pthread_mutex_t threads_lock;
 	struct api_thread *threads[512];/* every api_thread made, freed at exit */
 	size_t n_threads;
@@ -61,14 +78,29 @@ struct api_ctx {
 
 /* The calling thread's clients, made on first use; NULL with eb filled on failure. */
 struct api_thread *api_thread_get(struct api_ctx *ctx, struct errbuf *eb);
-/* The current configuration (valid until exit). */
+/* The calling thread's connection to country code's database, made on first use. */
+enum rc api_thread_db(struct api_ctx *ctx, struct api_thread *t, const char *code,
+		      struct db_conn **db, struct errbuf *eb) MUSTCHECK;
+/* The current configuration, valid until the request ends (run/lifecycle). */
 const struct conf *api_cfg(struct api_ctx *ctx);
 /* Records the outcome of a DynamoDB/SNS call for /readyz (the clients' observer counts
  * every call in appointmentd_aws_calls_total). */
 void api_dep_mark(struct api_dep *dep, enum rc rc);
-/* The topic ARN of country index ci, resolved from its name on first use. */
-enum rc api_topic_arn(struct api_ctx *ctx, struct api_thread *t, size_t ci, const char **arn,
-		      struct errbuf *eb) MUSTCHECK;
+/* The topic ARN of country code, resolved from its name on first use (valid until exit). */
+enum rc api_topic_arn(struct api_ctx *ctx, struct api_thread *t, const char *code,
+		      const char **arn, struct errbuf *eb) MUSTCHECK;
+
+/* The API's parts of the lifecycle (api.c; main.c wires them). */
+enum rc api_setup(struct lifecycle *lc, const void *ud, void **app, struct errbuf *eb);
+enum rc api_start(void *app, char *status, size_t n, struct errbuf *eb);
+enum rc api_reload(void *app, const struct conf *next, struct errbuf *eb);
+bool api_tick(void *app, char *status, size_t n);
+void api_quiesce(void *app);
+bool api_drain(void *app, int timeout_ms);
+unsigned api_in_flight(void *app);
+uint64_t api_readers_next(void *app);
+uint64_t api_readers_oldest(void *app);
+void api_teardown(void *app);
 
 /* Route table and guard (handlers.c, ops.c, guard.c). */
 extern const struct http_route api_routes[];

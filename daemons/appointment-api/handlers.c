@@ -54,17 +54,9 @@ static void reply_validation(struct http_response *resp, const struct http_reque
 	http_reply(resp, apierr_status(val_result_code(errs->result)), body);
 }
 
-static size_t country_index(const struct conf *cfg, const char *code)
-{
-	for (size_t i = 0; i < cfg->n_countries; i++)
-		if (strcmp(cfg->countries[i].code, code) == 0)
-			return i;
-	return 0;
-}
-
 /* The country database's view of the slot. Unreachable is not a refusal: SPEC §3
  * says accept and let the worker decide, so the API never depends on PostgreSQL. */
-static bool schedule_refused(struct api_ctx *ctx, struct api_thread *t, size_t ci,
+static bool schedule_refused(struct api_ctx *ctx, struct api_thread *t,
 			     const struct appt_request *ar, const struct http_request *req,
 			     struct http_response *resp)
 {
@@ -73,29 +65,19 @@ static bool schedule_refused(struct api_ctx *ctx, struct api_thread *t, size_t c
 	enum db_check_status st = DB_CHECK_NONE;
 	struct log_fields f = {.request_id = req->request_id, .country = ar->country,
 			       .duration_ms = -1};
-	enum rc rc;
+	struct db_conn *db = NULL;
+	enum rc rc = api_thread_db(ctx, t, ar->country, &db, &eb);
 
-	if (t->db[ci] == NULL) {
-		struct db_options opt;
-		struct db_target target;
-
-		db_options_init(&opt);
-		opt.application_name = "appointment-api";
-		opt.query_timeout_ms = cfg->db_check_timeout_ms;
-		conf_db_target(cfg, &cfg->countries[ci], ctx->db_password, &target);
-		target.connect_timeout_ms = cfg->db_check_timeout_ms;
-		rc = db_conn_new(&target, &opt, &t->db[ci], &eb);
-		if (rc != RC_OK) {
-			f.error = eb.msg;
-			log_warn(&ctx->lg, &f, "schedule check skipped: no connection object");
-			return false;
-		}
+	if (rc != RC_OK) {
+		f.error = eb.msg;
+		log_warn(ctx->lg, &f, "schedule check skipped: no connection object");
+		return false;
 	}
-	rc = db_check_schedule(t->db[ci], ar->schedule_id, ar->country, cfg->db_check_timeout_ms,
+	rc = db_check_schedule(db, ar->schedule_id, ar->country, cfg->db_check_timeout_ms,
 			       &st, NULL, &eb);
 	if (rc != RC_OK) {
 		f.error = eb.msg;
-		log_warn(&ctx->lg, &f, "schedule check skipped, accepting: the worker will decide");
+		log_warn(ctx->lg, &f, "schedule check skipped, accepting: the worker will decide");
 		metrics_add(ctx->metrics, "appointmentd_schedule_check_skipped_total", NULL, 1);
 		return false;
 	}
@@ -210,11 +192,11 @@ static void idempotency_release(struct api_ctx *ctx, struct api_thread *t, const
 	if (record_key[0] == '\0')
 		return;
 	if (idem_release(t->ddb, api_cfg(ctx)->idempotency_table, record_key, &eb) != RC_OK)
-		log_emit_err(&ctx->lg, LOG_LVL_WARN, eb.msg, "releasing an Idempotency-Key claim failed; it expires in 24 h");
+		log_emit_err(ctx->lg, LOG_LVL_WARN, eb.msg, "releasing an Idempotency-Key claim failed; it expires in 24 h");
 }
 
 /* Publishes; a failure is logged and left to the reconciler (SPEC §3). */
-static void publish_or_defer(struct api_ctx *ctx, struct api_thread *t, size_t ci,
+static void publish_or_defer(struct api_ctx *ctx, struct api_thread *t,
 			     const struct appointment *a, const struct http_request *req)
 {
 	struct errbuf eb = {{0}};
@@ -222,7 +204,7 @@ static void publish_or_defer(struct api_ctx *ctx, struct api_thread *t, size_t c
 	const char *arn = NULL;
 	struct log_fields f = {.request_id = req->request_id, .appointment_id = a->appointment_id,
 			       .insured_id = a->insured_id, .country = a->country, .duration_ms = -1};
-	enum rc rc = api_topic_arn(ctx, t, ci, &arn, &eb);
+	enum rc rc = api_topic_arn(ctx, t, a->country, &arn, &eb);
 
 	if (rc == RC_OK)
 		rc = publish_appointment(t->sns, arn, a, req->request_id,
@@ -230,7 +212,7 @@ static void publish_or_defer(struct api_ctx *ctx, struct api_thread *t, size_t c
 	api_dep_mark(&ctx->sns_dep, rc);
 	if (rc != RC_OK) {
 		f.error = eb.msg;
-		log_warn(&ctx->lg, &f, "publish failed; stored as pending, the reconciler will publish it");
+		log_warn(ctx->lg, &f, "publish failed; stored as pending, the reconciler will publish it");
 		metrics_add(ctx->metrics, "appointmentd_publish_deferred_total", NULL, 1);
 	}
 }
@@ -248,7 +230,6 @@ void api_post_appointment(void *ud, const struct http_request *req, struct http_
 	char record_key[APIKEYS_HEX_SIZE] = "";
 	char location[64];
 	char *body = NULL;
-	size_t ci;
 	bool existed = false;
 	enum rc rc;
 
@@ -265,11 +246,10 @@ void api_post_appointment(void *ud, const struct http_request *req, struct http_
 		http_reply_error(resp, req, APIERR_INTERNAL_ERROR, NULL, NULL);
 		return;
 	}
-	ci = country_index(cfg, ar.country);
 	appt_id_new(id);
 	if (idempotency_gate(ctx, t, &ar, id, req, resp, record_key))
 		return;
-	if (schedule_refused(ctx, t, ci, &ar, req, resp)) {
+	if (schedule_refused(ctx, t, &ar, req, resp)) {
 		idempotency_release(ctx, t, record_key);
 		return;
 	}
@@ -290,7 +270,7 @@ void api_post_appointment(void *ud, const struct http_request *req, struct http_
 	}
 	snprintf(resp->appointment_id, sizeof(resp->appointment_id), "%s", a.appointment_id);
 	if (!existed || a.status == APPT_PENDING)
-		publish_or_defer(ctx, t, ci, &a, req);
+		publish_or_defer(ctx, t, &a, req);
 	if (appt_created_json(&a, &body) != RC_OK) {
 		http_reply_error(resp, req, APIERR_INTERNAL_ERROR, NULL, NULL);
 		return;
@@ -299,7 +279,7 @@ void api_post_appointment(void *ud, const struct http_request *req, struct http_
 	    idem_complete(t->ddb, cfg->idempotency_table, record_key, body, &eb) != RC_OK) {
 		struct log_fields f = {.request_id = req->request_id, .error = eb.msg, .duration_ms = -1};
 
-		log_warn(&ctx->lg, &f, "storing the idempotent response failed; replays read the appointment");
+		log_warn(ctx->lg, &f, "storing the idempotent response failed; replays read the appointment");
 	}
 	snprintf(location, sizeof(location), "/appointments/%s", a.insured_id);
 	http_reply(resp, 201, body);

@@ -38,7 +38,7 @@ static void probe(struct api_ctx *ctx, struct api_thread *t)
 
 	rc = ddb_describe_table(t->ddb, cfg->table_name, &info, &eb);
 	api_dep_mark(&ctx->ddb_dep, rc);
-	rc = api_topic_arn(ctx, t, 0, &arn, &eb);
+	rc = api_topic_arn(ctx, t, cfg->countries[0].code, &arn, &eb);
 	if (rc == RC_OK)
 		rc = sns_get_topic_attributes(t->sns, arn, &attrs, &err);
 	sns_attrs_cleanup(&attrs);

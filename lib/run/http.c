@@ -41,6 +41,8 @@ struct http_conn_tcp {
 	int64_t since_ms;  /* monotonic ms from which it has been waiting for a request */
 	bool receiving;    /* a request is awaited or arriving, not yet with a handler */
 	bool cut;          /* the sweeper shut it down */
+	uint64_t req_seq;  /* number of the request in flight on it (http_server_readers_*),
+			    * 0 = none; under conns_lock */
 };
 
 struct http_server {
@@ -56,6 +58,9 @@ struct http_server {
 	pthread_mutex_t conns_lock; /* guards conns and stop_sweeper; with sweep_cv */
 	pthread_cond_t sweep_cv;
 	struct http_conn_tcp *conns; /* open connections */
+	uint64_t readers_next;       /* the number the next request gets; under conns_lock */
+	atomic_uint untracked;       /* requests in flight without a connection record */
+	atomic_uint quiet_port;      /* client port of the self-probe: not logged or counted */
 	bool stop_sweeper;
 	bool sweeper_started;
 	pthread_t sweeper;
@@ -69,6 +74,8 @@ struct http_conn_state {
 	struct buf body;
 	bool too_large;       /* the body passed body_limit: discard the rest, then 413 */
 	bool counted;         /* in_flight was incremented for it */
+	bool quiet;           /* the self-probe: left out of the log and the metrics */
+	bool untracked;       /* numbered without a connection record (srv->untracked) */
 	uint64_t start_us;    /* clk_mono_us when the request began */
 	char request_id[HTTP_REQUEST_ID_MAX + 1];
 };
@@ -474,6 +481,58 @@ static bool declared_too_large(struct MHD_Connection *conn, size_t limit)
 	return errno != 0 || end == cl || n > limit;
 }
 
+/* Every request gets a number as it starts, before anything reads configuration: the
+ * lifecycle frees an old configuration once the oldest request in flight started after it
+ * was replaced (http_server_readers_*). */
+static void number_request(struct http_server *srv, struct http_conn_state *st)
+{
+	if (st->tcp == NULL) {
+		st->untracked = true; /* memory was short: hold every old configuration meanwhile */
+		atomic_fetch_add(&srv->untracked, 1);
+		return;
+	}
+	pthread_mutex_lock(&srv->conns_lock);
+	st->tcp->req_seq = ++srv->readers_next;
+	pthread_mutex_unlock(&srv->conns_lock);
+}
+
+static void unnumber_request(struct http_server *srv, struct http_conn_state *st)
+{
+	if (st->untracked) {
+		atomic_fetch_sub(&srv->untracked, 1);
+		st->untracked = false;
+	} else if (st->tcp != NULL) {
+		pthread_mutex_lock(&srv->conns_lock);
+		st->tcp->req_seq = 0;
+		pthread_mutex_unlock(&srv->conns_lock);
+	}
+}
+
+/* The self-probe's connection: from loopback, from the port http_server_set_quiet_port
+ * names (a port only the probe holds while its request runs). */
+static bool is_probe(struct http_server *srv, struct MHD_Connection *conn)
+{
+	unsigned port = atomic_load(&srv->quiet_port);
+	const union MHD_ConnectionInfo *ci;
+	const struct sockaddr *sa;
+
+	if (port == 0)
+		return false;
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	sa = ci != NULL ? ci->client_addr : NULL;
+	if (sa != NULL && sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+
+		return ntohl(in->sin_addr.s_addr) >> 24 == 127 && ntohs(in->sin_port) == port;
+	}
+	if (sa != NULL && sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
+
+		return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) && ntohs(in6->sin6_port) == port;
+	}
+	return false;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
@@ -500,6 +559,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return MHD_NO;
 		st->tcp = tcp;
 		*con_cls = st;
+		number_request(srv, st);
+		st->quiet = is_probe(srv, conn);
 		st->counted = true;
 		atomic_fetch_add(&srv->in_flight, 1);
 		metrics_add(srv->opts.metrics, "appointmentd_http_requests_in_flight", NULL, 1);
@@ -530,7 +591,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	} else {
 		dispatch(st, &req, &resp);
 	}
-	log_and_count(st, &req, &resp);
+	if (!st->quiet)
+		log_and_count(st, &req, &resp);
 	ret = send_response(st, &req, &resp);
 	free(resp.body);
 	return ret;
@@ -548,6 +610,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	/* a kept-alive connection waits for its next request from now on */
 	track_receiving(srv, st->tcp, true);
+	unnumber_request(srv, st);
 	if (st->counted) {
 		metrics_add(srv->opts.metrics, "appointmentd_http_requests_in_flight", NULL, -1);
 		if (atomic_fetch_sub(&srv->in_flight, 1) == 1) {
@@ -676,6 +739,8 @@ enum rc http_server_start(const struct http_opts *opts, struct http_server **out
 	atomic_init(&srv->fresh, 0);
 	atomic_init(&srv->draining, false);
 	atomic_init(&srv->cors, opts->cors_origins);
+	atomic_init(&srv->untracked, 0);
+	atomic_init(&srv->quiet_port, 0);
 	pthread_mutex_init(&srv->lock, NULL);
 	pthread_cond_init(&srv->drained, NULL);
 	pthread_mutex_init(&srv->conns_lock, NULL);
@@ -727,6 +792,35 @@ void http_server_quiesce(struct http_server *s)
 void http_server_set_cors(struct http_server *s, const char *origins)
 {
 	atomic_store(&s->cors, origins);
+}
+
+uint64_t http_server_readers_next(struct http_server *s)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&s->conns_lock);
+	n = s->readers_next + 1;
+	pthread_mutex_unlock(&s->conns_lock);
+	return n;
+}
+
+uint64_t http_server_readers_oldest(struct http_server *s)
+{
+	uint64_t oldest = UINT64_MAX;
+
+	if (atomic_load(&s->untracked) > 0)
+		return 0;
+	pthread_mutex_lock(&s->conns_lock);
+	for (struct http_conn_tcp *t = s->conns; t != NULL; t = t->next)
+		if (t->req_seq != 0 && t->req_seq < oldest)
+			oldest = t->req_seq;
+	pthread_mutex_unlock(&s->conns_lock);
+	return oldest;
+}
+
+void http_server_set_quiet_port(struct http_server *s, unsigned port)
+{
+	atomic_store(&s->quiet_port, port);
 }
 
 unsigned http_server_in_flight(struct http_server *s)

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "domain/apierr.h"
 #include "domain/validate.h"
@@ -105,6 +106,16 @@ void http_server_quiesce(struct http_server *s);
 bool http_server_drain(struct http_server *s, int timeout_ms);
 /* Swaps the CORS origins (reload); origins is borrowed and must outlive the server. */
 void http_server_set_cors(struct http_server *s, const char *origins);
+/* Request numbers, for a lifecycle that frees old configurations (run/lifecycle): every
+ * request is numbered as it starts, before its handler runs. readers_next is the number the
+ * next request will get; readers_oldest the number of the oldest request still in flight
+ * (parked ones included), UINT64_MAX when none (0 while a request could not be tracked).
+ * Any thread. */
+uint64_t http_server_readers_next(struct http_server *s);
+uint64_t http_server_readers_oldest(struct http_server *s);
+/* Requests from loopback with this client port (the self-probe's, run/http_probe; 0 =
+ * none) are answered but not logged or counted. Any thread. */
+void http_server_set_quiet_port(struct http_server *s, unsigned port);
 /* Requests in flight now. */
 unsigned http_server_in_flight(struct http_server *s);
 /* Stops the threads, closes connections and frees; accepts NULL. */

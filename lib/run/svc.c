@@ -234,26 +234,3 @@ void svc_watchdog(struct svc *s)
 	s->last_ping_usec = now;
 	notify(s, "WATCHDOG=1");
 }
-
-enum svc_event svc_run(struct svc *s, const struct svc_hooks *h)
-{
-	for (;;) {
-		enum svc_event ev = svc_wait(s, 1000);
-		bool healthy = true;
-
-		if (ev == SVC_EV_STOP || ev == SVC_EV_STOP_NOW) {
-			svc_stopping(s);
-			return ev;
-		}
-		if (ev == SVC_EV_RELOAD) {
-			svc_reloading(s);
-			if (h != NULL && h->reload != NULL)
-				h->reload(h->ud);
-			notify(s, "READY=1");
-		}
-		if (h != NULL && h->tick != NULL)
-			healthy = h->tick(h->ud);
-		if (healthy)
-			svc_watchdog(s);
-	}
-}

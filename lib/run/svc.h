@@ -1,7 +1,7 @@
-/* svc.h — the daemon lifecycle every binary shares (STYLE rule 9): signals taken
- * through a signalfd in the main loop, sd_notify READY/STATUS/RELOADING/STOPPING/
- * WATCHDOG, socket activation, and config loading at start with exit 78. Without
- * libsystemd the notify calls are no-ops. */
+/* svc.h — systemd and signals for run/lifecycle (STYLE rule 9): signals taken through a
+ * signalfd in the main loop, sd_notify READY/STATUS/RELOADING/STOPPING/WATCHDOG, socket
+ * activation, arguments, and config loading at start with exit 78. Without libsystemd the
+ * notify calls are no-ops. */
 #ifndef APPT_SVC_H
 #define APPT_SVC_H
 
@@ -80,18 +80,5 @@ void svc_stopping(struct svc *s);
 /* WATCHDOG=1 when half the interval has passed since the last ping; call it only
  * from a loop that is making progress, so a stuck loop stops pinging. */
 void svc_watchdog(struct svc *s);
-
-/* Callbacks of svc_run; every member may be NULL. */
-struct svc_hooks {
-	void *ud;                 /* passed to each hook */
-	bool (*tick)(void *ud);   /* about once a second; false = the daemon is stuck, so
-				   * no WATCHDOG=1 is sent and systemd will restart it */
-	void (*reload)(void *ud); /* on SIGHUP, between RELOADING=1 and READY=1 */
-};
-
-/* The main loop of a daemon whose work runs on other threads: waits for signals,
- * calls the hooks, pings the watchdog. Returns SVC_EV_STOP or SVC_EV_STOP_NOW once
- * a stop is asked for; STOPPING=1 has then been sent. */
-enum svc_event svc_run(struct svc *s, const struct svc_hooks *h);
 
 #endif

@@ -1,13 +1,16 @@
 #!/usr/bin/python3
-"""The daemon lifecycle under SIGHUP (issue 11): a reload applies only the reloadable keys
-(the rest is refused and logged), and per-country state follows the country code, not its
-section's position."""
+"""The daemon lifecycle under SIGHUP and SIGTERM (issue 11): a reload applies only the
+reloadable keys (the rest is refused and logged), per-country state follows the country
+code and not its section's position, reloads have no cap, a second SIGTERM exits at once,
+and the API's watchdog pings stop while its HTTP threads cannot answer."""
 import http.client
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import unittest
 
@@ -157,6 +160,81 @@ class ReloadTest(unittest.TestCase):
         text = self.logs(log)
         self.assertIn("aws.table_name", text)
         self.assertIn("restart", text)
+
+    def test_no_reload_cap(self):
+        """70 reloads in a row, then a reloadable change still takes effect."""
+        cfg = os.path.join(self.d.dir, "many.conf")
+        port = harness.free_port()
+        listen = "[api]\nlisten = 127.0.0.1:%d\n" % port
+        self.write_config(cfg, extra=listen)
+        p, notify, log = self.start_api(cfg)
+        for _ in range(70):
+            self.reload(p, notify)
+        self.write_config(cfg, extra=listen + "cors_origins = https://x.example\n")
+        self.reload(p, notify)
+        code, headers, _ = self.request(port, "GET", "/healthz",
+                                        headers={"Origin": "https://x.example"})
+        self.assertEqual(code, 200)
+        self.assertEqual(headers.get("access-control-allow-origin"), "https://x.example")
+        self.assertNotIn("reload failed", self.logs(log))
+
+    def test_second_term_exits_now(self):
+        """While a drain waits (a client holds an accepted connection that never sends its
+        request), a second SIGTERM ends the process at once."""
+        cfg = os.path.join(self.d.dir, "term.conf")
+        port = harness.free_port()
+        self.write_config(cfg, extra="[api]\nlisten = 127.0.0.1:%d\n" % port)
+        p, notify, _ = self.start_api(cfg)
+        slow = socket.create_connection(("127.0.0.1", port))
+        self.addCleanup(slow.close)
+        slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # the head never ends
+        time.sleep(0.3)
+        p.send_signal(signal.SIGTERM)
+        notify.wait_for("STOPPING=1")
+        time.sleep(0.5)
+        self.assertIsNone(p.poll(), "the first SIGTERM drains: the held connection is waited for")
+        t0 = time.monotonic()
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            self.fail("a second SIGTERM did not end the process within 3 s")
+        self.assertLess(time.monotonic() - t0, 3)
+
+    def test_watchdog_stops_while_http_threads_are_stuck(self):
+        """One HTTP thread, held by POSTs whose DynamoDB write hangs: the self-probe gets no
+        answer, so WATCHDOG=1 stops; it comes back once the thread is free."""
+        proxy = harness.FaultProxy(os.environ["AWS_ENDPOINT_URL_DYNAMODB"])
+        self.addCleanup(proxy.close)
+        cfg = os.path.join(self.d.dir, "watchdog.conf")
+        port = harness.free_port()
+        self.write_config(cfg, extra="[api]\nlisten = 127.0.0.1:%d\nthreads = 1\n" % port)
+        p, notify, _ = self.start_api(cfg, {"WATCHDOG_USEC": "4000000",
+                                            "AWS_ENDPOINT_URL_DYNAMODB": proxy.url})
+        notify.wait_for("WATCHDOG=1", timeout=10)
+        proxy.rules({"op": "PutItem", "fault": "slow:30000", "count": -1})
+        stuck = [threading.Thread(target=self.post_quietly, args=(port, "PE", 105 + i), daemon=True)
+                 for i in range(3)]
+        for t in stuck:
+            t.start()
+        time.sleep(4)  # the thread is busy; pings already sent may still be in flight
+        with notify.lock:
+            before = sum("WATCHDOG=1" in m for m in notify.messages)
+        time.sleep(6)
+        with notify.lock:
+            after = sum("WATCHDOG=1" in m for m in notify.messages)
+        self.assertEqual(after, before, "WATCHDOG=1 went on while no HTTP thread could answer")
+        proxy.rules()
+        for t in stuck:
+            t.join(timeout=60)
+        notify_deadline = time.monotonic() + 20
+        while time.monotonic() < notify_deadline:
+            with notify.lock:
+                if sum("WATCHDOG=1" in m for m in notify.messages) > after:
+                    break
+            time.sleep(0.2)
+        else:
+            self.fail("WATCHDOG=1 did not come back once the HTTP thread was free")
 
 
 if __name__ == "__main__":

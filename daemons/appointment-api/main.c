@@ -1,0 +1,24 @@
+/* appointment-api — the HTTP front daemon (SPEC §3). main() only wires the API's parts
+ * (api.c) to the one daemon lifecycle (run/lifecycle): arguments, configuration, signals,
+ * reload, watchdog and drain are the same code as the queue daemons'. */
+#include "api.h"
+
+static const struct lifecycle_app api_app = {
+	.service = "appointment-api",
+	.drain_ms = API_DRAIN_MS,
+	.setup = api_setup,
+	.start = api_start,
+	.reload = api_reload,
+	.tick = api_tick,
+	.quiesce = api_quiesce,
+	.drain = api_drain,
+	.in_flight = api_in_flight,
+	.readers_next = api_readers_next,
+	.readers_oldest = api_readers_oldest,
+	.teardown = api_teardown,
+};
+
+int main(int argc, char **argv)
+{
+	return lifecycle_main(argc, argv, &api_app);
+}
