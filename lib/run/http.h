@@ -132,7 +132,8 @@ void http_reply(struct http_response *resp, int status, char *body);
 /* Sets a SPEC §3 error body; fields may be NULL (borrowed). NOMEM leaves a bare 500. */
 void http_reply_error(struct http_response *resp, const struct http_request *req,
 		      enum apierr_code code, const char *message, struct json_object *fields);
-/* Adds a header (cut to fit; ignored past HTTP_MAX_HEADERS). */
+/* Adds a header; left out (never cut) when name or value do not fit struct
+ * http_header_kv or HTTP_MAX_HEADERS are there already. */
 void http_add_header(struct http_response *resp, const char *name, const char *value);
 
 #endif

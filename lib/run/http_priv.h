@@ -1,0 +1,78 @@
+/* http_priv.h — what http.c (the server) and http_router.c (a request's way through
+ * routes and answers) share: the server, connection and request structs and the three
+ * steps the server calls. Nothing else includes it. */
+#ifndef APPT_HTTP_PRIV_H
+#define APPT_HTTP_PRIV_H
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "run/http.h"
+
+/* One TCP connection: whether a request has begun on it. A connection accepted just
+ * before a quiesce may carry a request MHD has not parsed yet; the drain waits for it
+ * so a restart under socket activation answers everything it accepted.
+ * It is also on the sweeper's list from MHD's STARTED notification to its CLOSED one,
+ * which MHD sends before it closes the socket: fd is valid while it is listed. */
+struct http_conn_tcp {
+	bool served;
+	struct http_conn_tcp *prev, *next; /* the server's list, under conns_lock */
+	int fd;                            /* the connection's socket */
+	int64_t since_ms;  /* monotonic ms from which it has been waiting for a request */
+	bool receiving;    /* a request is awaited or arriving, not yet with a handler */
+	bool cut;          /* the sweeper shut it down */
+	uint64_t req_seq;  /* number of the request in flight on it (http_server_readers_*),
+			    * 0 = none; under conns_lock */
+};
+
+struct http_server {
+	struct MHD_Daemon *mhd;
+	struct http_opts opts;
+	atomic_uint in_flight;
+	atomic_uint fresh;    /* accepted connections whose first request has not begun */
+	atomic_bool draining; /* quiesced: answers say Connection: close */
+	_Atomic(const char *) cors; /* current cors_origins (SIGHUP may swap it) */
+	int quiesced_fd;      /* listening socket MHD gave back; closed once MHD has stopped */
+	pthread_mutex_t lock; /* with drained, for http_server_drain */
+	pthread_cond_t drained;
+	pthread_mutex_t conns_lock; /* guards conns and stop_sweeper; with sweep_cv */
+	pthread_cond_t sweep_cv;
+	struct http_conn_tcp *conns; /* open connections */
+	uint64_t readers_next;       /* the number the next request gets; under conns_lock */
+	atomic_uint untracked;       /* requests in flight without a connection record */
+	atomic_uint quiet_port;      /* client port of the self-probe: not logged or counted */
+	bool stop_sweeper;
+	bool sweeper_started;
+	pthread_t sweeper;
+};
+
+/* Everything about one request, from its first callback to its completion. */
+struct http_conn_state {
+	struct MHD_Connection *conn;
+	struct http_server *srv;
+	struct http_conn_tcp *tcp; /* its connection's record, NULL when untracked */
+	struct buf body;
+	bool too_large;       /* the body passed body_limit: discard the rest, then 413 */
+	bool counted;         /* in_flight was incremented for it */
+	bool quiet;           /* the self-probe: left out of the log and the metrics */
+	bool untracked;       /* numbered without a connection record (srv->untracked) */
+	uint64_t start_us;    /* clk_mono_us when the request began */
+	char request_id[HTTP_REQUEST_ID_MAX + 1];
+};
+
+/* Routes a complete request and fills resp (the guard, then the handler). */
+void http_dispatch(struct http_conn_state *st, struct http_request *req,
+		   struct http_response *resp);
+/* Queues resp on the request's connection with every header of the contract (request id,
+ * CORS, Connection: close while draining). */
+enum MHD_Result http_send(struct http_conn_state *st, const struct http_request *req,
+			  struct http_response *resp);
+/* The request's log line and metrics. */
+void http_log_request(struct http_conn_state *st, const struct http_request *req,
+		      const struct http_response *resp);
+
+#endif
