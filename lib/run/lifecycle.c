@@ -107,28 +107,29 @@ static void collect(struct lifecycle *lc)
 	}
 }
 
-/* old was just replaced. Readers numbered before now may still hold it: it waits for them.
- * RC_NOMEM: the caller must keep old current (nothing else knows when to free it). */
-static enum rc retire(struct lifecycle *lc, struct conf *old)
+/* Whether replacing old needs a record in the retired list (then allocated up front, so
+ * that nothing can fail once the daemon has applied the new configuration). */
+static bool needs_record(const struct lifecycle *lc, const struct conf *old)
 {
-	struct retired *r;
+	return old != lc->first && lc->app->readers_next != NULL;
+}
 
+/* old was just replaced (r: the record needs_record asked for, else NULL). Readers numbered
+ * before now may still hold it: it waits for them. */
+static void retire(struct lifecycle *lc, struct conf *old, struct retired *r)
+{
 	if (old == lc->first)
-		return RC_OK; /* kept until exit anyway: setup-time pointers may hold it */
-	if (lc->app->readers_next == NULL) {
+		return; /* kept until exit anyway: setup-time pointers may hold it */
+	if (r == NULL) {
 		conf_free(old); /* only the main thread read it, and it is here */
-		return RC_OK;
+		return;
 	}
-	r = calloc(1, sizeof(*r));
-	if (r == NULL)
-		return RC_NOMEM;
 	r->c = old;
 	/* after the swap: a reader numbered from here on can only see the new one */
 	r->free_after = lc->app->readers_next(lc->ctx);
 	r->next = lc->retired;
 	lc->retired = r;
 	lc->n_retired++;
-	return RC_OK;
 }
 
 /* SIGHUP: load, validate, merge the reloadable keys into a copy of the running
@@ -137,10 +138,20 @@ static void reload(struct lifecycle *lc)
 {
 	struct conf *old = atomic_load(&lc->cur);
 	struct conf *next = NULL;
+	struct retired *r = NULL;
 	struct errbuf eb = {{0}};
 	char refused[REFUSED_MAX];
 
+	if (needs_record(lc, old)) {
+		r = calloc(1, sizeof(*r));
+		if (r == NULL) {
+			log_error(&lc->lg, NULL, "reload failed: out of memory; the running "
+				  "configuration stays");
+			return;
+		}
+	}
 	if (conf_reload(old, NULL, &next, refused, sizeof(refused), &eb) != RC_OK) {
+		free(r);
 		log_emit_err(&lc->lg, LOG_LVL_ERROR, eb.msg,
 			     "reload failed; the running configuration stays");
 		return;
@@ -149,6 +160,7 @@ static void reload(struct lifecycle *lc)
 		log_emit_err(&lc->lg, LOG_LVL_ERROR, eb.msg,
 			     "reload refused; the running configuration stays");
 		conf_free(next);
+		free(r);
 		return;
 	}
 	if (refused[0] != '\0')
@@ -156,14 +168,7 @@ static void reload(struct lifecycle *lc)
 			 refused);
 	log_set_level(&lc->lg, next->log_level);
 	atomic_store(&lc->cur, next);
-	if (retire(lc, old) != RC_OK) {
-		/* cannot track the old one: put it back rather than risk a reader's use of it */
-		atomic_store(&lc->cur, old);
-		log_set_level(&lc->lg, old->log_level);
-		conf_free(next);
-		log_error(&lc->lg, NULL, "reload failed: out of memory; the running configuration stays");
-		return;
-	}
+	retire(lc, old, r);
 	lc->reloads++;
 	log_info(&lc->lg, NULL, "configuration reloaded (%llu so far)",
 		 (unsigned long long)lc->reloads);
