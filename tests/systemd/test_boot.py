@@ -28,6 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 import unitfiles  # noqa: E402
+from unitfiles import wait_until  # noqa: E402
 import harness  # noqa: E402  (tests/e2e: a provisioned deployment on the local stack)
 
 IN_BUILD = "/opt/appointmentd"        # the build tree inside the container
@@ -48,8 +49,8 @@ DEADLINE_S = 100                      # the whole run, cleanup excluded (< 2 min
 
 # The nspawn command: a private mount namespace with a tmpfs on /run (nspawn's bookkeeping
 # must not touch the host's /run, which is on disk), / bound non-recursively read-only, and
-# an overlay on top of that for the container's writes. $1 = build dir, $2 = units, $3 = conf,
-# $4 = credential store.
+# an overlay on top of that for the container's writes; the host's own PostgreSQL and Docker
+# units stay masked. $1 = build dir, $2 = units, $3 = conf, $4 = credential store.
 LAUNCH = r'''
 set -e
 mount -t tmpfs -o mode=0755 tmpfs /run
@@ -60,7 +61,8 @@ exec systemd-nspawn -D /run/appt-root --volatile=overlay --boot --register=no --
   --console=pipe --link-journal=no --bind-ro="$1":/opt/appointmentd \
   --bind-ro="$2":/run/systemd/system --bind-ro="$3":/etc/appointmentd \
   --bind-ro="$4":/etc/credstore \
-  systemd.unit=basic.target systemd.mask=postgresql.service
+  systemd.unit=basic.target systemd.mask=postgresql.service systemd.mask=docker.socket \
+  systemd.mask=docker.service systemd.mask=containerd.service
 '''
 
 
@@ -79,15 +81,6 @@ def _raise_interrupted(signum, frame):
 def is_sanitized(path):
     with open(path, "rb") as f:
         return b"__asan_init" in f.read()
-
-
-def wait_until(pred, timeout, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v or time.monotonic() >= deadline:
-            return v
-        time.sleep(interval)
 
 
 class Container:
@@ -267,8 +260,16 @@ class BootedSystemdTest(unittest.TestCase):
             path = os.path.join(unitfiles.BUILD, "daemons", name, name)
             if not os.access(path, os.X_OK):
                 raise AssertionError("%s not built" % path)
-        if unitfiles.BUILD.startswith("/tmp/"):
-            raise AssertionError("build dir under /tmp: DynamicUser's PrivateTmp would hide it")
+        # The checkout may be anywhere (under /tmp too, which DynamicUser's PrivateTmp hides
+        # from the services): the container sees the build tree at the fixed IN_BUILD, and no
+        # binary may look for a library by a path of the checkout (libappointment is linked
+        # in statically; the rest comes from the system's library directories).
+        for name in unitfiles.DAEMONS + unitfiles.TOOLS:
+            path = os.path.join(unitfiles.BUILD, "daemons", name, name)
+            dyn = subprocess.run(["readelf", "-d", path], stdout=subprocess.PIPE, text=True,
+                                 check=True).stdout
+            if "(RPATH)" in dyn or "(RUNPATH)" in dyn:
+                raise AssertionError("%s has a run path:\n%s" % (path, dyn))
         remove_stale_cgroups()
         # Provisioned, migrated and seeded on the host with the built appointmentctl.
         cls.d = harness.Deployment(seed_count=SEED)
@@ -402,6 +403,14 @@ class BootedSystemdTest(unittest.TestCase):
         return failures, answered[0]
 
     # --- steps -------------------------------------------------------------------------
+    def test_00_binaries_resolve_in_the_container(self):
+        for name in unitfiles.DAEMONS + unitfiles.TOOLS:
+            with self.subTest(binary=name):
+                r = self.c.run("ldd", "%s/daemons/%s/%s" % (IN_BUILD, name, name))
+                self.assertNotIn("not found", r.stdout)
+                self.assertNotIn(unitfiles.BUILD, r.stdout)
+                self.assertNotIn("libappointment", r.stdout)
+
     def test_01_target_starts_everything(self):
         self.c.run("systemctl", "start", "appointmentd.target", timeout=90)
         for u in TARGET_UNITS:

@@ -1,4 +1,4 @@
-"""Shared by the tests in tests/systemd: find the units meson generated in <build>/systemd and
+"""Shared by the tests in tests/systemd (and tests/compose): find the units meson generated in <build>/systemd and
 copy them with their install paths rewritten, so they run the binaries of a build tree.
 
 The install paths come from meson (tests/systemd/meson.build) through the environment:
@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 
 BUILD = os.path.abspath(os.environ.get("APPT_BUILD_ROOT", "build"))
 SRC = os.path.abspath(os.environ.get("APPT_SOURCE_ROOT", "."))
@@ -92,3 +93,13 @@ def ensure_package(command, package):
     if r.returncode != 0 or not shutil.which(command):
         raise AssertionError("apt-get install %s failed:\n%s" % (package, r.stdout[-2000:]))
     return shutil.which(command)
+
+
+def wait_until(pred, timeout, interval=0.05):
+    """pred() until it returns something true or timeout seconds pass; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v or time.monotonic() >= deadline:
+            return v
+        time.sleep(interval)
