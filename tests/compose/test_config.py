@@ -14,8 +14,8 @@ import unittest
 
 import yaml
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import unitfiles  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "systemd"))
+import unitfiles  # noqa: E402  (ensure_package, SRC, BUILD)
 
 SRC = unitfiles.SRC
 COMPOSE = os.path.join(SRC, "docker-compose.yml")
