@@ -1,15 +1,17 @@
-# syntax=docker/dockerfile:1
 # appointmentd image (SPEC §9): built on Debian 12 with the -dev packages and meson, run on
-# debian:12-slim with only the runtime libraries, as a non-root user. One image, four
-# binaries; docker-compose.yml picks the command per service.
-#   docker build -t appointmentd .
+# Debian 12 with only the runtime libraries, as a non-root user (docker-compose.yml also makes
+# its root file system read-only). One image, four binaries; docker-compose.yml picks the
+# command per service. debian:12 is the only base image: where no registry is reachable,
+# docker/debian-base.sh makes it.
+#   docker build --network host -t appointmentd .
 ARG DEBIAN_RELEASE=12
 
 FROM debian:${DEBIAN_RELEASE} AS build
-ENV DEBIAN_FRONTEND=noninteractive
-RUN apt-get update \
+# A C compiler is all the build needs of build-essential (no C++, no dpkg-dev).
+RUN export DEBIAN_FRONTEND=noninteractive \
+ && apt-get update \
  && apt-get install -y --no-install-recommends \
-      build-essential meson ninja-build pkg-config \
+      gcc libc6-dev meson ninja-build pkg-config \
       libmicrohttpd-dev libcurl4-openssl-dev libjson-c-dev libpq-dev libsystemd-dev \
       libxml2-dev uuid-dev libinih-dev libssl-dev \
  && rm -rf /var/lib/apt/lists/*
@@ -27,11 +29,11 @@ RUN meson setup /build --prefix=/usr -Dtests=disabled \
  && ninja -C /build \
  && DESTDIR=/out meson install -C /build --no-rebuild --strip
 
-FROM debian:${DEBIAN_RELEASE}-slim
-ENV DEBIAN_FRONTEND=noninteractive
+FROM debian:${DEBIAN_RELEASE}
 # Runtime libraries of the binaries (ldd), CA certificates for real AWS endpoints, curl for
 # the compose healthchecks and docker/provision.sh.
-RUN apt-get update \
+RUN export DEBIAN_FRONTEND=noninteractive \
+ && apt-get update \
  && apt-get install -y --no-install-recommends \
       ca-certificates curl \
       libcurl4 libinih1 libjson-c5 libmicrohttpd12 libpq5 libssl3 libsystemd0 libuuid1 libxml2 \

@@ -17,11 +17,12 @@ for url in "$AWS_ENDPOINT_URL" "$AWS_ENDPOINT_URL_DYNAMODB"; do
 	done
 done
 
-# LocalStack and the `emulators` profile both answer to "aws" and "dynamodb": never both.
+# LocalStack (profile localstack) and the `emulators` profile both answer to "aws" and
+# "dynamodb": never both.
 for name in aws dynamodb; do
 	n=$(getent ahostsv4 "$name" | awk '{print $1}' | sort -u | wc -l)
 	if [ "$n" -gt 1 ]; then
-		echo "provision: $n containers answer to '$name': with --profile emulators add --scale localstack=0" >&2
+		echo "provision: $n containers answer to '$name': run one profile (localstack or emulators), not both" >&2
 		exit 1
 	fi
 done

@@ -1,11 +1,12 @@
 #!/usr/bin/python3
-"""docker-compose.yml, Dockerfile and docker/ (suite unit). No Docker engine runs here, so
-this checks what can be checked without one: Debian's docker-compose (1.29) accepts the file
-with and without the `emulators` profile (`config -q`), and the resolved model says what
-docs/operations.md promises (pinned token-free LocalStack, token passed through, the
-emulators profile, healthchecks and depends_on conditions, loopback-only ports, stop grace
-periods equal to the units' TimeoutStopSec); the Dockerfile is multi-stage with a non-root
-runtime; the init scripts parse; the compose config file loads with the real loader."""
+"""docker-compose.yml, the Dockerfiles and docker/ without an engine (suite unit; the engine
+test is test_compose.py, suite compose): Debian's docker-compose (1.29) accepts the file with
+the default profile and with `emulators` (`config -q`), and the resolved model says what
+docs/operations.md promises (LocalStack pinned token-free, token passed through, the default
+profile; the emulators profile built here on debian:12 with no image to pull; healthchecks
+and depends_on conditions, loopback-only ports, stop grace periods equal to the units'
+TimeoutStopSec, hardening); every Dockerfile builds on debian:12 only and runs as non-root;
+the scripts parse; the compose config file loads with the real loader."""
 import os
 import re
 import subprocess
@@ -25,12 +26,61 @@ LOCALSTACK_LAST_FREE = (4, 14, 0)
 
 
 def compose(*args, env_extra=None):
+    return subprocess.run(["docker-compose", "-f", COMPOSE, "--project-directory", SRC] +
+                          list(args), cwd=SRC, env=clean_env(env_extra), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, timeout=60)
+
+
+# Which services `up` would run: Compose v1's own loader and profile selection (no engine).
+ENABLED = """
+import sys
+import docker.errors
+from compose.cli.command import get_profiles_from_options
+from compose.config import config
+from compose.config.environment import Environment
+from compose.project import Project
+src, path, profiles = sys.argv[1], sys.argv[2], sys.argv[3:]
+env = Environment.from_env_file(src)
+cfg = config.load(config.find(src, [path], env), interpolate=True)
+enabled = get_profiles_from_options({"--profile": profiles}, env)
+
+
+class NoEngine:
+    def inspect_network(self, name):
+        raise docker.errors.NotFound(name)
+
+
+project = Project.from_config("x", cfg, NoEngine(), enabled_profiles=enabled)
+print(" ".join(sorted(s.name for s in project.get_services())))
+"""
+
+
+def clean_env(extra=None):
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("LOCALSTACK_", "APPT_", "MOTO_", "DYNAMODB_", "COMPOSE_"))}
-    env.update(env_extra or {})
-    return subprocess.run(["docker-compose", "-f", COMPOSE, "--project-directory", SRC] +
-                          list(args), cwd=SRC, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, timeout=60)
+    env.update(extra or {})
+    return env
+
+
+def enabled_services(profiles, env_extra=None):
+    r = subprocess.run(["/usr/bin/python3", "-c", ENABLED, SRC, COMPOSE] + profiles,
+                       env=clean_env(env_extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=60)
+    if r.returncode != 0:
+        raise AssertionError("compose loader: " + r.stderr[-2000:])
+    return set(r.stdout.split())
+
+
+def dockerfile_stages(path):
+    """[(image, alias)] of every FROM line, ARG defaults substituted."""
+    with open(os.path.join(SRC, path), encoding="utf-8") as f:
+        text = f.read()
+    args = dict(re.findall(r"(?m)^ARG\s+(\w+)=(\S+)$", text))
+    out = []
+    for image, alias in re.findall(r"(?m)^FROM\s+(\S+)(?:\s+AS\s+(\S+))?", text):
+        out.append((re.sub(r"\$\{(\w+)\}", lambda m: args.get(m.group(1), m.group(0)), image),
+                    alias))
+    return text, out
 
 
 class ComposeTest(unittest.TestCase):
@@ -50,7 +100,18 @@ class ComposeTest(unittest.TestCase):
                 self.assertEqual(r.returncode, 0, r.stderr)
                 self.assertEqual(r.stdout, "")
 
+    def test_profiles_select_one_aws_emulator(self):
+        common = {"postgres"} | set(APP_SERVICES)
+        # The default (COMPOSE_PROFILES=localstack in .env): LocalStack.
+        self.assertEqual(enabled_services([]), common | {"localstack"})
+        # A --profile replaces the default: the README's third line runs no LocalStack (its
+        # image could not even be pulled where no registry is reachable).
+        self.assertEqual(enabled_services(["emulators"]), common | {"moto", "dynamodb-local"})
+        self.assertEqual(enabled_services([], {"COMPOSE_PROFILES": "emulators"}),
+                         common | {"moto", "dynamodb-local"})
+
     def test_localstack_pinned_token_free(self):
+        self.assertEqual(self.svc["localstack"]["profiles"], ["localstack"])
         image = self.svc["localstack"]["image"]
         m = re.fullmatch(r"localstack/localstack:(\d+)\.(\d+)\.(\d+)", image)
         self.assertIsNotNone(m, image)
@@ -64,12 +125,28 @@ class ComposeTest(unittest.TestCase):
         self.assertEqual(ls["environment"]["LOCALSTACK_AUTH_TOKEN"], "ls-test")
         self.assertEqual(ls["image"], "localstack/localstack:2026.3.0")
 
+    def test_everything_but_localstack_is_built_here(self):
+        for name, s in self.svc.items():
+            if name == "localstack":
+                continue
+            with self.subTest(service=name):
+                self.assertIn("build", s, "%s would be pulled" % name)
+                self.assertRegex(s["image"], r"^appointmentd[\w-]*:local$")
+                # builds reach Debian, PyPI and npm like the host (an engine without NAT too)
+                self.assertEqual(s["build"].get("network"), "host")
+                path = os.path.relpath(os.path.join(s["build"]["context"],
+                                                    s["build"].get("dockerfile", "Dockerfile")),
+                                       SRC)
+                _, stages = dockerfile_stages(path)
+                aliases = {a for _, a in stages if a}
+                for image, _ in stages:
+                    self.assertTrue(image == "debian:12" or image in aliases,
+                                    "%s: FROM %s (debian:12 is the only base)" % (path, image))
+
     def test_emulators_profile(self):
-        self.assertNotIn("profiles", self.svc["localstack"])
+        self.assertNotIn("emulators", self.svc["localstack"]["profiles"])
         self.assertEqual(self.svc["moto"]["profiles"], ["emulators"])
         self.assertEqual(self.svc["dynamodb-local"]["profiles"], ["emulators"])
-        self.assertRegex(self.svc["moto"]["image"], r"^motoserver/moto:\d+\.\d+\.\d+$")
-        self.assertRegex(self.svc["dynamodb-local"]["image"], r"^amazon/dynamodb-local:\d+\.\d+\.\d+$")
 
         def aliases(name):
             return set(self.svc[name]["networks"]["default"]["aliases"])
@@ -84,6 +161,11 @@ class ComposeTest(unittest.TestCase):
                       "AWS_ENDPOINT_URL_EVENTBRIDGE", "AWS_ENDPOINT_URL_SSM"):
                 self.assertEqual(env[k], "http://aws:4566", "%s %s" % (s, k))
             self.assertEqual(env["AWS_EC2_METADATA_DISABLED"], "true")
+        # The pinned versions of the local stack, not a tag of their own.
+        with open(os.path.join(SRC, "docker", "moto", "Dockerfile"), encoding="utf-8") as f:
+            self.assertIn("tests/support/requirements.txt", f.read())
+        with open(os.path.join(SRC, "docker", "dynamodb-local", "Dockerfile"), encoding="utf-8") as f:
+            self.assertIn("tests/support/package-lock.json", f.read())
 
     def test_order_and_health(self):
         self.assertEqual(self.svc["provision"]["depends_on"]["postgres"]["condition"],
@@ -102,36 +184,79 @@ class ComposeTest(unittest.TestCase):
             self.assertEqual(self.svc[s]["stop_grace_period"], "60s", s)
 
     def test_hardening_and_ports(self):
-        for s in APP_SERVICES:
-            self.assertTrue(self.svc[s]["read_only"], s)
-            self.assertEqual(self.svc[s]["cap_drop"], ["ALL"], s)
-            self.assertIn("no-new-privileges:true", self.svc[s]["security_opt"], s)
+        for s in APP_SERVICES + ["moto", "dynamodb-local", "postgres"]:
+            with self.subTest(service=s):
+                self.assertTrue(self.svc[s]["read_only"], s)
+                self.assertEqual(self.svc[s]["cap_drop"], ["ALL"], s)
+                self.assertIn("no-new-privileges:true", self.svc[s]["security_opt"], s)
         for name, s in self.svc.items():
             for p in s.get("ports", []):
                 self.assertTrue(str(p).startswith("127.0.0.1:"), "%s publishes %s" % (name, p))
 
-    def test_dockerfile(self):
-        with open(os.path.join(SRC, "Dockerfile"), encoding="utf-8") as f:
-            text = f.read()
-        froms = re.findall(r"^FROM\s+(\S+)(?:\s+AS\s+(\S+))?", text, re.M)
-        self.assertEqual(len(froms), 2, froms)
-        self.assertEqual(froms[0], ("debian:${DEBIAN_RELEASE}", "build"))
-        self.assertEqual(froms[1][0], "debian:${DEBIAN_RELEASE}-slim")
+    def test_dockerfiles(self):
+        text, stages = dockerfile_stages("Dockerfile")
+        self.assertEqual(stages, [("debian:12", "build"), ("debian:12", "")])
         self.assertRegex(text, r"(?m)^ARG DEBIAN_RELEASE=12$")
-        build, run = text.split(froms[1][0], 1)
+        build, run = text.split("\nFROM debian:${DEBIAN_RELEASE}\n", 1)
         self.assertIn("meson setup", build)
         self.assertNotRegex(run, r"-dev\b", "no -dev package in the runtime image")
-        users = re.findall(r"(?m)^USER\s+(\S+)", run)
-        self.assertEqual(len(users), 1)
-        self.assertNotIn(users[0].split(":")[0], ("0", "root"))
         self.assertIn("COPY --from=build", run)
+        for path in ("Dockerfile", "docker/moto/Dockerfile", "docker/dynamodb-local/Dockerfile",
+                     "docker/postgres/Dockerfile"):
+            with self.subTest(dockerfile=path):
+                text, stages = dockerfile_stages(path)
+                last = text.rsplit("\nFROM ", 1)[-1]
+                users = re.findall(r"(?m)^USER\s+(\S+)", last)
+                self.assertEqual(len(users), 1, path)
+                self.assertNotIn(users[0].split(":")[0], ("0", "root"), path)
+                # BuildKit would fetch a `# syntax=` frontend image from a registry
+                self.assertNotRegex(text, r"(?m)^#\s*syntax=", path)
+
+    def test_no_two_stages_start_alike(self):
+        # Built side by side (tests/compose), stages that start with the same instruction on
+        # debian:12 each commit their own copy of that layer; a later build finds only one of
+        # them in its cache and rebuilds everything after it. So no two stages share a first
+        # instruction.
+        firsts = {}
+        for path in ("Dockerfile", "docker/moto/Dockerfile", "docker/dynamodb-local/Dockerfile",
+                     "docker/postgres/Dockerfile"):
+            text, _ = dockerfile_stages(path)
+            for stage in re.split(r"(?m)^FROM .*\n", text)[1:]:
+                lines = [ln for ln in stage.splitlines() if ln.strip() and not ln.startswith("#")]
+                first = []
+                for ln in lines:            # the instruction with its continuation lines
+                    first.append(ln)
+                    if not ln.endswith("\\"):
+                        break
+                key = "\n".join(first)
+                self.assertFalse(key in firsts, "%s and %s both start a stage with %r"
+                                 % (firsts.get(key), path, key))
+                firsts[key] = path
+
+    def test_build_context_keeps_the_pins(self):
+        # The repository is the context of three images: .dockerignore (as Compose v1's
+        # docker-py reads it) keeps the pinned versions and leaves build trees and
+        # node_modules out.
+        from docker.utils.build import exclude_paths
+        with open(os.path.join(SRC, ".dockerignore"), encoding="utf-8") as f:
+            patterns = [line.strip() for line in f if line.strip() and not line.startswith("#")]
+        kept = exclude_paths(SRC, patterns)
+        for p in ("tests/support/requirements.txt", "tests/support/package-lock.json",
+                  "docker/provision.sh", "meson.build"):
+            self.assertIn(p, kept)
+        for p in kept:
+            self.assertFalse(p.startswith(("tests/support/node_modules", ".git/", "build")), p)
 
     def test_scripts_and_config(self):
-        for path in ("docker/provision.sh", "docker/postgres-init/10-appointmentd.sh"):
+        for path in ("docker/provision.sh", "docker/postgres/initdb.d/10-appointmentd.sh",
+                     "docker/postgres/entrypoint.sh"):
             full = os.path.join(SRC, path)
             self.assertTrue(os.access(full, os.X_OK), path)
             r = subprocess.run(["sh", "-n", full], stderr=subprocess.PIPE, text=True)
             self.assertEqual(r.returncode, 0, r.stderr)
+        r = subprocess.run(["bash", "-n", os.path.join(SRC, "docker", "debian-base.sh")],
+                           stderr=subprocess.PIPE, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
         ctl = os.path.join(unitfiles.BUILD, "daemons", "appointmentctl", "appointmentctl")
         r = subprocess.run([ctl, "--config", os.path.join(SRC, "docker", "appointmentd.conf"),
                             "check", "--print-config"], stdout=subprocess.PIPE,
