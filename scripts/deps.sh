@@ -34,6 +34,7 @@ PACKAGES=(
 	python3 python3-venv python3-botocore
 	ca-certificates curl jq procps iproute2 util-linux postgresql-client
 	systemd-container docker-compose python3-yaml cppcheck
+	docker.io debootstrap
 )
 # Node: Debian's nodejs + npm on a fresh box. A machine that already has node and npm
 # (e.g. a NodeSource build, which conflicts with Debian's npm package) keeps its own.
