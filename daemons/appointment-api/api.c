@@ -246,8 +246,11 @@ enum rc api_start(void *app, char *status, size_t n, struct errbuf *eb)
 	}
 	o.threads = (unsigned)cfg->api_threads;
 	o.body_limit = (size_t)cfg->body_limit;
-	o.connection_timeout_s = 10;
-	o.connection_limit = 1024;
+	o.connection_timeout_s = (unsigned)cfg->api_request_timeout;
+	o.header_timeout_s = (unsigned)cfg->api_header_timeout;
+	o.idle_timeout_s = o.connection_timeout_s + API_IDLE_MARGIN_S;
+	o.connection_limit = (unsigned)cfg->api_connections;
+	o.per_client_limit = (unsigned)cfg->api_connections_per_client;
 	o.routes = api_routes;
 	o.n_routes = api_n_routes;
 	o.guard = api_guard;

@@ -22,6 +22,12 @@
 #define API_READY_WINDOW_MS 30000 /* /readyz trusts a success this recent (SPEC §3) */
 #define API_DRAIN_MS 25000        /* below the unit's TimeoutStopSec=30s */
 #define API_STALL_MIN_MS 3000     /* the self-probe may go unanswered this long at least */
+/* libmicrohttpd's idle cut-off is [api] request_timeout_s plus this: it also hits the
+ * connections of a thread blocked in a handler, so it must outlast the longest a handler
+ * blocks (the AWS budget of a request plus the schedule check); the sweeper of run/http
+ * enforces the header and request deadlines, so this only bounds a client that does not
+ * read its answer. */
+#define API_IDLE_MARGIN_S 50
 
 /* One country's database connection of one HTTP thread, by country code. */
 struct api_db {

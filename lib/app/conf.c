@@ -101,6 +101,12 @@ static const struct cfg_key conf_keys[] = {
 	G("api", "db_check_timeout_ms", CFG_INT, db_check_timeout_ms, "1000", 50, 30000, false,
 	  NULL, NULL),
 	G("api", "list_page_size", CFG_INT, list_page_size, "0", 0, 1000, true, NULL, NULL),
+	G("api", "connections", CFG_INT, api_connections, "1024", 16, 65536, false, NULL, NULL),
+	G("api", "per_client_connections", CFG_INT, api_connections_per_client, "64", 0, 65536,
+	  false, NULL, NULL),
+	G("api", "header_timeout_s", CFG_INT, api_header_timeout, "5", 1, 300, false, NULL, NULL),
+	G("api", "request_timeout_s", CFG_INT, api_request_timeout, "10", 1, 3600, false, NULL,
+	  NULL),
 
 	G("worker", "max_in_flight", CFG_INT, max_in_flight, "10", 1, 100, false, NULL, NULL),
 	G("worker", "wait_seconds", CFG_INT, wait_seconds, "20", 0, 20, false, NULL, NULL),

@@ -68,6 +68,10 @@ struct conf {
 	int api_threads;            /* HTTP worker threads */
 	int db_check_timeout_ms;    /* schedule check in PostgreSQL before accepting */
 	int list_page_size;         /* Limit of each DynamoDB Query page of a listing; 0 = 1 MB pages */
+	int api_connections;        /* open HTTP connections at once */
+	int api_connections_per_client; /* open HTTP connections per client address; 0 = no cap */
+	int api_header_timeout;     /* seconds a connection has to send a complete request head */
+	int api_request_timeout;    /* seconds a connection has to send a complete request */
 
 	/* [worker] (also the completion daemon) */
 	int max_in_flight;          /* messages handled concurrently */

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uuid/uuid.h>
@@ -124,7 +125,19 @@ static void track_receiving(struct http_server *srv, struct http_conn_tcp *tcp, 
 		return;
 	pthread_mutex_lock(&srv->conns_lock);
 	tcp->receiving = receiving;
+	tcp->head_done = false;
 	tcp->since_ms = clk_mono_ms();
+	pthread_mutex_unlock(&srv->conns_lock);
+}
+
+/* The connection's request head has arrived: from now on it has the request timeout (the
+ * clock keeps running from the same start) rather than the header timeout. */
+static void track_head_done(struct http_server *srv, struct http_conn_tcp *tcp)
+{
+	if (tcp == NULL)
+		return;
+	pthread_mutex_lock(&srv->conns_lock);
+	tcp->head_done = true;
 	pthread_mutex_unlock(&srv->conns_lock);
 }
 
@@ -220,6 +233,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return MHD_NO;
 		st->tcp = tcp;
 		*con_cls = st;
+		track_head_done(srv, tcp);
 		number_request(srv, st);
 		st->quiet = is_probe(srv, conn);
 		st->counted = true;
@@ -331,28 +345,48 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 	pthread_mutex_unlock(&srv->lock);
 }
 
-/* Shuts down every connection that has waited longer than the connection timeout
- * for a complete request (headers and body): MHD then reads the end of the stream
- * and closes it. MHD's own timeout restarts with every byte, so without this a
- * client sending a byte now and then (slowloris) would hold its connection forever. */
+/* Bytes the client sent that the server has not read yet (0 when unknown). */
+static int unread_bytes(int fd)
+{
+	int n = 0;
+
+	if (ioctl(fd, FIONREAD, &n) != 0)
+		return 0;
+	return n;
+}
+
+/* Shuts down every connection that has waited longer than the header timeout for a
+ * complete request head, or the connection timeout for a complete request (head and
+ * body): MHD then reads the end of the stream and closes it. MHD's own timeout restarts
+ * with every byte, so without this a client sending a byte now and then (slowloris) would
+ * hold its connection forever. A connection with bytes the server has not read yet is not
+ * slow: its thread is busy (a handler blocks on a dependency) and will get to it. */
 static void sweep(struct http_server *srv)
 {
-	int64_t limit = (int64_t)srv->opts.connection_timeout_s * 1000;
+	int64_t body_limit = (int64_t)srv->opts.connection_timeout_s * 1000;
+	int64_t head_limit = srv->opts.header_timeout_s > 0
+				     ? (int64_t)srv->opts.header_timeout_s * 1000
+				     : body_limit;
 	int64_t now = clk_mono_ms();
 	unsigned cut = 0;
 
 	pthread_mutex_lock(&srv->conns_lock);
 	for (struct http_conn_tcp *t = srv->conns; t != NULL; t = t->next) {
-		if (t->receiving && !t->cut && now - t->since_ms > limit) {
-			(void)shutdown(t->fd, SHUT_RDWR);
-			t->cut = true;
-			cut++;
-		}
+		int64_t limit = t->head_done ? body_limit : head_limit;
+
+		if (!t->receiving || t->cut || now - t->since_ms <= limit)
+			continue;
+		if (unread_bytes(t->fd) > 0)
+			continue;
+		(void)shutdown(t->fd, SHUT_RDWR);
+		t->cut = true;
+		cut++;
 	}
 	pthread_mutex_unlock(&srv->conns_lock);
 	if (cut > 0)
-		log_info(srv->opts.lg, NULL, "cut %u connection(s) with no complete request in %u s",
-			 cut, srv->opts.connection_timeout_s);
+		log_info(srv->opts.lg, NULL,
+			 "cut %u connection(s) too slow to send a request (head %lld s, whole %u s)",
+			 cut, (long long)(head_limit / 1000), srv->opts.connection_timeout_s);
 }
 
 static void *sweeper_main(void *arg)
@@ -417,7 +451,8 @@ enum rc http_server_start(const struct http_opts *opts, struct http_server **out
 		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL,
 		on_request, srv, MHD_OPTION_LISTEN_SOCKET, opts->listen_fd,
 		MHD_OPTION_THREAD_POOL_SIZE, opts->threads, MHD_OPTION_CONNECTION_TIMEOUT,
-		opts->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT, opts->connection_limit,
+		opts->idle_timeout_s > 0 ? opts->idle_timeout_s : opts->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT, opts->connection_limit,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, opts->per_client_limit,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_NOTIFY_COMPLETED,
 		on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
 		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_END);

@@ -77,8 +77,14 @@ struct http_opts {
 	int listen_fd;                     /* a listening socket (systemd's or http_listen) */
 	unsigned threads;                  /* worker threads serving requests */
 	size_t body_limit;                 /* bytes; more is 413 */
-	unsigned connection_timeout_s;     /* idle/slow connection cut-off (slowloris) */
+	unsigned connection_timeout_s;     /* a complete request (head and body) within this */
+	unsigned idle_timeout_s;           /* MHD's idle cut-off, which also hits connections
+					    * of a thread blocked in a handler: longer than any
+					    * handler blocks; 0 = connection_timeout_s */
+	unsigned header_timeout_s;         /* a complete request head within this (slowloris);
+					    * 0 = connection_timeout_s */
 	unsigned connection_limit;         /* open connections at once */
+	unsigned per_client_limit;         /* open connections from one address; 0 = no cap */
 	const struct http_route *routes;
 	size_t n_routes;
 	http_guard_fn guard;               /* may be NULL */

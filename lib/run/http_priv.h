@@ -24,6 +24,7 @@ struct http_conn_tcp {
 	int fd;                            /* the connection's socket */
 	int64_t since_ms;  /* monotonic ms from which it has been waiting for a request */
 	bool receiving;    /* a request is awaited or arriving, not yet with a handler */
+	bool head_done;    /* its request head has arrived (the body may still be coming) */
 	bool cut;          /* the sweeper shut it down */
 	uint64_t req_seq;  /* number of the request in flight on it (http_server_readers_*),
 			    * 0 = none; under conns_lock */

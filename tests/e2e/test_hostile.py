@@ -1,0 +1,286 @@
+#!/usr/bin/python3
+"""appointment-api against a hostile client on raw loopback sockets (issue 12): slow
+connections, request smuggling shapes, decoded NULs, libmicrohttpd's own errors, /readyz
+and POST with a dependency that never answers.
+
+The daemon runs on its own, with no local stack: every AWS endpoint is a "black hole" (a
+loopback listener that accepts and never answers) and PostgreSQL a closed port, so each
+case is about the HTTP front alone. Every count and wait is bounded; every daemon started
+here is stopped by pid and must exit 0 (under ASan a leak or a memory error would not)."""
+import json
+import os
+import resource
+import select
+import socket
+import sys
+import tempfile
+import shutil
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+ATTACKER = "127.0.0.2"  # the hostile client's own loopback address
+OTHER = "127.0.0.3"     # another hostile client
+SLOW_CONNECTIONS = 1100
+
+
+class BlackHole:
+    """A loopback listener that accepts connections and never answers (a dependency that
+    hangs). Its sockets are held until close()."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(256)
+        self.port = self.sock.getsockname()[1]
+        self.held = []
+        self.stop = False
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        self.sock.settimeout(0.2)
+        while not self.stop:
+            try:
+                c, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.held.append(c)
+
+    def close(self):
+        self.stop = True
+        self.thread.join(timeout=2)
+        for c in self.held:
+            c.close()
+        self.sock.close()
+
+
+class Api:
+    """appointment-api alone, every dependency a black hole."""
+
+    def __init__(self, extra_api=""):
+        self.dir = tempfile.mkdtemp(prefix="appt-hostile-")
+        self.hole = BlackHole()
+        self.port = harness.free_port()
+        self.config = os.path.join(self.dir, "appointmentd.conf")
+        with open(self.config, "w") as f:
+            f.write("[general]\nstage = hostile\nlog_level = debug\n"
+                    "[api]\nlisten = 127.0.0.1:%d\nrate_limit = 100000\nburst = 100000\n"
+                    "db_check_timeout_ms = 200\n%s\n"
+                    "[rds]\nhost = 127.0.0.1\nport = %d\nusername = nobody\n"
+                    "[country PE]\n[country CL]\n"
+                    % (self.port, extra_api, harness.free_port()))
+        hole = "http://127.0.0.1:%d" % self.hole.port
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("AWS_", "APPOINTMENTD_", "RDS_", "APPOINTMENTS_"))}
+        env.pop("CREDENTIALS_DIRECTORY", None)
+        env.pop("JOURNAL_STREAM", None)
+        env.update(AWS_REGION="us-east-1", AWS_ACCESS_KEY_ID="test",
+                   AWS_SECRET_ACCESS_KEY="test", AWS_ENDPOINT_URL=hole,
+                   AWS_EC2_METADATA_DISABLED="true", RDS_PASSWORD="not-a-secret")
+        self.daemon = harness.Daemon("appointment-api", ["--config", self.config], env,
+                                     self.dir)
+
+    def close(self):
+        rc = self.daemon.stop()
+        self.hole.close()
+        logs = self.daemon.logs() if os.path.exists(self.daemon.log_path) else ""
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return rc, logs
+
+    def connect(self, source="127.0.0.1", timeout=5.0):
+        s = socket.socket()
+        s.settimeout(timeout)
+        s.bind((source, 0))
+        s.connect(("127.0.0.1", self.port))
+        return s
+
+    def raw(self, data, source="127.0.0.1", timeout=5.0):
+        """Sends data on a new connection; returns everything read until the server
+        closes or timeout passes, and whether it closed."""
+        s = self.connect(source, timeout)
+        s.sendall(data)
+        got = b""
+        closed = False
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                if not readable(s, deadline - time.monotonic()):
+                    break
+                chunk = s.recv(65536)
+                if not chunk:
+                    closed = True
+                    break
+                got += chunk
+        except ConnectionResetError:
+            closed = True
+        finally:
+            s.close()
+        return got, closed
+
+    def healthz(self, timeout=1.0):
+        """Status of GET /healthz from 127.0.0.1, or None when no answer within timeout."""
+        try:
+            got, _ = self.raw(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                              timeout=timeout)
+        except OSError:
+            return None
+        if not got.startswith(b"HTTP/1.1 "):
+            return None
+        return int(got[9:12])
+
+
+def readable(s, timeout):
+    """True when s has something to read (or was closed) within timeout seconds (poll:
+    select() cannot take the descriptor numbers of 1 100 open sockets)."""
+    p = select.poll()
+    p.register(s, select.POLLIN)
+    return bool(p.poll(max(0, int(timeout * 1000))))
+
+
+def responses(raw):
+    """Splits the bytes of a connection into (status, headers, body) answers."""
+    out = []
+    while raw.startswith(b"HTTP/"):
+        head, _, rest = raw.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            headers[k.strip().lower()] = v.strip()
+        n = int(headers.get("content-length", "0"))
+        out.append((int(lines[0].split()[1]), headers, rest[:n]))
+        raw = rest[n:]
+    return out
+
+
+def raise_fd_limit(want):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0] >= want
+
+
+class HostileTest(unittest.TestCase):
+    def start(self, extra_api=""):
+        api = Api(extra_api)
+
+        def stop():
+            rc, logs = api.close()
+            if os.environ.get("APPT_HOSTILE_LOGS"):
+                sys.stderr.write(logs[-6000:])
+            self.assertEqual(rc, 0, "appointment-api exited %s:\n%s" % (rc, logs[-3000:]))
+        self.addCleanup(stop)
+        return api
+
+    # ---- 1. slow connections ---------------------------------------------------------------
+
+    def test_slow_connections_from_one_client_leave_healthz_answering(self):
+        """1 100 connections from one address, each trickling a header byte: the per-client
+        cap refuses most, the header deadline cuts the rest, and another client's /healthz
+        answers within 1 s at every check meanwhile."""
+        self.assertTrue(raise_fd_limit(SLOW_CONNECTIONS + 200), "need more file descriptors")
+        api = self.start()
+        self.assertEqual(api.healthz(), 200)
+        slow = []
+        try:
+            for _ in range(SLOW_CONNECTIONS):
+                s = socket.socket()
+                s.setblocking(False)
+                s.bind((ATTACKER, 0))
+                try:
+                    s.connect(("127.0.0.1", api.port))
+                except BlockingIOError:
+                    pass
+                slow.append(s)
+            time.sleep(0.3)
+            for s in slow:
+                try:
+                    s.send(b"GET /healthz HTTP/1.1\r\n")
+                except OSError:
+                    pass
+            failures = []
+            checks = 0
+            deadline = time.monotonic() + 8
+            while time.monotonic() < deadline:
+                for s in slow:
+                    try:
+                        s.send(b"X")
+                    except OSError:
+                        pass
+                t0 = time.monotonic()
+                status = api.healthz(timeout=1.0)
+                checks += 1
+                if status != 200:
+                    failures.append((round(t0 - (deadline - 8), 2), status))
+                time.sleep(0.25)
+            self.assertGreater(checks, 5)
+            self.assertEqual(failures, [], "/healthz failed under slow connections")
+        finally:
+            for s in slow:
+                s.close()
+
+    def test_a_slow_request_head_is_cut_at_the_header_timeout(self):
+        """A client that sends its request head a byte at a time is closed once the header
+        timeout (here 2 s) has passed, long before the request timeout (10 s)."""
+        api = self.start("header_timeout_s = 2")
+        s = api.connect(OTHER)
+        t0 = time.monotonic()
+        closed_after = None
+        try:
+            for b in b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 40:
+                if readable(s, 0.25):
+                    try:
+                        chunk = s.recv(4096)
+                    except ConnectionResetError:
+                        chunk = b""
+                    if not chunk:
+                        closed_after = time.monotonic() - t0
+                        break
+                try:
+                    s.send(bytes([b]))
+                except OSError:
+                    closed_after = time.monotonic() - t0
+                    break
+        finally:
+            s.close()
+        self.assertIsNotNone(closed_after, "the slow connection was never closed")
+        self.assertLess(closed_after, 4.0)
+        self.assertGreaterEqual(closed_after, 1.9)
+
+    def test_a_complete_request_waiting_for_a_busy_thread_is_not_cut(self):
+        """One HTTP thread, blocked by a POST whose DynamoDB never answers: a request sent
+        meanwhile on a connection the thread had already accepted waits in the socket,
+        complete. The sweeper must not take it for a slow client: it is answered once the
+        thread is free."""
+        api = self.start("threads = 1\nheader_timeout_s = 1\nrequest_timeout_s = 2")
+        waiting = api.connect(timeout=30)
+        time.sleep(0.3)  # accepted by the one thread
+        post = api.connect(timeout=30)
+        body = json.dumps({"insuredId": "00123", "scheduleId": 100, "countryISO": "PE"})
+        post.sendall(("POST /appointments HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                      "\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)).encode())
+        time.sleep(0.5)  # the POST holds the thread now
+        waiting.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        got = b""
+        try:
+            while True:
+                chunk = waiting.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+        except (ConnectionResetError, socket.timeout):
+            pass
+        finally:
+            waiting.close()
+            post.close()
+        self.assertTrue(got.startswith(b"HTTP/1.1 200"), "healthz answer: %r" % got[:200])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
