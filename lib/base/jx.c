@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/str.h"
 
 /* One decoded top-level key: its bytes live in jx_keys.names at off. */
 struct jx_key {
@@ -60,17 +61,6 @@ static void scan_ws(struct jx_scan *sc)
 		sc->p++;
 }
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Reads the 4 hex digits after "\u" (sc->p at the 'u'); -1 when malformed. */
 static long scan_u4(struct jx_scan *sc)
 {
@@ -79,7 +69,7 @@ static long scan_u4(struct jx_scan *sc)
 	if (sc->end - sc->p < 5)
 		return -1;
 	for (int i = 1; i <= 4; i++) {
-		int h = hexval(sc->p[i]);
+		int h = str_hexval(sc->p[i]);
 
 		if (h < 0)
 			return -1;

@@ -35,3 +35,14 @@ bool str_cut(char *dst, size_t n, const char *fmt, ...)
 	}
 	return (size_t)w < n;
 }
+
+int str_hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

@@ -19,4 +19,7 @@ bool str_copy(char *dst, size_t n, const char *src) MUSTCHECK;
  * the text was cut. */
 bool str_cut(char *dst, size_t n, const char *fmt, ...) PRINTF(3, 4);
 
+/* The value of the hex digit c (0..15), or -1 when c is not one. */
+int str_hexval(unsigned char c);
+
 #endif

@@ -155,6 +155,47 @@ static bool declared_too_large(struct MHD_Connection *conn, size_t limit)
 	return errno != 0 || end == cl || n > limit;
 }
 
+static enum MHD_Result on_head_header(void *cls, enum MHD_ValueKind kind, const char *key,
+				      const char *value)
+{
+	(void)kind;
+	(void)value;
+	http_head_add(cls, key);
+	return MHD_YES;
+}
+
+/* The first strictness rule (run/http_strict) the request breaks, from its head and what
+ * decoding its URL found. */
+static enum http_defect head_defect(struct MHD_Connection *conn, const char *version,
+				    struct http_conn_tcp *tcp)
+{
+	struct http_head_check c = {0};
+	bool nul = tcp != NULL && tcp->nul_seen;
+
+	if (tcp != NULL)
+		tcp->nul_seen = false;
+	(void)MHD_get_connection_values(conn, MHD_HEADER_KIND, on_head_header, &c);
+	if (nul)
+		return HTTP_DEFECT_NUL;
+	return http_head_verdict(&c, version);
+}
+
+/* MHD's decoding of the path and of each query key and value: ours never lets %00 become a
+ * NUL that would cut the string short (it stays "%00" and the request is refused). */
+static size_t on_unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct http_conn_tcp *tcp = ci != NULL ? ci->socket_context : NULL;
+	bool nul = false;
+	size_t n = http_unescape(s, &nul);
+
+	(void)cls;
+	if (nul && tcp != NULL)
+		tcp->nul_seen = true;
+	return n;
+}
+
 /* Every request gets a number as it starts, before anything reads configuration: the
  * lifecycle frees an old configuration once the oldest request in flight started after it
  * was replaced (http_server_readers_*). */
@@ -218,7 +259,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	enum MHD_Result ret;
 	bool reject_now = false;
 
-	(void)version;
 	if (st == NULL) {
 		const union MHD_ConnectionInfo *ci =
 			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
@@ -239,9 +279,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		st->counted = true;
 		atomic_fetch_add(&srv->in_flight, 1);
 		metrics_add(srv->opts.metrics, "appointmentd_http_requests_in_flight", NULL, 1);
-		if (!declared_too_large(conn, srv->opts.body_limit))
+		st->defect = head_defect(conn, version, tcp);
+		if (st->defect == HTTP_DEFECT_NONE && !declared_too_large(conn, srv->opts.body_limit))
 			return MHD_YES;
-		st->too_large = true;
+		st->too_large = st->defect == HTTP_DEFECT_NONE;
 		reject_now = true; /* before reading a byte of it; MHD closes afterwards */
 	} else if (*upload_data_size > 0) {
 		if (!st->too_large && buf_append(&st->body, upload_data, *upload_data_size) != RC_OK)
@@ -261,7 +302,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	req.body_len = st->body.len;
 	req.request_id = st->request_id;
 	req.state = st;
-	if (reject_now) {
+	if (reject_now && st->defect != HTTP_DEFECT_NONE) {
+		http_reply_defect(&resp, &req, st->defect);
+	} else if (reject_now) {
 		http_reply_error(&resp, &req, APIERR_PAYLOAD_TOO_LARGE, NULL, NULL);
 	} else {
 		http_dispatch(st, &req, &resp);
@@ -455,6 +498,7 @@ enum rc http_server_start(const struct http_opts *opts, struct http_server **out
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, opts->per_client_limit,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_NOTIFY_COMPLETED,
 		on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+		MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, srv,
 		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_END);
 	if (srv->mhd == NULL) {
 		close(opts->listen_fd);

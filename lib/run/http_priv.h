@@ -12,6 +12,7 @@
 
 #include "base/buf.h"
 #include "run/http.h"
+#include "run/http_strict.h"
 
 /* One TCP connection: whether a request has begun on it. A connection accepted just
  * before a quiesce may carry a request MHD has not parsed yet; the drain waits for it
@@ -25,6 +26,8 @@ struct http_conn_tcp {
 	int64_t since_ms;  /* monotonic ms from which it has been waiting for a request */
 	bool receiving;    /* a request is awaited or arriving, not yet with a handler */
 	bool head_done;    /* its request head has arrived (the body may still be coming) */
+	bool nul_seen;     /* its request's path or query held %00 (set while MHD decodes the
+			    * URL, read as the request begins; only its MHD thread touches it) */
 	bool cut;          /* the sweeper shut it down */
 	uint64_t req_seq;  /* number of the request in flight on it (http_server_readers_*),
 			    * 0 = none; under conns_lock */
@@ -58,6 +61,7 @@ struct http_conn_state {
 	struct http_conn_tcp *tcp; /* its connection's record, NULL when untracked */
 	struct buf body;
 	bool too_large;       /* the body passed body_limit: discard the rest, then 413 */
+	enum http_defect defect; /* the head breaks a strictness rule: 400 and close */
 	bool counted;         /* in_flight was incremented for it */
 	bool quiet;           /* the self-probe: left out of the log and the metrics */
 	bool untracked;       /* numbered without a connection record (srv->untracked) */
@@ -68,6 +72,10 @@ struct http_conn_state {
 /* Routes a complete request and fills resp (the guard, then the handler). */
 void http_dispatch(struct http_conn_state *st, struct http_request *req,
 		   struct http_response *resp);
+/* Fills resp with the 400 of a strictness defect (SPEC §3 body, "fields": {"request": ..})
+ * and Connection: close. */
+void http_reply_defect(struct http_response *resp, const struct http_request *req,
+		       enum http_defect d);
 /* Queues resp on the request's connection with every header of the contract (request id,
  * CORS, Connection: close while draining). */
 enum MHD_Result http_send(struct http_conn_state *st, const struct http_request *req,

@@ -4,6 +4,7 @@
  * call. */
 #include "run/http.h"
 
+#include <json-c/json.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,6 +90,29 @@ void http_reply_error(struct http_response *resp, const struct http_request *req
 	http_reply(resp, apierr_status(code), body);
 }
 
+void http_reply_defect(struct http_response *resp, const struct http_request *req,
+		       enum http_defect d)
+{
+	struct json_object *fields = json_object_new_object();
+	struct json_object *list = json_object_new_array();
+	struct json_object *one = json_object_new_object();
+
+	if (fields != NULL && list != NULL && one != NULL &&
+	    json_object_object_add(one, "message",
+				   json_object_new_string(http_defect_message(d))) == 0 &&
+	    json_object_object_add(one, "code", json_object_new_string(http_defect_code(d))) == 0 &&
+	    json_object_array_add(list, one) == 0) {
+		one = NULL;
+		if (json_object_object_add(fields, "request", list) == 0)
+			list = NULL;
+	}
+	http_reply_error(resp, req, APIERR_VALIDATION_ERROR, NULL, list == NULL ? fields : NULL);
+	http_add_header(resp, "Connection", "close");
+	json_object_put(one);
+	json_object_put(list);
+	json_object_put(fields);
+}
+
 void http_add_header(struct http_response *resp, const char *name, const char *value)
 {
 	struct http_header_kv *h;
@@ -115,10 +139,12 @@ static bool route_match(const char *pattern, const char *path, struct http_reque
 			size_t seg = strcspn(u, "/");
 			const char *close = strchr(p, '}');
 
-			if (close == NULL || n >= HTTP_MAX_PARAMS || seg == 0 || seg >= 256)
+			if (close == NULL || n >= HTTP_MAX_PARAMS || seg == 0)
 				return false;
-			memcpy(caps[n], u, seg);
-			caps[n][seg] = '\0';
+			/* a longer segment is kept cut at 255 bytes: longer than any id, so its
+			 * rule refuses it with the same 400 whatever its length */
+			memcpy(caps[n], u, seg < 256 ? seg : 255);
+			caps[n][seg < 256 ? seg : 255] = '\0';
 			n++;
 			p = close + 1;
 			u += seg;
