@@ -16,8 +16,15 @@
 #include "app/publish.h"
 #include "app/store.h"
 
-#define REPLAY_WAIT_STEPS 30   /* a concurrent twin is polled this many times... */
-#define REPLAY_WAIT_MS 100     /* ...this far apart before we answer 409 */
+/* A request that meets a twin's live claim of its key (the same request, another HTTP
+ * exchange: a concurrent twin, or an earlier attempt of the client still at work) polls
+ * the claim this long at most, a step that doubles from the first to the largest, until
+ * the twin stores its answer (replayed), or gives up its claim (taken over). Past it, an
+ * item already stored under the claimed id is answered; else 409 with Retry-After. It holds
+ * an HTTP thread meanwhile: kept far under the AWS 10 s budget of a single call. */
+#define TWIN_WAIT_MS 3000
+#define TWIN_STEP_FIRST_MS 50
+#define TWIN_STEP_MAX_MS 400
 
 const struct http_route api_routes[] = {
 	{"POST", "/appointments", api_post_appointment, true, false},
@@ -54,11 +61,12 @@ static void reply_validation(struct http_response *resp, const struct http_reque
 	http_reply(resp, apierr_status(val_result_code(errs->result)), body);
 }
 
-/* The country database's view of the slot. Unreachable is not a refusal: SPEC §3
- * says accept and let the worker decide, so the API never depends on PostgreSQL. */
+/* The country database's view of the slot: true with *code set when it refuses the
+ * request. Unreachable is not a refusal: SPEC §3 says accept and let the worker decide, so
+ * the API never depends on PostgreSQL. */
 static bool schedule_refused(struct api_ctx *ctx, struct api_thread *t,
 			     const struct appt_request *ar, const struct http_request *req,
-			     struct http_response *resp)
+			     enum apierr_code *code)
 {
 	const struct conf *cfg = api_cfg(ctx);
 	struct errbuf eb = {{0}};
@@ -82,73 +90,125 @@ static bool schedule_refused(struct api_ctx *ctx, struct api_thread *t,
 		return false;
 	}
 	if (st == DB_CHECK_NOT_FOUND) {
-		http_reply_error(resp, req, APIERR_SCHEDULE_NOT_FOUND, NULL, NULL);
+		*code = APIERR_SCHEDULE_NOT_FOUND;
 		return true;
 	}
 	if (st == DB_CHECK_UNAVAILABLE) {
-		http_reply_error(resp, req, APIERR_SCHEDULE_UNAVAILABLE, NULL, NULL);
+		*code = APIERR_SCHEDULE_UNAVAILABLE;
 		return true;
 	}
 	return false;
 }
 
-/* A repeat of a key: answer with the appointment it created, waiting briefly when
- * its first request is still at work (two concurrent requests, one appointment). */
-static void replay(struct api_ctx *ctx, struct api_thread *t, const struct idem_record *rec,
-		   const struct http_request *req, struct http_response *resp)
-{
-	const struct conf *cfg = api_cfg(ctx);
-	struct appointment a;
-	struct errbuf eb = {{0}};
-	char *body = NULL;
-	enum rc rc = RC_NOTFOUND;
+/* The refusals stored on a key (idem_refuse): the same request meets them again. */
+static const enum apierr_code stored_refusals[] = {APIERR_SCHEDULE_NOT_FOUND,
+						   APIERR_SCHEDULE_UNAVAILABLE};
 
-	if (rec->response[0] != '\0') {
-		body = strdup(rec->response);
-	} else {
-		for (int i = 0; i < REPLAY_WAIT_STEPS && rc == RC_NOTFOUND; i++) {
-			rc = store_get(t->ddb, cfg->table_name, rec->appointment_id, &a, &eb);
-			if (rc == RC_NOTFOUND)
-				clk_sleep_ms(REPLAY_WAIT_MS);
+/* The key of this request as claimed: what every later write to the claim needs. */
+struct key_claim {
+	char record_key[APIKEYS_HEX_SIZE]; /* "" when the request has no Idempotency-Key */
+	char request_hash[APIKEYS_HEX_SIZE];
+	char token[IDEM_TOKEN_SIZE];       /* this HTTP exchange's claim token */
+	bool taken_over;                   /* the id is an earlier claim's: its item may exist */
+};
+
+static void reply_replayed(struct http_response *resp, const char *appointment_id, char *body)
+{
+	http_reply(resp, 200, body);
+	http_add_header(resp, "Idempotent-Replayed", "true");
+	snprintf(resp->appointment_id, sizeof(resp->appointment_id), "%s", appointment_id);
+}
+
+/* A repeat of a key whose answer is stored: the appointment it created (200, replayed),
+ * or the refusal its first request met. */
+static void replay_stored(const struct idem_record *rec, const struct http_request *req,
+			  struct http_response *resp)
+{
+	char *body = NULL;
+
+	if (rec->response[0] == '\0') {
+		for (size_t i = 0; i < sizeof(stored_refusals) / sizeof(stored_refusals[0]); i++) {
+			if (strcmp(rec->refusal, apierr_name(stored_refusals[i])) == 0) {
+				http_reply_error(resp, req, stored_refusals[i], NULL, NULL);
+				http_add_header(resp, "Idempotent-Replayed", "true");
+				return;
+			}
 		}
-		if (rc == RC_NOTFOUND) {
-			http_reply_error(resp, req, APIERR_IDEMPOTENCY_CONFLICT,
-					 "A request with this Idempotency-Key is still being processed", NULL);
-			http_add_header(resp, "Retry-After", "1");
-			return;
-		}
-		if (rc != RC_OK) {
-			reply_store_failure(resp, req, rc, &eb);
-			return;
-		}
-		if (appt_created_json(&a, &body) != RC_OK)
-			body = NULL;
+		http_reply_error(resp, req, APIERR_INTERNAL_ERROR, NULL, NULL);
+		return;
 	}
+	body = strdup(rec->response);
 	if (body == NULL) {
 		http_reply_error(resp, req, APIERR_INTERNAL_ERROR, NULL, NULL);
 		return;
 	}
-	http_reply(resp, 200, body);
-	http_add_header(resp, "Idempotent-Replayed", "true");
-	snprintf(resp->appointment_id, sizeof(resp->appointment_id), "%s", rec->appointment_id);
+	reply_replayed(resp, rec->appointment_id, body);
 }
 
-/* Claims the Idempotency-Key, if any. Returns true when the request is answered
- * (replay, conflict, error); *record_key is "" when there is no key. */
+/* The twin still works on the key past our wait: its item, if already stored, is the
+ * answer (it will be processed whatever the twin does next); else come back later. */
+static void replay_busy(struct api_ctx *ctx, struct api_thread *t, const struct idem_record *rec,
+			const struct http_request *req, struct http_response *resp)
+{
+	struct appointment a;
+	struct errbuf eb = {{0}};
+	char *body = NULL;
+	enum rc rc = store_get(t->ddb, api_cfg(ctx)->table_name, rec->appointment_id, &a, &eb);
+
+	api_dep_mark(&ctx->ddb_dep, rc == RC_NOTFOUND ? RC_OK : rc);
+	if (rc == RC_NOTFOUND) {
+		http_reply_error(resp, req, APIERR_IDEMPOTENCY_CONFLICT,
+				 "A request with this Idempotency-Key is still being processed", NULL);
+		http_add_header(resp, "Retry-After", "1");
+		return;
+	}
+	if (rc != RC_OK) {
+		reply_store_failure(resp, req, rc, &eb);
+		return;
+	}
+	if (appt_created_json(&a, &body) != RC_OK) {
+		http_reply_error(resp, req, APIERR_INTERNAL_ERROR, NULL, NULL);
+		return;
+	}
+	reply_replayed(resp, rec->appointment_id, body);
+}
+
+/* Gives up a claim whose request ends without an answer (SERVICE_UNAVAILABLE, a bug):
+ * the record keeps its appointment id, and a twin or the client's retry takes it over. */
+static void idempotency_release(struct api_ctx *ctx, struct api_thread *t,
+				const struct key_claim *kc)
+{
+	struct errbuf eb = {{0}};
+	enum rc rc;
+
+	if (kc->record_key[0] == '\0')
+		return;
+	rc = idem_release(t->ddb, api_cfg(ctx)->idempotency_table, kc->record_key, kc->token, &eb);
+	if (rc != RC_OK && rc != RC_CONFLICT)
+		log_emit_err(ctx->lg, LOG_LVL_WARN, eb.msg,
+			     "releasing an Idempotency-Key claim failed; it is taken over after 60 s");
+}
+
+/* Claims the Idempotency-Key, if any, waiting a bounded time on a twin that holds it.
+ * Returns true when the request is answered (replay, conflict, error); else the request
+ * owns the key (or has none: kc->record_key ""), with id the appointment id to create. */
 static bool idempotency_gate(struct api_ctx *ctx, struct api_thread *t, const struct appt_request *ar,
-			     const char *appointment_id, const struct http_request *req,
-			     struct http_response *resp, char record_key[APIKEYS_HEX_SIZE])
+			     char id[APPT_ID_SIZE], const struct http_request *req,
+			     struct http_response *resp, struct key_claim *kc)
 {
 	const struct conf *cfg = api_cfg(ctx);
 	const char *key = http_header(req, "Idempotency-Key");
 	char api_hash[APIKEYS_HEX_SIZE] = "";
-	char req_hash[APIKEYS_HEX_SIZE];
-	struct idem_record rec;
-	enum idem_state st;
+	struct idem_record *rec = NULL;
+	enum idem_state st = IDEM_BUSY;
 	struct errbuf eb = {{0}};
+	int64_t deadline = clk_mono_ms() + TWIN_WAIT_MS;
+	long step = TWIN_STEP_FIRST_MS;
+	bool busy = true;
+	bool answered = true;
 	enum rc rc;
 
-	record_key[0] = '\0';
+	memset(kc, 0, sizeof(*kc));
 	if (key == NULL)
 		return false;
 	if (!idem_key_valid(key)) {
@@ -160,39 +220,66 @@ static bool idempotency_gate(struct api_ctx *ctx, struct api_thread *t, const st
 		reply_validation(resp, req, &errs);
 		return true;
 	}
+	rec = malloc(sizeof(*rec));
+	if (rec == NULL) {
+		http_reply_error(resp, req, APIERR_INTERNAL_ERROR, NULL, NULL);
+		return true;
+	}
 	pthread_rwlock_rdlock(&ctx->keys_lock);
 	if (ctx->keys != NULL && !apikeys_check(ctx->keys, http_header(req, "X-Api-Key"), api_hash))
 		api_hash[0] = '\0';
 	pthread_rwlock_unlock(&ctx->keys_lock);
-	idem_record_key(api_hash, key, record_key);
-	idem_request_hash(ar, req_hash);
-	rc = idem_claim(t->ddb, cfg->idempotency_table, record_key, req_hash, appointment_id,
-			clk_wall_ms() / 1000, &st, &rec, &eb);
-	api_dep_mark(&ctx->ddb_dep, rc);
-	if (rc != RC_OK) {
-		record_key[0] = '\0';
-		reply_store_failure(resp, req, rc, &eb);
-		return true;
+	idem_record_key(api_hash, key, kc->record_key);
+	idem_request_hash(ar, kc->request_hash);
+	appt_id_new(kc->token);
+	for (;;) {
+		rc = idem_claim(t->ddb, cfg->idempotency_table, kc->record_key, kc->request_hash,
+				kc->token, id, clk_wall_ms() / 1000, &st, rec, &eb);
+		api_dep_mark(&ctx->ddb_dep, rc);
+		if (rc != RC_OK || st != IDEM_BUSY)
+			break;
+		busy = true;
+		while (busy && clk_mono_ms() + step <= deadline) {
+			clk_sleep_ms(step);
+			step = step * 2 > TWIN_STEP_MAX_MS ? TWIN_STEP_MAX_MS : step * 2;
+			rc = idem_busy(t->ddb, cfg->idempotency_table, kc->record_key,
+				       kc->request_hash, kc->token, clk_wall_ms() / 1000, &busy, &eb);
+			if (rc != RC_OK)
+				break;
+		}
+		if (rc != RC_OK || busy)
+			break;
 	}
-	if (st == IDEM_CLAIMED)
-		return false;
-	record_key[0] = '\0';
-	if (st == IDEM_MISMATCH)
+	if (rc != RC_OK) {
+		/* the claim may have been applied with its reply lost: give it up (a no-op when
+		 * it is not ours), so the client's retry need not wait for it to go stale */
+		if (rc == RC_IO || rc == RC_TIMEOUT || rc == RC_RETRY)
+			idempotency_release(ctx, t, kc);
+		reply_store_failure(resp, req, rc, &eb);
+		goto out;
+	}
+	switch (st) {
+	case IDEM_CLAIMED:
+	case IDEM_TAKEN_OVER:
+		memcpy(id, rec->appointment_id, APPT_ID_SIZE);
+		kc->taken_over = st == IDEM_TAKEN_OVER;
+		answered = false;
+		break;
+	case IDEM_MISMATCH:
 		http_reply_error(resp, req, APIERR_IDEMPOTENCY_CONFLICT, NULL, NULL);
-	else
-		replay(ctx, t, &rec, req, resp);
-	return true;
-}
-
-/* Gives up a claimed key when the request ends without an appointment. */
-static void idempotency_release(struct api_ctx *ctx, struct api_thread *t, const char *record_key)
-{
-	struct errbuf eb = {{0}};
-
-	if (record_key[0] == '\0')
-		return;
-	if (idem_release(t->ddb, api_cfg(ctx)->idempotency_table, record_key, &eb) != RC_OK)
-		log_emit_err(ctx->lg, LOG_LVL_WARN, eb.msg, "releasing an Idempotency-Key claim failed; it expires in 24 h");
+		break;
+	case IDEM_REPLAY:
+		replay_stored(rec, req, resp);
+		break;
+	case IDEM_BUSY:
+		replay_busy(ctx, t, rec, req, resp);
+		break;
+	}
+out:
+	if (answered)
+		kc->record_key[0] = '\0';
+	free(rec);
+	return answered;
 }
 
 /* Publishes; a failure is logged and left to the reconciler (SPEC §3). */
@@ -217,6 +304,52 @@ static void publish_or_defer(struct api_ctx *ctx, struct api_thread *t,
 	}
 }
 
+/* A claim taken over from a request that may have stored its item before it died or gave
+ * up: that item, read back (*found), is the appointment of the key. */
+static enum rc taken_over_item(struct api_ctx *ctx, struct api_thread *t, const char *id,
+			       const struct appointment *want, struct appointment *a, bool *found,
+			       struct errbuf *eb)
+{
+	enum rc rc = store_get(t->ddb, api_cfg(ctx)->table_name, id, a, eb);
+
+	*found = false;
+	api_dep_mark(&ctx->ddb_dep, rc == RC_NOTFOUND ? RC_OK : rc);
+	if (rc == RC_NOTFOUND)
+		return RC_OK;
+	if (rc != RC_OK)
+		return rc;
+	if (!store_same_request(want, a))
+		return eb_set(eb, RC_CONFLICT, "appointment %s describes another request", id);
+	*found = true;
+	return RC_OK;
+}
+
+/* Stores the outcome on the key; a failure only costs replays a read of the item (or,
+ * for a refusal, a twin's wait). */
+static void idempotency_store(struct api_ctx *ctx, struct api_thread *t,
+			      const struct key_claim *kc, const struct http_request *req,
+			      const char *body, enum apierr_code refusal)
+{
+	const char *table = api_cfg(ctx)->idempotency_table;
+	struct errbuf eb = {{0}};
+	struct log_fields f = {.request_id = req->request_id, .duration_ms = -1};
+	enum rc rc;
+
+	if (kc->record_key[0] == '\0')
+		return;
+	if (body != NULL)
+		rc = idem_complete(t->ddb, table, kc->record_key, kc->token, body, &eb);
+	else
+		rc = idem_refuse(t->ddb, table, kc->record_key, kc->token, apierr_name(refusal),
+				 &eb);
+	if (rc == RC_OK)
+		return;
+	f.error = eb.msg;
+	log_warn(ctx->lg, &f, rc == RC_CONFLICT
+		 ? "the Idempotency-Key claim was taken over meanwhile; its new holder answers"
+		 : "storing the idempotent answer failed; replays read the appointment");
+}
+
 void api_post_appointment(void *ud, const struct http_request *req, struct http_response *resp)
 {
 	struct api_ctx *ctx = ud;
@@ -224,10 +357,12 @@ void api_post_appointment(void *ud, const struct http_request *req, struct http_
 	struct appt_request ar;
 	struct val_errors errs;
 	struct appointment a;
+	struct appointment want;
 	struct api_thread *t;
 	struct errbuf eb = {{0}};
+	struct key_claim kc;
+	enum apierr_code refusal = APIERR_INTERNAL_ERROR;
 	char id[APPT_ID_SIZE];
-	char record_key[APIKEYS_HEX_SIZE] = "";
 	char location[64];
 	char *body = NULL;
 	bool existed = false;
@@ -247,26 +382,38 @@ void api_post_appointment(void *ud, const struct http_request *req, struct http_
 		return;
 	}
 	appt_id_new(id);
-	if (idempotency_gate(ctx, t, &ar, id, req, resp, record_key))
+	if (idempotency_gate(ctx, t, &ar, id, req, resp, &kc))
 		return;
-	if (schedule_refused(ctx, t, &ar, req, resp)) {
-		idempotency_release(ctx, t, record_key);
-		return;
-	}
-	rc = appt_init_pending(&a, &ar, id, clk_wall_ms());
+	rc = appt_init_pending(&want, &ar, id, clk_wall_ms());
 	if (rc != RC_OK) {
-		idempotency_release(ctx, t, record_key);
+		idempotency_release(ctx, t, &kc);
 		http_reply_error(resp, req, APIERR_INTERNAL_ERROR, NULL, NULL);
 		return;
 	}
-	/* a put that finds our own earlier attempt of it (a reply lost, the core retried)
-	 * is our success, and a is then the item as stored */
-	rc = store_put_pending(t->ddb, cfg->table_name, &a, &a, &existed, &eb);
-	api_dep_mark(&ctx->ddb_dep, rc);
-	if (rc != RC_OK) {
-		idempotency_release(ctx, t, record_key);
-		reply_store_failure(resp, req, rc, &eb);
+	if (kc.taken_over) {
+		rc = taken_over_item(ctx, t, id, &want, &a, &existed, &eb);
+		if (rc != RC_OK) {
+			idempotency_release(ctx, t, &kc);
+			reply_store_failure(resp, req, rc, &eb);
+			return;
+		}
+	}
+	if (!existed && schedule_refused(ctx, t, &ar, req, &refusal)) {
+		idempotency_store(ctx, t, &kc, req, NULL, refusal);
+		http_reply_error(resp, req, refusal, NULL, NULL);
 		return;
+	}
+	/* a put that finds our own earlier attempt of it (a reply lost, the core retried; or
+	 * the request whose claim we took over) is our success, and a is then the item as
+	 * stored */
+	if (!existed) {
+		rc = store_put_pending(t->ddb, cfg->table_name, &want, &a, &existed, &eb);
+		api_dep_mark(&ctx->ddb_dep, rc);
+		if (rc != RC_OK) {
+			idempotency_release(ctx, t, &kc);
+			reply_store_failure(resp, req, rc, &eb);
+			return;
+		}
 	}
 	snprintf(resp->appointment_id, sizeof(resp->appointment_id), "%s", a.appointment_id);
 	if (!existed || a.status == APPT_PENDING)
@@ -275,11 +422,11 @@ void api_post_appointment(void *ud, const struct http_request *req, struct http_
 		http_reply_error(resp, req, APIERR_INTERNAL_ERROR, NULL, NULL);
 		return;
 	}
-	if (record_key[0] != '\0' &&
-	    idem_complete(t->ddb, cfg->idempotency_table, record_key, body, &eb) != RC_OK) {
-		struct log_fields f = {.request_id = req->request_id, .error = eb.msg, .duration_ms = -1};
-
-		log_warn(ctx->lg, &f, "storing the idempotent response failed; replays read the appointment");
+	idempotency_store(ctx, t, &kc, req, body, refusal);
+	if (kc.taken_over && existed) {
+		/* created by the request whose claim we took over: this is its repeat */
+		reply_replayed(resp, a.appointment_id, body);
+		return;
 	}
 	snprintf(location, sizeof(location), "/appointments/%s", a.insured_id);
 	http_reply(resp, 201, body);

@@ -1,5 +1,7 @@
 /* idem.h — Idempotency-Key records of SPEC §3/§4 in their DynamoDB table: a claim
- * is a conditional put, so several API hosts agree on one winner per key. */
+ * is a conditional put, so several API hosts agree on one winner per key. Each claim
+ * carries a token of the request that holds it, so a write that meets its own earlier
+ * attempt (a reply lost, the AWS core retried) is told from a twin's claim. */
 #ifndef APPT_IDEM_H
 #define APPT_IDEM_H
 
@@ -13,20 +15,31 @@
 #define IDEM_KEY_MAX 128          /* Idempotency-Key: 1..128 printable ASCII */
 #define IDEM_TTL_SECONDS 86400    /* records are kept 24 h */
 #define IDEM_RESPONSE_MAX 4096    /* stored 201 body */
+#define IDEM_REFUSAL_MAX 32       /* stored errorCode of a refusal, with NUL */
+#define IDEM_TOKEN_SIZE APPT_ID_SIZE /* a claim token: a UUID v4 text, with NUL */
 #define IDEM_STALE_SECONDS 60     /* a claim with no response after this long was abandoned
-				   * (its request died before storing anything): taken over */
+				   * (its request died, or gave up without storing anything):
+				   * taken over, keeping its appointment id */
+#define IDEM_CLAIM_ROUNDS 4       /* put / take-over rounds one idem_claim makes while
+				   * other requests move the record under it */
 
 /* What a claim found. */
 enum idem_state {
-	IDEM_CLAIMED,   /* this request owns the key: create the appointment */
-	IDEM_REPLAY,    /* same key, same request: answer with the stored appointment */
-	IDEM_MISMATCH,  /* same key, another request: 409 IDEMPOTENCY_CONFLICT */
+	IDEM_CLAIMED,    /* this request owns the key with the fresh id it passed: create */
+	IDEM_TAKEN_OVER, /* this request took over an abandoned or released claim: it owns
+			  * the key with that claim's appointment id, whose item may exist */
+	IDEM_REPLAY,     /* a response or a refusal is stored: answer with it */
+	IDEM_BUSY,       /* the same request holds a live claim under another token (a twin,
+			  * or an earlier attempt of the client still at work) */
+	IDEM_MISMATCH,   /* same key, another request: 409 IDEMPOTENCY_CONFLICT */
 };
 
 /* An existing record as read back. */
 struct idem_record {
-	char appointment_id[APPT_ID_SIZE];   /* the appointment the key created */
+	char appointment_id[APPT_ID_SIZE];   /* the appointment the key is for */
 	char response[IDEM_RESPONSE_MAX];    /* its 201 body, "" while the owner works */
+	char refusal[IDEM_REFUSAL_MAX];      /* errorCode of a refusal stored instead
+					      * (SCHEDULE_NOT_FOUND...), else "" */
 };
 
 /* True when key is 1..IDEM_KEY_MAX printable ASCII (0x21..0x7e and space). */
@@ -39,21 +52,50 @@ void idem_record_key(const char *api_key_hash, const char *key, char out[APIKEYS
  * scheduleId, countryISO), so "123" and "00123" are the same request. */
 void idem_request_hash(const struct appt_request *req, char out[APIKEYS_HEX_SIZE]);
 
-/* Claims record_key for appointment_id unless a live record holds it. An expired
- * one (past its TTL, not yet swept) and an abandoned one (no response after
- * IDEM_STALE_SECONDS: its request died before answering) are taken over. On
- * IDEM_REPLAY/MISMATCH, *rec describes the holder. */
+/* Claims record_key for this request (token: unique per HTTP request, e.g. a UUID v4)
+ * with the fresh appointment_id, unless a live record holds it:
+ * - no record, an expired one (past its TTL, not yet swept), or a refusal stored for
+ *   another request: a new claim with appointment_id (IDEM_CLAIMED);
+ * - a record holding this token (our own write, its reply lost): IDEM_CLAIMED (or
+ *   IDEM_TAKEN_OVER when it was our take-over) with the record's id;
+ * - another request hash: IDEM_MISMATCH;
+ * - a stored response or refusal: IDEM_REPLAY;
+ * - a claim with neither, older than IDEM_STALE_SECONDS or released: taken over with a
+ *   compare-and-swap on its token, keeping its appointment id (IDEM_TAKEN_OVER);
+ * - else IDEM_BUSY.
+ * *rec describes the record: on IDEM_CLAIMED/TAKEN_OVER its appointment_id is the one to
+ * create. Fails with the DynamoDB rc (the claim may then have been applied: see
+ * idem_release). Blocks for up to IDEM_CLAIM_ROUNDS DynamoDB calls' budgets. */
 enum rc idem_claim(struct ddb_client *ddb, const char *table, const char *record_key,
-		   const char *request_hash, const char *appointment_id, int64_t now_s,
-		   enum idem_state *state, struct idem_record *rec, struct errbuf *eb) MUSTCHECK;
+		   const char *request_hash, const char *token, const char *appointment_id,
+		   int64_t now_s, enum idem_state *state, struct idem_record *rec,
+		   struct errbuf *eb) MUSTCHECK;
 
-/* Stores the 201 body on the record this request claimed. */
+/* One strongly consistent read: *busy is true while the record is a live claim of
+ * request_hash under another token with no response or refusal stored (IDEM_BUSY);
+ * false when idem_claim would decide otherwise (call it then). */
+enum rc idem_busy(struct ddb_client *ddb, const char *table, const char *record_key,
+		  const char *request_hash, const char *token, int64_t now_s, bool *busy,
+		  struct errbuf *eb) MUSTCHECK;
+
+/* Stores the 201 body on the record, if token still holds the claim: RC_CONFLICT when
+ * another request took it over meanwhile (nothing is written). Repeating it is harmless. */
 enum rc idem_complete(struct ddb_client *ddb, const char *table, const char *record_key,
-		      const char *response, struct errbuf *eb) MUSTCHECK;
+		      const char *token, const char *response, struct errbuf *eb) MUSTCHECK;
 
-/* Drops a claim whose request failed before anything was stored, so a retry of the
- * same key can go through. */
+/* Stores a refusal that any repeat of this request would meet too (an errorCode such as
+ * SCHEDULE_NOT_FOUND, under IDEM_REFUSAL_MAX), if token still holds the claim with no
+ * response: a twin waiting on the claim answers the same; another request may reuse the
+ * key (nothing was created). RC_CONFLICT when the claim is no longer ours. */
+enum rc idem_refuse(struct ddb_client *ddb, const char *table, const char *record_key,
+		    const char *token, const char *refusal, struct errbuf *eb) MUSTCHECK;
+
+/* Gives up the claim of token when its request ends without an answer (a transient
+ * failure): the record keeps its appointment id and is at once free to take over (a twin
+ * or the client's retry creates the appointment under that id, or finds it stored).
+ * Conditional on token holding the claim with nothing stored: RC_CONFLICT otherwise (also
+ * when there is no record, e.g. a claim that was never applied). */
 enum rc idem_release(struct ddb_client *ddb, const char *table, const char *record_key,
-		     struct errbuf *eb) MUSTCHECK;
+		     const char *token, struct errbuf *eb) MUSTCHECK;
 
 #endif

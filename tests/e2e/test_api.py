@@ -689,20 +689,25 @@ class ContractTest(ApiTestCase):
         lst = API.call("GET", "/appointments/654").json
         self.assertEqual(lst["total"], 1)
         self.assertEqual(lst["appointments"][0]["appointmentId"], created.json["appointmentId"])
-        # a claim abandoned by a request that died before answering (no response after
-        # 60 s) is taken over instead of answering 409 for 24 h; a fresh one is not
+        # a claim of this request abandoned by an attempt that died before answering (no
+        # response after 60 s) is taken over, keeping its appointment id, instead of
+        # answering 409 for 24 h; a fresh one is not; one of another request conflicts
         ddb = ddb_client()
-        for age, want in ((3600, 201), (5, 409)):
+        same = hashlib.sha256(b"00655|118|PE").hexdigest()
+        for age, rhash, want in ((3600, same, 201), (5, same, 409), (3600, "x", 409)):
             k4 = "abandoned-%d-%s" % (age, harness.rand(6))
             record = hashlib.sha256(("#" + k4).encode()).hexdigest()
+            claimed = str(uuid.uuid4())
             now = int(time.time())
             ddb.put_item(TableName=table_of(D, "idempotency"), Item={
-                "key": {"S": record}, "requestHash": {"S": "x"},
-                "appointmentId": {"S": "0b9d6d36-6a4b-4c1e-9a53-7f1f0f3b5e11"},
+                "key": {"S": record}, "requestHash": {"S": rhash},
+                "appointmentId": {"S": claimed},
                 "response": {"S": ""}, "claimedAt": {"N": str(now - age)},
                 "expiresAt": {"N": str(now + 86000)}})
             r = API.post("655", 118, "PE", headers={"Idempotency-Key": k4})
             self.assertEqual(r.status, want, r)
+            if want == 201:
+                self.assertEqual(r.json["appointmentId"], claimed, r)
 
     def test_10_metrics_and_health(self):
         r = API.call("GET", "/healthz")

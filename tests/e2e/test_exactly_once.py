@@ -10,10 +10,12 @@ created_at is the appointment's createdAt.
 
 Every daemon started here is stopped by pid and must exit 0 (under the ASan build of
 scripts/test a leak or a memory error makes it exit otherwise)."""
+import hashlib
 import http.client
 import json
 import os
 import sys
+import threading
 import time
 import unittest
 import uuid
@@ -188,6 +190,117 @@ class LostReplyTest(unittest.TestCase):
         replies = self.api.post_like_a_client("502", 102, "PE", key="lost-" + harness.rand())
         self.assertEqual(replies[0][0], 201, replies)
         self.assert_one_appointment("00502", replies)
+
+
+class KeyClaimTest(unittest.TestCase):
+    """The Idempotency-Key's claim under lost replies, abandoned claims and twins (SPEC §3,
+    issue 10): a claim whose put meets itself is ours; a take-over keeps the claimed id;
+    a twin answers what the first request answered, or takes its claim over when it gave
+    up. Each test has its own API behind its own proxy to DynamoDB."""
+
+    def setUp(self):
+        self.proxy = harness.FaultProxy(os.environ["AWS_ENDPOINT_URL_DYNAMODB"])
+        self.addCleanup(self.proxy.close)
+
+    def start_api(self, env=None):
+        self.api = Api(D, env=dict({"AWS_ENDPOINT_URL_DYNAMODB": self.proxy.url}, **(env or {})))
+        self.addCleanup(stop_clean, self, self.api.daemon)
+        D.daemons.append(self.api.daemon)
+
+    def post(self, insured, schedule, key, out, i):
+        try:
+            out[i] = self.api.call("POST", "/appointments", {"insuredId": insured,
+                                                             "scheduleId": schedule,
+                                                             "countryISO": "PE"},
+                                   {"Idempotency-Key": key})
+        except Exception as e:  # noqa: BLE001 - reported by the assertion
+            out[i] = (None, {}, repr(e))
+
+    def twins(self, insured, schedule, key, gap=0.3):
+        """A, then B with the same body and key gap seconds later; returns both answers."""
+        out = [None, None]
+        a = threading.Thread(target=self.post, args=(insured, schedule, key, out, 0))
+        a.start()
+        time.sleep(gap)
+        self.post(insured, schedule, key, out, 1)
+        a.join()
+        return out
+
+    def slow_claim_writes(self):
+        """The first later write to a claim (response, refusal or release: an UpdateItem;
+        a release was a DeleteItem before) takes 1.5 s: a twin arrives meanwhile."""
+        return [{"op": op, "contains": "-idempotency-", "fault": "slow:1500", "count": 1}
+                for op in ("UpdateItem", "DeleteItem")]
+
+    def test_claim_put_reply_lost_is_ours(self):
+        # the core retries the claim's PutItem; the retry meets our own claim, not a twin's
+        self.start_api()
+        self.proxy.rules({"op": "PutItem", "contains": "-idempotency-", "fault": "dropreply",
+                          "count": 1})
+        key = "claim-lost-" + harness.rand()
+        replies = self.api.post_like_a_client("701", 131, "PE", key=key)
+        self.assertEqual(self.proxy.stats()["faulted"], 1)
+        self.assertEqual(replies[0][0], 201, replies)
+        again = self.api.post_like_a_client("701", 131, "PE", key=key)
+        self.assertEqual((again[0][0], again[0][1]["appointmentId"]),
+                         (200, replies[0][1]["appointmentId"]), again)
+        self.assertEqual([a["appointmentId"] for a in self.api.appointments("00701")],
+                         [replies[0][1]["appointmentId"]])
+
+    def test_takeover_keeps_the_claimed_id(self):
+        # the first attempt stored its item under the claimed id, then died before it
+        # stored its answer; 60 s later the retry takes the claim over: the same id
+        self.start_api()
+        status, _, first = self.api.call("POST", "/appointments", {"insuredId": "702",
+                                                                    "scheduleId": 132,
+                                                                    "countryISO": "PE"})
+        self.assertEqual(status, 201, first)
+        key = "abandoned-" + harness.rand()
+        now = int(time.time())
+        harness.aws_client("dynamodb").put_item(
+            TableName="medical-appointment-scheduling-idempotency-%s" % D.stage,
+            Item={"key": {"S": hashlib.sha256(("#" + key).encode()).hexdigest()},
+                  "requestHash": {"S": hashlib.sha256(b"00702|132|PE").hexdigest()},
+                  "appointmentId": {"S": first["appointmentId"]}, "response": {"S": ""},
+                  "claimToken": {"S": str(uuid.uuid4())},
+                  "claimedAt": {"N": str(now - 3600)}, "expiresAt": {"N": str(now + 86000)}})
+        for _ in range(2):  # the take-over, then the answer it stored
+            status, headers, doc = self.api.call("POST", "/appointments",
+                                                 {"insuredId": "702", "scheduleId": 132,
+                                                  "countryISO": "PE"},
+                                                 {"Idempotency-Key": key})
+            self.assertEqual((status, doc.get("appointmentId")), (200, first["appointmentId"]),
+                             doc)
+            self.assertEqual(headers.get("idempotent-replayed"), "true")
+        self.assertEqual([a["appointmentId"] for a in self.api.appointments("00702")],
+                         [first["appointmentId"]])
+
+    def test_twin_answers_the_refusal(self):
+        # A is refused (no such schedule) while B waits on A's claim: B answers the same
+        self.start_api()
+        self.proxy.rules(*self.slow_claim_writes())
+        a, b = self.twins("703", 9999999, "refused-" + harness.rand())
+        for status, _, doc in (a, b):
+            self.assertEqual((status, doc["error"]["errorCode"]), (404, "SCHEDULE_NOT_FOUND"),
+                             (a, b))
+
+    def test_twin_takes_over_a_released_claim(self):
+        # A's PutItem of the appointment fails (a 500, no retry): A answers 503 and gives
+        # its claim up; B, waiting on it, takes it over with A's id; A's retry replays it
+        self.start_api({"AWS_MAX_ATTEMPTS": "1"})
+        self.proxy.rules({"op": "PutItem", "contains": "-appointments-", "fault": "500",
+                          "count": 1}, *self.slow_claim_writes())
+        key = "released-" + harness.rand()
+        a, b = self.twins("704", 134, key)
+        self.assertEqual(a[0], 503, (a, b))
+        self.assertEqual(b[0], 201, (a, b))
+        status, _, doc = self.api.call("POST", "/appointments", {"insuredId": "704",
+                                                                  "scheduleId": 134,
+                                                                  "countryISO": "PE"},
+                                       {"Idempotency-Key": key})
+        self.assertEqual((status, doc.get("appointmentId")), (200, b[2]["appointmentId"]), doc)
+        self.assertEqual([x["appointmentId"] for x in self.api.appointments("00704")],
+                         [b[2]["appointmentId"]])
 
 
 class ScheduleCheckTest(unittest.TestCase):

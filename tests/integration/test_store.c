@@ -18,32 +18,12 @@ static char table[64];
 
 static void setup(void)
 {
-	struct aws_config cfg;
-	struct aws_env env = aws_env_process();
-	struct errbuf eb = {{0}};
-	struct ddb_table_spec spec;
-	char id[APPT_ID_SIZE];
-
-	ck_assert_msg(getenv("AWS_ENDPOINT_URL_DYNAMODB") != NULL,
-		      "AWS_ENDPOINT_URL_DYNAMODB is not set: run through scripts/test");
-	ck_assert_int_eq(aws_global_init(&eb), RC_OK);
-	ck_assert_msg(aws_config_from_env(&cfg, &env, &eb) == RC_OK, "%s", eb.msg);
-	ddb = ddb_client_new(&cfg, &eb);
-	ck_assert_msg(ddb != NULL, "%s", eb.msg);
-	appt_id_new(id);
-	snprintf(table, sizeof(table), "store-test-%.8s", id);
-	tbl_appointments_spec(table, &spec);
-	ck_assert_msg(ddb_create_table(ddb, &spec, &eb) == RC_OK, "%s", eb.msg);
-	ck_assert_msg(ddb_wait_active(ddb, table, 30000, NULL, &eb) == RC_OK, "%s", eb.msg);
+	ddb = itest_ddb_table_new("store-test", tbl_appointments_spec, table, sizeof(table));
 }
 
 static void teardown(void)
 {
-	struct errbuf eb = {{0}};
-
-	ck_assert_msg(ddb_delete_table(ddb, table, &eb) == RC_OK, "%s", eb.msg);
-	ddb_client_free(ddb);
-	aws_global_cleanup();
+	itest_ddb_table_free(ddb, table);
 }
 
 static struct appointment make(const char *insured, const char *created, int64_t sched)

@@ -1,6 +1,10 @@
 /* itest.c — the shared helpers of the C tests (see itest.h). */
 #include "itest.h"
 
+#include "aws/dynamodb.h"
+#include "aws/dynamodb_tables.h"
+#include "domain/appointment.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -278,4 +282,38 @@ int itest_proxy_stat(const struct itest_proxy *p, const char *key)
 	v = (int)strtol(at + strlen(pat), NULL, 10);
 	buf_cleanup(&b);
 	return v;
+}
+
+struct ddb_client *itest_ddb_table_new(const char *prefix,
+				       void (*spec_fn)(const char *table, struct ddb_table_spec *spec),
+				       char *table, size_t size)
+{
+	struct aws_config cfg;
+	struct aws_env env = aws_env_process();
+	struct errbuf eb = {{0}};
+	struct ddb_table_spec spec;
+	struct ddb_client *ddb;
+	char id[APPT_ID_SIZE];
+
+	ck_assert_msg(getenv("AWS_ENDPOINT_URL_DYNAMODB") != NULL,
+		      "AWS_ENDPOINT_URL_DYNAMODB is not set: run through scripts/test");
+	ck_assert_int_eq(aws_global_init(&eb), RC_OK);
+	ck_assert_msg(aws_config_from_env(&cfg, &env, &eb) == RC_OK, "%s", eb.msg);
+	ddb = ddb_client_new(&cfg, &eb);
+	ck_assert_msg(ddb != NULL, "%s", eb.msg);
+	appt_id_new(id);
+	snprintf(table, size, "%s-%.8s", prefix, id);
+	spec_fn(table, &spec);
+	ck_assert_msg(ddb_create_table(ddb, &spec, &eb) == RC_OK, "%s", eb.msg);
+	ck_assert_msg(ddb_wait_active(ddb, table, 30000, NULL, &eb) == RC_OK, "%s", eb.msg);
+	return ddb;
+}
+
+void itest_ddb_table_free(struct ddb_client *ddb, const char *table)
+{
+	struct errbuf eb = {{0}};
+
+	ck_assert_msg(ddb_delete_table(ddb, table, &eb) == RC_OK, "%s", eb.msg);
+	ddb_client_free(ddb);
+	aws_global_cleanup();
 }

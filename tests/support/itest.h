@@ -143,6 +143,20 @@ void itest_proxy_control(const struct itest_proxy *p, const char *path, const ch
 /* One counter of /__faultproxy/stats ("seen", "faulted", "forwarded"). */
 int itest_proxy_stat(const struct itest_proxy *p, const char *key);
 
+/* ---- DynamoDB tables ------------------------------------------------------------------ */
+
+struct ddb_client;
+struct ddb_table_spec;
+
+/* aws_global_init, a DynamoDB client of the local stack (AWS_ENDPOINT_URL_DYNAMODB must be
+ * set) and a new table "<prefix>-<8 hex>" (written to table, size bytes) made by spec_fn,
+ * waited for until active. Aborts the test on any failure. */
+struct ddb_client *itest_ddb_table_new(const char *prefix,
+				       void (*spec_fn)(const char *table, struct ddb_table_spec *spec),
+				       char *table, size_t size);
+/* Deletes the table, frees the client and calls aws_global_cleanup. */
+void itest_ddb_table_free(struct ddb_client *ddb, const char *table);
+
 /* ---- running -------------------------------------------------------------------------- */
 
 /* aws_global_init; false with the reason on stderr. */

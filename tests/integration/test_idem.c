@@ -1,0 +1,193 @@
+/* test_idem.c — Idempotency-Key claims on DynamoDB Local (issue 10): a claim retried into
+ * its own write is ours, a take-over keeps the claimed appointment id, and every later
+ * write to a claim (response, refusal, release) is conditional on its token. The clock is
+ * passed in, so "60 s later" needs no waiting. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/idem.h"
+#include "app/tables.h"
+#include "aws/dynamodb.h"
+#include "itest.h"
+
+static struct ddb_client *ddb;
+static char table[64];
+static const int64_t T0 = 1800000000; /* "now" of the tests, epoch seconds */
+
+static void setup(void)
+{
+	ddb = itest_ddb_table_new("idem-test", tbl_side_spec, table, sizeof(table));
+}
+
+static void teardown(void)
+{
+	itest_ddb_table_free(ddb, table);
+}
+
+/* One request's view: its record key, hash, token and fresh id. */
+struct req {
+	char key[APIKEYS_HEX_SIZE];
+	char hash[APIKEYS_HEX_SIZE];
+	char token[IDEM_TOKEN_SIZE];
+	char id[APPT_ID_SIZE];
+};
+
+static struct req req_new(const char *key, const char *hash)
+{
+	struct req r;
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.key, sizeof(r.key), "%s", key);
+	snprintf(r.hash, sizeof(r.hash), "%s", hash);
+	appt_id_new(r.token);
+	appt_id_new(r.id);
+	return r;
+}
+
+static enum idem_state claim(const struct req *r, int64_t now, struct idem_record *rec)
+{
+	struct errbuf eb = {{0}};
+	enum idem_state st = IDEM_MISMATCH;
+
+	ck_assert_msg(idem_claim(ddb, table, r->key, r->hash, r->token, r->id, now, &st, rec,
+				 &eb) == RC_OK, "%s", eb.msg);
+	return st;
+}
+
+static struct idem_record rec; /* 4 KiB: off the stack */
+
+START_TEST(test_claim_own_retry_and_twin)
+{
+	struct req a = req_new("k-own", "h1");
+	struct req b = req_new("k-own", "h1");
+	struct req other = req_new("k-own", "h2");
+
+	ck_assert_int_eq(claim(&a, T0, &rec), IDEM_CLAIMED);
+	ck_assert_str_eq(rec.appointment_id, a.id);
+	/* the core's retry of the same put (same token and id) meets its own claim */
+	ck_assert_int_eq(claim(&a, T0 + 1, &rec), IDEM_CLAIMED);
+	ck_assert_str_eq(rec.appointment_id, a.id);
+	/* a twin (same request, other token) waits; another request conflicts */
+	ck_assert_int_eq(claim(&b, T0 + 2, &rec), IDEM_BUSY);
+	ck_assert_str_eq(rec.appointment_id, a.id);
+	ck_assert_int_eq(claim(&other, T0 + 2, &rec), IDEM_MISMATCH);
+}
+END_TEST
+
+START_TEST(test_takeover_keeps_the_id)
+{
+	struct req a = req_new("k-stale", "h1");
+	struct req b = req_new("k-stale", "h1");
+	struct req c = req_new("k-stale", "h1");
+	struct errbuf eb = {{0}};
+	bool busy = false;
+
+	ck_assert_int_eq(claim(&a, T0, &rec), IDEM_CLAIMED);
+	ck_assert_int_eq(idem_busy(ddb, table, a.key, b.hash, b.token, T0 + 5, &busy, &eb), RC_OK);
+	ck_assert(busy);
+	ck_assert_int_eq(idem_busy(ddb, table, a.key, b.hash, b.token,
+				   T0 + IDEM_STALE_SECONDS + 1, &busy, &eb), RC_OK);
+	ck_assert(!busy);
+	/* abandoned: taken over with a's id, never a new one */
+	ck_assert_int_eq(claim(&b, T0 + IDEM_STALE_SECONDS + 1, &rec), IDEM_TAKEN_OVER);
+	ck_assert_str_eq(rec.appointment_id, a.id);
+	/* b's take-over is fresh: c waits on it */
+	ck_assert_int_eq(claim(&c, T0 + IDEM_STALE_SECONDS + 2, &rec), IDEM_BUSY);
+	/* a, late, no longer holds it: its release, refusal and response change nothing */
+	ck_assert_int_eq(idem_release(ddb, table, a.key, a.token, &eb), RC_CONFLICT);
+	ck_assert_int_eq(idem_refuse(ddb, table, a.key, a.token, "SCHEDULE_NOT_FOUND", &eb),
+			 RC_CONFLICT);
+	ck_assert_int_eq(idem_complete(ddb, table, a.key, a.token, "{\"late\":1}", &eb),
+			 RC_CONFLICT);
+	ck_assert_int_eq(claim(&c, T0 + IDEM_STALE_SECONDS + 2, &rec), IDEM_BUSY);
+	/* b completes; everyone replays b's answer, with a's id */
+	ck_assert_int_eq(idem_complete(ddb, table, b.key, b.token, "{\"b\":1}", &eb), RC_OK);
+	ck_assert_int_eq(idem_complete(ddb, table, b.key, b.token, "{\"b\":1}", &eb), RC_OK);
+	ck_assert_int_eq(claim(&c, T0 + 3 * IDEM_STALE_SECONDS, &rec), IDEM_REPLAY);
+	ck_assert_str_eq(rec.response, "{\"b\":1}");
+	ck_assert_str_eq(rec.appointment_id, a.id);
+	ck_assert_int_eq(claim(&a, T0 + 3 * IDEM_STALE_SECONDS, &rec), IDEM_REPLAY);
+	/* a completed record is not released */
+	ck_assert_int_eq(idem_release(ddb, table, b.key, b.token, &eb), RC_CONFLICT);
+}
+END_TEST
+
+START_TEST(test_release_is_taken_over_at_once)
+{
+	struct req a = req_new("k-rel", "h1");
+	struct req b = req_new("k-rel", "h1");
+	struct req never = req_new("k-none", "h1");
+	struct errbuf eb = {{0}};
+	bool busy = true;
+
+	ck_assert_int_eq(claim(&a, T0, &rec), IDEM_CLAIMED);
+	ck_assert_int_eq(idem_release(ddb, table, a.key, a.token, &eb), RC_OK);
+	ck_assert_int_eq(idem_release(ddb, table, a.key, a.token, &eb), RC_OK); /* a retry */
+	ck_assert_int_eq(idem_busy(ddb, table, b.key, b.hash, b.token, T0 + 1, &busy, &eb), RC_OK);
+	ck_assert(!busy);
+	ck_assert_int_eq(claim(&b, T0 + 1, &rec), IDEM_TAKEN_OVER);
+	ck_assert_str_eq(rec.appointment_id, a.id);
+	/* the late retry of a's release meets b's claim: nothing changes */
+	ck_assert_int_eq(idem_release(ddb, table, a.key, a.token, &eb), RC_CONFLICT);
+	ck_assert_int_eq(idem_busy(ddb, table, a.key, a.hash, a.token, T0 + 2, &busy, &eb), RC_OK);
+	ck_assert(busy);
+	/* releasing a claim that was never applied is harmless */
+	ck_assert_int_eq(idem_release(ddb, table, never.key, never.token, &eb), RC_CONFLICT);
+}
+END_TEST
+
+START_TEST(test_refusal_is_replayed_and_frees_the_key_for_another_body)
+{
+	struct req a = req_new("k-ref", "h1");
+	struct req b = req_new("k-ref", "h1");
+	struct req fixed = req_new("k-ref", "h2");
+	struct errbuf eb = {{0}};
+	bool busy = true;
+
+	ck_assert_int_eq(claim(&a, T0, &rec), IDEM_CLAIMED);
+	ck_assert_int_eq(claim(&b, T0, &rec), IDEM_BUSY);
+	ck_assert_int_eq(idem_refuse(ddb, table, a.key, a.token, "SCHEDULE_NOT_FOUND", &eb), RC_OK);
+	ck_assert_int_eq(idem_busy(ddb, table, b.key, b.hash, b.token, T0 + 1, &busy, &eb), RC_OK);
+	ck_assert(!busy);
+	ck_assert_int_eq(claim(&b, T0 + 1, &rec), IDEM_REPLAY);
+	ck_assert_str_eq(rec.refusal, "SCHEDULE_NOT_FOUND");
+	ck_assert_str_eq(rec.response, "");
+	/* a refused record is neither released nor completed by its owner afterwards */
+	ck_assert_int_eq(idem_release(ddb, table, a.key, a.token, &eb), RC_CONFLICT);
+	/* another body may use the key: nothing was created under it */
+	ck_assert_int_eq(claim(&fixed, T0 + 2, &rec), IDEM_CLAIMED);
+	ck_assert_str_eq(rec.appointment_id, fixed.id);
+	ck_assert_int_eq(claim(&b, T0 + 3, &rec), IDEM_MISMATCH);
+}
+END_TEST
+
+START_TEST(test_expired_record_is_a_new_claim)
+{
+	struct req a = req_new("k-exp", "h1");
+	struct req b = req_new("k-exp", "h1");
+	struct errbuf eb = {{0}};
+
+	ck_assert_int_eq(claim(&a, T0, &rec), IDEM_CLAIMED);
+	ck_assert_int_eq(idem_complete(ddb, table, a.key, a.token, "{}", &eb), RC_OK);
+	ck_assert_int_eq(claim(&b, T0 + IDEM_TTL_SECONDS + 1, &rec), IDEM_CLAIMED);
+	ck_assert_str_eq(rec.appointment_id, b.id);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("idem");
+	TCase *tc = tcase_create("idem");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_unchecked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_claim_own_retry_and_twin);
+	tcase_add_test(tc, test_takeover_keeps_the_id);
+	tcase_add_test(tc, test_release_is_taken_over_at_once);
+	tcase_add_test(tc, test_refusal_is_replayed_and_frees_the_key_for_another_body);
+	tcase_add_test(tc, test_expired_record_is_a_new_claim);
+	suite_add_tcase(s, tc);
+	return itest_run(s, CK_NORMAL);
+}
