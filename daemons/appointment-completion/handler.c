@@ -32,25 +32,25 @@ struct completion_thread {
 	struct evb_client *evb;
 };
 
-static void *thread_new(void *ud, struct errbuf *eb)
+static enum rc thread_new(void *ud, void **out, struct errbuf *eb)
 {
 	struct completion_thread *t = calloc(1, sizeof(*t));
 
-	if (t == NULL) {
-		eb_set(eb, RC_NOMEM, "out of memory");
-		return NULL;
-	}
+	*out = NULL;
+	if (t == NULL)
+		return eb_set(eb, RC_NOMEM, "out of memory");
 	t->c = ud;
 	t->ddb = ddb_client_new(t->c->aws, eb);
 	t->evb = t->ddb != NULL ? evb_client_new(t->c->aws, eb) : NULL;
 	if (t->evb == NULL) {
 		ddb_client_free(t->ddb);
 		free(t);
-		return NULL;
+		return RC_FATAL;
 	}
 	awsmetrics_attach(ddb_client_core(t->ddb), t->c->metrics);
 	awsmetrics_attach(evb_client_core(t->evb), t->c->metrics);
-	return t;
+	*out = t;
+	return RC_OK;
 }
 
 static void thread_free(void *tctx)

@@ -40,17 +40,19 @@ struct worker_thread {
 	struct db_conn *db;
 };
 
-static void *thread_new(void *ud, struct errbuf *eb)
+/* Makes a thread's clients and its (lazy) connection: nothing here talks to a server, so
+ * a failure is the configuration's (RC_INVAL: e.g. an empty db_host) or memory's. */
+static enum rc thread_new(void *ud, void **out, struct errbuf *eb)
 {
 	struct worker *w = ud;
 	struct worker_thread *t = calloc(1, sizeof(*t));
 	struct db_options opt;
 	struct db_target target;
+	enum rc rc = RC_OK;
 
-	if (t == NULL) {
-		eb_set(eb, RC_NOMEM, "out of memory");
-		return NULL;
-	}
+	*out = NULL;
+	if (t == NULL)
+		return eb_set(eb, RC_NOMEM, "out of memory");
 	t->w = w;
 	db_options_init(&opt);
 	opt.application_name = "appointment-worker";
@@ -58,15 +60,21 @@ static void *thread_new(void *ud, struct errbuf *eb)
 	conf_db_target(w->cfg, w->cc, w->password, &target);
 	t->ddb = ddb_client_new(w->aws, eb);
 	t->evb = t->ddb != NULL ? evb_client_new(w->aws, eb) : NULL;
-	if (t->evb == NULL || db_conn_new(&target, &opt, &t->db, eb) != RC_OK) {
+	if (t->evb == NULL)
+		rc = RC_FATAL;
+	else
+		rc = db_conn_new(&target, &opt, &t->db, eb);
+	if (rc != RC_OK) {
+		eb_prefix(eb, "PostgreSQL %s", w->cc->code);
 		ddb_client_free(t->ddb);
 		evb_client_free(t->evb);
 		free(t);
-		return NULL;
+		return rc;
 	}
 	awsmetrics_attach(ddb_client_core(t->ddb), w->metrics);
 	awsmetrics_attach(evb_client_core(t->evb), w->metrics);
-	return t;
+	*out = t;
+	return RC_OK;
 }
 
 static void thread_free(void *tctx)

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aws/awsmetrics.h"
 #include "base/backoff.h"
 #include "base/clock.h"
 #include "base/rng.h"
@@ -49,6 +48,11 @@ struct consumer {
 	pthread_cond_t space_cv;   /* a worker became free, or stop */
 	pthread_cond_t ack_cv;     /* outbox grew, or stop */
 	pthread_cond_t done_cv;    /* the acker finished */
+	pthread_cond_t start_cv;   /* a worker made its state, or failed to */
+	int workers_ready;         /* workers whose thread_new succeeded */
+	int workers_failed;        /* workers whose thread_new failed */
+	enum rc start_rc;          /* the first failure of thread_new */
+	struct errbuf start_eb;    /* its detail, naming the worker */
 	struct job_list pending;   /* received, not started */
 	struct job_list outbox;    /* finished, waiting for the acker */
 	struct job *active[CONSUMER_MAX_IN_FLIGHT]; /* being handled, by worker */
@@ -57,8 +61,9 @@ struct consumer {
 	bool receiver_left;        /* receiver still running */
 	bool acker_done;
 	atomic_bool stop;
-	struct sqs_client *rx;     /* receiver's client */
-	struct sqs_client *ack;    /* acker's client */
+	const struct consumer_sqs_ops *sqs; /* o.sqs, or consumer_sqs_aws */
+	void *rx;                  /* receiver's client */
+	void *ack;                 /* acker's client */
 	pthread_t receiver_tid, acker_tid;
 	bool has_receiver, has_acker; /* the threads were created */
 	pthread_t worker_tid[CONSUMER_MAX_IN_FLIGHT];
@@ -202,7 +207,7 @@ static void *receiver_main(void *arg)
 		if (atomic_load(&c->stop))
 			break;
 		ro.max_messages = free_slots < SQS_BATCH_MAX ? (int)free_slots : SQS_BATCH_MAX;
-		rc = sqs_receive(c->rx, c->o.queue_url, &ro, &got, &err);
+		rc = c->sqs->receive(c->rx, c->o.queue_url, &ro, &got, &err);
 		atomic_store(&c->progress_usec, clk_mono_us());
 		if (rc != RC_OK) {
 			if (atomic_load(&c->stop))
@@ -278,6 +283,13 @@ static void work_one(struct consumer *c, void *tctx, struct job *j, struct rng *
 		log_warn(c->o.lg, &f, "reporting a poison message failed; keeping it for a retry");
 		v = CONSUMER_RETRY;
 	}
+	if (v == CONSUMER_RETRY && atomic_load(&c->stop)) {
+		/* the handler gave up because of the stop: the message is not at fault, and
+		 * another consumer can take it now rather than after a backoff */
+		j->action = JOB_VISIBILITY;
+		j->visibility = 0;
+		return;
+	}
 	if (v == CONSUMER_RETRY) {
 		count(c, "appointmentd_messages_failed_total", "transient", 1);
 		if (j->msg.receive_count >= c->o.max_receive_count)
@@ -300,29 +312,35 @@ static void *worker_main(void *arg)
 	struct rng rng;
 	const char *labels[] = {"queue", c->o.queue_label, NULL};
 
+	enum rc rc;
+
 	rng_init(&rng, wa);
 	free(wa);
-	while (tctx == NULL && !atomic_load(&c->stop)) {
-		tctx = c->o.thread_new(c->o.ud, &eb);
-		if (tctx == NULL) {
-			log_emit_err(c->o.lg, LOG_LVL_ERROR, eb.msg, "worker %d cannot start; retrying", idx);
-			pthread_mutex_lock(&c->lock);
-			{
-				struct timespec ts = clk_deadline(CLOCK_REALTIME, 1000);
-
-				(void)pthread_cond_timedwait(&c->work_cv, &c->lock, &ts);
-			}
-			pthread_mutex_unlock(&c->lock);
+	/* a failure is not retried: consumer_start waits for this and fails the start, so no
+	 * message is ever received that no worker can handle (issue 10) */
+	rc = c->o.thread_new(c->o.ud, &tctx, &eb);
+	if (rc == RC_OK && tctx == NULL)
+		rc = eb_set(&eb, RC_FATAL, "no state made");
+	pthread_mutex_lock(&c->lock);
+	if (rc == RC_OK) {
+		c->workers_ready++;
+	} else {
+		tctx = NULL;
+		if (c->workers_failed++ == 0) {
+			c->start_rc = rc;
+			eb_set(&c->start_eb, rc, "worker thread %d cannot start: %s", idx, eb.msg);
 		}
 	}
-	for (;;) {
+	pthread_cond_broadcast(&c->start_cv);
+	pthread_mutex_unlock(&c->lock);
+	while (tctx != NULL) {
 		struct job *j;
 
 		pthread_mutex_lock(&c->lock);
 		while (!atomic_load(&c->stop) && c->pending.head == NULL)
 			pthread_cond_wait(&c->work_cv, &c->lock);
 		/* on stop, nothing new starts: the acker releases what is pending */
-		if (atomic_load(&c->stop) || tctx == NULL) {
+		if (atomic_load(&c->stop)) {
 			pthread_mutex_unlock(&c->lock);
 			break;
 		}
@@ -379,7 +397,7 @@ static void flush_deletes(struct consumer *c, struct job **jobs, size_t n)
 
 	for (size_t i = 0; i < n; i++)
 		handles[i] = jobs[i]->msg.receipt_handle;
-	rc = sqs_delete_message_batch(c->ack, c->o.queue_url, handles, n, res, &nfailed, &err);
+	rc = c->sqs->delete_batch(c->ack, c->o.queue_url, handles, n, res, &nfailed, &err);
 	if (rc != RC_OK) {
 		aws_error_to_eb(&err, &eb);
 		log_emit_err(c->o.lg, LOG_LVL_WARN, eb.msg,
@@ -408,7 +426,7 @@ static void flush_visibility(struct consumer *c, struct job **jobs, const int *v
 		e[i].receipt_handle = jobs[i]->msg.receipt_handle;
 		e[i].visibility_timeout = vis[i];
 	}
-	rc = sqs_change_visibility_batch(c->ack, c->o.queue_url, e, n, res, &nfailed, &err);
+	rc = c->sqs->change_visibility_batch(c->ack, c->o.queue_url, e, n, res, &nfailed, &err);
 	if (rc != RC_OK) {
 		aws_error_to_eb(&err, &eb);
 		log_emit_err(c->o.lg, LOG_LVL_WARN, eb.msg, "changing visibility of %zu messages of %s failed",
@@ -502,50 +520,33 @@ static void *acker_main(void *arg)
 
 /* ---- lifecycle ---- */
 
-enum rc consumer_start(const struct consumer_opts *opts, struct consumer **out, struct errbuf *eb)
+/* Waits until every worker made its state or failed to; the first failure's rc. */
+static enum rc wait_workers(struct consumer *c, struct errbuf *eb)
 {
-	struct consumer *c;
+	enum rc rc = RC_OK;
+
+	pthread_mutex_lock(&c->lock);
+	while (c->workers_ready + c->workers_failed < c->n_workers)
+		pthread_cond_wait(&c->start_cv, &c->lock);
+	if (c->workers_failed > 0) {
+		rc = c->start_rc;
+		eb_set(eb, rc, "%s", c->start_eb.msg);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+/* Starts the workers (and waits for their state), then the acker and the receiver. */
+static enum rc start_threads(struct consumer *c, struct errbuf *eb)
+{
+	enum rc rc;
 	int err;
 
-	*out = NULL;
-	if (opts->max_in_flight < 1 || opts->max_in_flight > CONSUMER_MAX_IN_FLIGHT ||
-	    opts->wait_seconds < 0 || opts->wait_seconds > SQS_WAIT_MAX_S ||
-	    opts->visibility_timeout < 1 || opts->handle == NULL || opts->on_poison == NULL ||
-	    opts->thread_new == NULL || opts->thread_free == NULL)
-		return eb_set(eb, RC_INVAL, "consumer of %s: bad settings", opts->queue_label);
-	c = calloc(1, sizeof(*c));
-	if (c == NULL)
-		return eb_set(eb, RC_NOMEM, "out of memory");
-	c->o = *opts;
-	c->backoff.base = opts->backoff_min_seconds;
-	c->backoff.cap = opts->backoff_max_seconds;
-	c->backoff.floor = opts->backoff_min_seconds;
-	pthread_mutex_init(&c->lock, NULL);
-	pthread_cond_init(&c->work_cv, NULL);
-	pthread_cond_init(&c->space_cv, NULL);
-	pthread_cond_init(&c->ack_cv, NULL);
-	pthread_cond_init(&c->done_cv, NULL);
-	atomic_init(&c->stop, false);
-	atomic_init(&c->progress_usec, clk_mono_us());
-	snprintf(c->state, sizeof(c->state), "receiving");
-	c->rx = sqs_client_new(opts->aws, eb);
-	c->ack = c->rx != NULL ? sqs_client_new(opts->aws, eb) : NULL;
-	if (c->ack == NULL) {
-		consumer_free(c);
-		return RC_FATAL;
-	}
-	/* a stop aborts the open long poll instead of waiting out its 20 s */
-	aws_client_set_abort_flag(sqs_client_core(c->rx), &c->stop);
-	awsmetrics_attach(sqs_client_core(c->rx), opts->metrics);
-	awsmetrics_attach(sqs_client_core(c->ack), opts->metrics);
-	c->receiver_left = true;
-	for (int i = 0; i < opts->max_in_flight; i++) {
+	for (int i = 0; i < c->o.max_in_flight; i++) {
 		struct worker_arg *wa = malloc(sizeof(*wa));
 
-		if (wa == NULL) {
-			err = ENOMEM;
-			goto fail;
-		}
+		if (wa == NULL)
+			return eb_set(eb, RC_NOMEM, "out of memory");
 		wa->c = c;
 		wa->index = i;
 		pthread_mutex_lock(&c->lock);
@@ -557,29 +558,72 @@ enum rc consumer_start(const struct consumer_opts *opts, struct consumer **out, 
 			pthread_mutex_lock(&c->lock);
 			c->workers_left--;
 			pthread_mutex_unlock(&c->lock);
-			goto fail;
+			return eb_set(eb, RC_FATAL, "starting worker threads: %s", strerror(err));
 		}
+		pthread_mutex_lock(&c->lock);
 		c->n_workers++;
+		pthread_mutex_unlock(&c->lock);
 	}
+	rc = wait_workers(c, eb);
+	if (rc != RC_OK)
+		return rc;
+	pthread_mutex_lock(&c->lock);
+	c->receiver_left = true; /* the acker must not finish before the receiver ran */
+	pthread_mutex_unlock(&c->lock);
 	err = pthread_create(&c->acker_tid, NULL, acker_main, c);
-	if (err != 0)
-		goto fail;
-	c->has_acker = true;
-	err = pthread_create(&c->receiver_tid, NULL, receiver_main, c);
-	c->has_receiver = err == 0;
+	if (err == 0) {
+		c->has_acker = true;
+		err = pthread_create(&c->receiver_tid, NULL, receiver_main, c);
+	}
 	if (err != 0) {
+		pthread_mutex_lock(&c->lock);
 		c->receiver_left = false;
+		pthread_mutex_unlock(&c->lock);
+		return eb_set(eb, RC_FATAL, "starting the consumer's threads: %s", strerror(err));
+	}
+	c->has_receiver = true;
+	return RC_OK;
+}
+
+enum rc consumer_start(const struct consumer_opts *opts, struct consumer **out, struct errbuf *eb)
+{
+	struct consumer *c;
+	enum rc rc;
+
+	*out = NULL;
+	if (opts->max_in_flight < 1 || opts->max_in_flight > CONSUMER_MAX_IN_FLIGHT ||
+	    opts->wait_seconds < 0 || opts->wait_seconds > SQS_WAIT_MAX_S ||
+	    opts->visibility_timeout < 1 || opts->handle == NULL || opts->on_poison == NULL ||
+	    opts->thread_new == NULL || opts->thread_free == NULL)
+		return eb_set(eb, RC_INVAL, "consumer of %s: bad settings", opts->queue_label);
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return eb_set(eb, RC_NOMEM, "out of memory");
+	c->o = *opts;
+	c->sqs = opts->sqs != NULL ? opts->sqs : &consumer_sqs_aws;
+	c->backoff.base = opts->backoff_min_seconds;
+	c->backoff.cap = opts->backoff_max_seconds;
+	c->backoff.floor = opts->backoff_min_seconds;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->work_cv, NULL);
+	pthread_cond_init(&c->space_cv, NULL);
+	pthread_cond_init(&c->ack_cv, NULL);
+	pthread_cond_init(&c->done_cv, NULL);
+	pthread_cond_init(&c->start_cv, NULL);
+	atomic_init(&c->stop, false);
+	atomic_init(&c->progress_usec, clk_mono_us());
+	snprintf(c->state, sizeof(c->state), "receiving");
+	/* a stop aborts the receiver's open long poll instead of waiting out its 20 s */
+	c->rx = c->sqs->client_new(&c->o, &c->stop, eb);
+	c->ack = c->rx != NULL ? c->sqs->client_new(&c->o, NULL, eb) : NULL;
+	rc = c->ack != NULL ? start_threads(c, eb) : RC_FATAL;
+	if (rc != RC_OK) {
 		consumer_stop(c);
 		consumer_free(c);
-		return eb_set(eb, RC_FATAL, "starting the receiver: %s", strerror(err));
+		return rc;
 	}
 	*out = c;
 	return RC_OK;
-fail:
-	c->receiver_left = false;
-	consumer_stop(c);
-	consumer_free(c);
-	return eb_set(eb, RC_FATAL, "starting consumer threads: %s", strerror(err));
 }
 
 void consumer_stop(struct consumer *c)
@@ -623,8 +667,9 @@ void consumer_free(struct consumer *c)
 		job_free(list_pop(&c->pending));
 	while (c->outbox.head != NULL)
 		job_free(list_pop(&c->outbox));
-	sqs_client_free(c->rx);
-	sqs_client_free(c->ack);
+	c->sqs->client_free(c->rx);
+	c->sqs->client_free(c->ack);
+	pthread_cond_destroy(&c->start_cv);
 	pthread_cond_destroy(&c->done_cv);
 	pthread_cond_destroy(&c->ack_cv);
 	pthread_cond_destroy(&c->space_cv);

@@ -36,6 +36,32 @@ struct consumer_message {
 	struct consumer *consumer;     /* for consumer_waiting_on */
 };
 
+struct consumer_opts;
+
+/* The SQS calls the consumer makes: a seam, so that tests can run it against a fake queue.
+ * consumer_sqs_aws is lib/aws/sqs; each member has the contract of the sqs_* call it is
+ * named after, with the client made by client_new. One client is used by one thread at a
+ * time (the consumer makes one for its receiver and one for its acker). */
+struct consumer_sqs_ops {
+	/* Makes a client for o (o->aws, o->metrics, o->sqs_ud); abort_flag (may be NULL),
+	 * once true, cuts an open long poll short. NULL with eb filled on failure. */
+	void *(*client_new)(const struct consumer_opts *o, const atomic_bool *abort_flag,
+			    struct errbuf *eb);
+	void (*client_free)(void *client); /* accepts NULL */
+	enum rc (*receive)(void *client, const char *url, const struct sqs_receive_opts *ro,
+			   struct sqs_messages *out, struct aws_error *err);
+	enum rc (*delete_batch)(void *client, const char *url, const char *const *handles,
+				size_t n, struct sqs_batch_result *res, size_t *nfailed,
+				struct aws_error *err);
+	enum rc (*change_visibility_batch)(void *client, const char *url,
+					   const struct sqs_visibility_entry *entries, size_t n,
+					   struct sqs_batch_result *res, size_t *nfailed,
+					   struct aws_error *err);
+};
+
+/* The production seam: lib/aws/sqs clients on o->aws, counted in o->metrics. */
+extern const struct consumer_sqs_ops consumer_sqs_aws;
+
 /* Settings; strings and the logger/metrics are borrowed for the consumer's life. */
 struct consumer_opts {
 	const char *queue_url;        /* the queue to consume */
@@ -47,11 +73,15 @@ struct consumer_opts {
 	int backoff_min_seconds;      /* first transient-failure delay */
 	int backoff_max_seconds;      /* its cap */
 	const struct aws_config *aws; /* for the consumer's own SQS clients */
+	const struct consumer_sqs_ops *sqs; /* NULL: consumer_sqs_aws */
+	void *sqs_ud;                 /* for a seam other than consumer_sqs_aws (tests) */
 	const struct logger *lg;
 	struct metrics *metrics;      /* may be NULL */
 	void *ud;                     /* passed to thread_new */
-	/* Per worker thread state (clients, connections): made on the thread itself. */
-	void *(*thread_new)(void *ud, struct errbuf *eb);
+	/* Per worker thread state (clients, connections): made on the thread itself, before
+	 * anything is received. A failure fails consumer_start with its rc (RC_INVAL: the
+	 * configuration cannot work, e.g. an empty database host); it is not retried. */
+	enum rc (*thread_new)(void *ud, void **tctx, struct errbuf *eb);
 	void (*thread_free)(void *tctx);
 	/* The decision for one message; reason says why for RETRY and POISON. */
 	enum consumer_verdict (*handle)(void *tctx, const struct consumer_message *m,
@@ -65,13 +95,17 @@ struct consumer_opts {
 /* Declares the consumer's metric families (once per registry). */
 enum rc consumer_metrics_describe(struct metrics *m) MUSTCHECK;
 
-/* Starts the receiver, the worker threads and the acker. Fails when a thread or
- * client cannot be made (then nothing runs). */
+/* Starts the worker threads, waits until each has made its state (thread_new), then starts
+ * the acker and the receiver: nothing is received unless every worker can handle it. Fails
+ * when a thread, a client or a worker's state cannot be made (the rc of thread_new, eb
+ * naming the worker); then nothing runs and nothing was received. Main thread. */
 enum rc consumer_start(const struct consumer_opts *opts, struct consumer **out,
 		       struct errbuf *eb) MUSTCHECK;
 
 /* Asks it to stop: receiving ends at once (an open long poll is aborted), work
- * in flight goes on, messages received but not started are released. */
+ * in flight goes on, messages received but not started are released (visibility 0), and so
+ * is a message whose handler gives up because of the stop (CONSUMER_RETRY once stopping):
+ * another consumer takes it at once instead of after a backoff. */
 void consumer_stop(struct consumer *c);
 
 /* Waits for the stop to finish (in-flight done, deletes flushed, releases sent) or

@@ -74,6 +74,43 @@ class LifecycleTest(unittest.TestCase):
                 p.send_signal(signal.SIGTERM)
                 self.assertEqual(p.wait(timeout=10), 0)
 
+    def test_worker_that_cannot_start_exits_78_and_receives_nothing(self):
+        """Issue 10: a worker thread whose state cannot be made (an empty database host
+        makes db_conn_new refuse) used to be retried forever while the receiver took
+        messages nobody handled or heartbeated, the watchdog pinging all along. Now the
+        start fails: exit 78, one error line naming the cause, no READY=1, and the
+        message is left visible in the queue."""
+        sqs = harness.aws_client("sqs")
+        # a queue of its own: a long poll an earlier test's worker aborted may still be
+        # open at the emulator and take a message sent to the deployment's queue
+        url = sqs.create_queue(QueueName="%s-lc-%s" % (self.d.stage, harness.rand(6)),
+                               Attributes={"VisibilityTimeout": "10"})["QueueUrl"]
+        self.addCleanup(sqs.delete_queue, QueueUrl=url)
+        sqs.send_message(QueueUrl=url, MessageBody='{"Message": "{}"}')
+        env = dict(self.d.env, RDS_PE_HOST="", APPOINTMENTS_PE_QUEUE_URL=url)
+        env.update({"WATCHDOG_USEC": "1000000"})
+        notify = harness.NotifySocket(os.path.join(self.d.dir, "lc-" + harness.rand(6)))
+        self.addCleanup(notify.close)
+        env["NOTIFY_SOCKET"] = notify.path
+        env.pop("WATCHDOG_PID", None)
+        p = subprocess.Popen([binary("appointment-worker"), "--config", self.d.config,
+                              "--country", "pe"], env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+        self.addCleanup(self.reap, p)
+        try:
+            _, err = p.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.fail("the worker kept running (READY=1 seen: %s, WATCHDOG=1 seen: %s)" %
+                      (notify.seen("READY=1"), notify.seen("WATCHDOG=1")))
+        self.assertEqual(p.returncode, 78, err)
+        errors = [ln for ln in err.splitlines() if '"level":"error"' in ln or " error " in ln
+                  or "ERROR" in ln]
+        self.assertEqual(len(errors), 1, err)
+        self.assertIn("database host is empty", errors[0])
+        self.assertFalse(notify.seen("READY=1"))
+        self.assertEqual(harness.queue_depth(sqs, url), (1, 0),
+                         "the message must stay visible: nothing was received")
+
     def test_bad_config_exits_78_with_one_line(self):
         with tempfile.TemporaryDirectory() as d:
             bad = os.path.join(d, "bad.conf")
