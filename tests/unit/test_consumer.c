@@ -1,0 +1,549 @@
+/* test_consumer.c — run/consumer against a fake queue (the consumer_sqs_ops seam): deletes
+ * of handled messages, heartbeats that extend visibility, backoff of transient failures,
+ * poison reports, release on stop, and a worker that cannot start (issue 10). No network;
+ * the waits are on the fake's condition variable, bounded. */
+#include <check.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "itest.h"
+#include "run/consumer.h"
+
+#define FAKE_MAX 64   /* messages and recorded calls */
+#define WAIT_MS 10000 /* longest wait for something the consumer should do */
+
+/* One message the fake delivers. */
+struct fake_msg {
+	char id[16];        /* message id "m<i>" */
+	char handle[16];    /* receipt handle "h<i>" */
+	int receive_count;  /* ApproximateReceiveCount it carries */
+};
+
+/* A ChangeMessageVisibility entry the consumer sent. */
+struct fake_vis {
+	char handle[16];
+	int visibility;
+};
+
+/* The fake queue: what it delivers and what the consumer did with it. */
+struct fake_sqs {
+	pthread_mutex_t lock;
+	pthread_cond_t cv;               /* anything below changed */
+	struct fake_msg msgs[FAKE_MAX];  /* to deliver, in order */
+	size_t n_msgs, next;             /* how many; the next to deliver */
+	int receive_failures;            /* the next receives that fail */
+	int receives;                    /* receive calls */
+	char deleted[FAKE_MAX][16];      /* handles deleted */
+	size_t n_deleted;
+	struct fake_vis vis[FAKE_MAX * 4]; /* visibility changes, in order */
+	size_t n_vis;
+	const atomic_bool *abort_flag;   /* the receiver's */
+};
+
+/* What the handlers do; the consumer's ud. */
+struct test_app {
+	struct fake_sqs *q;
+	enum consumer_verdict verdict; /* what handle answers */
+	int heartbeats;                /* handle first waits for this many heartbeats */
+	bool until_stop;               /* handle waits for the stop, then answers RETRY */
+	enum rc poison_rc;             /* what on_poison returns */
+	int fail_thread;               /* thread_new call (1-based) that fails, 0 none */
+	atomic_int thread_calls;       /* thread_new calls */
+	atomic_int threads_made;
+	atomic_int threads_freed;
+	atomic_int started;            /* handle calls begun */
+	atomic_int poisons;            /* on_poison calls */
+};
+
+static void fake_init(struct fake_sqs *q, size_t n, int receive_count)
+{
+	memset(q, 0, sizeof(*q));
+	pthread_mutex_init(&q->lock, NULL);
+	pthread_cond_init(&q->cv, NULL);
+	q->n_msgs = n;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(q->msgs[i].id, sizeof(q->msgs[i].id), "m%zu", i);
+		snprintf(q->msgs[i].handle, sizeof(q->msgs[i].handle), "h%zu", i);
+		q->msgs[i].receive_count = receive_count;
+	}
+}
+
+static void fake_cleanup(struct fake_sqs *q)
+{
+	pthread_cond_destroy(&q->cv);
+	pthread_mutex_destroy(&q->lock);
+}
+
+/* ---- the seam ---- */
+
+static void *fake_client_new(const struct consumer_opts *o, const atomic_bool *abort_flag,
+			     struct errbuf *eb)
+{
+	struct fake_sqs *q = o->sqs_ud;
+
+	(void)eb;
+	if (abort_flag != NULL) {
+		pthread_mutex_lock(&q->lock);
+		q->abort_flag = abort_flag;
+		pthread_mutex_unlock(&q->lock);
+	}
+	return q;
+}
+
+static void fake_client_free(void *client)
+{
+	(void)client;
+}
+
+static void fake_error(struct aws_error *err, const char *op)
+{
+	memset(err, 0, sizeof(*err));
+	snprintf(err->operation, sizeof(err->operation), "%s", op);
+	snprintf(err->code, sizeof(err->code), "NetworkError");
+	snprintf(err->message, sizeof(err->message), "the fake refused");
+	err->rc = RC_IO;
+}
+
+static enum rc fake_receive(void *client, const char *url, const struct sqs_receive_opts *ro,
+			    struct sqs_messages *out, struct aws_error *err)
+{
+	struct fake_sqs *q = client;
+	enum rc rc = RC_OK;
+
+	(void)url;
+	sqs_messages_cleanup(out);
+	pthread_mutex_lock(&q->lock);
+	q->receives++;
+	if (q->receive_failures > 0) {
+		q->receive_failures--;
+		fake_error(err, "ReceiveMessage");
+		rc = RC_IO;
+	} else if (q->next < q->n_msgs) {
+		size_t n = q->n_msgs - q->next;
+
+		if (n > (size_t)ro->max_messages)
+			n = (size_t)ro->max_messages;
+		out->v = calloc(n, sizeof(*out->v));
+		ck_assert_ptr_nonnull(out->v);
+		for (size_t i = 0; i < n; i++, q->next++) {
+			struct sqs_message *m = &out->v[i];
+
+			m->body = strdup("{}");
+			m->body_len = 2;
+			m->receipt_handle = strdup(q->msgs[q->next].handle);
+			ck_assert(m->body != NULL && m->receipt_handle != NULL);
+			snprintf(m->message_id, sizeof(m->message_id), "%s", q->msgs[q->next].id);
+			m->receive_count = q->msgs[q->next].receive_count;
+			out->n++;
+		}
+	} else if (q->abort_flag == NULL || !atomic_load(q->abort_flag)) {
+		/* an empty long poll, kept short */
+		struct timespec ts = clk_deadline(CLOCK_REALTIME, 20);
+
+		(void)pthread_cond_timedwait(&q->cv, &q->lock, &ts);
+	}
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
+static void ok_results(struct sqs_batch_result *res, size_t n, size_t *nfailed)
+{
+	memset(res, 0, n * sizeof(*res));
+	if (nfailed != NULL)
+		*nfailed = 0;
+}
+
+static enum rc fake_delete(void *client, const char *url, const char *const *handles, size_t n,
+			   struct sqs_batch_result *res, size_t *nfailed, struct aws_error *err)
+{
+	struct fake_sqs *q = client;
+
+	(void)url;
+	(void)err;
+	pthread_mutex_lock(&q->lock);
+	for (size_t i = 0; i < n && q->n_deleted < FAKE_MAX; i++)
+		snprintf(q->deleted[q->n_deleted++], sizeof(q->deleted[0]), "%s", handles[i]);
+	pthread_cond_broadcast(&q->cv);
+	pthread_mutex_unlock(&q->lock);
+	ok_results(res, n, nfailed);
+	return RC_OK;
+}
+
+static enum rc fake_visibility(void *client, const char *url,
+			       const struct sqs_visibility_entry *e, size_t n,
+			       struct sqs_batch_result *res, size_t *nfailed, struct aws_error *err)
+{
+	struct fake_sqs *q = client;
+
+	(void)url;
+	(void)err;
+	pthread_mutex_lock(&q->lock);
+	for (size_t i = 0; i < n && q->n_vis < sizeof(q->vis) / sizeof(q->vis[0]); i++) {
+		snprintf(q->vis[q->n_vis].handle, sizeof(q->vis[0].handle), "%s", e[i].receipt_handle);
+		q->vis[q->n_vis++].visibility = e[i].visibility_timeout;
+	}
+	pthread_cond_broadcast(&q->cv);
+	pthread_mutex_unlock(&q->lock);
+	ok_results(res, n, nfailed);
+	return RC_OK;
+}
+
+static const struct consumer_sqs_ops fake_ops = {
+	.client_new = fake_client_new,
+	.client_free = fake_client_free,
+	.receive = fake_receive,
+	.delete_batch = fake_delete,
+	.change_visibility_batch = fake_visibility,
+};
+
+/* ---- looking at the fake (under its lock) ---- */
+
+static size_t vis_count(struct fake_sqs *q, const char *handle, int visibility)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < q->n_vis; i++)
+		if (strcmp(q->vis[i].handle, handle) == 0 &&
+		    (visibility < 0 || q->vis[i].visibility == visibility))
+			n++;
+	return n;
+}
+
+static bool is_deleted(struct fake_sqs *q, const char *handle)
+{
+	for (size_t i = 0; i < q->n_deleted; i++)
+		if (strcmp(q->deleted[i], handle) == 0)
+			return true;
+	return false;
+}
+
+/* Waits until pred holds (true) or WAIT_MS pass (false). */
+static bool wait_for(struct fake_sqs *q, bool (*pred)(struct fake_sqs *q, const void *arg),
+		     const void *arg)
+{
+	struct timespec ts = clk_deadline(CLOCK_REALTIME, WAIT_MS);
+	bool ok;
+	int err = 0;
+
+	pthread_mutex_lock(&q->lock);
+	ok = pred(q, arg);
+	while (!ok && err == 0) {
+		err = pthread_cond_timedwait(&q->cv, &q->lock, &ts);
+		ok = pred(q, arg);
+	}
+	pthread_mutex_unlock(&q->lock);
+	return ok;
+}
+
+static bool deleted_n(struct fake_sqs *q, const void *arg)
+{
+	return q->n_deleted >= *(const size_t *)arg;
+}
+
+static bool vis_n(struct fake_sqs *q, const void *arg)
+{
+	return q->n_vis >= *(const size_t *)arg;
+}
+
+/* ---- the handlers ---- */
+
+static enum rc t_thread_new(void *ud, void **tctx, struct errbuf *eb)
+{
+	struct test_app *a = ud;
+	int n = atomic_fetch_add(&a->thread_calls, 1) + 1;
+
+	if (n == a->fail_thread)
+		return eb_set(eb, RC_INVAL, "database host is empty");
+	atomic_fetch_add(&a->threads_made, 1);
+	*tctx = a;
+	return RC_OK;
+}
+
+static void t_thread_free(void *tctx)
+{
+	struct test_app *a = tctx;
+
+	atomic_fetch_add(&a->threads_freed, 1);
+}
+
+struct beat_arg {
+	const char *handle;
+	size_t n;
+	int visibility;
+};
+
+static bool beats(struct fake_sqs *q, const void *arg)
+{
+	const struct beat_arg *b = arg;
+
+	return vis_count(q, b->handle, b->visibility) >= b->n;
+}
+
+static enum consumer_verdict t_handle(void *tctx, const struct consumer_message *m,
+				      struct errbuf *reason)
+{
+	struct test_app *a = tctx;
+
+	atomic_fetch_add(&a->started, 1);
+	if (a->heartbeats > 0) {
+		/* the consumer runs with a 1 s visibility: a heartbeat every half second */
+		struct beat_arg b = {m->sqs->receipt_handle, (size_t)a->heartbeats, 1};
+
+		if (!wait_for(a->q, beats, &b))
+			return eb_set(reason, RC_TIMEOUT, "no heartbeat"), CONSUMER_RETRY;
+	}
+	if (a->until_stop) {
+		uint64_t t0 = clk_mono_us();
+
+		while (!atomic_load(m->stopping) && clk_mono_us() - t0 < WAIT_MS * 1000u)
+			clk_sleep_ms(5);
+		eb_set(reason, RC_TIMEOUT, "stopping");
+		return CONSUMER_RETRY;
+	}
+	if (a->verdict != CONSUMER_DONE)
+		eb_set(reason, RC_INVAL, "the test says so");
+	return a->verdict;
+}
+
+static enum rc t_on_poison(void *tctx, const struct consumer_message *m, const char *reason,
+			   struct errbuf *eb)
+{
+	struct test_app *a = tctx;
+
+	(void)m;
+	(void)reason;
+	atomic_fetch_add(&a->poisons, 1);
+	return a->poison_rc == RC_OK ? RC_OK : eb_set(eb, a->poison_rc, "error queue down");
+}
+
+static struct logger lg;
+
+static struct consumer_opts opts_for(struct test_app *a, int in_flight)
+{
+	struct consumer_opts o = {0};
+
+	o.queue_url = "http://fake/q";
+	o.queue_label = "pe";
+	o.max_in_flight = in_flight;
+	o.wait_seconds = 1;
+	o.visibility_timeout = 1;
+	o.max_receive_count = 3;
+	o.backoff_min_seconds = 5;
+	o.backoff_max_seconds = 60;
+	o.sqs = &fake_ops;
+	o.sqs_ud = a->q;
+	o.lg = &lg;
+	o.ud = a;
+	o.thread_new = t_thread_new;
+	o.thread_free = t_thread_free;
+	o.handle = t_handle;
+	o.on_poison = t_on_poison;
+	return o;
+}
+
+static struct consumer *start(struct test_app *a, int in_flight)
+{
+	struct consumer_opts o = opts_for(a, in_flight);
+	struct consumer *c = NULL;
+	struct errbuf eb = {{0}};
+
+	ck_assert_msg(consumer_start(&o, &c, &eb) == RC_OK, "%s", eb.msg);
+	return c;
+}
+
+static void stop(struct test_app *a, struct consumer *c)
+{
+	consumer_stop(c);
+	ck_assert(consumer_wait(c, WAIT_MS));
+	consumer_free(c);
+	ck_assert_int_eq(atomic_load(&a->threads_freed), atomic_load(&a->threads_made));
+}
+
+/* ---- tests ---- */
+
+START_TEST(test_done_is_deleted)
+{
+	struct fake_sqs q;
+	struct test_app a = {.q = &q, .verdict = CONSUMER_DONE};
+	struct consumer *c;
+	size_t want = 12; /* more than one batch */
+
+	fake_init(&q, want, 1);
+	c = start(&a, 4);
+	ck_assert(wait_for(&q, deleted_n, &want));
+	ck_assert_uint_eq(consumer_handled(c), want);
+	stop(&a, c);
+	ck_assert_int_eq(q.n_vis, 0);
+	fake_cleanup(&q);
+}
+END_TEST
+
+START_TEST(test_heartbeat_extends_visibility)
+{
+	struct fake_sqs q;
+	struct test_app a = {.q = &q, .verdict = CONSUMER_DONE, .heartbeats = 2};
+	struct consumer *c;
+	size_t one = 1;
+
+	fake_init(&q, 1, 1);
+	c = start(&a, 2);
+	/* the handler returns DONE only after two heartbeats (visibility set to 1 s again) */
+	ck_assert(wait_for(&q, deleted_n, &one));
+	stop(&a, c);
+	pthread_mutex_lock(&q.lock);
+	ck_assert_uint_ge(vis_count(&q, "h0", 1), 2);
+	ck_assert_uint_eq(vis_count(&q, "h0", -1), vis_count(&q, "h0", 1));
+	ck_assert(is_deleted(&q, "h0"));
+	pthread_mutex_unlock(&q.lock);
+	fake_cleanup(&q);
+}
+END_TEST
+
+START_TEST(test_transient_failure_backs_off)
+{
+	struct fake_sqs q;
+	struct test_app a = {.q = &q, .verdict = CONSUMER_RETRY};
+	struct consumer *c;
+	size_t two = 2;
+
+	fake_init(&q, 2, 3); /* third receive: ceiling 5 * 2^2 = 20 s */
+	c = start(&a, 2);
+	ck_assert(wait_for(&q, vis_n, &two));
+	stop(&a, c);
+	ck_assert_int_eq(q.n_deleted, 0);
+	for (size_t i = 0; i < q.n_vis; i++)
+		ck_assert_msg(q.vis[i].visibility >= 5 && q.vis[i].visibility <= 20,
+			      "backoff %d s not in [5, 20]", q.vis[i].visibility);
+	ck_assert_uint_eq(vis_count(&q, "h0", -1), 1);
+	ck_assert_uint_eq(vis_count(&q, "h1", -1), 1);
+	fake_cleanup(&q);
+}
+END_TEST
+
+/* A poison message is deleted once reported; unreported, it stays (a backoff: floor 5 s). */
+static const struct {
+	enum rc report;     /* what on_poison returns */
+	size_t deleted;     /* deletes then */
+	int visibility;     /* the visibility set, -1 none */
+} poison_cases[] = {
+	{RC_OK, 1, -1},
+	{RC_IO, 0, 5},
+};
+
+static bool acked(struct fake_sqs *q, const void *arg)
+{
+	(void)arg;
+	return q->n_deleted + q->n_vis > 0;
+}
+
+START_TEST(test_poison)
+{
+	struct fake_sqs q;
+	struct test_app a = {.q = &q, .verdict = CONSUMER_POISON,
+			     .poison_rc = poison_cases[_i].report};
+	struct consumer *c;
+
+	fake_init(&q, 1, 1);
+	c = start(&a, 1);
+	ck_assert(wait_for(&q, acked, NULL));
+	stop(&a, c);
+	ck_assert_int_eq(atomic_load(&a.poisons), 1);
+	ck_assert_uint_eq(q.n_deleted, poison_cases[_i].deleted);
+	ck_assert_uint_eq(q.n_vis, poison_cases[_i].visibility < 0 ? 0 : 1);
+	if (poison_cases[_i].visibility >= 0)
+		ck_assert_int_eq(q.vis[0].visibility, poison_cases[_i].visibility);
+	fake_cleanup(&q);
+}
+END_TEST
+
+START_TEST(test_stop_releases_in_flight)
+{
+	struct fake_sqs q;
+	struct test_app a = {.q = &q, .until_stop = true};
+	struct consumer *c;
+	uint64_t t0;
+
+	fake_init(&q, 3, 1);
+	c = start(&a, 3);
+	t0 = clk_mono_us();
+	while (atomic_load(&a.started) < 3 && clk_mono_us() - t0 < WAIT_MS * 1000u)
+		clk_sleep_ms(5);
+	ck_assert_int_eq(atomic_load(&a.started), 3);
+	ck_assert_uint_eq(consumer_in_flight(c), 3);
+	stop(&a, c);
+	/* given up because of the stop: visible again at once, not after a backoff */
+	ck_assert_int_eq(q.n_deleted, 0);
+	for (int i = 0; i < 3; i++) {
+		char h[8];
+
+		snprintf(h, sizeof(h), "h%d", i);
+		ck_assert_uint_eq(vis_count(&q, h, 0), 1);
+	}
+	ck_assert_uint_eq(vis_count(&q, "h0", -1) + vis_count(&q, "h1", -1) +
+				  vis_count(&q, "h2", -1),
+			  3);
+	fake_cleanup(&q);
+}
+END_TEST
+
+START_TEST(test_thread_start_failure_fails_start)
+{
+	struct fake_sqs q;
+	struct test_app a = {.q = &q, .verdict = CONSUMER_DONE, .fail_thread = 3};
+	struct consumer_opts o = opts_for(&a, 4);
+	struct consumer *c = (struct consumer *)&a; /* must come back NULL */
+	struct errbuf eb = {{0}};
+
+	fake_init(&q, 5, 1);
+	ck_assert_int_eq(consumer_start(&o, &c, &eb), RC_INVAL);
+	ck_assert_ptr_null(c);
+	ck_assert_msg(strstr(eb.msg, "cannot start: database host is empty") != NULL, "%s",
+		      eb.msg);
+	/* nothing received that no worker could handle; the other workers' state freed */
+	ck_assert_int_eq(q.receives, 0);
+	ck_assert_int_eq(q.next, 0);
+	ck_assert_int_eq(atomic_load(&a.threads_made), 3);
+	ck_assert_int_eq(atomic_load(&a.threads_freed), 3);
+	fake_cleanup(&q);
+}
+END_TEST
+
+START_TEST(test_receive_failure_is_retried)
+{
+	struct fake_sqs q;
+	struct test_app a = {.q = &q, .verdict = CONSUMER_DONE};
+	struct consumer *c;
+	size_t one = 1;
+
+	fake_init(&q, 1, 1);
+	q.receive_failures = 1;
+	c = start(&a, 1);
+	ck_assert(wait_for(&q, deleted_n, &one));
+	ck_assert(consumer_healthy(c));
+	stop(&a, c);
+	ck_assert_int_ge(q.receives, 2);
+	fake_cleanup(&q);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("consumer");
+	TCase *tc = tcase_create("core");
+
+	log_init(&lg, "test_consumer", LOG_LVL_ERROR);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_done_is_deleted);
+	tcase_add_test(tc, test_heartbeat_extends_visibility);
+	tcase_add_test(tc, test_transient_failure_backs_off);
+	tcase_add_loop_test(tc, test_poison, 0, sizeof(poison_cases) / sizeof(poison_cases[0]));
+	tcase_add_test(tc, test_stop_releases_in_flight);
+	tcase_add_test(tc, test_thread_start_failure_fails_start);
+	tcase_add_test(tc, test_receive_failure_is_retried);
+	suite_add_tcase(s, tc);
+	return itest_run(s, CK_NORMAL);
+}
