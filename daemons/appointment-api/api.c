@@ -234,16 +234,19 @@ enum rc api_start(void *app, char *status, size_t n, struct errbuf *eb)
 
 	o.listen_fd = svc_listen_fd(lifecycle_svc(ctx->lc));
 	if (o.listen_fd < 0) {
-		rc = http_listen(cfg->api_listen, &o.listen_fd, eb);
+		rc = http_listen(cfg->api_listen, cfg->api_reuse_port != 0, &o.listen_fd, eb);
 		if (rc != RC_OK)
 			return rc;
 	}
 	/* the address is read before the server owns the socket */
-	rc = http_probe_new(o.listen_fd, &ctx->probe, eb);
+	/* on a shared port a probe may reach a stuck sibling: give it up and send another */
+	rc = http_probe_new(o.listen_fd, cfg->api_reuse_port != 0 ? API_PROBE_TIMEOUT_MS : 0,
+			    &ctx->probe, eb);
 	if (rc != RC_OK) {
 		close(o.listen_fd);
 		return rc;
 	}
+	o.probe = ctx->probe;
 	o.threads = (unsigned)cfg->api_threads;
 	o.body_limit = (size_t)cfg->body_limit;
 	o.connection_timeout_s = (unsigned)cfg->api_request_timeout;
@@ -294,7 +297,6 @@ bool api_tick(void *app, char *status, size_t n)
 	int64_t stall = (int64_t)(svc->watchdog_usec / 2000);
 
 	http_probe_step(ctx->probe, now);
-	http_server_set_quiet_port(ctx->http, http_probe_port(ctx->probe));
 	(void)str_cut(status, n, "serving; %u requests in flight", http_server_in_flight(ctx->http));
 	return now - http_probe_last_ok(ctx->probe) <= (stall > API_STALL_MIN_MS ? stall
 										 : API_STALL_MIN_MS);

@@ -28,6 +28,7 @@
  * enforces the header and request deadlines, so this only bounds a client that does not
  * read its answer. */
 #define API_IDLE_MARGIN_S 50
+#define API_PROBE_TIMEOUT_MS 2000 /* with reuse_port: a probe unanswered this long is resent */
 
 /* One country's database connection of one HTTP thread, by country code. */
 struct api_db {

@@ -90,6 +90,7 @@ static const struct cfg_key conf_keys[] = {
 
 	G("api", "listen", CFG_STR, api_listen, "127.0.0.1:8080", 0, LISTEN_MAX, false,
 	  cfg_check_listen, NULL),
+	G("api", "reuse_port", CFG_BOOL, api_reuse_port, "false", 0, 1, false, NULL, NULL),
 	G("api", "keys_file", CFG_STR, api_keys_file, "", 0, 0, true, NULL, NULL),
 	G("api", "cors_origins", CFG_STR, cors_origins, "*", 0, 0, true, NULL, NULL),
 	G("api", "rate_limit", CFG_INT, rate_limit, NULL, 1, 1000000, true, NULL, NULL),

@@ -59,6 +59,7 @@ struct conf {
 
 	/* [api] */
 	char *api_listen;           /* host:port when systemd passes no socket */
+	int api_reuse_port;         /* SO_REUSEPORT on that socket: processes share the port */
 	char *api_keys_file;        /* "" = API keys disabled (reloadable) */
 	char *cors_origins;         /* Access-Control-Allow-Origin (reloadable) */
 	int rate_limit;             /* token bucket refill, requests/s (reloadable) */

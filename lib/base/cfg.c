@@ -116,6 +116,24 @@ const char *cfg_check_listen(const char *v)
 
 /* ---- values ---------------------------------------------------------------------------- */
 
+bool cfg_parse_bool(const char *v, int *out)
+{
+	static const char *const yes[] = {"true", "yes", "on", "1"};
+	static const char *const no[] = {"false", "no", "off", "0"};
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcmp(v, yes[i]) == 0) {
+			*out = 1;
+			return true;
+		}
+		if (strcmp(v, no[i]) == 0) {
+			*out = 0;
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Checks and stores one value into base (the struct or an instance). Returns a reason on
  * error (static, or ld->why), NULL when fine. */
 static const char *set_value(struct loader *ld, void *base, const struct cfg_key *k,
@@ -138,6 +156,10 @@ static const char *set_value(struct loader *ld, void *base, const struct cfg_key
 		if (n < k->min || n > k->max)
 			return "out of range";
 		*int_slot(base, k) = (int)n;
+		return NULL;
+	case CFG_BOOL:
+		if (!cfg_parse_bool(v, int_slot(base, k)))
+			return "not a boolean (true or false)";
 		return NULL;
 	case CFG_LEVEL:
 		if (log_level_parse(v, level_slot(base, k)) != RC_OK)
@@ -510,7 +532,7 @@ static const char *inherited(struct loader *ld, const struct cfg_key *k, char *n
 		return NULL;
 	if (g->type == CFG_STR)
 		return *str_slot(ld->c, g);
-	if (g->type == CFG_INT)
+	if (g->type == CFG_INT || g->type == CFG_BOOL)
 		(void)str_cut(num, n, "%d", *int_slot(ld->c, g));
 	else
 		(void)str_cut(num, n, "%s", log_level_name(*level_slot(ld->c, g)));

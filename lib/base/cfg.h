@@ -24,6 +24,7 @@ enum cfg_type {
 	CFG_STR,   /* a heap string (char *) the struct owns; may use the placeholders */
 	CFG_INT,   /* an int within [min, max] */
 	CFG_LEVEL, /* an enum log_level, by name */
+	CFG_BOOL,  /* an int 0/1, written true/false (also yes/no, on/off, 1/0) */
 };
 
 /* Checks a string value: NULL when fine, else a static message ("not an http(s) URL"). */
@@ -115,5 +116,8 @@ void cfg_write(const struct cfg_schema *s, const void *c, FILE *f);
  * (an empty value passes: "not set"), and host:port or [v6]:port (empty passes). */
 const char *cfg_check_url(const char *value);
 const char *cfg_check_listen(const char *value);
+
+/* Reads true/yes/on/1 or false/no/off/0 into *out (1 or 0); false for anything else. */
+bool cfg_parse_bool(const char *v, int *out);
 
 #endif

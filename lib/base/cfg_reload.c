@@ -35,7 +35,7 @@ void cfg_release(const struct cfg_schema *s, void *c)
 
 static bool key_differs(const void *a, const void *b, const struct cfg_key *k)
 {
-	if (k->type == CFG_INT)
+	if (k->type == CFG_INT || k->type == CFG_BOOL)
 		return *int_slot(a, k) != *int_slot(b, k);
 	if (k->type == CFG_LEVEL)
 		return *level_slot(a, k) != *level_slot(b, k);
@@ -45,7 +45,7 @@ static bool key_differs(const void *a, const void *b, const struct cfg_key *k)
 /* Copies key k's value from src into dst (a fresh struct). RC_NOMEM. */
 static enum rc copy_key(void *dst, const void *src, const struct cfg_key *k)
 {
-	if (k->type == CFG_INT) {
+	if (k->type == CFG_INT || k->type == CFG_BOOL) {
 		*int_slot(dst, k) = *int_slot(src, k);
 	} else if (k->type == CFG_LEVEL) {
 		*level_slot(dst, k) = *level_slot(src, k);
@@ -181,6 +181,8 @@ static void write_key(const void *base, const struct cfg_key *k, FILE *f)
 		fprintf(f, "%s = %s\n", k->name, log_level_name(*level_slot(base, k)));
 	else if (k->type == CFG_INT)
 		fprintf(f, "%s = %d\n", k->name, *int_slot(base, k));
+	else if (k->type == CFG_BOOL)
+		fprintf(f, "%s = %s\n", k->name, *int_slot(base, k) ? "true" : "false");
 	else
 		fprintf(f, "%s = %s\n", k->name, *str_slot(base, k));
 }

@@ -5,6 +5,7 @@
  * time, so a client trickling a byte a second would never be cut). What a request meets
  * once it has arrived (routes, CORS, answers, its log line) is http_router.c. */
 #include "run/http.h"
+#include "run/http_probe.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,7 +28,7 @@
 #define SWEEP_INTERVAL_MS 500 /* how often the sweeper looks for slow connections */
 #define DRAIN_SLICE_MS 50     /* the drain looks at its counters at least this often */
 
-enum rc http_listen(const char *hostport, int *fd, struct errbuf *eb)
+enum rc http_listen(const char *hostport, bool reuse_port, int *fd, struct errbuf *eb)
 {
 	char host[256];
 	const char *colon = strrchr(hostport, ':');
@@ -60,6 +61,10 @@ enum rc http_listen(const char *hostport, int *fd, struct errbuf *eb)
 		goto out;
 	}
 	(void)setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (reuse_port && setsockopt(s, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
+		rc = eb_set(eb, RC_IO, "SO_REUSEPORT on %s: %s", hostport, strerror(errno));
+		goto out;
+	}
 	if (bind(s, res->ai_addr, res->ai_addrlen) != 0 || listen(s, 1024) != 0) {
 		rc = eb_set(eb, RC_IO, "listen on %s: %s", hostport, strerror(errno));
 		goto out;
@@ -223,11 +228,11 @@ static void unnumber_request(struct http_server *srv, struct http_conn_state *st
 	}
 }
 
-/* The self-probe's connection: from loopback, from the port http_server_set_quiet_port
- * names (a port only the probe holds while its request runs). */
+/* The self-probe's connection: from loopback, from the port the probe holds while its
+ * request runs (published by the probe before it sends). */
 static bool is_probe(struct http_server *srv, struct MHD_Connection *conn)
 {
-	unsigned port = atomic_load(&srv->quiet_port);
+	unsigned port = srv->opts.probe != NULL ? http_probe_port(srv->opts.probe) : 0;
 	const union MHD_ConnectionInfo *ci;
 	const struct sockaddr *sa;
 
@@ -308,6 +313,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		http_reply_error(&resp, &req, APIERR_PAYLOAD_TOO_LARGE, NULL, NULL);
 	} else {
 		http_dispatch(st, &req, &resp);
+	}
+	if (st->quiet && resp.status == 200) {
+		/* our own probe gets 204: with SO_REUSEPORT a sibling process sharing the port
+		 * may answer the probe instead, and its 200 must not count as our sign of life */
+		free(resp.body);
+		resp.body = NULL;
+		resp.status = 204;
 	}
 	if (!st->quiet)
 		http_log_request(st, &req, &resp);
@@ -478,7 +490,6 @@ enum rc http_server_start(const struct http_opts *opts, struct http_server **out
 	atomic_init(&srv->draining, false);
 	atomic_init(&srv->cors, opts->cors_origins);
 	atomic_init(&srv->untracked, 0);
-	atomic_init(&srv->quiet_port, 0);
 	pthread_mutex_init(&srv->lock, NULL);
 	pthread_cond_init(&srv->drained, NULL);
 	pthread_mutex_init(&srv->conns_lock, NULL);
@@ -558,11 +569,6 @@ uint64_t http_server_readers_oldest(struct http_server *s)
 	return oldest;
 }
 
-void http_server_set_quiet_port(struct http_server *s, unsigned port)
-{
-	atomic_store(&s->quiet_port, port);
-}
-
 unsigned http_server_in_flight(struct http_server *s)
 {
 	return atomic_load(&s->in_flight);
@@ -573,13 +579,22 @@ bool http_server_drain(struct http_server *s, int timeout_ms)
 	int64_t deadline = clk_mono_ms() + timeout_ms;
 	bool drained;
 
+	int quiet_slices = 0;
+
 	pthread_mutex_lock(&s->lock);
-	/* timed waits in slices: a connection that closes unseen still ends the wait */
-	while (atomic_load(&s->in_flight) + atomic_load(&s->fresh) > 0 &&
-	       clk_mono_ms() < deadline) {
+	/* timed waits in slices: a connection that closes unseen still ends the wait. Idle
+	 * counts only once it held for a whole slice: a pool thread that was inside accept()
+	 * when the server quiesced registers its connection a moment later (seen under load
+	 * as a request closed unanswered by a restart) */
+	while (quiet_slices < 2 && clk_mono_ms() < deadline) {
 		struct timespec slice = clk_deadline(CLOCK_REALTIME, DRAIN_SLICE_MS);
 
-		(void)pthread_cond_timedwait(&s->drained, &s->lock, &slice);
+		if (atomic_load(&s->in_flight) + atomic_load(&s->fresh) > 0)
+			quiet_slices = 0;
+		else
+			quiet_slices++;
+		if (quiet_slices < 2)
+			(void)pthread_cond_timedwait(&s->drained, &s->lock, &slice);
 	}
 	drained = atomic_load(&s->in_flight) + atomic_load(&s->fresh) == 0;
 	pthread_mutex_unlock(&s->lock);

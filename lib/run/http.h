@@ -75,6 +75,8 @@ typedef bool (*http_guard_fn)(void *ud, const struct http_request *req,
 /* Server settings; everything borrowed must outlive the server. */
 struct http_opts {
 	int listen_fd;                     /* a listening socket (systemd's or http_listen) */
+	const struct http_probe *probe;    /* the self-probe (run/http_probe) or NULL: its
+					    * requests are answered 204, not logged or counted */
 	unsigned threads;                  /* worker threads serving requests */
 	size_t body_limit;                 /* bytes; more is 413 */
 	unsigned connection_timeout_s;     /* a complete request (head and body) within this */
@@ -95,9 +97,11 @@ struct http_opts {
 };
 
 struct http_server;
+struct http_probe;
 
-/* Opens a listening TCP socket on "host:port" or "[v6]:port". */
-enum rc http_listen(const char *hostport, int *fd, struct errbuf *eb) MUSTCHECK;
+/* Opens a listening TCP socket on "host:port" or "[v6]:port"; with reuse_port, SO_REUSEPORT
+ * lets several processes listen on one port (the kernel spreads connections over them). */
+enum rc http_listen(const char *hostport, bool reuse_port, int *fd, struct errbuf *eb) MUSTCHECK;
 
 /* Declares the HTTP metric families in m (call once before starting). */
 enum rc http_metrics_describe(struct metrics *m) MUSTCHECK;
@@ -119,9 +123,6 @@ void http_server_set_cors(struct http_server *s, const char *origins);
  * Any thread. */
 uint64_t http_server_readers_next(struct http_server *s);
 uint64_t http_server_readers_oldest(struct http_server *s);
-/* Requests from loopback with this client port (the self-probe's, run/http_probe; 0 =
- * none) are answered but not logged or counted. Any thread. */
-void http_server_set_quiet_port(struct http_server *s, unsigned port);
 /* Requests in flight now. */
 unsigned http_server_in_flight(struct http_server *s);
 /* Stops the threads, closes connections and frees; accepts NULL. */

@@ -48,7 +48,6 @@ struct http_server {
 	struct http_conn_tcp *conns; /* open connections */
 	uint64_t readers_next;       /* the number the next request gets; under conns_lock */
 	atomic_uint untracked;       /* requests in flight without a connection record */
-	atomic_uint quiet_port;      /* client port of the self-probe: not logged or counted */
 	bool stop_sweeper;
 	bool sweeper_started;
 	pthread_t sweeper;

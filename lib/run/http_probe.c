@@ -32,7 +32,9 @@ struct http_probe {
 	int fd;                       /* the probe's socket; -1 when idle */
 	char answer[PROBE_ANSWER_MAX + 1];
 	size_t len;
-	int64_t last_ok_ms;           /* monotonic ms of the last 200 */
+	int64_t last_ok_ms;           /* monotonic ms of the last 204 */
+	int64_t started_ms;           /* monotonic ms the probe in flight was started */
+	int64_t timeout_ms;           /* drop a probe in flight this old; 0 = never */
 	atomic_uint port;             /* local port of the probe in flight, 0 = none */
 };
 
@@ -52,7 +54,8 @@ static void loopback_for_wildcard(struct sockaddr_storage *ss)
 	}
 }
 
-enum rc http_probe_new(int listen_fd, struct http_probe **out, struct errbuf *eb)
+enum rc http_probe_new(int listen_fd, int64_t timeout_ms, struct http_probe **out,
+		       struct errbuf *eb)
 {
 	struct http_probe *p = calloc(1, sizeof(*p));
 
@@ -68,6 +71,7 @@ enum rc http_probe_new(int listen_fd, struct http_probe **out, struct errbuf *eb
 	}
 	loopback_for_wildcard(&p->addr);
 	p->fd = -1;
+	p->timeout_ms = timeout_ms;
 	atomic_init(&p->port, 0);
 	*out = p;
 	return RC_OK;
@@ -114,8 +118,9 @@ static void note_port(struct http_probe *p)
 		atomic_store(&p->port, ntohs(((struct sockaddr_in6 *)(void *)&me)->sin6_port));
 }
 
-static void start(struct http_probe *p)
+static void start(struct http_probe *p, int64_t now_ms)
 {
+	p->started_ms = now_ms;
 	p->fd = socket(p->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (p->fd < 0)
 		return;
@@ -157,7 +162,9 @@ static void read_answer(struct http_probe *p, int64_t now_ms)
 	if (n > 0)
 		p->len += (size_t)n;
 	p->answer[p->len] = '\0';
-	if (strncmp(p->answer, "HTTP/1.1 200 ", 13) == 0 || strncmp(p->answer, "HTTP/1.0 200 ", 13) == 0) {
+	/* 204 is what our server answers only its own probe (http.c): a sibling process on a
+	 * shared SO_REUSEPORT port answers 200, which is no sign of life of ours */
+	if (strncmp(p->answer, "HTTP/1.1 204 ", 13) == 0 || strncmp(p->answer, "HTTP/1.0 204 ", 13) == 0) {
 		p->last_ok_ms = now_ms;
 		probe_close(p);
 		return;
@@ -167,14 +174,24 @@ static void read_answer(struct http_probe *p, int64_t now_ms)
 		probe_close(p);
 }
 
-void http_probe_step(struct http_probe *p, int64_t now_ms)
+/* The probe in flight goes as far as it can without waiting. */
+static void advance(struct http_probe *p, int64_t now_ms)
 {
-	if (p->last_ok_ms == 0)
-		p->last_ok_ms = now_ms; /* a grace period from the first step */
-	if (p->stage == PROBE_IDLE)
-		start(p);
 	if (p->stage == PROBE_CONNECTING)
 		send_request(p);
 	if (p->stage == PROBE_READING)
 		read_answer(p, now_ms);
+}
+
+void http_probe_step(struct http_probe *p, int64_t now_ms)
+{
+	if (p->last_ok_ms == 0)
+		p->last_ok_ms = now_ms; /* a grace period from the first step */
+	advance(p, now_ms);
+	if (p->stage != PROBE_IDLE && p->timeout_ms > 0 && now_ms - p->started_ms >= p->timeout_ms)
+		probe_close(p);
+	if (p->stage == PROBE_IDLE) {
+		start(p, now_ms);
+		advance(p, now_ms);
+	}
 }

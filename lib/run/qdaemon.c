@@ -68,7 +68,7 @@ static enum rc start_metrics(struct qdaemon *d, struct errbuf *eb)
 
 	if (d->cfg->metrics_listen[0] == '\0')
 		return RC_OK;
-	rc = http_listen(d->cfg->metrics_listen, &o.listen_fd, eb);
+	rc = http_listen(d->cfg->metrics_listen, false, &o.listen_fd, eb);
 	if (rc != RC_OK)
 		return rc;
 	o.threads = 1;

@@ -315,6 +315,35 @@ START_TEST(test_over_long_value_refused)
 }
 END_TEST
 
+START_TEST(test_boolean_key)
+{
+	const char *yes[] = {"true", "yes", "on", "1"};
+	const char *no[] = {"false", "no", "off", "0"};
+	char text[96];
+	struct conf *c = NULL;
+	struct errbuf eb;
+
+	ck_assert_int_eq(load("[country PE]\n", NULL, &c, &eb), RC_OK);
+	ck_assert_int_eq(c->api_reuse_port, 0);
+	conf_free(c);
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(text, sizeof(text), "[api]\nreuse_port = %s\n[country PE]\n", yes[i]);
+		ck_assert_int_eq(load(text, NULL, &c, &eb), RC_OK);
+		ck_assert_int_eq(c->api_reuse_port, 1);
+		conf_free(c);
+		snprintf(text, sizeof(text), "[api]\nreuse_port = %s\n[country PE]\n", no[i]);
+		ck_assert_int_eq(load(text, NULL, &c, &eb), RC_OK);
+		ck_assert_int_eq(c->api_reuse_port, 0);
+		conf_free(c);
+	}
+	c = NULL;
+	ck_assert_int_eq(load("[api]\nreuse_port = True2\n[country PE]\n", NULL, &c, &eb), RC_INVAL);
+	ck_assert_ptr_null(c);
+	ck_assert_msg(strstr(eb.msg, "reuse_port: not a boolean (true or false)") != NULL, "got '%s'",
+		      eb.msg);
+}
+END_TEST
+
 START_TEST(test_db_target)
 {
 	struct conf *c = NULL;
@@ -379,6 +408,7 @@ int main(void)
 	tcase_add_test(tc, test_reload_applies_only_reloadable_keys);
 	tcase_add_test(tc, test_reload_keeps_countries_by_code);
 	tcase_add_test(tc, test_over_long_value_refused);
+	tcase_add_test(tc, test_boolean_key);
 	tcase_add_test(tc, test_db_target);
 	tcase_add_test(tc, test_shipped_files_load);
 	suite_add_tcase(s, tc);
