@@ -305,23 +305,25 @@ static void publish_or_defer(struct api_ctx *ctx, struct api_thread *t,
 }
 
 /* A claim taken over from a request that may have stored its item before it died or gave
- * up: that item, read back (*found), is the appointment of the key. */
-static enum rc taken_over_item(struct api_ctx *ctx, struct api_thread *t, const char *id,
-			       const struct appointment *want, struct appointment *a, bool *found,
-			       struct errbuf *eb)
+ * up: that item, read back (*found), is the appointment of the key. Returns true when the
+ * request is answered (the read failed: the claim is released). */
+static bool taken_over_item(struct api_ctx *ctx, struct api_thread *t, const struct key_claim *kc,
+			    const struct appointment *want, struct appointment *a, bool *found,
+			    const struct http_request *req, struct http_response *resp)
 {
-	enum rc rc = store_get(t->ddb, api_cfg(ctx)->table_name, id, a, eb);
+	struct errbuf eb = {{0}};
+	enum rc rc = store_get(t->ddb, api_cfg(ctx)->table_name, want->appointment_id, a, &eb);
 
-	*found = false;
+	*found = rc == RC_OK;
 	api_dep_mark(&ctx->ddb_dep, rc == RC_NOTFOUND ? RC_OK : rc);
-	if (rc == RC_NOTFOUND)
-		return RC_OK;
-	if (rc != RC_OK)
-		return rc;
-	if (!store_same_request(want, a))
-		return eb_set(eb, RC_CONFLICT, "appointment %s describes another request", id);
-	*found = true;
-	return RC_OK;
+	if (rc == RC_OK && !store_same_request(want, a))
+		rc = eb_set(&eb, RC_CONFLICT, "appointment %s describes another request",
+			    want->appointment_id);
+	if (rc == RC_OK || rc == RC_NOTFOUND)
+		return false;
+	idempotency_release(ctx, t, kc);
+	reply_store_failure(resp, req, rc, &eb);
+	return true;
 }
 
 /* Stores the outcome on the key; a failure only costs replays a read of the item (or,
@@ -390,18 +392,19 @@ void api_post_appointment(void *ud, const struct http_request *req, struct http_
 		http_reply_error(resp, req, APIERR_INTERNAL_ERROR, NULL, NULL);
 		return;
 	}
-	if (kc.taken_over) {
-		rc = taken_over_item(ctx, t, id, &want, &a, &existed, &eb);
-		if (rc != RC_OK) {
-			idempotency_release(ctx, t, &kc);
-			reply_store_failure(resp, req, rc, &eb);
+	if (kc.taken_over && taken_over_item(ctx, t, &kc, &want, &a, &existed, req, resp))
+		return;
+	if (!existed && schedule_refused(ctx, t, &ar, req, &refusal)) {
+		/* after a take-over the slot may be taken by this very id: the request that
+		 * gave the claim up stored its item after we looked (the worker books only
+		 * stored items, so a second look finds it) */
+		if (kc.taken_over && taken_over_item(ctx, t, &kc, &want, &a, &existed, req, resp))
+			return;
+		if (!existed) {
+			idempotency_store(ctx, t, &kc, req, NULL, refusal);
+			http_reply_error(resp, req, refusal, NULL, NULL);
 			return;
 		}
-	}
-	if (!existed && schedule_refused(ctx, t, &ar, req, &refusal)) {
-		idempotency_store(ctx, t, &kc, req, NULL, refusal);
-		http_reply_error(resp, req, refusal, NULL, NULL);
-		return;
 	}
 	/* a put that finds our own earlier attempt of it (a reply lost, the core retried; or
 	 * the request whose claim we took over) is our success, and a is then the item as

@@ -329,7 +329,9 @@ enum rc idem_claim(struct ddb_client *ddb, const char *table, const char *record
 			goto out;
 		}
 	}
-	rc = RC_OK;
+	/* others kept moving the record under us: transient, the client retries */
+	rc = eb_set(eb, RC_RETRY, "the Idempotency-Key record changed %d times during the claim",
+		    IDEM_CLAIM_ROUNDS);
 out:
 	if (rc != RC_OK)
 		memset(rec, 0, sizeof(*rec));

@@ -65,7 +65,8 @@ void idem_request_hash(const struct appt_request *req, char out[APIKEYS_HEX_SIZE
  * - else IDEM_BUSY.
  * *rec describes the record: on IDEM_CLAIMED/TAKEN_OVER its appointment_id is the one to
  * create. Fails with the DynamoDB rc (the claim may then have been applied: see
- * idem_release). Blocks for up to IDEM_CLAIM_ROUNDS DynamoDB calls' budgets. */
+ * idem_release), or RC_RETRY when other requests changed the record in each of
+ * IDEM_CLAIM_ROUNDS rounds. Blocks for up to IDEM_CLAIM_ROUNDS DynamoDB calls' budgets. */
 enum rc idem_claim(struct ddb_client *ddb, const char *table, const char *record_key,
 		   const char *request_hash, const char *token, const char *appointment_id,
 		   int64_t now_s, enum idem_state *state, struct idem_record *rec,

@@ -59,21 +59,10 @@ QUIET_RECONCILE_AGE = 10
 
 # Rows that fail on the code as it is, with the reason; each must fail (a violation, not a
 # harness error) or the run fails. Empty once issue 10's fixes are in.
-EXPECTED_FAILURES = {
-    "DynamoDB black-hole UpdateItem only 15 s":
-        "issue 10: a claim whose response was never stored is taken over after 60 s with a "
-        "new appointment id (lib/app/idem.c, idem_claim)",
-}
+EXPECTED_FAILURES = {}
 # Rows that fail only sometimes on the code as it is (a defect they hit by chance): not run
 # (counted as skipped) until the fix is in, unless --all.
-_REPLAY_409 = ("issue 10: a lost reply to the Idempotency-Key claim's own PutItem makes every "
-               "retry poll and answer 409 for 60 s, then take the claim over (lib/app/idem.c); "
-               "with an answer lost meanwhile, a key can end without its appointment")
-HELD_BACK = {
-    "DynamoDB apply-then-drop PutItem": _REPLAY_409,
-    "DynamoDB reset mid-response": _REPLAY_409,
-    "DynamoDB delay 1-6 s": _REPLAY_409,
-}
+HELD_BACK = {}
 
 T0 = time.monotonic()
 
