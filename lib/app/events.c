@@ -10,8 +10,10 @@
 #include <time.h>
 
 #include "base/jx.h"
+#include "base/log.h"
 
 #define ENVELOPE_MAX (300 * 1024) /* an SNS envelope around a <= 256 KiB message */
+#define EVENTS_MASK_DEPTH 32       /* JSON nesting the masking walks (json-c's default) */
 
 enum rc events_put(struct evb_client *evb, const char *bus, const char *source,
 		   const char *detail_type, const char *detail, struct errbuf *eb)
@@ -83,7 +85,8 @@ static size_t utf8_cut(const char *s, size_t n)
 	return n;
 }
 
-char *events_mask_body(const char *body, size_t len, size_t max)
+/* Raw text: every "insuredId" as written (the fallback for a body that is not JSON). */
+static char *mask_text(const char *body, size_t len, size_t max)
 {
 	static const char key[] = "insuredId";
 	size_t n = utf8_cut(body, len < max ? len : max);
@@ -114,6 +117,110 @@ char *events_mask_body(const char *body, size_t len, size_t max)
 		p = end;
 	}
 	return out;
+}
+
+static bool mask_tree(struct json_object *o, int depth);
+
+/* JSON whitespace bytes at the start of s (n bytes). */
+static size_t ws_span(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
+		i++;
+	return i;
+}
+
+/* A string that is itself JSON (an SNS envelope's Message): masked inside, re-serialised
+ * into *out (owned by the caller; NULL when the string is not a JSON object or array). */
+static bool mask_nested(const char *s, size_t len, int depth, struct json_object **out)
+{
+	struct json_tokener *tok = NULL;
+	struct json_object *inner = NULL;
+	bool ok = true;
+
+	size_t lead = ws_span(s, len);
+
+	*out = NULL;
+	if (lead == len || (s[lead] != '{' && s[lead] != '['))
+		return true;
+	tok = json_tokener_new_ex(EVENTS_MASK_DEPTH);
+	if (tok == NULL)
+		return false;
+	inner = json_tokener_parse_ex(tok, s, (int)len);
+	if (inner != NULL && json_tokener_get_error(tok) == json_tokener_success &&
+	    json_tokener_get_parse_end(tok) <= len &&
+	    ws_span(s + json_tokener_get_parse_end(tok), len - json_tokener_get_parse_end(tok)) ==
+		    len - json_tokener_get_parse_end(tok)) {
+		ok = mask_tree(inner, depth + 1);
+		if (ok) {
+			const char *text = json_object_to_json_string_ext(
+				inner, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+
+			*out = text != NULL ? json_object_new_string(text) : NULL;
+			ok = *out != NULL;
+		}
+	}
+	json_object_put(inner);
+	json_tokener_free(tok);
+	return ok;
+}
+
+/* Masks, in place, the value of every key that decodes to "insuredId", at any depth and
+ * inside strings that are JSON themselves. False on NOMEM. */
+static bool mask_tree(struct json_object *o, int depth)
+{
+	if (depth > EVENTS_MASK_DEPTH)
+		return true;
+	if (json_object_is_type(o, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(o); i++)
+			if (!mask_tree(json_object_array_get_idx(o, i), depth + 1))
+				return false;
+		return true;
+	}
+	if (!json_object_is_type(o, json_type_object))
+		return true;
+	json_object_object_foreach(o, key, val)
+	{
+		struct json_object *repl = NULL;
+
+		if (strcmp(key, "insuredId") == 0 && val != NULL) {
+			char masked[6];
+
+			log_mask_insured(json_object_get_string(val), masked);
+			repl = json_object_new_string(masked);
+			if (repl == NULL)
+				return false;
+		} else if (json_object_is_type(val, json_type_string)) {
+			if (!mask_nested(json_object_get_string(val),
+					 (size_t)json_object_get_string_len(val), depth, &repl))
+				return false;
+		} else if (!mask_tree(val, depth + 1)) {
+			return false;
+		}
+		/* replacing the value of an existing key keeps the table as it is */
+		if (repl != NULL && json_object_object_add(o, key, repl) != 0) {
+			json_object_put(repl);
+			return false;
+		}
+	}
+	return true;
+}
+
+char *events_mask_body(const char *body, size_t len, size_t max)
+{
+	struct json_object *whole = NULL;
+	char *out = NULL;
+
+	/* a body that parses is masked on its parsed keys: "insured\u0049d" is insuredId too */
+	if (len > 0 && len <= ENVELOPE_MAX && mask_nested(body, len, 0, &whole) && whole != NULL) {
+		const char *text = json_object_get_string(whole);
+
+		out = mask_text(text, strlen(text), max);
+		json_object_put(whole);
+		return out;
+	}
+	return mask_text(body, len, max);
 }
 
 enum rc events_put_processing_error(struct evb_client *evb, const char *bus, const char *reason,

@@ -1,0 +1,65 @@
+/* test_events.c — app/events: the Processing Error body masks every insuredId, on the
+ * parsed JSON when the body parses (an escaped key is the same key), in the raw text when
+ * it does not, and is cut on a UTF-8 boundary. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/events.h"
+#include "itest.h"
+
+static const struct {
+	const char *body;
+	const char *gone;  /* must not appear in the masked body */
+	const char *kept;  /* must appear ("" = no check) */
+} cases[] = {
+	{"{\"insuredId\":\"01234\",\"countryISO\":\"PE\"}", "01234", "***34"},
+	/* the key written with an escape: the same key once parsed (issue 12) */
+	{"{\"insured\\u0049d\":\"04321\",\"countryISO\":\"PE\"}", "04321", "***21"},
+	{"{\"a\":[{\"b\":{\"insuredId\":98765}}]}", "98765", "***65"},
+	/* an SNS envelope: the message is a string of JSON, its key escaped */
+	{"{\"Type\":\"Notification\",\"Message\":\"{\\\"insured\\\\u0049d\\\":\\\"05678\\\"}\"}",
+	 "05678", "Notification"},
+	/* not JSON: the raw text fallback */
+	{"{not json \"insuredId\": \"09876\"", "09876", "not json"},
+	{"  {\"insuredId\":\"11111\"}  \n", "11111", ""},
+	{"", "", ""},
+};
+
+START_TEST(test_mask)
+{
+	char *out = events_mask_body(cases[_i].body, strlen(cases[_i].body), 4096);
+
+	ck_assert_ptr_nonnull(out);
+	if (cases[_i].gone[0] != '\0')
+		ck_assert_msg(strstr(out, cases[_i].gone) == NULL, "%s", out);
+	if (cases[_i].kept[0] != '\0')
+		ck_assert_msg(strstr(out, cases[_i].kept) != NULL, "%s", out);
+	free(out);
+}
+END_TEST
+
+START_TEST(test_cut)
+{
+	/* "é" is two bytes: a cut inside it keeps neither */
+	char *out = events_mask_body("ab\xc3\xa9", 4, 3);
+
+	ck_assert_str_eq(out, "ab");
+	free(out);
+	out = events_mask_body("{\"insuredId\":\"01234\",\"pad\":\"xxxxxxxxxx\"}", 40, 20);
+	ck_assert_uint_le(strlen(out), 20);
+	ck_assert(strstr(out, "0123") == NULL);
+	free(out);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("events");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_loop_test(tc, test_mask, 0, sizeof(cases) / sizeof(cases[0]));
+	tcase_add_test(tc, test_cut);
+	suite_add_tcase(s, tc);
+	return itest_run(s, CK_NORMAL);
+}
