@@ -184,6 +184,8 @@ static void resolve_password(struct api_ctx *ctx)
 	else
 		log_emit_err(ctx->lg, LOG_LVL_WARN, eb.msg,
 			     "no PostgreSQL password; schedule checks will be skipped");
+	if (secret_scrub_env(&ctx->db_password) != RC_OK)
+		log_warn(ctx->lg, NULL, "out of memory taking the password out of the environment");
 }
 
 enum rc api_setup(struct lifecycle *lc, const void *ud, void **app, struct errbuf *eb)
@@ -205,6 +207,12 @@ enum rc api_setup(struct lifecycle *lc, const void *ud, void **app, struct errbu
 	pthread_mutex_init(&ctx->threads_lock, NULL);
 	pthread_rwlock_init(&ctx->keys_lock, NULL);
 	ratelimit_init(&ctx->rl, cfg->rate_limit, cfg->rate_burst, clk_mono_us());
+	atomic_init(&ctx->last_probe_ms, 0);
+	atomic_init(&ctx->probing, false);
+	if (ratelimit_clients_new(api_client_rate(cfg->per_client_rate_limit, cfg->rate_limit),
+				  api_client_rate(cfg->per_client_burst, cfg->rate_burst),
+				  &ctx->client_rl) != RC_OK)
+		return eb_set(eb, RC_NOMEM, "out of memory");
 	for (size_t i = 0; i < cfg->n_countries; i++) {
 		ctx->countries[ctx->n_countries] = cfg->countries[i].code;
 		memcpy(ctx->topics[ctx->n_countries].code, cfg->countries[i].code, 3);
@@ -282,6 +290,9 @@ enum rc api_reload(void *app, const struct conf *next, struct errbuf *eb)
 		return rc;
 	swap_keys(ctx, keys);
 	ratelimit_set(&ctx->rl, next->rate_limit, next->rate_burst);
+	ratelimit_clients_set(ctx->client_rl,
+			      api_client_rate(next->per_client_rate_limit, next->rate_limit),
+			      api_client_rate(next->per_client_burst, next->rate_burst));
 	/* next's strings live as long as requests may read them (api_readers_*) */
 	http_server_set_cors(ctx->http, next->cors_origins);
 	return RC_OK;
@@ -350,6 +361,7 @@ void api_teardown(void *app)
 	apikeys_free(ctx->keys);
 	secret_free(ctx->db_password);
 	ratelimit_cleanup(&ctx->rl);
+	ratelimit_clients_free(ctx->client_rl);
 	pthread_rwlock_destroy(&ctx->keys_lock);
 	pthread_mutex_destroy(&ctx->threads_lock);
 	pthread_mutex_destroy(&ctx->topics_lock);

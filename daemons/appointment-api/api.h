@@ -29,6 +29,9 @@
  * read its answer. */
 #define API_IDLE_MARGIN_S 50
 #define API_PROBE_TIMEOUT_MS 2000 /* with reuse_port: a probe unanswered this long is resent */
+#define API_PROBE_EVERY_MS 1000   /* /readyz probes its dependencies at most this often */
+#define API_PROBE_DEADLINE_MS 400 /* each /readyz probe call: both fit well within 1 s */
+#define API_RELEASE_GRACE_MS 1000 /* a POST past its budget may still release its claim */
 
 /* One country's database connection of one HTTP thread, by country code. */
 struct api_db {
@@ -71,7 +74,10 @@ struct api_ctx {
 	size_t n_countries;
 	pthread_mutex_t topics_lock;    /* guards topic resolution */
 	struct api_topic topics[CONF_MAX_COUNTRIES]; /* one per country, by code */
-	struct ratelimit rl;
+	struct ratelimit rl;            /* the process's bucket */
+	struct ratelimit_clients *client_rl; /* one bucket per API key or client address */
+	atomic_llong last_probe_ms;     /* monotonic ms /readyz last probed the dependencies */
+	atomic_bool probing;            /* a /readyz is probing now (the others do not) */
 	pthread_rwlock_t keys_lock;     /* guards keys across SIGHUP */
 	struct apikeys *keys;           /* NULL = API keys disabled */
 	pthread_key_t tls;              /* struct api_thread of the calling thread */
@@ -108,6 +114,13 @@ unsigned api_in_flight(void *app);
 uint64_t api_readers_next(void *app);
 uint64_t api_readers_oldest(void *app);
 void api_teardown(void *app);
+
+/* Sets the AWS deadline (monotonic ms, 0 = none) of the calling thread's clients: every
+ * request sets its own before its first AWS call (guard.c for the API routes, ops.c for
+ * /readyz). */
+void api_budget_set(struct api_thread *t, int64_t deadline_ms);
+/* The per-client rate (or burst) in effect: per_client, or half of process's (>= 1). */
+int api_client_rate(int per_client, int process);
 
 /* Route table and guard (handlers.c, ops.c, guard.c). */
 extern const struct http_route api_routes[];

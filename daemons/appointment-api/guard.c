@@ -1,7 +1,10 @@
-/* guard.c — what stands before the API routes (never the operational ones):
- * the token bucket, the API key and its daily quota, in that order so a flood of
- * bad keys is throttled before it costs a DynamoDB write. */
+/* guard.c — what stands before the API routes (never the operational ones): the API key
+ * first (an unknown key spends no token, so a flood of bad keys cannot starve valid ones),
+ * then the caller's own token bucket (its key, or its address when keys are off) and the
+ * process's, then the request's AWS time budget, then the key's daily quota. 413 and 415
+ * are decided before the guard (run/http_router), so they never cost a quota write. */
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "api.h"
@@ -18,6 +21,34 @@ static void retry_after(struct http_response *resp, long long seconds)
 	http_add_header(resp, "Retry-After", v);
 }
 
+void api_budget_set(struct api_thread *t, int64_t deadline_ms)
+{
+	aws_client_set_deadline(ddb_client_core(t->ddb), deadline_ms);
+	aws_client_set_deadline(sns_client_core(t->sns), deadline_ms);
+}
+
+int api_client_rate(int per_client, int process)
+{
+	if (per_client > 0)
+		return per_client;
+	return process / 2 > 0 ? process / 2 : 1;
+}
+
+/* The caller's bucket, then the process's: false after filling resp with the 429. */
+static bool throttle(struct api_ctx *ctx, const char *client, const struct http_request *req,
+		     struct http_response *resp)
+{
+	uint64_t now = clk_mono_us();
+	int wait_s = 1;
+
+	if (ratelimit_clients_take(ctx->client_rl, client, now, &wait_s) &&
+	    ratelimit_take(&ctx->rl, now, &wait_s))
+		return true;
+	http_reply_error(resp, req, APIERR_RATE_LIMIT_EXCEEDED, NULL, NULL);
+	retry_after(resp, wait_s);
+	return false;
+}
+
 bool api_guard(void *ud, const struct http_request *req, struct http_response *resp)
 {
 	struct api_ctx *ctx = ud;
@@ -25,34 +56,33 @@ bool api_guard(void *ud, const struct http_request *req, struct http_response *r
 	char hash[APIKEYS_HEX_SIZE];
 	struct api_thread *t;
 	struct errbuf eb = {{0}};
-	int wait_s = 1;
 	int64_t count = 0;
 	int64_t now_s;
-	bool known;
+	bool keys;
+	bool known = false;
 	enum rc rc;
 
-	if (!ratelimit_take(&ctx->rl, clk_mono_us(), &wait_s)) {
-		http_reply_error(resp, req, APIERR_RATE_LIMIT_EXCEEDED, NULL, NULL);
-		retry_after(resp, wait_s);
-		return false;
-	}
 	pthread_rwlock_rdlock(&ctx->keys_lock);
-	if (ctx->keys == NULL) {
-		pthread_rwlock_unlock(&ctx->keys_lock);
-		return true;
-	}
-	known = apikeys_check(ctx->keys, http_header(req, "X-Api-Key"), hash);
+	keys = ctx->keys != NULL;
+	if (keys)
+		known = apikeys_check(ctx->keys, http_header(req, "X-Api-Key"), hash);
 	pthread_rwlock_unlock(&ctx->keys_lock);
-	if (!known) {
+	if (keys && !known) {
 		http_reply_error(resp, req, APIERR_FORBIDDEN, NULL, NULL);
 		return false;
 	}
+	if (!throttle(ctx, keys ? hash : req->client, req, resp))
+		return false;
 	t = api_thread_get(ctx, &eb);
 	if (t == NULL) {
 		str_cut(resp->error, sizeof(resp->error), "%s", eb.msg);
 		http_reply_error(resp, req, APIERR_INTERNAL_ERROR, NULL, NULL);
 		return false;
 	}
+	/* a POST answers within its budget whatever AWS does; listings keep the AWS policy */
+	api_budget_set(t, strcmp(req->method, "POST") == 0 ? clk_mono_ms() + cfg->aws_budget_ms : 0);
+	if (!keys)
+		return true;
 	now_s = clk_wall_ms() / 1000;
 	rc = quota_take(t->ddb, cfg->quota_table, hash, now_s, &count, &eb);
 	api_dep_mark(&ctx->ddb_dep, rc);

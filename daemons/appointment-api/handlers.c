@@ -183,6 +183,8 @@ static void idempotency_release(struct api_ctx *ctx, struct api_thread *t,
 
 	if (kc->record_key[0] == '\0')
 		return;
+	/* past the request's AWS budget: a claim left behind would hold the key until taken over */
+	api_budget_set(t, clk_mono_ms() + API_RELEASE_GRACE_MS);
 	rc = idem_release(t->ddb, api_cfg(ctx)->idempotency_table, kc->record_key, kc->token, &eb);
 	if (rc != RC_OK && rc != RC_CONFLICT)
 		log_emit_err(ctx->lg, LOG_LVL_WARN, eb.msg,

@@ -1,5 +1,6 @@
-/* ops.c — the operational routes: /healthz, /readyz (probing DynamoDB and SNS when
- * no call succeeded lately), /metrics. Never behind keys or throttling. */
+/* ops.c — the operational routes: /healthz, /readyz (probing DynamoDB and SNS, at most
+ * once a second and each call within 400 ms, when no call succeeded lately), /metrics.
+ * Never behind keys or throttling. */
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +26,7 @@ static bool recent_ok(const struct api_dep *d, long long now)
 	return ok != 0 && now - ok <= API_READY_WINDOW_MS && ok >= fail;
 }
 
-/* Cheap calls that prove each dependency answers. */
+/* Cheap calls that prove each dependency answers, each within API_PROBE_DEADLINE_MS. */
 static void probe(struct api_ctx *ctx, struct api_thread *t)
 {
 	const struct conf *cfg = api_cfg(ctx);
@@ -36,30 +37,47 @@ static void probe(struct api_ctx *ctx, struct api_thread *t)
 	const char *arn = NULL;
 	enum rc rc;
 
+	api_budget_set(t, clk_mono_ms() + API_PROBE_DEADLINE_MS);
 	rc = ddb_describe_table(t->ddb, cfg->table_name, &info, &eb);
 	api_dep_mark(&ctx->ddb_dep, rc);
+	api_budget_set(t, clk_mono_ms() + API_PROBE_DEADLINE_MS);
 	rc = api_topic_arn(ctx, t, cfg->countries[0].code, &arn, &eb);
 	if (rc == RC_OK)
 		rc = sns_get_topic_attributes(t->sns, arn, &attrs, &err);
 	sns_attrs_cleanup(&attrs);
 	api_dep_mark(&ctx->sns_dep, rc);
+	api_budget_set(t, 0);
+}
+
+/* Probes unless a probe ran within API_PROBE_EVERY_MS or runs now on another thread: a
+ * flood of /readyz costs at most one probe a second, and none waits for another's. */
+static void probe_maybe(struct api_ctx *ctx, long long now)
+{
+	struct errbuf eb = {{0}};
+	struct api_thread *t;
+	bool idle = false;
+
+	if (now - atomic_load(&ctx->last_probe_ms) < API_PROBE_EVERY_MS ||
+	    !atomic_compare_exchange_strong(&ctx->probing, &idle, true))
+		return;
+	atomic_store(&ctx->last_probe_ms, now);
+	t = api_thread_get(ctx, &eb);
+	if (t != NULL)
+		probe(ctx, t);
+	atomic_store(&ctx->probing, false);
 }
 
 void api_readyz(void *ud, const struct http_request *req, struct http_response *resp)
 {
 	struct api_ctx *ctx = ud;
 	long long now = clk_mono_ms();
-	struct errbuf eb = {{0}};
-	struct api_thread *t;
 	char body[256];
 	bool ddb;
 	bool sns;
 
 	(void)req;
 	if (!recent_ok(&ctx->ddb_dep, now) || !recent_ok(&ctx->sns_dep, now)) {
-		t = api_thread_get(ctx, &eb);
-		if (t != NULL)
-			probe(ctx, t);
+		probe_maybe(ctx, now);
 		now = clk_mono_ms();
 	}
 	ddb = recent_ok(&ctx->ddb_dep, now);

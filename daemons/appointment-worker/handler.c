@@ -339,6 +339,12 @@ static enum rc setup(const struct qdaemon_env *env, void **app, struct consumer_
 	else
 		log_emit_err(env->lg, LOG_LVL_WARN, eb->msg,
 			     "no PostgreSQL password found; relying on libpq's own sources");
+	/* before the consumer's threads exist: no daemon keeps a password in its environment */
+	if (secret_scrub_env(&w->password) != RC_OK) {
+		secret_free(w->password);
+		free(w);
+		return eb_set(eb, RC_NOMEM, "out of memory");
+	}
 	*app = w;
 	co->ud = w;
 	co->thread_new = thread_new;

@@ -69,6 +69,10 @@ struct conf {
 	int api_threads;            /* HTTP worker threads */
 	int db_check_timeout_ms;    /* schedule check in PostgreSQL before accepting */
 	int list_page_size;         /* Limit of each DynamoDB Query page of a listing; 0 = 1 MB pages */
+	int per_client_rate_limit;  /* token bucket refill of one API key (or client address when
+				     * keys are off), requests/s; 0 = half of rate_limit (reloadable) */
+	int per_client_burst;       /* its bucket size; 0 = half of burst (reloadable) */
+	int aws_budget_ms;          /* total AWS time of one POST (reloadable) */
 	int api_connections;        /* open HTTP connections at once */
 	int api_connections_per_client; /* open HTTP connections per client address; 0 = no cap */
 	int api_header_timeout;     /* seconds a connection has to send a complete request head */

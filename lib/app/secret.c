@@ -115,3 +115,32 @@ enum rc secret_rds_password(const struct conf *cfg, const struct aws_config *aws
 	*source = SECRET_SSM;
 	return from_ssm(cfg, aws, out, eb);
 }
+
+/* Wipes name's value in place, then unsets it. */
+static void scrub(const char *name)
+{
+	char *v = getenv(name);
+
+	if (v != NULL)
+		explicit_bzero(v, strlen(v));
+	(void)unsetenv(name);
+}
+
+enum rc secret_scrub_env(char **password)
+{
+	const char *pg = getenv("PGPASSWORD");
+
+	if (*password == NULL && pg != NULL && pg[0] != '\0') {
+		*password = strdup(pg);
+		if (*password == NULL)
+			return RC_NOMEM;
+	}
+	secret_unset_env();
+	return RC_OK;
+}
+
+void secret_unset_env(void)
+{
+	scrub("RDS_PASSWORD");
+	scrub("PGPASSWORD");
+}

@@ -27,6 +27,17 @@ const char *secret_source_name(enum secret_source s);
 enum rc secret_rds_password(const struct conf *cfg, const struct aws_config *aws, char **out,
 			    enum secret_source *source, struct errbuf *eb) MUSTCHECK;
 
+/* Takes RDS_PASSWORD and PGPASSWORD out of the process environment once the password is
+ * resolved: each value is wiped in place (so /proc/PID/environ and a core dump no longer
+ * show it) and unset (no child inherits it). When *password is NULL and PGPASSWORD is set,
+ * *password becomes a copy of it first (libpq would have used it). RC_NOMEM. Call before
+ * any thread exists: the environment is not thread-safe. */
+enum rc secret_scrub_env(char **password) MUSTCHECK;
+
+/* The unsetting half of secret_scrub_env alone (for a daemon that needs no password, and
+ * as a last step of every daemon's setup). Same thread rule. */
+void secret_unset_env(void);
+
 /* Wipes and frees a password; accepts NULL. */
 void secret_free(char *s);
 

@@ -164,6 +164,11 @@ void aws_client_set_abort_flag(struct aws_client *c, const atomic_bool *flag)
 	c->abort = flag;
 }
 
+void aws_client_set_deadline(struct aws_client *c, int64_t deadline_ms)
+{
+	c->deadline_ms = deadline_ms;
+}
+
 void aws_client_set_observer(struct aws_client *c, aws_observer_fn fn, void *ud)
 {
 	c->observe = fn;
@@ -383,6 +388,15 @@ enum rc aws_call_with(struct aws_client *c, const struct aws_call_opts *opts,
 		budget = req_timeout;
 	start = clk_mono_ms();
 	deadline = start + budget;
+	if (c->deadline_ms > 0 && c->deadline_ms < deadline) {
+		/* the caller's deadline is harder than the first attempt's full timeout */
+		deadline = c->deadline_ms;
+		if (deadline - start < 1) {
+			rc = aws_error_local(err, c->svc, target_or_action, RC_TIMEOUT,
+					     "DeadlineExceeded", "the request's time budget is spent");
+			goto out;
+		}
+	}
 
 	for (int attempt = 1;; attempt++) {
 		const struct aws_creds *cr = NULL;

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "base/buf.h"
@@ -187,6 +188,12 @@ const struct aws_config *aws_client_config(const struct aws_client *c);
  * true (the call then fails with RC_IO, code "Aborted", not retried). For the SIGTERM drain
  * of a long poll. flag must outlive the client or be reset with NULL. */
 void aws_client_set_abort_flag(struct aws_client *c, const atomic_bool *flag);
+
+/* Sets a deadline, CLOCK_MONOTONIC ms (clk_mono_ms), that no call of c runs past: each
+ * attempt's timeout and the retry budget are cut to it, and a call made after it fails at
+ * once with RC_TIMEOUT, code "DeadlineExceeded" (nothing sent). 0 removes it. For a request
+ * that has a total time budget over several calls. Not thread-safe (like the client). */
+void aws_client_set_deadline(struct aws_client *c, int64_t deadline_ms);
 
 /* Told the outcome of every call a client makes (after its retries): for metrics such as
  * appointmentd_aws_calls_total{service,operation,outcome}. Runs on the calling thread. */

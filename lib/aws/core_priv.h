@@ -45,6 +45,7 @@ struct aws_client {
 	CURL *curl;                   /* reused for every call: keeps the connection */
 	struct rng rng;               /* backoff jitter */
 	const atomic_bool *abort;     /* set by the owner to stop transfers; may be NULL */
+	int64_t deadline_ms;          /* monotonic ms no call runs past; 0 = none */
 	aws_observer_fn observe;      /* told the outcome of every call; may be NULL */
 	void *observe_ud;
 	struct aws_creds imds;        /* IMDS credentials, valid when imds_valid */

@@ -91,6 +91,23 @@ static bool sane_request_id(const char *id)
 	return strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-") == n;
 }
 
+/* The client's address as text into out ("" when unknown). */
+static void client_address(struct MHD_Connection *conn, char *out, size_t n)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
+	const void *addr = NULL;
+
+	out[0] = '\0';
+	if (sa != NULL && sa->sa_family == AF_INET)
+		addr = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+	else if (sa != NULL && sa->sa_family == AF_INET6)
+		addr = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+	if (addr == NULL || inet_ntop(sa->sa_family, addr, out, (socklen_t)n) == NULL)
+		out[0] = '\0';
+}
+
 static void state_free(struct http_conn_state *st)
 {
 	if (st == NULL)
@@ -110,6 +127,7 @@ static struct http_conn_state *state_new(struct http_server *srv, struct MHD_Con
 	st->srv = srv;
 	buf_init(&st->body, srv->opts.body_limit);
 	st->start_us = clk_mono_us();
+	client_address(conn, st->client, sizeof(st->client));
 	rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
 	if (sane_request_id(rid)) {
 		snprintf(st->request_id, sizeof(st->request_id), "%s", rid);
@@ -306,6 +324,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	req.body = buf_str(&st->body);
 	req.body_len = st->body.len;
 	req.request_id = st->request_id;
+	req.client = st->client;
 	req.state = st;
 	if (reject_now && st->defect != HTTP_DEFECT_NONE) {
 		http_reply_defect(&resp, &req, st->defect);

@@ -32,6 +32,8 @@ struct http_request {
 	const char *body;                     /* request body ("" when none), NUL-ended */
 	size_t body_len;
 	const char *request_id;               /* the client's sane X-Request-Id or a UUID */
+	const char *client;                   /* the client's address ("127.0.0.1", "::1"), ""
+					       * when unknown */
 	struct http_conn_state *state;        /* for http_header / http_query */
 };
 

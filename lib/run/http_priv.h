@@ -66,6 +66,7 @@ struct http_conn_state {
 	bool untracked;       /* numbered without a connection record (srv->untracked) */
 	uint64_t start_us;    /* clk_mono_us when the request began */
 	char request_id[HTTP_REQUEST_ID_MAX + 1];
+	char client[64];      /* the client's address as text, "" when unknown */
 };
 
 /* Routes a complete request and fills resp (the guard, then the handler). */

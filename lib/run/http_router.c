@@ -316,8 +316,7 @@ void http_dispatch(struct http_conn_state *st, struct http_request *req,
 		http_add_header(resp, "Allow", allow);
 		return;
 	}
-	if (!hit->operational && o->guard != NULL && !o->guard(o->ud, req, resp))
-		return;
+	/* 413 and 415 cost nothing to decide: before the guard, which may spend a quota write */
 	if (st->too_large) {
 		http_reply_error(resp, req, APIERR_PAYLOAD_TOO_LARGE, NULL, NULL);
 		return;
@@ -326,5 +325,7 @@ void http_dispatch(struct http_conn_state *st, struct http_request *req,
 		http_reply_error(resp, req, APIERR_UNSUPPORTED_MEDIA_TYPE, NULL, NULL);
 		return;
 	}
+	if (!hit->operational && o->guard != NULL && !o->guard(o->ud, req, resp))
+		return;
 	hit->fn(o->ud, req, resp);
 }

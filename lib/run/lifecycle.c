@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "app/awscfg.h"
+#include "app/secret.h"
 #include "base/clock.h"
 #include "base/str.h"
 
@@ -335,6 +336,9 @@ static int run(struct lifecycle *lc)
 	}
 	if (lc->args.check_only)
 		return SVC_EXIT_OK;
+	/* the setup resolved what it needs: no daemon keeps a password in its environment
+	 * (before start, which makes the threads) */
+	secret_unset_env();
 	rc = app->start(lc->ctx, status, sizeof(status), &eb);
 	if (rc == RC_NOTFOUND)
 		return SVC_EXIT_OK; /* asked to stop before it was ready */

@@ -82,7 +82,8 @@ class Api:
         env.pop("JOURNAL_STREAM", None)
         env.update(AWS_REGION="us-east-1", AWS_ACCESS_KEY_ID="test",
                    AWS_SECRET_ACCESS_KEY="test", AWS_ENDPOINT_URL=hole,
-                   AWS_EC2_METADATA_DISABLED="true", RDS_PASSWORD="not-a-secret")
+                   AWS_EC2_METADATA_DISABLED="true", RDS_PASSWORD="rds-pw-not-a-secret",
+                   PGPASSWORD="pg-pw-not-a-secret")
         self.daemon = harness.Daemon("appointment-api", ["--config", self.config], env,
                                      self.dir)
 
@@ -122,6 +123,27 @@ class Api:
         finally:
             s.close()
         return got, closed
+
+    def call(self, method, path, body=None, headers=None, source="127.0.0.1", timeout=30.0):
+        """One request on a new connection: (status or None, parsed JSON or None, seconds)."""
+        h = {"Host": "x", "Connection": "close"}
+        if body is not None:
+            h["Content-Type"] = "application/json"
+            h["Content-Length"] = str(len(body))
+        h.update(headers or {})
+        data = ("%s %s HTTP/1.1\r\n" % (method, path)).encode() + b"".join(
+            ("%s: %s\r\n" % kv).encode() for kv in h.items()) + b"\r\n" + (body or b"")
+        t0 = time.monotonic()
+        got, _ = self.raw(data, source=source, timeout=timeout)
+        secs = time.monotonic() - t0
+        answers = responses(got)
+        if not answers:
+            return None, None, secs
+        status, _, payload = answers[0]
+        try:
+            return status, json.loads(payload), secs
+        except ValueError:
+            return status, None, secs
 
     def healthz(self, timeout=1.0):
         """Status of GET /healthz from 127.0.0.1, or None when no answer within timeout."""
@@ -374,6 +396,95 @@ class HostileTest(unittest.TestCase):
                 self.assertTrue(got.startswith(b"HTTP/1.1 %d " % status), got[:200])
                 self.assertTrue(closed)
                 self.assertEqual(api.healthz(), 200)
+
+
+    # ---- 3. bounded answers, fair throttling -----------------------------------------------
+
+    def test_readyz_answers_within_a_second_and_probes_at_most_once_a_second(self):
+        """DynamoDB and SNS accept and never answer: every /readyz is a 503 within 1 s, and
+        a burst of them sends at most one round of probes a second."""
+        api = self.start()
+        t0 = time.monotonic()
+        for _ in range(12):
+            status, body, secs = api.call("GET", "/readyz", timeout=5)
+            self.assertEqual(status, 503, body)
+            self.assertLess(secs, 1.0)
+            self.assertEqual(body["status"], "not ready")
+        rounds = int(time.monotonic() - t0) + 1
+        self.assertLessEqual(len(api.hole.held), 2 * rounds, "probes were not cached")
+
+    def test_post_answers_503_within_its_aws_budget(self):
+        api = self.start()
+        body = json.dumps({"insuredId": "00123", "scheduleId": 100, "countryISO": "PE"}).encode()
+        status, err, secs = api.call("POST", "/appointments", body, timeout=30)
+        self.assertEqual(status, 503, err)
+        self.assertEqual(err["error"]["errorCode"], "SERVICE_UNAVAILABLE")
+        # aws_budget_ms (3 s) + the schedule check (200 ms) + slack for a loaded machine
+        self.assertLess(secs, 4.5)
+        self.assertGreater(secs, 2.5)
+
+    def keys_config(self, extra=""):
+        path = os.path.join(tempfile.mkdtemp(prefix="appt-hostile-keys-"), "keys")
+        self.addCleanup(shutil.rmtree, os.path.dirname(path), True)
+        with open(path, "w") as f:
+            f.write("good-key-0123456789abcdef\n")
+        return "keys_file = %s\n%s" % (path, extra)
+
+    def test_413_and_415_are_decided_before_the_quota_write(self):
+        """With keys on and the quota table black-holed, a wrong content type and an
+        oversized chunked body are answered at once, not after the quota write's timeout."""
+        api = self.start(self.keys_config())
+        key = {"X-Api-Key": "good-key-0123456789abcdef"}
+        status, err, secs = api.call("POST", "/appointments", b"{}",
+                                     dict(key, **{"Content-Type": "text/plain"}))
+        self.assertEqual(status, 415, err)
+        self.assertLess(secs, 1.0)
+        big = b"a" * 17000
+        chunked = (b"POST /appointments HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                   b"X-Api-Key: good-key-0123456789abcdef\r\nContent-Type: application/json\r\n"
+                   b"Transfer-Encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(big), big))
+        t0 = time.monotonic()
+        got, _ = api.raw(chunked, timeout=15)
+        self.assertTrue(got.startswith(b"HTTP/1.1 413 "), got[:200])
+        self.assertLess(time.monotonic() - t0, 1.0)
+        self.assertEqual(api.hole.held, [], "a quota write was attempted")
+
+    def test_a_flood_of_bad_keys_spends_no_token(self):
+        """rate 1/s, burst 3: 20 requests with an unknown key are 20 403s, and a valid key
+        is not throttled after them."""
+        api = self.start(self.keys_config("rate_limit = 1\nburst = 3"))
+        codes = [api.call("POST", "/appointments", b"{}", {"X-Api-Key": "nope"})[0]
+                 for _ in range(20)]
+        self.assertEqual(codes, [403] * 20)
+        status, err, _ = api.call("POST", "/appointments", b"{}",
+                                  {"X-Api-Key": "good-key-0123456789abcdef"})
+        self.assertNotEqual(status, 429, err)
+
+    def test_one_client_cannot_take_every_token(self):
+        """Keys off, rate 1/s, burst 10: one address gets its own half of the burst, and
+        another address is still served after it was throttled."""
+        api = self.start("rate_limit = 1\nburst = 10")
+        first = [api.call("POST", "/appointments", b"{}", source=ATTACKER)[0] for _ in range(12)]
+        self.assertEqual(first[:5], [400] * 5)
+        self.assertEqual(first[-1], 429)
+        status, err, _ = api.call("POST", "/appointments", b"{}", source=OTHER)
+        self.assertEqual(status, 400, err)
+
+
+    # ---- 5. secrets ------------------------------------------------------------------------
+
+    def test_no_password_stays_in_the_environment(self):
+        """RDS_PASSWORD and PGPASSWORD are wiped and unset once read: neither the names nor
+        the values are in /proc/PID/environ (which shows the initial block, so the values
+        must be overwritten in place, not only unset)."""
+        api = self.start()
+        with open("/proc/%d/environ" % api.daemon.proc.pid, "rb") as f:
+            environ = f.read()
+        for needle in (b"rds-pw-not-a-secret", b"pg-pw-not-a-secret"):
+            self.assertNotIn(needle, environ)
+        names = [kv.split(b"=", 1)[0] for kv in environ.split(b"\0") if kv]
+        self.assertIn(b"AWS_REGION", names)
+        self.assertEqual(api.healthz(), 200)
 
 
 if __name__ == "__main__":

@@ -208,7 +208,9 @@ class ReloadTest(unittest.TestCase):
         self.addCleanup(proxy.close)
         cfg = os.path.join(self.d.dir, "watchdog.conf")
         port = harness.free_port()
-        self.write_config(cfg, extra="[api]\nlisten = 127.0.0.1:%d\nthreads = 1\n" % port)
+        # the budget of each POST as long as it was (10 s): the thread stays held that long
+        self.write_config(cfg, extra="[api]\nlisten = 127.0.0.1:%d\nthreads = 1\n"
+                          "aws_budget_ms = 10000\n" % port)
         p, notify, _ = self.start_api(cfg, {"WATCHDOG_USEC": "4000000",
                                             "AWS_ENDPOINT_URL_DYNAMODB": proxy.url})
         notify.wait_for("WATCHDOG=1", timeout=10)

@@ -50,6 +50,37 @@ START_TEST(test_bucket_slow_rate_retry_after)
 }
 END_TEST
 
+START_TEST(test_client_buckets)
+{
+	struct ratelimit_clients *t = NULL;
+	char key[32];
+	int ra = 0;
+	uint64_t now = 1000000;
+
+	ck_assert_int_eq(ratelimit_clients_new(1, 2, &t), RC_OK);
+	/* each client has its own bucket */
+	ck_assert(ratelimit_clients_take(t, "a", now, &ra));
+	ck_assert(ratelimit_clients_take(t, "a", now, &ra));
+	ck_assert(!ratelimit_clients_take(t, "a", now, &ra));
+	ck_assert_int_eq(ra, 1);
+	ck_assert(ratelimit_clients_take(t, "b", now, &ra));
+	/* many more clients than slots: bounded, each new one starts full */
+	for (int i = 0; i < 3 * RATELIMIT_CLIENTS; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		ck_assert(ratelimit_clients_take(t, key, now + (uint64_t)i, &ra));
+	}
+	/* a refill of one second brings one token back */
+	ck_assert(ratelimit_clients_take(t, "c", now, &ra));
+	ck_assert(ratelimit_clients_take(t, "c", now, &ra));
+	ck_assert(!ratelimit_clients_take(t, "c", now, &ra));
+	ck_assert(ratelimit_clients_take(t, "c", now + 1000000, &ra));
+	ratelimit_clients_set(t, 1, 1);
+	ck_assert(!ratelimit_clients_take(t, "c", now + 1000000, &ra));
+	ratelimit_clients_free(t);
+	ratelimit_clients_free(NULL);
+}
+END_TEST
+
 static char path[64];
 
 static void write_keys(const char *text)
@@ -121,6 +152,7 @@ int main(void)
 
 	tcase_add_test(tc, test_bucket);
 	tcase_add_test(tc, test_bucket_slow_rate_retry_after);
+	tcase_add_test(tc, test_client_buckets);
 	tcase_add_test(tc, test_keys);
 	tcase_add_loop_test(tc, test_bad_key_files, 0, (int)(sizeof(bad_keys) / sizeof(bad_keys[0])));
 	suite_add_tcase(s, tc);
