@@ -219,15 +219,19 @@ START_TEST(test_missing_file_and_long_line)
 }
 END_TEST
 
-/* conf_reload on main.conf rewritten with text: the merge of running and the new file. */
+/* conf_reload on main.conf rewritten with text: the merge of running and the new file.
+ * The environment is load's (none), not the process's: a shell with the local stack's
+ * RDS_PORT would otherwise change keys under the test. */
 static struct conf *reload(const struct conf *running, const char *text, char *refused,
 			   size_t n)
 {
 	struct conf *m = NULL;
 	struct errbuf eb = {{0}};
+	struct fake_env fe = {NULL};
+	struct cfg_env ce = {fake_get, &fe};
 
 	write_file("main.conf", text);
-	ck_assert_msg(conf_reload(running, NULL, &m, refused, n, &eb) == RC_OK, "%s", eb.msg);
+	ck_assert_msg(conf_reload(running, &ce, &m, refused, n, &eb) == RC_OK, "%s", eb.msg);
 	ck_assert_ptr_nonnull(m);
 	return m;
 }
