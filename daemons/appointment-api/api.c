@@ -82,6 +82,9 @@ enum rc api_thread_db(struct api_ctx *ctx, struct api_thread *t, const char *cod
 	db_options_init(&opt);
 	opt.application_name = "appointment-api";
 	opt.query_timeout_ms = cfg->db_check_timeout_ms;
+	/* a check skipped while the connection backs off is a POST accepted unchecked: after
+	 * an outage every thread must try again within a second, not after up to 30 s */
+	opt.backoff_max_ms = API_DB_BACKOFF_MAX_MS;
 	conf_db_target(cfg, cc, ctx->db_password, &target);
 	target.connect_timeout_ms = cfg->db_check_timeout_ms;
 	slot = &t->db[t->n_db];

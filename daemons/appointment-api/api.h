@@ -21,6 +21,7 @@
 
 #define API_READY_WINDOW_MS 30000 /* /readyz trusts a success this recent (SPEC §3) */
 #define API_DRAIN_MS 25000        /* below the unit's TimeoutStopSec=30s */
+#define API_DB_BACKOFF_MAX_MS 1000 /* cap of the wait between failed connects of a check */
 #define API_STALL_MIN_MS 3000     /* the self-probe may go unanswered this long at least */
 /* libmicrohttpd's idle cut-off is [api] request_timeout_s plus this: it also hits the
  * connections of a thread blocked in a handler, so it must outlast the longest a handler

@@ -328,6 +328,41 @@ class ScheduleCheckTest(unittest.TestCase):
             self.assertEqual(api.stop(), 0)
 
 
+    def test_check_runs_again_soon_after_an_outage(self):
+        """PostgreSQL refused for 15 s under POSTs (each accepted unchecked, SPEC §3): the
+        connection's backoff grows with every failed connect. Two seconds after PostgreSQL is
+        back, the check must run again: a slot that does not exist is 404, not accepted
+        (with the default 30 s backoff cap it stayed skipped; seen in the fault suite)."""
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                        "faults"))
+        import proxyctl
+        proxy = proxyctl.Proxy(harness.SRC, {"api.pg": "pg:%s:%s" % (
+            os.environ["RDS_HOST"], os.environ["RDS_PORT"])}, D.dir)
+        api = None
+        try:
+            api = Api(D, "[api]\nthreads = 1\n", env={"RDS_PORT": str(proxy.ports["api.pg"])})
+            body = {"insuredId": "622", "scheduleId": 122, "countryISO": "PE"}
+            status, _, doc = api.call("POST", "/appointments", body)
+            self.assertEqual(status, 201, doc)
+            rid = proxy.add(listener="api.pg", fault="refuse")
+            end = time.monotonic() + 15
+            while time.monotonic() < end:
+                status, _, doc = api.call("POST", "/appointments", body)
+                self.assertEqual(status, 201, doc)  # accepted, unchecked
+                time.sleep(0.3)
+            proxy.remove(rid)
+            time.sleep(2)
+            status, _, doc = api.call("POST", "/appointments", {"insuredId": "622",
+                                                                 "scheduleId": 9999999,
+                                                                 "countryISO": "PE"})
+            self.assertEqual((status, (doc.get("error") or {}).get("errorCode")),
+                             (404, "SCHEDULE_NOT_FOUND"), doc)
+        finally:
+            if api is not None:
+                self.assertEqual(api.stop(), 0)
+            proxy.close()
+
+
 class WorkerItemTest(unittest.TestCase):
     """The worker reads the appointment before it books (SPEC §4 invariants, issue 10)."""
 
