@@ -247,6 +247,19 @@ class KeyClaimTest(unittest.TestCase):
         self.assertEqual([a["appointmentId"] for a in self.api.appointments("00701")],
                          [replies[0][1]["appointmentId"]])
 
+    def test_claim_put_that_failed_is_released(self):
+        # the claim's put applied, its reply lost and no retry left: the request answers
+        # 503 and gives the claim up, so the client's retry takes it over at once instead
+        # of waiting 60 s for it to go stale
+        self.start_api({"AWS_MAX_ATTEMPTS": "1"})
+        self.proxy.rules({"op": "PutItem", "contains": "-idempotency-", "fault": "dropreply",
+                          "count": 1})
+        replies = self.api.post_like_a_client("705", 135, "PE", key="claim-failed-" +
+                                              harness.rand())
+        self.assertEqual([r[0] for r in replies], [503, 201], replies)
+        self.assertEqual([a["appointmentId"] for a in self.api.appointments("00705")],
+                         [replies[1][1]["appointmentId"]])
+
     def test_takeover_keeps_the_claimed_id(self):
         # the first attempt stored its item under the claimed id, then died before it
         # stored its answer; 60 s later the retry takes the claim over: the same id
