@@ -412,7 +412,8 @@ void api_post_appointment(void *ud, const struct http_request *req, struct http_
 	 * the request whose claim we took over) is our success, and a is then the item as
 	 * stored */
 	if (!existed) {
-		rc = store_put_pending(t->ddb, cfg->table_name, &want, &a, &existed, &eb);
+		rc = store_put_pending(t->ddb, cfg->table_name, cfg->counters_table, &want, &a,
+				       &existed, &eb);
 		api_dep_mark(&ctx->ddb_dep, rc);
 		if (rc != RC_OK) {
 			idempotency_release(ctx, t, &kc);
@@ -448,6 +449,8 @@ void api_list_appointments(void *ud, const struct http_request *req, struct http
 	struct store_list_query q = {0};
 	struct store_page page = {0};
 	struct appt_page pg = {0};
+	struct val_cursor next = {0};
+	char next_text[VAL_CURSOR_SIZE];
 	char insured[APPT_INSURED_SIZE];
 	struct api_thread *t;
 	struct errbuf eb = {{0}};
@@ -481,8 +484,13 @@ void api_list_appointments(void *ud, const struct http_request *req, struct http
 	q.end_date = lq.has_end ? lq.end_date : NULL;
 	q.limit = lq.limit;
 	q.offset = lq.offset;
+	if (lq.has_cursor) {
+		q.after_created = lq.cursor.created_at;
+		q.after_id = lq.cursor.id;
+		q.after_pos = lq.cursor.pos;
+	}
 	q.page_size = cfg->list_page_size;
-	rc = store_list(t->ddb, cfg->table_name, &q, &page, &eb);
+	rc = store_list(t->ddb, cfg->table_name, cfg->counters_table, &q, &page, &eb);
 	api_dep_mark(&ctx->ddb_dep, rc);
 	if (rc != RC_OK) {
 		reply_store_failure(resp, req, rc, &eb);
@@ -491,7 +499,15 @@ void api_list_appointments(void *ud, const struct http_request *req, struct http
 	pg.total = page.total;
 	pg.total_available = page.total_available;
 	pg.limit = lq.limit;
-	pg.offset = lq.offset;
+	pg.offset = lq.has_cursor ? lq.cursor.pos : lq.offset;
+	pg.more = page.more;
+	if (page.more && page.n > 0) {
+		next.pos = pg.offset + (int64_t)page.n;
+		snprintf(next.created_at, sizeof(next.created_at), "%s", page.items[page.n - 1].created_at);
+		snprintf(next.id, sizeof(next.id), "%s", page.items[page.n - 1].appointment_id);
+		if (val_cursor_format(&next, next_text) == RC_OK)
+			pg.next_cursor = next_text;
+	}
 	pg.status = q.status;
 	pg.start_date = q.start_date;
 	pg.end_date = q.end_date;

@@ -144,7 +144,8 @@ static enum consumer_verdict handle(void *tctx, const struct consumer_message *m
 		eb_set(reason, RC_FATAL, "clock out of range");
 		return CONSUMER_RETRY;
 	}
-	rc = store_mark_completed(t->ddb, cfg->table_name, ev.appointment_id, now, &o, &eb);
+	rc = store_mark_completed(t->ddb, cfg->table_name, cfg->counters_table, ev.appointment_id,
+				  ev.insured_id[0] != '\0' ? ev.insured_id : NULL, now, &o, &eb);
 	if (rc == RC_NOTFOUND) {
 		eb_set(reason, RC_INVAL, "appointment %s is not in %s", ev.appointment_id,
 		       cfg->table_name);

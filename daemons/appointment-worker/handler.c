@@ -220,10 +220,12 @@ static enum consumer_verdict record(struct worker_thread *t, struct appointment 
 		return CONSUMER_RETRY;
 	}
 	if (a->status == APPT_PROCESSED)
-		rc = store_mark_processed(t->ddb, cfg->table_name, a->appointment_id, &a->schedule,
+		rc = store_mark_processed(t->ddb, cfg->table_name, cfg->counters_table,
+					  a->appointment_id, a->insured_id, &a->schedule,
 					  a->processed_at, &o, &eb);
 	else
-		rc = store_mark_failed(t->ddb, cfg->table_name, a->appointment_id, a->failure_reason,
+		rc = store_mark_failed(t->ddb, cfg->table_name, cfg->counters_table,
+				       a->appointment_id, a->insured_id, a->failure_reason,
 				       a->processed_at, &o, &eb);
 	if (rc != RC_OK) {
 		/* RC_NOTFOUND: the item vanished since the check; the redelivery compensates */

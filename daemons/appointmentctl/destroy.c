@@ -335,7 +335,7 @@ static enum rc dest_run(struct dest *d, struct errbuf *eb)
 	const struct conf *c = d->x.cfg;
 	enum rc rc;
 
-	d->x.steps = 11 + 6 * (int)c->n_countries;
+	d->x.steps = 12 + 6 * (int)c->n_countries;
 	find_sns_prefix(d);
 	rc = dest_eventbridge(d, eb);
 	for (size_t i = 0; rc == RC_OK && i < c->n_countries; i++)
@@ -359,6 +359,8 @@ static enum rc dest_run(struct dest *d, struct errbuf *eb)
 		rc = dest_table(d, c->idempotency_table, eb);
 	if (rc == RC_OK)
 		rc = dest_table(d, c->quota_table, eb);
+	if (rc == RC_OK)
+		rc = dest_table(d, c->counters_table, eb);
 	if (rc == RC_OK)
 		rc = dest_parameter(d, eb);
 	return rc;

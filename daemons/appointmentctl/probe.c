@@ -484,6 +484,7 @@ static void probe_all(struct run *r)
 	probe_table(r, c->table_name, true);
 	probe_table(r, c->idempotency_table, false);
 	probe_table(r, c->quota_table, false);
+	probe_table(r, c->counters_table, false);
 
 	if (ctl_queue_pair(r->p->x, "completion", labels[0], &src, &dlq)) {
 		probe_queue(r, &dlq, NULL);

@@ -768,13 +768,15 @@ static enum rc prov_run(struct prov *p, struct errbuf *eb)
 	enum rc rc;
 
 	/* every line below is one step of the counter */
-	p->x.steps = 16 + 7 * (int)c->n_countries;
+	p->x.steps = 18 + 7 * (int)c->n_countries;
 
 	rc = prov_table(p, c->table_name, true, eb);
 	if (rc == RC_OK)
 		rc = prov_table(p, c->idempotency_table, false, eb);
 	if (rc == RC_OK)
 		rc = prov_table(p, c->quota_table, false, eb);
+	if (rc == RC_OK)
+		rc = prov_table(p, c->counters_table, false, eb);
 
 	/* DLQ before its queue: the queue's RedrivePolicy names the DLQ's ARN */
 	if (rc == RC_OK)

@@ -68,6 +68,8 @@ static const struct cfg_key conf_keys[] = {
 	  NAME_PREFIX "-idempotency-{stage}", 0, DDB_TABLE_NAME_MAX, false, check_name, NULL),
 	G("aws", "quota_table", CFG_STR, quota_table, NAME_PREFIX "-quota-{stage}", 0,
 	  DDB_TABLE_NAME_MAX, false, check_name, NULL),
+	G("aws", "counters_table", CFG_STR, counters_table, NAME_PREFIX "-counters-{stage}", 0,
+	  DDB_TABLE_NAME_MAX, false, check_name, NULL),
 	G("aws", "event_bus_name", CFG_STR, event_bus_name, NAME_PREFIX "-{stage}", 0,
 	  EVB_BUS_NAME_MAX, false, check_name, "EVENTBRIDGE_BUS_NAME"),
 	G("aws", "completion_queue_name", CFG_STR, completion_queue_name,

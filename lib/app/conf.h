@@ -48,6 +48,7 @@ struct conf {
 	char *table_name;           /* appointments table */
 	char *idempotency_table;    /* Idempotency-Key table */
 	char *quota_table;          /* API key daily quota counters */
+	char *counters_table;       /* per-insuredId appointment counters (listing totals) */
 	char *event_bus_name;       /* custom EventBridge bus */
 	char *completion_queue_name;
 	char *completion_queue_url; /* "" = resolve from the name */

@@ -4,14 +4,15 @@
 #include "app/store.h"
 
 #include <json-c/json.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "app/store_item.h"
 #include "app/tables.h"
 
-/* Builds {"appointmentId": {"S": id}}. */
-static enum rc key_of(const char *id, struct json_object **key)
+/* Builds the key {name: {"S": value}}. */
+static enum rc key_named(const char *name, const char *value, struct json_object **key)
 {
 	struct json_object *k = json_object_new_object();
 	enum rc rc;
@@ -19,13 +20,19 @@ static enum rc key_of(const char *id, struct json_object **key)
 	*key = NULL;
 	if (k == NULL)
 		return RC_NOMEM;
-	rc = ddb_put_s(k, TBL_APPT_KEY, id);
+	rc = ddb_put_s(k, name, value);
 	if (rc != RC_OK) {
 		json_object_put(k);
 		return rc;
 	}
 	*key = k;
 	return RC_OK;
+}
+
+/* {"appointmentId": {"S": id}} */
+static enum rc key_of(const char *id, struct json_object **key)
+{
+	return key_named(TBL_APPT_KEY, id, key);
 }
 
 /* The item a failed condition saw: the write's ALL_OLD image (old), or, where an endpoint
@@ -43,6 +50,104 @@ static enum rc condition_saw(struct ddb_client *ddb, const char *table, const ch
 	return rc;
 }
 
+/* "status" is a DynamoDB reserved word: every expression names it #s. */
+#define STATUS_NAME "#s", "status"
+
+/* ---- Counters ----
+ * One item per insuredId in the counters table (key "key" = the insuredId): "all" and
+ * one number per status name. Each is changed in the same transaction as the item it
+ * counts, so the totals of a listing are one GetItem away, whatever the insured's size. */
+
+#define CNT_ALL "all"
+
+/* {"key": {"S": insured}} */
+static enum rc counters_key(const char *insured, struct json_object **key)
+{
+	return key_named(TBL_SIDE_KEY, insured, key);
+}
+
+/* The counters update of a create (from NULL: "all" and to + 1) or of a transition
+ * (from - 1, to + 1). Fills u's key, names and values (the caller puts them). */
+static enum rc counters_update(const char *counters, const char *insured, const char *from,
+			       const char *to, struct ddb_update_req *u)
+{
+	enum rc rc = counters_key(insured, &u->key);
+
+	u->table = counters;
+	u->update = "ADD #cf :cf, #ct :one";
+	u->ret = DDB_RET_NONE;
+	if (rc == RC_OK)
+		rc = ddb_name(&u->names, "#cf", from != NULL ? from : CNT_ALL);
+	if (rc == RC_OK)
+		rc = ddb_name(&u->names, "#ct", to);
+	if (rc == RC_OK) {
+		u->values = json_object_new_object();
+		rc = u->values != NULL ? RC_OK : RC_NOMEM;
+	}
+	if (rc == RC_OK)
+		rc = ddb_put_int64(u->values, ":cf", from != NULL ? -1 : 1);
+	if (rc == RC_OK)
+		rc = ddb_put_int64(u->values, ":one", 1);
+	return rc;
+}
+
+static void update_req_cleanup(struct ddb_update_req *u)
+{
+	json_object_put(u->key);
+	json_object_put(u->names);
+	json_object_put(u->values);
+	memset(u, 0, sizeof(*u));
+}
+
+enum rc store_counters(struct ddb_client *ddb, const char *counters, const char *insured,
+		       struct store_counts *out, struct errbuf *eb)
+{
+	int64_t *all = &out->all;
+	int64_t *by_status = out->by_status;
+
+	struct json_object *key = NULL, *item = NULL;
+	enum rc rc = counters_key(insured, &key);
+
+	if (rc != RC_OK)
+		return eb_set(eb, rc, "building the counters key failed");
+	rc = ddb_get_item(ddb, counters, key, false, &item, eb);
+	if (rc == RC_OK) {
+		/* a number never written is 0 */
+		if (ddb_get_int64(item, CNT_ALL, all, NULL) != RC_OK)
+			*all = 0;
+		for (int st = 0; st < APPT_STATUS_COUNT; st++)
+			if (ddb_get_int64(item, appt_status_name((enum appt_status)st),
+					  &by_status[st], NULL) != RC_OK)
+				by_status[st] = 0;
+	}
+	json_object_put(item);
+	json_object_put(key);
+	return rc;
+}
+
+/* Put (condition: no item with the id) and, with counters, the insured's counters in
+ * the same transaction. *old as ddb_put_item gives it. */
+static enum rc put_pending_write(struct ddb_client *ddb, const struct ddb_put_req *put,
+				 const char *counters, const char *insured,
+				 struct json_object **old, struct errbuf *eb)
+{
+	struct ddb_update_req cnt = {0};
+	enum rc rc;
+
+	if (counters == NULL)
+		return ddb_put_item(ddb, put, old, eb);
+	rc = counters_update(counters, insured, NULL, appt_status_name(APPT_PENDING), &cnt);
+	if (rc != RC_OK) {
+		rc = eb_set(eb, rc, "building the counters update failed");
+	} else {
+		const struct ddb_tx_write w[] = {{.put = put}, {.update = &cnt}};
+
+		rc = ddb_transact_write(ddb, w, 2, NULL, old, eb);
+	}
+	update_req_cleanup(&cnt);
+	return rc;
+}
+
 bool store_same_request(const struct appointment *a, const struct appointment *b)
 {
 	return strcmp(a->appointment_id, b->appointment_id) == 0 &&
@@ -50,8 +155,9 @@ bool store_same_request(const struct appointment *a, const struct appointment *b
 	       strcmp(a->country, b->country) == 0;
 }
 
-enum rc store_put_pending(struct ddb_client *ddb, const char *table, const struct appointment *a,
-			  struct appointment *stored, bool *existed, struct errbuf *eb)
+enum rc store_put_pending(struct ddb_client *ddb, const char *table, const char *counters,
+			  const struct appointment *a, struct appointment *stored, bool *existed,
+			  struct errbuf *eb)
 {
 	struct json_object *item = NULL;
 	struct json_object *old = NULL;
@@ -65,7 +171,7 @@ enum rc store_put_pending(struct ddb_client *ddb, const char *table, const struc
 	if (rc != RC_OK)
 		return eb_set(eb, rc, "building the item of %s failed", a->appointment_id);
 	req.item = item;
-	rc = ddb_put_item(ddb, &req, &old, eb);
+	rc = put_pending_write(ddb, &req, counters, a->insured_id, &old, eb);
 	if (rc == RC_OK) {
 		cur = *a;
 		goto out;
@@ -133,353 +239,201 @@ static enum rc values_of(const char *const *pairs, struct json_object **out)
 	return RC_OK;
 }
 
-/* "status" is a DynamoDB reserved word: every expression names it #s. */
-#define STATUS_NAME "#s", "status"
-
 /* One step of the status machine: the conditional UpdateItem and what a failed
  * condition means, given the status the item has then. */
 struct transition {
-	const char *update;            /* UpdateExpression (#s = status) */
-	const char *condition;         /* ConditionExpression on #s */
-	const char *const *pairs;      /* string values: ":name", value, ..., NULL */
+	const char *update;            /* UpdateExpression (#s = status, :new = to) */
+	const char *const *pairs;      /* more string values: ":name", value, ..., NULL */
 	struct json_object *extra;     /* one more value, named ":sch" (taken), or NULL */
+	enum appt_status to;           /* the target status */
+	enum appt_status from[2];      /* statuses it may leave */
+	size_t n_from;
 	enum appt_status already[2];   /* statuses that count as "already there" */
 	size_t n_already;
 };
 
-static enum store_outcome classify(const struct transition *t, enum appt_status now)
+static bool status_in(const enum appt_status *set, size_t n, enum appt_status st)
 {
-	for (size_t i = 0; i < t->n_already; i++)
-		if (t->already[i] == now)
-			return STORE_ALREADY;
-	return STORE_WRONG_STATE;
+	for (size_t i = 0; i < n; i++)
+		if (set[i] == st)
+			return true;
+	return false;
 }
 
-/* Runs one conditional UpdateItem and names the outcome of a failed condition from
- * the old image (ReturnValuesOnConditionCheckFailure) or, where an endpoint does not
- * return one, a consistent read. Takes t->extra. */
-static enum rc transition_run(struct ddb_client *ddb, const char *table, const char *id,
-			      const struct transition *t, enum store_outcome *outcome,
-			      struct errbuf *eb)
+static enum store_outcome classify(const struct transition *t, enum appt_status now)
 {
-	struct ddb_update_req req = {.table = table, .update = t->update,
-				     .condition = t->condition, .ret = DDB_RET_NONE,
-				     .old_on_fail = true};
-	struct json_object *extra = t->extra;
-	struct json_object *old = NULL;
-	struct appointment cur;
-	enum rc rc = key_of(id, &req.key);
+	return status_in(t->already, t->n_already, now) ? STORE_ALREADY : STORE_WRONG_STATE;
+}
 
+/* The item's UpdateItem of t, conditioned on a status in from[0..n_from) and, when insured
+ * is not NULL, on the item's insuredId. */
+static enum rc transition_request(const char *table, const char *id, const struct transition *t,
+				  const enum appt_status *from, size_t n_from, const char *insured,
+				  struct ddb_update_req *req)
+{
+	static const char *const conds[2][2] = {
+		{"#s = :f0", "#s IN (:f0, :f1)"},
+		{"#s = :f0 AND insuredId = :ins", "#s IN (:f0, :f1) AND insuredId = :ins"}};
+	static const char *const fnames[2] = {":f0", ":f1"};
+	enum rc rc;
+
+	memset(req, 0, sizeof(*req));
+	req->table = table;
+	req->update = t->update;
+	req->condition = conds[insured != NULL][n_from - 1];
+	req->ret = DDB_RET_NONE;
+	req->old_on_fail = true;
+	rc = key_of(id, &req->key);
 	if (rc == RC_OK)
-		rc = values_of(t->pairs, &req.values);
+		rc = values_of(t->pairs, &req->values);
 	if (rc == RC_OK)
-		rc = ddb_name(&req.names, STATUS_NAME);
-	if (rc == RC_OK && extra != NULL) {
-		rc = ddb_put(req.values, ":sch", extra);
-		extra = NULL;
-	}
-	if (rc != RC_OK) {
-		rc = eb_set(eb, rc, "building the update of %s failed", id);
-		goto out;
-	}
-	rc = ddb_update_item(ddb, &req, NULL, &old, eb);
-	if (rc == RC_OK) {
-		*outcome = STORE_APPLIED;
-		goto out;
-	}
-	if (rc != RC_CONFLICT)
-		goto out;
-	rc = condition_saw(ddb, table, id, old, &cur, eb);
+		rc = ddb_put_s(req->values, ":new", appt_status_name(t->to));
+	for (size_t i = 0; i < n_from && rc == RC_OK; i++)
+		rc = ddb_put_s(req->values, fnames[i], appt_status_name(from[i]));
+	if (rc == RC_OK && insured != NULL)
+		rc = ddb_put_s(req->values, ":ins", insured);
 	if (rc == RC_OK)
-		*outcome = classify(t, cur.status);
-out:
-	json_object_put(extra);
-	json_object_put(old);
-	json_object_put(req.key);
-	json_object_put(req.values);
-	json_object_put(req.names);
+		rc = ddb_name(&req->names, STATUS_NAME);
+	if (rc == RC_OK && t->extra != NULL)
+		rc = ddb_put(req->values, ":sch", json_object_get(t->extra));
 	return rc;
 }
 
-enum rc store_mark_processed(struct ddb_client *ddb, const char *table, const char *id,
+/* The item update of t, and with counters the insured's counters (from - 1, to + 1), in
+ * one transaction. On a failed condition, *old as ddb_update_item gives it. */
+static enum rc transition_write(struct ddb_client *ddb, const char *table, const char *counters,
+				const char *id, const char *insured, const struct transition *t,
+				const enum appt_status *from, size_t n_from,
+				struct json_object **old, struct errbuf *eb)
+{
+	struct ddb_update_req req;
+	struct ddb_update_req cnt = {0};
+	enum rc rc = transition_request(table, id, t, from, n_from, insured, &req);
+
+	if (rc == RC_OK && counters != NULL)
+		rc = counters_update(counters, insured, appt_status_name(from[0]),
+				     appt_status_name(t->to), &cnt);
+	if (rc != RC_OK) {
+		rc = eb_set(eb, rc, "building the update of %s failed", id);
+	} else if (counters == NULL) {
+		rc = ddb_update_item(ddb, &req, NULL, old, eb);
+	} else {
+		const struct ddb_tx_write w[] = {{.update = &req}, {.update = &cnt}};
+
+		rc = ddb_transact_write(ddb, w, 2, NULL, old, eb);
+	}
+	update_req_cleanup(&req);
+	update_req_cleanup(&cnt);
+	return rc;
+}
+
+#define TRANSITION_TRIES 4 /* a counted transition follows the item's status this often */
+
+/* Runs one transition and names the outcome of a failed condition from the old image
+ * (ReturnValuesOnConditionCheckFailure) or, where an endpoint does not return one, a
+ * consistent read. Without counters: one UpdateItem conditioned on any status of
+ * t->from. With counters, the counters item of the insured changes with the item, so
+ * the status it leaves must be known: one status at a time, starting from the first of
+ * t->from (or the one a read finds when insured is NULL), following the item's status
+ * when the condition fails. Takes t->extra. */
+static enum rc transition_run(struct ddb_client *ddb, const char *table, const char *counters,
+			      const char *id, const char *insured, struct transition *t,
+			      enum store_outcome *outcome, struct errbuf *eb)
+{
+	struct json_object *old = NULL;
+	struct appointment cur;
+	enum appt_status from = t->from[0];
+	char who[APPT_INSURED_SIZE] = "";
+	enum rc rc = RC_OK;
+
+	if (counters != NULL && insured == NULL) {
+		rc = store_get(ddb, table, id, &cur, eb);
+		if (rc != RC_OK)
+			goto out;
+		snprintf(who, sizeof(who), "%s", cur.insured_id);
+		insured = who;
+		if (!status_in(t->from, t->n_from, cur.status)) {
+			*outcome = classify(t, cur.status);
+			goto out;
+		}
+		from = cur.status;
+	}
+	for (int tries = 0;; tries++) {
+		if (counters != NULL)
+			rc = transition_write(ddb, table, counters, id, insured, t, &from, 1, &old, eb);
+		else
+			rc = transition_write(ddb, table, NULL, id, NULL, t, t->from, t->n_from, &old,
+					      eb);
+		if (rc == RC_OK) {
+			*outcome = STORE_APPLIED;
+			break;
+		}
+		if (rc != RC_CONFLICT)
+			break;
+		rc = condition_saw(ddb, table, id, old, &cur, eb);
+		json_object_put(old);
+		old = NULL;
+		if (rc != RC_OK)
+			break;
+		if (counters != NULL && strcmp(cur.insured_id, insured) != 0) {
+			rc = eb_set(eb, RC_INVAL, "appointment %s belongs to insuredId %s, not %s", id,
+				    cur.insured_id, insured);
+			break;
+		}
+		if (counters == NULL || !status_in(t->from, t->n_from, cur.status)) {
+			*outcome = classify(t, cur.status);
+			break;
+		}
+		/* it moved to another status this transition may leave: count from that one */
+		if (tries + 1 >= TRANSITION_TRIES) {
+			rc = eb_set(eb, RC_RETRY, "appointment %s keeps changing status", id);
+			break;
+		}
+		from = cur.status;
+	}
+out:
+	json_object_put(old);
+	json_object_put(t->extra);
+	t->extra = NULL;
+	return rc;
+}
+
+enum rc store_mark_processed(struct ddb_client *ddb, const char *table, const char *counters,
+			     const char *id, const char *insured,
 			     const struct appt_schedule *schedule, const char *now_iso,
 			     enum store_outcome *outcome, struct errbuf *eb)
 {
-	const char *pairs[] = {":p", "pending", ":new", "processed", ":now", now_iso, NULL};
+	const char *pairs[] = {":now", now_iso, NULL};
 	struct transition t = {
-		"SET #s = :new, processedAt = :now, updatedAt = :now, schedule = :sch", "#s = :p",
-		pairs, NULL, {APPT_PROCESSED, APPT_COMPLETED}, 2};
+		"SET #s = :new, processedAt = :now, updatedAt = :now, schedule = :sch", pairs, NULL,
+		APPT_PROCESSED, {APPT_PENDING}, 1, {APPT_PROCESSED, APPT_COMPLETED}, 2};
 	enum rc rc = store_schedule_value(schedule, &t.extra);
 
 	if (rc != RC_OK)
 		return eb_set(eb, rc, "building the update of %s failed", id);
-	return transition_run(ddb, table, id, &t, outcome, eb);
+	return transition_run(ddb, table, counters, id, insured, &t, outcome, eb);
 }
 
-enum rc store_mark_failed(struct ddb_client *ddb, const char *table, const char *id,
-			  const char *reason, const char *now_iso, enum store_outcome *outcome,
-			  struct errbuf *eb)
+enum rc store_mark_failed(struct ddb_client *ddb, const char *table, const char *counters,
+			  const char *id, const char *insured, const char *reason,
+			  const char *now_iso, enum store_outcome *outcome, struct errbuf *eb)
 {
-	const char *pairs[] = {":p", "pending", ":new", "failed", ":now", now_iso, ":r", reason, NULL};
-	const struct transition t = {"SET #s = :new, failureReason = :r, updatedAt = :now",
-				     "#s = :p", pairs, NULL, {APPT_FAILED, APPT_FAILED}, 1};
+	const char *pairs[] = {":now", now_iso, ":r", reason, NULL};
+	struct transition t = {"SET #s = :new, failureReason = :r, updatedAt = :now", pairs, NULL,
+			       APPT_FAILED, {APPT_PENDING}, 1, {APPT_FAILED}, 1};
 
-	return transition_run(ddb, table, id, &t, outcome, eb);
+	return transition_run(ddb, table, counters, id, insured, &t, outcome, eb);
 }
 
-enum rc store_mark_completed(struct ddb_client *ddb, const char *table, const char *id,
-			     const char *now_iso, enum store_outcome *outcome, struct errbuf *eb)
+enum rc store_mark_completed(struct ddb_client *ddb, const char *table, const char *counters,
+			     const char *id, const char *insured, const char *now_iso,
+			     enum store_outcome *outcome, struct errbuf *eb)
 {
-	const char *pairs[] = {":p", "pending", ":d", "processed", ":new", "completed",
-			       ":now", now_iso, NULL};
-	const struct transition t = {"SET #s = :new, completedAt = :now, updatedAt = :now",
-				     "#s IN (:p, :d)", pairs, NULL,
-				     {APPT_COMPLETED, APPT_COMPLETED}, 1};
+	const char *pairs[] = {":now", now_iso, NULL};
+	/* processed first: the worker has nearly always been there before the event */
+	struct transition t = {"SET #s = :new, completedAt = :now, updatedAt = :now", pairs, NULL,
+			       APPT_COMPLETED, {APPT_PROCESSED, APPT_PENDING}, 2,
+			       {APPT_COMPLETED}, 1};
 
-	return transition_run(ddb, table, id, &t, outcome, eb);
-}
-
-/* ---- Listing ---- */
-
-/* SPEC §3 order: createdAt descending, then appointmentId descending. */
-static int newest_first(const void *pa, const void *pb)
-{
-	const struct appointment *a = pa;
-	const struct appointment *b = pb;
-	int c = strcmp(b->created_at, a->created_at);
-
-	return c != 0 ? c : strcmp(b->appointment_id, a->appointment_id);
-}
-
-/* The page being cut out of the walk. DynamoDB returns the index newest first, but
- * items tied on createdAt come in no set order: each run of ties is buffered, put in
- * appointmentId order and only then numbered, so the page boundary falls where the
- * order of SPEC §3 puts it. Items before offset are counted, not kept. */
-struct gather {
-	struct appointment *page;  /* items at positions offset .. offset+limit-1 */
-	size_t n;                  /* items in page */
-	struct appointment *run;   /* the current run of equal createdAt, unordered */
-	size_t run_n, run_cap;
-	size_t seen;               /* items numbered so far (runs already flushed) */
-	size_t offset, limit;
-	bool stopped;              /* we ended the walk ourselves */
-};
-
-#define GATHER_STOP RC_CONFLICT /* returned by the callback to end the walk early */
-
-/* Numbers the buffered run and keeps the part of it that falls on the page. */
-static void gather_flush(struct gather *g)
-{
-	if (g->run_n > 1)
-		qsort(g->run, g->run_n, sizeof(*g->run), newest_first);
-	for (size_t i = 0; i < g->run_n; i++) {
-		size_t pos = g->seen + i;
-
-		if (pos >= g->offset && pos - g->offset < g->limit)
-			g->page[g->n++] = g->run[i];
-	}
-	g->seen += g->run_n;
-	g->run_n = 0;
-}
-
-static enum rc gather_item(void *ctx, struct json_object *item, struct errbuf *eb)
-{
-	struct gather *g = ctx;
-	struct appointment a;
-	enum rc rc;
-
-	rc = store_appt_from_item(item, &a, eb);
-	if (rc != RC_OK)
-		return rc;
-	if (g->run_n > 0 && strcmp(a.created_at, g->run[0].created_at) != 0) {
-		gather_flush(g);
-		if (g->seen >= g->offset + g->limit) {
-			g->stopped = true;
-			return GATHER_STOP;
-		}
-	}
-	if (g->run_n >= STORE_TIES_MAX)
-		return eb_set(eb, RC_INVAL, "more than %d appointments share createdAt %s",
-			      STORE_TIES_MAX, a.created_at);
-	if (g->run_n == g->run_cap) {
-		size_t ncap = g->run_cap ? g->run_cap * 2 : 32;
-		void *p;
-
-		if (ncap > STORE_TIES_MAX)
-			ncap = STORE_TIES_MAX;
-		p = realloc(g->run, ncap * sizeof(*g->run));
-		if (p == NULL)
-			return eb_set(eb, RC_NOMEM, "out of memory listing appointments");
-		g->run = p;
-		g->run_cap = ncap;
-	}
-	g->run[g->run_n++] = a;
-	return RC_OK;
-}
-
-/* Key condition and values for q; with_filters=false gives the bare insuredId query. */
-static enum rc list_request(const struct store_list_query *q, bool with_filters, const char *table,
-			    struct ddb_query_req *req)
-{
-	enum rc rc = RC_OK;
-
-	memset(req, 0, sizeof(*req));
-	req->table = table;
-	req->index = TBL_GSI_INSURED;
-	req->descending = true;
-	req->limit = q->page_size;
-	req->key_condition = "insuredId = :i";
-	req->values = json_object_new_object();
-	if (req->values == NULL)
-		return RC_NOMEM;
-	rc = ddb_put_s(req->values, ":i", q->insured_id);
-	if (!with_filters || rc != RC_OK)
-		return rc;
-	if (q->start_date != NULL && q->end_date != NULL)
-		req->key_condition = "insuredId = :i AND createdAt BETWEEN :a AND :b";
-	else if (q->start_date != NULL)
-		req->key_condition = "insuredId = :i AND createdAt >= :a";
-	else if (q->end_date != NULL)
-		req->key_condition = "insuredId = :i AND createdAt <= :b";
-	if (rc == RC_OK && q->start_date != NULL)
-		rc = ddb_put_s(req->values, ":a", q->start_date);
-	if (rc == RC_OK && q->end_date != NULL)
-		rc = ddb_put_s(req->values, ":b", q->end_date);
-	if (rc == RC_OK && q->status != NULL) {
-		req->filter = "#s = :st";
-		rc = ddb_put_s(req->values, ":st", q->status);
-		if (rc == RC_OK)
-			rc = ddb_name(&req->names, STATUS_NAME);
-	}
-	return rc;
-}
-
-static void list_request_cleanup(struct ddb_query_req *req)
-{
-	json_object_put(req->values);
-	json_object_put(req->names);
-}
-
-enum rc store_list(struct ddb_client *ddb, const char *table, const struct store_list_query *q,
-		   struct store_page *out, struct errbuf *eb)
-{
-	struct ddb_query_req req;
-	struct ddb_query_req bare;
-	struct gather g = {0};
-	struct ddb_query_stats stats;
-	int64_t total = 0;
-	int64_t available = 0;
-	bool filtered = q->status != NULL || q->start_date != NULL || q->end_date != NULL;
-	enum rc rc;
-
-	memset(out, 0, sizeof(*out));
-	memset(&bare, 0, sizeof(bare));
-	if (q->limit < 1 || q->limit > STORE_PAGE_MAX || q->offset < 0 ||
-	    q->offset > STORE_OFFSET_MAX)
-		return eb_set(eb, RC_INVAL, "limit must be 1..%d and offset 0..%d", STORE_PAGE_MAX,
-			      STORE_OFFSET_MAX);
-	g.offset = (size_t)q->offset;
-	g.limit = (size_t)q->limit;
-	rc = list_request(q, true, table, &req);
-	if (rc == RC_OK && filtered)
-		rc = list_request(q, false, table, &bare);
-	if (rc != RC_OK) {
-		rc = eb_set(eb, rc, "building the listing query failed");
-		goto out;
-	}
-	/* The totals first: a page past the end is answered without reading items. */
-	rc = ddb_query_count(ddb, &req, &total, eb);
-	if (rc == RC_OK && filtered)
-		rc = ddb_query_count(ddb, &bare, &available, eb);
-	if (rc != RC_OK)
-		goto out;
-	if (!filtered)
-		available = total;
-	out->total = (size_t)total;
-	out->total_available = (size_t)available;
-	if ((size_t)total <= g.offset)
-		goto out;
-	g.page = malloc(g.limit * sizeof(*g.page));
-	if (g.page == NULL) {
-		rc = eb_set(eb, RC_NOMEM, "out of memory listing appointments");
-		goto out;
-	}
-	/* the walk ends at the first createdAt past the page, so a run of ties is all it
-	 * reads beyond offset + limit */
-	rc = ddb_query_all(ddb, &req, g.offset + g.limit + STORE_TIES_MAX + 1, gather_item, &g,
-			   &stats, eb);
-	if (rc == GATHER_STOP && g.stopped)
-		rc = RC_OK;
-	else if (rc == RC_OK && stats.truncated)
-		rc = eb_set(eb, RC_INVAL, "listing walked past its bound");
-	if (rc != RC_OK)
-		goto out;
-	gather_flush(&g);
-	out->n = g.n;
-	if (g.n > 0) {
-		out->items = g.page;
-		g.page = NULL;
-	}
-out:
-	if (rc != RC_OK)
-		memset(out, 0, sizeof(*out));
-	free(g.page);
-	free(g.run);
-	list_request_cleanup(&req);
-	list_request_cleanup(&bare);
-	return rc;
-}
-
-void store_page_cleanup(struct store_page *p)
-{
-	if (p == NULL)
-		return;
-	free(p->items);
-	memset(p, 0, sizeof(*p));
-}
-
-struct scan_ctx {
-	bool (*fn)(void *ud, const struct appointment *a);
-	void *ud;
-	bool stopped;
-};
-
-static enum rc scan_item(void *ctx, struct json_object *item, struct errbuf *eb)
-{
-	struct scan_ctx *s = ctx;
-	struct appointment a;
-	enum rc rc = store_appt_from_item(item, &a, eb);
-
-	if (rc != RC_OK)
-		return rc;
-	if (!s->fn(s->ud, &a)) {
-		s->stopped = true;
-		return GATHER_STOP;
-	}
-	return RC_OK;
-}
-
-enum rc store_scan_status(struct ddb_client *ddb, const char *table, enum appt_status st,
-			  const char *before_iso, size_t max,
-			  bool (*fn)(void *ud, const struct appointment *a), void *ud,
-			  struct errbuf *eb)
-{
-	const char *pairs[] = {":st", appt_status_name(st), ":b", before_iso, NULL};
-	struct ddb_query_req req = {.index = TBL_GSI_STATUS,
-				    .key_condition = "#s = :st AND createdAt < :b"};
-	struct scan_ctx s = {fn, ud, false};
-	enum rc rc = values_of(pairs, &req.values);
-
-	req.table = table;
-	if (rc == RC_OK)
-		rc = ddb_name(&req.names, STATUS_NAME);
-	if (rc != RC_OK)
-		rc = eb_set(eb, rc, "building the status query failed");
-	else
-		rc = ddb_query_all(ddb, &req, max, scan_item, &s, NULL, eb);
-	if (rc == GATHER_STOP && s.stopped)
-		rc = RC_OK;
-	json_object_put(req.values);
-	json_object_put(req.names);
-	return rc;
+	return transition_run(ddb, table, counters, id, insured, &t, outcome, eb);
 }

@@ -15,6 +15,7 @@
 #define STORE_PAGE_MAX 1000       /* items on one listing page (the API allows 100) */
 #define STORE_OFFSET_MAX 1000000  /* deepest listing offset: the walk reads offset + limit items */
 #define STORE_TIES_MAX 10000      /* items of one listing sharing one createdAt; more is RC_INVAL */
+#define STORE_FILTER_READAHEAD 4  /* a status-filtered page reads this many times its need */
 
 /* Result of a status transition. */
 enum store_outcome {
@@ -22,6 +23,13 @@ enum store_outcome {
 	STORE_ALREADY,        /* the item was already at or past the target: a redelivery */
 	STORE_WRONG_STATE,    /* the item is in a state the transition cannot leave (failed) */
 };
+
+/* Counters: with a counters table (the side table of SPEC §4's totals; NULL = none kept),
+ * every create and status transition also changes the insured's counters item ("all"
+ * and one number per status) in the same TransactWriteItems, so a listing's totals cost
+ * one GetItem. A transition then conditions the item on one status at a time (and on
+ * insured, the insuredId the caller's message names: a mismatch is RC_INVAL; NULL makes
+ * it read the item first). Without counters, writes are single PutItem/UpdateItem. */
 
 /* Every call: AWS failures come back as the DynamoDB client maps them (RC_IO,
  * RC_TIMEOUT, RC_RETRY after retries or for a missing table: all transient) with eb
@@ -39,8 +47,9 @@ enum store_outcome {
  * createdAt; its status may have moved on). Another appointment under the id is
  * RC_CONFLICT. On a fresh create *existed is false and *stored a copy of a. stored and
  * existed may be NULL. */
-enum rc store_put_pending(struct ddb_client *ddb, const char *table, const struct appointment *a,
-			  struct appointment *stored, bool *existed, struct errbuf *eb) MUSTCHECK;
+enum rc store_put_pending(struct ddb_client *ddb, const char *table, const char *counters,
+			  const struct appointment *a, struct appointment *stored, bool *existed,
+			  struct errbuf *eb) MUSTCHECK;
 
 /* True when b is the appointment a request described by a asked for: same id, insuredId,
  * scheduleId and countryISO (createdAt and status may differ). */
@@ -54,21 +63,34 @@ enum rc store_get(struct ddb_client *ddb, const char *table, const char *id,
 /* pending -> processed with schedule and processedAt/updatedAt = now_iso, in one
  * UpdateItem conditioned on status = pending. processed/completed already →
  * STORE_ALREADY; failed → STORE_WRONG_STATE; no item → RC_NOTFOUND. */
-enum rc store_mark_processed(struct ddb_client *ddb, const char *table, const char *id,
+enum rc store_mark_processed(struct ddb_client *ddb, const char *table, const char *counters,
+			     const char *id, const char *insured,
 			     const struct appt_schedule *schedule, const char *now_iso,
 			     enum store_outcome *outcome, struct errbuf *eb) MUSTCHECK;
 
 /* pending -> failed with failureReason. failed already → STORE_ALREADY;
  * processed/completed → STORE_WRONG_STATE (the booking won). */
-enum rc store_mark_failed(struct ddb_client *ddb, const char *table, const char *id,
-			  const char *reason, const char *now_iso, enum store_outcome *outcome,
+enum rc store_mark_failed(struct ddb_client *ddb, const char *table, const char *counters,
+			  const char *id, const char *insured, const char *reason,
+			  const char *now_iso, enum store_outcome *outcome,
 			  struct errbuf *eb) MUSTCHECK;
 
 /* pending|processed -> completed with completedAt. completed already →
  * STORE_ALREADY; failed → STORE_WRONG_STATE; no item → RC_NOTFOUND. */
-enum rc store_mark_completed(struct ddb_client *ddb, const char *table, const char *id,
-			     const char *now_iso, enum store_outcome *outcome,
-			     struct errbuf *eb) MUSTCHECK;
+enum rc store_mark_completed(struct ddb_client *ddb, const char *table, const char *counters,
+			     const char *id, const char *insured, const char *now_iso,
+			     enum store_outcome *outcome, struct errbuf *eb) MUSTCHECK;
+
+/* The counters item of one insuredId. */
+struct store_counts {
+	int64_t all;                            /* appointments ever created */
+	int64_t by_status[APPT_STATUS_COUNT];   /* appointments now in each status */
+};
+
+/* Reads the counters of insured (eventually consistent). RC_NOTFOUND when it has none:
+ * nothing created since counters were kept. */
+enum rc store_counters(struct ddb_client *ddb, const char *counters, const char *insured,
+		       struct store_counts *out, struct errbuf *eb) MUSTCHECK;
 
 /* Listing filter; NULL members mean "no filter". */
 struct store_list_query {
@@ -77,8 +99,11 @@ struct store_list_query {
 	const char *start_date; /* createdAt >= (canonical ISO-8601 ms) */
 	const char *end_date;   /* createdAt <= */
 	int limit;              /* 1..100 */
-	int offset;             /* >= 0 */
-	int page_size;          /* Limit of each Query request; 0 = DynamoDB's 1 MB pages */
+	int offset;             /* >= 0; 0 when a cursor is given */
+	const char *after_created; /* a cursor: list what follows the item (after_created, */
+	const char *after_id;      /* after_id) in the list order; NULL = from the newest */
+	int64_t after_pos;      /* the cursor's position: items listed before it */
+	int page_size;          /* Limit of each Query request at most; 0 = what the page needs */
 };
 
 /* One page of a listing. items is owned (store_page_cleanup). */
@@ -87,15 +112,21 @@ struct store_page {
 	size_t n;                  /* items on this page, <= limit */
 	size_t total;              /* items matching every filter */
 	size_t total_available;    /* items of the insuredId before status/date filters */
+	bool more;                 /* items follow this page */
 };
 
-/* Queries insuredId-createdAt-index (never a Scan), following LastEvaluatedKey on
- * every page; the date range is a key condition, the status a filter. Two COUNT
- * queries give the totals; then only what offset+limit need is read (nothing when
- * offset is past the total, which is an empty page, not an error). RC_INVAL for a
- * limit or offset outside STORE_PAGE_MAX / STORE_OFFSET_MAX. */
-enum rc store_list(struct ddb_client *ddb, const char *table, const struct store_list_query *q,
-		   struct store_page *out, struct errbuf *eb) MUSTCHECK;
+/* Queries insuredId-createdAt-index (never a Scan), following LastEvaluatedKey while
+ * the page needs it; the date range (and a cursor's createdAt) is a key condition, the
+ * status a filter. Reads offset + limit + 1 items (plus the rest of a run of ties):
+ * O(page) from a cursor, O(offset + page) with offset. A list that ends on this page
+ * knows its total without counting; otherwise the counters give it (one GetItem), or
+ * a COUNT Query (O(items matched)) under a date filter or where the insured has no
+ * counters item; the same for totalAvailable under a filter. RC_INVAL
+ * for a limit or offset outside STORE_PAGE_MAX / STORE_OFFSET_MAX, or a cursor with an
+ * offset. */
+enum rc store_list(struct ddb_client *ddb, const char *table, const char *counters,
+		   const struct store_list_query *q, struct store_page *out,
+		   struct errbuf *eb) MUSTCHECK;
 void store_page_cleanup(struct store_page *p);
 
 /* Calls fn for each item of status st created before before_iso (the reconciler),

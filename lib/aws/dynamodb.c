@@ -190,8 +190,8 @@ static const char *return_name(enum ddb_return r)
 /* Builds a PutItem request (key_member "Item", w->update NULL, w->ret DDB_RET_NONE) or an
  * UpdateItem request (key_member "Key"), the members always in the same order. w->ret has
  * been checked. */
-static enum rc build_write(const struct ddb_update_req *w, const char *key_member,
-			   struct json_object **out, struct errbuf *eb)
+enum rc ddb_build_write(const struct ddb_update_req *w, const char *key_member,
+			struct json_object **out, struct errbuf *eb)
 {
 	struct json_object *req = NULL;
 	enum rc rc;
@@ -237,7 +237,7 @@ TESTABLE enum rc ddb_build_put_item(const struct ddb_put_req *r, struct json_obj
 					 .values = r->values, .ret = DDB_RET_NONE,
 					 .old_on_fail = r->old_on_fail};
 
-	return build_write(&w, "Item", out, eb);
+	return ddb_build_write(&w, "Item", out, eb);
 }
 
 TESTABLE enum rc ddb_build_get_item(const char *table, struct json_object *key, bool consistent,
@@ -268,7 +268,7 @@ TESTABLE enum rc ddb_build_update_item(const struct ddb_update_req *r, struct js
 	rc = check_expr("UpdateExpression", r->update, true, eb);
 	if (rc != RC_OK)
 		return rc;
-	return build_write(r, "Key", out, eb);
+	return ddb_build_write(r, "Key", out, eb);
 }
 
 TESTABLE enum rc ddb_build_query(const struct ddb_query_req *q, struct json_object *start_key,
@@ -378,9 +378,9 @@ TESTABLE enum rc ddb_parse_page(struct json_object *answer, struct ddb_page *pag
  * answer about an item: for the caller it is transient, RC_RETRY, and RC_NOTFOUND is left
  * to mean "no such item" alone (issue 10: both consumers used to drop a message as poison
  * when its table was missing). The control plane keeps RC_NOTFOUND for a missing table. */
-static enum rc data_call(struct ddb_client *c, const char *op, struct json_object *req,
-			 const struct aws_svc_call_opts *opts, struct json_object **ans,
-			 struct errbuf *eb)
+enum rc ddb_data_call(struct ddb_client *c, const char *op, struct json_object *req,
+		      const struct aws_svc_call_opts *opts, struct json_object **ans,
+		      struct errbuf *eb)
 {
 	enum rc rc = aws_svc_call(&c->base, op, req, opts, ans, eb);
 
@@ -402,7 +402,7 @@ static enum rc write_call(struct ddb_client *c, const char *op, const char *tabl
 {
 	struct json_object *fail = NULL, *it = NULL;
 	struct aws_svc_call_opts opts = {.conflict_body = &fail};
-	enum rc rc = data_call(c, op, req, &opts, ans, eb);
+	enum rc rc = ddb_data_call(c, op, req, &opts, ans, eb);
 
 	if (rc == RC_CONFLICT && !code_is(&c->base.last, "ConditionalCheckFailedException")) {
 		rc = RC_RETRY;
@@ -441,7 +441,7 @@ enum rc ddb_get_item(struct ddb_client *c, const char *table, struct json_object
 	*item = NULL;
 	rc = ddb_build_get_item(table, key, consistent, &req, eb);
 	if (rc == RC_OK)
-		rc = data_call(c, "GetItem", req, NULL, &ans, eb);
+		rc = ddb_data_call(c, "GetItem", req, NULL, &ans, eb);
 	if (rc != RC_OK)
 		goto out;
 	if (!json_object_object_get_ex(ans, "Item", &it)) {
@@ -466,7 +466,7 @@ enum rc ddb_delete_item(struct ddb_client *c, const char *table, struct json_obj
 	enum rc rc = ddb_table_req(table, "Key", key, &req, eb);
 
 	if (rc == RC_OK)
-		rc = data_call(c, "DeleteItem", req, NULL, &ans, eb);
+		rc = ddb_data_call(c, "DeleteItem", req, NULL, &ans, eb);
 	json_object_put(ans);
 	json_object_put(req);
 	return rc;
@@ -506,7 +506,7 @@ static enum rc query_page(struct ddb_client *c, const struct ddb_query_req *q,
 	ddb_page_cleanup(page);
 	rc = ddb_build_query(q, start_key, count_only, &req, eb);
 	if (rc == RC_OK)
-		rc = data_call(c, "Query", req, NULL, &ans, eb);
+		rc = ddb_data_call(c, "Query", req, NULL, &ans, eb);
 	if (rc == RC_OK)
 		rc = ddb_parse_page(ans, page, eb);
 	if (rc != RC_OK)

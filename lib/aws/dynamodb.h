@@ -113,6 +113,28 @@ enum rc ddb_update_item(struct ddb_client *c, const struct ddb_update_req *req,
 			struct json_object **attrs, struct json_object **old_item,
 			struct errbuf *eb) MUSTCHECK;
 
+/* One write of a TransactWriteItems: exactly one of put and update (its ret must be
+ * DDB_RET_NONE). Both borrowed. */
+struct ddb_tx_write {
+	const struct ddb_put_req *put;       /* a Put, or NULL */
+	const struct ddb_update_req *update; /* an Update, or NULL */
+};
+
+#define DDB_TX_MAX 100     /* writes in one transaction (the DynamoDB limit) */
+#define DDB_TX_ATTEMPTS 6  /* tries of a transaction cancelled by a concurrent one */
+
+/* TransactWriteItems of w[0..n): all of them or none. A transaction cancelled because a
+ * concurrent transaction held one of its items (TransactionConflict) is tried again, up
+ * to DDB_TX_ATTEMPTS times in all with a short growing pause (the core's own retries
+ * cover throttling). A failed condition is RC_CONFLICT with *failed (may be NULL) the
+ * index of that write and, when its old_on_fail is set and old_item is not NULL,
+ * *old_item the item the condition saw (caller owns it; NULL when there was none or the
+ * endpoint sent none). Any other cancellation is RC_RETRY. Blocks the calling thread;
+ * the client is not thread-safe. */
+enum rc ddb_transact_write(struct ddb_client *c, const struct ddb_tx_write *w, size_t n,
+			   size_t *failed, struct json_object **old_item,
+			   struct errbuf *eb) MUSTCHECK;
+
 /* ---- Queries ---- */
 
 /* Query on the table or one of its GSIs. */

@@ -28,5 +28,12 @@ enum rc ddb_table_req(const char *table, const char *key_member, struct json_obj
 /* True when the endpoint does not implement the operation err reports (DynamoDB Local's
  * UnknownOperationException, LocalStack's 501). */
 bool ddb_unsupported(const struct aws_error *err);
+/* The request of a PutItem (key_member "Item", w->update NULL) or UpdateItem ("Key"). */
+enum rc ddb_build_write(const struct ddb_update_req *w, const char *key_member,
+			struct json_object **out, struct errbuf *eb) MUSTCHECK;
+/* A data-plane call: a missing table is RC_RETRY (see dynamodb.c). */
+enum rc ddb_data_call(struct ddb_client *c, const char *op, struct json_object *req,
+		      const struct aws_svc_call_opts *opts, struct json_object **ans,
+		      struct errbuf *eb) MUSTCHECK;
 
 #endif

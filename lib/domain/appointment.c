@@ -184,10 +184,11 @@ static enum rc add_page_members(struct json_object *o, size_t n, const struct ap
 		{.key = "total", .type = JX_INT, .i = size_int(pg->total)},
 		{.key = "limit", .type = JX_INT, .i = size_int(limit)},
 		{.key = "offset", .type = JX_INT, .i = size_int(offset)},
-		{.key = "hasMore", .type = JX_BOOL, .b = offset + limit < pg->total},
+		{.key = "hasMore", .type = JX_BOOL, .b = pg->more},
 		{.key = "totalPages", .type = JX_INT,
 		 .i = size_int(pg->total / limit + (pg->total % limit != 0))},
 		{.key = "currentPage", .type = JX_INT, .i = size_int(offset / limit + 1)},
+		{.key = "nextCursor", .type = JX_STR, .s = pg->next_cursor},
 	};
 	const struct jx_member filters[] = {
 		{.key = "status", .type = JX_STR, .s = pg->status},

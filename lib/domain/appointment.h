@@ -116,7 +116,9 @@ struct appt_page {
 	size_t total;           /* items that match the filters */
 	size_t total_available; /* items of this insuredId before status/date filters */
 	int limit;              /* page size asked for, 1-100 */
-	int offset;             /* items skipped, >= 0 */
+	int64_t offset;         /* items before this page (offset, or the cursor's position) */
+	bool more;              /* items follow this page (pagination.hasMore) */
+	const char *next_cursor; /* pagination.nextCursor: where the next page starts, or NULL */
 	const char *status;     /* status filter as given, or NULL */
 	const char *start_date; /* normalised startDate filter, or NULL */
 	const char *end_date;   /* normalised endDate filter, or NULL */
@@ -125,7 +127,7 @@ struct appt_page {
 /* The whole GET /appointments/{insuredId} body of SPEC §3 for the n items of
  * this page (already filtered, ordered and sliced by the caller): appointments,
  * total, pagination {count, total, limit, offset, hasMore, totalPages,
- * currentPage}, filters, meta. *out is a heap string the caller frees.
+ * currentPage, nextCursor}, filters, meta. *out is a heap string the caller frees.
  * RC_INVAL when limit < 1 or offset < 0, RC_NOMEM. */
 enum rc appt_list_json(const struct appointment *items, size_t n, const struct appt_page *pg,
                        char **out) MUSTCHECK;

@@ -2,6 +2,7 @@
  * field so a client sees every failing field at once. */
 #include "domain/validate.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -335,9 +336,73 @@ out:
 }
 
 /* Query parameter names, in the order their errors are reported. */
-enum query_param { QP_STATUS = 0, QP_LIMIT, QP_OFFSET, QP_START, QP_END, QP_COUNT };
+enum query_param { QP_STATUS = 0, QP_LIMIT, QP_OFFSET, QP_START, QP_END, QP_CURSOR, QP_COUNT };
 static const char *const query_params[QP_COUNT] = {"status", "limit", "offset", "startDate",
-                                                   "endDate"};
+                                                   "endDate", "cursor"};
+
+static bool cursor_id_ok(const char *s, size_t n)
+{
+	if (n == 0 || n > VAL_CURSOR_ID_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-')
+			return false;
+	return true;
+}
+
+enum rc val_cursor_format(const struct val_cursor *c, char out[VAL_CURSOR_SIZE])
+{
+	int64_t ms = 0;
+	bool date_only = false;
+	int n;
+
+	out[0] = '\0';
+	if (c->pos < 0 || c->pos > VAL_CURSOR_POS_MAX ||
+	    !cursor_id_ok(c->id, strnlen(c->id, sizeof(c->id))) ||
+	    tu_parse_iso(c->created_at, &ms, &date_only, NULL) != RC_OK || ms < 0)
+		return RC_INVAL;
+	n = snprintf(out, VAL_CURSOR_SIZE, "%lld.%lld.%s", (long long)c->pos, (long long)ms, c->id);
+	if (n < 0 || n >= VAL_CURSOR_SIZE) {
+		out[0] = '\0';
+		return RC_INVAL;
+	}
+	return RC_OK;
+}
+
+/* A run of 1..max ASCII digits ending at a '.'; *s moves past the dot. */
+static bool cursor_number(const char **s, int max, int64_t *out)
+{
+	int64_t v = 0;
+	int n = 0;
+
+	while (**s >= '0' && **s <= '9' && n < max) {
+		v = v * 10 + (**s - '0');
+		(*s)++;
+		n++;
+	}
+	if (n == 0 || **s != '.')
+		return false;
+	(*s)++;
+	*out = v;
+	return true;
+}
+
+enum rc val_cursor_parse(const char *s, struct val_cursor *out)
+{
+	int64_t ms = 0;
+	size_t n;
+
+	memset(out, 0, sizeof(*out));
+	if (s == NULL || !cursor_number(&s, 10, &out->pos) || out->pos > VAL_CURSOR_POS_MAX ||
+	    !cursor_number(&s, 15, &ms) || ms > TU_MAX_MS)
+		return RC_INVAL;
+	n = strnlen(s, VAL_CURSOR_ID_MAX + 1);
+	if (!cursor_id_ok(s, n) || tu_format_ms(ms, out->created_at) != RC_OK)
+		return RC_INVAL;
+	memcpy(out->id, s, n);
+	out->id[n] = '\0';
+	return RC_OK;
+}
 
 /* A decimal integer of only ASCII digits within [lo, hi]; -1 not digits, -2
  * out of range. No sign, no spaces: what a client sends for a count. */
@@ -461,6 +526,13 @@ enum rc val_list_query(const struct val_kv *params, size_t n, struct val_list_qu
 		case QP_END:
 			out->has_end = check_date(f, val[q], true, &out->end_ms, out->end_date, errs);
 			break;
+		case QP_CURSOR:
+			if (val_cursor_parse(val[q], &out->cursor) == RC_OK)
+				out->has_cursor = true;
+			else
+				val_errors_add(errs, VAL_VALIDATION_ERROR, f, VAL_CODE_INVALID_FORMAT,
+				        "%s must be a pagination.nextCursor value, unchanged", f);
+			break;
 		case QP_COUNT:
 			break;
 		}
@@ -468,6 +540,9 @@ enum rc val_list_query(const struct val_kv *params, size_t n, struct val_list_qu
 	if (out->has_start && out->has_end && out->start_ms > out->end_ms)
 		val_errors_add(errs, VAL_VALIDATION_ERROR, query_params[QP_START], VAL_CODE_INVALID_RANGE,
 		        "startDate must not be after endDate");
+	if (seen[QP_CURSOR] && seen[QP_OFFSET])
+		val_errors_add(errs, VAL_VALIDATION_ERROR, query_params[QP_OFFSET], VAL_CODE_NOT_ALLOWED,
+		        "offset must be absent when cursor is given");
 	/* Unknown names last, as in the body, each time one appears. */
 	for (size_t i = 0; i < n; i++) {
 		const char *k = params[i].key != NULL ? params[i].key : "";

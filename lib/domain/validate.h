@@ -25,6 +25,8 @@
 #define VAL_LIMIT_MAX 100
 #define VAL_LIMIT_DEFAULT 20
 #define VAL_OFFSET_MAX 1000000   /* deeper pages are not served: the Query reads them all */
+#define VAL_CURSOR_POS_MAX 1000000000LL   /* position a cursor may carry (items before it) */
+#define VAL_CURSOR_ID_MAX 36     /* bytes of the appointmentId a cursor carries */
 
 /* Per-field codes (the "code" of each entry). */
 #define VAL_CODE_REQUIRED "required"             /* the field is missing */
@@ -107,6 +109,24 @@ struct val_kv {
 	const char *value; /* its value, or NULL */
 };
 
+/* Where a listing page ends, as pagination.nextCursor carries it: the page that follows
+ * starts after the item (created_at, id) in the list order of SPEC §3 (createdAt desc,
+ * then appointmentId desc), and pos items came before it. The text form is opaque to
+ * clients ("<pos>.<createdAt epoch ms>.<appointmentId>", at most VAL_QUERY_VALUE_MAX). */
+struct val_cursor {
+	int64_t pos;                    /* items listed before the next page, 0..VAL_CURSOR_POS_MAX */
+	char created_at[TU_ISO_SIZE];   /* createdAt of the last item listed, canonical ISO ms */
+	char id[VAL_CURSOR_ID_MAX + 1]; /* its appointmentId: 1-36 of [0-9A-Za-z-] */
+};
+
+#define VAL_CURSOR_SIZE (VAL_QUERY_VALUE_MAX + 1) /* a cursor's text form + NUL */
+
+/* Writes the text form of a cursor. RC_INVAL when a field is out of its bounds. */
+enum rc val_cursor_format(const struct val_cursor *c, char out[VAL_CURSOR_SIZE]) MUSTCHECK;
+
+/* Reads a cursor's text form; RC_INVAL for anything val_cursor_format cannot write. */
+enum rc val_cursor_parse(const char *s, struct val_cursor *out) MUSTCHECK;
+
 /* GET /appointments/{insuredId} query, validated and defaulted. */
 struct val_list_query {
 	bool has_status;                /* a status filter was given */
@@ -120,10 +140,13 @@ struct val_list_query {
 	int64_t end_ms;                 /* endDate, epoch ms UTC, inclusive; a bare date
 	                                   means the end of that day (23:59:59.999) */
 	char end_date[TU_ISO_SIZE];     /* endDate normalised, "" when absent */
+	bool has_cursor;                /* cursor was given (then offset was not) */
+	struct val_cursor cursor;       /* the cursor when has_cursor */
 };
 
-/* Validates params[0..n) (status, limit, offset, startDate, endDate; any other
- * name, a repeated name, an empty or overlong value, startDate after endDate,
+/* Validates params[0..n) (status, limit, offset, startDate, endDate, cursor; any other
+ * name, a repeated name, an empty or overlong value, startDate after endDate, cursor
+ * together with offset,
  * more than VAL_QUERY_MAX parameters are errors) into *out. Appends to errs (not
  * initialised here). RC_OK, or RC_INVAL with errs->result VAL_VALIDATION_ERROR. */
 enum rc val_list_query(const struct val_kv *params, size_t n, struct val_list_query *out,

@@ -587,10 +587,17 @@ class ContractTest(ApiTestCase):
             self.assertEqual(body["appointments"], want)
             self.assertEqual(body["total"], total)
             pages = -(-total // limit)
-            self.assertEqual(body["pagination"], {
+            pagination = dict(body["pagination"])
+            cursor = pagination.pop("nextCursor")
+            self.assertEqual(pagination, {
                 "count": len(want), "total": total, "limit": limit, "offset": offset,
                 "hasMore": offset + limit < total, "totalPages": pages,
                 "currentPage": offset // limit + 1})
+            # a cursor exactly when a page follows (tests/e2e/test_listing.py walks them)
+            if offset + limit < total:
+                self.assertRegex(cursor, r"^[0-9]+\.[0-9]+\.[0-9a-f-]+$")
+            else:
+                self.assertIsNone(cursor)
             f = {"status": None, "startDate": None, "endDate": None}
             f.update(filters or {})
             self.assertEqual(body["filters"], f)
@@ -639,7 +646,8 @@ class ContractTest(ApiTestCase):
                 self.assertEqual(empty["appointments"], [])
                 self.assertEqual(empty["pagination"], {"count": 0, "total": 0, "limit": 20,
                                                        "offset": 0, "hasMore": False,
-                                                       "totalPages": 0, "currentPage": 1})
+                                                       "totalPages": 0, "currentPage": 1,
+                                                       "nextCursor": None})
                 self.assertEqual(empty["meta"], {"totalAvailable": 0, "totalFiltered": 0,
                                                  "filterApplied": False})
         self.assert_error(API.call("GET", "/appointments/4242?limit=101"), "VALIDATION_ERROR",

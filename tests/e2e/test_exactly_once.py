@@ -176,8 +176,10 @@ class LostReplyTest(unittest.TestCase):
         return ids.pop()
 
     def test_appointment_put_reply_lost(self):
-        # the core retries the conditional PutItem; the retry meets our own item
-        self.proxy.rules({"op": "PutItem", "contains": "-appointments-", "fault": "dropreply",
+        # the core retries the create (a TransactWriteItems: the item and its insured's
+        # counters); the retry meets our own item and counts nothing twice
+        self.proxy.rules({"op": "TransactWriteItems", "contains": "-appointments-",
+                          "fault": "dropreply",
                           "count": 1})
         replies = self.api.post_like_a_client("501", 101, "PE")
         self.assertEqual(replies[0][0], 201, replies)
@@ -185,7 +187,8 @@ class LostReplyTest(unittest.TestCase):
         self.assertEqual(self.proxy.stats()["faulted"], 1)
 
     def test_appointment_put_reply_lost_with_key(self):
-        self.proxy.rules({"op": "PutItem", "contains": "-appointments-", "fault": "dropreply",
+        self.proxy.rules({"op": "TransactWriteItems", "contains": "-appointments-",
+                          "fault": "dropreply",
                           "count": 1})
         replies = self.api.post_like_a_client("502", 102, "PE", key="lost-" + harness.rand())
         self.assertEqual(replies[0][0], 201, replies)
@@ -298,10 +301,11 @@ class KeyClaimTest(unittest.TestCase):
                              (a, b))
 
     def test_twin_takes_over_a_released_claim(self):
-        # A's PutItem of the appointment fails (a 500, no retry): A answers 503 and gives
-        # its claim up; B, waiting on it, takes it over with A's id; A's retry replays it
+        # A's create of the appointment (a TransactWriteItems with the insured's counters)
+        # fails (a 500, no retry): A answers 503 and gives its claim up; B, waiting on it,
+        # takes it over with A's id; A's retry replays it
         self.start_api({"AWS_MAX_ATTEMPTS": "1"})
-        self.proxy.rules({"op": "PutItem", "contains": "-appointments-", "fault": "500",
+        self.proxy.rules({"op": "TransactWriteItems", "contains": "-appointments-", "fault": "500",
                           "count": 1}, *self.slow_claim_writes())
         key = "released-" + harness.rand()
         a, b = self.twins("704", 134, key)

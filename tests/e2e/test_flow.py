@@ -217,8 +217,9 @@ class FlowTest(unittest.TestCase):
         self.assertIn('appointmentd_messages_received_total{queue="completion"}', text)
         self.assertIn('appointmentd_messages_succeeded_total{queue="completion"}', text)
         self.assertIn("appointmentd_handler_duration_seconds_bucket", text)
-        self.assertIn('appointmentd_aws_calls_total{service="dynamodb",operation="UpdateItem",'
-                      'outcome="ok"}', text)
+        # the status change and the insured's counters, in one transaction
+        self.assertIn('appointmentd_aws_calls_total{service="dynamodb",'
+                      'operation="TransactWriteItems",outcome="ok"}', text)
         self.assertIn('appointmentd_aws_calls_total{service="sqs",operation="ReceiveMessage",'
                       'outcome="ok"}', text)
         self.assertRegex(text, r'appointmentd_queue_oldest_message_age_seconds\{queue="completion"\} [0-9.e+-]+')

@@ -214,7 +214,7 @@ class ReloadTest(unittest.TestCase):
         p, notify, _ = self.start_api(cfg, {"WATCHDOG_USEC": "4000000",
                                             "AWS_ENDPOINT_URL_DYNAMODB": proxy.url})
         notify.wait_for("WATCHDOG=1", timeout=10)
-        proxy.rules({"op": "PutItem", "fault": "slow:30000", "count": -1})
+        proxy.rules({"op": "TransactWriteItems", "fault": "slow:30000", "count": -1})  # the create
         stuck = [threading.Thread(target=self.post_quietly, args=(port, "PE", 105 + i), daemon=True)
                  for i in range(3)]
         for t in stuck:

@@ -373,7 +373,7 @@ class SharedPortProbe(unittest.TestCase):
             pass
 
     def test_probes_count_only_their_own_answer(self):
-        self.proxy.rules({"op": "PutItem", "fault": "slow:20000", "count": -1})
+        self.proxy.rules({"op": "TransactWriteItems", "fault": "slow:20000", "count": -1})
         posts = [threading.Thread(target=self.post_quietly, args=(n,), daemon=True)
                  for n in range(12)]
         for t in posts:

@@ -264,7 +264,7 @@ def rows():
     # client's 5 s request timeout, so some requests arrive after their caller gave up);
     # apply-then-drop on the writes that service takes
     label = {"dynamodb": "DynamoDB", "sns": "SNS", "sqs": "SQS", "events": "EventBridge"}
-    drops = {"dynamodb": ("PutItem", "UpdateItem"), "sns": ("Publish",),
+    drops = {"dynamodb": ("PutItem", "UpdateItem", "TransactWriteItems"), "sns": ("Publish",),
              "sqs": ("DeleteMessage*",), "events": ("PutEvents",)}
     phase_of = {"dynamodb": "dynamodb", "sns": "sns+events", "events": "sns+events",
                 "sqs": "sqs"}

@@ -199,7 +199,7 @@ class TestProvisionDestroy(CtlBase):
             self.assertEqual(g["Projection"]["ProjectionType"], "ALL")
             self.assertEqual(g["KeySchema"][0]["AttributeName"], n.split("-")[0])
             self.assertEqual(g["KeySchema"][1], {"AttributeName": "createdAt", "KeyType": "RANGE"})
-        for side in ("idempotency", "quota"):
+        for side in ("idempotency", "quota", "counters"):
             tn = "%s-%s-%s" % (PREFIX, side, self.stage)
             st = self.ddb.describe_table(TableName=tn)["Table"]
             self.assertEqual(st["KeySchema"], [{"AttributeName": "key", "KeyType": "HASH"}])
@@ -298,7 +298,7 @@ class TestProvisionDestroy(CtlBase):
             with self.assertRaises(ClientError, msg="%s %s still there" % (fn.__name__, kw)):
                 fn(**kw)
         gone(self.ddb.describe_table, TableName=self.table)
-        for side in ("idempotency", "quota"):
+        for side in ("idempotency", "quota", "counters"):
             gone(self.ddb.describe_table, TableName="%s-%s-%s" % (PREFIX, side, self.stage))
         for q in [self.name(cc) for cc in COUNTRIES] + [self.name("completion"),
                                                        self.name("error")]:
@@ -317,7 +317,7 @@ class TestProvisionDestroy(CtlBase):
         r = self.ctl("provision", "--password-from-env", "--env-file", env_file, env=self.env,
                      check=0)
         lines = progress(r.stdout)
-        self.assertEqual(len(lines), 16 + 7 * len(COUNTRIES), r.stdout)
+        self.assertEqual(len(lines), 18 + 7 * len(COUNTRIES), r.stdout)
         for l in lines:
             self.assertRegex(l, r"^(created|skipped) (table|pitr|ttl|dlq|queue|topic|"
                                 r"queue-policy|subscription|bus|rule|target|ssm-parameter) ")
@@ -340,7 +340,7 @@ class TestProvisionDestroy(CtlBase):
         # DynamoDB Local), and the same environment
         r = self.ctl("provision", "--password-from-env", env=self.env, check=0)
         lines = progress(r.stdout)
-        self.assertEqual(len(lines), 16 + 7 * len(COUNTRIES), r.stdout)
+        self.assertEqual(len(lines), 18 + 7 * len(COUNTRIES), r.stdout)
         for l in lines:
             self.assertRegex(l, r"^(exists|skipped pitr) ", r.stdout)
         self.assertEqual(env_block(r.stdout), env_lines)
@@ -351,7 +351,7 @@ class TestProvisionDestroy(CtlBase):
         # destroy: everything deleted; again: everything absent
         r = self.ctl("destroy", "--yes", env=self.env, check=0)
         lines = r.stdout.splitlines()
-        self.assertEqual(len(lines), 11 + 6 * len(COUNTRIES), r.stdout)
+        self.assertEqual(len(lines), 12 + 6 * len(COUNTRIES), r.stdout)
         for l in lines:
             self.assertRegex(l, r"^deleted ", r.stdout)
         self.verify_gone()

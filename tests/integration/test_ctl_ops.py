@@ -247,7 +247,7 @@ class CtlOps(unittest.TestCase):
                 self.assertIs(res["exists"], False, res)
             else:
                 self.assertIs(res["exists"], True, res)
-        self.assertEqual(len(kinds["table"]), 3)
+        self.assertEqual(len(kinds["table"]), 4)
         self.assertEqual(sorted(kinds["queue"]), sorted(self.qname(q) for q in
                                                         ("completion", "error", "pe", "cl")))
         self.assertEqual(sorted(kinds["dlq"]), sorted(self.qname(q) + "-dlq" for q in
@@ -351,13 +351,13 @@ class CtlOps(unittest.TestCase):
             self.assertRegex(l, r"^ok %s " % KINDS)
         kinds = [k for k, _ in lines]
         self.assertEqual(kinds.count("endpoint"), 5)
-        self.assertEqual(kinds.count("table"), 3)
+        self.assertEqual(kinds.count("table"), 4)
         self.assertEqual(kinds.count("queue") + kinds.count("dlq"), 8)
         self.assertEqual(kinds.count("topic"), 2)
         self.assertEqual(kinds.count("bus"), 1)
         self.assertEqual(kinds.count("database"), 2)
         self.assertEqual(lines[("password", "rds-password")], (True, "from environment"))
-        self.assertEqual(len(r.stdout.splitlines()), 1 + 5 + 3 + 8 + 2 + 1 + 1 + 1 + 2)
+        self.assertEqual(len(r.stdout.splitlines()), 1 + 5 + 4 + 8 + 2 + 1 + 1 + 1 + 2)
 
         # the old dump, for scripts that want the effective values
         r = self.ctl("check", "--print-config", check=0)
@@ -511,9 +511,9 @@ class CtlOps(unittest.TestCase):
                                   "provision"], self.d.env)
         self.assertEqual(code, 0, out + err)
         steps = [l for l in out.splitlines() if not l.startswith("#") and "=" not in l]
-        self.assertEqual(len(steps), 30, out)
+        self.assertEqual(len(steps), 32, out)
         for i, l in enumerate(steps, 1):
-            self.assertRegex(l, r"^\[%d/30\] (exists|skipped) " % i)
+            self.assertRegex(l, r"^\[%d/32\] (exists|skipped) " % i)
         r = self.ctl("provision", check=0)
         self.assertNotIn("[", r.stdout)
         self.assertNotIn("\r", r.stdout)

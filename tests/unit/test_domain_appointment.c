@@ -253,7 +253,8 @@ START_TEST(test_list_pagination)
 {
 	const struct page_case *c = &page_cases[_i];
 	struct appointment items[3];
-	struct appt_page pg = {c->total, c->available, c->limit, c->offset, NULL, NULL, NULL};
+	struct appt_page pg = {.total = c->total, .total_available = c->available,
+			       .limit = c->limit, .offset = c->offset, .more = c->has_more};
 	struct json_object *o = NULL;
 	struct json_object *p = NULL;
 	struct json_object *arr = NULL;
@@ -285,14 +286,16 @@ END_TEST
 
 START_TEST(test_list_exact)
 {
-	struct appt_page pg = {0, 4, 20, 0, "failed", "2026-01-01T00:00:00.000Z", NULL};
-	struct appt_page bad = {0, 0, 0, 0, NULL, NULL, NULL};
+	struct appt_page pg = {.total_available = 4, .limit = 20, .status = "failed",
+			       .start_date = "2026-01-01T00:00:00.000Z"};
+	struct appt_page bad = {0};
 	char *text = NULL;
 
 	ck_assert_int_eq(appt_list_json(NULL, 0, &pg, &text), RC_OK);
 	ck_assert_str_eq(text, "{\"appointments\":[],\"total\":0,"
 	                       "\"pagination\":{\"count\":0,\"total\":0,\"limit\":20,\"offset\":0,"
-	                       "\"hasMore\":false,\"totalPages\":0,\"currentPage\":1},"
+	                       "\"hasMore\":false,\"totalPages\":0,\"currentPage\":1,"
+	                       "\"nextCursor\":null},"
 	                       "\"filters\":{\"status\":\"failed\","
 	                       "\"startDate\":\"2026-01-01T00:00:00.000Z\",\"endDate\":null},"
 	                       "\"meta\":{\"totalAvailable\":4,\"totalFiltered\":0,"
@@ -303,6 +306,13 @@ START_TEST(test_list_exact)
 	bad.limit = 1;
 	bad.offset = -1;
 	ck_assert_int_eq(appt_list_json(NULL, 0, &bad, &text), RC_INVAL);
+	/* the next page's cursor, when there is one */
+	pg = (struct appt_page){.total = 3, .total_available = 3, .limit = 1, .more = true,
+				.next_cursor = "1.1767261200000.abc"};
+	ck_assert_int_eq(appt_list_json(NULL, 0, &pg, &text), RC_OK);
+	ck_assert_ptr_nonnull(strstr(text, "\"hasMore\":true,\"totalPages\":3,\"currentPage\":1,"
+					   "\"nextCursor\":\"1.1767261200000.abc\"}"));
+	free(text);
 }
 END_TEST
 

@@ -538,6 +538,17 @@ static const struct query_case query_cases[] = {
 	 0, 0, NULL, NULL},
 	{{{"status", "12345678901234567890123456789012345678901234567890123456789012345"}},
 	 "status:too_long", 0, 0, 0, NULL, NULL},
+	{{{"cursor", "3.1767261200000.abc-1"}}, "", -1, 20, 0, NULL, NULL},
+	{{{"cursor", "3.1767261200000.abc-1"}, {"offset", "0"}}, "offset:not_allowed", 0, 0, 0,
+	 NULL, NULL},
+	{{{"cursor", ""}}, "cursor:invalid_format", 0, 0, 0, NULL, NULL},
+	{{{"cursor", "3.1767261200000."}}, "cursor:invalid_format", 0, 0, 0, NULL, NULL},
+	{{{"cursor", "x.1767261200000.a"}}, "cursor:invalid_format", 0, 0, 0, NULL, NULL},
+	{{{"cursor", "1.1767261200000.a_b"}}, "cursor:invalid_format", 0, 0, 0, NULL, NULL},
+	{{{"cursor", "1.253402300800000.a"}}, "cursor:invalid_format", 0, 0, 0, NULL, NULL},
+	{{{"cursor", "1000000001.1.a"}}, "cursor:invalid_format", 0, 0, 0, NULL, NULL},
+	{{{"cursor", "1.1.0123456789012345678901234567890123456"}}, "cursor:invalid_format", 0, 0,
+	 0, NULL, NULL},
 	{{{"foo", "1"}, {"status", "x"}, {"limit", "0"}, {"offset", "x"}, {"endDate", "x"},
 	  {"bar", NULL}},
 	 "status:not_allowed,limit:out_of_range,offset:invalid_format,endDate:invalid_format,"
@@ -618,6 +629,34 @@ START_TEST(test_query_limits_and_mix)
 	ck_assert_int_eq(val_insured_id("", out, &e), RC_INVAL);
 	ck_assert_int_eq(val_list_query(NULL, 0, &q, &e), RC_OK);
 	ck_assert_uint_eq(e.count, 1);
+}
+END_TEST
+
+START_TEST(test_cursor_roundtrip)
+{
+	struct val_cursor c = {.pos = 40, .created_at = "2026-01-07T10:00:00.000Z",
+			       .id = "3f2b7c1e-0d7a-4a57-9a4e-2f0c9d1b8e11"};
+	struct val_cursor back;
+	char text[VAL_CURSOR_SIZE];
+
+	ck_assert_int_eq(val_cursor_format(&c, text), RC_OK);
+	ck_assert_str_eq(text, "40.1767780000000.3f2b7c1e-0d7a-4a57-9a4e-2f0c9d1b8e11");
+	ck_assert_int_eq(val_cursor_parse(text, &back), RC_OK);
+	ck_assert_int_eq(back.pos, 40);
+	ck_assert_str_eq(back.created_at, c.created_at);
+	ck_assert_str_eq(back.id, c.id);
+	/* the largest fits a query value */
+	c.pos = VAL_CURSOR_POS_MAX;
+	snprintf(c.created_at, sizeof(c.created_at), "9999-12-31T23:59:59.999Z");
+	ck_assert_int_eq(val_cursor_format(&c, text), RC_OK);
+	ck_assert_uint_le(strlen(text), VAL_QUERY_VALUE_MAX);
+	ck_assert_int_eq(val_cursor_parse(text, &back), RC_OK);
+	c.pos = -1;
+	ck_assert_int_eq(val_cursor_format(&c, text), RC_INVAL);
+	c.pos = 0;
+	snprintf(c.id, sizeof(c.id), "a b");
+	ck_assert_int_eq(val_cursor_format(&c, text), RC_INVAL);
+	ck_assert_int_eq(val_cursor_parse(NULL, &back), RC_INVAL);
 }
 END_TEST
 
@@ -723,6 +762,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_query_table, 0, sizeof(query_cases) / sizeof(query_cases[0]));
 	tcase_add_test(tc, test_query_limits_and_mix);
 	tcase_add_test(tc, test_echo);
+	tcase_add_test(tc, test_cursor_roundtrip);
 	tcase_add_loop_test(tc, test_apierr_table, 0, sizeof(apierr_cases) / sizeof(apierr_cases[0]));
 	tcase_add_test(tc, test_apierr_body_exact);
 	suite_add_tcase(s, tc);
