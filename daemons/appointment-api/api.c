@@ -212,6 +212,7 @@ enum rc api_setup(struct lifecycle *lc, const void *ud, void **app, struct errbu
 	ratelimit_init(&ctx->rl, cfg->rate_limit, cfg->rate_burst, clk_mono_us());
 	atomic_init(&ctx->last_probe_ms, 0);
 	atomic_init(&ctx->probing, false);
+	atomic_init(&ctx->stopping, false);
 	if (ratelimit_clients_new(api_client_rate(cfg->per_client_rate_limit, cfg->rate_limit),
 				  api_client_rate(cfg->per_client_burst, cfg->rate_burst),
 				  &ctx->client_rl) != RC_OK)
@@ -314,6 +315,14 @@ bool api_tick(void *app, char *status, size_t n)
 	(void)str_cut(status, n, "serving; %u requests in flight", http_server_in_flight(ctx->http));
 	return now - http_probe_last_ok(ctx->probe) <= (stall > API_STALL_MIN_MS ? stall
 										 : API_STALL_MIN_MS);
+}
+
+int api_lame_duck(void *app)
+{
+	struct api_ctx *ctx = app;
+
+	atomic_store(&ctx->stopping, true);
+	return api_cfg(ctx)->shutdown_delay_ms;
 }
 
 void api_quiesce(void *app)

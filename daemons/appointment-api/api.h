@@ -79,6 +79,7 @@ struct api_ctx {
 	struct ratelimit_clients *client_rl; /* one bucket per API key or client address */
 	atomic_llong last_probe_ms;     /* monotonic ms /readyz last probed the dependencies */
 	atomic_bool probing;            /* a /readyz is probing now (the others do not) */
+	atomic_bool stopping;           /* SIGTERM came: /readyz answers 503 from now on */
 	pthread_rwlock_t keys_lock;     /* guards keys across SIGHUP */
 	struct apikeys *keys;           /* NULL = API keys disabled */
 	pthread_key_t tls;              /* struct api_thread of the calling thread */
@@ -109,6 +110,7 @@ enum rc api_setup(struct lifecycle *lc, const void *ud, void **app, struct errbu
 enum rc api_start(void *app, char *status, size_t n, struct errbuf *eb);
 enum rc api_reload(void *app, const struct conf *next, struct errbuf *eb);
 bool api_tick(void *app, char *status, size_t n);
+int api_lame_duck(void *app);
 void api_quiesce(void *app);
 bool api_drain(void *app, int timeout_ms);
 unsigned api_in_flight(void *app);

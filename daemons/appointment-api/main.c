@@ -10,6 +10,7 @@ static const struct lifecycle_app api_app = {
 	.start = api_start,
 	.reload = api_reload,
 	.tick = api_tick,
+	.lame_duck = api_lame_duck,
 	.quiesce = api_quiesce,
 	.drain = api_drain,
 	.in_flight = api_in_flight,

@@ -76,6 +76,12 @@ void api_readyz(void *ud, const struct http_request *req, struct http_response *
 	bool sns;
 
 	(void)req;
+	if (atomic_load(&ctx->stopping)) {
+		/* the lame duck of a stop: still serving, but take this host out */
+		http_reply(resp, 503, strdup("{\"status\":\"stopping\"}"));
+		http_add_header(resp, "Retry-After", "5");
+		return;
+	}
 	if (!recent_ok(&ctx->ddb_dep, now) || !recent_ok(&ctx->sns_dep, now)) {
 		probe_maybe(ctx, now);
 		now = clk_mono_ms();

@@ -100,6 +100,7 @@ static const struct cfg_key conf_keys[] = {
 	G("api", "key_quota_per_day", CFG_INT, key_quota_per_day, "10000", 1, 1000000000, true,
 	  NULL, NULL),
 	G("api", "body_limit", CFG_INT, body_limit, "16384", 256, 1048576, false, NULL, NULL),
+	G("api", "shutdown_delay_ms", CFG_INT, shutdown_delay_ms, "0", 0, 20000, true, NULL, NULL),
 	G("api", "threads", CFG_INT, api_threads, "8", 1, 256, false, NULL, NULL),
 	G("api", "db_check_timeout_ms", CFG_INT, db_check_timeout_ms, "1000", 50, 30000, false,
 	  NULL, NULL),

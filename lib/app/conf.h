@@ -68,6 +68,7 @@ struct conf {
 	int key_quota_per_day;      /* requests per API key per UTC day (reloadable) */
 	int body_limit;             /* bytes accepted in a request body */
 	int api_threads;            /* HTTP worker threads */
+	int shutdown_delay_ms;      /* SIGTERM: /readyz 503 this long before the listener closes */
 	int db_check_timeout_ms;    /* schedule check in PostgreSQL before accepting */
 	int list_page_size;         /* Limit of each DynamoDB Query page of a listing; 0 = 1 MB pages */
 	int per_client_rate_limit;  /* token bucket refill of one API key (or client address when

@@ -238,12 +238,39 @@ static void exit_now(struct lifecycle *lc)
 	_exit(SVC_EXIT_FAILURE);
 }
 
-/* The first stop: quiesce, then drain within drain_ms, watching for a second one. */
+/* Serving on, not ready, for the lame duck's ms (a second stop exits at once). */
+static void lame_duck(struct lifecycle *lc, int64_t deadline)
+{
+	int ms = lc->app->lame_duck != NULL ? lc->app->lame_duck(lc->ctx) : 0;
+	int64_t until;
+
+	if (ms <= 0)
+		return;
+	until = clk_mono_ms() + ms;
+	if (until > deadline)
+		until = deadline;
+	log_info(&lc->lg, NULL, "stopping: not ready, serving %d ms more before closing", ms);
+	svc_status(&lc->svc, "stopping: not ready, serving %d ms more", ms);
+	while (clk_mono_ms() < until) {
+		int64_t left = until - clk_mono_ms();
+		enum svc_event ev;
+
+		ev = svc_wait(&lc->svc, left < DRAIN_SLICE_MS ? (int)left : DRAIN_SLICE_MS);
+
+		if (ev == SVC_EV_STOP || ev == SVC_EV_STOP_NOW)
+			exit_now(lc);
+		svc_watchdog(&lc->svc);
+	}
+}
+
+/* The first stop: the lame duck, quiesce, then drain, all within drain_ms, watching for a
+ * second one. */
 static void drain(struct lifecycle *lc)
 {
 	int64_t deadline = clk_mono_ms() + lc->app->drain_ms;
 	unsigned n = 0;
 
+	lame_duck(lc, deadline);
 	lc->app->quiesce(lc->ctx);
 	if (lc->app->in_flight != NULL)
 		n = lc->app->in_flight(lc->ctx);

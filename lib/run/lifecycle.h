@@ -47,6 +47,10 @@ struct lifecycle_app {
 	 * made progress since the last call (false: no WATCHDOG=1, so systemd restarts a stuck
 	 * daemon), and the STATUS= line. Required. */
 	bool (*tick)(void *app, char *status, size_t n);
+	/* First SIGTERM, before quiesce: stop reporting ready (a load balancer's health check
+	 * takes the host out) and return how long to go on serving before quiesce, in ms (0:
+	 * none). Counts against drain_ms; a second SIGTERM meanwhile exits at once. */
+	int (*lame_duck)(void *app);
 	/* First SIGTERM: stop taking new work (the listener, the receiver). Required. */
 	void (*quiesce)(void *app);
 	/* Waits up to timeout_ms for the work in flight; true when none is left. Called in short

@@ -340,6 +340,36 @@ class Guards(unittest.TestCase):
             self.assertEqual(got, [200, 200, 200, 429], got)
 
 
+class RollingStop(unittest.TestCase):
+    """A rolling restart behind a load balancer: on SIGTERM with shutdown_delay_ms, /readyz
+    turns 503 at once while every other route is still served, then the listener closes
+    and the process drains and exits 0 (docs/operations.md)."""
+
+    def test_readyz_flips_before_the_listener_closes(self):
+        api = ApiProc(extra="[api]\nshutdown_delay_ms = 2000\n")
+        try:
+            deadline = time.monotonic() + 15
+            while call(api.port, "GET", "/readyz")[0] != 200:
+                self.assertLess(time.monotonic(), deadline, "never ready")
+                time.sleep(0.2)
+            t0 = time.monotonic()
+            api.proc.terminate()
+            time.sleep(0.3)
+            st, headers, doc = call(api.port, "GET", "/readyz")
+            self.assertEqual((st, doc), (503, {"status": "stopping"}))
+            self.assertIn("retry-after", headers)
+            self.assertEqual(call(api.port, "GET", "/appointments/68000")[0], 200)
+            st, _, doc = call(api.port, "POST", "/appointments",
+                              {"insuredId": "68000", "scheduleId": 150, "countryISO": "PE"})
+            self.assertEqual(st, 201, doc)
+            self.assertIsNone(api.proc.poll(), "exited before its shutdown delay")
+            self.assertEqual(api.proc.wait(timeout=30), 0, api.logs()[-2000:])
+            self.assertGreaterEqual(time.monotonic() - t0, 2.0)
+            self.assertIn("stopping: not ready, serving 2000 ms more", api.logs())
+        finally:
+            api.stop()
+
+
 class SharedPortProbe(unittest.TestCase):
     """Two APIs on one SO_REUSEPORT port, each under a 4 s watchdog, each with one HTTP
     thread. The kernel may hand an API's self-probe to its sibling: a sibling's answer
