@@ -26,7 +26,7 @@ static const struct command commands[] = {
 	{"redrive", ctl_cmd_redrive,
 	 "move a DLQ's messages back to its queue: QUEUE [--dry-run] [--max N]"},
 	{"reconcile", ctl_cmd_reconcile,
-	 "re-publish stuck pending, re-announce stuck processed [--older-than S]"},
+	 "re-publish stuck pending, re-announce stuck processed [--older-than S] [--every S]"},
 	{"logs", ctl_cmd_logs, "journalctl over the units [UNIT...] [-f] [--request-id ID] ..."},
 	{"destroy", ctl_cmd_destroy, "delete everything provision made (needs --yes)"},
 };

@@ -1,13 +1,17 @@
-/* reconcile.c — `appointmentctl reconcile [--older-than SECONDS]`, the reconciler of SPEC §6
- * (appointment-reconcile.timer runs it every 5 minutes). On status-createdAt-index, oldest
- * first: every `pending` appointment created before now − the limit is published again to
+/* reconcile.c — `appointmentctl reconcile [--older-than SECONDS] [--every SECONDS]`, the
+ * reconciler of SPEC §6 (appointment-reconcile.timer runs it every 5 minutes; --every is the
+ * timer's logic where there is no systemd: scripts/up runs it). On status-createdAt-index,
+ * oldest first: every `pending` appointment created before now − the limit is published again to
  * its country topic (the API stored it but its publish failed, or the message was lost);
  * every `processed` one is announced again ("Appointment Processed" on the bus) so the
  * completion daemon completes it. Safe to repeat and to run on several hosts at once: the
  * worker and the completion daemon are idempotent. Every item is tried; the exit status is 1
  * when any failed. */
+#include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "aws/dynamodb.h"
 #include "aws/eventbridge.h"
@@ -24,6 +28,7 @@
 #define RECONCILE_FAIL_STREAK 20          /* failures in a row that end the walk: the
 					   * endpoint is down, the next run retries */
 #define OLDER_THAN_MAX (366L * 24 * 3600) /* --older-than: a year */
+#define EVERY_MAX (24L * 3600)            /* --every: a day */
 #define N_KINDS 2                         /* pending, processed */
 
 /* Per status and country: how many went out, how many failed. */
@@ -177,13 +182,70 @@ static void summary(struct recon *r, const char *before, long older_than)
 	fflush(r->x.out);
 }
 
+/* One run: both walks over items created before now - older_than, then the summary. The
+ * tallies start from zero; a topic that could not be found is looked up again. Returns the
+ * exit status of the run. */
+static int run_once(struct recon *r, long older_than)
+{
+	char before[TU_ISO_SIZE];
+
+	memset(r->t, 0, sizeof(r->t));
+	memset(r->seen, 0, sizeof(r->seen));
+	memset(r->gave_up, 0, sizeof(r->gave_up));
+	memset(r->topic_err, 0, sizeof(r->topic_err));
+	r->first_error[0] = '\0';
+	if (tu_format_ms(clk_wall_ms() - older_than * 1000, before) != RC_OK)
+		return ctl_die(CTL_EXIT_FAILURE, "reconcile: the clock is out of range");
+	/* both walks always: a dead SNS does not stop the re-announcements on EventBridge */
+	for (int k = 0; k < N_KINDS; k++)
+		walk(r, k, before);
+	summary(r, before, older_than);
+	if (r->first_error[0] != '\0')
+		return ctl_die(CTL_EXIT_FAILURE, "reconcile: not everything went out (first failure: "
+			       "%s)", r->first_error);
+	return CTL_EXIT_OK;
+}
+
+/* --every: a run every `every` seconds (from the start of one to the start of the next)
+ * until SIGTERM, SIGINT or SIGHUP, which end the wait at once, or a run, once it is done.
+ * A failed run is reported and the next one retries, as the timer would; exit 0 on a stop.
+ * The signals were blocked before any client (and any thread of libcurl) existed. */
+static int run_every(struct recon *r, long older_than, long every, const sigset_t *stops)
+{
+	for (;;) {
+		int64_t next = clk_mono_ms() + every * 1000;
+		int sig = -1;
+
+		(void)run_once(r, older_than);
+		while (sig < 0) {
+			int64_t left = next - clk_mono_ms();
+			struct timespec ts;
+
+			if (left <= 0)
+				break;
+			ts.tv_sec = (time_t)(left / 1000);
+			ts.tv_nsec = (long)(left % 1000) * 1000000L;
+			sig = sigtimedwait(stops, NULL, &ts);
+			if (sig < 0 && errno != EINTR && errno != EAGAIN)
+				return ctl_die(CTL_EXIT_FAILURE, "reconcile: waiting for signals: %s",
+					       strerror(errno));
+		}
+		if (sig >= 0) {
+			fprintf(r->x.out, "reconcile: stopped by signal %d\n", sig);
+			fflush(r->x.out);
+			return CTL_EXIT_OK;
+		}
+	}
+}
+
 int ctl_cmd_reconcile(const char *config_path, int argc, char **argv)
 {
 	struct recon *r = calloc(1, sizeof(*r));
 	struct errbuf eb = {{0}};
-	char before[TU_ISO_SIZE];
 	const char *v = NULL;
 	long older_than = -1;
+	long every = 0;
+	sigset_t stops;
 	int code = CTL_EXIT_OK;
 
 	if (r == NULL)
@@ -197,13 +259,36 @@ int ctl_cmd_reconcile(const char *config_path, int argc, char **argv)
 					       "whole number from 0 to %ld", OLDER_THAN_MAX);
 				goto out;
 			}
+			continue;
+		}
+		o = ctl_opt_value(argc, argv, &i, "--every", &v);
+		if (o != 0) {
+			if (o < 0 || !ctl_parse_long(v, 1, EVERY_MAX, &every)) {
+				code = ctl_die(CTL_EXIT_USAGE, "reconcile: --every needs seconds, a whole "
+					       "number from 1 to %ld", EVERY_MAX);
+				goto out;
+			}
 		} else if (strcmp(argv[i], "--help") == 0) {
-			printf("usage: " CTL_NAME " [--config PATH] reconcile [--older-than SECONDS]\n"
-			       "default SECONDS: [worker] reconcile_after_seconds (300)\n");
+			printf("usage: " CTL_NAME " [--config PATH] reconcile [--older-than SECONDS] "
+			       "[--every SECONDS]\n"
+			       "default --older-than: [worker] reconcile_after_seconds (300; dev 60)\n"
+			       "--every: run again every SECONDS until SIGTERM/SIGINT (exit 0)\n");
 			goto out;
 		} else {
 			code = ctl_die(CTL_EXIT_USAGE, "reconcile: unknown argument '%s' (try "
 				       "reconcile --help)", argv[i]);
+			goto out;
+		}
+	}
+	if (every > 0) {
+		/* before any client exists: libcurl's resolver threads inherit the mask */
+		sigemptyset(&stops);
+		sigaddset(&stops, SIGTERM);
+		sigaddset(&stops, SIGINT);
+		sigaddset(&stops, SIGHUP);
+		if (sigprocmask(SIG_BLOCK, &stops, NULL) != 0) {
+			code = ctl_die(CTL_EXIT_FAILURE, "reconcile: blocking signals: %s",
+				       strerror(errno));
 			goto out;
 		}
 	}
@@ -212,21 +297,11 @@ int ctl_cmd_reconcile(const char *config_path, int argc, char **argv)
 		goto out;
 	if (older_than < 0)
 		older_than = r->x.cfg->reconcile_after_seconds;
-	if (tu_format_ms(clk_wall_ms() - older_than * 1000, before) != RC_OK) {
-		code = ctl_die(CTL_EXIT_FAILURE, "reconcile: the clock is out of range");
-		goto out;
-	}
 	if (ctl_clients_open(&r->x, CTL_DDB | CTL_SNS | CTL_EVB, &r->cl, &eb) != RC_OK) {
 		code = ctl_fail(&eb);
 		goto out;
 	}
-	/* both walks always: a dead SNS does not stop the re-announcements on EventBridge */
-	for (int k = 0; k < N_KINDS; k++)
-		walk(r, k, before);
-	summary(r, before, older_than);
-	if (r->first_error[0] != '\0')
-		code = ctl_die(CTL_EXIT_FAILURE, "reconcile: not everything went out (first failure: "
-			       "%s)", r->first_error);
+	code = every > 0 ? run_every(r, older_than, every, &stops) : run_once(r, older_than);
 out:
 	ctl_clients_close(&r->cl);
 	ctl_close(&r->x);
