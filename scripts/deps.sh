@@ -35,6 +35,7 @@ PACKAGES=(
 	ca-certificates curl jq procps iproute2 util-linux postgresql-client
 	systemd-container docker-compose python3-yaml cppcheck
 	docker.io debootstrap
+	wrk
 )
 # Node: Debian's nodejs + npm on a fresh box. A machine that already has node and npm
 # (e.g. a NodeSource build, which conflicts with Debian's npm package) keeps its own.

@@ -1,0 +1,364 @@
+#!/usr/bin/python3
+"""tests/bench/bench.py — the runner of scripts/bench (issue 13). scripts/bench starts a
+private local stack, builds, exports the stack's environment and calls this; it:
+
+- makes a deployment (databases, provision, migrate, seed) whose SNS and SQS are on fauxqs
+  and EventBridge/SSM on moto, the split scripts/up runs (docs/local-stack.md): the country
+  topics and queues on fauxqs, the completion and error queues on moto (EventBridge
+  delivers only to moto's queues);
+- starts appointment-api (READY=1 time through a NOTIFY_SOCKET), drives it with wrk at
+  c = 1/8/32 (POST, then GET of a 20-item list), reads its CPU (utime + stime of
+  /proc/PID/stat) around each POST run and its RSS (VmRSS idle, VmHWM peak);
+- runs the limit loops (tests/bench/bench_floor.c, our own clients, same concurrency):
+  schedule SELECT + PutItem + Publish, and one bare Query of the same 20 items;
+- times the pipeline: N appointments POSTed, then until all are `completed`, with the
+  workers and completion daemon running; once on the split stack and (unless skipped) once
+  with SNS/SQS on moto as the old default stack had it;
+- prints the goal table of the issue (figure, ours, limit, ratio, goal, met?) and writes it
+  as markdown (--out).
+
+Figures only: nothing here asserts a time. --quick runs each step briefly (scripts/test
+checks that it runs and prints the table)."""
+import argparse
+import concurrent.futures
+import http.client
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+import harness  # noqa: E402
+
+HZ = os.sysconf("SC_CLK_TCK")
+BENCH = os.path.dirname(os.path.abspath(__file__))
+SCHEDULE = 100  # a seeded PE schedule: POSTs are checked against it, never booked (no worker)
+GET_INSURED = "09999"
+
+
+def log(msg):
+    print("bench: " + msg, flush=True)
+
+
+def proc_cpu_s(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / HZ  # utime, stime
+
+
+def proc_kib(pid, key):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def wrk(port, conns, seconds, script=None, path="/"):
+    """Runs wrk; returns (requests, req/s, non-2xx)."""
+    threads = min(conns, 2)
+    cmd = ["wrk", "-t%d" % threads, "-c%d" % conns, "-d%ds" % seconds, "--latency"]
+    if script:
+        cmd += ["-s", script]
+    cmd.append("http://127.0.0.1:%d%s" % (port, path))
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60).stdout
+    reqs = int(re.search(r"(\d+) requests in", out).group(1))
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
+    lat = None
+    if p50:
+        lat = float(p50.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[p50.group(2)]
+    return reqs, rps, int(m.group(1)) if m else 0, lat
+
+
+def floor(build, env, mode, conns, seconds):
+    exe = os.path.join(build, "tests", "bench", "bench_floor")
+    r = subprocess.run([exe, mode, str(conns), str(seconds)], env=env, capture_output=True,
+                       text=True, timeout=seconds + 60)
+    if r.returncode != 0:
+        raise RuntimeError("bench_floor %s failed: %s" % (mode, r.stderr[-2000:]))
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+class Api:
+    """appointment-api with its READY=1 time measured from just before exec."""
+
+    def __init__(self, d, env):
+        self.notify = harness.NotifySocket(os.path.join(d.dir, "notify-api-" + harness.rand(4)))
+        log_path = os.path.join(d.dir, "api.log")
+        env = dict(env, NOTIFY_SOCKET=self.notify.path)
+        t0 = time.monotonic()
+        with open(log_path, "a") as lf:
+            self.proc = subprocess.Popen([harness.binary("appointment-api"), "--config",
+                                          d.config], env=env, stdout=lf, stderr=lf,
+                                         start_new_session=True)
+        while not self.notify.seen("READY=1"):
+            if self.proc.poll() is not None or time.monotonic() - t0 > 20:
+                raise RuntimeError("appointment-api did not start (log %s)" % log_path)
+            time.sleep(0.001)
+        self.ready_ms = (time.monotonic() - t0) * 1000
+        self.port = d.port
+        self.pid = self.proc.pid
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.notify.close()
+
+
+def post(port, insured, schedule, conn=None):
+    c = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    body = json.dumps({"insuredId": insured, "scheduleId": schedule, "countryISO": "PE"})
+    c.request("POST", "/appointments", body=body, headers={"Content-Type": "application/json"})
+    r = c.getresponse()
+    data = r.read()
+    if conn is None:
+        c.close()
+    return r.status, data
+
+
+def split_env(base, sns_sqs):
+    """base with SNS and SQS on the given endpoint (EventBridge, SSM and DynamoDB as set)."""
+    env = dict(base)
+    env["AWS_ENDPOINT_URL_SNS"] = env["AWS_ENDPOINT_URL_SQS"] = sns_sqs
+    return env
+
+
+def completed_count(d):
+    ddb = harness.aws_client("dynamodb")
+    n, start = 0, None
+    while True:
+        kw = dict(TableName="medical-appointment-scheduling-appointments-" + d.stage,
+                  IndexName="status-createdAt-index", KeyConditionExpression="#s = :c",
+                  ExpressionAttributeNames={"#s": "status"},
+                  ExpressionAttributeValues={":c": {"S": "completed"}}, Select="COUNT")
+        if start:
+            kw["ExclusiveStartKey"] = start
+        r = ddb.query(**kw)
+        n += r["Count"]
+        start = r.get("LastEvaluatedKey")
+        if not start:
+            return n
+
+
+def pipeline(d, n, api_env, worker_env, completion_env, timeout):
+    """POSTs n appointments on distinct PE schedules (8 clients), waits until all are
+    completed. Returns (seconds, appointments/s, completed)."""
+    d.start("appointment-worker", "--country", "pe", env=worker_env)
+    d.start("appointment-completion", env=completion_env)
+    api = Api(d, api_env)
+    try:
+        t0 = time.monotonic()
+
+        def chunk(k):
+            conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=30)
+            bad = 0
+            for i in range(k, n, 8):
+                status, _ = post(api.port, "%05d" % (20000 + i), 1000 + i, conn)
+                bad += status != 201
+            conn.close()
+            return bad
+
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            bad = sum(pool.map(chunk, range(8)))
+        posted = time.monotonic() - t0
+        done = 0
+        while time.monotonic() - t0 < timeout:
+            done = completed_count(d)
+            if done >= n - bad:
+                break
+            time.sleep(0.5)
+        secs = time.monotonic() - t0
+        log("pipeline: %d POSTed in %.1f s (%d refused), %d completed in %.1f s"
+            % (n, posted, bad, done, secs))
+        return secs, done / secs, done
+    finally:
+        api.stop()
+        for dm in reversed(d.daemons):
+            dm.stop()
+        d.daemons = []
+
+
+def run(args):
+    base = dict(os.environ)
+    fauxqs, moto = base["APPT_FAUXQS_URL"], base["AWS_ENDPOINT_URL_SQS"]
+    if "APPT_BENCH_MOTO_URL" in base:
+        moto = base["APPT_BENCH_MOTO_URL"]
+    split = split_env(base, fauxqs)
+    conns = (1, 8, 32)
+    dur = args.duration
+    res = {"conns": conns, "post": {}, "floor_post": {}, "get": {}, "floor_get": {},
+           "cpu_ms": {}, "lat": {}}
+    seed = max(args.pipeline, args.moto_pipeline) + 1100
+
+    def deployment(env, then_moto):
+        # on the split stack: provision on fauxqs first (topics, country queues), then on
+        # moto: the completion and error queues and the EventBridge targets end up on moto,
+        # the only one that delivers events
+        os.environ.update(env)
+        d = harness.Deployment(seed_count=seed,
+                               extra_config="[general]\nlog_level = info\n",
+                               countries=("PE",))
+        if then_moto:
+            d.ctl("provision", env=split_env(d.env, moto))
+        return d
+
+    d = deployment(split, True)
+    try:
+        api = Api(d, split)
+        res["ready_ms"] = api.ready_ms
+        status, _ = post(api.port, GET_INSURED, SCHEDULE)
+        assert status == 201, status
+        for _ in range(19):
+            post(api.port, GET_INSURED, SCHEDULE)
+        time.sleep(0.5)
+        res["rss_idle_kib"] = proc_kib(api.pid, "VmRSS")
+        lua = os.path.join(BENCH, "post.lua")
+        for c in conns:
+            cpu0 = proc_cpu_s(api.pid)
+            reqs, rps, bad, lat = wrk(api.port, c, dur, lua, "/appointments")
+            cpu = proc_cpu_s(api.pid) - cpu0
+            res["post"][c] = rps
+            res["lat"][c] = lat
+            res["cpu_ms"][c] = cpu * 1000 / max(reqs, 1)
+            log("POST c=%d: %.0f req/s (%d requests, %d not 2xx), %.3f ms CPU/POST"
+                % (c, rps, reqs, bad, res["cpu_ms"][c]))
+        fenv = dict(split, BENCH_TABLE="medical-appointment-scheduling-appointments-" + d.stage,
+                    BENCH_SCHEDULE=str(SCHEDULE), BENCH_DB="e2e_%s_pe" % d.stage,
+                    BENCH_INSURED=GET_INSURED)
+        name = "medical-appointment-scheduling-appointments-pe-" + d.stage
+        fenv["BENCH_TOPIC_ARN"] = [t["TopicArn"] for t in
+                                   harness.aws_client("sns").list_topics()["Topics"]
+                                   if t["TopicArn"].endswith(":" + name)][0]
+        for c in conns:
+            f = floor(harness.BUILD, fenv, "post", c, dur)
+            res["floor_post"][c] = f["rps"]
+            log("floor POST c=%d: %.0f ops/s (%d errors)" % (c, f["rps"], f["errors"]))
+        for c in conns:
+            reqs, rps, bad, _ = wrk(api.port, c, dur, None, "/appointments/" + GET_INSURED)
+            res["get"][c] = rps
+            f = floor(harness.BUILD, fenv, "get", c, dur)
+            res["floor_get"][c] = f["rps"]
+            log("GET c=%d: %.0f req/s (%d not 2xx); floor Query %.0f/s" % (c, rps, bad,
+                                                                            f["rps"]))
+        res["rss_peak_kib"] = proc_kib(api.pid, "VmHWM")
+        api.stop()
+    finally:
+        d.close()
+    # the pipeline on a deployment of its own: no backlog of the runs above in its queues
+    if args.pipeline > 0:
+        d = deployment(split, True)
+        try:
+            secs, rate, done = pipeline(d, args.pipeline, split, split,
+                                        split_env(d.env, moto), args.pipeline_timeout)
+            res["pipe"] = (args.pipeline, secs, rate, done)
+        finally:
+            d.close()
+    if args.moto_pipeline > 0:
+        # the old default stack: everything but DynamoDB on moto
+        allmoto = split_env(base, moto)
+        d = deployment(allmoto, False)
+        try:
+            secs, rate, done = pipeline(d, args.moto_pipeline, allmoto, allmoto, allmoto,
+                                        args.pipeline_timeout)
+            res["moto_pipe"] = (args.moto_pipeline, secs, rate, done)
+            # POST on that stack, after the pipeline (its queue holds no backlog then)
+            api = Api(d, allmoto)
+            try:
+                res["moto_post8"] = wrk(api.port, 8, dur, os.path.join(BENCH, "post.lua"),
+                                        "/appointments")[1]
+            finally:
+                api.stop()
+            log("moto stack: POST c=8 %.0f req/s" % res["moto_post8"])
+        finally:
+            d.close()
+    os.environ.clear()
+    os.environ.update(base)
+    return res
+
+
+def table(res, args):
+    rows = []
+
+    def row(fig, ours, limit, ratio, goal, met):
+        rows.append("| %s | %s | %s | %s | %s | %s |" % (fig, ours, limit, ratio, goal,
+                                                          "yes" if met else "**no**"))
+
+    c = res["conns"]
+    ratios = [res["post"][k] / res["floor_post"][k] for k in c]
+    row("POST req/s ÷ floor (PG SELECT + PutItem + Publish), c = 1 / 8 / 32",
+        " / ".join("%.0f" % res["post"][k] for k in c),
+        " / ".join("%.0f" % res["floor_post"][k] for k in c),
+        " / ".join("%.2f" % r for r in ratios), "≥ 0.9 at every c", min(ratios) >= 0.9)
+    cpu = [res["cpu_ms"][k] for k in c]
+    row("API CPU per POST (ms), c = 1 / 8 / 32", " / ".join("%.2f" % x for x in cpu), "",
+        "", "≤ 0.3", max(cpu) <= 0.3)
+    g = [res["get"][k] / res["floor_get"][k] for k in c]
+    row("GET (20 items) req/s ÷ one bare Query, c = 1 / 8 / 32",
+        " / ".join("%.0f" % res["get"][k] for k in c),
+        " / ".join("%.0f" % res["floor_get"][k] for k in c),
+        " / ".join("%.2f" % r for r in g), "≥ 0.85", min(g) >= 0.85)
+    if "moto_post8" in res:
+        row("default local stack: POST req/s at c = 8 (before: SNS/SQS on moto → now)",
+            "%.0f" % res["post"][8], "%.0f (moto)" % res["moto_post8"],
+            "%.1f×" % (res["post"][8] / res["moto_post8"]), "≥ 400", res["post"][8] >= 400)
+    else:
+        row("default local stack: POST req/s at c = 8", "%.0f" % res["post"][8], "", "",
+            "≥ 400", res["post"][8] >= 400)
+    if "pipe" in res:
+        n, secs, rate, done = res["pipe"]
+        before = ""
+        if "moto_pipe" in res:
+            mn, msecs, mrate, mdone = res["moto_pipe"]
+            before = "%.1f/s (moto: %d in %.0f s)" % (mrate, mn, msecs)
+        row("pipeline POST → completed, appointments/s (%d queued)" % n,
+            "%.1f/s (%d in %.1f s)" % (rate, done, secs), before, "", "≥ 150", rate >= 150)
+    row("API RSS idle / peak (MB)", "%.1f / %.1f" % (res["rss_idle_kib"] / 1024,
+                                                     res["rss_peak_kib"] / 1024), "", "",
+        "≤ 12 / ≤ 30", res["rss_idle_kib"] <= 12 * 1024 and res["rss_peak_kib"] <= 30 * 1024)
+    row("READY=1 after exec (ms)", "%.0f" % res["ready_ms"], "", "", "", True)
+    head = ["# scripts/bench%s — %s" % (" --quick" if args.quick else "",
+                                        time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())),
+            "",
+            "Machine: %s, %d CPUs, %s; build %s; %d s per run."
+            % (platform.node(), os.cpu_count(), platform.platform(), harness.BUILD,
+               args.duration),
+            "",
+            "| figure | ours | limit | ratio | goal | met? |", "|---|---|---|---|---|---|"]
+    return "\n".join(head + rows) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--out", help="write the table (markdown) here too")
+    ap.add_argument("--json", help="write the raw figures here")
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--pipeline", type=int, default=2000)
+    ap.add_argument("--moto-pipeline", type=int, default=2000)
+    ap.add_argument("--pipeline-timeout", type=float, default=600)
+    args = ap.parse_args()
+    if args.quick:
+        args.duration, args.pipeline, args.moto_pipeline = 2, 50, 0
+        args.pipeline_timeout = 60
+    res = run(args)
+    text = table(res, args)
+    print(text)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(res, f, indent=1, default=str)
+
+
+if __name__ == "__main__":
+    main()

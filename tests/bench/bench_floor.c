@@ -1,0 +1,200 @@
+/* bench_floor.c — the limit loops of scripts/bench (issue 13): what the backends allow with
+ * our own clients and nothing else, at the API's concurrency. One thread per client, each
+ * with its own connections, looping for a fixed time:
+ *   post: the PostgreSQL schedule check, a conditional PutItem of a pending item, the
+ *         AppointmentCreated Publish (the backend work of one POST /appointments);
+ *   get:  one Query of insuredId-createdAt-index, newest first, Limit 21 (a 20-item page).
+ * Prints one JSON line: {"mode", "clients", "ops", "errors", "seconds", "rps"}.
+ * Everything comes from the environment scripts/bench sets (BENCH_* and the stack's). */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "app/publish.h"
+#include "app/store.h"
+#include "app/store_item.h"
+#include "app/tables.h"
+#include "aws/ddb_attr.h"
+#include "aws/dynamodb.h"
+#include "aws/sns.h"
+#include "base/clock.h"
+#include "pg/db.h"
+#include "pg/db_booking.h"
+
+#define BENCH_CLIENTS_MAX 256
+
+struct bench {
+	const char *mode;    /* "post" or "get" */
+	const char *table;   /* appointments table */
+	const char *topic;   /* topic ARN (post) */
+	const char *insured; /* the insured listed (get) */
+	int64_t schedule;    /* schedule checked (post) */
+	struct aws_config aws;
+	struct db_target db;
+	double seconds;
+	atomic_long ops, errors;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static const char *need(const char *name)
+{
+	const char *v = getenv(name);
+
+	if (v == NULL || v[0] == '\0') {
+		fprintf(stderr, "bench_floor: %s is not set\n", name);
+		exit(2);
+	}
+	return v;
+}
+
+static enum rc one_post(struct bench *b, struct db_conn *db, struct ddb_client *ddb,
+			struct sns_client *sns, unsigned *seed, struct errbuf *eb)
+{
+	struct appt_request req = {.schedule_id = b->schedule};
+	struct ddb_put_req put = {.table = b->table,
+				  .condition = "attribute_not_exists(appointmentId)",
+				  .old_on_fail = true};
+	struct appointment a;
+	struct json_object *item = NULL, *old = NULL;
+	enum db_check_status st = DB_CHECK_NONE;
+	char id[APPT_ID_SIZE];
+	enum rc rc;
+
+	rc = db_check_schedule(db, b->schedule, "PE", 2000, &st, NULL, eb);
+	if (rc != RC_OK)
+		return rc;
+	snprintf(req.insured_id, sizeof(req.insured_id), "%05u", rand_r(seed) % 100000);
+	memcpy(req.country, "PE", 3);
+	appt_id_new(id);
+	rc = appt_init_pending(&a, &req, id, clk_wall_ms());
+	if (rc == RC_OK)
+		rc = store_item_from_appt(&a, &item);
+	put.item = item;
+	if (rc == RC_OK)
+		rc = ddb_put_item(ddb, &put, &old, eb);
+	if (rc == RC_OK)
+		rc = publish_appointment(sns, b->topic, &a, NULL, NULL, clk_wall_ms(), NULL, eb);
+	json_object_put(old);
+	json_object_put(item);
+	return rc;
+}
+
+static enum rc one_get(struct bench *b, struct ddb_client *ddb, struct errbuf *eb)
+{
+	struct ddb_query_req q = {.table = b->table, .index = TBL_GSI_INSURED,
+				  .key_condition = "insuredId = :i", .descending = true,
+				  .limit = 21};
+	struct ddb_page page = {0};
+	enum rc rc;
+
+	q.values = json_object_new_object();
+	if (q.values == NULL)
+		return RC_NOMEM;
+	rc = ddb_put_s(q.values, ":i", b->insured);
+	if (rc == RC_OK)
+		rc = ddb_query_page(ddb, &q, NULL, &page, eb);
+	ddb_page_cleanup(&page);
+	json_object_put(q.values);
+	return rc;
+}
+
+static void *client(void *arg)
+{
+	struct bench *b = arg;
+	struct errbuf eb = {{0}};
+	struct ddb_client *ddb = ddb_client_new(&b->aws, &eb);
+	struct sns_client *sns = NULL;
+	struct db_conn *db = NULL;
+	unsigned seed = (unsigned)(uintptr_t)&eb ^ (unsigned)clk_wall_ms();
+	double end;
+
+	if (strcmp(b->mode, "post") == 0) {
+		sns = sns_client_new(&b->aws, &eb);
+		if (db_conn_new(&b->db, NULL, &db, &eb) != RC_OK)
+			db = NULL;
+	}
+	if (ddb == NULL || (strcmp(b->mode, "post") == 0 && (sns == NULL || db == NULL))) {
+		fprintf(stderr, "bench_floor: client setup failed: %s\n", eb.msg);
+		atomic_fetch_add(&b->errors, 1);
+		goto out;
+	}
+	end = now_s() + b->seconds;
+	while (now_s() < end) {
+		enum rc rc = strcmp(b->mode, "post") == 0 ? one_post(b, db, ddb, sns, &seed, &eb)
+							  : one_get(b, ddb, &eb);
+
+		if (rc == RC_OK) {
+			atomic_fetch_add(&b->ops, 1);
+		} else if (atomic_fetch_add(&b->errors, 1) < 3) {
+			fprintf(stderr, "bench_floor: %s\n", eb.msg);
+		}
+	}
+out:
+	db_conn_free(db);
+	sns_client_free(sns);
+	ddb_client_free(ddb);
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	static struct bench b;
+	struct aws_env env = aws_env_process();
+	struct errbuf eb = {{0}};
+	pthread_t th[BENCH_CLIENTS_MAX];
+	int clients;
+	double t0, t1;
+
+	if (argc != 4 || (strcmp(argv[1], "post") != 0 && strcmp(argv[1], "get") != 0)) {
+		fprintf(stderr, "usage: bench_floor post|get CLIENTS SECONDS\n");
+		return 2;
+	}
+	b.mode = argv[1];
+	clients = atoi(argv[2]);
+	b.seconds = atof(argv[3]);
+	if (clients < 1 || clients > BENCH_CLIENTS_MAX || b.seconds <= 0 || b.seconds > 600) {
+		fprintf(stderr, "bench_floor: 1-%d clients, 0-600 seconds\n", BENCH_CLIENTS_MAX);
+		return 2;
+	}
+	b.table = need("BENCH_TABLE");
+	if (strcmp(b.mode, "post") == 0) {
+		b.topic = need("BENCH_TOPIC_ARN");
+		b.schedule = atoll(need("BENCH_SCHEDULE"));
+		b.db = (struct db_target){.host = need("RDS_HOST"), .port = atoi(need("RDS_PORT")),
+					  .dbname = need("BENCH_DB"), .user = need("RDS_USERNAME"),
+					  .password = need("RDS_PASSWORD"),
+					  .connect_timeout_ms = 2000};
+	} else {
+		b.insured = need("BENCH_INSURED");
+	}
+	if (aws_global_init(&eb) != RC_OK || aws_config_from_env(&b.aws, &env, &eb) != RC_OK) {
+		fprintf(stderr, "bench_floor: %s\n", eb.msg);
+		return 1;
+	}
+	t0 = now_s();
+	for (int i = 0; i < clients; i++)
+		if (pthread_create(&th[i], NULL, client, &b) != 0) {
+			fprintf(stderr, "bench_floor: pthread_create failed\n");
+			return 1;
+		}
+	for (int i = 0; i < clients; i++)
+		pthread_join(th[i], NULL);
+	t1 = now_s();
+	printf("{\"mode\": \"%s\", \"clients\": %d, \"ops\": %ld, \"errors\": %ld, "
+	       "\"seconds\": %.3f, \"rps\": %.1f}\n", b.mode, clients, atomic_load(&b.ops),
+	       atomic_load(&b.errors), t1 - t0, (double)atomic_load(&b.ops) / (t1 - t0));
+	aws_global_cleanup();
+	return atomic_load(&b.errors) > atomic_load(&b.ops) ? 1 : 0;
+}
