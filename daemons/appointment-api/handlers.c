@@ -18,11 +18,11 @@
 
 /* A request that meets a twin's live claim of its key (the same request, another HTTP
  * exchange: a concurrent twin, or an earlier attempt of the client still at work) polls
- * the claim this long at most, a step that doubles from the first to the largest, until
- * the twin stores its answer (replayed), or gives up its claim (taken over). Past it, an
- * item already stored under the claimed id is answered; else 409 with Retry-After. It holds
- * an HTTP thread meanwhile: kept far under the AWS 10 s budget of a single call. */
-#define TWIN_WAIT_MS 3000
+ * the claim for at most half its AWS budget ([api] aws_budget_ms: the wait counts against
+ * it, and the rest is left for taking the claim over), a step that doubles from the first
+ * to the largest, until the twin stores its answer (replayed), or gives up its claim (taken
+ * over). Past it, an item already stored under the claimed id is answered; else 409 with
+ * Retry-After. It holds an HTTP thread meanwhile. */
 #define TWIN_STEP_FIRST_MS 50
 #define TWIN_STEP_MAX_MS 400
 
@@ -188,7 +188,7 @@ static void idempotency_release(struct api_ctx *ctx, struct api_thread *t,
 	rc = idem_release(t->ddb, api_cfg(ctx)->idempotency_table, kc->record_key, kc->token, &eb);
 	if (rc != RC_OK && rc != RC_CONFLICT)
 		log_emit_err(ctx->lg, LOG_LVL_WARN, eb.msg,
-			     "releasing an Idempotency-Key claim failed; it is taken over after 60 s");
+			     "releasing an Idempotency-Key claim failed; it is taken over once stale (20 s)");
 }
 
 /* Claims the Idempotency-Key, if any, waiting a bounded time on a twin that holds it.
@@ -204,7 +204,7 @@ static bool idempotency_gate(struct api_ctx *ctx, struct api_thread *t, const st
 	struct idem_record *rec = NULL;
 	enum idem_state st = IDEM_BUSY;
 	struct errbuf eb = {{0}};
-	int64_t deadline = clk_mono_ms() + TWIN_WAIT_MS;
+	int64_t deadline = clk_mono_ms() + cfg->aws_budget_ms / 2;
 	long step = TWIN_STEP_FIRST_MS;
 	bool busy = true;
 	bool answered = true;

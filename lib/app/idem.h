@@ -17,9 +17,11 @@
 #define IDEM_RESPONSE_MAX 4096    /* stored 201 body */
 #define IDEM_REFUSAL_MAX 32       /* stored errorCode of a refusal, with NUL */
 #define IDEM_TOKEN_SIZE APPT_ID_SIZE /* a claim token: a UUID v4 text, with NUL */
-#define IDEM_STALE_SECONDS 60     /* a claim with no response after this long was abandoned
+#define IDEM_STALE_SECONDS 20     /* a claim with no response after this long was abandoned
 				   * (its request died, or gave up without storing anything):
-				   * taken over, keeping its appointment id */
+				   * taken over, keeping its appointment id. Well past a POST's
+				   * life ([api] aws_budget_ms, 3 s, and the schedule check); a
+				   * request still alive past it shares the id with its taker */
 #define IDEM_CLAIM_ROUNDS 4       /* put / take-over rounds one idem_claim makes while
 				   * other requests move the record under it */
 

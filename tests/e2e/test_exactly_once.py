@@ -231,8 +231,8 @@ class KeyClaimTest(unittest.TestCase):
 
     def slow_claim_writes(self):
         """The first later write to a claim (response, refusal or release: an UpdateItem;
-        a release was a DeleteItem before) takes 1.5 s: a twin arrives meanwhile."""
-        return [{"op": op, "contains": "-idempotency-", "fault": "slow:1500", "count": 1}
+        a release was a DeleteItem before) takes 1 s: a twin arrives meanwhile."""
+        return [{"op": op, "contains": "-idempotency-", "fault": "slow:1000", "count": 1}
                 for op in ("UpdateItem", "DeleteItem")]
 
     def test_claim_put_reply_lost_is_ours(self):
@@ -253,7 +253,7 @@ class KeyClaimTest(unittest.TestCase):
     def test_claim_put_that_failed_is_released(self):
         # the claim's put applied, its reply lost and no retry left: the request answers
         # 503 and gives the claim up, so the client's retry takes it over at once instead
-        # of waiting 60 s for it to go stale
+        # of waiting 20 s for it to go stale
         self.start_api({"AWS_MAX_ATTEMPTS": "1"})
         self.proxy.rules({"op": "PutItem", "contains": "-idempotency-", "fault": "dropreply",
                           "count": 1})
@@ -265,7 +265,7 @@ class KeyClaimTest(unittest.TestCase):
 
     def test_takeover_keeps_the_claimed_id(self):
         # the first attempt stored its item under the claimed id, then died before it
-        # stored its answer; 60 s later the retry takes the claim over: the same id
+        # stored its answer; an hour later the retry takes the claim over: the same id
         self.start_api()
         status, _, first = self.api.call("POST", "/appointments", {"insuredId": "702",
                                                                     "scheduleId": 132,

@@ -136,7 +136,7 @@ class Load:
 
     def replay_all(self, keys, threads=16):
         """Asks every answered key once more, as a client may within the 24 h the key is kept
-        (most of them are older than the API's 60 s claim-takeover limit by now): each must
+        (most of them are older than the API's 20 s claim-takeover limit by now): each must
         be answered 200 with the appointment it was first given."""
         todo = [k for k in keys if k.ids()]
         lock = threading.Lock()

@@ -569,7 +569,7 @@ def main():
         ctx.close()
 
 
-CHECK_LATE = "late replay of every answered key (claims past their 60 s takeover age)"
+CHECK_LATE = "late replay of every answered key (claims past their 20 s takeover age)"
 CHECK_PG = "PostgreSQL slots and rows that belong to no key; proxy errors"
 CHECK_CREATED = "PostgreSQL created_at = the appointment's createdAt"
 CHECK_NAMES = (CHECK_LATE, CHECK_PG, CHECK_CREATED)
