@@ -14,7 +14,7 @@ import random
 import threading
 import time
 
-CLIENT_TIMEOUT = 45.0   # longer than the API's worst case (each AWS call has a 10 s budget)
+CLIENT_TIMEOUT = 45.0   # longer than the API's worst case (a POST's AWS budget, 3 s by default)
 KEY_DEADLINE = 150.0    # a client gives up on a key after this long
 BACKOFF_MIN = 0.2
 BACKOFF_MAX = 3.0

@@ -274,8 +274,8 @@ def rows():
         add("%s refused" % label[svc], ph, rule_row(glob, "refuse"))
         add("%s black-hole" % label[svc], ph, rule_row(glob, "blackhole"))
         if svc == "dynamodb":
-            # one operation down for longer than the API's 10 s AWS budget: the item is
-            # stored and answered, the Idempotency-Key's response is not
+            # one operation down for longer than a POST's AWS budget ([api] aws_budget_ms):
+            # the item is stored and answered, the Idempotency-Key's response is not
             add("DynamoDB black-hole UpdateItem only 15 s", ph,
                 rule_row(glob, "blackhole", op="UpdateItem", window=15.0), fault_s=15)
         add("%s reset mid-response" % label[svc], ph, rule_row(glob, "reset", rate=0.5))
