@@ -104,6 +104,8 @@ class FlowTest(unittest.TestCase):
                         "scheduleId": 100, "timestamp": "2026-11-25T10:00:00.000Z"}),
             json.dumps({"insuredId": "05678", "countryISO": "PE"}),
             json.dumps({"insuredId": "09876", "pad": "x" * 200000}),
+            # the key written with an escape is the same key once parsed (issue 12)
+            '{"insured\\u0049d": "04321", "countryISO": "PE"}',
         ]
         for body in bad:
             self.sqs.send_message(QueueUrl=pe_url, MessageBody=body)
@@ -117,7 +119,7 @@ class FlowTest(unittest.TestCase):
             d = ev["detail"]
             self.assertEqual(d["queue"], "pe")
             self.assertLessEqual(len(d["body"].encode()), 4096)
-            for insured in ("01234", "05678", "09876"):
+            for insured in ("01234", "05678", "09876", "04321"):
                 self.assertNotIn(insured, d["body"])
             reasons.append(d["reason"])
         self.assertTrue(any("country CL" in r for r in reasons), reasons)
