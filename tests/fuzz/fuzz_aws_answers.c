@@ -1,0 +1,65 @@
+/* fuzz_aws_answers.c — the parsers of AWS answers (lib/aws): SNS's XML (attributes,
+ * subscriptions, one element's text) and SQS's JSON (ReceiveMessage, the batch results).
+ * The first byte of an input picks the parser, the rest is the answer's body. Built with
+ * -DUNIT_TESTS: the parsers are internals of sns.c and sqs.c. */
+#include <json-c/json.h>
+#include <stdlib.h>
+
+#include "aws/sns_int.h"
+#include "aws/sqs_int.h"
+#include "fuzz.h"
+
+#define BATCH_MAX 10 /* entries of one SQS batch */
+
+static void sqs_json(const char *body, size_t len, bool batch)
+{
+	struct json_tokener *tok = json_tokener_new_ex(32);
+	struct json_object *resp = tok != NULL ? json_tokener_parse_ex(tok, body, (int)len) : NULL;
+	struct sqs_messages msgs = {0};
+	struct sqs_batch_result res[BATCH_MAX];
+	size_t failed = 0;
+	char why[256];
+
+	if (resp != NULL && batch &&
+	    sqs_parse_batch(resp, BATCH_MAX, res, &failed, why, sizeof(why)) != RC_OK)
+		why[0] = '\0';
+	if (resp != NULL && !batch && sqs_parse_messages(resp, &msgs, why, sizeof(why)) != RC_OK)
+		why[0] = '\0';
+	sqs_messages_cleanup(&msgs);
+	json_object_put(resp);
+	if (tok != NULL)
+		json_tokener_free(tok);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *body = (const char *)data + 1;
+	size_t len = size > 0 ? size - 1 : 0;
+	struct sns_attrs attrs = {0};
+	struct sns_subscriptions subs = {0};
+	char next[SNS_TOKEN_MAX];
+	char text[256];
+
+	if (size == 0)
+		return 0;
+	switch (data[0] % 5) {
+	case 0:
+		if (sns_parse_attributes(body, len, &attrs) != RC_OK)
+			text[0] = '\0';
+		sns_attrs_cleanup(&attrs);
+		break;
+	case 1:
+		if (sns_parse_subscriptions(body, len, &subs, next) != RC_OK)
+			text[0] = '\0';
+		sns_subscriptions_cleanup(&subs);
+		break;
+	case 2:
+		if (sns_xml_text(body, len, "MessageId", text, sizeof(text)) != RC_OK)
+			text[0] = '\0';
+		break;
+	default:
+		sqs_json(body, len, data[0] % 5 == 4);
+		break;
+	}
+	return 0;
+}
