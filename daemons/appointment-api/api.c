@@ -108,32 +108,68 @@ void api_dep_mark(struct api_dep *dep, enum rc rc)
 enum rc api_topic_arn(struct api_ctx *ctx, struct api_thread *t, const char *code,
 		      const char **arn, struct errbuf *eb)
 {
-	const struct conf_country *cc = conf_country(api_cfg(ctx), code);
+	const struct conf *cfg = api_cfg(ctx);
+	const struct conf_country *cc = conf_country(cfg, code);
 	struct api_topic *tp = NULL;
+	char got[SNS_ARN_MAX];
 	struct aws_error err;
-	enum rc rc = RC_OK;
+	struct errbuf e = {{0}};
+	enum rc rc;
 
+	*arn = NULL;
 	for (size_t i = 0; i < ctx->n_countries; i++)
 		if (strcmp(ctx->topics[i].code, code) == 0)
 			tp = &ctx->topics[i];
 	if (cc == NULL || tp == NULL)
 		return eb_set(eb, RC_INVAL, "no [country %s] section", code);
-	pthread_mutex_lock(&ctx->topics_lock);
-	if (tp->arn[0] == '\0') {
-		if (cc->topic_arn[0] != '\0') {
-			/* the key's limit is SNS_ARN_MAX - 1: it fits */
-			if (!str_copy(tp->arn, sizeof(tp->arn), cc->topic_arn))
-				rc = eb_set(eb, RC_INVAL, "topic ARN of %s too long", code);
-		} else {
-			/* CreateTopic is idempotent and answers the ARN of an existing topic */
-			rc = sns_create_topic(t->sns, cc->topic_name, NULL, 0, tp->arn, &err);
-			if (rc != RC_OK) {
-				tp->arn[0] = '\0';
-				aws_error_to_eb(&err, eb);
-			}
-		}
+	if (atomic_load(&tp->resolved)) {
+		*arn = tp->arn;
+		return RC_OK;
 	}
-	*arn = tp->arn;
+	pthread_mutex_lock(&ctx->topics_lock);
+	/* the first resolution: its concurrent callers wait for it rather than fail, within
+	 * their own AWS budget (a /readyz probe's is short); once one failed, nobody waits */
+	if (tp->resolving && !tp->failed_once) {
+		int64_t until = aws_client_deadline(sns_client_core(t->sns));
+		int64_t wait_ms = until != 0 ? until - clk_mono_ms() : cfg->aws_budget_ms;
+		struct timespec ts = clk_deadline(CLOCK_REALTIME, wait_ms > 0 ? (long)wait_ms : 0);
+		int werr = 0;
+
+		while (tp->resolving && werr == 0)
+			werr = pthread_cond_timedwait(&ctx->topics_cv, &ctx->topics_lock, &ts);
+	}
+	if (atomic_load(&tp->resolved)) {
+		pthread_mutex_unlock(&ctx->topics_lock);
+		*arn = tp->arn;
+		return RC_OK;
+	}
+	if (tp->resolving || clk_mono_ms() < tp->retry_at_ms) {
+		rc = eb_set(eb, RC_RETRY, "topic %s not found yet: %s", cc->topic_name,
+			    tp->resolving ? "being looked up" : tp->error);
+		pthread_mutex_unlock(&ctx->topics_lock);
+		return rc;
+	}
+	tp->resolving = true;
+	pthread_mutex_unlock(&ctx->topics_lock);
+
+	/* CreateTopic is idempotent and answers the ARN of an existing topic */
+	rc = sns_create_topic(t->sns, cc->topic_name, NULL, 0, got, &err);
+	if (rc != RC_OK)
+		aws_error_to_eb(&err, &e);
+
+	pthread_mutex_lock(&ctx->topics_lock);
+	tp->resolving = false;
+	if (rc == RC_OK) {
+		memcpy(tp->arn, got, sizeof(tp->arn));
+		atomic_store(&tp->resolved, true);
+		*arn = tp->arn;
+	} else {
+		tp->failed_once = true;
+		tp->retry_at_ms = clk_mono_ms() + API_TOPIC_RETRY_MS;
+		(void)str_cut(tp->error, sizeof(tp->error), "%s", e.msg);
+		eb_set(eb, rc, "%s", e.msg);
+	}
+	pthread_cond_broadcast(&ctx->topics_cv);
 	pthread_mutex_unlock(&ctx->topics_lock);
 	return rc;
 }
@@ -207,6 +243,7 @@ enum rc api_setup(struct lifecycle *lc, const void *ud, void **app, struct errbu
 	ctx->metrics = lifecycle_metrics(lc);
 	ctx->aws = lifecycle_aws(lc);
 	pthread_mutex_init(&ctx->topics_lock, NULL);
+	pthread_cond_init(&ctx->topics_cv, NULL);
 	pthread_mutex_init(&ctx->threads_lock, NULL);
 	pthread_rwlock_init(&ctx->keys_lock, NULL);
 	ratelimit_init(&ctx->rl, cfg->rate_limit, cfg->rate_burst, clk_mono_us());
@@ -220,6 +257,10 @@ enum rc api_setup(struct lifecycle *lc, const void *ud, void **app, struct errbu
 	for (size_t i = 0; i < cfg->n_countries; i++) {
 		ctx->countries[ctx->n_countries] = cfg->countries[i].code;
 		memcpy(ctx->topics[ctx->n_countries].code, cfg->countries[i].code, 3);
+		/* a configured ARN is final (the key's limit is SNS_ARN_MAX - 1: it fits) */
+		if (str_copy(ctx->topics[ctx->n_countries].arn, SNS_ARN_MAX,
+			     cfg->countries[i].topic_arn) && cfg->countries[i].topic_arn[0] != '\0')
+			atomic_init(&ctx->topics[ctx->n_countries].resolved, true);
 		ctx->n_countries++;
 	}
 	rc = read_keys(cfg, &keys, eb);
@@ -376,6 +417,7 @@ void api_teardown(void *app)
 	ratelimit_clients_free(ctx->client_rl);
 	pthread_rwlock_destroy(&ctx->keys_lock);
 	pthread_mutex_destroy(&ctx->threads_lock);
+	pthread_cond_destroy(&ctx->topics_cv);
 	pthread_mutex_destroy(&ctx->topics_lock);
 	free(ctx);
 }

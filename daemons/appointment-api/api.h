@@ -33,6 +33,7 @@
 #define API_PROBE_EVERY_MS 1000   /* /readyz probes its dependencies at most this often */
 #define API_PROBE_DEADLINE_MS 400 /* each /readyz probe call: both fit well within 1 s */
 #define API_RELEASE_GRACE_MS 1000 /* a POST past its budget may still release its claim */
+#define API_TOPIC_RETRY_MS 5000   /* after a failed CreateTopic, no new attempt this long */
 
 /* One country's database connection of one HTTP thread, by country code. */
 struct api_db {
@@ -49,10 +50,16 @@ struct api_thread {
 	size_t n_db;
 };
 
-/* The topic of one country, by code. */
+/* The topic of one country, by code: the configured ARN, or found by name (CreateTopic) on
+ * first use. The members after arn are guarded by api_ctx.topics_lock. */
 struct api_topic {
 	char code[3];             /* the country, as configured */
-	char arn[SNS_ARN_MAX];    /* "" until resolved */
+	char arn[SNS_ARN_MAX];    /* written once, before resolved turns true; "" until then */
+	atomic_bool resolved;     /* arn is final: read it without any lock */
+	bool resolving;           /* a thread is calling CreateTopic now (no lock held) */
+	bool failed_once;         /* an attempt failed: nobody waits for the next one */
+	int64_t retry_at_ms;      /* monotonic ms before which no new attempt is made */
+	char error[256];          /* why the last attempt failed, for the deferred publishes */
 };
 
 /* Health of one dependency, for /readyz. */
@@ -73,7 +80,8 @@ struct api_ctx {
 	 * which lives until exit, and a reload never changes the countries. */
 	const char *countries[CONF_MAX_COUNTRIES + 1];
 	size_t n_countries;
-	pthread_mutex_t topics_lock;    /* guards topic resolution */
+	pthread_mutex_t topics_lock;    /* guards topic resolution, never held across a call */
+	pthread_cond_t topics_cv;       /* a resolution ended */
 	struct api_topic topics[CONF_MAX_COUNTRIES]; /* one per country, by code */
 	struct ratelimit rl;            /* the process's bucket */
 	struct ratelimit_clients *client_rl; /* one bucket per API key or client address */
@@ -101,7 +109,12 @@ const struct conf *api_cfg(struct api_ctx *ctx);
 /* Records the outcome of a DynamoDB/SNS call for /readyz (the clients' observer counts
  * every call in appointmentd_aws_calls_total). */
 void api_dep_mark(struct api_dep *dep, enum rc rc);
-/* The topic ARN of country code, resolved from its name on first use (valid until exit). */
+/* The topic ARN of country code (valid until exit): the configured one, else found by name
+ * with CreateTopic on first use. One thread calls CreateTopic at a time per topic and holds
+ * no lock meanwhile; the first resolution's concurrent callers wait for it (at most the
+ * POST's AWS budget), after a failure nobody waits and no new attempt is made for
+ * API_TOPIC_RETRY_MS (a negative cache: an SNS outage costs one call per period, not one per
+ * POST): RC_RETRY then, the publish is left to the reconciler. Any thread. */
 enum rc api_topic_arn(struct api_ctx *ctx, struct api_thread *t, const char *code,
 		      const char **arn, struct errbuf *eb) MUSTCHECK;
 

@@ -169,6 +169,11 @@ void aws_client_set_deadline(struct aws_client *c, int64_t deadline_ms)
 	c->deadline_ms = deadline_ms;
 }
 
+int64_t aws_client_deadline(const struct aws_client *c)
+{
+	return c->deadline_ms;
+}
+
 void aws_client_set_observer(struct aws_client *c, aws_observer_fn fn, void *ud)
 {
 	c->observe = fn;

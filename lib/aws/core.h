@@ -194,6 +194,9 @@ void aws_client_set_abort_flag(struct aws_client *c, const atomic_bool *flag);
  * once with RC_TIMEOUT, code "DeadlineExceeded" (nothing sent). 0 removes it. For a request
  * that has a total time budget over several calls. Not thread-safe (like the client). */
 void aws_client_set_deadline(struct aws_client *c, int64_t deadline_ms);
+/* The deadline set last, 0 when none: a caller that waits for something else within the same
+ * budget bounds the wait with it. */
+int64_t aws_client_deadline(const struct aws_client *c);
 
 /* Told the outcome of every call a client makes (after its retries): for metrics such as
  * appointmentd_aws_calls_total{service,operation,outcome}. Runs on the calling thread. */
