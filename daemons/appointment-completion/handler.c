@@ -1,7 +1,6 @@
 /* handler.c — one "Appointment Processed" event from the completion queue: read the
  * EventBridge envelope, set the appointment completed in DynamoDB conditionally.
  * Already completed is success (redelivery); a missing appointment is poison. */
-#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,11 +12,8 @@
 #include "base/clock.h"
 #include "domain/timeutil.h"
 #include "app/events.h"
-#include "base/jx.h"
 #include "app/store.h"
 
-#define ENVELOPE_MAX (256 * 1024) /* an EventBridge event is at most 256 KiB */
-#define ENVELOPE_DEPTH 8
 
 struct completion {
 	const struct conf *cfg;
@@ -62,72 +58,18 @@ static void thread_free(void *tctx)
 	free(t);
 }
 
-/* What the completion needs from the envelope. */
-struct processed_event {
-	char appointment_id[APPT_ID_SIZE];
-	char request_id[APPT_REQID_SIZE]; /* "" when absent */
-	char insured_id[APPT_INSURED_SIZE];
-	char traceparent[APPT_TRACEPARENT_SIZE]; /* "" when absent */
-};
-
-/* Reads {"detail-type":"Appointment Processed","detail":{"appointmentId",...}}. */
-static enum rc parse_event(const char *body, size_t len, struct processed_event *ev,
-			   struct errbuf *eb)
-{
-	struct json_object *o = NULL;
-	struct json_object *detail = NULL;
-	const char *type = NULL;
-	const char *id = NULL;
-	const char *rid = NULL;
-	const char *ins = NULL;
-	const char *tp = NULL;
-	size_t n = 0;
-	enum rc rc = jx_parse(body, len, ENVELOPE_MAX, ENVELOPE_DEPTH, &o, eb);
-
-	memset(ev, 0, sizeof(*ev));
-	if (rc == RC_OK && !json_object_is_type(o, json_type_object))
-		rc = eb_set(eb, RC_INVAL, "not a JSON object");
-	if (rc == RC_OK)
-		rc = jx_get_str(o, "detail-type", &type, NULL, eb);
-	if (rc == RC_OK && strcmp(type, EVENTS_TYPE_PROCESSED) != 0)
-		rc = eb_set(eb, RC_INVAL, "detail-type is not \"%s\"", EVENTS_TYPE_PROCESSED);
-	if (rc == RC_OK)
-		rc = jx_get_obj(o, "detail", &detail, eb);
-	if (rc == RC_OK)
-		rc = jx_get_str(detail, "appointmentId", &id, &n, eb);
-	if (rc == RC_OK && !appt_id_valid(id))
-		rc = eb_set(eb, RC_INVAL, "detail.appointmentId is not a UUID v4");
-	if (rc == RC_OK)
-		rc = jx_get_str_opt(detail, "requestId", &rid, &n, eb);
-	if (rc == RC_OK)
-		rc = jx_get_str_opt(detail, "insuredId", &ins, &n, eb);
-	if (rc == RC_OK)
-		rc = jx_get_str_opt(detail, "traceparent", &tp, &n, eb);
-	if (rc == RC_OK) {
-		snprintf(ev->appointment_id, sizeof(ev->appointment_id), "%s", id);
-		if (rid != NULL && strlen(rid) < sizeof(ev->request_id))
-			snprintf(ev->request_id, sizeof(ev->request_id), "%s", rid);
-		if (ins != NULL && strlen(ins) < sizeof(ev->insured_id))
-			snprintf(ev->insured_id, sizeof(ev->insured_id), "%s", ins);
-		if (tp != NULL && strlen(tp) < sizeof(ev->traceparent))
-			snprintf(ev->traceparent, sizeof(ev->traceparent), "%s", tp);
-	}
-	json_object_put(o);
-	return rc;
-}
-
 static enum consumer_verdict handle(void *tctx, const struct consumer_message *m,
 				    struct errbuf *reason)
 {
 	struct completion_thread *t = tctx;
 	const struct conf *cfg = t->c->cfg;
-	struct processed_event ev;
+	struct events_processed ev;
 	struct errbuf eb = {{0}};
 	char now[TU_ISO_SIZE];
 	enum store_outcome o = STORE_APPLIED;
 	struct log_kv kv[1];
 	struct log_fields lf = {.message_id = m->sqs->message_id, .duration_ms = -1, .kv = kv};
-	enum rc rc = parse_event(m->sqs->body, m->sqs->body_len, &ev, &eb);
+	enum rc rc = events_parse_processed(m->sqs->body, m->sqs->body_len, &ev, &eb);
 
 	if (rc != RC_OK) {
 		eb_set(reason, RC_INVAL, "invalid event: %s", eb.msg);

@@ -287,3 +287,48 @@ enum rc events_unwrap_sns(const char *body, size_t len, const char **msg, size_t
 	json_object_put(o);
 	return rc;
 }
+
+enum rc events_parse_processed(const char *body, size_t len, struct events_processed *ev,
+			       struct errbuf *eb)
+{
+	struct json_object *o = NULL;
+	struct json_object *detail = NULL;
+	const char *type = NULL;
+	const char *id = NULL;
+	const char *rid = NULL;
+	const char *ins = NULL;
+	const char *tp = NULL;
+	size_t n = 0;
+	enum rc rc = jx_parse(body, len, EVENTS_EVENT_MAX, EVENTS_EVENT_DEPTH, &o, eb);
+
+	memset(ev, 0, sizeof(*ev));
+	if (rc == RC_OK && !json_object_is_type(o, json_type_object))
+		rc = eb_set(eb, RC_INVAL, "not a JSON object");
+	if (rc == RC_OK)
+		rc = jx_get_str(o, "detail-type", &type, NULL, eb);
+	if (rc == RC_OK && strcmp(type, EVENTS_TYPE_PROCESSED) != 0)
+		rc = eb_set(eb, RC_INVAL, "detail-type is not \"%s\"", EVENTS_TYPE_PROCESSED);
+	if (rc == RC_OK)
+		rc = jx_get_obj(o, "detail", &detail, eb);
+	if (rc == RC_OK)
+		rc = jx_get_str(detail, "appointmentId", &id, &n, eb);
+	if (rc == RC_OK && !appt_id_valid(id))
+		rc = eb_set(eb, RC_INVAL, "detail.appointmentId is not a UUID v4");
+	if (rc == RC_OK)
+		rc = jx_get_str_opt(detail, "requestId", &rid, &n, eb);
+	if (rc == RC_OK)
+		rc = jx_get_str_opt(detail, "insuredId", &ins, &n, eb);
+	if (rc == RC_OK)
+		rc = jx_get_str_opt(detail, "traceparent", &tp, &n, eb);
+	if (rc == RC_OK) {
+		snprintf(ev->appointment_id, sizeof(ev->appointment_id), "%s", id);
+		if (rid != NULL && strlen(rid) < sizeof(ev->request_id))
+			snprintf(ev->request_id, sizeof(ev->request_id), "%s", rid);
+		if (ins != NULL && strlen(ins) < sizeof(ev->insured_id))
+			snprintf(ev->insured_id, sizeof(ev->insured_id), "%s", ins);
+		if (tp != NULL && strlen(tp) < sizeof(ev->traceparent))
+			snprintf(ev->traceparent, sizeof(ev->traceparent), "%s", tp);
+	}
+	json_object_put(o);
+	return rc;
+}

@@ -39,6 +39,25 @@ enum rc events_put_processing_error(struct evb_client *evb, const char *bus, con
  * key may sit inside an SNS envelope's Message string). NULL on NOMEM. */
 char *events_mask_body(const char *body, size_t len, size_t max);
 
+#define EVENTS_EVENT_MAX (256 * 1024) /* an EventBridge event is at most 256 KiB */
+#define EVENTS_EVENT_DEPTH 8          /* JSON nesting accepted in one */
+
+/* What the completion daemon needs from an "Appointment Processed" event. */
+struct events_processed {
+	char appointment_id[APPT_ID_SIZE];       /* a UUID v4 */
+	char request_id[APPT_REQID_SIZE];        /* "" when absent or too long */
+	char insured_id[APPT_INSURED_SIZE];      /* "" when absent or too long */
+	char traceparent[APPT_TRACEPARENT_SIZE]; /* "" when absent or too long */
+};
+
+/* Reads the EventBridge envelope the completion queue receives,
+ * {"detail-type":"Appointment Processed","detail":{"appointmentId",...},...} (strict JSON,
+ * at most EVENTS_EVENT_MAX bytes and EVENTS_EVENT_DEPTH deep) into *ev. Anything else
+ * fails with the reason in eb: RC_INVAL, RC_NOTFOUND for a missing member, RC_NOMEM.
+ * Pure and thread-safe. */
+enum rc events_parse_processed(const char *body, size_t len, struct events_processed *ev,
+			       struct errbuf *eb) MUSTCHECK;
+
 /* The appointment message inside an SQS body: the SNS envelope's Message when the body
  * is a Notification (raw delivery off), else the body itself (raw delivery on). *msg
  * points into *owned or into body; free *owned. RC_INVAL for an envelope that is not

@@ -1,6 +1,6 @@
 /* test_events.c — app/events: the Processing Error body masks every insuredId, on the
  * parsed JSON when the body parses (an escaped key is the same key), in the raw text when
- * it does not, and is cut on a UTF-8 boundary. */
+ * it does not, and is cut on a UTF-8 boundary; the completion's envelope parser. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +53,31 @@ START_TEST(test_cut)
 }
 END_TEST
 
+START_TEST(test_parse_processed)
+{
+	static const char ok[] =
+		"{\"detail-type\":\"Appointment Processed\",\"detail\":{\"appointmentId\":"
+		"\"0b9d6d36-6a4b-4c1e-9a53-7f1f0f3b5e11\",\"insuredId\":\"01234\",\"requestId\":\"r-1\"}}";
+	static const char *const bad[] = {
+		"{\"detail-type\":\"Appointment Failed\",\"detail\":{}}",
+		"{\"detail-type\":\"Appointment Processed\",\"detail\":{\"appointmentId\":\"x\"}}",
+		"{\"detail-type\":\"Appointment Processed\"}",
+		"[]",
+		"{",
+	};
+	struct events_processed ev;
+	struct errbuf eb = {{0}};
+
+	ck_assert_int_eq(events_parse_processed(ok, strlen(ok), &ev, &eb), RC_OK);
+	ck_assert_str_eq(ev.appointment_id, "0b9d6d36-6a4b-4c1e-9a53-7f1f0f3b5e11");
+	ck_assert_str_eq(ev.insured_id, "01234");
+	ck_assert_str_eq(ev.request_id, "r-1");
+	ck_assert_str_eq(ev.traceparent, "");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_int_ne(events_parse_processed(bad[i], strlen(bad[i]), &ev, &eb), RC_OK);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("events");
@@ -60,6 +85,7 @@ int main(void)
 
 	tcase_add_loop_test(tc, test_mask, 0, sizeof(cases) / sizeof(cases[0]));
 	tcase_add_test(tc, test_cut);
+	tcase_add_test(tc, test_parse_processed);
 	suite_add_tcase(s, tc);
 	return itest_run(s, CK_NORMAL);
 }
