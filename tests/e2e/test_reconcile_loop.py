@@ -40,7 +40,7 @@ def config_value(key, stage=None):
 def up_interval():
     """The --every of the reconciler scripts/up starts."""
     with open(os.path.join(SRC, "scripts", "up")) as f:
-        m = re.search(r"\|reconcile --every (\d+)\"", f.read())
+        m = re.search(r"\|reconcile --every (\d+)\b", f.read())
     assert m, "scripts/up starts no `appointmentctl reconcile --every N`"
     return int(m.group(1))
 
