@@ -173,12 +173,10 @@ static int64_t size_int(size_t v)
 	return v > INT64_MAX ? INT64_MAX : (int64_t)v;
 }
 
-/* Adds what follows "appointments" in a list answer: total, pagination, filters, meta.
- * n is the number of items on this page; pg->limit is at least 1. */
-static enum rc add_page_members(struct json_object *o, size_t n, const struct appt_page *pg)
+enum rc appt_pagination_jobj(size_t n, const struct appt_page *pg, struct json_object **out)
 {
-	size_t limit = (size_t)pg->limit;
-	size_t offset = (size_t)pg->offset;
+	size_t limit = (size_t)(pg->limit >= 1 ? pg->limit : 1);
+	size_t offset = (size_t)(pg->offset >= 0 ? pg->offset : 0);
 	const struct jx_member pagination[] = {
 		{.key = "count", .type = JX_INT, .i = size_int(n)},
 		{.key = "total", .type = JX_INT, .i = size_int(pg->total)},
@@ -190,6 +188,15 @@ static enum rc add_page_members(struct json_object *o, size_t n, const struct ap
 		{.key = "currentPage", .type = JX_INT, .i = size_int(offset / limit + 1)},
 		{.key = "nextCursor", .type = JX_STR, .s = pg->next_cursor},
 	};
+
+	return jx_build(pagination, JX_COUNT(pagination), out);
+}
+
+/* Adds what follows "appointments" in a list answer: total, pagination, filters, meta.
+ * n is the number of items on this page; pg->limit is at least 1. */
+static enum rc add_page_members(struct json_object *o, size_t n, const struct appt_page *pg)
+{
+	struct json_object *pagination = NULL;
 	const struct jx_member filters[] = {
 		{.key = "status", .type = JX_STR, .s = pg->status},
 		{.key = "startDate", .type = JX_STR, .s = pg->start_date},
@@ -201,14 +208,18 @@ static enum rc add_page_members(struct json_object *o, size_t n, const struct ap
 		{.key = "filterApplied", .type = JX_BOOL,
 		 .b = pg->status != NULL || pg->start_date != NULL || pg->end_date != NULL},
 	};
+	enum rc rc = appt_pagination_jobj(n, pg, &pagination);
 	const struct jx_member m[] = {
 		{.key = "total", .type = JX_INT, .i = size_int(pg->total)},
-		{.key = "pagination", .type = JX_OBJ, .sub = pagination, .nsub = JX_COUNT(pagination)},
+		{.key = "pagination", .type = JX_VAL, .v = pagination},
 		{.key = "filters", .type = JX_OBJ, .sub = filters, .nsub = JX_COUNT(filters)},
 		{.key = "meta", .type = JX_OBJ, .sub = meta, .nsub = JX_COUNT(meta)},
 	};
 
-	return jx_add_members(o, m, JX_COUNT(m));
+	if (rc == RC_OK)
+		rc = jx_add_members(o, m, JX_COUNT(m));
+	json_object_put(pagination);
+	return rc;
 }
 
 enum rc appt_list_json(const struct appointment *items, size_t n, const struct appt_page *pg,

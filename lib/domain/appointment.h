@@ -124,6 +124,13 @@ struct appt_page {
 	const char *end_date;   /* normalised endDate filter, or NULL */
 };
 
+/* The "pagination" object of a list answer (SPEC §3; GET /schedules has the same) for a
+ * page of n items: {count, total, limit, offset, hasMore, totalPages, currentPage,
+ * nextCursor}. A limit below 1 counts as 1, a negative offset as 0. A new json-c object the
+ * caller puts. RC_NOMEM. */
+enum rc appt_pagination_jobj(size_t n, const struct appt_page *pg,
+                             struct json_object **out) MUSTCHECK;
+
 /* The whole GET /appointments/{insuredId} body of SPEC §3 for the n items of
  * this page (already filtered, ordered and sliced by the caller): appointments,
  * total, pagination {count, total, limit, offset, hasMore, totalPages,

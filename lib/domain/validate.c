@@ -11,6 +11,7 @@
 #include <json-c/json_object_iterator.h>
 
 #include "base/jx.h"
+#include "domain/validate_priv.h"
 
 /* The known body fields, in the order their errors are reported. */
 enum body_field { BF_INSURED = 0, BF_SCHEDULE, BF_COUNTRY, BF_COUNT };
@@ -58,12 +59,7 @@ void val_errors_add(struct val_errors *e, enum val_result r, const char *field, 
 	va_end(ap);
 }
 
-/* Copies a client-chosen name for quoting in a message: printable ASCII kept,
- * any other byte shown as '?' (so the reply is valid UTF-8 whatever came in),
- * cut at VAL_ECHO_MAX bytes with "...". */
-TESTABLE void val_echo(const char *s, size_t len, char *dst, size_t size);
-
-TESTABLE void val_echo(const char *s, size_t len, char *dst, size_t size)
+void val_echo(const char *s, size_t len, char *dst, size_t size)
 {
 	size_t n = 0;
 	size_t cut = len > VAL_ECHO_MAX ? VAL_ECHO_MAX : len;
@@ -173,22 +169,12 @@ static void check_schedule(struct json_object *v, int64_t *out, struct val_error
 	        "%s must be an integer from 1 to %lld", f, (long long)INT64_MAX);
 }
 
-static void check_country(struct json_object *v, const char *const *countries, size_t n,
-                          char out[APPT_COUNTRY_SIZE], struct val_errors *e)
+void val_check_country(const char *f, const char *s, size_t len, const char *const *countries,
+                       size_t n, char out[APPT_COUNTRY_SIZE], struct val_errors *e)
 {
-	const char *f = body_fields[BF_COUNTRY];
-	const char *s;
-	size_t len;
 	char allowed[VAL_MESSAGE_SIZE / 2];
 	size_t used = 0;
 
-	if (!json_object_is_type(v, json_type_string)) {
-		val_errors_add(e, VAL_VALIDATION_ERROR, f, VAL_CODE_INVALID_TYPE,
-		        "%s must be a JSON string, not %s", f, type_name(v));
-		return;
-	}
-	s = json_object_get_string(v);
-	len = (size_t)json_object_get_string_len(v);
 	for (size_t i = 0; i < n; i++) {
 		if (countries[i] != NULL && len == APPT_COUNTRY_LEN &&
 		    strlen(countries[i]) == len && memcmp(countries[i], s, len) == 0) {
@@ -208,6 +194,20 @@ static void check_country(struct json_object *v, const char *const *countries, s
 	}
 	val_errors_add(e, VAL_VALIDATION_ERROR, f, VAL_CODE_NOT_ALLOWED, "%s must be one of: %s", f,
 	        allowed);
+}
+
+static void check_country(struct json_object *v, const char *const *countries, size_t n,
+                          char out[APPT_COUNTRY_SIZE], struct val_errors *e)
+{
+	const char *f = body_fields[BF_COUNTRY];
+
+	if (!json_object_is_type(v, json_type_string)) {
+		val_errors_add(e, VAL_VALIDATION_ERROR, f, VAL_CODE_INVALID_TYPE,
+		        "%s must be a JSON string, not %s", f, type_name(v));
+		return;
+	}
+	val_check_country(f, json_object_get_string(v), (size_t)json_object_get_string_len(v),
+	                  countries, n, out, e);
 }
 
 /* Maps a jx parse failure to the "body" entry. */
@@ -425,7 +425,7 @@ static int parse_count(const char *s, long lo, long hi, long *out)
 	return 0;
 }
 
-static void check_count(const char *f, const char *s, long lo, long hi, int *out,
+void val_check_count(const char *f, const char *s, long lo, long hi, int *out,
                         struct val_errors *e)
 {
 	long v = 0;
@@ -439,7 +439,7 @@ static void check_count(const char *f, const char *s, long lo, long hi, int *out
 	        "%s must be an integer from %ld to %ld", f, lo, hi);
 }
 
-static bool check_date(const char *f, const char *s, bool end_of_day, int64_t *ms,
+bool val_check_date(const char *f, const char *s, bool end_of_day, int64_t *ms,
                        char norm[TU_ISO_SIZE], struct val_errors *e)
 {
 	struct errbuf eb = {{0}};
@@ -515,16 +515,17 @@ enum rc val_list_query(const struct val_kv *params, size_t n, struct val_list_qu
 				        "%s must be one of: pending, processed, completed, failed", f);
 			break;
 		case QP_LIMIT:
-			check_count(f, val[q], VAL_LIMIT_MIN, VAL_LIMIT_MAX, &out->limit, errs);
+			val_check_count(f, val[q], VAL_LIMIT_MIN, VAL_LIMIT_MAX, &out->limit, errs);
 			break;
 		case QP_OFFSET:
-			check_count(f, val[q], 0, VAL_OFFSET_MAX, &out->offset, errs);
+			val_check_count(f, val[q], 0, VAL_OFFSET_MAX, &out->offset, errs);
 			break;
 		case QP_START:
-			out->has_start = check_date(f, val[q], false, &out->start_ms, out->start_date, errs);
+			out->has_start =
+				val_check_date(f, val[q], false, &out->start_ms, out->start_date, errs);
 			break;
 		case QP_END:
-			out->has_end = check_date(f, val[q], true, &out->end_ms, out->end_date, errs);
+			out->has_end = val_check_date(f, val[q], true, &out->end_ms, out->end_date, errs);
 			break;
 		case QP_CURSOR:
 			if (val_cursor_parse(val[q], &out->cursor) == RC_OK)
