@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "aws/core.h"
+#include "base/clock.h"
 #include "aws/core_int.h"
 #include "itest.h"
 
@@ -514,6 +515,31 @@ START_TEST(test_header_injection_refused)
 }
 END_TEST
 
+/* A call made after the client's deadline fails at once, sends nothing, and says why. */
+START_TEST(test_deadline_spent)
+{
+	struct aws_config cfg;
+	struct aws_client *c;
+	struct aws_error err;
+	struct errbuf eb = {{0}};
+
+	itest_unreachable_config(&cfg);
+	cfg.max_attempts = 1;
+	c = aws_client_new(&cfg, AWS_SVC_SQS, &eb);
+	ck_assert_ptr_nonnull(c);
+	aws_client_set_deadline(c, clk_mono_ms() - 1);
+	ck_assert_int_eq(aws_call(c, "SendMessage", NULL, "{}", 2, NULL, &err), RC_TIMEOUT);
+	ck_assert_str_eq(err.code, "DeadlineExceeded");
+	ck_assert_int_eq(err.attempts, 0);
+	/* removed: the call is made again (and fails its own way: nothing listens) */
+	aws_client_set_deadline(c, 0);
+	ck_assert_int_ne(aws_call(c, "SendMessage", NULL, "{}", 2, NULL, &err), RC_OK);
+	ck_assert_str_ne(err.code, "DeadlineExceeded");
+	ck_assert_int_ge(err.attempts, 1);
+	aws_client_free(c);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("aws_core");
@@ -535,6 +561,7 @@ int main(void)
 	tcase_add_test(tc, test_error_to_eb);
 	tcase_add_test(tc, test_client_new_rejects_unresolved);
 	tcase_add_test(tc, test_header_injection_refused);
+	tcase_add_test(tc, test_deadline_spent);
 	suite_add_tcase(s, tc);
 	status = itest_run(s, CK_NORMAL);
 	aws_global_cleanup();
