@@ -182,8 +182,7 @@ static enum MHD_Result on_head_header(void *cls, enum MHD_ValueKind kind, const 
 				      const char *value)
 {
 	(void)kind;
-	(void)value;
-	http_head_add(cls, key);
+	http_head_add(cls, key, value);
 	return MHD_YES;
 }
 

@@ -14,7 +14,17 @@ static bool is_tchar(unsigned char ch)
 	return ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
 }
 
-void http_head_add(struct http_head_check *c, const char *name)
+/* The one transfer coding libmicrohttpd frames: "chunked", with optional blanks around. */
+static bool is_chunked(const char *v)
+{
+	size_t n;
+
+	v += strspn(v, " \t");
+	n = strcspn(v, " \t");
+	return n == 7 && strncasecmp(v, "chunked", 7) == 0 && v[n + strspn(v + n, " \t")] == '\0';
+}
+
+void http_head_add(struct http_head_check *c, const char *name, const char *value)
 {
 	if (name == NULL || name[0] == '\0') {
 		c->bad_name = true;
@@ -25,8 +35,13 @@ void http_head_add(struct http_head_check *c, const char *name)
 			c->bad_name = true;
 	if (strcasecmp(name, "Content-Length") == 0)
 		c->content_length++;
-	else if (strcasecmp(name, "Transfer-Encoding") == 0)
+	else if (strcasecmp(name, "Transfer-Encoding") == 0) {
 		c->transfer_encoding++;
+		/* anything else (gzip, "gzip, chunked", a second coding) it cannot frame: it
+		 * would read the body to the end of the connection (RFC 9112 §6.3: 400) */
+		if (!is_chunked(value != NULL ? value : ""))
+			c->bad_coding = true;
+	}
 	else if (strcasecmp(name, "Host") == 0)
 		c->host++;
 }
@@ -39,6 +54,8 @@ enum http_defect http_head_verdict(const struct http_head_check *c, const char *
 		return HTTP_DEFECT_DUP_LENGTH;
 	if (c->content_length > 0 && c->transfer_encoding > 0)
 		return HTTP_DEFECT_TE_AND_LENGTH;
+	if (c->bad_coding || c->transfer_encoding > 1)
+		return HTTP_DEFECT_TE_UNKNOWN;
 	if (c->host > 1)
 		return HTTP_DEFECT_DUP_HOST;
 	if (c->host == 0 && version != NULL && strcmp(version, "HTTP/1.1") == 0)
@@ -55,6 +72,8 @@ static const struct {
 				    "The request has more than one Content-Length header"},
 	[HTTP_DEFECT_TE_AND_LENGTH] = {"transfer_encoding_with_content_length",
 				       "The request has both Transfer-Encoding and Content-Length"},
+	[HTTP_DEFECT_TE_UNKNOWN] = {"unsupported_transfer_encoding",
+				    "The only Transfer-Encoding accepted is chunked"},
 	[HTTP_DEFECT_HEADER_NAME] = {"malformed_header",
 				     "A header name is not a valid HTTP token"},
 	[HTTP_DEFECT_NO_HOST] = {"missing_host", "An HTTP/1.1 request needs a Host header"},

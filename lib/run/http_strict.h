@@ -1,6 +1,7 @@
 /* http_strict.h — the HTTP strictness rules of SPEC §3 that libmicrohttpd 0.9.75 leaves to
  * us: request smuggling shapes in a request head (two Content-Length, Transfer-Encoding with
- * Content-Length, a malformed header name, HTTP/1.1 without exactly one Host) and the
+ * Content-Length or other than chunked, a malformed header name, HTTP/1.1 without exactly
+ * one Host) and the
  * decoding of %XX in the path and query that never lets a NUL through. Pure functions over
  * strings: no I/O, no state beyond the caller's struct (fuzzed in tests/fuzz). */
 #ifndef APPT_HTTP_STRICT_H
@@ -14,6 +15,7 @@ enum http_defect {
 	HTTP_DEFECT_NONE = 0,        /* nothing: serve it */
 	HTTP_DEFECT_DUP_LENGTH,      /* two or more Content-Length headers */
 	HTTP_DEFECT_TE_AND_LENGTH,   /* Transfer-Encoding together with Content-Length */
+	HTTP_DEFECT_TE_UNKNOWN,      /* a Transfer-Encoding other than exactly "chunked" */
 	HTTP_DEFECT_HEADER_NAME,     /* a header name that is not an RFC 9110 token */
 	HTTP_DEFECT_NO_HOST,         /* HTTP/1.1 without a Host header */
 	HTTP_DEFECT_DUP_HOST,        /* two or more Host headers */
@@ -26,10 +28,12 @@ struct http_head_check {
 	unsigned transfer_encoding;  /* Transfer-Encoding headers seen */
 	unsigned host;               /* Host headers seen */
 	bool bad_name;               /* a name with a byte outside the token set, or empty */
+	bool bad_coding;             /* a Transfer-Encoding value other than "chunked" */
 };
 
-/* Counts one header (name borrowed for the call; NULL counts as a bad name). */
-void http_head_add(struct http_head_check *c, const char *name);
+/* Counts one header (name and value borrowed for the call; a NULL name counts as a bad
+ * name, a NULL value as ""). */
+void http_head_add(struct http_head_check *c, const char *name, const char *value);
 /* The first rule the counted head breaks for a request of version ("HTTP/1.1", ...; NULL
  * as HTTP/1.0), or HTTP_DEFECT_NONE. */
 enum http_defect http_head_verdict(const struct http_head_check *c, const char *version);

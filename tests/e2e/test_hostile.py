@@ -339,6 +339,12 @@ class HostileTest(unittest.TestCase):
              + smuggled, "transfer_encoding_with_content_length"),
             ("space before the colon", post + b"Content-Length : 2\r\n\r\n{}" + smuggled,
              "malformed_header"),
+            # libmicrohttpd would read such a body to the end of the connection: no answer
+            ("a transfer coding other than chunked",
+             post + b"Transfer-Encoding: gzip\r\n\r\n{}" + smuggled,
+             "unsupported_transfer_encoding"),
+            ("two transfer codings", post + b"Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"
+             + smuggled, "unsupported_transfer_encoding"),
             ("HTTP/1.1 without Host", b"GET /healthz HTTP/1.1\r\n\r\n", "missing_host"),
             ("two Host", b"GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
              "duplicate_host"),

@@ -40,8 +40,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		} else {
 			colon = strchr(line, ':');
 			if (colon != NULL)
-				*colon = '\0';
-			http_head_add(&c, line);
+				*colon++ = '\0';
+			http_head_add(&c, line, colon);
 		}
 		line = next;
 	}
