@@ -24,7 +24,7 @@
 #include "pg/db_seed.h"
 #include "itest.h"
 
-#define N_SHIPPED 3 /* files in sql/ */
+#define N_SHIPPED 4 /* files in sql/ */
 
 /* The test process's state (tests may have globals; lib/ may not). */
 static struct {
