@@ -50,6 +50,21 @@ bool db_valid_country(const char *s)
 	       s[2] == '\0';
 }
 
+bool db_valid_token(const char *s, size_t max)
+{
+	size_t n;
+
+	if (s == NULL)
+		return false;
+	n = strnlen(s, max + 1);
+	if (n == 0 || n > max)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] <= ' ' || s[i] > '~')
+			return false;
+	return true;
+}
+
 void db_options_init(struct db_options *o)
 {
 	memset(o, 0, sizeof(*o));

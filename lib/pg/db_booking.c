@@ -82,21 +82,6 @@ static const struct db_stmt st_check = {
 	.n_params = 2,
 };
 
-static bool valid_created_at(const char *s)
-{
-	size_t n;
-
-	if (s == NULL)
-		return false;
-	n = strnlen(s, DB_CREATED_AT_MAX + 1);
-	if (n == 0 || n > DB_CREATED_AT_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (s[i] <= ' ' || s[i] > '~')
-			return false;
-	return true;
-}
-
 /* The arguments both tasks take: schedule_id (written as text into sid) and country. */
 static enum rc slot_args(int64_t schedule_id, const char *country, char sid[SID_SIZE],
 			 struct errbuf *eb)
@@ -206,7 +191,7 @@ enum rc db_book_appointment(struct db_conn *c, const char *appointment_id,
 	rc = slot_args(schedule_id, country, sid, eb);
 	if (rc != RC_OK)
 		return rc;
-	if (!valid_created_at(created_at_iso))
+	if (!db_valid_token(created_at_iso, DB_CREATED_AT_MAX))
 		return eb_set(eb, RC_INVAL, "createdAt is empty, too long or not printable");
 
 	rc = db_begin(c, eb);

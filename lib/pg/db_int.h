@@ -79,6 +79,7 @@ enum rc db_get_text(const PGresult *r, int row, int col, char *out, size_t n,
 
 /* Shared input checks of the task modules. */
 bool db_valid_country(const char *s);  /* exactly two upper-case ASCII letters */
+bool db_valid_token(const char *s, size_t max); /* 1..max printable ASCII bytes, no space */
 
 /* One migration file, read into memory (db_migrate.c). */
 struct db_migration {

@@ -39,21 +39,6 @@ static const struct db_stmt st_free_slots = {
 	.n_params = 8,
 };
 
-static bool valid_when(const char *s)
-{
-	size_t n;
-
-	if (s == NULL)
-		return false;
-	n = strnlen(s, WHEN_MAX + 1);
-	if (n == 0 || n > WHEN_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (s[i] <= ' ' || s[i] > '~')
-			return false;
-	return true;
-}
-
 /* Writes an optional id filter as a parameter: NULL (any) for 0. */
 static const char *id_param(int32_t id, char buf[NUM_SIZE])
 {
@@ -67,7 +52,7 @@ static enum rc check_query(const struct db_slot_query *q, struct errbuf *eb)
 {
 	if (!db_valid_country(q->country))
 		return eb_set(eb, RC_INVAL, "country is not two upper-case letters");
-	if (!valid_when(q->from) || !valid_when(q->to))
+	if (!db_valid_token(q->from, WHEN_MAX) || !db_valid_token(q->to, WHEN_MAX))
 		return eb_set(eb, RC_INVAL, "from/to must be 1 to %d printable bytes", WHEN_MAX);
 	if (q->center_id < 0 || q->specialty_id < 0 || q->medic_id < 0)
 		return eb_set(eb, RC_INVAL, "a center/specialty/medic filter is not >= 1");
