@@ -15,16 +15,18 @@
 #include "app/idem.h"
 #include "app/publish.h"
 #include "app/store.h"
+#include "run/http_park.h"
 
 /* A request that meets a twin's live claim of its key (the same request, another HTTP
- * exchange: a concurrent twin, or an earlier attempt of the client still at work) polls
- * the claim for at most half its AWS budget ([api] aws_budget_ms: the wait counts against
- * it, and the rest is left for taking the claim over), a step that doubles from the first
- * to the largest, until the twin stores its answer (replayed), or gives up its claim (taken
- * over). Past it, an item already stored under the claimed id is answered; else 409 with
- * Retry-After. It holds an HTTP thread meanwhile. */
-#define TWIN_STEP_FIRST_MS 50
-#define TWIN_STEP_MAX_MS 400
+ * exchange: a concurrent twin, or an earlier attempt of the client still at work) waits
+ * for at most half its AWS budget ([api] aws_budget_ms: the wait counts against it, and the
+ * rest is left for taking the claim over) until the twin stores its answer (replayed), or
+ * gives up its claim (taken over). Past it, an item already stored under the claimed id is
+ * answered; else 409 with Retry-After. It waits parked (run/http_park): the poller reads the
+ * claim every HTTP_PARK_INTERVAL_MS, each read bounded by TWIN_POLL_BUDGET_MS, and hands the
+ * request back to an HTTP thread once the claim is decided, released or the wait is over;
+ * no HTTP thread is held meanwhile. */
+#define TWIN_POLL_BUDGET_MS 500
 
 const struct http_route api_routes[] = {
 	{"POST", "/appointments", api_post_appointment, true, false},
@@ -147,13 +149,13 @@ static void replay_stored(const struct idem_record *rec, const struct http_reque
 
 /* The twin still works on the key past our wait: its item, if already stored, is the
  * answer (it will be processed whatever the twin does next); else come back later. */
-static void replay_busy(struct api_ctx *ctx, struct api_thread *t, const struct idem_record *rec,
+static void replay_busy(struct api_ctx *ctx, struct api_thread *t, const char *appointment_id,
 			const struct http_request *req, struct http_response *resp)
 {
 	struct appointment a;
 	struct errbuf eb = {{0}};
 	char *body = NULL;
-	enum rc rc = store_get(t->ddb, api_cfg(ctx)->table_name, rec->appointment_id, &a, &eb);
+	enum rc rc = store_get(t->ddb, api_cfg(ctx)->table_name, appointment_id, &a, &eb);
 
 	api_dep_mark(&ctx->ddb_dep, rc == RC_NOTFOUND ? RC_OK : rc);
 	if (rc == RC_NOTFOUND) {
@@ -170,7 +172,7 @@ static void replay_busy(struct api_ctx *ctx, struct api_thread *t, const struct 
 		http_reply_error(resp, req, APIERR_INTERNAL_ERROR, NULL, NULL);
 		return;
 	}
-	reply_replayed(resp, rec->appointment_id, body);
+	reply_replayed(resp, appointment_id, body);
 }
 
 /* Gives up a claim whose request ends without an answer (SERVICE_UNAVAILABLE, a bug):
@@ -191,67 +193,49 @@ static void idempotency_release(struct api_ctx *ctx, struct api_thread *t,
 			     "releasing an Idempotency-Key claim failed; it is taken over once stale (20 s)");
 }
 
-/* Claims the Idempotency-Key, if any, waiting a bounded time on a twin that holds it.
- * Returns true when the request is answered (replay, conflict, error); else the request
- * owns the key (or has none: kc->record_key ""), with id the appointment id to create. */
-static bool idempotency_gate(struct api_ctx *ctx, struct api_thread *t, const struct appt_request *ar,
-			     char id[APPT_ID_SIZE], const struct http_request *req,
-			     struct http_response *resp, struct key_claim *kc)
+/* One POST past its validation: what it goes on with after a twin's wait. */
+struct post_state {
+	struct api_ctx *ctx;
+	const struct conf *cfg;          /* the request's configuration (valid while it is in
+					  * flight, parked included) */
+	struct appt_request ar;
+	char id[APPT_ID_SIZE];           /* the appointment id to create */
+	struct key_claim kc;
+	char twin_id[APPT_ID_SIZE];      /* the appointment id of the twin's claim */
+	int64_t wait_until_ms;           /* monotonic end of the twin wait (half the budget) */
+	int64_t budget_until_ms;         /* monotonic end of the POST's AWS budget */
+	bool timed_out;                  /* the twin wait is over */
+};
+
+enum gate {
+	GATE_OWN,      /* the request owns the key (or has none): create */
+	GATE_ANSWERED, /* resp is filled (replay, conflict, error) */
+	GATE_PARKED,   /* waiting on a twin, parked */
+};
+
+static const struct http_park_ops twin_park_ops;
+
+/* Claims ps's key; meeting a twin's live claim, parks the request until the twin is done
+ * (or answers at once when the wait is over or no park is left). */
+static enum gate gate_claim(struct api_thread *t, struct post_state *ps,
+			    const struct http_request *req, struct http_response *resp)
 {
-	const struct conf *cfg = api_cfg(ctx);
-	const char *key = http_header(req, "Idempotency-Key");
-	char api_hash[APIKEYS_HEX_SIZE] = "";
-	struct idem_record *rec = NULL;
+	struct api_ctx *ctx = ps->ctx;
+	struct key_claim *kc = &ps->kc;
+	struct idem_record *rec = malloc(sizeof(*rec));
 	enum idem_state st = IDEM_BUSY;
 	struct errbuf eb = {{0}};
-	int64_t deadline = clk_mono_ms() + cfg->aws_budget_ms / 2;
-	long step = TWIN_STEP_FIRST_MS;
-	bool busy = true;
-	bool answered = true;
+	enum gate g = GATE_ANSWERED;
+	struct post_state *parked;
 	enum rc rc;
 
-	memset(kc, 0, sizeof(*kc));
-	if (key == NULL)
-		return false;
-	if (!idem_key_valid(key)) {
-		struct val_errors errs;
-
-		val_errors_init(&errs);
-		val_errors_add(&errs, VAL_VALIDATION_ERROR, "Idempotency-Key", VAL_CODE_INVALID_FORMAT,
-			       "Idempotency-Key must be 1 to %d printable ASCII characters", IDEM_KEY_MAX);
-		reply_validation(resp, req, &errs);
-		return true;
-	}
-	rec = malloc(sizeof(*rec));
 	if (rec == NULL) {
 		http_reply_error(resp, req, APIERR_INTERNAL_ERROR, NULL, NULL);
-		return true;
+		return GATE_ANSWERED;
 	}
-	pthread_rwlock_rdlock(&ctx->keys_lock);
-	if (ctx->keys != NULL && !apikeys_check(ctx->keys, http_header(req, "X-Api-Key"), api_hash))
-		api_hash[0] = '\0';
-	pthread_rwlock_unlock(&ctx->keys_lock);
-	idem_record_key(api_hash, key, kc->record_key);
-	idem_request_hash(ar, kc->request_hash);
-	appt_id_new(kc->token);
-	for (;;) {
-		rc = idem_claim(t->ddb, cfg->idempotency_table, kc->record_key, kc->request_hash,
-				kc->token, id, clk_wall_ms() / 1000, &st, rec, &eb);
-		api_dep_mark(&ctx->ddb_dep, rc);
-		if (rc != RC_OK || st != IDEM_BUSY)
-			break;
-		busy = true;
-		while (busy && clk_mono_ms() + step <= deadline) {
-			clk_sleep_ms(step);
-			step = step * 2 > TWIN_STEP_MAX_MS ? TWIN_STEP_MAX_MS : step * 2;
-			rc = idem_busy(t->ddb, cfg->idempotency_table, kc->record_key,
-				       kc->request_hash, kc->token, clk_wall_ms() / 1000, &busy, &eb);
-			if (rc != RC_OK)
-				break;
-		}
-		if (rc != RC_OK || busy)
-			break;
-	}
+	rc = idem_claim(t->ddb, ps->cfg->idempotency_table, kc->record_key, kc->request_hash,
+			kc->token, ps->id, clk_wall_ms() / 1000, &st, rec, &eb);
+	api_dep_mark(&ctx->ddb_dep, rc);
 	if (rc != RC_OK) {
 		/* the claim may have been applied with its reply lost: give it up (a no-op when
 		 * it is not ours), so the client's retry need not wait for it to go stale */
@@ -263,9 +247,9 @@ static bool idempotency_gate(struct api_ctx *ctx, struct api_thread *t, const st
 	switch (st) {
 	case IDEM_CLAIMED:
 	case IDEM_TAKEN_OVER:
-		memcpy(id, rec->appointment_id, APPT_ID_SIZE);
+		memcpy(ps->id, rec->appointment_id, APPT_ID_SIZE);
 		kc->taken_over = st == IDEM_TAKEN_OVER;
-		answered = false;
+		g = GATE_OWN;
 		break;
 	case IDEM_MISMATCH:
 		http_reply_error(resp, req, APIERR_IDEMPOTENCY_CONFLICT, NULL, NULL);
@@ -274,14 +258,55 @@ static bool idempotency_gate(struct api_ctx *ctx, struct api_thread *t, const st
 		replay_stored(rec, req, resp);
 		break;
 	case IDEM_BUSY:
-		replay_busy(ctx, t, rec, req, resp);
+		memcpy(ps->twin_id, rec->appointment_id, APPT_ID_SIZE);
+		parked = clk_mono_ms() < ps->wait_until_ms ? malloc(sizeof(*parked)) : NULL;
+		if (parked != NULL) {
+			*parked = *ps;
+			if (http_park(req, resp, &twin_park_ops, parked, ps->wait_until_ms)) {
+				g = GATE_PARKED;
+				break;
+			}
+			free(parked);
+		}
+		/* the wait is over, or HTTP_PARK_LIMIT requests wait already */
+		replay_busy(ctx, t, ps->twin_id, req, resp);
 		break;
 	}
 out:
-	if (answered)
+	if (g != GATE_OWN)
 		kc->record_key[0] = '\0';
 	free(rec);
-	return answered;
+	return g;
+}
+
+/* Checks the Idempotency-Key, if any, and claims it (gate_claim). */
+static enum gate idempotency_gate(struct api_thread *t, struct post_state *ps,
+				  const struct http_request *req, struct http_response *resp)
+{
+	struct api_ctx *ctx = ps->ctx;
+	const char *key = http_header(req, "Idempotency-Key");
+	char api_hash[APIKEYS_HEX_SIZE] = "";
+
+	memset(&ps->kc, 0, sizeof(ps->kc));
+	if (key == NULL)
+		return GATE_OWN;
+	if (!idem_key_valid(key)) {
+		struct val_errors errs;
+
+		val_errors_init(&errs);
+		val_errors_add(&errs, VAL_VALIDATION_ERROR, "Idempotency-Key", VAL_CODE_INVALID_FORMAT,
+			       "Idempotency-Key must be 1 to %d printable ASCII characters", IDEM_KEY_MAX);
+		reply_validation(resp, req, &errs);
+		return GATE_ANSWERED;
+	}
+	pthread_rwlock_rdlock(&ctx->keys_lock);
+	if (ctx->keys != NULL && !apikeys_check(ctx->keys, http_header(req, "X-Api-Key"), api_hash))
+		api_hash[0] = '\0';
+	pthread_rwlock_unlock(&ctx->keys_lock);
+	idem_record_key(api_hash, key, ps->kc.record_key);
+	idem_request_hash(&ps->ar, ps->kc.request_hash);
+	appt_id_new(ps->kc.token);
+	return gate_claim(t, ps, req, resp);
 }
 
 /* Publishes; a failure is logged and left to the reconciler (SPEC §3). */
@@ -354,56 +379,37 @@ static void idempotency_store(struct api_ctx *ctx, struct api_thread *t,
 		 : "storing the idempotent answer failed; replays read the appointment");
 }
 
-void api_post_appointment(void *ud, const struct http_request *req, struct http_response *resp)
+/* The POST once it owns its key (or has none): the schedule check, the item, the publish,
+ * the answer stored on the key. */
+static void post_owned(struct api_ctx *ctx, struct api_thread *t, struct post_state *ps,
+		       const struct http_request *req, struct http_response *resp)
 {
-	struct api_ctx *ctx = ud;
 	const struct conf *cfg = api_cfg(ctx);
-	struct appt_request ar;
-	struct val_errors errs;
+	struct key_claim *kc = &ps->kc;
 	struct appointment a;
 	struct appointment want;
-	struct api_thread *t;
 	struct errbuf eb = {{0}};
-	struct key_claim kc;
 	enum apierr_code refusal = APIERR_INTERNAL_ERROR;
-	char id[APPT_ID_SIZE];
 	char location[64];
 	char *body = NULL;
 	bool existed = false;
-	enum rc rc;
+	enum rc rc = appt_init_pending(&want, &ps->ar, ps->id, clk_wall_ms());
 
-	val_errors_init(&errs);
-	if (val_appointment_body(req->body, req->body_len, ctx->countries, ctx->n_countries, &ar,
-				 &errs) != RC_OK) {
-		reply_validation(resp, req, &errs);
-		return;
-	}
-	snprintf(resp->insured_id, sizeof(resp->insured_id), "%s", ar.insured_id);
-	t = api_thread_get(ctx, &eb);
-	if (t == NULL) {
-		str_cut(resp->error, sizeof(resp->error), "%s", eb.msg);
-		http_reply_error(resp, req, APIERR_INTERNAL_ERROR, NULL, NULL);
-		return;
-	}
-	appt_id_new(id);
-	if (idempotency_gate(ctx, t, &ar, id, req, resp, &kc))
-		return;
-	rc = appt_init_pending(&want, &ar, id, clk_wall_ms());
 	if (rc != RC_OK) {
-		idempotency_release(ctx, t, &kc);
+		idempotency_release(ctx, t, kc);
 		http_reply_error(resp, req, APIERR_INTERNAL_ERROR, NULL, NULL);
 		return;
 	}
-	if (kc.taken_over && taken_over_item(ctx, t, &kc, &want, &a, &existed, req, resp))
+	if (kc->taken_over && taken_over_item(ctx, t, kc, &want, &a, &existed, req, resp))
 		return;
-	if (!existed && schedule_refused(ctx, t, &ar, req, &refusal)) {
+	if (!existed && schedule_refused(ctx, t, &ps->ar, req, &refusal)) {
 		/* after a take-over the slot may be taken by this very id: the request that
 		 * gave the claim up stored its item after we looked (the worker books only
 		 * stored items, so a second look finds it) */
-		if (kc.taken_over && taken_over_item(ctx, t, &kc, &want, &a, &existed, req, resp))
+		if (kc->taken_over && taken_over_item(ctx, t, kc, &want, &a, &existed, req, resp))
 			return;
 		if (!existed) {
-			idempotency_store(ctx, t, &kc, req, NULL, refusal);
+			idempotency_store(ctx, t, kc, req, NULL, refusal);
 			http_reply_error(resp, req, refusal, NULL, NULL);
 			return;
 		}
@@ -416,7 +422,7 @@ void api_post_appointment(void *ud, const struct http_request *req, struct http_
 				       &existed, &eb);
 		api_dep_mark(&ctx->ddb_dep, rc);
 		if (rc != RC_OK) {
-			idempotency_release(ctx, t, &kc);
+			idempotency_release(ctx, t, kc);
 			reply_store_failure(resp, req, rc, &eb);
 			return;
 		}
@@ -428,8 +434,8 @@ void api_post_appointment(void *ud, const struct http_request *req, struct http_
 		http_reply_error(resp, req, APIERR_INTERNAL_ERROR, NULL, NULL);
 		return;
 	}
-	idempotency_store(ctx, t, &kc, req, body, refusal);
-	if (kc.taken_over && existed) {
+	idempotency_store(ctx, t, kc, req, body, refusal);
+	if (kc->taken_over && existed) {
 		/* created by the request whose claim we took over: this is its repeat */
 		reply_replayed(resp, a.appointment_id, body);
 		return;
@@ -437,6 +443,98 @@ void api_post_appointment(void *ud, const struct http_request *req, struct http_
 	snprintf(location, sizeof(location), "/appointments/%s", a.insured_id);
 	http_reply(resp, 201, body);
 	http_add_header(resp, "Location", location);
+}
+
+/* The poller's look at the twin's claim (one consistent read with its own short budget, on
+ * the poller's clients): still busy, or back to an HTTP thread to claim again. A failed read
+ * is tried again next period; the wait's end bounds it all. */
+static enum http_park_step twin_poll(void *pctx, const struct http_request *req,
+				     struct http_response *resp)
+{
+	struct post_state *ps = pctx;
+	struct errbuf eb = {{0}};
+	struct api_thread *t = api_thread_get(ps->ctx, &eb);
+	int64_t until = clk_mono_ms() + TWIN_POLL_BUDGET_MS;
+	bool busy = true;
+	enum rc rc;
+
+	(void)req;
+	(void)resp;
+	if (t == NULL)
+		return HTTP_PARK_RESUME;
+	api_budget_set(t, until < ps->budget_until_ms ? until : ps->budget_until_ms);
+	rc = idem_busy(t->ddb, ps->cfg->idempotency_table, ps->kc.record_key,
+		       ps->kc.request_hash, ps->kc.token, clk_wall_ms() / 1000, &busy, &eb);
+	api_dep_mark(&ps->ctx->ddb_dep, rc);
+	return rc == RC_OK && !busy ? HTTP_PARK_RESUME : HTTP_PARK_WAIT;
+}
+
+static enum http_park_step twin_timeout(void *pctx, const struct http_request *req,
+					struct http_response *resp)
+{
+	struct post_state *ps = pctx;
+
+	(void)req;
+	(void)resp;
+	ps->timed_out = true;
+	return HTTP_PARK_RESUME;
+}
+
+/* Back on an HTTP thread: the twin's claim is decided or released (claim again: replay,
+ * take over, or wait more), or the wait is over (answer what is stored). */
+static void twin_resume(void *ud, const struct http_request *req, struct http_response *resp,
+			void *pctx)
+{
+	struct api_ctx *ctx = ud;
+	struct post_state ps = *(struct post_state *)pctx;
+	struct errbuf eb = {{0}};
+	struct api_thread *t = api_thread_get(ctx, &eb);
+
+	free(pctx);
+	if (t == NULL) {
+		str_cut(resp->error, sizeof(resp->error), "%s", eb.msg);
+		http_reply_error(resp, req, APIERR_INTERNAL_ERROR, NULL, NULL);
+		return;
+	}
+	api_budget_set(t, ps.budget_until_ms);
+	if (ps.timed_out) {
+		replay_busy(ctx, t, ps.twin_id, req, resp);
+		return;
+	}
+	if (gate_claim(t, &ps, req, resp) == GATE_OWN)
+		post_owned(ctx, t, &ps, req, resp);
+}
+
+static const struct http_park_ops twin_park_ops = {twin_poll, twin_timeout, twin_resume, free};
+
+void api_post_appointment(void *ud, const struct http_request *req, struct http_response *resp)
+{
+	struct api_ctx *ctx = ud;
+	struct post_state ps = {.ctx = ctx, .cfg = api_cfg(ctx)};
+	struct val_errors errs;
+	struct api_thread *t;
+	struct errbuf eb = {{0}};
+	int64_t now = clk_mono_ms();
+
+	val_errors_init(&errs);
+	if (val_appointment_body(req->body, req->body_len, ctx->countries, ctx->n_countries,
+				 &ps.ar, &errs) != RC_OK) {
+		reply_validation(resp, req, &errs);
+		return;
+	}
+	snprintf(resp->insured_id, sizeof(resp->insured_id), "%s", ps.ar.insured_id);
+	t = api_thread_get(ctx, &eb);
+	if (t == NULL) {
+		str_cut(resp->error, sizeof(resp->error), "%s", eb.msg);
+		http_reply_error(resp, req, APIERR_INTERNAL_ERROR, NULL, NULL);
+		return;
+	}
+	/* the guard set the thread's AWS deadline to the same budget a moment ago */
+	ps.budget_until_ms = now + ps.cfg->aws_budget_ms;
+	ps.wait_until_ms = now + ps.cfg->aws_budget_ms / 2;
+	appt_id_new(ps.id);
+	if (idempotency_gate(t, &ps, req, resp) == GATE_OWN)
+		post_owned(ctx, t, &ps, req, resp);
 }
 
 void api_list_appointments(void *ud, const struct http_request *req, struct http_response *resp)

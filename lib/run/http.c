@@ -5,6 +5,7 @@
  * time, so a client trickling a byte a second would never be cut). What a request meets
  * once it has arrived (routes, CORS, answers, its log line) is http_router.c. */
 #include "run/http.h"
+#include "run/http_park.h"
 #include "run/http_probe.h"
 
 #include <arpa/inet.h>
@@ -313,6 +314,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 
+	if (http_park_gone(st))
+		return MHD_NO; /* parked, and its client left: nobody to answer */
 	track_receiving(srv, st->tcp, false);
 	memset(&req, 0, sizeof(req));
 	memset(&resp, 0, sizeof(resp));
@@ -325,13 +328,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	req.request_id = st->request_id;
 	req.client = st->client;
 	req.state = st;
-	if (reject_now && st->defect != HTTP_DEFECT_NONE) {
+	if (st->park != NULL) {
+		http_park_resumed(st, &req, &resp); /* back from the poller (run/http_park) */
+	} else if (reject_now && st->defect != HTTP_DEFECT_NONE) {
 		http_reply_defect(&resp, &req, st->defect);
 	} else if (reject_now) {
 		http_reply_error(&resp, &req, APIERR_PAYLOAD_TOO_LARGE, NULL, NULL);
 	} else {
 		http_dispatch(st, &req, &resp);
 	}
+	if (http_park_hold(st, &resp))
+		return MHD_YES; /* the handler parked it: answered once the poller resumes it */
 	if (st->quiet && resp.status == 200) {
 		/* our own probe gets 204: with SO_REUSEPORT a sibling process sharing the port
 		 * may answer the probe instead, and its 200 must not count as our sign of life */
@@ -358,6 +365,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	/* a kept-alive connection waits for its next request from now on */
 	track_receiving(srv, st->tcp, true);
+	http_park_drop(st);
 	unnumber_request(srv, st);
 	if (st->counted) {
 		metrics_add(srv->opts.metrics, "appointmentd_http_requests_in_flight", NULL, -1);
@@ -520,7 +528,8 @@ enum rc http_server_start(const struct http_opts *opts, struct http_server **out
 		pthread_condattr_destroy(&ca);
 	}
 	srv->mhd = MHD_start_daemon(
-		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME |
+			MHD_USE_ERROR_LOG, 0, NULL, NULL,
 		on_request, srv, MHD_OPTION_LISTEN_SOCKET, opts->listen_fd,
 		MHD_OPTION_THREAD_POOL_SIZE, opts->threads, MHD_OPTION_CONNECTION_TIMEOUT,
 		opts->idle_timeout_s > 0 ? opts->idle_timeout_s : opts->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT, opts->connection_limit,
@@ -539,6 +548,10 @@ enum rc http_server_start(const struct http_opts *opts, struct http_server **out
 		return eb_set(eb, RC_FATAL, "cannot start the HTTP connection sweeper thread");
 	}
 	srv->sweeper_started = true;
+	if (http_parker_start(srv, eb) != RC_OK) {
+		http_server_free(srv);
+		return RC_FATAL;
+	}
 	*out = srv;
 	return RC_OK;
 }
@@ -630,8 +643,10 @@ void http_server_free(struct http_server *s)
 		pthread_mutex_unlock(&s->conns_lock);
 		pthread_join(s->sweeper, NULL);
 	}
+	http_parker_stop(s); /* MHD must not stop with suspended connections */
 	if (s->mhd != NULL)
 		MHD_stop_daemon(s->mhd);
+	http_parker_free(s);
 	if (s->quiesced_fd >= 0)
 		close(s->quiesced_fd);
 	pthread_cond_destroy(&s->sweep_cv);

@@ -51,6 +51,7 @@ struct http_server {
 	bool stop_sweeper;
 	bool sweeper_started;
 	pthread_t sweeper;
+	struct http_parker *parker; /* parked requests and their poller (http_park.c) */
 };
 
 /* Everything about one request, from its first callback to its completion. */
@@ -67,6 +68,7 @@ struct http_conn_state {
 	uint64_t start_us;    /* clk_mono_us when the request began */
 	char request_id[HTTP_REQUEST_ID_MAX + 1];
 	char client[64];      /* the client's address as text, "" when unknown */
+	struct http_park *park; /* set while the request is parked (http_park.c) */
 };
 
 /* Routes a complete request and fills resp (the guard, then the handler). */
@@ -83,5 +85,21 @@ enum MHD_Result http_send(struct http_conn_state *st, const struct http_request 
 /* The request's log line and metrics. */
 void http_log_request(struct http_conn_state *st, const struct http_request *req,
 		      const struct http_response *resp);
+
+/* Parked requests (http_park.c). Starts the poller (srv->parker is set even on failure). */
+enum rc http_parker_start(struct http_server *srv, struct errbuf *eb) MUSTCHECK;
+/* Stops the poller and answers 503 every request still parked (before MHD stops). */
+void http_parker_stop(struct http_server *srv);
+/* Frees it all, once MHD has stopped. */
+void http_parker_free(struct http_server *srv);
+/* After the handler: true when it parked the request, which is suspended now. */
+bool http_park_hold(struct http_conn_state *st, struct http_response *resp);
+/* On the access handler's call after a resume: true when the client left meanwhile. */
+bool http_park_gone(const struct http_conn_state *st);
+/* On that call: the answer the poller stored, or the park's resume function's. */
+void http_park_resumed(struct http_conn_state *st, struct http_request *req,
+		       struct http_response *resp);
+/* The request ends (completed or its connection closed): frees its park, if any. */
+void http_park_drop(struct http_conn_state *st);
 
 #endif

@@ -320,6 +320,86 @@ class KeyClaimTest(unittest.TestCase):
                          [b[2]["appointmentId"]])
 
 
+class TwinParkTest(unittest.TestCase):
+    """A request that waits on a twin's claim of its Idempotency-Key holds no HTTP thread
+    (SPEC §3): it is parked (run/http_park) and one poller reads the claim for all waiters.
+    A runs on one API whose create of the appointment is slowed by the fault proxy; its twin
+    B comes to a second API with one HTTP thread, which must go on answering other requests
+    while B waits; B then answers A's appointment. Both APIs have an 8 s AWS budget, so B's
+    wait (half of it) outlasts A's slowed write."""
+
+    SLOW_MS = 2500
+
+    def setUp(self):
+        self.proxy = harness.FaultProxy(os.environ["AWS_ENDPOINT_URL_DYNAMODB"])
+        self.addCleanup(self.proxy.close)
+        env = {"AWS_ENDPOINT_URL_DYNAMODB": self.proxy.url}
+        self.first = Api(D, "[api]\naws_budget_ms = 8000\n", env=env)
+        D.daemons.append(self.first.daemon)
+        self.addCleanup(stop_clean, self, self.first.daemon)
+        self.single = Api(D, "[api]\nthreads = 1\naws_budget_ms = 8000\n", env=env)
+        D.daemons.append(self.single.daemon)
+        self.addCleanup(stop_clean, self, self.single.daemon)
+        self.proxy.rules({"op": "TransactWriteItems", "contains": "-appointments-",
+                          "fault": "slow:%d" % self.SLOW_MS, "count": 1})
+
+    def post(self, api, body, key, out, i):
+        try:
+            out[i] = api.call("POST", "/appointments", body, {"Idempotency-Key": key})
+        except Exception as e:  # noqa: BLE001 - reported by the assertion
+            out[i] = (None, {}, repr(e))
+        out[i] = out[i] + (time.monotonic(),)
+
+    def start_twins(self, insured, schedule):
+        """A on the first API, then B with the same body and key on the single-thread API
+        once A holds the claim; returns (out, threads)."""
+        body = {"insuredId": insured, "scheduleId": schedule, "countryISO": "PE"}
+        key = "parked-" + harness.rand()
+        out = [None, None]
+        a = threading.Thread(target=self.post, args=(self.first, body, key, out, 0))
+        a.start()
+        time.sleep(0.5)  # A claimed the key and is in its slowed write
+        b = threading.Thread(target=self.post, args=(self.single, body, key, out, 1))
+        b.start()
+        time.sleep(0.4)  # B met A's claim and waits
+        return out, (a, b)
+
+    def assert_same_appointment(self, out, insured):
+        (sa, _, da, _), (sb, hb, db, _) = out
+        self.assertEqual(sa, 201, out)
+        self.assertEqual((sb, db.get("appointmentId")), (200, da["appointmentId"]), out)
+        self.assertEqual(hb.get("idempotent-replayed"), "true", out)
+        self.assertEqual([x["appointmentId"] for x in self.first.appointments(insured)],
+                         [da["appointmentId"]])
+
+    def test_other_requests_are_answered_while_a_twin_waits(self):
+        out, threads = self.start_twins("801", 136)
+        for path in ("/healthz", "/appointments/00801?limit=5"):
+            t0 = time.monotonic()
+            status, _, _ = self.single.call("GET", path, timeout=10)
+            took = time.monotonic() - t0
+            self.assertEqual(status, 200, path)
+            # before parking, B held the only HTTP thread until A answered (~2 s more)
+            self.assertLess(took, 0.5, "%s took %.2f s while a twin waited" % (path, took))
+            self.assertIsNone(out[1], "B answered before A's slowed write was over: %r" % out)
+        for t in threads:
+            t.join()
+        self.assertEqual(self.proxy.stats()["faulted"], 1)
+        self.assert_same_appointment(out, "00801")
+
+    def test_a_stop_answers_the_waiting_twin_first(self):
+        # SIGTERM while B is parked: the drain counts it in flight, so B gets its answer
+        # (A's appointment, once A stored it) before the API exits 0
+        out, threads = self.start_twins("802", 137)
+        self.assertIsNone(out[1], out)
+        D.daemons.remove(self.single.daemon)
+        rc = self.single.daemon.stop()
+        self.assertEqual(rc, 0, self.single.logs()[-3000:])
+        for t in threads:
+            t.join()
+        self.assert_same_appointment(out, "00802")
+
+
 class ScheduleCheckTest(unittest.TestCase):
     """After PostgreSQL drops the API's connection (a restart), the next check reconnects
     instead of taking the database for down and skipping the check (issue 10)."""
