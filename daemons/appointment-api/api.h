@@ -41,8 +41,9 @@ struct api_db {
 	struct db_conn *db;  /* made on first use */
 };
 
-/* Clients of one HTTP pool thread: libcurl handles and libpq connections are not
- * thread-safe, so each thread has its own (created on first use, freed at exit). */
+/* Clients of one HTTP pool thread (or of the server's poller of parked requests,
+ * run/http_park): libcurl handles and libpq connections are not thread-safe, so each thread
+ * has its own (created on first use, freed at exit). */
 struct api_thread {
 	struct ddb_client *ddb;
 	struct sns_client *sns;
