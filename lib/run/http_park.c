@@ -17,7 +17,8 @@
 #include "base/clock.h"
 #include "run/http_priv.h"
 
-#define PARK_STOP_WAIT_MS 1000 /* at free: how long the resumed parks get to be answered */
+#define PARK_STOP_WAIT_MS 1000 /* at free: how long the resumed parks (and whatever else is
+				* still in flight) get to be sent */
 
 enum park_state {
 	PARK_NEW,    /* the handler parked it; its connection is not suspended yet */
@@ -338,9 +339,10 @@ void http_parker_stop(struct http_server *srv)
 		p->state = PARK_DONE;
 		MHD_resume_connection(p->st->conn);
 	}
+	/* until they are sent, not just queued: MHD_stop_daemon would cut them off */
 	until = clk_mono_ms() + PARK_STOP_WAIT_MS;
 	pthread_mutex_lock(&pk->lock);
-	while (pk->n > 0 && clk_mono_ms() < until) {
+	while ((pk->n > 0 || atomic_load(&srv->in_flight) > 0) && clk_mono_ms() < until) {
 		struct timespec slice = clk_deadline(CLOCK_MONOTONIC, 20);
 
 		(void)pthread_cond_timedwait(&pk->cv, &pk->lock, &slice);
