@@ -145,6 +145,10 @@ extern const size_t api_n_routes;
 bool api_guard(void *ud, const struct http_request *req, struct http_response *resp);
 void api_post_appointment(void *ud, const struct http_request *req, struct http_response *resp);
 void api_list_appointments(void *ud, const struct http_request *req, struct http_response *resp);
+void api_list_schedules(void *ud, const struct http_request *req, struct http_response *resp);
+/* Answers the SPEC §3 error body of errs (result not VAL_OK). */
+void api_reply_validation(struct http_response *resp, const struct http_request *req,
+			  const struct val_errors *errs);
 void api_healthz(void *ud, const struct http_request *req, struct http_response *resp);
 void api_readyz(void *ud, const struct http_request *req, struct http_response *resp);
 void api_metrics(void *ud, const struct http_request *req, struct http_response *resp);

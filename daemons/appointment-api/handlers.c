@@ -31,6 +31,7 @@
 const struct http_route api_routes[] = {
 	{"POST", "/appointments", api_post_appointment, true, false},
 	{"GET", "/appointments/{insuredId}", api_list_appointments, false, false},
+	{"GET", "/schedules", api_list_schedules, false, false},
 	{"GET", "/healthz", api_healthz, false, true},
 	{"GET", "/readyz", api_readyz, false, true},
 	{"GET", "/metrics", api_metrics, false, true},
@@ -51,8 +52,8 @@ static void reply_store_failure(struct http_response *resp, const struct http_re
 	http_reply_error(resp, req, APIERR_INTERNAL_ERROR, NULL, NULL);
 }
 
-static void reply_validation(struct http_response *resp, const struct http_request *req,
-			     const struct val_errors *errs)
+void api_reply_validation(struct http_response *resp, const struct http_request *req,
+			  const struct val_errors *errs)
 {
 	char *body = NULL;
 
@@ -296,7 +297,7 @@ static enum gate idempotency_gate(struct api_thread *t, struct post_state *ps,
 		val_errors_init(&errs);
 		val_errors_add(&errs, VAL_VALIDATION_ERROR, "Idempotency-Key", VAL_CODE_INVALID_FORMAT,
 			       "Idempotency-Key must be 1 to %d printable ASCII characters", IDEM_KEY_MAX);
-		reply_validation(resp, req, &errs);
+		api_reply_validation(resp, req, &errs);
 		return GATE_ANSWERED;
 	}
 	pthread_rwlock_rdlock(&ctx->keys_lock);
@@ -519,7 +520,7 @@ void api_post_appointment(void *ud, const struct http_request *req, struct http_
 	val_errors_init(&errs);
 	if (val_appointment_body(req->body, req->body_len, ctx->countries, ctx->n_countries,
 				 &ps.ar, &errs) != RC_OK) {
-		reply_validation(resp, req, &errs);
+		api_reply_validation(resp, req, &errs);
 		return;
 	}
 	snprintf(resp->insured_id, sizeof(resp->insured_id), "%s", ps.ar.insured_id);
@@ -566,7 +567,7 @@ void api_list_appointments(void *ud, const struct http_request *req, struct http
 		errs.result = VAL_VALIDATION_ERROR;
 	}
 	if (errs.result != VAL_OK) {
-		reply_validation(resp, req, &errs);
+		api_reply_validation(resp, req, &errs);
 		return;
 	}
 	snprintf(resp->insured_id, sizeof(resp->insured_id), "%s", insured);
