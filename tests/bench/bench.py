@@ -7,7 +7,7 @@ private local stack, builds, exports the stack's environment and calls this; it:
   topics and queues on fauxqs, the completion and error queues on moto (EventBridge
   delivers only to moto's queues);
 - starts appointment-api (READY=1 time through a NOTIFY_SOCKET), drives it with wrk at
-  c = 1/8/32 (POST, then GET of a 20-item list), reads its CPU (utime + stime of
+  c = 1/8/32 (POST, then GET of a 20-item list, then GET /schedules at offset 0 and 2000), reads its CPU (utime + stime of
   /proc/PID/stat) around each POST run and its RSS (VmRSS idle, VmHWM peak);
 - runs the limit loops (tests/bench/bench_floor.c, our own clients, same concurrency):
   schedule SELECT + PutItem + Publish, and one bare Query of the same 20 items;
@@ -205,9 +205,10 @@ def run(args):
     conns = (1, 8, 32)
     dur = args.duration
     res = {"conns": conns, "post": {}, "floor_post": {}, "floor_posttx": {}, "get": {},
-           "floor_get": {},
+           "floor_get": {}, "slots": {}, "slots_deep": {},
            "cpu_ms": {}, "lat": {}}
     seed = max(args.pipeline, args.moto_pipeline) + 1100
+    res["seed"] = seed
 
     def deployment(env, then_moto):
         # on the split stack: provision on fauxqs first (topics, country queues), then on
@@ -264,6 +265,14 @@ def run(args):
             res["floor_get"][c] = f["rps"]
             log("GET c=%d: %.0f req/s (%d not 2xx); floor Query %.0f/s" % (c, rps, bad,
                                                                             f["rps"]))
+        # GET /schedules (issue 16): the first page of the seeded PE slots, and a page 2 000
+        # slots deep (the page walks the index: O(offset + limit); the total counts the window)
+        for c in conns:
+            res["slots"][c] = wrk(api.port, c, dur, None, "/schedules?countryISO=PE")[1]
+            res["slots_deep"][c] = wrk(api.port, c, dur, None,
+                                       "/schedules?countryISO=PE&offset=2000")[1]
+            log("GET /schedules c=%d: %.0f req/s, offset 2000: %.0f req/s"
+                % (c, res["slots"][c], res["slots_deep"][c]))
         res["rss_peak_kib"] = proc_kib(api.pid, "VmHWM")
         api.stop()
     finally:
@@ -330,6 +339,9 @@ def table(res, args):
         " / ".join("%.0f" % res["get"][k] for k in c),
         " / ".join("%.0f" % res["floor_get"][k] for k in c),
         " / ".join("%.2f" % r for r in g), "≥ 0.85", min(g) >= 0.85)
+    row("GET /schedules (20 free slots of %d) req/s, offset 0 → 2000, c = 1 / 8 / 32"
+        % res["seed"], " / ".join("%.0f → %.0f" % (res["slots"][k], res["slots_deep"][k])
+                                  for k in c), "", "", "(a figure, not a goal)", True)
     if "moto_post8" in res:
         row("default local stack: POST req/s at c = 8 (before: SNS/SQS on moto → now)",
             "%.0f" % res["post"][8], "%.0f (moto)" % res["moto_post8"],
