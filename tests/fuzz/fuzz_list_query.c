@@ -1,10 +1,12 @@
-/* fuzz_list_query.c — the GET /appointments/{insuredId} query parser (domain/validate):
- * the input is "insuredId?k=v&k=v..." as the HTTP layer would hand it over, decoded by
- * run/http_strict's unescape like libmicrohttpd's callback does. */
+/* fuzz_list_query.c — the query parsers of GET /appointments/{insuredId} (domain/validate)
+ * and GET /schedules (domain/validate_schedules), on the same parameters: the input is
+ * "insuredId?k=v&k=v..." as the HTTP layer would hand it over, decoded by run/http_strict's
+ * unescape like libmicrohttpd's callback does. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "domain/validate.h"
+#include "domain/validate_schedules.h"
 #include "fuzz.h"
 #include "run/http.h"
 #include "run/http_strict.h"
@@ -13,6 +15,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct val_kv params[HTTP_MAX_QUERY];
 	struct val_list_query q;
+	struct val_schedule_query sq;
+	static const char *const countries[] = {"PE", "CL"};
 	struct val_errors errs;
 	char insured[APPT_INSURED_SIZE];
 	char *text = malloc(size + 1);
@@ -50,6 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		p = next;
 	}
 	rc = val_list_query(params, n, &q, &errs);
+	val_errors_init(&errs);
+	rc = val_schedule_query(params, n, countries, 2, 1796364000000LL, &sq, &errs);
 	(void)rc; /* any answer will do: the run is about memory and UB */
 	free(text);
 	return 0;
