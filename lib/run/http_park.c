@@ -17,6 +17,7 @@
 #include "base/clock.h"
 #include "run/http_priv.h"
 
+#define PARK_POLL_SLICE_MS 250 /* the polls of one period take at most this long (and one poll) */
 #define PARK_STOP_WAIT_MS 1000 /* at free: how long the resumed parks (and whatever else is
 				* still in flight) get to be sent */
 
@@ -216,11 +217,12 @@ static bool client_gone(int fd)
 	return n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
 }
 
-/* One park's turn: its state once this period is over. */
-static enum park_state poll_one(struct http_park *p)
+/* One park's turn: its state once this period is over. Its poll is left out (PARK_WAIT)
+ * when may_poll is false; the deadline and the client are looked at anyway. */
+static enum park_state poll_one(struct http_park *p, bool may_poll)
 {
 	struct http_request req;
-	enum http_park_step step;
+	enum http_park_step step = HTTP_PARK_WAIT;
 
 	if (client_gone(p->fd))
 		return PARK_GONE;
@@ -229,7 +231,7 @@ static enum park_state poll_one(struct http_park *p)
 		step = p->ops->timeout(p->pctx, &req, &p->resp);
 		if (step == HTTP_PARK_WAIT)
 			step = HTTP_PARK_DONE;
-	} else {
+	} else if (may_poll) {
 		step = p->ops->poll(p->pctx, &req, &p->resp);
 	}
 	if (step == HTTP_PARK_WAIT)
@@ -237,10 +239,62 @@ static enum park_state poll_one(struct http_park *p)
 	return step == HTTP_PARK_RESUME ? PARK_RESUME : PARK_DONE;
 }
 
+/* Appends p to the list of head *h and tail *t. */
+static void append(struct http_park **h, struct http_park **t, struct http_park *p)
+{
+	p->next = NULL;
+	if (*t != NULL)
+		(*t)->next = p;
+	else
+		*h = p;
+	*t = p;
+}
+
+/* One period over the parks taken from the list: polls for at most PARK_POLL_SLICE_MS (a
+ * slow dependency must not hold every deadline back), resumes the ones that are done; the
+ * parks still waiting go back, those whose poll was left out first. */
+static void poll_batch(struct http_parker *pk, struct http_park *batch)
+{
+	int64_t poll_until = clk_mono_ms() + PARK_POLL_SLICE_MS;
+	struct http_park *skipped = NULL, *skipped_tail = NULL;
+	struct http_park *polled = NULL, *polled_tail = NULL;
+
+	while (batch != NULL) {
+		struct http_park *p = batch;
+		bool may_poll = clk_mono_ms() < poll_until;
+		enum park_state s = poll_one(p, may_poll);
+
+		batch = p->next;
+		if (s == PARK_WAIT) {
+			if (may_poll)
+				append(&polled, &polled_tail, p);
+			else
+				append(&skipped, &skipped_tail, p);
+			continue;
+		}
+		p->state = s;
+		/* from here on p is its HTTP thread's (it may be freed at once) */
+		MHD_resume_connection(p->st->conn);
+	}
+	pthread_mutex_lock(&pk->lock);
+	/* skipped, then the parks that came meanwhile, then the polled ones */
+	if (polled_tail != NULL) {
+		struct http_park **end = &pk->list;
+
+		while (*end != NULL)
+			end = &(*end)->next;
+		*end = polled;
+	}
+	if (skipped_tail != NULL) {
+		skipped_tail->next = pk->list;
+		pk->list = skipped;
+	}
+	pthread_mutex_unlock(&pk->lock);
+}
+
 static void *poller_main(void *arg)
 {
 	struct http_parker *pk = arg;
-
 	int64_t next_ms = clk_mono_ms() + HTTP_PARK_INTERVAL_MS;
 
 	pthread_mutex_lock(&pk->lock);
@@ -248,8 +302,6 @@ static void *poller_main(void *arg)
 		int64_t left = next_ms - clk_mono_ms();
 		struct timespec deadline = clk_deadline(CLOCK_MONOTONIC, left > 1 ? (long)left : 1);
 		struct http_park *batch;
-		struct http_park *keep = NULL;
-		struct http_park *last = NULL;
 
 		/* cv also tells of parks freed: the period is kept whatever wakes us */
 		(void)pthread_cond_timedwait(&pk->cv, &pk->lock, &deadline);
@@ -261,27 +313,8 @@ static void *poller_main(void *arg)
 		batch = pk->list;
 		pk->list = NULL;
 		pthread_mutex_unlock(&pk->lock);
-		while (batch != NULL) {
-			struct http_park *p = batch;
-			enum park_state s = poll_one(p);
-
-			batch = p->next;
-			if (s == PARK_WAIT) {
-				p->next = keep;
-				keep = p;
-				if (last == NULL)
-					last = p;
-				continue;
-			}
-			p->state = s;
-			/* from here on p is its HTTP thread's (it may be freed at once) */
-			MHD_resume_connection(p->st->conn);
-		}
+		poll_batch(pk, batch);
 		pthread_mutex_lock(&pk->lock);
-		if (last != NULL) {
-			last->next = pk->list;
-			pk->list = keep;
-		}
 	}
 	pthread_mutex_unlock(&pk->lock);
 	return NULL;

@@ -3,7 +3,9 @@
  * request instead of blocking its HTTP thread. The connection is suspended
  * (libmicrohttpd's MHD_suspend_connection) and ONE poller thread per server calls every
  * parked request's poll function each HTTP_PARK_INTERVAL_MS until it is done or its deadline
- * passed; then the connection is resumed and its answer sent by an HTTP thread.
+ * passed; then the connection is resumed and its answer sent by an HTTP thread. The polls
+ * of one period take at most 250 ms (the rest are polled first the next period): deadlines
+ * are kept within that and one poll whatever a dependency does.
  *
  * A parked request stays in flight: it holds its configuration snapshot (readers_*) and the
  * drain waits for it, so every parked request is answered (or timed out) before the server

@@ -31,6 +31,7 @@ static atomic_bool poller_known;
 struct wait_ctx {
 	int polls_left; /* DONE after this many polls; < 0: never */
 	bool resume;    /* RESUME instead of DONE */
+	bool slow;      /* each poll takes 100 ms */
 };
 
 static void ctx_free(void *p)
@@ -47,6 +48,8 @@ static enum http_park_step on_poll(void *pctx, const struct http_request *req,
 	(void)req;
 	poller_thread = pthread_self();
 	atomic_store(&poller_known, true);
+	if (w->slow)
+		clk_sleep_ms(100);
 	if (w->polls_left < 0 || --w->polls_left > 0)
 		return HTTP_PARK_WAIT;
 	if (w->resume)
@@ -78,16 +81,18 @@ static void on_resume(void *ud, const struct http_request *req, struct http_resp
 static const struct http_park_ops ops = {on_poll, on_timeout, on_resume, ctx_free};
 
 /* /wait/{mode}: "d" done after 3 polls, "r" resumed after 2, "t" never (times out after
- * 300 ms), "h" never (deadline 20 s). Over the cap: 429. */
+ * 300 ms), "h" never (deadline 20 s), "s" as "h" with polls of 100 ms. Over the cap: 429. */
 static void h_wait(void *ud, const struct http_request *req, struct http_response *resp)
 {
 	struct wait_ctx *w = calloc(1, sizeof(*w));
 	const char *m = req->params[0];
-	int64_t deadline = clk_mono_ms() + (m[0] == 'h' ? 20000 : m[0] == 't' ? 300 : 5000);
+	int64_t deadline = clk_mono_ms() + (m[0] == 'h' || m[0] == 's' ? 20000
+					    : m[0] == 't' ? 300 : 5000);
 
 	(void)ud;
 	w->polls_left = m[0] == 'd' ? 3 : m[0] == 'r' ? 2 : -1;
 	w->resume = m[0] == 'r';
+	w->slow = m[0] == 's';
 	if (!http_park(req, resp, &ops, w, deadline)) {
 		free(w);
 		http_reply(resp, 429, strdup("{\"from\":\"cap\"}"));
@@ -277,6 +282,30 @@ START_TEST(test_free_answers_503_to_parked)
 }
 END_TEST
 
+START_TEST(test_slow_polls_hold_no_deadline_back)
+{
+	int fds[10];
+	char body[256];
+	int fd;
+	int64_t t0;
+
+	start();
+	t0 = clk_mono_ms();
+	fd = send_get("/wait/t");
+	ck_assert(wait_parked(1, 2000));
+	for (int i = 0; i < 10; i++)
+		fds[i] = send_get("/wait/s");
+	/* ten polls of 100 ms: one period would take a second, past the 300 ms deadline */
+	ck_assert_int_eq(read_answer(fd, body, sizeof(body)), 200);
+	ck_assert_str_eq(body, "{\"from\":\"timeout\"}");
+	ck_assert_int_lt(clk_mono_ms() - t0, 900);
+	for (int i = 0; i < 10; i++)
+		close(fds[i]);
+	ck_assert(wait_parked(0, 5000));
+	stop();
+}
+END_TEST
+
 START_TEST(test_cap)
 {
 	static int fds[HTTP_PARK_LIMIT];
@@ -306,6 +335,7 @@ int main(void)
 	tcase_add_test(tc, test_client_gone_is_freed);
 	tcase_add_test(tc, test_drain_waits_for_parked);
 	tcase_add_test(tc, test_free_answers_503_to_parked);
+	tcase_add_test(tc, test_slow_polls_hold_no_deadline_back);
 	tcase_add_test(tc, test_cap);
 	suite_add_tcase(s, tc);
 	return itest_run(s, CK_NORMAL);
