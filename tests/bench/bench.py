@@ -29,6 +29,7 @@ import re
 import subprocess
 import sys
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 import harness  # noqa: E402
@@ -196,6 +197,64 @@ def pipeline(d, n, api_env, worker_env, completion_env, timeout):
         d.daemons = []
 
 
+def sqs_queue_url(endpoint, name):
+    """GetQueueUrl in SQS's JSON protocol (fauxqs speaks no other; botocore 1.29 would use
+    the query protocol)."""
+    req = urllib.request.Request(endpoint + "/", data=json.dumps({"QueueName": name}).encode(),
+                                 headers={"X-Amz-Target": "AmazonSQS.GetQueueUrl",
+                                          "Content-Type": "application/x-amz-json-1.0",
+                                          "Authorization": "AWS4-HMAC-SHA256 Credential=test/"
+                                          "20260101/us-east-1/sqs/aws4_request, "
+                                          "SignedHeaders=host, Signature=0"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())["QueueUrl"]
+
+
+def backlog(d, env, n, first):
+    """n appointments POSTed with no worker running: n messages wait in the PE queue."""
+    api = Api(d, env)
+    try:
+        def chunk(k):
+            conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=30)
+            for i in range(k, n, 8):
+                post(api.port, "%05d" % (30000 + first + i), first + i, conn)
+            conn.close()
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            list(pool.map(chunk, range(8)))
+    finally:
+        api.stop()
+
+
+def worker_ratio(d, n, env, timeout, first):
+    """The worker daemon (PE) alone on a backlog of n, then the bare loop on another n.
+    Returns (worker msgs/s, floor msgs/s)."""
+    backlog(d, env, n, first)
+    log_path = os.path.join(d.dir, "appointment-worker-pe.log")  # harness.Daemon appends
+    skip = os.path.getsize(log_path) if os.path.exists(log_path) else 0
+    w = d.start("appointment-worker", "--country", "pe", env=env)
+    t0 = time.monotonic()
+    done = 0
+    # its own log says when each message is done (the status index is polled too slowly)
+    pat = re.compile(r'"msg":"appointment (processed|failed)"')
+    while time.monotonic() - t0 < timeout and done < n:
+        with open(w.log_path, errors="replace") as f:
+            f.seek(skip)
+            done = len(pat.findall(f.read()))
+        time.sleep(0.01)
+    secs = time.monotonic() - t0
+    w.stop()
+    d.daemons = []
+    backlog(d, env, n, first + n)
+    queue = sqs_queue_url(env["AWS_ENDPOINT_URL_SQS"],
+                          "medical-appointment-scheduling-appointments-pe-" + d.stage)
+    fenv = dict(env, BENCH_QUEUE_URL=queue, BENCH_BUS="medical-appointment-scheduling-" + d.stage,
+                BENCH_DB="e2e_%s_pe" % d.stage)
+    f = floor(harness.BUILD, fenv, "worker", 10, int(timeout))
+    log("worker: %d messages in %.1f s (%.1f/s); bare loop %.1f/s (%d errors)"
+        % (done, secs, done / secs, f["rps"], f["errors"]))
+    return done / secs, f["rps"]
+
+
 def run(args):
     base = dict(os.environ)
     fauxqs, moto = base["APPT_FAUXQS_URL"], base["AWS_ENDPOINT_URL_SQS"]
@@ -207,7 +266,7 @@ def run(args):
     res = {"conns": conns, "post": {}, "floor_post": {}, "floor_posttx": {}, "get": {},
            "floor_get": {}, "slots": {}, "slots_deep": {},
            "cpu_ms": {}, "lat": {}}
-    seed = max(args.pipeline, args.moto_pipeline) + 1100
+    seed = max(args.pipeline, args.moto_pipeline) + 2 * args.worker + 1100
     res["seed"] = seed
 
     def deployment(env, then_moto):
@@ -286,6 +345,8 @@ def run(args):
             secs, rate, done = pipeline(d, args.pipeline, split, split,
                                         split_env(d.env, moto), args.pipeline_timeout)
             res["pipe"] = (args.pipeline, secs, rate, done)
+            res["worker"] = worker_ratio(d, args.worker, split, args.pipeline_timeout,
+                                         1000 + args.pipeline)
         finally:
             d.close()
     if args.moto_pipeline > 0:
@@ -357,6 +418,11 @@ def table(res, args):
             before = "%.1f/s (moto: %d in %.0f s)" % (mrate, mn, msecs)
         row("pipeline POST → completed, appointments/s (%d queued)" % n,
             "%.1f/s (%d in %.1f s)" % (rate, done, secs), before, "", "≥ 150", rate >= 150)
+    if "worker" in res:
+        w, f = res["worker"]
+        row("worker msgs/s ÷ bare Receive + PG booking + PutEvents + Delete loop (10 threads, "
+            "%d queued)" % args.worker, "%.1f" % w, "%.1f" % f, "%.2f" % (w / f), "≥ 0.9",
+            w / f >= 0.9)
     row("API RSS idle / peak (MB)", "%.1f / %.1f" % (res["rss_idle_kib"] / 1024,
                                                      res["rss_peak_kib"] / 1024), "", "",
         "≤ 12 / ≤ 30", res["rss_idle_kib"] <= 12 * 1024 and res["rss_peak_kib"] <= 30 * 1024)
@@ -382,9 +448,10 @@ def main():
     ap.add_argument("--pipeline", type=int, default=2000)
     ap.add_argument("--moto-pipeline", type=int, default=2000)
     ap.add_argument("--pipeline-timeout", type=float, default=600)
+    ap.add_argument("--worker", type=int, default=1000, help="backlog of the worker rows")
     args = ap.parse_args()
     if args.quick:
-        args.duration, args.pipeline, args.moto_pipeline = 2, 50, 0
+        args.duration, args.pipeline, args.moto_pipeline, args.worker = 2, 50, 0, 50
         args.pipeline_timeout = 60
     res = run(args)
     text = table(res, args)

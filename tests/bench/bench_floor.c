@@ -6,7 +6,11 @@
  *         13 defines its floor);
  *   posttx: the same with the create as the API makes it since the per-insured counters:
  *         store_put_pending, a TransactWriteItems of the item and its counters (BENCH_COUNTERS);
- *   get:  one Query of insuredId-createdAt-index, newest first, Limit 21 (a 20-item page).
+ *   get:  one Query of insuredId-createdAt-index, newest first, Limit 21 (a 20-item page);
+ *   worker: ReceiveMessage (10, the queue BENCH_QUEUE_URL holds a backlog), per message the
+ *         PostgreSQL booking and the PutEvents of "Appointment Processed", DeleteMessageBatch;
+ *         until the queue is empty (SECONDS is then the longest it may take). ops = messages,
+ *         seconds = up to the last one handled.
  * Prints one JSON line: {"mode", "clients", "ops", "errors", "seconds", "rps"}.
  * Everything comes from the environment scripts/bench sets (BENCH_* and the stack's). */
 #include <pthread.h>
@@ -24,7 +28,9 @@
 #include "app/tables.h"
 #include "aws/ddb_attr.h"
 #include "aws/dynamodb.h"
+#include "aws/eventbridge.h"
 #include "aws/sns.h"
+#include "aws/sqs.h"
 #include "base/clock.h"
 #include "pg/db.h"
 #include "pg/db_booking.h"
@@ -37,6 +43,9 @@ struct bench {
 	const char *topic;   /* topic ARN (post) */
 	const char *insured; /* the insured listed (get) */
 	const char *counters; /* counters table (posttx) */
+	const char *queue;   /* the country queue's URL (worker) */
+	const char *bus;     /* the event bus (worker) */
+	_Atomic double last; /* monotonic time the last message was handled (worker) */
 	int64_t schedule;    /* schedule checked (post) */
 	struct aws_config aws;
 	struct db_target db;
@@ -116,6 +125,76 @@ static enum rc one_get(struct bench *b, struct ddb_client *ddb, struct errbuf *e
 	return rc;
 }
 
+/* One message of the worker floor: the SNS envelope's Message, the booking, the event. */
+static enum rc one_message(struct bench *b, struct db_conn *db, struct evb_client *evb,
+			   const struct sqs_message *m, struct errbuf *eb)
+{
+	struct json_object *env = json_tokener_parse(m->body), *inner = NULL, *v = NULL;
+	const char *id = NULL, *ins = NULL, *ts = NULL;
+	int64_t sched = 0;
+	struct db_booking_result res;
+	struct evb_put_result pr;
+	struct evb_entry e = {"medical.appointment.pe", "Appointment Processed", NULL, b->bus, 0};
+	char detail[256];
+	size_t nfailed = 0;
+	enum rc rc = RC_INVAL;
+
+	if (env != NULL && json_object_object_get_ex(env, "Message", &v))
+		inner = json_tokener_parse(json_object_get_string(v));
+	if (inner != NULL && json_object_object_get_ex(inner, "appointmentId", &v))
+		id = json_object_get_string(v);
+	if (inner != NULL && json_object_object_get_ex(inner, "insuredId", &v))
+		ins = json_object_get_string(v);
+	if (inner != NULL && json_object_object_get_ex(inner, "timestamp", &v))
+		ts = json_object_get_string(v);
+	if (inner != NULL && json_object_object_get_ex(inner, "scheduleId", &v))
+		sched = json_object_get_int64(v);
+	if (id != NULL && ins != NULL && ts != NULL && sched > 0)
+		rc = db_book_appointment(db, id, ins, sched, "PE", ts, &res, eb);
+	if (rc == RC_OK) {
+		snprintf(detail, sizeof(detail), "{\"appointmentId\":\"%s\",\"insuredId\":\"%s\"}",
+			 id, ins);
+		e.detail = detail;
+		rc = evb_put_events(evb, &e, 1, &pr, &nfailed, eb);
+	}
+	json_object_put(inner);
+	json_object_put(env);
+	return rc;
+}
+
+static void worker_loop(struct bench *b, struct db_conn *db, struct sqs_client *sqs,
+			struct evb_client *evb, struct errbuf *eb)
+{
+	struct sqs_receive_opts ro = {SQS_BATCH_MAX, 1, -1};
+	double end = now_s() + b->seconds;
+
+	while (now_s() < end) {
+		struct sqs_messages ms = {0};
+		struct sqs_batch_result res[SQS_BATCH_MAX];
+		const char *handles[SQS_BATCH_MAX];
+		size_t nfailed = 0;
+
+		if (sqs_receive(sqs, b->queue, &ro, &ms, NULL) != RC_OK) {
+			atomic_fetch_add(&b->errors, 1);
+			continue;
+		}
+		if (ms.n == 0)
+			break; /* drained */
+		for (size_t i = 0; i < ms.n; i++) {
+			if (one_message(b, db, evb, &ms.v[i], eb) == RC_OK)
+				atomic_fetch_add(&b->ops, 1);
+			else if (atomic_fetch_add(&b->errors, 1) < 3)
+				fprintf(stderr, "bench_floor: %s\n", eb->msg);
+			handles[i] = ms.v[i].receipt_handle;
+		}
+		if (sqs_delete_message_batch(sqs, b->queue, handles, ms.n, res, &nfailed, NULL) !=
+		    RC_OK)
+			atomic_fetch_add(&b->errors, 1);
+		atomic_store(&b->last, now_s());
+		sqs_messages_cleanup(&ms);
+	}
+}
+
 static void *client(void *arg)
 {
 	struct bench *b = arg;
@@ -126,6 +205,18 @@ static void *client(void *arg)
 	unsigned seed = (unsigned)(uintptr_t)&eb ^ (unsigned)clk_wall_ms();
 	double end;
 
+	if (strcmp(b->mode, "worker") == 0) {
+		struct sqs_client *sqs = sqs_client_new(&b->aws, &eb);
+		struct evb_client *evb = evb_client_new(&b->aws, &eb);
+
+		if (sqs != NULL && evb != NULL && db_conn_new(&b->db, NULL, &db, &eb) == RC_OK)
+			worker_loop(b, db, sqs, evb, &eb);
+		else
+			atomic_fetch_add(&b->errors, 1);
+		evb_client_free(evb);
+		sqs_client_free(sqs);
+		goto out;
+	}
 	if (strcmp(b->mode, "get") != 0) {
 		sns = sns_client_new(&b->aws, &eb);
 		if (db_conn_new(&b->db, NULL, &db, &eb) != RC_OK)
@@ -164,8 +255,8 @@ int main(int argc, char **argv)
 	double t0, t1;
 
 	if (argc != 4 || (strcmp(argv[1], "post") != 0 && strcmp(argv[1], "posttx") != 0 &&
-			  strcmp(argv[1], "get") != 0)) {
-		fprintf(stderr, "usage: bench_floor post|posttx|get CLIENTS SECONDS\n");
+			  strcmp(argv[1], "get") != 0 && strcmp(argv[1], "worker") != 0)) {
+		fprintf(stderr, "usage: bench_floor post|posttx|get|worker CLIENTS SECONDS\n");
 		return 2;
 	}
 	b.mode = argv[1];
@@ -175,10 +266,20 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_floor: 1-%d clients, 0-600 seconds\n", BENCH_CLIENTS_MAX);
 		return 2;
 	}
-	b.table = need("BENCH_TABLE");
+	if (strcmp(b.mode, "worker") == 0) {
+		b.queue = need("BENCH_QUEUE_URL");
+		b.bus = need("BENCH_BUS");
+	} else {
+		b.table = need("BENCH_TABLE");
+	}
 	if (strcmp(b.mode, "posttx") == 0)
 		b.counters = need("BENCH_COUNTERS");
-	if (strcmp(b.mode, "get") != 0) {
+	if (strcmp(b.mode, "worker") == 0) {
+		b.db = (struct db_target){.host = need("RDS_HOST"), .port = atoi(need("RDS_PORT")),
+					  .dbname = need("BENCH_DB"), .user = need("RDS_USERNAME"),
+					  .password = need("RDS_PASSWORD"),
+					  .connect_timeout_ms = 2000};
+	} else if (strcmp(b.mode, "get") != 0) {
 		b.topic = need("BENCH_TOPIC_ARN");
 		b.schedule = atoll(need("BENCH_SCHEDULE"));
 		b.db = (struct db_target){.host = need("RDS_HOST"), .port = atoi(need("RDS_PORT")),
@@ -201,6 +302,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < clients; i++)
 		pthread_join(th[i], NULL);
 	t1 = now_s();
+	if (strcmp(b.mode, "worker") == 0 && atomic_load(&b.last) > 0)
+		t1 = atomic_load(&b.last);
 	printf("{\"mode\": \"%s\", \"clients\": %d, \"ops\": %ld, \"errors\": %ld, "
 	       "\"seconds\": %.3f, \"rps\": %.1f}\n", b.mode, clients, atomic_load(&b.ops),
 	       atomic_load(&b.errors), t1 - t0, (double)atomic_load(&b.ops) / (t1 - t0));
