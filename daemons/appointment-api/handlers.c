@@ -380,16 +380,54 @@ static void idempotency_store(struct api_ctx *ctx, struct api_thread *t,
 		 : "storing the idempotent answer failed; replays read the appointment");
 }
 
+/* Stores the item of ps (a put that finds our own earlier attempt of it sets *existed
+ * and *a to the item as stored). With a key, the put is fenced by our claim: if the claim
+ * was taken over or released meanwhile, nothing is stored, and the new holder answers.
+ * Returns false when the request is answered. */
+static bool create_item(struct api_ctx *ctx, struct api_thread *t, struct post_state *ps,
+			const struct appointment *want, struct appointment *a, bool *existed,
+			const struct http_request *req, struct http_response *resp)
+{
+	const struct conf *cfg = api_cfg(ctx);
+	const struct key_claim *kc = &ps->kc;
+	struct ddb_update_req check = {0};
+	struct store_guard guard = {.check = &check};
+	struct errbuf eb = {{0}};
+	enum rc rc = RC_OK;
+
+	if (kc->record_key[0] != '\0')
+		rc = idem_fence(cfg->idempotency_table, kc->record_key, kc->token, &check, &eb);
+	if (rc == RC_OK)
+		rc = store_put_pending(t->ddb, cfg->table_name, cfg->counters_table, want,
+				       kc->record_key[0] != '\0' ? &guard : NULL, a, existed, &eb);
+	idem_fence_cleanup(&check);
+	api_dep_mark(&ctx->ddb_dep, rc);
+	if (rc == RC_OK)
+		return true;
+	if (guard.failed) {
+		struct log_fields f = {.request_id = req->request_id,
+				       .appointment_id = want->appointment_id, .duration_ms = -1};
+
+		log_warn(ctx->lg, &f, "the Idempotency-Key claim was taken over before the item "
+			 "was stored; its new holder answers");
+		http_reply_error(resp, req, APIERR_IDEMPOTENCY_CONFLICT,
+				 "A request with this Idempotency-Key is still being processed", NULL);
+		http_add_header(resp, "Retry-After", "1");
+		return false;
+	}
+	idempotency_release(ctx, t, kc);
+	reply_store_failure(resp, req, rc, &eb);
+	return false;
+}
+
 /* The POST once it owns its key (or has none): the schedule check, the item, the publish,
  * the answer stored on the key. */
 static void post_owned(struct api_ctx *ctx, struct api_thread *t, struct post_state *ps,
 		       const struct http_request *req, struct http_response *resp)
 {
-	const struct conf *cfg = api_cfg(ctx);
 	struct key_claim *kc = &ps->kc;
 	struct appointment a;
 	struct appointment want;
-	struct errbuf eb = {{0}};
 	enum apierr_code refusal = APIERR_INTERNAL_ERROR;
 	char location[64];
 	char *body = NULL;
@@ -418,16 +456,8 @@ static void post_owned(struct api_ctx *ctx, struct api_thread *t, struct post_st
 	/* a put that finds our own earlier attempt of it (a reply lost, the core retried; or
 	 * the request whose claim we took over) is our success, and a is then the item as
 	 * stored */
-	if (!existed) {
-		rc = store_put_pending(t->ddb, cfg->table_name, cfg->counters_table, &want, &a,
-				       &existed, &eb);
-		api_dep_mark(&ctx->ddb_dep, rc);
-		if (rc != RC_OK) {
-			idempotency_release(ctx, t, kc);
-			reply_store_failure(resp, req, rc, &eb);
-			return;
-		}
-	}
+	if (!existed && !create_item(ctx, t, ps, &want, &a, &existed, req, resp))
+		return;
 	snprintf(resp->appointment_id, sizeof(resp->appointment_id), "%s", a.appointment_id);
 	if (!existed || a.status == APPT_PENDING)
 		publish_or_defer(ctx, t, &a, req);

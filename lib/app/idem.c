@@ -418,3 +418,32 @@ out:
 	json_object_put(values);
 	return rc;
 }
+
+enum rc idem_fence(const char *table, const char *record_key, const char *token,
+		   struct ddb_update_req *check, struct errbuf *eb)
+{
+	enum rc rc;
+
+	memset(check, 0, sizeof(*check));
+	check->table = table;
+	/* a released claim keeps its token with claimedAt 0 (idem_release) */
+	check->condition = "claimToken = :mine AND claimedAt > :zero";
+	check->ret = DDB_RET_NONE;
+	rc = key_map(record_key, &check->key);
+	if (rc == RC_OK) {
+		check->values = json_object_new_object();
+		rc = check->values != NULL ? ddb_put_s(check->values, ":mine", token) : RC_NOMEM;
+	}
+	if (rc == RC_OK)
+		rc = ddb_put_int64(check->values, ":zero", 0);
+	if (rc != RC_OK)
+		return eb_set(eb, rc, "building the idempotency fence failed");
+	return RC_OK;
+}
+
+void idem_fence_cleanup(struct ddb_update_req *check)
+{
+	json_object_put(check->key);
+	json_object_put(check->values);
+	memset(check, 0, sizeof(*check));
+}

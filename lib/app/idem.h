@@ -21,7 +21,8 @@
 				   * (its request died, or gave up without storing anything):
 				   * taken over, keeping its appointment id. Well past a POST's
 				   * life ([api] aws_budget_ms, 3 s, and the schedule check); a
-				   * request still alive past it shares the id with its taker */
+				   * request still alive past it shares the id with its taker,
+				   * its create refused by the fence (idem_fence) */
 #define IDEM_CLAIM_ROUNDS 4       /* put / take-over rounds one idem_claim makes while
 				   * other requests move the record under it */
 
@@ -100,5 +101,15 @@ enum rc idem_refuse(struct ddb_client *ddb, const char *table, const char *recor
  * when there is no record, e.g. a claim that was never applied). */
 enum rc idem_release(struct ddb_client *ddb, const char *table, const char *record_key,
 		     const char *token, struct errbuf *eb) MUSTCHECK;
+
+/* The ConditionCheck that fences a write by the claim token holds on record_key: put in
+ * the same TransactWriteItems as the write, it lets the write apply only while token still
+ * holds the claim. A write that outlives its request (delayed in the network past the
+ * request's budget, while the claim was released or taken over) then stores nothing, so
+ * the taker's answer stays the only one. Fills *check (key and values owned: free them
+ * with idem_fence_cleanup, also on failure). */
+enum rc idem_fence(const char *table, const char *record_key, const char *token,
+		   struct ddb_update_req *check, struct errbuf *eb) MUSTCHECK;
+void idem_fence_cleanup(struct ddb_update_req *check);
 
 #endif

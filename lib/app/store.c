@@ -125,25 +125,40 @@ enum rc store_counters(struct ddb_client *ddb, const char *counters, const char 
 	return rc;
 }
 
-/* Put (condition: no item with the id) and, with counters, the insured's counters in
- * the same transaction. *old as ddb_put_item gives it. */
+/* Put (condition: no item with the id) and, with counters, the insured's counters and,
+ * with a guard, its check, in the same transaction. The put comes first: when both its
+ * condition and the guard fail, the item under the id is what the caller learns of.
+ * *old as ddb_put_item gives it. */
 static enum rc put_pending_write(struct ddb_client *ddb, const struct ddb_put_req *put,
 				 const char *counters, const char *insured,
-				 struct json_object **old, struct errbuf *eb)
+				 struct store_guard *guard, struct json_object **old,
+				 struct errbuf *eb)
 {
 	struct ddb_update_req cnt = {0};
-	enum rc rc;
+	struct ddb_tx_write w[3] = {{.put = put}};
+	size_t n = 1, failed = 0;
+	enum rc rc = RC_OK;
 
-	if (counters == NULL)
+	if (counters == NULL && guard == NULL)
 		return ddb_put_item(ddb, put, old, eb);
-	rc = counters_update(counters, insured, NULL, appt_status_name(APPT_PENDING), &cnt);
-	if (rc != RC_OK) {
-		rc = eb_set(eb, rc, "building the counters update failed");
-	} else {
-		const struct ddb_tx_write w[] = {{.put = put}, {.update = &cnt}};
-
-		rc = ddb_transact_write(ddb, w, 2, NULL, old, eb);
+	if (counters != NULL) {
+		rc = counters_update(counters, insured, NULL, appt_status_name(APPT_PENDING), &cnt);
+		if (rc != RC_OK) {
+			rc = eb_set(eb, rc, "building the counters update failed");
+			goto out;
+		}
+		w[n++].update = &cnt;
 	}
+	if (guard != NULL) {
+		guard->failed = false;
+		w[n++].check = guard->check;
+	}
+	rc = ddb_transact_write(ddb, w, n, &failed, old, eb);
+	if (rc == RC_CONFLICT && guard != NULL && failed == n - 1) {
+		guard->failed = true;
+		eb_prefix(eb, "the guard of the create did not hold");
+	}
+out:
 	update_req_cleanup(&cnt);
 	return rc;
 }
@@ -156,8 +171,8 @@ bool store_same_request(const struct appointment *a, const struct appointment *b
 }
 
 enum rc store_put_pending(struct ddb_client *ddb, const char *table, const char *counters,
-			  const struct appointment *a, struct appointment *stored, bool *existed,
-			  struct errbuf *eb)
+			  const struct appointment *a, struct store_guard *guard,
+			  struct appointment *stored, bool *existed, struct errbuf *eb)
 {
 	struct json_object *item = NULL;
 	struct json_object *old = NULL;
@@ -171,12 +186,12 @@ enum rc store_put_pending(struct ddb_client *ddb, const char *table, const char 
 	if (rc != RC_OK)
 		return eb_set(eb, rc, "building the item of %s failed", a->appointment_id);
 	req.item = item;
-	rc = put_pending_write(ddb, &req, counters, a->insured_id, &old, eb);
+	rc = put_pending_write(ddb, &req, counters, a->insured_id, guard, &old, eb);
 	if (rc == RC_OK) {
 		cur = *a;
 		goto out;
 	}
-	if (rc != RC_CONFLICT)
+	if (rc != RC_CONFLICT || (guard != NULL && guard->failed))
 		goto out;
 	/* the condition failed: whose item is it? */
 	rc = condition_saw(ddb, table, a->appointment_id, old, &cur, eb);

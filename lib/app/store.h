@@ -36,7 +36,16 @@ enum store_outcome {
  * filled; ddb_last_error() has the AWS detail for metrics. RC_NOTFOUND means only that
  * the appointment is not in the table. */
 
-/* Creates the item, status pending, only if no item has its id (attribute_not_exists).
+/* A condition on another item that a create applies under (e.g. idem_fence's: the
+ * request still holds its Idempotency-Key claim), checked in the same transaction. */
+struct store_guard {
+	const struct ddb_update_req *check; /* a ConditionCheck, borrowed */
+	bool failed;                        /* out: it did not hold, nothing was written */
+};
+
+/* Creates the item, status pending, only if no item has its id (attribute_not_exists)
+ * and, with a guard (may be NULL), only while the guard's condition holds: when it does
+ * not (and no item has the id), RC_CONFLICT with guard->failed set.
  * When the condition fails, the item holding the id decides (read from the failed
  * write's ALL_OLD image, or by a consistent read where an endpoint sends none): if it is
  * the same request (insuredId, scheduleId, countryISO), it is this appointment, stored
@@ -48,8 +57,8 @@ enum store_outcome {
  * RC_CONFLICT. On a fresh create *existed is false and *stored a copy of a. stored and
  * existed may be NULL. */
 enum rc store_put_pending(struct ddb_client *ddb, const char *table, const char *counters,
-			  const struct appointment *a, struct appointment *stored, bool *existed,
-			  struct errbuf *eb) MUSTCHECK;
+			  const struct appointment *a, struct store_guard *guard,
+			  struct appointment *stored, bool *existed, struct errbuf *eb) MUSTCHECK;
 
 /* True when b is the appointment a request described by a asked for: same id, insuredId,
  * scheduleId and countryISO (createdAt and status may differ). */

@@ -113,11 +113,14 @@ enum rc ddb_update_item(struct ddb_client *c, const struct ddb_update_req *req,
 			struct json_object **attrs, struct json_object **old_item,
 			struct errbuf *eb) MUSTCHECK;
 
-/* One write of a TransactWriteItems: exactly one of put and update (its ret must be
- * DDB_RET_NONE). Both borrowed. */
+/* One write of a TransactWriteItems: exactly one of put, update (its ret must be
+ * DDB_RET_NONE) and check (a ConditionCheck: its key, condition, names and values; no
+ * update). All borrowed. */
 struct ddb_tx_write {
 	const struct ddb_put_req *put;       /* a Put, or NULL */
 	const struct ddb_update_req *update; /* an Update, or NULL */
+	const struct ddb_update_req *check;  /* a ConditionCheck, or NULL: the transaction
+					      * applies only while another item holds */
 };
 
 #define DDB_TX_MAX 100     /* writes in one transaction (the DynamoDB limit) */

@@ -30,14 +30,21 @@ static enum rc build_tx(const struct ddb_tx_write *w, size_t n, struct json_obje
 	for (size_t i = 0; i < n && rc == RC_OK; i++) {
 		const struct ddb_put_req *p = w[i].put;
 		const struct ddb_update_req *u = w[i].update;
+		const struct ddb_update_req *k = w[i].check;
+		const char *kind = p != NULL ? "Put" : u != NULL ? "Update" : "ConditionCheck";
 
-		if ((p == NULL) == (u == NULL) || (u != NULL && (u->ret != DDB_RET_NONE ||
-								 u->update == NULL))) {
-			rc = eb_set(eb, RC_INVAL, "dynamodb: transaction write %zu must be one Put "
-				    "or one Update without ReturnValues", i);
+		if ((p != NULL) + (u != NULL) + (k != NULL) != 1 ||
+		    (u != NULL && (u->ret != DDB_RET_NONE || u->update == NULL)) ||
+		    (k != NULL && (k->ret != DDB_RET_NONE || k->update != NULL ||
+				   k->condition == NULL))) {
+			rc = eb_set(eb, RC_INVAL, "dynamodb: transaction write %zu must be one Put, "
+				    "one Update without ReturnValues or one ConditionCheck with a "
+				    "condition", i);
 			break;
 		}
-		if (p != NULL) {
+		if (k != NULL) {
+			rc = ddb_build_write(k, "Key", &one, eb);
+		} else if (p != NULL) {
 			const struct ddb_update_req pw = {.table = p->table, .key = p->item,
 							  .condition = p->condition,
 							  .names = p->names, .values = p->values,
@@ -50,7 +57,7 @@ static enum rc build_tx(const struct ddb_tx_write *w, size_t n, struct json_obje
 		if (rc != RC_OK)
 			break;
 		wrap = json_object_new_object();
-		if (wrap == NULL || jx_add_obj(wrap, p != NULL ? "Put" : "Update", one) != RC_OK) {
+		if (wrap == NULL || jx_add_obj(wrap, kind, one) != RC_OK) {
 			json_object_put(one);
 			rc = ddb_nomem(eb);
 			break;
@@ -152,7 +159,8 @@ enum rc ddb_transact_write(struct ddb_client *c, const struct ddb_tx_write *w, s
 				*failed = (size_t)why.failed;
 			if (old_item != NULL && (size_t)why.failed < n &&
 			    ((w[why.failed].put != NULL && w[why.failed].put->old_on_fail) ||
-			     (w[why.failed].update != NULL && w[why.failed].update->old_on_fail))) {
+			     (w[why.failed].update != NULL && w[why.failed].update->old_on_fail) ||
+			     (w[why.failed].check != NULL && w[why.failed].check->old_on_fail))) {
 				*old_item = why.item;
 				why.item = NULL;
 			}

@@ -96,7 +96,7 @@ static enum rc one_post(struct bench *b, struct db_conn *db, struct ddb_client *
 		rc = store_item_from_appt(&a, &item);
 	put.item = item;
 	if (rc == RC_OK && b->counters != NULL)
-		rc = store_put_pending(ddb, b->table, b->counters, &a, NULL, NULL, eb);
+		rc = store_put_pending(ddb, b->table, b->counters, &a, NULL, NULL, NULL, eb);
 	else if (rc == RC_OK)
 		rc = ddb_put_item(ddb, &put, &old, eb);
 	if (rc == RC_OK)

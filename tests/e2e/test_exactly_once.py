@@ -319,6 +319,32 @@ class KeyClaimTest(unittest.TestCase):
         self.assertEqual([x["appointmentId"] for x in self.api.appointments("00704")],
                          [b[2]["appointmentId"]])
 
+    def test_create_delayed_past_its_answer_stores_nothing(self):
+        # A's create of the appointment is held 6 s in the network, past A's 3 s budget:
+        # A answers 503 and gives its claim up. The slot then goes to someone else, so A's
+        # retry takes the claim over and is refused (409). When A's create reaches DynamoDB
+        # at last it must store nothing: the client was told there is no appointment. Before
+        # the create was fenced by the claim it stored one (the fault suite's "DynamoDB
+        # delay 1-6 s" row saw it: final 409 SCHEDULE_UNAVAILABLE, one appointment exists).
+        self.start_api({"AWS_MAX_ATTEMPTS": "1"})
+        self.proxy.rules({"op": "TransactWriteItems", "contains": "-appointments-",
+                          "fault": "slow:6000", "count": 1})
+        key = "late-create-" + harness.rand()
+        body = {"insuredId": "706", "scheduleId": 138, "countryISO": "PE"}
+        t0 = time.monotonic()
+        status, _, doc = self.api.call("POST", "/appointments", body, {"Idempotency-Key": key})
+        self.assertEqual(status, 503, doc)
+        harness.psql("e2e_%s_pe" % D.stage,
+                     "UPDATE schedules SET is_available = false WHERE schedule_id = 138")
+        for _ in range(2):  # the take-over's refusal, then its replay
+            status, _, doc = self.api.call("POST", "/appointments", body,
+                                           {"Idempotency-Key": key})
+            self.assertEqual((status, doc["error"]["errorCode"]),
+                             (409, "SCHEDULE_UNAVAILABLE"), doc)
+        time.sleep(max(0.0, t0 + 8 - time.monotonic()))  # the held create has landed
+        self.assertEqual(self.proxy.stats()["faulted"], 1)
+        self.assertEqual(self.api.appointments("00706"), [])
+
 
 class TwinParkTest(unittest.TestCase):
     """A request that waits on a twin's claim of its Idempotency-Key holds no HTTP thread

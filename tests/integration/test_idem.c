@@ -3,6 +3,7 @@
  * write to a claim (response, refusal, release) is conditional on its token. The clock is
  * passed in, so "60 s later" needs no waiting. */
 #include <check.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,6 +177,80 @@ START_TEST(test_expired_record_is_a_new_claim)
 }
 END_TEST
 
+/* A Put into the table (item key item_key) fenced by token's claim of r's key: the
+ * rc of the transaction, *failed the index of the write whose condition failed. */
+static enum rc fenced_put(const struct req *r, const char *token, const char *item_key,
+			  size_t *failed)
+{
+	struct json_object *item = json_object_new_object();
+	struct ddb_update_req check;
+	struct ddb_put_req put = {.table = table, .condition = "attribute_not_exists(#k)"};
+	struct json_object *names = NULL;
+	struct errbuf eb = {{0}};
+	enum rc rc;
+
+	ck_assert_int_eq(ddb_put_s(item, TBL_SIDE_KEY, item_key), RC_OK);
+	ck_assert_int_eq(ddb_name(&names, "#k", TBL_SIDE_KEY), RC_OK);
+	ck_assert_int_eq(idem_fence(table, r->key, token, &check, &eb), RC_OK);
+	put.item = item;
+	put.names = names;
+	{
+		const struct ddb_tx_write w[] = {{.put = &put}, {.check = &check}};
+
+		rc = ddb_transact_write(ddb, w, 2, failed, NULL, &eb);
+	}
+	idem_fence_cleanup(&check);
+	json_object_put(names);
+	json_object_put(item);
+	return rc;
+}
+
+static bool item_exists(const char *item_key)
+{
+	struct json_object *key = json_object_new_object();
+	struct json_object *item = NULL;
+	struct errbuf eb = {{0}};
+	enum rc rc;
+
+	ck_assert_int_eq(ddb_put_s(key, TBL_SIDE_KEY, item_key), RC_OK);
+	rc = ddb_get_item(ddb, table, key, true, &item, &eb);
+	json_object_put(item);
+	json_object_put(key);
+	ck_assert_msg(rc == RC_OK || rc == RC_NOTFOUND, "%s", eb.msg);
+	return rc == RC_OK;
+}
+
+/* A write fenced by a claim applies only while its token holds the claim: once released
+ * or taken over, the write of the request that gave it up (say, delayed in the network
+ * past its answer) stores nothing. */
+START_TEST(test_fence_holds_only_for_the_claim_holder)
+{
+	struct req a = req_new("k-fence", "h1");
+	struct req b = req_new("k-fence", "h1");
+	struct errbuf eb = {{0}};
+	size_t failed = 9;
+
+	ck_assert_int_eq(claim(&a, T0, &rec), IDEM_CLAIMED);
+	ck_assert_int_eq(fenced_put(&a, a.token, "fenced-1", &failed), RC_OK);
+	ck_assert(item_exists("fenced-1"));
+	ck_assert_int_eq(fenced_put(&a, b.token, "fenced-2", &failed), RC_CONFLICT);
+	ck_assert_uint_eq(failed, 1);
+	ck_assert_int_eq(idem_release(ddb, table, a.key, a.token, &eb), RC_OK);
+	ck_assert_int_eq(fenced_put(&a, a.token, "fenced-3", &failed), RC_CONFLICT);
+	ck_assert_uint_eq(failed, 1);
+	ck_assert_int_eq(claim(&b, T0 + 1, &rec), IDEM_TAKEN_OVER);
+	ck_assert_int_eq(fenced_put(&a, a.token, "fenced-4", &failed), RC_CONFLICT);
+	ck_assert_int_eq(fenced_put(&b, b.token, "fenced-5", &failed), RC_OK);
+	ck_assert(!item_exists("fenced-2") && !item_exists("fenced-3") &&
+		  !item_exists("fenced-4"));
+	ck_assert(item_exists("fenced-5"));
+	/* no claim at all: nothing is fenced in */
+	ck_assert_int_eq(fenced_put(&(struct req){.key = "k-none"}, a.token, "fenced-6", &failed),
+			 RC_CONFLICT);
+	ck_assert(!item_exists("fenced-6"));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("idem");
@@ -188,6 +263,7 @@ int main(void)
 	tcase_add_test(tc, test_release_is_taken_over_at_once);
 	tcase_add_test(tc, test_refusal_is_replayed_and_frees_the_key_for_another_body);
 	tcase_add_test(tc, test_expired_record_is_a_new_claim);
+	tcase_add_test(tc, test_fence_holds_only_for_the_claim_holder);
 	suite_add_tcase(s, tc);
 	return itest_run(s, CK_NORMAL);
 }

@@ -69,10 +69,10 @@ START_TEST(test_put_get_and_conflict)
 	struct errbuf eb = {{0}};
 	bool existed = true;
 
-	ck_assert_msg(store_put_pending(ddb, table, NULL, &a, NULL, &existed, &eb) == RC_OK, "%s", eb.msg);
+	ck_assert_msg(store_put_pending(ddb, table, NULL, &a, NULL, NULL, &existed, &eb) == RC_OK, "%s", eb.msg);
 	ck_assert(!existed);
 	/* the same request again finds itself (see test_put_reply_lost_is_ours) */
-	ck_assert_int_eq(store_put_pending(ddb, table, NULL, &a, NULL, &existed, &eb), RC_OK);
+	ck_assert_int_eq(store_put_pending(ddb, table, NULL, &a, NULL, NULL, &existed, &eb), RC_OK);
 	ck_assert(existed);
 	ck_assert_msg(store_get(ddb, table, a.appointment_id, &b, &eb) == RC_OK, "%s", eb.msg);
 	ck_assert_mem_eq(&a, &b, sizeof(a));
@@ -113,20 +113,20 @@ START_TEST(test_put_reply_lost_is_ours)
 	snprintf(rule, sizeof(rule), "[{\"op\": \"%s\", \"fault\": \"dropreply\", \"count\": 1}]",
 		 _i ? "TransactWriteItems" : "PutItem");
 	itest_proxy_control(&p, "/__faultproxy/rules", rule, &b);
-	CK_RC(RC_OK, store_put_pending(via, table, cnt, &a, &stored, &existed, &eb));
+	CK_RC(RC_OK, store_put_pending(via, table, cnt, &a, NULL, &stored, &existed, &eb));
 	ck_assert(existed);
 	ck_assert_int_eq(ddb_last_error(via)->attempts, 2);
 	ck_assert_int_eq(itest_proxy_stat(&p, "forwarded"), 2);
 	ck_assert_mem_eq(&stored, &a, sizeof(a));
 	/* a fresh create says so */
 	other = make(a.insured_id, "2026-11-25T10:00:01.000Z", 103);
-	CK_RC(RC_OK, store_put_pending(via, table, cnt, &other, &stored, &existed, &eb));
+	CK_RC(RC_OK, store_put_pending(via, table, cnt, &other, NULL, &stored, &existed, &eb));
 	ck_assert(!existed);
 	ck_assert_mem_eq(&stored, &other, sizeof(other));
 	/* the same id holding another request is somebody else's appointment */
 	memcpy(other.appointment_id, a.appointment_id, sizeof(a.appointment_id));
 	other.schedule_id = 104;
-	CK_RC(RC_CONFLICT, store_put_pending(via, table, cnt, &other, &stored, &existed, &eb));
+	CK_RC(RC_CONFLICT, store_put_pending(via, table, cnt, &other, NULL, &stored, &existed, &eb));
 	if (cnt != NULL) {
 		/* counted once each, the retried create included */
 		CK_RC(RC_OK, store_counters(ddb, cnt, a.insured_id, &sc, &eb));
@@ -155,8 +155,8 @@ START_TEST(test_status_machine)
 	const char *now = "2026-11-25T10:00:05.000Z";
 	const char *missing = "00000000-0000-4000-8000-000000000001";
 
-	ck_assert_int_eq(store_put_pending(ddb, table, cnt, &a, NULL, NULL, &eb), RC_OK);
-	ck_assert_int_eq(store_put_pending(ddb, table, cnt, &f, NULL, NULL, &eb), RC_OK);
+	ck_assert_int_eq(store_put_pending(ddb, table, cnt, &a, NULL, NULL, NULL, &eb), RC_OK);
+	ck_assert_int_eq(store_put_pending(ddb, table, cnt, &f, NULL, NULL, NULL, &eb), RC_OK);
 	/* completion before processing is allowed (SPEC: pending or processed) — not here */
 	ck_assert_msg(store_mark_processed(ddb, table, cnt, a.appointment_id, cnt ? ins : NULL, &s, now, &o, &eb) == RC_OK,
 		      "%s", eb.msg);
@@ -198,7 +198,7 @@ START_TEST(test_status_machine)
 	/* a transition never creates an item */
 	ck_assert_int_eq(store_get(ddb, table, missing, &got, &eb), RC_NOTFOUND);
 	/* pending straight to completed: completion tries processed first, then follows */
-	ck_assert_int_eq(store_put_pending(ddb, table, cnt, &p, NULL, NULL, &eb), RC_OK);
+	ck_assert_int_eq(store_put_pending(ddb, table, cnt, &p, NULL, NULL, NULL, &eb), RC_OK);
 	CK_RC(RC_OK, store_mark_completed(ddb, table, cnt, p.appointment_id, cnt ? ins : NULL, now,
 					  &o, &eb));
 	ck_assert_int_eq(o, STORE_APPLIED);
@@ -236,7 +236,7 @@ START_TEST(test_listing_pages_filters_ties)
 
 		snprintf(ts, sizeof(ts), "2026-11-%02dT08:00:%02d.000Z", 1 + sec / 60, sec % 60);
 		all[i] = make("00777", ts, 1000 + i);
-		ck_assert_int_eq(store_put_pending(ddb, table, NULL, &all[i], NULL, NULL, &eb), RC_OK);
+		ck_assert_int_eq(store_put_pending(ddb, table, NULL, &all[i], NULL, NULL, NULL, &eb), RC_OK);
 	}
 	for (int i = 0; i < N; i += 3)
 		ck_assert_int_eq(store_mark_processed(ddb, table, NULL, all[i].appointment_id, NULL, &s,
@@ -245,7 +245,7 @@ START_TEST(test_listing_pages_filters_ties)
 	{
 		struct appointment other = make("00778", "2026-11-01T08:00:00.000Z", 5);
 
-		ck_assert_int_eq(store_put_pending(ddb, table, NULL, &other, NULL, NULL, &eb), RC_OK);
+		ck_assert_int_eq(store_put_pending(ddb, table, NULL, &other, NULL, NULL, NULL, &eb), RC_OK);
 	}
 	/* walk every page with limit 7 and check order and completeness; the pages put
 	 * together are the one page of 100 (the tie of five straddles a page boundary) */
@@ -335,7 +335,7 @@ START_TEST(test_listing_cursor_counters)
 
 		snprintf(ts, sizeof(ts), "2026-10-01T08:00:%02d.000Z", sec);
 		all[i] = make("00888", ts, 2000 + i);
-		CK_RC(RC_OK, store_put_pending(ddb, table, counters, &all[i], NULL, NULL, &eb));
+		CK_RC(RC_OK, store_put_pending(ddb, table, counters, &all[i], NULL, NULL, NULL, &eb));
 	}
 	CK_RC(RC_OK, store_list(ddb, table, counters, &q, &whole, &eb));
 	ck_assert_uint_eq(whole.n, N);
@@ -431,7 +431,7 @@ START_TEST(test_scan_status)
 	for (int i = 0; i < 5; i++) {
 		struct appointment a = make("00555", "2026-11-20T08:00:00.000Z", 200 + i);
 
-		ck_assert_int_eq(store_put_pending(ddb, table, NULL, &a, NULL, NULL, &eb), RC_OK);
+		ck_assert_int_eq(store_put_pending(ddb, table, NULL, &a, NULL, NULL, NULL, &eb), RC_OK);
 	}
 	ck_assert_int_eq(store_scan_status(ddb, table, APPT_PENDING, "2026-11-21T00:00:00.000Z", 100,
 					   count_cb, &n, &eb), RC_OK);
