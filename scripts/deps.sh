@@ -36,6 +36,7 @@ PACKAGES=(
 	systemd-container docker-compose python3-yaml cppcheck
 	docker.io debootstrap
 	wrk
+	clang libclang-rt-dev
 )
 # Node: Debian's nodejs + npm on a fresh box. A machine that already has node and npm
 # (e.g. a NodeSource build, which conflicts with Debian's npm package) keeps its own.
