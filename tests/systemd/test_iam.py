@@ -16,7 +16,9 @@ NAME = "medical-appointment"
 POLICIES = {
     "appointment-api": {
         "must": {"dynamodb:PutItem", "dynamodb:Query", "dynamodb:GetItem", "sns:Publish",
-                 "dynamodb:UpdateItem", "ssm:GetParameter"},
+                 "dynamodb:UpdateItem", "ssm:GetParameter",
+                 # the create's transaction checks the Idempotency-Key claim (idem_fence)
+                 "dynamodb:ConditionCheckItem"},
         "never": {"sqs:", "events:", "dynamodb:DeleteTable", "dynamodb:CreateTable",
                   "ssm:PutParameter"},
     },
