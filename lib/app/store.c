@@ -261,7 +261,7 @@ struct transition {
 	const char *const *pairs;      /* more string values: ":name", value, ..., NULL */
 	struct json_object *extra;     /* one more value, named ":sch" (taken), or NULL */
 	enum appt_status to;           /* the target status */
-	enum appt_status from[2];      /* statuses it may leave */
+	enum appt_status from[3];      /* statuses it may leave */
 	size_t n_from;
 	enum appt_status already[2];   /* statuses that count as "already there" */
 	size_t n_already;
@@ -286,10 +286,11 @@ static enum rc transition_request(const char *table, const char *id, const struc
 				  const enum appt_status *from, size_t n_from, const char *insured,
 				  struct ddb_update_req *req)
 {
-	static const char *const conds[2][2] = {
-		{"#s = :f0", "#s IN (:f0, :f1)"},
-		{"#s = :f0 AND insuredId = :ins", "#s IN (:f0, :f1) AND insuredId = :ins"}};
-	static const char *const fnames[2] = {":f0", ":f1"};
+	static const char *const conds[2][3] = {
+		{"#s = :f0", "#s IN (:f0, :f1)", "#s IN (:f0, :f1, :f2)"},
+		{"#s = :f0 AND insuredId = :ins", "#s IN (:f0, :f1) AND insuredId = :ins",
+		 "#s IN (:f0, :f1, :f2) AND insuredId = :ins"}};
+	static const char *const fnames[3] = {":f0", ":f1", ":f2"};
 	enum rc rc;
 
 	memset(req, 0, sizeof(*req));
@@ -422,6 +423,7 @@ enum rc store_mark_processed(struct ddb_client *ddb, const char *table, const ch
 	struct transition t = {
 		"SET #s = :new, processedAt = :now, updatedAt = :now, schedule = :sch", pairs, NULL,
 		APPT_PROCESSED, {APPT_PENDING}, 1, {APPT_PROCESSED, APPT_COMPLETED}, 2};
+	/* cancelling/cancelled is WRONG_STATE: the worker gives back the slot it just took */
 	enum rc rc = store_schedule_value(schedule, &t.extra);
 
 	if (rc != RC_OK)
@@ -449,6 +451,30 @@ enum rc store_mark_completed(struct ddb_client *ddb, const char *table, const ch
 	struct transition t = {"SET #s = :new, completedAt = :now, updatedAt = :now", pairs, NULL,
 			       APPT_COMPLETED, {APPT_PROCESSED, APPT_PENDING}, 2,
 			       {APPT_COMPLETED}, 1};
+
+	return transition_run(ddb, table, counters, id, insured, &t, outcome, eb);
+}
+
+enum rc store_mark_cancelling(struct ddb_client *ddb, const char *table, const char *counters,
+			      const char *id, const char *insured, const char *now_iso,
+			      enum store_outcome *outcome, struct errbuf *eb)
+{
+	const char *pairs[] = {":now", now_iso, NULL};
+	/* completed first: most appointments are completed by the time anyone cancels */
+	struct transition t = {"SET #s = :new, updatedAt = :now", pairs, NULL, APPT_CANCELLING,
+			       {APPT_COMPLETED, APPT_PROCESSED, APPT_PENDING}, 3,
+			       {APPT_CANCELLING, APPT_CANCELLED}, 2};
+
+	return transition_run(ddb, table, counters, id, insured, &t, outcome, eb);
+}
+
+enum rc store_mark_cancelled(struct ddb_client *ddb, const char *table, const char *counters,
+			     const char *id, const char *insured, const char *now_iso,
+			     enum store_outcome *outcome, struct errbuf *eb)
+{
+	const char *pairs[] = {":now", now_iso, NULL};
+	struct transition t = {"SET #s = :new, cancelledAt = :now, updatedAt = :now", pairs, NULL,
+			       APPT_CANCELLED, {APPT_CANCELLING}, 1, {APPT_CANCELLED}, 1};
 
 	return transition_run(ddb, table, counters, id, insured, &t, outcome, eb);
 }

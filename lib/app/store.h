@@ -71,22 +71,37 @@ enum rc store_get(struct ddb_client *ddb, const char *table, const char *id,
 
 /* pending -> processed with schedule and processedAt/updatedAt = now_iso, in one
  * UpdateItem conditioned on status = pending. processed/completed already →
- * STORE_ALREADY; failed → STORE_WRONG_STATE; no item → RC_NOTFOUND. */
+ * STORE_ALREADY; failed, cancelling, cancelled → STORE_WRONG_STATE; no item → RC_NOTFOUND. */
 enum rc store_mark_processed(struct ddb_client *ddb, const char *table, const char *counters,
 			     const char *id, const char *insured,
 			     const struct appt_schedule *schedule, const char *now_iso,
 			     enum store_outcome *outcome, struct errbuf *eb) MUSTCHECK;
 
 /* pending -> failed with failureReason. failed already → STORE_ALREADY;
- * processed/completed → STORE_WRONG_STATE (the booking won). */
+ * processed/completed → STORE_WRONG_STATE (the booking won); cancelling/cancelled too. */
 enum rc store_mark_failed(struct ddb_client *ddb, const char *table, const char *counters,
 			  const char *id, const char *insured, const char *reason,
 			  const char *now_iso, enum store_outcome *outcome,
 			  struct errbuf *eb) MUSTCHECK;
 
 /* pending|processed -> completed with completedAt. completed already →
- * STORE_ALREADY; failed → STORE_WRONG_STATE; no item → RC_NOTFOUND. */
+ * STORE_ALREADY; failed, cancelling, cancelled → STORE_WRONG_STATE (a cancel is never
+ * completed); no item → RC_NOTFOUND. */
 enum rc store_mark_completed(struct ddb_client *ddb, const char *table, const char *counters,
+			     const char *id, const char *insured, const char *now_iso,
+			     enum store_outcome *outcome, struct errbuf *eb) MUSTCHECK;
+
+/* The API's cancel: pending|processed|completed -> cancelling (updatedAt = now_iso).
+ * cancelling/cancelled already → STORE_ALREADY; failed → STORE_WRONG_STATE (not
+ * cancellable); no item → RC_NOTFOUND. */
+enum rc store_mark_cancelling(struct ddb_client *ddb, const char *table, const char *counters,
+			      const char *id, const char *insured, const char *now_iso,
+			      enum store_outcome *outcome, struct errbuf *eb) MUSTCHECK;
+
+/* The worker's cancel, once the slot is released: cancelling -> cancelled with
+ * cancelledAt = updatedAt = now_iso. cancelled already → STORE_ALREADY; any other status
+ * → STORE_WRONG_STATE (no cancel was accepted); no item → RC_NOTFOUND. */
+enum rc store_mark_cancelled(struct ddb_client *ddb, const char *table, const char *counters,
 			     const char *id, const char *insured, const char *now_iso,
 			     enum store_outcome *outcome, struct errbuf *eb) MUSTCHECK;
 
@@ -104,7 +119,7 @@ enum rc store_counters(struct ddb_client *ddb, const char *counters, const char 
 /* Listing filter; NULL members mean "no filter". */
 struct store_list_query {
 	const char *insured_id; /* required: 5 digits */
-	const char *status;     /* pending|processed|completed|failed */
+	const char *status;     /* a status name (appt_status_name) */
 	const char *start_date; /* createdAt >= (canonical ISO-8601 ms) */
 	const char *end_date;   /* createdAt <= */
 	int limit;              /* 1..100 */

@@ -57,6 +57,8 @@ enum rc store_item_from_appt(const struct appointment *a, struct json_object **i
 		rc = ddb_put_s(it, "completedAt", a->completed_at);
 	if (rc == RC_OK && a->failure_reason[0] != '\0')
 		rc = ddb_put_s(it, "failureReason", a->failure_reason);
+	if (rc == RC_OK && a->cancelled_at[0] != '\0')
+		rc = ddb_put_s(it, "cancelledAt", a->cancelled_at);
 	if (rc == RC_OK && a->has_schedule) {
 		rc = store_schedule_value(&a->schedule, &sched);
 		if (rc == RC_OK)
@@ -152,6 +154,8 @@ enum rc store_appt_from_item(struct json_object *item, struct appointment *a, st
 		rc = copy_opt(item, "completedAt", a->completed_at, sizeof(a->completed_at), eb);
 	if (rc == RC_OK)
 		rc = copy_opt(item, "failureReason", a->failure_reason, sizeof(a->failure_reason), eb);
+	if (rc == RC_OK)
+		rc = copy_opt(item, "cancelledAt", a->cancelled_at, sizeof(a->cancelled_at), eb);
 	if (rc == RC_OK)
 		rc = read_schedule(item, a, eb);
 	if (rc == RC_OK && a->updated_at[0] == '\0')

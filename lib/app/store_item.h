@@ -9,8 +9,8 @@
 struct json_object;
 
 /* A new item map (name -> attribute value) for a; the caller owns it. processedAt
- * is written as NULL while unset (SPEC: "S or NULL"); completedAt, failureReason and
- * schedule only once known. RC_NOMEM / RC_INVAL. */
+ * is written as NULL while unset (SPEC: "S or NULL"); completedAt, failureReason,
+ * cancelledAt and schedule only once known. RC_NOMEM / RC_INVAL. */
 enum rc store_item_from_appt(const struct appointment *a, struct json_object **item) MUSTCHECK;
 
 /* The {"M": {...}} value of a schedule: centerId, specialtyId, medicId (N), date (S). */

@@ -15,6 +15,8 @@ static const char *const status_names[APPT_STATUS_COUNT] = {
 	[APPT_PROCESSED] = "processed",
 	[APPT_COMPLETED] = "completed",
 	[APPT_FAILED] = "failed",
+	[APPT_CANCELLING] = "cancelling",
+	[APPT_CANCELLED] = "cancelled",
 };
 
 const char *appt_status_name(enum appt_status st)
@@ -35,6 +37,11 @@ enum rc appt_status_parse(const char *name, enum appt_status *out)
 		}
 	}
 	return RC_INVAL;
+}
+
+bool appt_status_cancel_side(enum appt_status st)
+{
+	return st == APPT_CANCELLING || st == APPT_CANCELLED;
 }
 
 void appt_id_new(char out[APPT_ID_SIZE])
@@ -160,6 +167,7 @@ enum rc appt_item_jobj(const struct appointment *a, struct json_object **out)
 		{.key = "updatedAt", .type = JX_STR, .s = a->updated_at},
 		{.key = "processedAt", .type = JX_STR, .s = or_null(a->processed_at)},
 		{.key = "completedAt", .type = JX_STR, .s = or_null(a->completed_at)},
+		{.key = "cancelledAt", .type = JX_STR, .s = or_null(a->cancelled_at)},
 		{.key = "failureReason", .type = JX_STR, .s = a->failure_reason,
 		 .omit = a->status != APPT_FAILED},
 	};
@@ -304,6 +312,7 @@ enum rc appt_msg_init(struct appt_message *m, const struct appointment *a, int64
 	if (tu_format_ms(now_ms, ts) != RC_OK)
 		return RC_INVAL;
 	memset(m, 0, sizeof(*m));
+	m->kind = appt_status_cancel_side(a->status) ? APPT_MSG_CANCEL : APPT_MSG_CREATE;
 	copy_field(m->appointment_id, sizeof(m->appointment_id), a->appointment_id);
 	copy_field(m->country, sizeof(m->country), a->country);
 	copy_field(m->insured_id, sizeof(m->insured_id), a->insured_id);
@@ -316,12 +325,19 @@ enum rc appt_msg_init(struct appt_message *m, const struct appointment *a, int64
 	return RC_OK;
 }
 
+const char *appt_msg_event_type(enum appt_msg_kind kind)
+{
+	return kind == APPT_MSG_CANCEL ? APPT_EVENT_CANCELLED : APPT_EVENT_CREATED;
+}
+
 enum rc appt_msg_encode(const struct appt_message *m, char **out)
 {
 	const struct jx_member mm[] = {
 		{.key = "appointmentId", .type = JX_STR, .s = m->appointment_id},
 		{.key = "countryISO", .type = JX_STR, .s = m->country},
-		{.key = "eventType", .type = JX_STR, .s = APPT_EVENT_CREATED},
+		{.key = "eventType", .type = JX_STR, .s = appt_msg_event_type(m->kind)},
+		{.key = "type", .type = JX_STR, .s = APPT_MSG_TYPE_CANCEL,
+		 .omit = m->kind != APPT_MSG_CANCEL},
 		{.key = "insuredId", .type = JX_STR, .s = m->insured_id},
 		{.key = "scheduleId", .type = JX_INT, .i = m->schedule_id},
 		{.key = "timestamp", .type = JX_STR, .s = m->timestamp},
@@ -369,6 +385,32 @@ static void msg_opt(struct json_object *o, const char *key, bool (*ok)(const cha
 		copy_field(dst, n, s);
 }
 
+/* eventType names the kind; an optional "type" ("create" / "cancel") must agree. */
+static enum rc msg_kind(struct json_object *o, enum appt_msg_kind *kind, struct errbuf *eb)
+{
+	static const char *const type_names[2] = {"create", APPT_MSG_TYPE_CANCEL};
+	const char *s = NULL;
+	size_t len = 0;
+	enum rc rc = msg_str(o, "eventType", &s, eb);
+
+	if (rc != RC_OK)
+		return rc;
+	if (strcmp(s, APPT_EVENT_CREATED) == 0)
+		*kind = APPT_MSG_CREATE;
+	else if (strcmp(s, APPT_EVENT_CANCELLED) == 0)
+		*kind = APPT_MSG_CANCEL;
+	else
+		return eb_set(eb, RC_INVAL, "eventType is not %s or %s", APPT_EVENT_CREATED,
+			      APPT_EVENT_CANCELLED);
+	rc = jx_get_str_opt(o, "type", &s, &len, eb);
+	if (rc != RC_OK)
+		return rc;
+	if (s != NULL && (strlen(s) != len || strcmp(s, type_names[*kind]) != 0))
+		return eb_set(eb, RC_INVAL, "type does not agree with eventType %s",
+			      appt_msg_event_type(*kind));
+	return RC_OK;
+}
+
 enum rc appt_msg_decode(const char *text, size_t len, struct appt_message *m, struct errbuf *eb)
 {
 	struct json_object *o = NULL;
@@ -394,13 +436,9 @@ enum rc appt_msg_decode(const char *text, size_t len, struct appt_message *m, st
 		goto out;
 	}
 
-	rc = msg_str(o, "eventType", &s, eb);
+	rc = msg_kind(o, &m->kind, eb);
 	if (rc != RC_OK)
 		goto out;
-	if (strcmp(s, APPT_EVENT_CREATED) != 0) {
-		rc = eb_set(eb, RC_INVAL, "eventType is not %s", APPT_EVENT_CREATED);
-		goto out;
-	}
 	rc = msg_str(o, "appointmentId", &s, eb);
 	if (rc != RC_OK)
 		goto out;

@@ -26,21 +26,30 @@ struct json_object;
 #define APPT_MSG_MAX 4096      /* an SNS message body is far smaller; bigger is rejected */
 #define APPT_MSG_DEPTH 2       /* the message is flat (1); 1 spare level for ignored extras */
 #define APPT_EVENT_CREATED "AppointmentCreated"
+#define APPT_EVENT_CANCELLED "AppointmentCancelled" /* eventType of a cancel message */
+#define APPT_MSG_TYPE_CANCEL "cancel"               /* its "type" member */
 #define APPT_CREATED_MESSAGE "Appointment scheduling is in process"
 
-/* Status machine of SPEC §4: pending -> processed -> completed, pending -> failed. */
+/* Status machine of SPEC §4: pending -> processed -> completed, pending -> failed;
+ * pending|processed|completed -> cancelling (API) -> cancelled (worker). */
 enum appt_status {
 	APPT_PENDING = 0, /* stored by the API, not yet booked by the worker */
 	APPT_PROCESSED,   /* the worker booked the slot in the country database */
 	APPT_COMPLETED,   /* the completion daemon closed it */
 	APPT_FAILED,      /* the worker could not book it; see failure_reason */
+	APPT_CANCELLING,  /* the API accepted a cancel; the worker has not released the slot */
+	APPT_CANCELLED,   /* the worker released the slot (if any was held); final */
 };
-#define APPT_STATUS_COUNT 4
+#define APPT_STATUS_COUNT 6
 
-/* "pending", "processed", "completed", "failed"; "unknown" for a bad value. */
+/* "pending", "processed", "completed", "failed", "cancelling", "cancelled"; "unknown" for a
+ * bad value. */
 const char *appt_status_name(enum appt_status st);
 /* Exact, case-sensitive name to enum; RC_INVAL (out untouched) otherwise. */
 enum rc appt_status_parse(const char *name, enum appt_status *out) MUSTCHECK;
+/* True for cancelling and cancelled: the appointment must hold no slot, and a creation
+ * message for it books nothing. */
+bool appt_status_cancel_side(enum appt_status st);
 
 /* A validated POST /appointments body (see domain/validate.h). */
 struct appt_request {
@@ -73,6 +82,7 @@ struct appointment {
 	char processed_at[APPT_TS_SIZE];    /* "" = null */
 	char completed_at[APPT_TS_SIZE];    /* "" = null */
 	char failure_reason[APPT_REASON_SIZE]; /* "" = none; sent only when failed */
+	char cancelled_at[APPT_TS_SIZE];    /* "" = null; set with status cancelled */
 };
 
 /* Writes a fresh random UUID v4 (libuuid, lower case) into out. Thread-safe. */
@@ -107,8 +117,8 @@ enum rc appt_init_pending(struct appointment *a, const struct appt_request *req,
 enum rc appt_created_json(const struct appointment *a, char **out) MUSTCHECK;
 
 /* One item of the GET list (SPEC §3) as a new json-c object the caller puts:
- * schedule and the nullable timestamps are JSON null when unset; failureReason
- * appears only when the status is failed. RC_NOMEM. */
+ * schedule and the nullable timestamps (processedAt, completedAt, cancelledAt) are JSON
+ * null when unset; failureReason appears only when the status is failed. RC_NOMEM. */
 enum rc appt_item_jobj(const struct appointment *a, struct json_object **out) MUSTCHECK;
 
 /* What the list body reports around its items. */
@@ -139,8 +149,15 @@ enum rc appt_pagination_jobj(size_t n, const struct appt_page *pg,
 enum rc appt_list_json(const struct appointment *items, size_t n, const struct appt_page *pg,
                        char **out) MUSTCHECK;
 
-/* The SNS message of SPEC §4 (eventType is always APPT_EVENT_CREATED). */
+/* What a country-topic message asks the worker to do. */
+enum appt_msg_kind {
+	APPT_MSG_CREATE = 0, /* eventType AppointmentCreated: book the slot */
+	APPT_MSG_CANCEL,     /* eventType AppointmentCancelled, "type": "cancel": release it */
+};
+
+/* The SNS message of SPEC §4: a creation, or a cancel (the same members plus "type"). */
 struct appt_message {
+	enum appt_msg_kind kind;             /* creation or cancel */
 	char appointment_id[APPT_ID_SIZE];   /* UUID v4 */
 	char country[APPT_COUNTRY_SIZE];     /* countryISO: 2 upper-case letters */
 	char insured_id[APPT_INSURED_SIZE];  /* 5 digits */
@@ -151,20 +168,26 @@ struct appt_message {
 };
 
 /* Fills m from a, with the given publish time; request_id and traceparent may
- * be NULL (absent), are copied when valid and dropped otherwise. RC_INVAL for a
- * time outside the timeutil span. */
+ * be NULL (absent), are copied when valid and dropped otherwise. The kind follows a's
+ * status: a cancel for a cancelling or cancelled appointment (the message that moves it
+ * on), a creation otherwise. RC_INVAL for a time outside the timeutil span. */
 enum rc appt_msg_init(struct appt_message *m, const struct appointment *a, int64_t now_ms,
                       const char *request_id, const char *traceparent) MUSTCHECK;
 
 /* {"appointmentId","countryISO","eventType":"AppointmentCreated","insuredId",
- *  "scheduleId","timestamp"} plus "requestId"/"traceparent" when set.
+ *  "scheduleId","timestamp"} plus "requestId"/"traceparent" when set; a cancel has
+ * eventType "AppointmentCancelled" and "type": "cancel" after it.
  * *out is a heap string the caller frees. RC_NOMEM. */
 enum rc appt_msg_encode(const struct appt_message *m, char **out) MUSTCHECK;
+
+/* The eventType (and SNS eventType attribute) of a kind. Never NULL. */
+const char *appt_msg_event_type(enum appt_msg_kind kind);
 
 /* Decodes and checks a message text (at most APPT_MSG_MAX bytes; one object,
  * strict JSON, no duplicate keys): appointmentId a UUID v4, countryISO two
  * upper-case letters (the caller checks it is its queue's country), eventType
- * exactly "AppointmentCreated", insuredId exactly 5 digits, scheduleId an
+ * exactly "AppointmentCreated" or "AppointmentCancelled" (m->kind), an optional "type"
+ * that must agree ("create" / "cancel"), insuredId exactly 5 digits, scheduleId an
  * integer >= 1, timestamp an ISO-8601 instant (stored normalised). requestId
  * and traceparent are optional; an invalid one is dropped, not fatal, so a
  * tracing defect never sends a valid booking to the error queue. Other extra

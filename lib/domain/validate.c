@@ -512,7 +512,8 @@ enum rc val_list_query(const struct val_kv *params, size_t n, struct val_list_qu
 				out->has_status = true;
 			else
 				val_errors_add(errs, VAL_VALIDATION_ERROR, f, VAL_CODE_NOT_ALLOWED,
-				        "%s must be one of: pending, processed, completed, failed", f);
+				        "%s must be one of: pending, processed, completed, failed, "
+				        "cancelling, cancelled", f);
 			break;
 		case QP_LIMIT:
 			val_check_count(f, val[q], VAL_LIMIT_MIN, VAL_LIMIT_MAX, &out->limit, errs);

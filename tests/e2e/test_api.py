@@ -338,7 +338,7 @@ class ContractTest(ApiTestCase):
             "appointmentId": b["appointmentId"], "insuredId": "00123", "countryISO": "PE",
             "scheduleId": 100, "status": "pending", "schedule": None,
             "createdAt": b["createdAt"], "updatedAt": b["createdAt"], "processedAt": None,
-            "completedAt": None}])
+            "completedAt": None, "cancelledAt": None}])
         # one JSON log line for the request: requestId, route template, insuredId masked
         lines = [json.loads(x) for x in API.logs().splitlines() if '"trace-201"' in x]
         done = [x for x in lines if x.get("route") == "/appointments"]
@@ -555,7 +555,8 @@ class ContractTest(ApiTestCase):
                     "processedAt": {"NULL": True}}
             view = {"appointmentId": aid, "insuredId": insured, "countryISO": "CL",
                     "scheduleId": 500 + i, "status": st, "schedule": None, "createdAt": ts,
-                    "updatedAt": ts, "processedAt": None, "completedAt": None}
+                    "updatedAt": ts, "processedAt": None, "completedAt": None,
+                    "cancelledAt": None}
             if st in ("processed", "completed"):
                 item["processedAt"] = {"S": "2026-02-01T00:00:00.000Z"}
                 item["schedule"] = {"M": {"centerId": {"N": "3"}, "specialtyId": {"N": "4"},

@@ -217,6 +217,101 @@ START_TEST(test_status_machine)
 }
 END_TEST
 
+/* Cancellation (SPEC §4): pending|processed|completed -> cancelling (API) -> cancelled
+ * (worker); failed is not cancellable; a repeat is STORE_ALREADY; no other transition
+ * moves a cancelling or cancelled item (a late processed / completion / failed finds it
+ * WRONG_STATE); with counters, each step moves the insured's numbers with the item. */
+START_TEST(test_cancel_machine)
+{
+	const char *cnt = _i ? counters : NULL;
+	const char *ins = _i ? "00131" : "00130";
+	struct appointment p = make(ins, "2026-11-25T11:00:00.000Z", 301);
+	struct appointment d = make(ins, "2026-11-25T11:00:01.000Z", 302);
+	struct appointment c = make(ins, "2026-11-25T11:00:02.000Z", 303);
+	struct appointment f = make(ins, "2026-11-25T11:00:03.000Z", 304);
+	struct appt_schedule s = {302, 1, 2, 3, "2026-12-01T09:00:00.000Z"};
+	const char *now = "2026-11-25T11:00:05.000Z";
+	const char *later = "2026-11-25T11:00:06.000Z";
+	const char *missing = "00000000-0000-4000-8000-000000000002";
+	const char *who = cnt ? ins : NULL;
+	struct appointment got;
+	struct store_counts sc;
+	enum store_outcome o;
+	struct errbuf eb = {{0}};
+
+	CK_RC(RC_OK, store_put_pending(ddb, table, cnt, &p, NULL, NULL, NULL, &eb));
+	CK_RC(RC_OK, store_put_pending(ddb, table, cnt, &d, NULL, NULL, NULL, &eb));
+	CK_RC(RC_OK, store_put_pending(ddb, table, cnt, &c, NULL, NULL, NULL, &eb));
+	CK_RC(RC_OK, store_put_pending(ddb, table, cnt, &f, NULL, NULL, NULL, &eb));
+	CK_RC(RC_OK, store_mark_processed(ddb, table, cnt, d.appointment_id, who, &s, now, &o, &eb));
+	CK_RC(RC_OK, store_mark_processed(ddb, table, cnt, c.appointment_id, who, &s, now, &o, &eb));
+	CK_RC(RC_OK, store_mark_completed(ddb, table, cnt, c.appointment_id, who, now, &o, &eb));
+	CK_RC(RC_OK, store_mark_failed(ddb, table, cnt, f.appointment_id, who, "schedule_unavailable",
+				       now, &o, &eb));
+
+	/* a worker's cancelled before any cancel was accepted moves nothing */
+	CK_RC(RC_OK, store_mark_cancelled(ddb, table, cnt, p.appointment_id, who, later, &o, &eb));
+	ck_assert_int_eq(o, STORE_WRONG_STATE);
+	/* each live status can be cancelled (the API names the insured; NULL reads it) */
+	CK_RC(RC_OK, store_mark_cancelling(ddb, table, cnt, p.appointment_id, who, later, &o, &eb));
+	ck_assert_int_eq(o, STORE_APPLIED);
+	CK_RC(RC_OK, store_mark_cancelling(ddb, table, cnt, d.appointment_id, NULL, later, &o, &eb));
+	ck_assert_int_eq(o, STORE_APPLIED);
+	CK_RC(RC_OK, store_mark_cancelling(ddb, table, cnt, c.appointment_id, who, later, &o, &eb));
+	ck_assert_int_eq(o, STORE_APPLIED);
+	CK_RC(RC_OK, store_mark_cancelling(ddb, table, cnt, p.appointment_id, who, later, &o, &eb));
+	ck_assert_int_eq(o, STORE_ALREADY);
+	CK_RC(RC_OK, store_mark_cancelling(ddb, table, cnt, f.appointment_id, who, later, &o, &eb));
+	ck_assert_int_eq(o, STORE_WRONG_STATE);
+	CK_RC(RC_NOTFOUND, store_mark_cancelling(ddb, table, cnt, missing, who, later, &o, &eb));
+	CK_RC(RC_OK, store_get(ddb, table, c.appointment_id, &got, &eb));
+	ck_assert_int_eq(got.status, APPT_CANCELLING);
+	ck_assert_str_eq(got.updated_at, later);
+	ck_assert_str_eq(got.completed_at, now); /* history stays */
+	ck_assert_str_eq(got.cancelled_at, "");
+
+	/* nothing else moves a cancelling item: a late booking, failure or completion */
+	CK_RC(RC_OK, store_mark_processed(ddb, table, cnt, p.appointment_id, who, &s, later, &o, &eb));
+	ck_assert_int_eq(o, STORE_WRONG_STATE);
+	CK_RC(RC_OK, store_mark_failed(ddb, table, cnt, p.appointment_id, who, "schedule_unavailable",
+				       later, &o, &eb));
+	ck_assert_int_eq(o, STORE_WRONG_STATE);
+	CK_RC(RC_OK, store_mark_completed(ddb, table, cnt, d.appointment_id, who, later, &o, &eb));
+	ck_assert_int_eq(o, STORE_WRONG_STATE);
+	CK_RC(RC_OK, store_get(ddb, table, d.appointment_id, &got, &eb));
+	ck_assert_int_eq(got.status, APPT_CANCELLING);
+
+	/* the worker closes them; a redelivery finds them closed */
+	CK_RC(RC_OK, store_mark_cancelled(ddb, table, cnt, p.appointment_id, who, later, &o, &eb));
+	ck_assert_int_eq(o, STORE_APPLIED);
+	CK_RC(RC_OK, store_mark_cancelled(ddb, table, cnt, p.appointment_id, who, later, &o, &eb));
+	ck_assert_int_eq(o, STORE_ALREADY);
+	CK_RC(RC_OK, store_mark_cancelled(ddb, table, cnt, d.appointment_id, NULL, later, &o, &eb));
+	ck_assert_int_eq(o, STORE_APPLIED);
+	CK_RC(RC_OK, store_mark_cancelling(ddb, table, cnt, d.appointment_id, who, later, &o, &eb));
+	ck_assert_int_eq(o, STORE_ALREADY); /* nothing goes backwards */
+	CK_RC(RC_OK, store_mark_completed(ddb, table, cnt, p.appointment_id, who, later, &o, &eb));
+	ck_assert_int_eq(o, STORE_WRONG_STATE);
+	CK_RC(RC_OK, store_get(ddb, table, p.appointment_id, &got, &eb));
+	ck_assert_int_eq(got.status, APPT_CANCELLED);
+	ck_assert_str_eq(got.cancelled_at, later);
+	CK_RC(RC_NOTFOUND, store_mark_cancelled(ddb, table, cnt, missing, who, later, &o, &eb));
+	if (cnt == NULL)
+		return;
+	/* another insured's appointment is not this insured's to cancel */
+	CK_RC(RC_INVAL, store_mark_cancelling(ddb, table, cnt, f.appointment_id, "00999", later, &o,
+					      &eb));
+	CK_RC(RC_OK, store_counters(ddb, cnt, ins, &sc, &eb));
+	ck_assert_int_eq(sc.all, 4);
+	ck_assert_int_eq(sc.by_status[APPT_PENDING], 0);
+	ck_assert_int_eq(sc.by_status[APPT_PROCESSED], 0);
+	ck_assert_int_eq(sc.by_status[APPT_COMPLETED], 0);
+	ck_assert_int_eq(sc.by_status[APPT_FAILED], 1);
+	ck_assert_int_eq(sc.by_status[APPT_CANCELLING], 1);
+	ck_assert_int_eq(sc.by_status[APPT_CANCELLED], 2);
+}
+END_TEST
+
 START_TEST(test_listing_pages_filters_ties)
 {
 	enum { N = 45 };
@@ -455,6 +550,7 @@ int main(void)
 	tcase_add_test(tc, test_put_get_and_conflict);
 	tcase_add_loop_test(tc, test_put_reply_lost_is_ours, 0, 2);
 	tcase_add_loop_test(tc, test_status_machine, 0, 2);
+	tcase_add_loop_test(tc, test_cancel_machine, 0, 2);
 	tcase_add_test(tc, test_listing_cursor_counters);
 	tcase_add_test(tc, test_listing_pages_filters_ties);
 	tcase_add_test(tc, test_scan_status);

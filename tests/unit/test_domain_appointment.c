@@ -11,7 +11,8 @@
 
 START_TEST(test_status)
 {
-	static const char *const names[] = {"pending", "processed", "completed", "failed"};
+	static const char *const names[] = {"pending", "processed", "completed", "failed",
+	                                    "cancelling", "cancelled"};
 	enum appt_status st = APPT_PENDING;
 
 	for (int i = 0; i < APPT_STATUS_COUNT; i++) {
@@ -169,7 +170,7 @@ START_TEST(test_item_shapes)
 	                       "\"countryISO\":\"PE\",\"scheduleId\":100,\"status\":\"pending\","
 	                       "\"schedule\":null,\"createdAt\":\"2026-11-25T13:45:26.123Z\","
 	                       "\"updatedAt\":\"2026-11-25T13:45:26.123Z\",\"processedAt\":null,"
-	                       "\"completedAt\":null}");
+	                       "\"completedAt\":null,\"cancelledAt\":null}");
 	free(text);
 
 	a.status = APPT_COMPLETED;
@@ -190,7 +191,14 @@ START_TEST(test_item_shapes)
 	                       "\"createdAt\":\"2026-11-25T13:45:26.123Z\","
 	                       "\"updatedAt\":\"2026-11-25T13:45:28.000Z\","
 	                       "\"processedAt\":\"2026-11-25T13:45:27.000Z\","
-	                       "\"completedAt\":\"2026-11-25T13:45:28.000Z\"}");
+	                       "\"completedAt\":\"2026-11-25T13:45:28.000Z\",\"cancelledAt\":null}");
+	free(text);
+
+	a.status = APPT_CANCELLED;
+	snprintf(a.cancelled_at, sizeof(a.cancelled_at), "%s", "2026-11-25T13:45:29.000Z");
+	text = item_text(&a);
+	ck_assert_ptr_nonnull(strstr(text, ",\"status\":\"cancelled\","));
+	ck_assert_ptr_nonnull(strstr(text, ",\"cancelledAt\":\"2026-11-25T13:45:29.000Z\"}"));
 	free(text);
 
 	make_pending(&a);
@@ -198,7 +206,7 @@ START_TEST(test_item_shapes)
 	snprintf(a.failure_reason, sizeof(a.failure_reason), "%s", "schedule_unavailable");
 	text = item_text(&a);
 	ck_assert_ptr_nonnull(strstr(text, ",\"status\":\"failed\","));
-	ck_assert_ptr_nonnull(strstr(text, ",\"completedAt\":null,"
+	ck_assert_ptr_nonnull(strstr(text, ",\"cancelledAt\":null,"
 	                                   "\"failureReason\":\"schedule_unavailable\"}"));
 	free(text);
 
@@ -341,13 +349,30 @@ START_TEST(test_msg_roundtrip)
 	ck_assert_int_eq(appt_msg_init(&m, &a, 0, "bad id with spaces", "01-xyz"), RC_OK);
 	ck_assert_str_eq(m.request_id, "");
 	ck_assert_str_eq(m.traceparent, "");
+	ck_assert_int_eq(m.kind, APPT_MSG_CREATE);
 	ck_assert_int_eq(appt_msg_encode(&m, &text), RC_OK);
+	ck_assert_ptr_null(strstr(text, "\"type\""));
 	ck_assert_ptr_null(strstr(text, "requestId"));
 	ck_assert_ptr_null(strstr(text, "traceparent"));
 	ck_assert_int_eq(appt_msg_decode(text, strlen(text), &back, &eb), RC_OK);
 	ck_assert_int_eq(memcmp(&m, &back, sizeof(m)), 0);
 	free(text);
 	ck_assert_int_eq(appt_msg_init(&m, &a, TU_MAX_MS + 1, NULL, NULL), RC_INVAL);
+
+	/* a cancelling (or cancelled) appointment's message is its cancel */
+	for (int st = APPT_CANCELLING; st <= APPT_CANCELLED; st++) {
+		a.status = (enum appt_status)st;
+		ck_assert_int_eq(appt_msg_init(&m, &a, 1795614326500LL, NULL, NULL), RC_OK);
+		ck_assert_int_eq(m.kind, APPT_MSG_CANCEL);
+		ck_assert_int_eq(appt_msg_encode(&m, &text), RC_OK);
+		ck_assert_str_eq(text, "{\"appointmentId\":\"" ID1 "\",\"countryISO\":\"PE\","
+		                       "\"eventType\":\"AppointmentCancelled\",\"type\":\"cancel\","
+		                       "\"insuredId\":\"00123\",\"scheduleId\":100,"
+		                       "\"timestamp\":\"2026-11-25T13:45:26.500Z\"}");
+		ck_assert_int_eq(appt_msg_decode(text, strlen(text), &back, &eb), RC_OK);
+		ck_assert_int_eq(memcmp(&m, &back, sizeof(m)), 0);
+		free(text);
+	}
 }
 END_TEST
 
@@ -369,8 +394,18 @@ static const struct msg_case msg_cases[] = {
 	/* timestamp with an offset is normalised */
 	{MSG_HEAD "\"eventType\":\"AppointmentCreated\",\"insuredId\":\"00123\",\"scheduleId\":100,"
 	 "\"timestamp\":\"2026-11-25T08:45:26.5-05:00\"}", true, NULL},
+	{MSG_HEAD "\"eventType\":\"AppointmentCreated\",\"type\":\"create\",\"insuredId\":\"00123\","
+	 "\"scheduleId\":100," MSG_TAIL, true, NULL},
 	{MSG_HEAD "\"eventType\":\"AppointmentUpdated\",\"insuredId\":\"00123\",\"scheduleId\":100,"
-	 MSG_TAIL, false, "eventType is not AppointmentCreated"},
+	 MSG_TAIL, false, "eventType is not AppointmentCreated or AppointmentCancelled"},
+	/* "type" must agree with eventType */
+	{MSG_HEAD "\"eventType\":\"AppointmentCreated\",\"type\":\"cancel\",\"insuredId\":\"00123\","
+	 "\"scheduleId\":100," MSG_TAIL, false, "type does not agree with eventType AppointmentCreated"},
+	{MSG_HEAD "\"eventType\":\"AppointmentCancelled\",\"type\":\"create\",\"insuredId\":\"00123\","
+	 "\"scheduleId\":100," MSG_TAIL, false,
+	 "type does not agree with eventType AppointmentCancelled"},
+	{MSG_HEAD "\"eventType\":\"AppointmentCreated\",\"type\":7,\"insuredId\":\"00123\","
+	 "\"scheduleId\":100," MSG_TAIL, false, "'type' is not a string"},
 	{MSG_HEAD "\"insuredId\":\"00123\",\"scheduleId\":100," MSG_TAIL, false,
 	 "message has no eventType"},
 	{MSG_HEAD "\"eventType\":\"AppointmentCreated\",\"insuredId\":\"123\",\"scheduleId\":100,"

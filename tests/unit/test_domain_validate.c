@@ -622,7 +622,8 @@ START_TEST(test_query_limits_and_mix)
 	render(&e, got, sizeof(got));
 	ck_assert_str_eq(got, "insuredId:invalid_format,status:not_allowed");
 	ck_assert_str_eq(e.items[1].message,
-	                 "status must be one of: pending, processed, completed, failed");
+	                 "status must be one of: pending, processed, completed, failed, "
+	                 "cancelling, cancelled");
 
 	/* A valid query after a path error still reports only the path error. */
 	val_errors_init(&e);

@@ -62,6 +62,13 @@ START_TEST(test_processed_round_trip)
 	ck_assert_int_eq(store_appt_from_item(item, &b, &eb), RC_OK);
 	ck_assert_mem_eq(&a, &b, sizeof(a));
 	json_object_put(item);
+	/* a cancelled one keeps its history and gains cancelledAt */
+	a.status = APPT_CANCELLED;
+	memcpy(a.cancelled_at, "2026-11-25T13:45:29.000Z", 25);
+	ck_assert_int_eq(store_item_from_appt(&a, &item), RC_OK);
+	ck_assert_int_eq(store_appt_from_item(item, &b, &eb), RC_OK);
+	ck_assert_mem_eq(&a, &b, sizeof(a));
+	json_object_put(item);
 }
 END_TEST
 
