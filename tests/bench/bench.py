@@ -9,6 +9,9 @@ private local stack, builds, exports the stack's environment and calls this; it:
 - starts appointment-api (READY=1 time through a NOTIFY_SOCKET), drives it with wrk at
   c = 1/8/32 (POST, then GET of a 20-item list, then GET /schedules at offset 0 and 2000), reads its CPU (utime + stime of
   /proc/PID/stat) around each POST run and its RSS (VmRSS idle, VmHWM peak);
+- times single GETs (median of sequential requests) of an insuredId with --hot (10 000)
+  appointments, written straight into the table, at offset 0 and near the end through a
+  cursor, against one with 10;
 - runs the limit loops (tests/bench/bench_floor.c, our own clients, same concurrency):
   schedule SELECT + PutItem + Publish, and one bare Query of the same 20 items;
 - times the pipeline: N appointments POSTed, then until all are `completed`, with the
@@ -29,6 +32,7 @@ import re
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
@@ -135,6 +139,89 @@ def post(port, insured, schedule, conn=None):
     if conn is None:
         c.close()
     return r.status, data
+
+
+def seed_insured(d, template, insured, n):
+    """n appointments of insured written straight into the appointments table (clones of
+    template, the item of a real POST, with their own ids and createdAt, 25 per
+    BatchWriteItem), and the insured's counters item as the API keeps it."""
+    ddb = harness.aws_client("dynamodb")
+    table = "medical-appointment-scheduling-appointments-" + d.stage
+    base = time.time() - n
+    for first in range(0, n, 25):
+        reqs = []
+        for i in range(first, min(first + 25, n)):
+            item = dict(template)
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(base + i)) + ".000Z"
+            item.update({"appointmentId": {"S": "%08d-0000-4000-8000-%s" % (i, insured * 2 + "00")},
+                         "insuredId": {"S": insured}, "createdAt": {"S": stamp},
+                         "updatedAt": {"S": stamp}})
+            reqs.append({"PutRequest": {"Item": item}})
+        left = {table: reqs}
+        while left:
+            left = ddb.batch_write_item(RequestItems=left).get("UnprocessedItems") or None
+    status = template["status"]["S"]
+    ddb.put_item(TableName="medical-appointment-scheduling-counters-" + d.stage,
+                 Item={"key": {"S": insured}, "all": {"N": str(n)}, status: {"N": str(n)}})
+
+
+def get_latency_ms(port, path, reps):
+    """Median latency (ms) of reps sequential GETs of path on one kept-alive connection."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    times = []
+    try:
+        for _ in range(reps):
+            t0 = time.monotonic()
+            conn.request("GET", path)
+            r = conn.getresponse()
+            r.read()
+            assert r.status == 200, (path, r.status)
+            times.append((time.monotonic() - t0) * 1000)
+    finally:
+        conn.close()
+    times.sort()
+    return times[len(times) // 2]
+
+
+def deep_cursor(port, insured):
+    """The nextCursor of the last full page of insured's list (walked 100 at a time)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    cursor, last = None, None
+    try:
+        while True:
+            q = "?limit=100" + ("&cursor=" + urllib.parse.quote(cursor) if cursor else "")
+            conn.request("GET", "/appointments/%s%s" % (insured, q))
+            r = conn.getresponse()
+            doc = json.loads(r.read())
+            nxt = doc["pagination"].get("nextCursor")
+            if not nxt:
+                return last
+            last, cursor = cursor, nxt
+    finally:
+        conn.close()
+
+
+def hot_insured(d, port, n, reps):
+    """GET latency (20 items) of an insured with n appointments against one with 10, at
+    offset 0 and 20 items deep through a cursor near the end of the n."""
+    ddb = harness.aws_client("dynamodb")
+    table = "medical-appointment-scheduling-appointments-" + d.stage
+    template = ddb.query(TableName=table, IndexName="insuredId-createdAt-index",
+                         KeyConditionExpression="insuredId = :i",
+                         ExpressionAttributeValues={":i": {"S": GET_INSURED}},
+                         Limit=1)["Items"][0]
+    seed_insured(d, template, "07777", 10)
+    t0 = time.monotonic()
+    seed_insured(d, template, "08888", n)
+    log("hot insured: %d items written in %.1f s" % (n, time.monotonic() - t0))
+    small = get_latency_ms(port, "/appointments/07777", reps)
+    big = get_latency_ms(port, "/appointments/08888", reps)
+    cursor = deep_cursor(port, "08888")
+    deep = get_latency_ms(port, "/appointments/08888?cursor=" + urllib.parse.quote(cursor),
+                          reps)
+    log("GET latency p50: 10 items %.2f ms, %d items %.2f ms, near the end by cursor %.2f ms"
+        % (small, n, big, deep))
+    return {"n": n, "small_ms": small, "big_ms": big, "deep_ms": deep}
 
 
 def fresh_stack():
@@ -346,6 +433,7 @@ def run(args):
                                        "/schedules?countryISO=PE&offset=2000")[1]
             log("GET /schedules c=%d: %.0f req/s, offset 2000: %.0f req/s"
                 % (c, res["slots"][c], res["slots_deep"][c]))
+        res["hot"] = hot_insured(d, api.port, args.hot, 30 if args.quick else 200)
         res["rss_peak_kib"] = proc_kib(api.pid, "VmHWM")
         api.stop()
     finally:
@@ -419,6 +507,11 @@ def table(res, args):
         " / ".join("%.0f" % res["get"][k] for k in c),
         " / ".join("%.0f" % res["floor_get"][k] for k in c),
         " / ".join("%.2f" % r for r in g), "≥ 0.85", min(g) >= 0.85)
+    h = res["hot"]
+    row("GET latency p50 (20 items), %d items ÷ 10 items, offset 0 / near the end by cursor"
+        % h["n"], "%.2f / %.2f ms" % (h["big_ms"], h["deep_ms"]), "%.2f ms" % h["small_ms"],
+        "%.2f× / %.2f×" % (h["big_ms"] / h["small_ms"], h["deep_ms"] / h["small_ms"]), "≤ 2×",
+        max(h["big_ms"], h["deep_ms"]) <= 2 * h["small_ms"])
     row("GET /schedules (20 free slots of %d) req/s, offset 0 → 2000, c = 1 / 8 / 32"
         % res["seed"], " / ".join("%.0f → %.0f" % (res["slots"][k], res["slots_deep"][k])
                                   for k in c), "", "", "(a figure, not a goal)", True)
@@ -475,9 +568,12 @@ def main():
     ap.add_argument("--moto-pipeline", type=int, default=2000)
     ap.add_argument("--pipeline-timeout", type=float, default=600)
     ap.add_argument("--worker", type=int, default=1000, help="backlog of the worker rows")
+    ap.add_argument("--hot", type=int, default=10000,
+                    help="appointments of the hot insuredId of the GET latency row")
     args = ap.parse_args()
     if args.quick:
         args.duration, args.pipeline, args.moto_pipeline, args.worker = 2, 50, 0, 50
+        args.hot = 1000
         args.pipeline_timeout = 60
     res = run(args)
     text = table(res, args)
