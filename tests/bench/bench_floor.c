@@ -10,10 +10,15 @@
  *   worker: ReceiveMessage (10, the queue BENCH_QUEUE_URL holds a backlog), per message the
  *         PostgreSQL booking and the PutEvents of "Appointment Processed", DeleteMessageBatch;
  *         until the queue is empty (SECONDS is then the longest it may take). ops = messages,
- *         seconds = up to the last one handled.
+ *         seconds = up to the last one handled;
+ *   workertx: the same with the item's DynamoDB work as the worker must do it: the
+ *         consistent read of the appointment before the booking, and its status change to
+ *         processed after it (store_mark_processed: a TransactWriteItems of the item and its
+ *         counters, BENCH_TABLE and BENCH_COUNTERS).
  * Prints one JSON line: {"mode", "clients", "ops", "errors", "seconds", "rps"}.
  * Everything comes from the environment scripts/bench sets (BENCH_* and the stack's). */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +37,7 @@
 #include "aws/sns.h"
 #include "aws/sqs.h"
 #include "base/clock.h"
+#include "domain/timeutil.h"
 #include "pg/db.h"
 #include "pg/db_booking.h"
 
@@ -125,14 +131,35 @@ static enum rc one_get(struct bench *b, struct ddb_client *ddb, struct errbuf *e
 	return rc;
 }
 
-/* One message of the worker floor: the SNS envelope's Message, the booking, the event. */
-static enum rc one_message(struct bench *b, struct db_conn *db, struct evb_client *evb,
-			   const struct sqs_message *m, struct errbuf *eb)
+/* workertx: the item's status change after the booking, as the worker writes it. */
+static enum rc mark_processed(struct bench *b, struct ddb_client *ddb, const char *id,
+			      const char *insured, const struct db_booking_result *res,
+			      struct errbuf *eb)
 {
+	struct appt_schedule s = {.schedule_id = res->schedule.schedule_id,
+				  .center_id = res->schedule.center_id,
+				  .specialty_id = res->schedule.specialty_id,
+				  .medic_id = res->schedule.medic_id};
+	enum store_outcome o = STORE_APPLIED;
+	char now[TU_ISO_SIZE];
+	enum rc rc = tu_format_ms(clk_wall_ms(), now);
+
+	snprintf(s.date, sizeof(s.date), "%s", res->schedule.available_at);
+	if (rc == RC_OK)
+		rc = store_mark_processed(ddb, b->table, b->counters, id, insured, &s, now, &o, eb);
+	return rc;
+}
+
+/* One message of the worker floor: the SNS envelope's Message, the booking, the event
+ * (with ddb, workertx: the item read before and its status change after the booking). */
+static enum rc one_message(struct bench *b, struct db_conn *db, struct ddb_client *ddb,
+			   struct evb_client *evb, const struct sqs_message *m, struct errbuf *eb)
+{
+	struct appointment a;
 	struct json_object *env = json_tokener_parse(m->body), *inner = NULL, *v = NULL;
 	const char *id = NULL, *ins = NULL, *ts = NULL;
 	int64_t sched = 0;
-	struct db_booking_result res;
+	struct db_booking_result res = {0};
 	struct evb_put_result pr;
 	struct evb_entry e = {"medical.appointment.pe", "Appointment Processed", NULL, b->bus, 0};
 	char detail[256];
@@ -150,7 +177,14 @@ static enum rc one_message(struct bench *b, struct db_conn *db, struct evb_clien
 	if (inner != NULL && json_object_object_get_ex(inner, "scheduleId", &v))
 		sched = json_object_get_int64(v);
 	if (id != NULL && ins != NULL && ts != NULL && sched > 0)
+		rc = ddb != NULL ? store_get(ddb, b->table, id, &a, eb) : RC_OK;
+	if (rc == RC_OK && id != NULL && ins != NULL && ts != NULL && sched > 0)
 		rc = db_book_appointment(db, id, ins, sched, "PE", ts, &res, eb);
+	if (rc == RC_OK && ddb != NULL && res.outcome != DB_BOOK_BOOKED &&
+	    res.outcome != DB_BOOK_ALREADY)
+		rc = eb_set(eb, RC_CONFLICT, "slot of %s not booked", id);
+	if (rc == RC_OK && ddb != NULL)
+		rc = mark_processed(b, ddb, id, ins, &res, eb);
 	if (rc == RC_OK) {
 		snprintf(detail, sizeof(detail), "{\"appointmentId\":\"%s\",\"insuredId\":\"%s\"}",
 			 id, ins);
@@ -162,8 +196,8 @@ static enum rc one_message(struct bench *b, struct db_conn *db, struct evb_clien
 	return rc;
 }
 
-static void worker_loop(struct bench *b, struct db_conn *db, struct sqs_client *sqs,
-			struct evb_client *evb, struct errbuf *eb)
+static void worker_loop(struct bench *b, struct db_conn *db, struct ddb_client *ddb,
+			struct sqs_client *sqs, struct evb_client *evb, struct errbuf *eb)
 {
 	struct sqs_receive_opts ro = {SQS_BATCH_MAX, 1, -1};
 	double end = now_s() + b->seconds;
@@ -181,7 +215,7 @@ static void worker_loop(struct bench *b, struct db_conn *db, struct sqs_client *
 		if (ms.n == 0)
 			break; /* drained */
 		for (size_t i = 0; i < ms.n; i++) {
-			if (one_message(b, db, evb, &ms.v[i], eb) == RC_OK)
+			if (one_message(b, db, ddb, evb, &ms.v[i], eb) == RC_OK)
 				atomic_fetch_add(&b->ops, 1);
 			else if (atomic_fetch_add(&b->errors, 1) < 3)
 				fprintf(stderr, "bench_floor: %s\n", eb->msg);
@@ -205,12 +239,13 @@ static void *client(void *arg)
 	unsigned seed = (unsigned)(uintptr_t)&eb ^ (unsigned)clk_wall_ms();
 	double end;
 
-	if (strcmp(b->mode, "worker") == 0) {
+	if (b->queue != NULL) {
 		struct sqs_client *sqs = sqs_client_new(&b->aws, &eb);
 		struct evb_client *evb = evb_client_new(&b->aws, &eb);
 
-		if (sqs != NULL && evb != NULL && db_conn_new(&b->db, NULL, &db, &eb) == RC_OK)
-			worker_loop(b, db, sqs, evb, &eb);
+		if (sqs != NULL && evb != NULL && ddb != NULL &&
+		    db_conn_new(&b->db, NULL, &db, &eb) == RC_OK)
+			worker_loop(b, db, b->counters != NULL ? ddb : NULL, sqs, evb, &eb);
 		else
 			atomic_fetch_add(&b->errors, 1);
 		evb_client_free(evb);
@@ -251,30 +286,33 @@ int main(int argc, char **argv)
 	struct aws_env env = aws_env_process();
 	struct errbuf eb = {{0}};
 	pthread_t th[BENCH_CLIENTS_MAX];
+	bool worker;
 	int clients;
 	double t0, t1;
 
 	if (argc != 4 || (strcmp(argv[1], "post") != 0 && strcmp(argv[1], "posttx") != 0 &&
-			  strcmp(argv[1], "get") != 0 && strcmp(argv[1], "worker") != 0)) {
-		fprintf(stderr, "usage: bench_floor post|posttx|get|worker CLIENTS SECONDS\n");
+			  strcmp(argv[1], "get") != 0 && strcmp(argv[1], "worker") != 0 &&
+			  strcmp(argv[1], "workertx") != 0)) {
+		fprintf(stderr, "usage: bench_floor post|posttx|get|worker|workertx CLIENTS SECONDS\n");
 		return 2;
 	}
 	b.mode = argv[1];
+	worker = strncmp(b.mode, "worker", 6) == 0;
 	clients = atoi(argv[2]);
 	b.seconds = atof(argv[3]);
 	if (clients < 1 || clients > BENCH_CLIENTS_MAX || b.seconds <= 0 || b.seconds > 600) {
 		fprintf(stderr, "bench_floor: 1-%d clients, 0-600 seconds\n", BENCH_CLIENTS_MAX);
 		return 2;
 	}
-	if (strcmp(b.mode, "worker") == 0) {
+	if (worker) {
 		b.queue = need("BENCH_QUEUE_URL");
 		b.bus = need("BENCH_BUS");
-	} else {
-		b.table = need("BENCH_TABLE");
 	}
-	if (strcmp(b.mode, "posttx") == 0)
+	if (!worker || strcmp(b.mode, "workertx") == 0)
+		b.table = need("BENCH_TABLE");
+	if (strcmp(b.mode, "posttx") == 0 || strcmp(b.mode, "workertx") == 0)
 		b.counters = need("BENCH_COUNTERS");
-	if (strcmp(b.mode, "worker") == 0) {
+	if (worker) {
 		b.db = (struct db_target){.host = need("RDS_HOST"), .port = atoi(need("RDS_PORT")),
 					  .dbname = need("BENCH_DB"), .user = need("RDS_USERNAME"),
 					  .password = need("RDS_PASSWORD"),
@@ -302,7 +340,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < clients; i++)
 		pthread_join(th[i], NULL);
 	t1 = now_s();
-	if (strcmp(b.mode, "worker") == 0 && atomic_load(&b.last) > 0)
+	if (worker && atomic_load(&b.last) > 0)
 		t1 = atomic_load(&b.last);
 	printf("{\"mode\": \"%s\", \"clients\": %d, \"ops\": %ld, \"errors\": %ld, "
 	       "\"seconds\": %.3f, \"rps\": %.1f}\n", b.mode, clients, atomic_load(&b.ops),
