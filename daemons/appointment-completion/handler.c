@@ -100,7 +100,8 @@ static enum consumer_verdict handle(void *tctx, const struct consumer_message *m
 		return CONSUMER_RETRY;
 	}
 	if (o == STORE_WRONG_STATE)
-		log_warn(t->c->lg, &lf, "appointment is failed; a processed event cannot complete it");
+		log_warn(t->c->lg, &lf, "appointment is failed or cancelled; a processed event cannot "
+			 "complete it");
 	else
 		log_info(t->c->lg, &lf, "appointment %s", o == STORE_ALREADY ? "already completed" : "completed");
 	return CONSUMER_DONE;

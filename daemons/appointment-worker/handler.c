@@ -1,7 +1,7 @@
 /* handler.c — one message of a country queue: unwrap the SNS envelope, decode and
  * check the appointment, book it in the country's PostgreSQL (one transaction,
  * idempotent), set processed/failed in DynamoDB conditionally, announce the outcome
- * on EventBridge. Each step is safe to repeat, so any crash in between is repaired
+ * on EventBridge; a cancel message releases the slot and sets cancelled instead. Each step is safe to repeat, so any crash in between is repaired
  * by redelivery (SPEC §5). */
 #include <ctype.h>
 #include <stdio.h>
@@ -14,6 +14,7 @@
 #include "pg/db.h"
 #include "pg/db_booking.h"
 #include "base/clock.h"
+#include "base/metrics.h"
 #include "domain/timeutil.h"
 #include "app/events.h"
 #include "app/secret.h"
@@ -130,6 +131,39 @@ static bool wait_for_database(struct worker_thread *t, const struct consumer_mes
 	return false;
 }
 
+#define WORKER_OUTCOMES "appointmentd_worker_outcomes_total"
+
+/* One handled message's outcome: processed, failed, cancelled, or create_after_cancel (a
+ * creation that met a cancelled or cancelling appointment: nothing kept booked). */
+static void count(struct worker_thread *t, const char *outcome)
+{
+	const char *labels[] = {"queue", t->w->cc->lower, "outcome", outcome, NULL};
+
+	metrics_add(t->w->metrics, WORKER_OUTCOMES, labels, 1);
+}
+
+/* Gives back the slot appointment id holds, if any (one transaction, idempotent: a second
+ * call finds nothing), waiting for the database as a booking does. */
+static enum consumer_verdict release(struct worker_thread *t, const struct consumer_message *m,
+				     const struct log_fields *lf, const char *id,
+				     struct errbuf *reason)
+{
+	struct errbuf eb = {{0}};
+	bool released = false;
+	enum rc rc = db_release_booking(t->db, id, &released, &eb);
+
+	if (rc == RC_IO && wait_for_database(t, m, lf, eb.msg))
+		rc = db_release_booking(t->db, id, &released, &eb);
+	if (rc != RC_OK) {
+		eb_set(reason, rc, "PostgreSQL %s: releasing the slot of %s: %s", t->w->cc->code, id,
+		       eb.msg);
+		return verdict_of(rc);
+	}
+	if (released)
+		log_info(t->w->lg, lf, "slot released");
+	return CONSUMER_DONE;
+}
+
 /* Books in PostgreSQL and records the outcome in a (status, schedule, times). */
 static enum consumer_verdict book(struct worker_thread *t, const struct consumer_message *m,
 				  const struct log_fields *lf, struct appointment *a,
@@ -206,9 +240,38 @@ static enum consumer_verdict check_item(struct worker_thread *t, const struct ap
 	return CONSUMER_DONE;
 }
 
+/* The status write found the item elsewhere. A cancel that came in while this delivery
+ * booked leaves it cancelling or cancelled: the slot just taken is given back (the cancel
+ * may have released before the booking committed) and a takes the item's status, so no
+ * outcome event is sent. RC_NOTFOUND and read failures are retried. */
+static enum consumer_verdict moved_on(struct worker_thread *t, const struct consumer_message *m,
+				      struct appointment *a, const struct log_fields *lf,
+				      struct errbuf *reason)
+{
+	struct appointment cur;
+	struct errbuf eb = {{0}};
+	enum consumer_verdict v;
+	enum rc rc = store_get(t->ddb, t->w->cfg->table_name, a->appointment_id, &cur, &eb);
+
+	if (rc != RC_OK) {
+		eb_set(reason, rc, "DynamoDB: %s", eb.msg);
+		return CONSUMER_RETRY;
+	}
+	if (!appt_status_cancel_side(cur.status)) {
+		log_warn(t->w->lg, lf, "item already %s; its final status stands",
+			 appt_status_name(cur.status));
+		return CONSUMER_DONE;
+	}
+	v = release(t, m, lf, a->appointment_id, reason);
+	if (v == CONSUMER_DONE)
+		a->status = cur.status;
+	return v;
+}
+
 /* The conditional status write; a redelivery finds it done and carries on. */
-static enum consumer_verdict record(struct worker_thread *t, struct appointment *a,
-				    const struct log_fields *lf, struct errbuf *reason)
+static enum consumer_verdict record(struct worker_thread *t, const struct consumer_message *m,
+				    struct appointment *a, const struct log_fields *lf,
+				    struct errbuf *reason)
 {
 	const struct conf *cfg = t->w->cfg;
 	enum store_outcome o = STORE_APPLIED;
@@ -233,9 +296,72 @@ static enum consumer_verdict record(struct worker_thread *t, struct appointment 
 		return CONSUMER_RETRY;
 	}
 	if (o == STORE_WRONG_STATE)
-		log_warn(t->w->lg, lf, "item already %s; its final status stands",
-			 a->status == APPT_PROCESSED ? "failed" : "processed or completed");
+		return moved_on(t, m, a, lf, reason);
 	return CONSUMER_DONE;
+}
+
+/* A cancel message (SPEC §3): the item is cancelling (or already cancelled: a redelivery).
+ * The slot is released first, in one transaction, then the item is closed conditionally,
+ * so a crash in between leaves a cancelling item that the redelivery (or the reconciler's
+ * re-sent cancel) finishes. On CONSUMER_DONE, a is cancelled, for the event. */
+static enum consumer_verdict cancel(struct worker_thread *t, const struct consumer_message *m,
+				    struct appointment *a, const struct log_fields *lf,
+				    struct errbuf *reason)
+{
+	const struct conf *cfg = t->w->cfg;
+	enum store_outcome o = STORE_APPLIED;
+	struct errbuf eb = {{0}};
+	char now[TU_ISO_SIZE];
+	enum consumer_verdict v;
+	enum rc rc;
+
+	if (!appt_status_cancel_side(a->status)) {
+		eb_set(reason, RC_INVAL, "cancel of appointment %s, which is %s: no cancel was "
+		       "accepted", a->appointment_id, appt_status_name(a->status));
+		return CONSUMER_POISON;
+	}
+	v = release(t, m, lf, a->appointment_id, reason);
+	if (v != CONSUMER_DONE || a->status == APPT_CANCELLED)
+		return v;
+	if (tu_format_ms(clk_wall_ms(), now) != RC_OK) {
+		eb_set(reason, RC_FATAL, "clock out of range");
+		return CONSUMER_RETRY;
+	}
+	rc = store_mark_cancelled(t->ddb, cfg->table_name, cfg->counters_table, a->appointment_id,
+				  a->insured_id, now, &o, &eb);
+	if (rc != RC_OK) {
+		eb_set(reason, rc, "DynamoDB: %s", eb.msg);
+		return CONSUMER_RETRY;
+	}
+	if (o == STORE_WRONG_STATE) {
+		/* nothing leaves cancelling but this write: a corrupt or hand-edited item */
+		eb_set(reason, RC_INVAL, "appointment %s left cancelling other than by a cancel",
+		       a->appointment_id);
+		return CONSUMER_POISON;
+	}
+	/* STORE_ALREADY: a twin delivery closed it a moment ago; its time is close to ours */
+	a->status = APPT_CANCELLED;
+	memcpy(a->cancelled_at, now, sizeof(a->cancelled_at));
+	return CONSUMER_DONE;
+}
+
+/* The creation path of a message whose item is checked (v == CONSUMER_DONE): book, then
+ * record. An item already cancelling or cancelled books nothing, and any slot an earlier
+ * delivery took before the cancel is given back. */
+static enum consumer_verdict create(struct worker_thread *t, const struct consumer_message *m,
+				    struct appointment *a, const struct log_fields *lf,
+				    struct errbuf *reason)
+{
+	enum consumer_verdict v = CONSUMER_DONE;
+
+	if (appt_status_cancel_side(a->status))
+		return release(t, m, lf, a->appointment_id, reason);
+	/* a failed appointment keeps its outcome: only its event may still be missing */
+	if (a->status != APPT_FAILED)
+		v = book(t, m, lf, a, reason);
+	if (v == CONSUMER_DONE)
+		v = record(t, m, a, lf, reason);
+	return v;
 }
 
 static enum consumer_verdict handle(void *tctx, const struct consumer_message *m,
@@ -277,15 +403,19 @@ static enum consumer_verdict handle(void *tctx, const struct consumer_message *m
 		return CONSUMER_POISON;
 	}
 	v = check_item(t, &msg, &a, reason);
-	/* a failed appointment keeps its outcome: only its event may still be missing */
-	if (v == CONSUMER_DONE && a.status != APPT_FAILED)
-		v = book(t, m, &lf, &a, reason);
 	if (v == CONSUMER_DONE)
-		v = record(t, &a, &lf, reason);
+		v = msg.kind == APPT_MSG_CANCEL ? cancel(t, m, &a, &lf, reason)
+						: create(t, m, &a, &lf, reason);
 	if (v != CONSUMER_DONE) {
 		lf.error = reason->msg;
 		log_warn(w->lg, &lf, "message not done (%s)", v == CONSUMER_RETRY ? "will retry" : "poison");
 		return v;
+	}
+	if (msg.kind == APPT_MSG_CREATE && appt_status_cancel_side(a.status)) {
+		/* the cancel announces itself; a creation it overtook has nothing to say */
+		log_info(w->lg, &lf, "appointment is %s: nothing booked", appt_status_name(a.status));
+		count(t, "create_after_cancel");
+		return CONSUMER_DONE;
 	}
 	rc = events_put_outcome(t->evb, w->cfg->event_bus_name, &a, msg.request_id, msg.traceparent,
 				&eb);
@@ -295,7 +425,8 @@ static enum consumer_verdict handle(void *tctx, const struct consumer_message *m
 		log_warn(w->lg, &lf, "outcome event not sent; will retry");
 		return CONSUMER_RETRY;
 	}
-	log_info(w->lg, &lf, "appointment %s", a.status == APPT_PROCESSED ? "processed" : "failed");
+	log_info(w->lg, &lf, "appointment %s", appt_status_name(a.status));
+	count(t, appt_status_name(a.status));
 	return CONSUMER_DONE;
 }
 
@@ -343,6 +474,13 @@ static enum rc setup(const struct qdaemon_env *env, void **app, struct consumer_
 			     "no PostgreSQL password found; relying on libpq's own sources");
 	/* before the consumer's threads exist: no daemon keeps a password in its environment */
 	if (secret_scrub_env(&w->password) != RC_OK) {
+		secret_free(w->password);
+		free(w);
+		return eb_set(eb, RC_NOMEM, "out of memory");
+	}
+	if (metrics_describe(env->metrics, WORKER_OUTCOMES, METRICS_COUNTER,
+			     "Messages the worker finished, by queue and outcome (processed, failed, "
+			     "cancelled, create_after_cancel)") != RC_OK) {
 		secret_free(w->password);
 		free(w);
 		return eb_set(eb, RC_NOMEM, "out of memory");

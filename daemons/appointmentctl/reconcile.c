@@ -4,7 +4,9 @@
  * oldest first: every `pending` appointment created before now − the limit is published again to
  * its country topic (the API stored it but its publish failed, or the message was lost);
  * every `processed` one is announced again ("Appointment Processed" on the bus) so the
- * completion daemon completes it. Safe to repeat and to run on several hosts at once: the
+ * completion daemon completes it; every `cancelling` one whose cancel was accepted (updatedAt)
+ * before the limit too is sent its cancel message again (the API's publish failed, or the
+ * message was lost), so the worker releases the slot and closes it. Safe to repeat and to run on several hosts at once: the
  * worker and the completion daemon are idempotent. Every item is tried; the exit status is 1
  * when any failed. */
 #include <errno.h>
@@ -29,7 +31,7 @@
 					   * endpoint is down, the next run retries */
 #define OLDER_THAN_MAX (366L * 24 * 3600) /* --older-than: a year */
 #define EVERY_MAX (24L * 3600)            /* --every: a day */
-#define N_KINDS 2                         /* pending, processed */
+#define N_KINDS 3                         /* pending, processed, cancelling */
 
 /* Per status and country: how many went out, how many failed. */
 struct tally {
@@ -42,16 +44,18 @@ struct recon {
 	struct ctl_clients cl;        /* DynamoDB, SNS, EventBridge; this thread only */
 	char topic[CONF_MAX_COUNTRIES][SNS_ARN_MAX];     /* resolved topic ARNs, "" = not yet */
 	char topic_err[CONF_MAX_COUNTRIES][256];         /* why a topic could not be resolved */
-	int kind;                     /* the status being walked: 0 pending, 1 processed */
+	int kind;                     /* the status being walked: kind_status[kind] */
 	struct tally t[N_KINDS][CONF_MAX_COUNTRIES + 1]; /* last column: unconfigured countries */
 	long seen[N_KINDS];           /* items the walk passed to us */
 	int streak;                   /* failures in a row */
 	bool gave_up[N_KINDS];        /* that walk stopped at RECONCILE_FAIL_STREAK */
 	char first_error[512];        /* the first failure, for the final line */
+	const char *before;           /* the limit of this run, ISO-8601 */
 };
 
-static const enum appt_status kind_status[N_KINDS] = {APPT_PENDING, APPT_PROCESSED};
-static const char *const kind_verb[N_KINDS] = {"republished", "re-announced"};
+static const enum appt_status kind_status[N_KINDS] = {APPT_PENDING, APPT_PROCESSED,
+						     APPT_CANCELLING};
+static const char *const kind_verb[N_KINDS] = {"republished", "re-announced", "re-sent"};
 
 /* The topic of country ci: the configured ARN, else CreateTopic by name (idempotent; the
  * API finds its topics the same way). A failure is remembered, so a missing topic costs one
@@ -107,9 +111,13 @@ static bool on_item(void *ud, const struct appointment *a)
 	enum rc rc;
 
 	r->seen[r->kind]++;
+	/* the index orders by createdAt; a cancel is stuck only once it is old itself */
+	if (kind_status[r->kind] == APPT_CANCELLING && strcmp(a->updated_at, r->before) >= 0)
+		return true;
 	if (ci == r->x.cfg->n_countries) {
 		rc = eb_set(&eb, RC_INVAL, "no [country %s] section in the configuration", a->country);
-	} else if (r->kind == 0) {
+	} else if (kind_status[r->kind] != APPT_PROCESSED) {
+		/* a cancelling item's message is its cancel (appt_msg_init) */
 		rc = topic_of(r, ci, &arn, &eb);
 		if (rc == RC_OK)
 			rc = publish_appointment(r->cl.sns, arn, a, NULL, NULL, clk_wall_ms(), NULL, &eb);
@@ -177,12 +185,12 @@ static void summary(struct recon *r, const char *before, long older_than)
 				"goes on\n", st, RECONCILE_MAX);
 	}
 	fprintf(r->x.out, "reconciled appointments created before %s (older than %ld s): %ld "
-		"pending republished, %ld processed re-announced, %ld failed\n", before, older_than,
-		done[0], done[1], nfailed);
+		"pending republished, %ld processed re-announced, %ld cancelling re-sent, %ld "
+		"failed\n", before, older_than, done[0], done[1], done[2], nfailed);
 	fflush(r->x.out);
 }
 
-/* One run: both walks over items created before now - older_than, then the summary. The
+/* One run: the walks over items created before now - older_than, then the summary. The
  * tallies start from zero; a topic that could not be found is looked up again. Returns the
  * exit status of the run. */
 static int run_once(struct recon *r, long older_than)
@@ -196,10 +204,12 @@ static int run_once(struct recon *r, long older_than)
 	r->first_error[0] = '\0';
 	if (tu_format_ms(clk_wall_ms() - older_than * 1000, before) != RC_OK)
 		return ctl_die(CTL_EXIT_FAILURE, "reconcile: the clock is out of range");
-	/* both walks always: a dead SNS does not stop the re-announcements on EventBridge */
+	r->before = before;
+	/* every walk always: a dead SNS does not stop the re-announcements on EventBridge */
 	for (int k = 0; k < N_KINDS; k++)
 		walk(r, k, before);
 	summary(r, before, older_than);
+	r->before = NULL;
 	if (r->first_error[0] != '\0')
 		return ctl_die(CTL_EXIT_FAILURE, "reconcile: not everything went out (first failure: "
 			       "%s)", r->first_error);

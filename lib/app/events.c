@@ -41,14 +41,17 @@ enum rc events_put_outcome(struct evb_client *evb, const char *bus, const struct
 			   const char *request_id, const char *traceparent, struct errbuf *eb)
 {
 	bool failed = a->status == APPT_FAILED;
+	bool cancelled = a->status == APPT_CANCELLED;
 	const struct jx_member d[] = {
 		{.key = "appointmentId", .type = JX_STR, .s = a->appointment_id},
 		{.key = "insuredId", .type = JX_STR, .s = a->insured_id},
 		{.key = "scheduleId", .type = JX_INT, .i = a->schedule_id},
 		{.key = "countryISO", .type = JX_STR, .s = a->country},
-		{.key = "status", .type = JX_STR, .s = failed ? "FAILED" : "PROCESSED"},
-		{.key = "processedAt", .type = JX_STR, .s = a->processed_at, .omit = failed},
+		{.key = "status", .type = JX_STR,
+		 .s = failed ? "FAILED" : cancelled ? "CANCELLED" : "PROCESSED"},
+		{.key = "processedAt", .type = JX_STR, .s = a->processed_at, .omit = failed || cancelled},
 		{.key = "failureReason", .type = JX_STR, .s = a->failure_reason, .omit = !failed},
+		{.key = "cancelledAt", .type = JX_STR, .s = a->cancelled_at, .omit = !cancelled},
 		{.key = "requestId", .type = JX_STR, .s = request_id, .omit = unset(request_id)},
 		{.key = "traceparent", .type = JX_STR, .s = traceparent, .omit = unset(traceparent)},
 	};
@@ -60,7 +63,9 @@ enum rc events_put_outcome(struct evb_client *evb, const char *bus, const struct
 		 tolower((unsigned char)a->country[1]));
 	rc = jx_build_text(d, JX_COUNT(d), &text);
 	if (rc == RC_OK)
-		rc = events_put(evb, bus, source, failed ? EVENTS_TYPE_FAILED : EVENTS_TYPE_PROCESSED,
+		rc = events_put(evb, bus, source,
+				failed ? EVENTS_TYPE_FAILED
+				       : cancelled ? EVENTS_TYPE_CANCELLED : EVENTS_TYPE_PROCESSED,
 				text, eb);
 	else
 		rc = eb_set(eb, rc, "building the outcome event failed");

@@ -1,5 +1,5 @@
 /* events.h — the EventBridge events of SPEC §4: "Appointment Processed" / "Appointment
- * Failed" from the worker and "Processing Error" for unrecoverable messages, plus the
+ * Failed" / "Appointment Cancelled" from the worker and "Processing Error" for unrecoverable messages, plus the
  * helpers the consumers share: unwrapping the SNS envelope and masking a body. */
 #ifndef APPT_EVENTS_H
 #define APPT_EVENTS_H
@@ -14,6 +14,7 @@
 #define EVENTS_SOURCE_ERROR "medical.appointment"
 #define EVENTS_TYPE_PROCESSED "Appointment Processed"
 #define EVENTS_TYPE_FAILED "Appointment Failed"
+#define EVENTS_TYPE_CANCELLED "Appointment Cancelled"
 #define EVENTS_TYPE_ERROR "Processing Error"
 
 /* Puts one event on bus; a failed entry is an error too (RC_RETRY for throttling
@@ -21,8 +22,8 @@
 enum rc events_put(struct evb_client *evb, const char *bus, const char *source,
 		   const char *detail_type, const char *detail, struct errbuf *eb) MUSTCHECK;
 
-/* The worker's outcome event for a: processed (status "PROCESSED", processedAt) or
- * failed (failureReason). request_id and traceparent travel in the detail so the
+/* The worker's outcome event for a: processed (status "PROCESSED", processedAt), failed
+ * (failureReason) or cancelled ("Appointment Cancelled", status "CANCELLED", cancelledAt). request_id and traceparent travel in the detail so the
  * completion daemon's log lines carry them (SPEC §7); either may be "" / NULL. */
 enum rc events_put_outcome(struct evb_client *evb, const char *bus, const struct appointment *a,
 			   const char *request_id, const char *traceparent,

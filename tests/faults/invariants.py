@@ -11,7 +11,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "stack"))
 import awsraw  # noqa: E402
 
-FINAL = ("completed", "failed")
+FINAL = ("completed", "failed", "cancelled")
 
 
 class World:
@@ -137,6 +137,7 @@ class RowResult:
         self.accepted = 0
         self.completed = 0
         self.failed = 0
+        self.cancelled = 0
         self.duplicates = 0
         self.stuck = 0
         self.lost = 0
@@ -181,6 +182,8 @@ def check(world, keys, items, final_at, rows_by_name, countries):
                 r.completed += 1
             elif st == "failed":
                 r.failed += 1
+            elif st == "cancelled":
+                r.cancelled += 1
             else:
                 r.stuck += 1
                 r.note("%s %s stays %s" % (k.country, a["appointmentId"], st))
@@ -213,7 +216,8 @@ def check(world, keys, items, final_at, rows_by_name, countries):
             if t is not None and end is not None:
                 r.quiesce_s = max(r.quiesce_s or 0.0, max(0.0, t - end))
     # PostgreSQL: a row exactly for each processed/completed item, no slot held by a
-    # missing or failed appointment
+    # missing, failed, cancelling or cancelled appointment (its live row names it; a slot taken
+    # with no live row, e.g. a cancelled row whose slot stayed taken, is a stray below)
     stray = []
     created_mismatch = []
     for cc in countries:

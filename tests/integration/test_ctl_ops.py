@@ -525,6 +525,18 @@ class CtlOps(unittest.TestCase):
         stuck_pending = self.put_item("pending", "PE", old, schedule_id=101)
         stuck_processed = self.put_item("processed", "CL", old, schedule_id=102)
         young_pending = self.put_item("pending", "PE", utcnow(), schedule_id=103)
+        # a cancel accepted an hour ago whose message was lost: the slot is still held
+        stuck_cancel = self.put_item("cancelling", "CL", old, schedule_id=104)
+        # created long ago, cancelled just now: not stuck yet (updatedAt decides)
+        young_cancel = self.put_item("cancelling", "CL", old, schedule_id=105)
+        self.ddb.update_item(TableName=self.table, Key={"appointmentId": {"S": young_cancel}},
+                             UpdateExpression="SET updatedAt = :u",
+                             ExpressionAttributeValues={":u": {"S": iso(utcnow())}})
+        cl_db = "e2e_%s_cl" % self.stage
+        harness.psql(cl_db, "INSERT INTO appointments (appointment_id, insured_id, schedule_id,"
+                            " country_iso, status, created_at) VALUES ('%s', '00001', 104, 'CL',"
+                            " 'booked', now()); UPDATE schedules SET is_available = false"
+                            " WHERE schedule_id = 104" % stuck_cancel)
 
         started = [self.d.start("appointment-worker", "--country", "pe"),
                    self.d.start("appointment-worker", "--country", "cl"),
@@ -540,23 +552,33 @@ class CtlOps(unittest.TestCase):
         self.assertIn("pending PE: 1 republished, 0 failed", r.stdout.splitlines())
         self.assertIn("pending CL: 0 republished, 0 failed", r.stdout.splitlines())
         self.assertIn("processed CL: 1 re-announced, 0 failed", r.stdout.splitlines())
+        self.assertIn("cancelling CL: 1 re-sent, 0 failed", r.stdout.splitlines())
         self.assertRegex(r.stdout, r"(?m)^reconciled appointments created before \S+Z \(older "
-                         r"than 300 s\): 1 pending republished, 1 processed re-announced, 0 "
-                         r"failed$")
+                         r"than 300 s\): 1 pending republished, 1 processed re-announced, 1 "
+                         r"cancelling re-sent, 0 failed$")
         self.assertEqual(r.stderr, "")
         self.wait_status(stuck_pending, "completed")
         self.wait_status(stuck_processed, "completed")
+        self.wait_status(stuck_cancel, "cancelled")
         self.assertEqual(self.d.db_rows("PE", "appointment_id = '%s'" % stuck_pending), "1")
         self.assertEqual(self.status_of(young_pending), "pending")
+        self.assertEqual(self.status_of(young_cancel), "cancelling")
+        # the worker gave the slot back
+        self.assertEqual(harness.psql(cl_db, "SELECT status FROM appointments WHERE "
+                                             "appointment_id = '%s'" % stuck_cancel), "cancelled")
+        self.assertEqual(harness.psql(cl_db, "SELECT is_available FROM schedules WHERE "
+                                             "schedule_id = 104"), "t")
 
         # nothing stuck any more: a second run sends nothing; --older-than 0 takes the young one
         r = self.ctl("reconcile", check=0)
         self.assertTrue(r.stdout.endswith(": 0 pending republished, 0 processed re-announced, "
-                                          "0 failed\n"), r.stdout)
+                                          "0 cancelling re-sent, 0 failed\n"), r.stdout)
         self.assertIn("pending PE: 0 republished", r.stdout)
         r = self.ctl("reconcile", "--older-than", "0", check=0)
         self.assertIn("pending PE: 1 republished, 0 failed", r.stdout.splitlines())
+        self.assertIn("cancelling CL: 1 re-sent, 0 failed", r.stdout.splitlines())
         self.wait_status(young_pending, "completed")
+        self.wait_status(young_cancel, "cancelled")
 
     def test_reconcile_failures_exit_1_after_trying_all(self):
         old = utcnow() - datetime.timedelta(hours=1)

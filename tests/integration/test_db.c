@@ -859,7 +859,7 @@ START_TEST(test_check)
 }
 END_TEST
 
-/* The worker's compensation: a booking given up frees its slot, once. */
+/* The worker's cancel and compensation: a booking given up frees its slot, once. */
 START_TEST(test_release)
 {
 	char id[37];
@@ -884,6 +884,11 @@ START_TEST(test_release)
 	ck_assert(!released);
 	/* the slot is free for another appointment; an id without a booking releases nothing */
 	ck_assert_int_eq(book(T.c, other, 106, NULL), DB_BOOK_BOOKED);
+	/* a redelivered cancel of the first never frees the slot the second holds */
+	CK_RC(RC_OK, db_release_booking(T.c, id, &released, &eb));
+	ck_assert(!released);
+	ck_assert_int_eq(pq_i64("SELECT count(*) FROM schedules WHERE schedule_id = 106"
+				" AND NOT is_available", 0, NULL), 1);
 	new_uuid(id);
 	CK_RC(RC_OK, db_release_booking(T.c, id, &released, &eb));
 	ck_assert(!released);
