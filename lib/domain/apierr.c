@@ -20,6 +20,8 @@ static const struct apierr_row rows[APIERR_COUNT] = {
 	[APIERR_ROUTE_NOT_FOUND] = {"ROUTE_NOT_FOUND", 404, "No such route"},
 	[APIERR_SCHEDULE_NOT_FOUND] = {"SCHEDULE_NOT_FOUND", 404,
 	                               "No schedule with that id exists in that country"},
+	[APIERR_APPOINTMENT_NOT_FOUND] = {"APPOINTMENT_NOT_FOUND", 404,
+	                                  "No such appointment for that insuredId"},
 	[APIERR_METHOD_NOT_ALLOWED] = {"METHOD_NOT_ALLOWED", 405,
 	                               "This method is not allowed on this route"},
 	[APIERR_SCHEDULE_UNAVAILABLE] = {"SCHEDULE_UNAVAILABLE", 409,

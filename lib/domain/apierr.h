@@ -15,6 +15,7 @@ enum apierr_code {
 	APIERR_FORBIDDEN,            /* 403: API keys on and X-Api-Key missing or unknown */
 	APIERR_ROUTE_NOT_FOUND,      /* 404: unknown route */
 	APIERR_SCHEDULE_NOT_FOUND,   /* 404: no schedule with that id in that country */
+	APIERR_APPOINTMENT_NOT_FOUND, /* 404: no such appointment for that insuredId */
 	APIERR_METHOD_NOT_ALLOWED,   /* 405: known route, other method */
 	APIERR_SCHEDULE_UNAVAILABLE, /* 409: schedule in the past or already booked */
 	APIERR_IDEMPOTENCY_CONFLICT, /* 409: Idempotency-Key reused with another body */
@@ -25,7 +26,7 @@ enum apierr_code {
 	APIERR_INTERNAL_ERROR,       /* 500: a bug; the message says nothing internal */
 	APIERR_SERVICE_UNAVAILABLE,  /* 503: DynamoDB unreachable or throttling */
 };
-#define APIERR_COUNT 14
+#define APIERR_COUNT 15
 
 /* "VALIDATION_ERROR", ...; "INTERNAL_ERROR" for a value outside the enum. */
 const char *apierr_name(enum apierr_code code);

@@ -44,6 +44,58 @@ bool appt_status_cancel_side(enum appt_status st)
 	return st == APPT_CANCELLING || st == APPT_CANCELLED;
 }
 
+bool appt_status_is_final(enum appt_status st)
+{
+	switch (st) {
+	case APPT_COMPLETED:
+	case APPT_FAILED:
+	case APPT_CANCELLED:
+		return true;
+	case APPT_PENDING:
+	case APPT_PROCESSED:
+	case APPT_CANCELLING:
+		return false;
+	}
+	return false;
+}
+
+/* The waitFor names, by enum appt_wait; a named wait ends on the status of its name. */
+static const char *const wait_names[] = {
+	[APPT_WAIT_NONE] = "",
+	[APPT_WAIT_COMPLETED] = "completed",
+	[APPT_WAIT_FAILED] = "failed",
+	[APPT_WAIT_CANCELLED] = "cancelled",
+	[APPT_WAIT_ANY_FINAL] = "any-final",
+};
+
+enum rc appt_wait_parse(const char *name, enum appt_wait *out)
+{
+	if (name == NULL || name[0] == '\0')
+		return RC_INVAL;
+	for (size_t i = 0; i < sizeof(wait_names) / sizeof(wait_names[0]); i++) {
+		if (strcmp(name, wait_names[i]) == 0) {
+			*out = (enum appt_wait)i;
+			return RC_OK;
+		}
+	}
+	return RC_INVAL;
+}
+
+bool appt_wait_done(enum appt_wait w, enum appt_status st)
+{
+	switch (w) {
+	case APPT_WAIT_NONE:
+		return true;
+	case APPT_WAIT_ANY_FINAL:
+		return appt_status_is_final(st);
+	case APPT_WAIT_COMPLETED:
+	case APPT_WAIT_FAILED:
+	case APPT_WAIT_CANCELLED:
+		return strcmp(appt_status_name(st), wait_names[w]) == 0;
+	}
+	return false;
+}
+
 void appt_id_new(char out[APPT_ID_SIZE])
 {
 	uuid_t u;
@@ -173,6 +225,17 @@ enum rc appt_item_jobj(const struct appointment *a, struct json_object **out)
 	};
 
 	return jx_build(m, JX_COUNT(m), out);
+}
+
+enum rc appt_item_json(const struct appointment *a, char **out)
+{
+	struct json_object *o = NULL;
+	enum rc rc = appt_item_jobj(a, &o);
+
+	if (rc == RC_OK)
+		rc = jx_to_text(o, out);
+	json_object_put(o);
+	return rc;
 }
 
 /* A count as a JSON integer (size_t may exceed int64). */

@@ -50,6 +50,25 @@ enum rc appt_status_parse(const char *name, enum appt_status *out) MUSTCHECK;
 /* True for cancelling and cancelled: the appointment must hold no slot, and a creation
  * message for it books nothing. */
 bool appt_status_cancel_side(enum appt_status st);
+/* True for the statuses a booking ends in (SPEC §4: completed, failed, cancelled): what
+ * waitFor=any-final waits for. Every status must be classed here (the switch has no
+ * default, so -Wswitch names a new one). */
+bool appt_status_is_final(enum appt_status st);
+
+/* What GET /appointments/{insuredId}/{appointmentId}?waitFor= waits for (SPEC §3). */
+enum appt_wait {
+	APPT_WAIT_NONE = 0,  /* no waitFor: answer at once */
+	APPT_WAIT_COMPLETED, /* "completed": the status named so */
+	APPT_WAIT_FAILED,    /* "failed" */
+	APPT_WAIT_CANCELLED, /* "cancelled" */
+	APPT_WAIT_ANY_FINAL, /* "any-final": any status appt_status_is_final calls final */
+};
+/* The waitFor value name ("completed", "failed", "cancelled", "any-final") to enum, exact
+ * and case-sensitive; RC_INVAL (out untouched) otherwise. */
+enum rc appt_wait_parse(const char *name, enum appt_wait *out) MUSTCHECK;
+/* True when an item in status st ends a wait for w (always for APPT_WAIT_NONE). The named
+ * waits match the status of that name. Pure. */
+bool appt_wait_done(enum appt_wait w, enum appt_status st);
 
 /* A validated POST /appointments body (see domain/validate.h). */
 struct appt_request {
@@ -120,6 +139,10 @@ enum rc appt_created_json(const struct appointment *a, char **out) MUSTCHECK;
  * schedule and the nullable timestamps (processedAt, completedAt, cancelledAt) are JSON
  * null when unset; failureReason appears only when the status is failed. RC_NOMEM. */
 enum rc appt_item_jobj(const struct appointment *a, struct json_object **out) MUSTCHECK;
+
+/* One item alone, the body of GET /appointments/{insuredId}/{appointmentId}: the same
+ * object as appt_item_jobj, as text. *out is a heap string the caller frees. RC_NOMEM. */
+enum rc appt_item_json(const struct appointment *a, char **out) MUSTCHECK;
 
 /* What the list body reports around its items. */
 struct appt_page {

@@ -460,6 +460,58 @@ bool val_check_date(const char *f, const char *s, bool end_of_day, int64_t *ms,
 	return true;
 }
 
+static int name_index(const char *k, const char *const *names, int n_names)
+{
+	for (int j = 0; j < n_names; j++)
+		if (strcmp(k, names[j]) == 0)
+			return j;
+	return -1;
+}
+
+void val_query_known(const struct val_kv *params, size_t n, const char *const *names,
+                     int n_names, const char **vals, struct val_errors *e)
+{
+	int count[VAL_QUERY_MAX] = {0};
+
+	for (int j = 0; j < n_names; j++)
+		vals[j] = NULL;
+	for (size_t i = 0; i < n; i++) {
+		int q = name_index(params[i].key != NULL ? params[i].key : "", names, n_names);
+
+		if (q < 0 || q >= VAL_QUERY_MAX)
+			continue;
+		count[q]++;
+		vals[q] = params[i].value != NULL ? params[i].value : "";
+	}
+	for (int q = 0; q < n_names && q < VAL_QUERY_MAX; q++) {
+		if (count[q] > 1) {
+			val_errors_add(e, VAL_VALIDATION_ERROR, names[q], VAL_CODE_DUPLICATE_FIELD,
+			               "%s must appear only once", names[q]);
+			vals[q] = NULL;
+		} else if (count[q] == 1 && strnlen(vals[q], VAL_QUERY_VALUE_MAX + 1) > VAL_QUERY_VALUE_MAX) {
+			val_errors_add(e, VAL_VALIDATION_ERROR, names[q], VAL_CODE_TOO_LONG,
+			               "%s must be at most %d bytes", names[q], VAL_QUERY_VALUE_MAX);
+			vals[q] = NULL;
+		}
+	}
+}
+
+void val_query_unknown(const struct val_kv *params, size_t n, const char *const *names,
+                       int n_names, struct val_errors *e)
+{
+	char echo[VAL_ECHO_MAX + 4];
+
+	for (size_t i = 0; i < n; i++) {
+		const char *k = params[i].key != NULL ? params[i].key : "";
+
+		if (name_index(k, names, n_names) >= 0)
+			continue;
+		val_echo(k, strlen(k), echo, sizeof(echo));
+		val_errors_add(e, VAL_VALIDATION_ERROR, "unknown", VAL_CODE_UNKNOWN_FIELD,
+		               "Unknown query parameter '%s'", echo);
+	}
+}
+
 enum rc val_list_query(const struct val_kv *params, size_t n, struct val_list_query *out,
                        struct val_errors *errs)
 {

@@ -31,4 +31,16 @@ void val_check_count(const char *f, const char *s, long lo, long hi, int *out,
 bool val_check_date(const char *f, const char *s, bool end_of_day, int64_t *ms,
                     char norm[TU_ISO_SIZE], struct val_errors *e);
 
+/* The known query parameters names[0..n_names) among params[0..n): vals[j] (n_names
+ * entries, set here) is the value of names[j] when it appears once with at most
+ * VAL_QUERY_VALUE_MAX bytes ("" for a bare "?key"), else NULL: absent, or repeated
+ * (duplicate_field) or overlong (too_long), errors appended in the order of names. */
+void val_query_known(const struct val_kv *params, size_t n, const char *const *names,
+                     int n_names, const char **vals, struct val_errors *e);
+
+/* An unknown_field error under "unknown" for each parameter of params[0..n) whose name is
+ * not in names[0..n_names), each time one appears (reported after the known ones). */
+void val_query_unknown(const struct val_kv *params, size_t n, const char *const *names,
+                       int n_names, struct val_errors *e);
+
 #endif

@@ -148,16 +148,63 @@ START_TEST(test_created_json)
 }
 END_TEST
 
+/* The item as the list holds it (appt_item_jobj), checked to be the one-item body
+ * (appt_item_json) to the byte. */
 static char *item_text(const struct appointment *a)
 {
 	struct json_object *o = NULL;
 	char *text = NULL;
+	char *alone = NULL;
 
 	ck_assert_int_eq(appt_item_jobj(a, &o), RC_OK);
 	ck_assert_int_eq(jx_to_text(o, &text), RC_OK);
 	json_object_put(o);
+	ck_assert_int_eq(appt_item_json(a, &alone), RC_OK);
+	ck_assert_str_eq(alone, text);
+	free(alone);
 	return text;
 }
+
+/* waitFor: which statuses end which wait, and the names. */
+START_TEST(test_wait)
+{
+	static const char *const names[] = {"completed", "failed", "cancelled", "any-final"};
+	static const enum appt_wait waits[] = {APPT_WAIT_COMPLETED, APPT_WAIT_FAILED,
+	                                       APPT_WAIT_CANCELLED, APPT_WAIT_ANY_FINAL};
+	enum appt_wait w = APPT_WAIT_NONE;
+
+	for (size_t i = 0; i < 4; i++) {
+		ck_assert_int_eq(appt_wait_parse(names[i], &w), RC_OK);
+		ck_assert_int_eq(w, waits[i]);
+	}
+	w = APPT_WAIT_FAILED;
+	ck_assert_int_eq(appt_wait_parse("", &w), RC_INVAL);
+	ck_assert_int_eq(appt_wait_parse(NULL, &w), RC_INVAL);
+	ck_assert_int_eq(appt_wait_parse("pending", &w), RC_INVAL);
+	ck_assert_int_eq(appt_wait_parse("Failed", &w), RC_INVAL);
+	ck_assert_int_eq(w, APPT_WAIT_FAILED);
+
+	ck_assert(!appt_status_is_final(APPT_PENDING));
+	ck_assert(!appt_status_is_final(APPT_PROCESSED));
+	ck_assert(appt_status_is_final(APPT_COMPLETED));
+	ck_assert(appt_status_is_final(APPT_FAILED));
+	ck_assert(!appt_status_is_final(APPT_CANCELLING));
+	ck_assert(appt_status_is_final(APPT_CANCELLED));
+	for (int st = 0; st < APPT_STATUS_COUNT; st++) {
+		const char *name = appt_status_name((enum appt_status)st);
+
+		ck_assert(appt_wait_done(APPT_WAIT_NONE, (enum appt_status)st));
+		ck_assert(appt_wait_done(APPT_WAIT_ANY_FINAL, (enum appt_status)st) ==
+		          appt_status_is_final((enum appt_status)st));
+		ck_assert(appt_wait_done(APPT_WAIT_COMPLETED, (enum appt_status)st) ==
+		          (strcmp(name, "completed") == 0));
+		ck_assert(appt_wait_done(APPT_WAIT_FAILED, (enum appt_status)st) ==
+		          (strcmp(name, "failed") == 0));
+		ck_assert(appt_wait_done(APPT_WAIT_CANCELLED, (enum appt_status)st) ==
+		          (strcmp(name, "cancelled") == 0));
+	}
+}
+END_TEST
 
 START_TEST(test_item_shapes)
 {
@@ -488,6 +535,7 @@ int main(void)
 	tcase_add_test(tc, test_init_pending);
 	tcase_add_test(tc, test_created_json);
 	tcase_add_test(tc, test_item_shapes);
+	tcase_add_test(tc, test_wait);
 	tcase_add_loop_test(tc, test_list_pagination, 0, sizeof(page_cases) / sizeof(page_cases[0]));
 	tcase_add_test(tc, test_list_exact);
 	tcase_add_test(tc, test_msg_roundtrip);
