@@ -186,6 +186,9 @@ enum rc api_metrics_describe(struct metrics *m)
 	if (rc == RC_OK)
 		rc = metrics_describe(m, "appointmentd_schedule_check_skipped_total", METRICS_COUNTER,
 				      "POSTs accepted without the PostgreSQL schedule check (database unreachable).");
+	if (rc == RC_OK)
+		rc = metrics_describe(m, "appointmentd_appointment_waiters", METRICS_GAUGE,
+				      "GET /appointments/{insuredId}/{appointmentId} requests parked waiting for a status (waitFor).");
 	return rc;
 }
 

@@ -146,6 +146,13 @@ bool api_guard(void *ud, const struct http_request *req, struct http_response *r
 void api_post_appointment(void *ud, const struct http_request *req, struct http_response *resp);
 void api_list_appointments(void *ud, const struct http_request *req, struct http_response *resp);
 void api_list_schedules(void *ud, const struct http_request *req, struct http_response *resp);
+/* GET /appointments/{insuredId}/{appointmentId}, waitFor included (appointment_get.c). */
+void api_get_appointment(void *ud, const struct http_request *req, struct http_response *resp);
+/* Answers a failed DynamoDB call (rc, eb from the store): unreachable, throttled or past
+ * the deadline is 503 with Retry-After (the client may retry), anything else is our bug
+ * (500). */
+void api_reply_store_failure(struct http_response *resp, const struct http_request *req,
+			     enum rc rc, const struct errbuf *eb);
 /* Answers the SPEC §3 error body of errs (result not VAL_OK). */
 void api_reply_validation(struct http_response *resp, const struct http_request *req,
 			  const struct val_errors *errs);

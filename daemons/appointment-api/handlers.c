@@ -1,4 +1,5 @@
-/* handlers.c — POST /appointments and GET /appointments/{insuredId} (SPEC §3).
+/* handlers.c — the API's route table, POST /appointments and GET /appointments/{insuredId}
+ * (SPEC §3).
  * A 201 goes out only once the item is stored; a failed publish leaves it pending
  * for the reconciler and the client still gets 201, since it will be processed. */
 #include <json-c/json.h>
@@ -31,6 +32,7 @@
 const struct http_route api_routes[] = {
 	{"POST", "/appointments", api_post_appointment, true, false},
 	{"GET", "/appointments/{insuredId}", api_list_appointments, false, false},
+	{"GET", "/appointments/{insuredId}/{appointmentId}", api_get_appointment, false, false},
 	{"GET", "/schedules", api_list_schedules, false, false},
 	{"GET", "/healthz", api_healthz, false, true},
 	{"GET", "/readyz", api_readyz, false, true},
@@ -38,10 +40,8 @@ const struct http_route api_routes[] = {
 };
 const size_t api_n_routes = sizeof(api_routes) / sizeof(api_routes[0]);
 
-/* Maps a DynamoDB failure to the answer: unreachable or throttled is 503 with
- * Retry-After (the client may retry), anything else is our bug (500). */
-static void reply_store_failure(struct http_response *resp, const struct http_request *req,
-				enum rc rc, const struct errbuf *eb)
+void api_reply_store_failure(struct http_response *resp, const struct http_request *req,
+			     enum rc rc, const struct errbuf *eb)
 {
 	str_cut(resp->error, sizeof(resp->error), "%s", eb->msg);
 	if (rc == RC_IO || rc == RC_TIMEOUT || rc == RC_RETRY || rc == RC_NOTFOUND) {
@@ -166,7 +166,7 @@ static void replay_busy(struct api_ctx *ctx, struct api_thread *t, const char *a
 		return;
 	}
 	if (rc != RC_OK) {
-		reply_store_failure(resp, req, rc, &eb);
+		api_reply_store_failure(resp, req, rc, &eb);
 		return;
 	}
 	if (appt_created_json(&a, &body) != RC_OK) {
@@ -242,7 +242,7 @@ static enum gate gate_claim(struct api_thread *t, struct post_state *ps,
 		 * it is not ours), so the client's retry need not wait for it to go stale */
 		if (rc == RC_IO || rc == RC_TIMEOUT || rc == RC_RETRY)
 			idempotency_release(ctx, t, kc);
-		reply_store_failure(resp, req, rc, &eb);
+		api_reply_store_failure(resp, req, rc, &eb);
 		goto out;
 	}
 	switch (st) {
@@ -350,7 +350,7 @@ static bool taken_over_item(struct api_ctx *ctx, struct api_thread *t, const str
 	if (rc == RC_OK || rc == RC_NOTFOUND)
 		return false;
 	idempotency_release(ctx, t, kc);
-	reply_store_failure(resp, req, rc, &eb);
+	api_reply_store_failure(resp, req, rc, &eb);
 	return true;
 }
 
@@ -416,7 +416,7 @@ static bool create_item(struct api_ctx *ctx, struct api_thread *t, struct post_s
 		return false;
 	}
 	idempotency_release(ctx, t, kc);
-	reply_store_failure(resp, req, rc, &eb);
+	api_reply_store_failure(resp, req, rc, &eb);
 	return false;
 }
 
@@ -622,7 +622,7 @@ void api_list_appointments(void *ud, const struct http_request *req, struct http
 	rc = store_list(t->ddb, cfg->table_name, cfg->counters_table, &q, &page, &eb);
 	api_dep_mark(&ctx->ddb_dep, rc);
 	if (rc != RC_OK) {
-		reply_store_failure(resp, req, rc, &eb);
+		api_reply_store_failure(resp, req, rc, &eb);
 		return;
 	}
 	pg.total = page.total;

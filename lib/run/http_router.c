@@ -207,7 +207,7 @@ enum MHD_Result http_send(struct http_conn_state *st, const struct http_request 
 					    MHD_RESPMEM_MUST_COPY);
 	if (r == NULL)
 		return MHD_NO;
-	if (resp->status != 204)
+	if (resp->status != 204 && resp->status != 304) /* neither has a body */
 		(void)MHD_add_response_header(r, "Content-Type",
 					      resp->content_type != NULL ? resp->content_type : JSON_TYPE);
 	(void)MHD_add_response_header(r, "X-Request-Id", req->request_id);
