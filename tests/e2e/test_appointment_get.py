@@ -22,7 +22,7 @@ import harness  # noqa: E402
 from test_api import Api, call, metric  # noqa: E402
 
 ITEM_KEYS = {"appointmentId", "insuredId", "countryISO", "scheduleId", "status", "schedule",
-             "createdAt", "updatedAt", "processedAt", "completedAt"}
+             "createdAt", "updatedAt", "processedAt", "completedAt", "cancelledAt"}
 D = API = None
 
 
