@@ -451,7 +451,7 @@ class ContractTest(ApiTestCase):
         self.assert_error(API.call("GET", "/nope"), "ROUTE_NOT_FOUND")
         self.assert_error(API.call("GET", "/appointments"), "METHOD_NOT_ALLOWED")
         self.assert_error(API.call("GET", "/appointments/"), "ROUTE_NOT_FOUND")
-        self.assert_error(API.call("GET", "/appointments/1/2"), "ROUTE_NOT_FOUND")
+        self.assert_error(API.call("GET", "/appointments/1/2/3"), "ROUTE_NOT_FOUND")
         self.assert_error(API.call("POST", "/healthz/x"), "ROUTE_NOT_FOUND")
         for method, path, allow in (("DELETE", "/appointments", "POST,OPTIONS"),
                                     ("PUT", "/appointments", "POST,OPTIONS"),
@@ -1097,10 +1097,12 @@ class HostileTest(ApiTestCase):
                 self.assertIn(field, err["fields"])
                 self.healthy(api)
         # traversal-ish paths: no route, or an insuredId that fails its rule
-        for path, status in ((b"/appointments/../x", 404), (b"//appointments", 404),
+        # (two segments are GET /appointments/{insuredId}/{appointmentId}: its path rules)
+        for path, status in ((b"/appointments/../x", 400), (b"//appointments", 404),
                              (b"/appointments/%2e%2e", 400), (b"/appointments/..%2f..%2fetc", 404),
                              (b"/%2e%2e/healthz", 404), (b"/healthz/..", 404),
-                             (b"/appointments/%00", 400), (b"/appointments/12%2f34", 404),
+                             (b"/appointments/%00", 400), (b"/appointments/12%2f34", 400),
+                             (b"/appointments/1%2f2%2f3", 404),
                              (b"/appointments/%2e", 400), (b"/./healthz", 404), (b"/HEALTHZ", 404)):
             with self.subTest(path=path):
                 out, how, _ = raw_exchange(port, b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n"
