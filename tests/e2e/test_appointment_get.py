@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 """GET /appointments/{insuredId}/{appointmentId} over real HTTP on loopback against the local
 stack (issue 16 part 2, SPEC §3): the item in the list's shape, 404 for another insured's or
-an absent one, path and query validation, ETag / If-None-Match, and waitFor: answered as
-soon as the completion daemon completes the appointment, at the timeout with the current
-state, 50 waiters parked on an API of 2 HTTP threads while /healthz answers at once, and
-SIGTERM answering every parked waiter before a clean exit.
+an absent one, path and query validation, ETag / If-None-Match, API keys and throttling like
+the other routes, and waitFor: answered as soon as the completion daemon completes the
+appointment, at the timeout with the current state, 50 waiters parked on an API of 2 HTTP
+threads while /healthz answers at once, and SIGTERM answering every parked waiter before a
+clean exit.
 
 Every daemon started here is stopped by pid and must exit 0: under the ASan build a leak or
 a memory error makes it exit otherwise."""
@@ -150,6 +151,32 @@ class ItemTest(Base):
         r = call(API.port, "POST", "/appointments/1/%s" % uuid.uuid4(), body={})
         self.assertEqual(r.status, 405, r)
         self.assertIn("GET", r.headers["allow"])
+
+    def test_keys_and_throttling_guard_it(self):
+        key = "k3y-" + harness.rand(20)
+        path = os.path.join(D.dir, "keys-get")
+        with open(path, "w") as f:
+            f.write(key + "\n")
+        api = Api(D, "[api]\nkeys_file = %s\nrate_limit = 1\nburst = 3\n" % path)
+        try:
+            good = {"X-Api-Key": key}
+            aid = self.create("329")  # through the unguarded API: same table
+            item = "/appointments/329/%s" % aid
+            r = self.get(item, api=api)
+            self.assertEqual(r.status, 403, r)
+            self.assertEqual(r.json["error"]["errorCode"], "FORBIDDEN")
+            self.assertEqual(r.headers["access-control-allow-origin"], "*")
+            codes = [self.get(item, api=api, headers=good).status for _ in range(5)]
+            self.assertEqual(codes[0], 200)
+            self.assertIn(429, codes)
+            r = self.get(item, api=api, headers=good)
+            if r.status == 429:
+                self.assertEqual(r.json["error"]["errorCode"], "RATE_LIMIT_EXCEEDED")
+                self.assertIn("retry-after", r.headers)
+            # the preflight needs no key
+            self.assertEqual(call(api.port, "OPTIONS", item).status, 204)
+        finally:
+            self.stop_clean(api)
 
     def test_wait_times_out_with_the_current_state(self):
         aid = self.create("325")  # no worker runs: it stays pending
