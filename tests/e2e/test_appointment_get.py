@@ -4,14 +4,16 @@ stack (issue 16 part 2, SPEC §3): the item in the list's shape, 404 for another
 an absent one, path and query validation, ETag / If-None-Match, API keys and throttling like
 the other routes, and waitFor: answered as soon as the completion daemon completes the
 appointment, at the timeout with the current state, 50 waiters parked on an API of 2 HTTP
-threads while /healthz answers at once, and SIGTERM answering every parked waiter before a
-clean exit.
+threads while /healthz answers at once, a waiter whose client leaves freed, DynamoDB failing
+under a waiter (reads retried; the timeout's read failing is 503), and SIGTERM answering
+every parked waiter before a clean exit.
 
 Every daemon started here is stopped by pid and must exit 0: under the ASan build a leak or
 a memory error makes it exit otherwise."""
 import concurrent.futures
 import datetime
 import os
+import socket
 import sys
 import threading
 import time
@@ -20,7 +22,7 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from test_api import Api, call, metric  # noqa: E402
+from test_api import Api, call, ddb_client, metric, table_of  # noqa: E402
 
 ITEM_KEYS = {"appointmentId", "insuredId", "countryISO", "scheduleId", "status", "schedule",
              "createdAt", "updatedAt", "processedAt", "completedAt", "cancelledAt"}
@@ -226,6 +228,27 @@ class ItemTest(Base):
         finally:
             self.stop_clean(api)
 
+    def waiters(self, api):
+        return metric(call(api.port, "GET", "/metrics").raw.decode(),
+                      "appointmentd_appointment_waiters")
+
+    def test_a_waiter_that_leaves_is_freed(self):
+        aid = self.create("332")
+        s = socket.create_connection(("127.0.0.1", API.port), timeout=5)
+        try:
+            s.sendall(b"GET /appointments/332/%s?waitFor=failed&timeout=20 HTTP/1.1\r\n"
+                      b"Host: x\r\n\r\n" % aid.encode())
+            deadline = time.monotonic() + 5
+            while self.waiters(API) < 1 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertEqual(self.waiters(API), 1)
+        finally:
+            s.close()
+        deadline = time.monotonic() + 3
+        while self.waiters(API) > 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(self.waiters(API), 0)
+
     def test_sigterm_answers_parked_waiters(self):
         api = Api(D)
         aid = self.create("327", api=api)
@@ -250,6 +273,59 @@ class ItemTest(Base):
         self.assertTrue(all(r.json["status"] == "pending" for r in replies))
         self.assertLess(answered, 3.0)  # not held until the 20 s timeout
         self.assertFalse(stopper.is_alive())
+
+
+class DynamoDBFaultTest(Base):
+    """DynamoDB failing under a waiter (through the fault proxy): a failed read of the poller
+    is tried again at its next poll; the timeout's read failing is 503 with Retry-After."""
+
+    def setUp(self):
+        self.proxy = harness.FaultProxy(os.environ["AWS_ENDPOINT_URL_DYNAMODB"])
+        self.addCleanup(self.proxy.close)
+        self.api = Api(D, env={"AWS_ENDPOINT_URL_DYNAMODB": self.proxy.url})
+        self.addCleanup(lambda: self.stop_clean(self.api))
+
+    def complete_behind_its_back(self, aid):
+        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        ddb_client().update_item(
+            TableName=table_of(D), Key={"appointmentId": {"S": aid}},
+            UpdateExpression="SET #s = :c, completedAt = :t, updatedAt = :t",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":c": {"S": "completed"}, ":t": {"S": now}})
+
+    def test_failed_reads_while_waiting_are_retried(self):
+        aid = self.create("330", api=self.api)
+        path = "/appointments/330/%s?waitFor=completed&timeout=15" % aid
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            t0 = time.monotonic()
+            fut = pool.submit(self.get, path, self.api)
+            time.sleep(0.5)  # parked after its first read
+            self.proxy.rules({"op": "GetItem", "fault": "503", "count": 12})
+            self.complete_behind_its_back(aid)
+            r = fut.result(timeout=30)
+            took = time.monotonic() - t0
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["status"], "completed")
+        self.assertLess(took, 12.0)
+        self.assertEqual(self.proxy.stats()["faulted"], 12)
+
+    def test_timeout_read_failing_is_503(self):
+        aid = self.create("331", api=self.api)
+        path = "/appointments/331/%s?waitFor=completed&timeout=2" % aid
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            t0 = time.monotonic()
+            fut = pool.submit(self.get, path, self.api)
+            time.sleep(0.5)
+            self.proxy.rules({"op": "GetItem", "fault": "503", "count": -1})
+            r = fut.result(timeout=60)
+            took = time.monotonic() - t0
+        self.proxy.rules()
+        self.assertEqual(r.status, 503, r)
+        self.assertEqual(r.json["error"]["errorCode"], "SERVICE_UNAVAILABLE")
+        self.assertIn("retry-after", r.headers)
+        self.assertGreaterEqual(took, 1.9)
+        self.assertLess(took, 20.0)
+        self.assertEqual(self.get("/appointments/331/%s" % aid, api=self.api).status, 200)
 
 
 class WaitForCompletionTest(Base):
