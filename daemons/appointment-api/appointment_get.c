@@ -25,6 +25,8 @@
 /* One parked waiter. */
 struct wait_state {
 	struct api_ctx *ctx;
+	const struct conf *cfg;          /* the request's configuration (valid while it is in
+					  * flight, parked included; the poller reads it) */
 	char insured[APPT_INSURED_SIZE]; /* the path's, padded */
 	char id[APPT_ID_SIZE];           /* the path's, lower case */
 	enum appt_wait wait;             /* what ends the wait (never APPT_WAIT_NONE) */
@@ -109,7 +111,7 @@ static enum http_park_step wait_poll(void *pctx, const struct http_request *req,
 	if (t == NULL)
 		return HTTP_PARK_WAIT;
 	api_budget_set(t, now + WAIT_READ_BUDGET_MS);
-	rc = store_get(t->ddb, api_cfg(ws->ctx)->table_name, ws->id, &a, &eb);
+	rc = store_get(t->ddb, ws->cfg->table_name, ws->id, &a, &eb);
 	api_dep_mark(&ws->ctx->ddb_dep, rc == RC_NOTFOUND ? RC_OK : rc);
 	if (rc == RC_NOTFOUND)
 		return HTTP_PARK_RESUME;
@@ -166,6 +168,7 @@ static bool park_waiter(struct api_ctx *ctx, const struct appointment *a,
 	if (ws == NULL)
 		return false;
 	ws->ctx = ctx;
+	ws->cfg = api_cfg(ctx);
 	memcpy(ws->insured, a->insured_id, sizeof(ws->insured));
 	memcpy(ws->id, a->appointment_id, sizeof(ws->id));
 	ws->wait = q->wait;
