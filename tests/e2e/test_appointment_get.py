@@ -64,6 +64,15 @@ class Base(unittest.TestCase):
     def get(self, path, api=None, **kw):
         return call((api or API).port, "GET", path, **kw)
 
+    def set_status(self, aid, status, stamp):
+        """Moves the item straight in DynamoDB, as the worker or the completion daemon would."""
+        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        ddb_client().update_item(
+            TableName=table_of(D), Key={"appointmentId": {"S": aid}},
+            UpdateExpression="SET #s = :c, %s = :t, updatedAt = :t" % stamp,
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":c": {"S": status}, ":t": {"S": now}})
+
     def stop_clean(self, api):
         rc = api.stop()
         self.assertEqual(rc, 0, api.logs()[-3000:])
@@ -196,6 +205,28 @@ class ItemTest(Base):
         self.assertEqual(r.status, 304, r)  # the wait ended unchanged: If-None-Match holds
         self.assertGreaterEqual(time.monotonic() - t0, 0.9)
 
+    def test_wait_for_cancelled_and_any_final(self):
+        aid = self.create("333")
+        base = "/appointments/333/%s?waitFor=" % aid
+        with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
+            t0 = time.monotonic()
+            futs = {w: pool.submit(self.get, base + w + t) for w, t in (
+                ("cancelled", "&timeout=15"), ("any-final", "&timeout=15"),
+                ("completed", "&timeout=4"))}
+            time.sleep(0.5)
+            self.set_status(aid, "cancelling", "cancelledAt")  # not final: all still wait
+            time.sleep(0.6)
+            self.assertFalse(any(f.done() for f in futs.values()))
+            self.set_status(aid, "cancelled", "cancelledAt")
+            got = {w: f.result(timeout=20) for w, f in futs.items() if w != "completed"}
+            took = time.monotonic() - t0
+            self.assertFalse(futs["completed"].done())  # cancelled is not completed
+        for w, r in got.items():
+            self.assertEqual(r.status, 200, (w, r))
+            self.assertEqual(r.json["status"], "cancelled", w)
+        self.assertLess(took, 4.0)
+        self.assertEqual(futs["completed"].result(timeout=30).json["status"], "cancelled")
+
     def test_many_waiters_hold_no_thread(self):
         api = Api(D, "[api]\nthreads = 2\n")
         try:
@@ -285,14 +316,6 @@ class DynamoDBFaultTest(Base):
         self.api = Api(D, env={"AWS_ENDPOINT_URL_DYNAMODB": self.proxy.url})
         self.addCleanup(lambda: self.stop_clean(self.api))
 
-    def complete_behind_its_back(self, aid):
-        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-        ddb_client().update_item(
-            TableName=table_of(D), Key={"appointmentId": {"S": aid}},
-            UpdateExpression="SET #s = :c, completedAt = :t, updatedAt = :t",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":c": {"S": "completed"}, ":t": {"S": now}})
-
     def test_failed_reads_while_waiting_are_retried(self):
         aid = self.create("330", api=self.api)
         path = "/appointments/330/%s?waitFor=completed&timeout=15" % aid
@@ -301,7 +324,7 @@ class DynamoDBFaultTest(Base):
             fut = pool.submit(self.get, path, self.api)
             time.sleep(0.5)  # parked after its first read
             self.proxy.rules({"op": "GetItem", "fault": "503", "count": 12})
-            self.complete_behind_its_back(aid)
+            self.set_status(aid, "completed", "completedAt")
             r = fut.result(timeout=30)
             took = time.monotonic() - t0
         self.assertEqual(r.status, 200, r)
