@@ -148,6 +148,30 @@ void api_list_appointments(void *ud, const struct http_request *req, struct http
 void api_list_schedules(void *ud, const struct http_request *req, struct http_response *resp);
 /* GET /appointments/{insuredId}/{appointmentId}, waitFor included (appointment_get.c). */
 void api_get_appointment(void *ud, const struct http_request *req, struct http_response *resp);
+/* DELETE /appointments/{insuredId}/{appointmentId}, the cancel (appointment_cancel.c). */
+void api_cancel_appointment(void *ud, const struct http_request *req,
+			    struct http_response *resp);
+/* Reads the item of (insured, id) into *a (strongly consistent): true when found; false
+ * after answering 404 APPOINTMENT_NOT_FOUND (absent, or another insured's) or the failure
+ * (api_reply_store_failure). An HTTP thread with its clients t (appointment_get.c). */
+bool api_read_item(struct api_ctx *ctx, struct api_thread *t, const char *insured,
+		   const char *id, struct appointment *a, const struct http_request *req,
+		   struct http_response *resp);
+/* The item a route on one appointment acts on, once its path (insured, id) is valid: names
+ * it in the request's log line, takes the thread's clients (*t) and reads it
+ * (api_read_item). False after answering. */
+bool api_load_item(struct api_ctx *ctx, const char *insured, const char *id,
+		   struct api_thread **t, struct appointment *a, const struct http_request *req,
+		   struct http_response *resp);
+/* Answers item a in the list's item shape with status (200, 202) and its strong ETag; 304
+ * without a body instead when If-None-Match (inm, may be NULL) holds that ETag. */
+void api_reply_item(const struct appointment *a, int status, const char *inm,
+		    const struct http_request *req, struct http_response *resp);
+/* Publishes a's message (its creation, or its cancel when a is cancelling) to its country
+ * topic; a failure is logged, counted (appointmentd_publish_deferred_total) and left to the
+ * reconciler, which sends a's message again (SPEC §3, §6) (handlers.c). */
+void api_publish_or_defer(struct api_ctx *ctx, struct api_thread *t,
+			  const struct appointment *a, const struct http_request *req);
 /* Answers a failed DynamoDB call (rc, eb from the store): unreachable, throttled or past
  * the deadline is 503 with Retry-After (the client may retry), anything else is our bug
  * (500). */

@@ -35,10 +35,8 @@ struct wait_state {
 	struct appointment a;            /* when have */
 };
 
-/* The answer for item a: 304 without a body when If-None-Match (inm, may be NULL) holds
- * its ETag, else 200 with it; the ETag header on both. */
-static void reply_item(const struct appointment *a, const char *inm,
-		       const struct http_request *req, struct http_response *resp)
+void api_reply_item(const struct appointment *a, int status, const char *inm,
+		    const struct http_request *req, struct http_response *resp)
 {
 	char etag[ETAG_SIZE];
 	char *body = NULL;
@@ -53,14 +51,12 @@ static void reply_item(const struct appointment *a, const char *inm,
 		free(body);
 		http_reply(resp, 304, NULL);
 	} else {
-		http_reply(resp, 200, body);
+		http_reply(resp, status, body);
 	}
 	http_add_header(resp, "ETag", etag);
 }
 
-/* Reads the item of (insured, id) into *a: true when found; false after answering 404
- * (absent, or another insured's) or the failure. */
-static bool read_item(struct api_ctx *ctx, struct api_thread *t, const char *insured,
+bool api_read_item(struct api_ctx *ctx, struct api_thread *t, const char *insured,
 		      const char *id, struct appointment *a, const struct http_request *req,
 		      struct http_response *resp)
 {
@@ -75,6 +71,23 @@ static bool read_item(struct api_ctx *ctx, struct api_thread *t, const char *ins
 	else
 		api_reply_store_failure(resp, req, rc, &eb);
 	return false;
+}
+
+bool api_load_item(struct api_ctx *ctx, const char *insured, const char *id,
+		   struct api_thread **t, struct appointment *a, const struct http_request *req,
+		   struct http_response *resp)
+{
+	struct errbuf eb = {{0}};
+
+	snprintf(resp->insured_id, sizeof(resp->insured_id), "%s", insured);
+	snprintf(resp->appointment_id, sizeof(resp->appointment_id), "%s", id);
+	*t = api_thread_get(ctx, &eb);
+	if (*t == NULL) {
+		str_cut(resp->error, sizeof(resp->error), "%s", eb.msg);
+		http_reply_error(resp, req, APIERR_INTERNAL_ERROR, NULL, NULL);
+		return false;
+	}
+	return api_read_item(ctx, *t, insured, id, a, req, resp);
 }
 
 static void wait_free(void *pctx)
@@ -147,8 +160,8 @@ static void wait_resume(void *ud, const struct http_request *req, struct http_re
 	} else {
 		if (t != NULL)
 			api_budget_set(t, 0); /* a GET keeps the AWS policy (guard.c) */
-		if (ws->have || read_item(ctx, t, ws->insured, ws->id, &ws->a, req, resp))
-			reply_item(&ws->a, http_header(req, "If-None-Match"), req, resp);
+		if (ws->have || api_read_item(ctx, t, ws->insured, ws->id, &ws->a, req, resp))
+			api_reply_item(&ws->a, 200, http_header(req, "If-None-Match"), req, resp);
 	}
 	wait_free(ws);
 }
@@ -190,8 +203,7 @@ void api_get_appointment(void *ud, const struct http_request *req, struct http_r
 	struct appointment a;
 	char insured[APPT_INSURED_SIZE];
 	char id[APPT_ID_SIZE];
-	struct api_thread *t;
-	struct errbuf eb = {{0}};
+	struct api_thread *t = NULL;
 	size_t n = http_query(req, params, HTTP_MAX_QUERY);
 	bool path_ok;
 
@@ -206,19 +218,11 @@ void api_get_appointment(void *ud, const struct http_request *req, struct http_r
 		api_reply_validation(resp, req, &errs);
 		return;
 	}
-	snprintf(resp->insured_id, sizeof(resp->insured_id), "%s", insured);
-	snprintf(resp->appointment_id, sizeof(resp->appointment_id), "%s", id);
-	t = api_thread_get(ctx, &eb);
-	if (t == NULL) {
-		str_cut(resp->error, sizeof(resp->error), "%s", eb.msg);
-		http_reply_error(resp, req, APIERR_INTERNAL_ERROR, NULL, NULL);
-		return;
-	}
-	if (!read_item(ctx, t, insured, id, &a, req, resp))
+	if (!api_load_item(ctx, insured, id, &t, &a, req, resp))
 		return;
 	/* a stopping daemon answers what it has rather than make its drain wait */
 	if (appt_wait_done(q.wait, a.status) || atomic_load(&ctx->stopping)) {
-		reply_item(&a, http_header(req, "If-None-Match"), req, resp);
+		api_reply_item(&a, 200, http_header(req, "If-None-Match"), req, resp);
 		return;
 	}
 	if (park_waiter(ctx, &a, &q, req, resp))

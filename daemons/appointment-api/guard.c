@@ -79,8 +79,10 @@ bool api_guard(void *ud, const struct http_request *req, struct http_response *r
 		http_reply_error(resp, req, APIERR_INTERNAL_ERROR, NULL, NULL);
 		return false;
 	}
-	/* a POST answers within its budget whatever AWS does; listings keep the AWS policy */
-	api_budget_set(t, strcmp(req->method, "POST") == 0 ? clk_mono_ms() + cfg->aws_budget_ms : 0);
+	/* a write (POST, DELETE) answers within its budget whatever AWS does; reads keep the
+	 * AWS policy */
+	api_budget_set(t, strcmp(req->method, "POST") == 0 || strcmp(req->method, "DELETE") == 0
+				  ? clk_mono_ms() + cfg->aws_budget_ms : 0);
 	if (!keys)
 		return true;
 	now_s = clk_wall_ms() / 1000;

@@ -33,6 +33,8 @@ const struct http_route api_routes[] = {
 	{"POST", "/appointments", api_post_appointment, true, false},
 	{"GET", "/appointments/{insuredId}", api_list_appointments, false, false},
 	{"GET", "/appointments/{insuredId}/{appointmentId}", api_get_appointment, false, false},
+	{"DELETE", "/appointments/{insuredId}/{appointmentId}", api_cancel_appointment, false,
+	 false},
 	{"GET", "/schedules", api_list_schedules, false, false},
 	{"GET", "/healthz", api_healthz, false, true},
 	{"GET", "/readyz", api_readyz, false, true},
@@ -310,9 +312,8 @@ static enum gate idempotency_gate(struct api_thread *t, struct post_state *ps,
 	return gate_claim(t, ps, req, resp);
 }
 
-/* Publishes; a failure is logged and left to the reconciler (SPEC §3). */
-static void publish_or_defer(struct api_ctx *ctx, struct api_thread *t,
-			     const struct appointment *a, const struct http_request *req)
+void api_publish_or_defer(struct api_ctx *ctx, struct api_thread *t,
+			  const struct appointment *a, const struct http_request *req)
 {
 	struct errbuf eb = {{0}};
 	struct aws_error err;
@@ -327,7 +328,8 @@ static void publish_or_defer(struct api_ctx *ctx, struct api_thread *t,
 	api_dep_mark(&ctx->sns_dep, rc);
 	if (rc != RC_OK) {
 		f.error = eb.msg;
-		log_warn(ctx->lg, &f, "publish failed; stored as pending, the reconciler will publish it");
+		log_warn(ctx->lg, &f, "publish failed; stored as %s, the reconciler will publish it",
+			 appt_status_name(a->status));
 		metrics_add(ctx->metrics, "appointmentd_publish_deferred_total", NULL, 1);
 	}
 }
@@ -460,7 +462,7 @@ static void post_owned(struct api_ctx *ctx, struct api_thread *t, struct post_st
 		return;
 	snprintf(resp->appointment_id, sizeof(resp->appointment_id), "%s", a.appointment_id);
 	if (!existed || a.status == APPT_PENDING)
-		publish_or_defer(ctx, t, &a, req);
+		api_publish_or_defer(ctx, t, &a, req);
 	if (appt_created_json(&a, &body) != RC_OK) {
 		http_reply_error(resp, req, APIERR_INTERNAL_ERROR, NULL, NULL);
 		return;

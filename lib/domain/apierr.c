@@ -28,6 +28,8 @@ static const struct apierr_row rows[APIERR_COUNT] = {
 	                                 "The schedule is in the past or already booked"},
 	[APIERR_IDEMPOTENCY_CONFLICT] = {"IDEMPOTENCY_CONFLICT", 409,
 	                                 "This Idempotency-Key was used with a different body"},
+	[APIERR_APPOINTMENT_NOT_CANCELLABLE] = {"APPOINTMENT_NOT_CANCELLABLE", 409,
+	                                        "A failed appointment cannot be cancelled"},
 	[APIERR_PAYLOAD_TOO_LARGE] = {"PAYLOAD_TOO_LARGE", 413, "The request body is too large"},
 	[APIERR_UNSUPPORTED_MEDIA_TYPE] = {"UNSUPPORTED_MEDIA_TYPE", 415,
 	                                   "The request body must be sent as application/json"},

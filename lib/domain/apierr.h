@@ -19,6 +19,7 @@ enum apierr_code {
 	APIERR_METHOD_NOT_ALLOWED,   /* 405: known route, other method */
 	APIERR_SCHEDULE_UNAVAILABLE, /* 409: schedule in the past or already booked */
 	APIERR_IDEMPOTENCY_CONFLICT, /* 409: Idempotency-Key reused with another body */
+	APIERR_APPOINTMENT_NOT_CANCELLABLE, /* 409: cancel of a failed appointment */
 	APIERR_PAYLOAD_TOO_LARGE,    /* 413: body over the limit */
 	APIERR_UNSUPPORTED_MEDIA_TYPE, /* 415: POST without a JSON content type */
 	APIERR_RATE_LIMIT_EXCEEDED,  /* 429: token bucket empty */
@@ -26,7 +27,7 @@ enum apierr_code {
 	APIERR_INTERNAL_ERROR,       /* 500: a bug; the message says nothing internal */
 	APIERR_SERVICE_UNAVAILABLE,  /* 503: DynamoDB unreachable or throttling */
 };
-#define APIERR_COUNT 15
+#define APIERR_COUNT 16
 
 /* "VALIDATION_ERROR", ...; "INTERNAL_ERROR" for a value outside the enum. */
 const char *apierr_name(enum apierr_code code);

@@ -83,3 +83,15 @@ enum rc val_item_query(const struct val_kv *params, size_t n, struct val_item_qu
 	val_query_unknown(params, n, item_params, IP_COUNT, errs);
 	return errs->count + errs->dropped > before ? RC_INVAL : RC_OK;
 }
+
+enum rc val_item_no_query(const struct val_kv *params, size_t n, struct val_errors *errs)
+{
+	if (n == 0)
+		return RC_OK;
+	if (n > VAL_QUERY_MAX)
+		val_errors_add(errs, VAL_VALIDATION_ERROR, "query", VAL_CODE_TOO_MANY,
+		               "At most %d query parameters are allowed", VAL_QUERY_MAX);
+	else
+		val_query_unknown(params, n, NULL, 0, errs);
+	return RC_INVAL;
+}

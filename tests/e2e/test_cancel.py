@@ -3,10 +3,13 @@
 the local stack. A cancel travels like a creation: the item turns `cancelling`, a cancel
 message goes to the country queue, the worker releases the slot in PostgreSQL (one
 transaction, idempotent), marks the item `cancelled` and puts "Appointment Cancelled" on the
-bus. The freed slot is listed by GET /schedules and can be booked again. A cancel that
+bus. The freed slot is listed by GET /schedules and can be booked again. DELETE answers 202
+(cancelling), 200 (already), 409 (failed), 404 and 400; a failed publish is 202 all the
+same and the reconciler sends the cancel. A cancel that
 overtakes its creation ends `cancelled` with no slot held, in either order the worker sees
 the two messages (the messages are put straight into the country queue, as
 test_exactly_once.py does, so the order is the test's)."""
+import http.client
 import json
 import os
 import sys
@@ -83,17 +86,17 @@ def put_pending(insured, schedule, country="PE"):
     return aid
 
 
-def accept_cancel(aid, insured, schedule, country="PE"):
-    """What DELETE does before the worker: the item turns cancelling (conditionally), then the
-    cancel message goes out."""
-    DDB.update_item(TableName=TABLE, Key={"appointmentId": {"S": aid}},
-                    UpdateExpression="SET #s = :c",
-                    ConditionExpression="#s IN (:p, :pr, :co)",
-                    ExpressionAttributeNames={"#s": "status"},
-                    ExpressionAttributeValues={":c": {"S": "cancelling"}, ":p": {"S": "pending"},
-                                               ":pr": {"S": "processed"},
-                                               ":co": {"S": "completed"}})
-    send(aid, insured, schedule, "cancel", country)
+def cancel(insured, aid, port=None):
+    """DELETE /appointments/{insuredId}/{appointmentId}: (status, headers, body)."""
+    if port is None:
+        code, headers, body, _ = D.request("DELETE", "/appointments/%s/%s" % (insured, aid))
+        return code, headers, body
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("DELETE", "/appointments/%s/%s" % (insured, aid))
+    r = conn.getresponse()
+    raw = r.read()
+    conn.close()
+    return r.status, {k.lower(): v for k, v in r.getheaders()}, json.loads(raw) if raw else None
 
 
 def wait_item_status(aid, want, timeout=60):
@@ -152,8 +155,24 @@ class CancelTest(unittest.TestCase):
         aid = self.completed("04001", 120, "PE")
         self.assertEqual(slot(120), (False, {aid: "booked"}))
         self.assertFalse(free_listed(120))
-        accept_cancel(aid, "04001", 120)
+        code, headers, body = cancel("4001", aid)
+        self.assertEqual(code, 202, body)
+        self.assertEqual(body["status"], "cancelling")
+        self.assertEqual(body["appointmentId"], aid)
+        self.assertIsNotNone(body["completedAt"])
+        self.assertIsNone(body["cancelledAt"])
+        self.assertIn("etag", headers)
+        # the client learns the end with one GET
+        code, _, done, raw = D.request("GET", "/appointments/04001/%s?waitFor=cancelled&timeout=20"
+                                       % aid.upper())
+        self.assertEqual(code, 200, raw)
+        self.assertEqual(done["status"], "cancelled")
         it = wait_item_status(aid, "cancelled")
+        self.assertEqual(done["cancelledAt"], it["cancelledAt"]["S"])
+        # a repeat is 200 with the item, and sends nothing
+        code, _, body = cancel("04001", aid)
+        self.assertEqual(code, 200, body)
+        self.assertEqual(body, done)
         self.assertIn("cancelledAt", it)
         self.assertIn("completedAt", it)  # history stays
         self.assert_released(aid, 120)
@@ -179,7 +198,9 @@ class CancelTest(unittest.TestCase):
 
     def test_2_cancel_handled_before_its_creation(self):
         aid = put_pending("04011", 121)
-        accept_cancel(aid, "04011", 121)
+        code, _, body = cancel("04011", aid)
+        self.assertEqual(code, 202, body)
+        self.assertEqual(body["status"], "cancelling")
         wait_item_status(aid, "cancelled")
         send(aid, "04011", 121, "create")
         wait_log(D.workers["PE"], aid, "appointment is cancelled: nothing booked")
@@ -219,8 +240,10 @@ class CancelTest(unittest.TestCase):
 
     def test_5_two_cancels(self):
         aid = self.completed("04041", 124, "CL")
-        accept_cancel(aid, "04041", 124, "CL")
-        send(aid, "04041", 124, "cancel", "CL")
+        first_code = cancel("04041", aid)[0]
+        second_code = cancel("04041", aid)[0]
+        self.assertEqual((first_code, second_code), (202, 200))
+        send(aid, "04041", 124, "cancel", "CL")  # and a duplicate of its message
         first = wait_item_status(aid, "cancelled")
         self.assert_released(aid, 124, "CL")
         send(aid, "04041", 124, "cancel", "CL")
@@ -234,7 +257,7 @@ class CancelTest(unittest.TestCase):
         D.daemons.remove(worker)
         self.assertEqual(worker.stop(), 0)
         try:
-            accept_cancel(aid, "04051", 125)
+            self.assertEqual(cancel("04051", aid)[0], 202)
             time.sleep(1)
             self.assertEqual(item(aid)["status"]["S"], "cancelling")
         finally:
@@ -250,6 +273,69 @@ class CancelTest(unittest.TestCase):
         wait_log(D.workers["PE"], aid, "message not done (poison)")
         self.assertEqual(item(aid)["status"]["S"], "completed")
         self.assertEqual(slot(126), (False, {aid: "booked"}))
+
+
+    def test_8_refusals(self):
+        # a failed appointment is not cancellable
+        taken = self.completed("04071", 127)
+        # the loser of a race for the slot, as the worker leaves it
+        lost = put_pending("04072", 127)
+        DDB.update_item(TableName=TABLE, Key={"appointmentId": {"S": lost}},
+                        UpdateExpression="SET #s = :f, failureReason = :r",
+                        ExpressionAttributeNames={"#s": "status"},
+                        ExpressionAttributeValues={":f": {"S": "failed"},
+                                                   ":r": {"S": "schedule_unavailable"}})
+        code, _, body = cancel("04072", lost)
+        self.assertEqual(code, 409, body)
+        self.assertEqual(body["error"]["errorCode"], "APPOINTMENT_NOT_CANCELLABLE")
+        self.assertEqual(item(lost)["status"]["S"], "failed")
+        # absent, or another insured's: 404, and nothing changes
+        for insured, aid in (("04071", str(uuid.uuid4())), ("04072", taken), ("1", taken)):
+            code, _, body = cancel(insured, aid)
+            self.assertEqual(code, 404, (insured, aid, body))
+            self.assertEqual(body["error"]["errorCode"], "APPOINTMENT_NOT_FOUND")
+        self.assertEqual(item(taken)["status"]["S"], "completed")
+        # bad ids, and any query parameter: 400 naming each
+        code, _, body = cancel("12a", "nope")
+        self.assertEqual(code, 400, body)
+        self.assertEqual(sorted(body["error"]["fields"]), ["appointmentId", "insuredId"])
+        code, _, body, _ = D.request("DELETE", "/appointments/04071/%s?force=1" % taken)
+        self.assertEqual(code, 400, body)
+        self.assertEqual(list(body["error"]["fields"]), ["unknown"])
+        self.assertEqual(slot(127), (False, {taken: "booked"}))
+
+    def test_9_publish_failure_left_to_the_reconciler(self):
+        aid = self.completed("04081", 128)
+        port = harness.free_port()
+        config = os.path.join(D.dir, "api-sns-down.conf")
+        with open(config, "w") as f:
+            f.write(D.config_text("\n[api]\nlisten = 127.0.0.1:%d\n" % port))
+        env = dict(D.env, AWS_ENDPOINT_URL_SNS="http://127.0.0.1:%d" % harness.free_port(),
+                   AWS_MAX_ATTEMPTS="2")
+        api = harness.Daemon("appointment-api", ["--config", config], env, D.dir)
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    code, _, body = cancel("04081", aid, port=port)
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+            # accepted all the same: the item is cancelling and will be cancelled
+            self.assertEqual(code, 202, body)
+            self.assertEqual(body["status"], "cancelling")
+            self.assertIn("publish failed; stored as cancelling", api.logs())
+        finally:
+            self.assertEqual(api.stop(), 0)
+        time.sleep(1)
+        self.assertEqual(item(aid)["status"]["S"], "cancelling")
+        self.assertEqual(slot(128), (False, {aid: "booked"}))
+        out = D.ctl("reconcile", "--older-than", "0").stdout
+        self.assertIn("cancelling PE: 1 re-sent, 0 failed", out.splitlines())
+        wait_item_status(aid, "cancelled")
+        self.assert_released(aid, 128)
 
 
 if __name__ == "__main__":

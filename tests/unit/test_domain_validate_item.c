@@ -190,6 +190,31 @@ START_TEST(test_messages)
 }
 END_TEST
 
+/* DELETE takes no query: every parameter is unknown, too many is one error */
+START_TEST(test_no_query)
+{
+	struct val_kv kv[VAL_QUERY_MAX + 1];
+	struct val_errors e;
+	char got[256];
+
+	val_errors_init(&e);
+	ck_assert_int_eq(val_item_no_query(NULL, 0, &e), RC_OK);
+	ck_assert_int_eq(e.count, 0);
+	kv[0] = (struct val_kv){"waitFor", "completed"};
+	kv[1] = (struct val_kv){"force", "1"};
+	ck_assert_int_eq(val_item_no_query(kv, 2, &e), RC_INVAL);
+	render(&e, got, sizeof(got));
+	ck_assert_str_eq(got, "unknown:unknown_field,unknown:unknown_field");
+	ck_assert_str_eq(e.items[1].message, "Unknown query parameter 'force'");
+	for (size_t i = 0; i < VAL_QUERY_MAX + 1; i++)
+		kv[i] = (struct val_kv){"x", "1"};
+	val_errors_init(&e);
+	ck_assert_int_eq(val_item_no_query(kv, VAL_QUERY_MAX + 1, &e), RC_INVAL);
+	render(&e, got, sizeof(got));
+	ck_assert_str_eq(got, "query:too_many");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("domain_validate_item");
@@ -201,6 +226,7 @@ int main(void)
 	tcase_add_test(tc, test_path_any_length);
 	tcase_add_loop_test(tc, test_query, 0, sizeof(query_cases) / sizeof(query_cases[0]));
 	tcase_add_test(tc, test_messages);
+	tcase_add_test(tc, test_no_query);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
