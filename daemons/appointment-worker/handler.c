@@ -164,6 +164,35 @@ static enum consumer_verdict release(struct worker_thread *t, const struct consu
 	return CONSUMER_DONE;
 }
 
+/* The item moved on since it was read: the status write failed its condition, or the
+ * booking found itself released. A cancel that came in while this delivery booked leaves it
+ * cancelling or cancelled: the slot just taken is given back (the cancel
+ * may have released before the booking committed) and a takes the item's status, so no
+ * outcome event is sent. RC_NOTFOUND and read failures are retried. */
+static enum consumer_verdict moved_on(struct worker_thread *t, const struct consumer_message *m,
+				      struct appointment *a, const struct log_fields *lf,
+				      struct errbuf *reason)
+{
+	struct appointment cur;
+	struct errbuf eb = {{0}};
+	enum consumer_verdict v;
+	enum rc rc = store_get(t->ddb, t->w->cfg->table_name, a->appointment_id, &cur, &eb);
+
+	if (rc != RC_OK) {
+		eb_set(reason, rc, "DynamoDB: %s", eb.msg);
+		return CONSUMER_RETRY;
+	}
+	if (!appt_status_cancel_side(cur.status)) {
+		log_warn(t->w->lg, lf, "item already %s; its final status stands",
+			 appt_status_name(cur.status));
+		return CONSUMER_DONE;
+	}
+	v = release(t, m, lf, a->appointment_id, reason);
+	if (v == CONSUMER_DONE)
+		a->status = cur.status;
+	return v;
+}
+
 /* Books in PostgreSQL and records the outcome in a (status, schedule, times). */
 static enum consumer_verdict book(struct worker_thread *t, const struct consumer_message *m,
 				  const struct log_fields *lf, struct appointment *a,
@@ -171,6 +200,7 @@ static enum consumer_verdict book(struct worker_thread *t, const struct consumer
 {
 	struct db_booking_result res;
 	struct errbuf eb = {{0}};
+	enum consumer_verdict v;
 	enum rc rc = db_book_appointment(t->db, a->appointment_id, a->insured_id, a->schedule_id,
 					 a->country, a->created_at, &res, &eb);
 
@@ -181,6 +211,17 @@ static enum consumer_verdict book(struct worker_thread *t, const struct consumer
 		eb_set(reason, rc, "PostgreSQL %s: %s", t->w->cc->code, eb.msg);
 		/* RC_INVAL here is a row of this id holding another slot: permanent */
 		return verdict_of(rc);
+	}
+	if (res.outcome == DB_BOOK_CANCELLED) {
+		/* a cancel released this very booking since the item was read: the item, now
+		 * cancelling or cancelled, says the rest (nothing is booked again) */
+		v = moved_on(t, m, a, lf, reason);
+		if (v == CONSUMER_DONE && !appt_status_cancel_side(a->status)) {
+			eb_set(reason, RC_INVAL, "appointment %s is %s, but its booking was released",
+			       a->appointment_id, appt_status_name(a->status));
+			return CONSUMER_POISON;
+		}
+		return v;
 	}
 	if (res.outcome == DB_BOOK_BOOKED || res.outcome == DB_BOOK_ALREADY) {
 		a->status = APPT_PROCESSED;
@@ -238,34 +279,6 @@ static enum consumer_verdict check_item(struct worker_thread *t, const struct ap
 		return CONSUMER_POISON;
 	}
 	return CONSUMER_DONE;
-}
-
-/* The status write found the item elsewhere. A cancel that came in while this delivery
- * booked leaves it cancelling or cancelled: the slot just taken is given back (the cancel
- * may have released before the booking committed) and a takes the item's status, so no
- * outcome event is sent. RC_NOTFOUND and read failures are retried. */
-static enum consumer_verdict moved_on(struct worker_thread *t, const struct consumer_message *m,
-				      struct appointment *a, const struct log_fields *lf,
-				      struct errbuf *reason)
-{
-	struct appointment cur;
-	struct errbuf eb = {{0}};
-	enum consumer_verdict v;
-	enum rc rc = store_get(t->ddb, t->w->cfg->table_name, a->appointment_id, &cur, &eb);
-
-	if (rc != RC_OK) {
-		eb_set(reason, rc, "DynamoDB: %s", eb.msg);
-		return CONSUMER_RETRY;
-	}
-	if (!appt_status_cancel_side(cur.status)) {
-		log_warn(t->w->lg, lf, "item already %s; its final status stands",
-			 appt_status_name(cur.status));
-		return CONSUMER_DONE;
-	}
-	v = release(t, m, lf, a->appointment_id, reason);
-	if (v == CONSUMER_DONE)
-		a->status = cur.status;
-	return v;
 }
 
 /* The conditional status write; a redelivery finds it done and carries on. */
@@ -359,7 +372,7 @@ static enum consumer_verdict create(struct worker_thread *t, const struct consum
 	/* a failed appointment keeps its outcome: only its event may still be missing */
 	if (a->status != APPT_FAILED)
 		v = book(t, m, lf, a, reason);
-	if (v == CONSUMER_DONE)
+	if (v == CONSUMER_DONE && !appt_status_cancel_side(a->status))
 		v = record(t, m, a, lf, reason);
 	return v;
 }

@@ -51,10 +51,12 @@ static const struct db_stmt st_why = {
 	.n_params = 3,
 };
 
-/* Where does this appointment id already live (after an INSERT that did nothing)? */
+/* Where does this appointment id already live (after an INSERT that did nothing), and is
+ * that booking released? */
 static const struct db_stmt st_owner = {
 	.name = "booking_owner",
-	.sql = "SELECT schedule_id FROM appointments WHERE appointment_id = $1::uuid",
+	.sql = "SELECT schedule_id, status = 'cancelled' FROM appointments"
+	       " WHERE appointment_id = $1::uuid",
 	.n_params = 1,
 };
 
@@ -142,14 +144,18 @@ out:
 	return rc;
 }
 
-/* The INSERT did nothing although the slot was free: the appointment id already exists for
- * another slot (or as a cancelled booking). The id is being reused; no retry fixes that. */
+/* The INSERT did nothing although the slot was free: the appointment id already exists.
+ * Its own booking of this slot, released by a cancel since, is DB_BOOK_CANCELLED (a
+ * creation that raced its cancel: nothing is booked again). Another slot means the id is
+ * being reused; no retry fixes that. */
 static enum rc existing_appointment(struct db_conn *c, const char *appointment_id,
-				    int64_t schedule_id, struct errbuf *eb)
+				    int64_t schedule_id, struct db_booking_result *out,
+				    struct errbuf *eb)
 {
 	const char *params[1] = {appointment_id};
 	PGresult *r = NULL;
 	int64_t other = 0;
+	bool released = false;
 	enum rc rc = db_run(c, &st_owner, params, DB_TIMEOUT_DEFAULT, &r, eb);
 
 	if (rc != RC_OK)
@@ -160,8 +166,14 @@ static enum rc existing_appointment(struct db_conn *c, const char *appointment_i
 		goto out;
 	}
 	rc = db_get_i64(r, 0, 0, &other, eb);
+	if (rc == RC_OK)
+		rc = db_get_bool(r, 0, 1, &released, eb);
 	if (rc != RC_OK)
 		goto out;
+	if (released && other == schedule_id) {
+		out->outcome = DB_BOOK_CANCELLED;
+		goto out;
+	}
 	rc = eb_set(eb, RC_INVAL, "appointment %s already exists (schedule %" PRId64
 		    "); not booking schedule %" PRId64, appointment_id, other, schedule_id);
 out:
@@ -225,7 +237,7 @@ enum rc db_book_appointment(struct db_conn *c, const char *appointment_id,
 		/* Our id exists but the slot was free: undo the slot update first. */
 		db_rollback(c);
 		in_tx = false;
-		rc = existing_appointment(c, appointment_id, schedule_id, eb);
+		rc = existing_appointment(c, appointment_id, schedule_id, out, eb);
 		goto out;
 	}
 	rc = db_commit(c, eb);
@@ -345,6 +357,8 @@ const char *db_booking_outcome_name(enum db_booking_outcome o)
 		return "schedule_not_found";
 	case DB_BOOK_UNAVAILABLE:
 		return "schedule_unavailable";
+	case DB_BOOK_CANCELLED:
+		return "cancelled";
 	}
 	return "none";
 }

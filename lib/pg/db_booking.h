@@ -31,6 +31,8 @@ enum db_booking_outcome {
 	DB_BOOK_NOT_FOUND,       /* no schedule with that id in that country; nothing written */
 	DB_BOOK_UNAVAILABLE,     /* the slot is in the past or held by another appointment;
 				  * nothing written */
+	DB_BOOK_CANCELLED,       /* the appointment's booking of this slot was released (a
+				  * cancel): it is not booked again; nothing written */
 };
 
 struct db_booking_result {
@@ -51,7 +53,8 @@ enum db_check_status {
  * the future, and the appointment row is inserted ON CONFLICT (appointment_id) DO NOTHING.
  * Concurrent bookings of one slot serialise on the schedule row: exactly one gets
  * DB_BOOK_BOOKED, the others DB_BOOK_UNAVAILABLE; a redelivered appointment gets
- * DB_BOOK_ALREADY and no second row. NOT_FOUND and UNAVAILABLE write nothing.
+ * DB_BOOK_ALREADY and no second row; one whose booking of the slot was released gets
+ * DB_BOOK_CANCELLED (never booked twice). NOT_FOUND and UNAVAILABLE write nothing.
  * Inputs: appointment_id a UUID in canonical text form, insured_id 5 ASCII digits,
  * schedule_id >= 1, country two upper-case letters, created_at_iso an ISO-8601 timestamp
  * (at most DB_CREATED_AT_MAX bytes). RC_OK with out->outcome set; otherwise RC_INVAL (bad
@@ -84,8 +87,8 @@ enum rc db_check_schedule(struct db_conn *c, int64_t schedule_id, const char *co
 			  int timeout_ms, enum db_check_status *status,
 			  struct db_schedule *details, struct errbuf *eb) MUSTCHECK;
 
-/* "booked", "already_booked", "schedule_not_found", "schedule_unavailable" (the last two
- * are the failureReason values of SPEC §4), "none". Never NULL. */
+/* "booked", "already_booked", "schedule_not_found", "schedule_unavailable" (these two
+ * are the failureReason values of SPEC §4), "cancelled", "none". Never NULL. */
 const char *db_booking_outcome_name(enum db_booking_outcome o);
 
 /* "available", "not_found", "unavailable", "none". Never NULL. */

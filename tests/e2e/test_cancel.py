@@ -338,5 +338,18 @@ class CancelTest(unittest.TestCase):
         self.assert_released(aid, 128)
 
 
+    def test_10_a_released_booking_is_never_booked_again(self):
+        # the appointment's row was released (by hand here; by a cancel that won a race in
+        # life) while its item says pending: the creation books nothing and reports it
+        aid = put_pending("04091", 129)
+        harness.psql(db_of("PE"), "INSERT INTO appointments (appointment_id, insured_id,"
+                                  " schedule_id, country_iso, status, created_at) VALUES"
+                                  " ('%s', '04091', 129, 'PE', 'cancelled', now())" % aid)
+        send(aid, "04091", 129, "create")
+        wait_log(D.workers["PE"], aid, "message not done (poison)")
+        self.assertEqual(slot(129), (True, {aid: "cancelled"}))
+        self.assertEqual(item(aid)["status"]["S"], "pending")
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -882,8 +882,14 @@ START_TEST(test_release)
 				" AND is_available", 0, NULL), 1);
 	CK_RC(RC_OK, db_release_booking(T.c, id, &released, &eb));
 	ck_assert(!released);
+	/* a creation that raced its cancel books nothing again: the slot stays free */
+	ck_assert_int_eq(book(T.c, id, 106, NULL), DB_BOOK_CANCELLED);
+	ck_assert_int_eq(pq_i64("SELECT count(*) FROM schedules WHERE schedule_id = 106"
+				" AND is_available", 0, NULL), 1);
 	/* the slot is free for another appointment; an id without a booking releases nothing */
 	ck_assert_int_eq(book(T.c, other, 106, NULL), DB_BOOK_BOOKED);
+	/* once another holds it, the released one's creation finds it taken */
+	ck_assert_int_eq(book(T.c, id, 106, NULL), DB_BOOK_UNAVAILABLE);
 	/* a redelivered cancel of the first never frees the slot the second holds */
 	CK_RC(RC_OK, db_release_booking(T.c, id, &released, &eb));
 	ck_assert(!released);
