@@ -176,8 +176,20 @@ def check(world, keys, items, final_at, rows_by_name, countries):
         if len(ids) > 1:
             r.split_ids += 1
             r.note("key %s answered %d different appointmentIds" % (k.key, len(ids)))
+        cancel_ok = k.cancel is not None and k.cancel[0] in (200, 202)
         for a in mine:
             st = a.get("status")
+            if cancel_ok and a["appointmentId"] in ids and st != "cancelled":
+                r.stuck += 1
+                r.note("%s %s was cancelled (%s) but is %s" % (
+                    k.country, a["appointmentId"], k.cancel[0], st))
+                continue
+            # a DELETE applied whose answer was lost may end cancelled with no 2xx seen
+            if st == "cancelled" and k.cancel is None:
+                r.lost += 1
+                r.note("%s %s is cancelled, but its client never cancelled" % (
+                    k.country, a["appointmentId"]))
+                continue
             if st == "completed":
                 r.completed += 1
             elif st == "failed":

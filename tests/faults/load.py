@@ -7,7 +7,8 @@ final refusal comes, or the key's deadline passes.
 Every key has its own insuredId, so "the appointments of this key" is "the items of this
 insuredId". Every seventh arrival brings a twin: a second key for the same slot, sent at
 the same moment, so that some appointments legitimately end `failed` (schedule_unavailable)
-or are refused with 409 SCHEDULE_UNAVAILABLE."""
+or are refused with 409 SCHEDULE_UNAVAILABLE. A share of the answered keys cancel their
+appointment (DELETE, retried the same way): it must end `cancelled` with no slot held."""
 import http.client
 import json
 import random
@@ -20,6 +21,7 @@ BACKOFF_MIN = 0.2
 BACKOFF_MAX = 3.0
 TWIN_EVERY = 7        # odd, so twins alternate between countries
 REPLAY_SHARE = 0.2      # share of answered keys the client asks again (must get 200, same id)
+CANCEL_SHARE = 0.15     # share of answered keys whose client then cancels the appointment
 
 
 class Key:
@@ -38,6 +40,7 @@ class Key:
         self.final = None        # last HTTP status, or "gave-up"
         self.final_code = None
         self.late = None         # (status, id, code) of the late replay
+        self.cancel = None       # final (status, errorCode) of its DELETE, when it cancelled
 
     def ids(self):
         return {a[2] for a in self.answers if a[1] in (200, 201) and a[2]}
@@ -181,21 +184,45 @@ class Load:
             code = doc["error"].get("errorCode")
         return r.status, aid, code, retry_after
 
-    def _ask(self, key, deadline):
-        """One exchange, retried as SPEC says; returns the final (status, id, code)."""
+    def _delete(self, key, aid):
+        """DELETE /appointments/{insuredId}/{aid}: (status, None, errorCode, Retry-After)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=CLIENT_TIMEOUT)
+        try:
+            conn.request("DELETE", "/appointments/%s/%s" % (key.insured, aid))
+            r = conn.getresponse()
+            payload = r.read()
+            retry_after = r.getheader("Retry-After")
+        finally:
+            conn.close()
+        try:
+            doc = json.loads(payload) if payload else {}
+        except ValueError:
+            doc = {}
+        code = None
+        if isinstance(doc, dict) and isinstance(doc.get("error"), dict):
+            code = doc["error"].get("errorCode")
+        return r.status, None, code, retry_after
+
+    def _ask(self, key, deadline, aid=None):
+        """One exchange (the POST, or with aid the DELETE of that appointment), retried as
+        SPEC says; returns the final (status, id, code)."""
         backoff = BACKOFF_MIN
         while True:
             key.attempts += 1
             retry_after = None
             try:
-                status, aid, code, retry_after = self._post(key)
-                key.answers.append((time.monotonic(), status, aid, code))
+                if aid is not None:
+                    status, _, code, retry_after = self._delete(key, aid)
+                else:
+                    status, aid_got, code, retry_after = self._post(key)
+                    key.answers.append((time.monotonic(), status, aid_got, code))
             except (OSError, http.client.HTTPException) as e:
-                status, aid, code = None, None, type(e).__name__
-                key.answers.append((time.monotonic(), None, None, code))
+                status, aid_got, code = None, None, type(e).__name__
+                if aid is None:
+                    key.answers.append((time.monotonic(), None, None, code))
             retry = status is None or status >= 500 or retry_after is not None
             if not retry:
-                return status, aid, code
+                return status, aid if aid is not None else aid_got, code
             if time.monotonic() > deadline:
                 return "gave-up", None, code
             wait = backoff * (0.5 + self.rng.random() / 2)
@@ -215,6 +242,9 @@ class Load:
                 time.sleep(0.3)
                 status, aid, code = self._ask(key, deadline)
             key.final, key.final_code = status, code
+            if status in (200, 201) and aid and self.rng.random() < CANCEL_SHARE:
+                c_status, _, c_code = self._ask(key, deadline, aid=aid)
+                key.cancel = (c_status, c_code)
         except Exception as e:  # never lose a key silently
             key.final, key.final_code = "client-error", "%s: %s" % (type(e).__name__, e)
         finally:

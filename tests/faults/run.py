@@ -600,9 +600,9 @@ def expectation(name, bad):
 
 
 def report(ctx, selected, res, checks, held, args):
-    head = ("| scenario | fault s | keys | accepted | completed | failed | duplicates | stuck | "
-            "lost | unanswered | hits | quiescence s | result |")
-    lines = [head, "|" + "---|" * 13]
+    head = ("| scenario | fault s | keys | accepted | completed | failed | cancelled | duplicates "
+            "| stuck | lost | unanswered | hits | quiescence s | result |")
+    lines = [head, "|" + "---|" * 14]
     for r in selected:
         x = res[r.name]
         bad = x.violations() > 0 or bool(r.violations)
@@ -612,16 +612,16 @@ def report(ctx, selected, res, checks, held, args):
             r.result = "NO FAULT"
         else:
             r.result = expectation(r.name, bad)
-        lines.append("| %s | %s | %d | %d | %d | %d | %d | %d | %d | %d | %d | %s | %s |" % (
+        lines.append("| %s | %s | %d | %d | %d | %d | %d | %d | %d | %d | %d | %d | %s | %s |" % (
             r.name, ("%.0f" % r.fault_s) if r.fault_s else "-", x.keys, x.accepted,
-            x.completed, x.failed, x.duplicates, x.stuck, x.lost, x.unanswered, r.hits,
+            x.completed, x.failed, x.cancelled, x.duplicates, x.stuck, x.lost, x.unanswered, r.hits,
             "%.1f" % x.quiesce_s if x.quiesce_s is not None else "-", r.result))
     for c in checks:
         c.result = expectation(c.name, bool(c.problems))
-        lines.append("| *%s* | | | | | | | | | | | %s | %s |" % (
+        lines.append("| *%s* | | | | | | | | | | | | %s | %s |" % (
             c.name, "%.1f" % c.seconds if c.seconds is not None else "", c.result))
     for r in held:
-        lines.append("| %s | | | | | | | | | | | | held back |" % r.name)
+        lines.append("| %s | | | | | | | | | | | | | held back |" % r.name)
     table = "\n".join(lines)
     print()
     print(table)
