@@ -161,14 +161,11 @@ class Load:
             t.join()
 
     # one client
-    def _post(self, key):
-        body = json.dumps({"insuredId": key.insured, "scheduleId": key.schedule,
-                           "countryISO": key.country})
+    def _exchange(self, method, path, body=None, headers=None):
+        """One request: (status, appointmentId or None, errorCode or None, Retry-After)."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=CLIENT_TIMEOUT)
         try:
-            conn.request("POST", "/appointments", body=body,
-                         headers={"Content-Type": "application/json",
-                                  "Idempotency-Key": key.key})
+            conn.request(method, path, body=body, headers=headers or {})
             r = conn.getresponse()
             payload = r.read()
             retry_after = r.getheader("Retry-After")
@@ -184,24 +181,15 @@ class Load:
             code = doc["error"].get("errorCode")
         return r.status, aid, code, retry_after
 
+    def _post(self, key):
+        body = json.dumps({"insuredId": key.insured, "scheduleId": key.schedule,
+                           "countryISO": key.country})
+        return self._exchange("POST", "/appointments", body,
+                              {"Content-Type": "application/json", "Idempotency-Key": key.key})
+
     def _delete(self, key, aid):
-        """DELETE /appointments/{insuredId}/{aid}: (status, None, errorCode, Retry-After)."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=CLIENT_TIMEOUT)
-        try:
-            conn.request("DELETE", "/appointments/%s/%s" % (key.insured, aid))
-            r = conn.getresponse()
-            payload = r.read()
-            retry_after = r.getheader("Retry-After")
-        finally:
-            conn.close()
-        try:
-            doc = json.loads(payload) if payload else {}
-        except ValueError:
-            doc = {}
-        code = None
-        if isinstance(doc, dict) and isinstance(doc.get("error"), dict):
-            code = doc["error"].get("errorCode")
-        return r.status, None, code, retry_after
+        """DELETE /appointments/{insuredId}/{aid}, the cancel."""
+        return self._exchange("DELETE", "/appointments/%s/%s" % (key.insured, aid))
 
     def _ask(self, key, deadline, aid=None):
         """One exchange (the POST, or with aid the DELETE of that appointment), retried as
