@@ -351,5 +351,38 @@ class CancelTest(unittest.TestCase):
         self.assertEqual(item(aid)["status"]["S"], "pending")
 
 
+    def test_11_appointment_cancelled_on_the_bus(self):
+        # no rule of ours routes it: the test's own rule sends it to the test's own queue
+        events = harness.aws_client("events")
+        name = "cancel-test-%s" % D.stage
+        url = SQS.create_queue(QueueName=name)["QueueUrl"]
+        arn = SQS.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        bus = VALUES["EVENTBRIDGE_BUS_NAME"]
+        events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(
+            {"source": ["medical.appointment.pe"], "detail-type": ["Appointment Cancelled"]}))
+        events.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
+        try:
+            aid = self.completed("04101", 130)
+            code, headers, _ = cancel("04101", aid)
+            self.assertEqual(code, 202)
+            it = wait_item_status(aid, "cancelled")
+            got = harness.drain_queue(SQS, url, 1, timeout=30)
+            details = [json.loads(m["Body"])["detail"] for m in got]
+            mine = [d for d in details if d["appointmentId"] == aid]
+            self.assertEqual(len(mine), 1, details)
+            d = mine[0]
+            self.assertEqual((d["status"], d["insuredId"], d["scheduleId"], d["countryISO"]),
+                             ("CANCELLED", "04101", 130, "PE"))
+            self.assertEqual(d["cancelledAt"], it["cancelledAt"]["S"])
+            self.assertNotIn("processedAt", d)
+            # the API's requestId travels with the cancel, as with a creation
+            self.assertEqual(d["requestId"], headers["x-request-id"])
+        finally:
+            events.remove_targets(Rule=name, EventBusName=bus, Ids=["q"])
+            events.delete_rule(Name=name, EventBusName=bus)
+            SQS.delete_queue(QueueUrl=url)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
