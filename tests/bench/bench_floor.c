@@ -7,6 +7,8 @@
  *   posttx: the same with the create as the API makes it since the per-insured counters:
  *         store_put_pending, a TransactWriteItems of the item and its counters (BENCH_COUNTERS);
  *   get:  one Query of insuredId-createdAt-index, newest first, Limit 21 (a 20-item page);
+ *   getone: one consistent GetItem of the item BENCH_ID (the backend work of GET
+ *         /appointments/{insuredId}/{appointmentId});
  *   worker: ReceiveMessage (10, the queue BENCH_QUEUE_URL holds a backlog), per message the
  *         PostgreSQL booking and the PutEvents of "Appointment Processed", DeleteMessageBatch;
  *         until the queue is empty (SECONDS is then the longest it may take). ops = messages,
@@ -44,10 +46,11 @@
 #define BENCH_CLIENTS_MAX 256
 
 struct bench {
-	const char *mode;    /* "post" or "get" */
+	const char *mode;    /* the mode named on the command line */
 	const char *table;   /* appointments table */
 	const char *topic;   /* topic ARN (post) */
 	const char *insured; /* the insured listed (get) */
+	const char *id;      /* the appointment read (getone) */
 	const char *counters; /* counters table (posttx) */
 	const char *queue;   /* the country queue's URL (worker) */
 	const char *bus;     /* the event bus (worker) */
@@ -128,6 +131,20 @@ static enum rc one_get(struct bench *b, struct ddb_client *ddb, struct errbuf *e
 		rc = ddb_query_page(ddb, &q, NULL, &page, eb);
 	ddb_page_cleanup(&page);
 	json_object_put(q.values);
+	return rc;
+}
+
+static enum rc one_getone(struct bench *b, struct ddb_client *ddb, struct errbuf *eb)
+{
+	struct json_object *key = json_object_new_object(), *item = NULL;
+	enum rc rc = key != NULL ? ddb_put_s(key, "appointmentId", b->id) : RC_NOMEM;
+
+	if (rc == RC_OK)
+		rc = ddb_get_item(ddb, b->table, key, true, &item, eb);
+	if (rc == RC_OK && item == NULL)
+		rc = eb_set(eb, RC_NOTFOUND, "item %s not found", b->id);
+	json_object_put(item);
+	json_object_put(key);
 	return rc;
 }
 
@@ -252,20 +269,22 @@ static void *client(void *arg)
 		sqs_client_free(sqs);
 		goto out;
 	}
-	if (strcmp(b->mode, "get") != 0) {
+	if (b->id == NULL && strcmp(b->mode, "get") != 0) {
 		sns = sns_client_new(&b->aws, &eb);
 		if (db_conn_new(&b->db, NULL, &db, &eb) != RC_OK)
 			db = NULL;
 	}
-	if (ddb == NULL || (strcmp(b->mode, "get") != 0 && (sns == NULL || db == NULL))) {
+	if (ddb == NULL || (b->id == NULL && strcmp(b->mode, "get") != 0 &&
+			    (sns == NULL || db == NULL))) {
 		fprintf(stderr, "bench_floor: client setup failed: %s\n", eb.msg);
 		atomic_fetch_add(&b->errors, 1);
 		goto out;
 	}
 	end = now_s() + b->seconds;
 	while (now_s() < end) {
-		enum rc rc = strcmp(b->mode, "get") != 0 ? one_post(b, db, ddb, sns, &seed, &eb)
-							  : one_get(b, ddb, &eb);
+		enum rc rc = b->id != NULL ? one_getone(b, ddb, &eb)
+			     : strcmp(b->mode, "get") != 0 ? one_post(b, db, ddb, sns, &seed, &eb)
+							    : one_get(b, ddb, &eb);
 
 		if (rc == RC_OK) {
 			atomic_fetch_add(&b->ops, 1);
@@ -291,9 +310,11 @@ int main(int argc, char **argv)
 	double t0, t1;
 
 	if (argc != 4 || (strcmp(argv[1], "post") != 0 && strcmp(argv[1], "posttx") != 0 &&
-			  strcmp(argv[1], "get") != 0 && strcmp(argv[1], "worker") != 0 &&
+			  strcmp(argv[1], "get") != 0 && strcmp(argv[1], "getone") != 0 &&
+			  strcmp(argv[1], "worker") != 0 &&
 			  strcmp(argv[1], "workertx") != 0)) {
-		fprintf(stderr, "usage: bench_floor post|posttx|get|worker|workertx CLIENTS SECONDS\n");
+		fprintf(stderr, "usage: bench_floor post|posttx|get|getone|worker|workertx "
+			"CLIENTS SECONDS\n");
 		return 2;
 	}
 	b.mode = argv[1];
@@ -317,6 +338,8 @@ int main(int argc, char **argv)
 					  .dbname = need("BENCH_DB"), .user = need("RDS_USERNAME"),
 					  .password = need("RDS_PASSWORD"),
 					  .connect_timeout_ms = 2000};
+	} else if (strcmp(b.mode, "getone") == 0) {
+		b.id = need("BENCH_ID");
 	} else if (strcmp(b.mode, "get") != 0) {
 		b.topic = need("BENCH_TOPIC_ARN");
 		b.schedule = atoll(need("BENCH_SCHEDULE"));
