@@ -37,6 +37,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 import harness  # noqa: E402
+import latency  # noqa: E402
 
 HZ = os.sysconf("SC_CLK_TCK")
 BENCH = os.path.dirname(os.path.abspath(__file__))
@@ -73,10 +74,12 @@ def smaps_kib(pid):
     return out
 
 
-def wrk(port, conns, seconds, script=None, path="/"):
-    """Runs wrk; returns (requests, req/s, non-2xx)."""
+def wrk(port, conns, seconds, script=None, path="/", header=None):
+    """Runs wrk; returns (requests, req/s, non-2xx, p50 ms)."""
     threads = min(conns, 2)
     cmd = ["wrk", "-t%d" % threads, "-c%d" % conns, "-d%ds" % seconds, "--latency"]
+    if header:
+        cmd += ["-H", header]
     if script:
         cmd += ["-s", script]
     cmd.append("http://127.0.0.1:%d%s" % (port, path))
@@ -362,6 +365,32 @@ def worker_ratio(d, n, env, timeout, first):
     return done / secs, f["rps"], ftx["rps"]
 
 
+def e2e(d, args, split, moto, fauxqs, first):
+    """The hops of one appointment one by one (no daemon running), then the steady load
+    with the PE worker and the completion daemon (on moto's SQS) running."""
+    name = "medical-appointment-scheduling-appointments-pe-" + d.stage
+    topic = [t["TopicArn"] for t in harness.aws_client("sns").list_topics()["Topics"]
+             if t["TopicArn"].endswith(":" + name)][0]
+    completion = sqs_queue_url(moto, "medical-appointment-scheduling-appointments-completion-"
+                               + d.stage)
+    h = latency.hops(d, split, args.hops, first, topic, sqs_queue_url(fauxqs, name),
+                     completion, moto)
+    log("hops p50 (ms, %d of %d rounds): %s; on the path %.1f ms, of which moto %.1f ms"
+        % (h["ok"], h["rounds"], ", ".join("%s %.2f" % kv for kv in h["p50_ms"].items()),
+           h["path_ms"], h["moto_ms"]))
+    d.start("appointment-worker", "--country", "pe", env=split)
+    d.start("appointment-completion", env=split_env(d.env, moto))
+    api = Api(d, split)
+    try:
+        e = latency.steady(api.port, args.e2e_rate, args.e2e_seconds, first + args.hops, log)
+    finally:
+        api.stop()
+        for dm in reversed(d.daemons):
+            dm.stop()
+        d.daemons = []
+    return h, e
+
+
 def run(args):
     base = dict(os.environ)
     fauxqs, moto = base["APPT_FAUXQS_URL"], base["AWS_ENDPOINT_URL_SQS"]
@@ -373,7 +402,8 @@ def run(args):
     res = {"conns": conns, "post": {}, "floor_post": {}, "floor_posttx": {}, "get": {},
            "floor_get": {}, "slots": {}, "slots_deep": {},
            "cpu_ms": {}, "lat": {}}
-    seed = max(args.pipeline, args.moto_pipeline) + 3 * args.worker + 1100
+    e2e_first = 1000 + max(args.pipeline, args.moto_pipeline) + 3 * args.worker + 50
+    seed = e2e_first + args.hops + int(args.e2e_rate * args.e2e_seconds) + 50
     res["seed"] = seed
 
     def deployment(env, then_moto):
@@ -392,8 +422,9 @@ def run(args):
     try:
         api = Api(d, split)
         res["ready_ms"] = api.ready_ms
-        status, _ = post(api.port, GET_INSURED, SCHEDULE)
+        status, body = post(api.port, GET_INSURED, SCHEDULE)
         assert status == 201, status
+        one_id = json.loads(body)["appointmentId"]
         for _ in range(19):
             post(api.port, GET_INSURED, SCHEDULE)
         time.sleep(0.5)
@@ -432,6 +463,25 @@ def run(args):
             res["floor_get"][c] = f["rps"]
             log("GET c=%d: %.0f req/s (%d not 2xx); floor Query %.0f/s" % (c, rps, bad,
                                                                             f["rps"]))
+        # GET of one item (200, then 304 through If-None-Match) against a consistent GetItem
+        one = "/appointments/%s/%s" % (GET_INSURED, one_id)
+        conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=30)
+        conn.request("GET", one)
+        r = conn.getresponse()
+        r.read()
+        etag = r.getheader("ETag")
+        conn.close()
+        res.update(getone={}, floor_getone={}, getone_304={})
+        for c in conns:
+            reqs, rps, bad, _ = wrk(api.port, c, dur, None, one)
+            res["getone"][c] = rps
+            reqs, rps304, bad304, _ = wrk(api.port, c, dur, None, one, "If-None-Match: " + etag)
+            res["getone_304"][c] = rps304
+            f = floor(harness.BUILD, dict(fenv, BENCH_ID=one_id), "getone", c, dur)
+            res["floor_getone"][c] = f["rps"]
+            log("GET one item c=%d: %.0f req/s (%d not 2xx), 304: %.0f req/s (%d errors); "
+                "floor GetItem %.0f/s (%d errors)" % (c, rps, bad, rps304, bad304, f["rps"],
+                                                     f["errors"]))
         # GET /schedules (issue 16): the first page of the seeded PE slots, and a page 2 000
         # slots deep (the page walks the index: O(offset + limit); the total counts the window)
         for c in conns:
@@ -454,6 +504,14 @@ def run(args):
             secs, rate, done = pipeline(d, args.pipeline, split, split,
                                         split_env(d.env, moto), args.pipeline_timeout)
             res["pipe"] = (args.pipeline, secs, rate, done)
+        finally:
+            d.close()
+    if args.e2e_rate > 0:
+        if not args.quick:
+            fresh_stack()
+        d = deployment(split, True)
+        try:
+            res["hops"], res["e2e"] = e2e(d, args, split, moto, fauxqs, e2e_first)
         finally:
             d.close()
     if args.worker > 0:
@@ -514,6 +572,7 @@ def table(res, args):
         " / ".join("%.0f" % res["get"][k] for k in c),
         " / ".join("%.0f" % res["floor_get"][k] for k in c),
         " / ".join("%.2f" % r for r in g), "≥ 0.85", min(g) >= 0.85)
+    latency.getone_row(row, res, c)
     h = res["hot"]
     row("GET latency p50 (20 items), %d items ÷ 10 items, offset 0 / near the end by cursor"
         % h["n"], "%.2f / %.2f ms" % (h["big_ms"], h["deep_ms"]), "%.2f ms" % h["small_ms"],
@@ -546,6 +605,8 @@ def table(res, args):
             "(TransactWriteItems with the counters) as SPEC has the worker do",
             "%.1f" % w, "%.1f" % ftx, "%.2f" % (w / ftx), "(not a goal: where the gap is)",
             w / ftx >= 0.9)
+    if "e2e" in res:
+        latency.e2e_row(row, res["e2e"], res["hops"])
     row("API RSS idle / peak (MB)", "%.1f / %.1f" % (res["rss_idle_kib"] / 1024,
                                                      res["rss_peak_kib"] / 1024), "", "",
         "≤ 12 / ≤ 30", res["rss_idle_kib"] <= 12 * 1024 and res["rss_peak_kib"] <= 30 * 1024)
@@ -581,10 +642,16 @@ def main():
     ap.add_argument("--worker", type=int, default=1000, help="backlog of the worker rows")
     ap.add_argument("--hot", type=int, default=10000,
                     help="appointments of the hot insuredId of the GET latency row")
+    ap.add_argument("--e2e-rate", type=float, default=20,
+                    help="POSTs/s of the end-to-end row (0: no such row)")
+    ap.add_argument("--e2e-seconds", type=float, default=30)
+    ap.add_argument("--hops", type=int, default=100,
+                    help="rounds of the hops timed one by one (end-to-end row)")
     args = ap.parse_args()
     if args.quick:
         args.duration, args.pipeline, args.moto_pipeline, args.worker = 2, 50, 0, 50
         args.hot = 1000
+        args.e2e_rate, args.e2e_seconds, args.hops = 10, 3, 10
         args.pipeline_timeout = 60
     res = run(args)
     text = table(res, args)
