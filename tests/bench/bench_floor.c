@@ -43,6 +43,8 @@
 #include "pg/db.h"
 #include "pg/db_booking.h"
 
+#include "bench_env.h"
+
 #define BENCH_CLIENTS_MAX 256
 
 struct bench {
@@ -61,25 +63,6 @@ struct bench {
 	double seconds;
 	atomic_long ops, errors;
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static const char *need(const char *name)
-{
-	const char *v = getenv(name);
-
-	if (v == NULL || v[0] == '\0') {
-		fprintf(stderr, "bench_floor: %s is not set\n", name);
-		exit(2);
-	}
-	return v;
-}
 
 static enum rc one_post(struct bench *b, struct db_conn *db, struct ddb_client *ddb,
 			struct sns_client *sns, unsigned *seed, struct errbuf *eb)

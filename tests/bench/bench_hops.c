@@ -40,6 +40,8 @@
 #include "pg/db.h"
 #include "pg/db_booking.h"
 
+#include "bench_env.h"
+
 #define ROUNDS_MAX 10000
 #define RECEIVE_BUDGET_S 20.0
 
@@ -62,25 +64,6 @@ struct clients {
 	struct sqs_client *csqs; /* the completion queue's */
 	struct evb_client *evb;
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static const char *need(const char *name)
-{
-	const char *v = getenv(name);
-
-	if (v == NULL || v[0] == '\0') {
-		fprintf(stderr, "bench_hops: %s is not set\n", name);
-		exit(2);
-	}
-	return v;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
