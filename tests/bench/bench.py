@@ -14,6 +14,9 @@ private local stack, builds, exports the stack's environment and calls this; it:
   cursor, against one with 10;
 - runs the limit loops (tests/bench/bench_floor.c, our own clients, same concurrency):
   schedule SELECT + PutItem + Publish, and one bare Query of the same 20 items;
+- GET of one item (200, and 304 through If-None-Match) against a consistent GetItem loop;
+- end to end under steady load (tests/bench/latency.py): the backend hops of one appointment
+  timed one by one (bench_hops), then POSTs at a steady rate timed from send to completedAt;
 - times the pipeline: N appointments POSTed, then until all are `completed`, with the
   workers and completion daemon running; once on the split stack and (unless skipped) once
   with SNS/SQS on moto as the old default stack had it;
@@ -45,8 +48,11 @@ SCHEDULE = 100  # a seeded PE schedule: POSTs are checked against it, never book
 GET_INSURED = "09999"
 
 
+T0 = time.monotonic()
+
+
 def log(msg):
-    print("bench: " + msg, flush=True)
+    print("bench: [%.0f s] %s" % (time.monotonic() - T0, msg), flush=True)
 
 
 def proc_cpu_s(pid):
