@@ -183,16 +183,16 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char sql[160];
-
 	db_conn_free(T.c);
 	T.c = NULL;
 	if (T.pq != NULL)
 		PQfinish(T.pq);
 	T.pq = NULL;
 	if (T.dbname[0] != '\0') {
-		snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", T.dbname);
-		admin(sql);
+		PGconn *pq = pq_open("postgres");
+
+		itest_pg_drop_database(pq, T.dbname);
+		PQfinish(pq);
 	}
 }
 

@@ -102,7 +102,6 @@ static void setup(void)
 static void teardown(void)
 {
 	PGconn *admin;
-	char sql[160];
 
 	db_conn_free(T.c);
 	if (T.pq != NULL)
@@ -110,8 +109,7 @@ static void teardown(void)
 	if (T.dbname[0] == '\0')
 		return;
 	admin = pq_open("postgres");
-	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", T.dbname);
-	pq_do(admin, sql);
+	itest_pg_drop_database(admin, T.dbname);
 	PQfinish(admin);
 }
 

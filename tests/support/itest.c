@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/random.h>
 #include <time.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 
 #include <curl/curl.h>
 #include <json-c/json.h>
+#include <libpq-fe.h>
 
 extern char **environ;
 
@@ -316,4 +318,29 @@ void itest_ddb_table_free(struct ddb_client *ddb, const char *table)
 	ck_assert_msg(ddb_delete_table(ddb, table, &eb) == RC_OK, "%s", eb.msg);
 	ddb_client_free(ddb);
 	aws_global_cleanup();
+}
+
+void itest_pg_drop_database(struct pg_conn *admin, const char *name)
+{
+	char sql[256];
+	char why[256] = "";
+
+	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
+	for (int attempt = 0; attempt < 50; attempt++) {
+		PGresult *r = PQexec(admin, sql);
+		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+		bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+		/* 42501: a process of another role (autovacuum); 55006: still in use */
+		bool again = !ok && state != NULL &&
+			     (strcmp(state, "42501") == 0 || strcmp(state, "55006") == 0);
+
+		snprintf(why, sizeof(why), "%s", PQresultErrorMessage(r));
+		PQclear(r);
+		if (ok)
+			return;
+		if (!again)
+			break;
+		usleep(200 * 1000);
+	}
+	ck_abort_msg("%s: %s", sql, why);
 }

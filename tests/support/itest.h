@@ -157,6 +157,17 @@ struct ddb_client *itest_ddb_table_new(const char *prefix,
 /* Deletes the table, frees the client and calls aws_global_cleanup. */
 void itest_ddb_table_free(struct ddb_client *ddb, const char *table);
 
+/* ---- PostgreSQL ----------------------------------------------------------------------- */
+
+struct pg_conn; /* libpq's PGconn */
+
+/* DROP DATABASE IF EXISTS name WITH (FORCE) on admin (name: safe unquoted DDL), tried again
+ * for up to 10 s while another process holds the database that our role may not end:
+ * PostgreSQL 15 refuses to terminate an autovacuum worker for a non-superuser ("must be a
+ * member of the role whose process is being terminated"), and a large insert starts one.
+ * Aborts the test when it still fails. */
+void itest_pg_drop_database(struct pg_conn *admin, const char *name);
+
 /* ---- running -------------------------------------------------------------------------- */
 
 /* aws_global_init; false with the reason on stderr. */
