@@ -14,11 +14,16 @@ Loopback only, bounded: N (default 300) per run, 240 s at most per run.
     eval "$(bash scripts/stack.sh env)"
     APPT_BUILD_ROOT=build-test APPT_SOURCE_ROOT=. python3 tests/bench/workers.py [--n 300]
         [--workers 1,2,4] [--max-in-flight 10] [--hot-slots 5]
+
+With --pg 1,2,4,10,20,40 it measures PostgreSQL alone instead (tests/bench/bench_pg.c: the
+worker's booking transaction in a loop on that many connections, distinct slots and 5 hot
+ones), which is the per-country limit the emulators hide in the rows above.
 """
 import argparse
 import concurrent.futures
 import json
 import os
+import subprocess
 import sys
 import time
 
@@ -91,6 +96,42 @@ def run(n, k, max_in_flight, hot):
         d.close()
 
 
+def pg_alone(connections, per_run, seconds):
+    """tests/bench/bench_pg: the country's PostgreSQL alone (no emulator, no daemon), for
+    each number of connections: per_run distinct slots booked (a range of their own), then
+    5 hot slots booked for `seconds` (all but five attempts refused). Rows of dicts."""
+    exe = os.path.join(harness.BUILD, "tests", "bench", "bench_pg")
+    warm, stride = 1000, per_run + 5
+    d = harness.Deployment(seed_count=warm + stride * len(connections) + 10, countries=("PE",))
+    rows = []
+
+    def bench(mode, c, first, secs):
+        e = dict(env, BENCH_FIRST_SLOT=str(first))
+        out = subprocess.run([exe, mode, str(c), str(secs)], env=e, capture_output=True,
+                             text=True, timeout=secs + 60)
+        if out.returncode != 0:
+            raise RuntimeError("bench_pg %s %d: %s" % (mode, c, out.stderr.strip()))
+        return json.loads(out.stdout)
+
+    try:
+        env = dict(d.env, BENCH_DB="e2e_%s_pe" % d.stage, BENCH_SLOTS=str(per_run),
+                   BENCH_HOT_SLOTS="5")
+        env["BENCH_SLOTS"] = str(warm)
+        bench("distinct", 4, 100, seconds * 10)
+        env["BENCH_SLOTS"] = str(per_run)  # warm-up: caches, plans (not reported)
+        for i, c in enumerate(connections):
+            first = 100 + warm + i * stride
+            dist = bench("distinct", c, first, seconds * 10)
+            hot = bench("hot", c, first + per_run, seconds)
+            rows.append({"connections": c, "distinct_per_s": dist["rps"],
+                         "distinct_booked": dist["booked"], "hot_per_s": hot["rps"],
+                         "hot_booked": hot["booked"], "errors": dist["errors"] + hot["errors"]})
+            print(json.dumps(rows[-1]), flush=True)
+    finally:
+        d.close()
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=300)
@@ -98,7 +139,25 @@ def main():
     ap.add_argument("--max-in-flight", type=int, default=10)
     ap.add_argument("--hot-slots", type=int, default=5)
     ap.add_argument("--json", help="write the rows here too")
+    ap.add_argument("--pg", default="",
+                    help="instead: PostgreSQL alone (bench_pg) with these connection counts, "
+                         "e.g. 1,2,4,10,20,40")
+    ap.add_argument("--pg-slots", type=int, default=3000,
+                    help="distinct slots booked per connection count (--pg)")
     args = ap.parse_args()
+    if args.pg:
+        rows = pg_alone([int(x) for x in args.pg.split(",")], args.pg_slots, 3)
+        print()
+        print("| connections | distinct slots: bookings/s | one of 5 hot slots: attempts/s |")
+        print("|---|---|---|")
+        for r in rows:
+            print("| %d | %.0f (%d booked) | %.0f (%d booked, the rest refused) |" % (
+                r["connections"], r["distinct_per_s"], r["distinct_booked"], r["hot_per_s"],
+                r["hot_booked"]))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(rows, f, indent=1)
+        return
     if not 1 <= args.n <= 5000:
         sys.exit("workers.py: --n must be 1..5000")
     rows = []
