@@ -192,13 +192,15 @@ def get_latency_ms(port, path, reps):
     return times[len(times) // 2]
 
 
-def deep_cursor(port, insured):
-    """The nextCursor of the last full page of insured's list (walked 100 at a time)."""
+def deep_cursor(port, insured, n):
+    """The nextCursor of the last full page of insured's n-item list (walked 100 at a time,
+    or 20 when n < 2 000, so that a few pages come before the last)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     cursor, last = None, None
+    step = 100 if n >= 2000 else 20
     try:
         while True:
-            q = "?limit=100" + ("&cursor=" + urllib.parse.quote(cursor) if cursor else "")
+            q = "?limit=%d" % step + ("&cursor=" + urllib.parse.quote(cursor) if cursor else "")
             conn.request("GET", "/appointments/%s%s" % (insured, q))
             r = conn.getresponse()
             doc = json.loads(r.read())
@@ -225,7 +227,9 @@ def hot_insured(d, port, n, reps):
     log("hot insured: %d items written in %.1f s" % (n, time.monotonic() - t0))
     small = get_latency_ms(port, "/appointments/07777", reps)
     big = get_latency_ms(port, "/appointments/08888", reps)
-    cursor = deep_cursor(port, "08888")
+    cursor = deep_cursor(port, "08888", n)
+    if cursor is None:
+        raise RuntimeError("hot insured: no cursor before the last page of %d items" % n)
     deep = get_latency_ms(port, "/appointments/08888?cursor=" + urllib.parse.quote(cursor),
                           reps)
     log("GET latency p50: 10 items %.2f ms, %d items %.2f ms, near the end by cursor %.2f ms"
@@ -425,6 +429,7 @@ def run(args):
         return d
 
     d = deployment(split, True)
+    api = None
     try:
         api = Api(d, split)
         res["ready_ms"] = api.ready_ms
@@ -498,8 +503,9 @@ def run(args):
                 % (c, res["slots"][c], res["slots_deep"][c]))
         res["hot"] = hot_insured(d, api.port, args.hot, 30 if args.quick else 200)
         res["rss_peak_kib"] = proc_kib(api.pid, "VmHWM")
-        api.stop()
     finally:
+        if api is not None:  # also when a step fails: stopped by its pid
+            api.stop()
         d.close()
     # the pipeline on a deployment of its own, on fresh emulators: no backlog of the runs
     # above in its queues, no table of theirs in DynamoDB Local's heap
@@ -654,6 +660,8 @@ def main():
     ap.add_argument("--hops", type=int, default=100,
                     help="rounds of the hops timed one by one (end-to-end row)")
     args = ap.parse_args()
+    if args.hot < 100:
+        ap.error("--hot must be at least 100 (the cursor row reads a page near the end)")
     if args.quick:
         args.duration, args.pipeline, args.moto_pipeline, args.worker = 2, 50, 0, 50
         args.hot = 1000
