@@ -32,6 +32,7 @@ import json
 import os
 import platform
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -59,6 +60,49 @@ def proc_cpu_s(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / HZ  # utime, stime
+
+
+def stack_cpu_s():
+    """CPU seconds used so far by each emulator of the bench's stack (the pid files of
+    scripts/stack.sh in APPT_RUN_DIR), children included: PostgreSQL's backends are the
+    postmaster's children, live (utime + stime) or reaped (cutime + cstime)."""
+    run_dir = os.environ["APPT_RUN_DIR"]
+    stats = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(entry)] = fields
+    out = {}
+    for name in ("moto", "dynamodb", "fauxqs", "postgres"):
+        try:
+            with open(os.path.join(run_dir, name + ".pid")) as f:
+                pid = int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+        if pid not in stats:
+            continue
+        ticks = sum(int(x) for x in stats[pid][11:15])
+        ticks += sum(int(fl[11]) + int(fl[12]) for fl in stats.values() if int(fl[1]) == pid)
+        out[name] = ticks / HZ
+    return out
+
+
+def cpu_split(before, after, n, ours):
+    """'moto 4.1, dynamodb 2.0, ..., ours 1.2' ms of CPU per message between two
+    stack_cpu_s() readings; ours = our own process's CPU seconds over the same span."""
+    parts = ["%s %.1f" % (k, 1000 * (after[k] - before.get(k, 0)) / max(n, 1))
+             for k in after]
+    parts.append("ours %.1f" % (1000 * ours / max(n, 1)))
+    return ", ".join(parts)
+
+
+def children_cpu_s():
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
 
 
 def proc_kib(pid, key):
@@ -277,6 +321,8 @@ def pipeline(d, n, api_env, worker_env, completion_env, timeout):
     d.start("appointment-completion", env=completion_env)
     api = Api(d, api_env)
     try:
+        c0 = stack_cpu_s()
+        ours0 = sum(proc_cpu_s(p.pid) for p in [api.proc] + [dm.proc for dm in d.daemons])
         t0 = time.monotonic()
 
         def chunk(k):
@@ -298,8 +344,10 @@ def pipeline(d, n, api_env, worker_env, completion_env, timeout):
                 break
             time.sleep(0.5)
         secs = time.monotonic() - t0
-        log("pipeline: %d POSTed in %.1f s (%d refused), %d completed in %.1f s"
-            % (n, posted, bad, done, secs))
+        ours = sum(proc_cpu_s(p.pid) for p in [api.proc] + [dm.proc for dm in d.daemons])
+        log("pipeline: %d POSTed in %.1f s (%d refused), %d completed in %.1f s; CPU ms per "
+            "appointment: %s (API, worker and completion)"
+            % (n, posted, bad, done, secs, cpu_split(c0, stack_cpu_s(), done, ours - ours0)))
         return secs, done / secs, done
     finally:
         api.stop()
@@ -336,13 +384,27 @@ def backlog(d, env, n, first):
         api.stop()
 
 
-def worker_ratio(d, n, env, timeout, first):
+def empty_completion_queue(d, moto):
+    """Purges the completion queue on moto. No completion daemon runs in the worker rows, so
+    each run's events stay there, and moto's SendMessage costs O(messages in the queue)
+    (its Queue.attributes counts them on every send: a PutEvents cost moto ~5 ms of CPU
+    per event into an empty queue, ~13 ms into one holding 600-900, on 2026-12-04): without this each run would pay for the ones before it."""
+    import botocore.session
+    sqs = botocore.session.get_session().create_client(
+        "sqs", region_name=os.environ.get("AWS_REGION", "us-east-1"), endpoint_url=moto,
+        aws_access_key_id="test", aws_secret_access_key="test")
+    url = sqs.get_queue_url(QueueName="medical-appointment-scheduling-appointments-completion-"
+                            + d.stage)["QueueUrl"]
+    sqs.purge_queue(QueueUrl=url)
+
+
+def worker_ratio(d, n, env, moto, timeout, first):
     """The bare loop on a backlog of n, the same loop with the item's DynamoDB work
-    (workertx) on another n, then the worker daemon (PE) alone on a third n. Returns
-    (worker msgs/s, floor msgs/s, floor with the item's work msgs/s). The loops go first
-    and the deployment is fresh: a daemon stopped during its long poll leaves that receive
-    pending in the emulator, which then hands the next message to nobody until its
-    visibility timeout (10 s here)."""
+    (workertx) on another n, then the worker daemon (PE) alone on a third n, each starting
+    on an empty completion queue. Returns (worker msgs/s, floor msgs/s, floor with the
+    item's work msgs/s). The loops go first and the deployment is fresh: a daemon stopped
+    during its long poll leaves that receive pending in the emulator, which then hands the
+    next message to nobody until its visibility timeout (10 s here)."""
     queue = sqs_queue_url(env["AWS_ENDPOINT_URL_SQS"],
                           "medical-appointment-scheduling-appointments-pe-" + d.stage)
     fenv = dict(env, BENCH_QUEUE_URL=queue, BENCH_BUS="medical-appointment-scheduling-" + d.stage,
@@ -350,10 +412,19 @@ def worker_ratio(d, n, env, timeout, first):
                 BENCH_TABLE="medical-appointment-scheduling-appointments-" + d.stage,
                 BENCH_COUNTERS="medical-appointment-scheduling-counters-" + d.stage)
     backlog(d, env, n, first)
+    empty_completion_queue(d, moto)
+    c0, o0 = stack_cpu_s(), children_cpu_s()
     f = floor(harness.BUILD, fenv, "worker", 10, int(timeout))
+    log("bare loop, CPU ms per message: " + cpu_split(c0, stack_cpu_s(), n, children_cpu_s() - o0))
     backlog(d, env, n, first + n)
+    empty_completion_queue(d, moto)
+    c0, o0 = stack_cpu_s(), children_cpu_s()
     ftx = floor(harness.BUILD, fenv, "workertx", 10, int(timeout))
+    log("loop with the item's work, CPU ms per message: "
+        + cpu_split(c0, stack_cpu_s(), n, children_cpu_s() - o0))
     backlog(d, env, n, first + 2 * n)
+    empty_completion_queue(d, moto)
+    c0 = stack_cpu_s()
     log_path = os.path.join(d.dir, "appointment-worker-pe.log")  # harness.Daemon appends
     skip = os.path.getsize(log_path) if os.path.exists(log_path) else 0
     w = d.start("appointment-worker", "--country", "pe", env=env)
@@ -367,6 +438,8 @@ def worker_ratio(d, n, env, timeout, first):
             done = len(pat.findall(fh.read()))
         time.sleep(0.01)
     secs = time.monotonic() - t0
+    log("worker, CPU ms per message: " + cpu_split(c0, stack_cpu_s(), max(done, 1),
+                                                  proc_cpu_s(w.proc.pid)))
     w.stop()
     d.daemons = []
     log("worker: %d messages in %.1f s (%.1f/s); bare loop %.1f/s (%d errors); with the "
@@ -529,7 +602,7 @@ def run(args):
     if args.worker > 0:
         d = deployment(split, True)
         try:
-            res["worker"] = worker_ratio(d, args.worker, split, args.pipeline_timeout,
+            res["worker"] = worker_ratio(d, args.worker, split, moto, args.pipeline_timeout,
                                          1000 + args.pipeline)
         finally:
             d.close()
