@@ -1,8 +1,10 @@
 /* consumer.c — one receiver thread, N worker threads and one acker thread around a
- * mutex. The receiver only takes what free workers can start, so a message never
- * waits long enough inside the process for its visibility to matter; the acker
- * owns every SQS write (deletes, backoffs, heartbeats, releases) so workers never
- * block on SQS after their work is done. */
+ * mutex. The receiver asks for a whole batch whenever a worker is idle, so that on a
+ * backlog it makes one ReceiveMessage per batch rather than one per message: up to
+ * prefetch (min(10, N)) messages wait inside the process for a worker, and their
+ * visibility is extended like the running ones'. The acker owns every SQS write (deletes,
+ * backoffs, heartbeats, releases) so workers never block on SQS after their work is done;
+ * it gathers deletes for up to DELETE_LINGER_MS into one DeleteMessageBatch. */
 #include "run/consumer.h"
 
 #include <errno.h>
@@ -18,6 +20,8 @@
 #include "base/str.h"
 
 #define ERROR_PAUSE_MS 2000 /* after a failed receive, before the next one */
+#define DELETE_LINGER_MS 50 /* a handled message waits this long for others to share its
+			     * DeleteMessageBatch (SQS bills per request; off the path) */
 
 /* What the acker must do with a finished job. */
 enum job_action {
@@ -55,6 +59,7 @@ struct consumer {
 	struct errbuf start_eb;    /* its detail, naming the worker */
 	struct job_list pending;   /* received, not started */
 	struct job_list outbox;    /* finished, waiting for the acker */
+	uint64_t outbox_since_usec; /* monotonic time the outbox last stopped being empty */
 	struct job *active[CONSUMER_MAX_IN_FLIGHT]; /* being handled, by worker */
 	size_t n_active;
 	int workers_left;          /* workers still running */
@@ -188,12 +193,16 @@ static void *receiver_main(void *arg)
 	struct aws_error err;
 	struct errbuf eb = {{0}};
 
+	size_t prefetch = (size_t)c->o.max_in_flight < SQS_BATCH_MAX ? (size_t)c->o.max_in_flight
+								      : SQS_BATCH_MAX;
+
 	while (!atomic_load(&c->stop)) {
 		struct sqs_receive_opts ro = {0, c->o.wait_seconds, -1};
-		size_t free_slots;
+		size_t room;
 		enum rc rc;
 
 		pthread_mutex_lock(&c->lock);
+		/* held < max_in_flight: a worker is idle (and nothing is pending) */
 		while (!atomic_load(&c->stop) &&
 		       c->pending.n + c->n_active >= (size_t)c->o.max_in_flight) {
 			struct timespec ts = clk_deadline(CLOCK_REALTIME, 1000);
@@ -202,11 +211,11 @@ static void *receiver_main(void *arg)
 			/* waiting for busy workers is progress too: the watchdog must not fire */
 			atomic_store(&c->progress_usec, clk_mono_us());
 		}
-		free_slots = (size_t)c->o.max_in_flight - c->pending.n - c->n_active;
+		room = (size_t)c->o.max_in_flight + prefetch - c->pending.n - c->n_active;
 		pthread_mutex_unlock(&c->lock);
 		if (atomic_load(&c->stop))
 			break;
-		ro.max_messages = free_slots < SQS_BATCH_MAX ? (int)free_slots : SQS_BATCH_MAX;
+		ro.max_messages = room < SQS_BATCH_MAX ? (int)room : SQS_BATCH_MAX;
 		rc = c->sqs->receive(c->rx, c->o.queue_url, &ro, &got, &err);
 		atomic_store(&c->progress_usec, clk_mono_us());
 		if (rc != RC_OK) {
@@ -359,6 +368,8 @@ static void *worker_main(void *arg)
 		pthread_mutex_lock(&c->lock);
 		c->active[idx] = NULL;
 		c->n_active--;
+		if (c->outbox.head == NULL)
+			c->outbox_since_usec = clk_mono_us();
 		list_push(&c->outbox, j);
 		pthread_cond_broadcast(&c->ack_cv);
 		pthread_cond_broadcast(&c->space_cv);
@@ -440,24 +451,47 @@ static void flush_visibility(struct consumer *c, struct job **jobs, const int *v
 	}
 }
 
-/* Collects, under the lock, up to 10 active jobs due for a heartbeat. */
+/* Adds j to out when its visibility is half gone. Under the lock. */
+static void due_one(struct consumer *c, struct job *j, uint64_t now, struct job **out, int *vis,
+		    size_t *n)
+{
+	if (j != NULL && *n < SQS_BATCH_MAX &&
+	    now - j->extended_usec >= (uint64_t)c->o.visibility_timeout * 500000u) {
+		j->extended_usec = now;
+		out[*n] = j;
+		vis[*n] = c->o.visibility_timeout;
+		(*n)++;
+	}
+}
+
+/* Collects, under the lock, up to 10 jobs due for a heartbeat: running, or received and
+ * waiting for a worker (a handler stuck on a dependency keeps them waiting). Either stays
+ * the consumer's until its worker or the acker (a release on stop) is done with it. */
 static size_t due_heartbeats(struct consumer *c, struct job **out, int *vis)
 {
-	uint64_t half = (uint64_t)c->o.visibility_timeout * 500000u;
 	uint64_t now = clk_mono_us();
 	size_t n = 0;
 
-	for (int i = 0; i < c->n_workers && n < SQS_BATCH_MAX; i++) {
-		struct job *j = c->active[i];
-
-		if (j != NULL && now - j->extended_usec >= half) {
-			j->extended_usec = now;
-			out[n] = j;
-			vis[n] = c->o.visibility_timeout;
-			n++;
-		}
-	}
+	for (int i = 0; i < c->n_workers; i++)
+		due_one(c, c->active[i], now, out, vis, &n);
+	for (struct job *j = c->pending.head; j != NULL; j = j->next)
+		due_one(c, j, now, out, vis, &n);
 	return n;
+}
+
+/* Under the lock: gives a part-filled outbox up to DELETE_LINGER_MS from its first entry
+ * to fill a batch; a stop, or a due heartbeat's next round, does not wait longer. */
+static void linger(struct consumer *c)
+{
+	while (!atomic_load(&c->stop) && c->outbox.head != NULL && c->outbox.n < SQS_BATCH_MAX) {
+		uint64_t waited = clk_mono_us() - c->outbox_since_usec;
+		struct timespec ts;
+
+		if (waited >= DELETE_LINGER_MS * 1000u)
+			break;
+		ts = clk_deadline(CLOCK_REALTIME, (int)(DELETE_LINGER_MS - waited / 1000u));
+		(void)pthread_cond_timedwait(&c->ack_cv, &c->lock, &ts);
+	}
 }
 
 static void *acker_main(void *arg)
@@ -481,6 +515,7 @@ static void *acker_main(void *arg)
 
 			(void)pthread_cond_timedwait(&c->ack_cv, &c->lock, &ts);
 		}
+		linger(c);
 		while (c->outbox.head != NULL && nd < SQS_BATCH_MAX && nv < SQS_BATCH_MAX) {
 			struct job *j = list_pop(&c->outbox);
 

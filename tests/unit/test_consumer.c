@@ -37,6 +37,7 @@ struct fake_sqs {
 	size_t n_msgs, next;             /* how many; the next to deliver */
 	int receive_failures;            /* the next receives that fail */
 	int receives;                    /* receive calls */
+	int delete_calls;                /* DeleteMessageBatch calls */
 	char deleted[FAKE_MAX][16];      /* handles deleted */
 	size_t n_deleted;
 	struct fake_vis vis[FAKE_MAX * 4]; /* visibility changes, in order */
@@ -50,6 +51,8 @@ struct test_app {
 	enum consumer_verdict verdict; /* what handle answers */
 	int heartbeats;                /* handle first waits for this many heartbeats */
 	bool until_stop;               /* handle waits for the stop, then answers RETRY */
+	int sleep_ms;                  /* handle takes this long */
+	size_t beats_at_start[FAKE_MAX]; /* heartbeats message i had when its handle began */
 	enum rc poison_rc;             /* what on_poison returns */
 	int fail_thread;               /* thread_new call (1-based) that fails, 0 none */
 	atomic_int thread_calls;       /* thread_new calls */
@@ -165,6 +168,7 @@ static enum rc fake_delete(void *client, const char *url, const char *const *han
 	(void)url;
 	(void)err;
 	pthread_mutex_lock(&q->lock);
+	q->delete_calls++;
 	for (size_t i = 0; i < n && q->n_deleted < FAKE_MAX; i++)
 		snprintf(q->deleted[q->n_deleted++], sizeof(q->deleted[0]), "%s", handles[i]);
 	pthread_cond_broadcast(&q->cv);
@@ -289,6 +293,15 @@ static enum consumer_verdict t_handle(void *tctx, const struct consumer_message 
 	struct test_app *a = tctx;
 
 	atomic_fetch_add(&a->started, 1);
+	{
+		unsigned idx = 0;
+
+		if (sscanf(m->sqs->receipt_handle, "h%u", &idx) == 1 && idx < FAKE_MAX) {
+			pthread_mutex_lock(&a->q->lock);
+			a->beats_at_start[idx] = vis_count(a->q, m->sqs->receipt_handle, 1);
+			pthread_mutex_unlock(&a->q->lock);
+		}
+	}
 	if (a->heartbeats > 0) {
 		/* the consumer runs with a 1 s visibility: a heartbeat every half second */
 		struct beat_arg b = {m->sqs->receipt_handle, (size_t)a->heartbeats, 1};
@@ -296,6 +309,8 @@ static enum consumer_verdict t_handle(void *tctx, const struct consumer_message 
 		if (!wait_for(a->q, beats, &b))
 			return eb_set(reason, RC_TIMEOUT, "no heartbeat"), CONSUMER_RETRY;
 	}
+	if (a->sleep_ms > 0)
+		clk_sleep_ms(a->sleep_ms);
 	if (a->until_stop) {
 		uint64_t t0 = clk_mono_us();
 
@@ -399,6 +414,61 @@ START_TEST(test_heartbeat_extends_visibility)
 	ck_assert_uint_eq(vis_count(&q, "h0", -1), vis_count(&q, "h0", 1));
 	ck_assert(is_deleted(&q, "h0"));
 	pthread_mutex_unlock(&q.lock);
+	fake_cleanup(&q);
+}
+END_TEST
+
+/* On a backlog the receiver asks for whole batches, not one message per freed worker. */
+START_TEST(test_receives_whole_batches)
+{
+	struct fake_sqs q;
+	struct test_app a = {.q = &q, .verdict = CONSUMER_DONE, .sleep_ms = 2};
+	struct consumer *c;
+	size_t want = 40;
+
+	fake_init(&q, want, 1);
+	c = start(&a, 10);
+	ck_assert(wait_for(&q, deleted_n, &want));
+	stop(&a, c);
+	/* 40 / 10 = 4 full batches, and a few empty polls once they are gone */
+	ck_assert_msg(q.receives <= 8, "%d receives for 40 messages", q.receives);
+	fake_cleanup(&q);
+}
+END_TEST
+
+/* A message received ahead, waiting for a busy worker, keeps its visibility too. */
+START_TEST(test_waiting_message_gets_heartbeats)
+{
+	struct fake_sqs q;
+	struct test_app a = {.q = &q, .verdict = CONSUMER_DONE, .heartbeats = 2};
+	struct consumer *c;
+	size_t two = 2;
+
+	fake_init(&q, 2, 1);
+	c = start(&a, 1);
+	ck_assert(wait_for(&q, deleted_n, &two));
+	stop(&a, c);
+	/* h1 waited for the worker while h0 took its two heartbeats: it had its own meanwhile */
+	ck_assert_msg(a.beats_at_start[1] >= 1, "h1: %zu heartbeats before it started",
+		      a.beats_at_start[1]);
+	fake_cleanup(&q);
+}
+END_TEST
+
+/* Messages handled one after another share a DeleteMessageBatch. */
+START_TEST(test_deletes_share_a_call)
+{
+	struct fake_sqs q;
+	struct test_app a = {.q = &q, .verdict = CONSUMER_DONE, .sleep_ms = 2};
+	struct consumer *c;
+	size_t want = 10;
+
+	fake_init(&q, want, 1);
+	c = start(&a, 1);
+	ck_assert(wait_for(&q, deleted_n, &want));
+	stop(&a, c);
+	ck_assert_msg(q.delete_calls <= 3, "%d DeleteMessageBatch calls for 10 messages",
+		      q.delete_calls);
 	fake_cleanup(&q);
 }
 END_TEST
@@ -539,6 +609,9 @@ int main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_done_is_deleted);
 	tcase_add_test(tc, test_heartbeat_extends_visibility);
+	tcase_add_test(tc, test_receives_whole_batches);
+	tcase_add_test(tc, test_waiting_message_gets_heartbeats);
+	tcase_add_test(tc, test_deletes_share_a_call);
 	tcase_add_test(tc, test_transient_failure_backs_off);
 	tcase_add_loop_test(tc, test_poison, 0, sizeof(poison_cases) / sizeof(poison_cases[0]));
 	tcase_add_test(tc, test_stop_releases_in_flight);
