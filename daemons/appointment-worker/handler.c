@@ -31,6 +31,7 @@ struct worker {
 	const struct logger *lg;
 	struct metrics *metrics;   /* AWS calls are counted here */
 	char *password;            /* NULL: libpq's own sources (PGPASSWORD, .pgpass) */
+	struct events_batch *events; /* the threads' outcome events share PutEvents calls */
 };
 
 /* One per worker thread: its own clients and connection. */
@@ -430,7 +431,7 @@ static enum consumer_verdict handle(void *tctx, const struct consumer_message *m
 		count(t, "create_after_cancel");
 		return CONSUMER_DONE;
 	}
-	rc = events_put_outcome(t->evb, w->cfg->event_bus_name, &a, msg.request_id, msg.traceparent,
+	rc = events_put_outcome(t->evb, w->events, w->cfg->event_bus_name, &a, msg.request_id, msg.traceparent,
 				&eb);
 	if (rc != RC_OK) {
 		eb_set(reason, rc, "EventBridge: %s", eb.msg);
@@ -453,6 +454,15 @@ static enum rc on_poison(void *tctx, const struct consumer_message *m, const cha
 	return events_put_processing_error(t->evb, t->w->cfg->event_bus_name, reason, m->queue,
 					   m->sqs->message_id, m->sqs->receive_count, m->sqs->body,
 					   m->sqs->body_len, eb);
+}
+
+static void teardown(void *app)
+{
+	struct worker *w = app;
+
+	events_batch_free(w->events);
+	secret_free(w->password);
+	free(w);
 }
 
 static enum rc setup(const struct qdaemon_env *env, void **app, struct consumer_opts *co,
@@ -480,6 +490,11 @@ static enum rc setup(const struct qdaemon_env *env, void **app, struct consumer_
 		free(w);
 		return eb_set(eb, RC_INVAL, "%s: no [country %s] section", env->cfg->path, code);
 	}
+	w->events = events_batch_new();
+	if (w->events == NULL) {
+		free(w);
+		return eb_set(eb, RC_NOMEM, "out of memory");
+	}
 	if (secret_rds_password(env->cfg, env->aws, &w->password, &src, eb) == RC_OK)
 		log_info(env->lg, NULL, "PostgreSQL password from %s", secret_source_name(src));
 	else
@@ -487,15 +502,13 @@ static enum rc setup(const struct qdaemon_env *env, void **app, struct consumer_
 			     "no PostgreSQL password found; relying on libpq's own sources");
 	/* before the consumer's threads exist: no daemon keeps a password in its environment */
 	if (secret_scrub_env(&w->password) != RC_OK) {
-		secret_free(w->password);
-		free(w);
+		teardown(w);
 		return eb_set(eb, RC_NOMEM, "out of memory");
 	}
 	if (metrics_describe(env->metrics, WORKER_OUTCOMES, METRICS_COUNTER,
 			     "Messages the worker finished, by queue and outcome (processed, failed, "
 			     "cancelled, create_after_cancel)") != RC_OK) {
-		secret_free(w->password);
-		free(w);
+		teardown(w);
 		return eb_set(eb, RC_NOMEM, "out of memory");
 	}
 	*app = w;
@@ -510,13 +523,6 @@ static enum rc setup(const struct qdaemon_env *env, void **app, struct consumer_
 	return RC_OK;
 }
 
-static void teardown(void *app)
-{
-	struct worker *w = app;
-
-	secret_free(w->password);
-	free(w);
-}
 
 const struct qdaemon_app worker_app = {
 	.service = "appointment-worker",

@@ -122,7 +122,7 @@ static bool on_item(void *ud, const struct appointment *a)
 		if (rc == RC_OK)
 			rc = publish_appointment(r->cl.sns, arn, a, NULL, NULL, clk_wall_ms(), NULL, &eb);
 	} else {
-		rc = events_put_outcome(r->cl.evb, r->x.cfg->event_bus_name, a, NULL, NULL, &eb);
+		rc = events_put_outcome(r->cl.evb, NULL, r->x.cfg->event_bus_name, a, NULL, NULL, &eb);
 	}
 	if (rc == RC_OK) {
 		r->t[r->kind][ci].done++;

@@ -15,14 +15,19 @@
 #define ENVELOPE_MAX (300 * 1024) /* an SNS envelope around a <= 256 KiB message */
 #define EVENTS_MASK_DEPTH 32       /* JSON nesting the masking walks (json-c's default) */
 
-enum rc events_put(struct evb_client *evb, const char *bus, const char *source,
-		   const char *detail_type, const char *detail, struct errbuf *eb)
+/* events_put, or through batch when not NULL. */
+static enum rc put_one(struct evb_client *evb, struct events_batch *batch, const char *bus,
+		       const char *source, const char *detail_type, const char *detail,
+		       struct errbuf *eb)
 {
 	struct evb_entry e = {source, detail_type, detail, bus, time(NULL)};
 	struct evb_put_result res;
 	size_t nfailed = 0;
-	enum rc rc = evb_put_events(evb, &e, 1, &res, &nfailed, eb);
+	enum rc rc;
 
+	if (batch != NULL)
+		return events_batch_put(batch, evb, &e, eb);
+	rc = evb_put_events(evb, &e, 1, &res, &nfailed, eb);
 	if (rc != RC_OK)
 		return rc;
 	if (nfailed > 0)
@@ -31,14 +36,21 @@ enum rc events_put(struct evb_client *evb, const char *bus, const char *source,
 	return RC_OK;
 }
 
+enum rc events_put(struct evb_client *evb, const char *bus, const char *source,
+		   const char *detail_type, const char *detail, struct errbuf *eb)
+{
+	return put_one(evb, NULL, bus, source, detail_type, detail, eb);
+}
+
 /* An optional text that is not set: left out of the event. */
 static bool unset(const char *value)
 {
 	return value == NULL || value[0] == '\0';
 }
 
-enum rc events_put_outcome(struct evb_client *evb, const char *bus, const struct appointment *a,
-			   const char *request_id, const char *traceparent, struct errbuf *eb)
+enum rc events_put_outcome(struct evb_client *evb, struct events_batch *batch, const char *bus,
+			   const struct appointment *a, const char *request_id,
+			   const char *traceparent, struct errbuf *eb)
 {
 	bool failed = a->status == APPT_FAILED;
 	bool cancelled = a->status == APPT_CANCELLED;
@@ -63,7 +75,7 @@ enum rc events_put_outcome(struct evb_client *evb, const char *bus, const struct
 		 tolower((unsigned char)a->country[1]));
 	rc = jx_build_text(d, JX_COUNT(d), &text);
 	if (rc == RC_OK)
-		rc = events_put(evb, bus, source,
+		rc = put_one(evb, batch, bus, source,
 				failed ? EVENTS_TYPE_FAILED
 				       : cancelled ? EVENTS_TYPE_CANCELLED : EVENTS_TYPE_PROCESSED,
 				text, eb);

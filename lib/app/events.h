@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include "app/events_batch.h"
 #include "aws/eventbridge.h"
 #include "domain/appointment.h"
 #include "base/rc.h"
@@ -23,11 +24,13 @@ enum rc events_put(struct evb_client *evb, const char *bus, const char *source,
 		   const char *detail_type, const char *detail, struct errbuf *eb) MUSTCHECK;
 
 /* The worker's outcome event for a: processed (status "PROCESSED", processedAt), failed
- * (failureReason) or cancelled ("Appointment Cancelled", status "CANCELLED", cancelledAt). request_id and traceparent travel in the detail so the
- * completion daemon's log lines carry them (SPEC §7); either may be "" / NULL. */
-enum rc events_put_outcome(struct evb_client *evb, const char *bus, const struct appointment *a,
-			   const char *request_id, const char *traceparent,
-			   struct errbuf *eb) MUSTCHECK;
+ * (failureReason) or cancelled ("Appointment Cancelled", status "CANCELLED", cancelledAt).
+ * request_id and traceparent travel in the detail so the completion daemon's log lines
+ * carry them (SPEC §7); either may be "" / NULL. Through batch (events_batch.h) when not
+ * NULL, with the entries other threads put meanwhile; else in a call of its own. */
+enum rc events_put_outcome(struct evb_client *evb, struct events_batch *batch, const char *bus,
+			   const struct appointment *a, const char *request_id,
+			   const char *traceparent, struct errbuf *eb) MUSTCHECK;
 
 /* The "Processing Error" event: {reason, queue, messageId, receiveCount, body}; the
  * body is cut to EVENTS_BODY_MAX bytes (on a UTF-8 boundary) with insuredId masked. */

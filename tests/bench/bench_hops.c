@@ -155,7 +155,7 @@ static enum rc one_round(const struct env *e, struct clients *c, int64_t schedul
 		goto out;
 	TIMED(H_PROCESSED, store_mark_processed(c->ddb, e->table, e->counters, id, a.insured_id,
 						&a.schedule, a.processed_at, &o, eb));
-	TIMED(H_PUT_EVENTS, events_put_outcome(c->evb, e->bus, &a, NULL, NULL, eb));
+	TIMED(H_PUT_EVENTS, events_put_outcome(c->evb, NULL, e->bus, &a, NULL, NULL, eb));
 	t0 = now_s();
 	rc = receive_one(c->csqs, e->completion_url, id, &h_completion, eb);
 	t[H_EVB_SQS] = (now_s() - t0) * 1000;

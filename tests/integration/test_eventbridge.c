@@ -2,9 +2,12 @@
  * AWS_ENDPOINT_URL_EVENTBRIDGE): buses, rules, targets, and PutEvents routed through the
  * worker's rule pattern to an SQS queue (AWS_ENDPOINT_URL_SQS, which must be the same moto:
  * moto delivers only to its own queues), with a non-matching event not delivered and
- * per-entry failures. Names carry a per-run random prefix; a teardown in the parent process
+ * per-entry failures; and lib/app/events_batch: entries put while a PutEvents is held by
+ * a loopback proxy travel together in the next call, each delivered once, and an entry
+ * refused before sending fails alone. Names carry a per-run random prefix; a teardown in the parent process
  * removes whatever a failed test left. A missing or non-loopback endpoint fails the test. */
 #include <check.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,10 +15,13 @@
 
 #include <json-c/json.h>
 
+#include "app/events_batch.h"
 #include "aws/core.h"
 #include "aws/eventbridge.h"
 #include "aws/sqs.h"
 #include "aws/sqs_queues.h"
+#include "base/buf.h"
+#include "base/clock.h"
 #include "itest.h"
 
 #define PATTERN_PE                                                                             \
@@ -25,8 +31,8 @@
 static char run_prefix[32];
 
 /* The buses and queues the tests create, by suffix, for the teardown. */
-static const char *const bus_suffixes[] = {"bus", "rules", "route", "fail", NULL};
-static const char *const queue_suffixes[] = {"rules-q", "route-q", NULL};
+static const char *const bus_suffixes[] = {"bus", "rules", "route", "fail", "batch0", "batch1", NULL};
+static const char *const queue_suffixes[] = {"rules-q", "route-q", "batch0-q", "batch1-q", NULL};
 
 static struct evb_client *evb(void)
 {
@@ -359,6 +365,118 @@ START_TEST(test_put_events_failures)
 }
 END_TEST
 
+/* ---- events_batch --------------------------------------------------------------------- */
+
+#define BATCH_PUTTERS 10
+
+/* One thread's put through the batcher, on a client of its own. */
+struct batch_put {
+	pthread_t tid;
+	struct events_batch *b;
+	struct aws_config cfg;
+	struct evb_entry e;
+	char detail[96];
+	char source[EVB_SOURCE_MAX + 16];
+	enum rc rc;
+	struct errbuf eb;
+};
+
+static void *batch_put_main(void *arg)
+{
+	struct batch_put *p = arg;
+	struct evb_client *c = evb_client_new(&p->cfg, &p->eb);
+
+	p->rc = c != NULL ? events_batch_put(p->b, c, &p->e, &p->eb) : RC_NOMEM;
+	evb_client_free(c);
+	return NULL;
+}
+
+/* _i = 0: ten putters, the first held 800 ms by the proxy: the nine others queue meanwhile
+ * and share the next call; all ten delivered once. _i = 1: one of the nine has a Source
+ * over EVB_SOURCE_MAX: their call is refused before sending and redone entry by entry, so
+ * only that one fails. */
+START_TEST(test_events_batch_shares_calls)
+{
+	struct evb_client *c = evb();
+	struct sqs_client *q = sqs();
+	struct itest_env te = {{"AWS_ENDPOINT_URL_EVENTBRIDGE"}, {NULL}};
+	struct itest_proxy px;
+	struct events_batch *b = events_batch_new();
+	struct batch_put *p = calloc(BATCH_PUTTERS, sizeof(*p));
+	struct errbuf eb = {{0}};
+	struct buf ctl;
+	char bus[128], rule[64], url[SQS_URL_MAX], qarn[SQS_ARN_MAX], *body = NULL;
+	struct evb_rule r = {.pattern = PATTERN_PE};
+	struct evb_target t = {"completion", NULL};
+	const char *ids[] = {"completion"};
+	const int bad = _i == 1 ? 5 : -1;
+	unsigned long calls = 0, entries = 0;
+	size_t got;
+
+	ck_assert(b != NULL && p != NULL);
+	name_of(_i == 0 ? "batch0" : "batch1", bus, sizeof(bus));
+	snprintf(rule, sizeof(rule), "%s-batch-pe", run_prefix);
+	r.name = rule;
+	r.bus = bus;
+	CK_RC(RC_OK, evb_create_bus(c, bus, NULL, &eb));
+	CK_RC(RC_OK, evb_put_rule(c, &r, NULL, &eb));
+	make_queue(q, _i == 0 ? "batch0-q" : "batch1-q", url, qarn);
+	t.arn = qarn;
+	CK_RC(RC_OK, evb_put_targets(c, rule, bus, &t, 1, &eb));
+
+	itest_proxy_start(&px, itest_need_env("AWS_ENDPOINT_URL_EVENTBRIDGE"));
+	te.url[0] = px.url;
+	buf_init(&ctl, 1024);
+	itest_proxy_control(&px, "/__faultproxy/rules",
+			    "[{\"op\": \"PutEvents\", \"fault\": \"slow:800\", \"count\": 1, "
+			    "\"contains\": \"batch-0\"}]",
+			    &ctl);
+	for (int i = 0; i < BATCH_PUTTERS; i++) {
+		ck_assert_msg(itest_config_env(&te, &p[i].cfg, &eb), "%s", eb.msg);
+		p[i].b = b;
+		snprintf(p[i].detail, sizeof(p[i].detail), "{\"appointmentId\":\"batch-%d\"}", i);
+		if (i == bad)
+			memset(p[i].source, 's', EVB_SOURCE_MAX + 1);
+		else
+			snprintf(p[i].source, sizeof(p[i].source), "medical.appointment.pe");
+		p[i].e = (struct evb_entry){p[i].source, "Appointment Processed", p[i].detail, bus,
+					    time(NULL)};
+	}
+	/* the first call is held; the others arrive while it is in flight */
+	ck_assert_int_eq(pthread_create(&p[0].tid, NULL, batch_put_main, &p[0]), 0);
+	for (int waited = 0; itest_proxy_stat(&px, "faulted") < 1 && waited < 5000; waited += 20)
+		clk_sleep_ms(20);
+	ck_assert_int_eq(itest_proxy_stat(&px, "faulted"), 1);
+	for (int i = 1; i < BATCH_PUTTERS; i++)
+		ck_assert_int_eq(pthread_create(&p[i].tid, NULL, batch_put_main, &p[i]), 0);
+	for (int i = 0; i < BATCH_PUTTERS; i++)
+		pthread_join(p[i].tid, NULL);
+	for (int i = 0; i < BATCH_PUTTERS; i++)
+		ck_assert_msg(p[i].rc == (i == bad ? RC_INVAL : RC_OK), "putter %d: %s %s", i,
+			      rc_name(p[i].rc), p[i].eb.msg);
+	events_batch_stats(b, &calls, &entries);
+	ck_assert_msg(calls == 2 && entries == BATCH_PUTTERS, "%lu calls for %lu entries", calls,
+		      entries);
+	/* the held call and the shared one; with the bad entry, its eight neighbours alone */
+	ck_assert_int_eq(itest_proxy_stat(&px, "forwarded"), bad < 0 ? 2 : BATCH_PUTTERS - 1);
+
+	got = drain(q, url, 5, &body);
+	ck_assert_msg(got == (size_t)(bad < 0 ? BATCH_PUTTERS : BATCH_PUTTERS - 1),
+		      "%zu events delivered (first: %s)", got, body != NULL ? body : "none");
+	free(body);
+	CK_RC(RC_OK, evb_remove_targets(c, rule, bus, ids, 1, &eb));
+	CK_RC(RC_OK, evb_delete_rule(c, rule, bus, &eb));
+	CK_RC(RC_OK, evb_delete_bus(c, bus, &eb));
+	CK_SQS(sqs_delete_queue(q, url, ERR));
+	buf_cleanup(&ctl);
+	itest_proxy_stop(&px);
+	events_batch_free(b);
+	free(p);
+	sqs_client_free(q);
+	evb_client_free(c);
+}
+END_TEST
+
 /* ---- harness ------------------------------------------------------------------------- */
 
 struct rule_names {
@@ -466,6 +584,7 @@ int main(void)
 	tcase_add_test(tc, test_rules_and_targets);
 	tcase_add_test(tc, test_put_events_routed);
 	tcase_add_test(tc, test_put_events_failures);
+	tcase_add_loop_test(tc, test_events_batch_shares_calls, 0, 2);
 	suite_add_tcase(s, tc);
 	status = itest_run(s, CK_NORMAL);
 	aws_global_cleanup();
