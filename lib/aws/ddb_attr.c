@@ -489,6 +489,7 @@ enum rc ddb_get_s(struct json_object *item, const char *name, const char **out, 
 enum rc ddb_get_s_opt(struct json_object *item, const char *name, const char **out, size_t *len,
 		      struct errbuf *eb)
 {
+	struct json_object *v;
 	enum ddb_type t;
 
 	*out = NULL;
@@ -496,10 +497,12 @@ enum rc ddb_get_s_opt(struct json_object *item, const char *name, const char **o
 		*len = 0;
 	if (item_ok(item, name, eb) != RC_OK)
 		return RC_INVAL;
-	t = ddb_type_of(item, name);
+	/* one lookup of the name (the listing reads every item's attributes this way) */
+	v = ddb_attr(item, name);
+	t = v == NULL ? DDB_T_NONE : ddb_val_type(v);
 	if (t == DDB_T_NONE || t == DDB_T_NULL)
 		return RC_OK;
-	return ddb_val_get_s(ddb_attr(item, name), name, out, len, eb);
+	return ddb_val_get_s(v, name, out, len, eb);
 }
 
 enum rc ddb_get_int64(struct json_object *item, const char *name, int64_t *out,

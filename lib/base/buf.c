@@ -31,7 +31,7 @@ void buf_reset(struct buf *b)
 		b->data[0] = '\0';
 }
 
-static enum rc buf_reserve(struct buf *b, size_t extra)
+enum rc buf_reserve(struct buf *b, size_t extra)
 {
 	size_t need;
 	size_t ncap;
@@ -61,6 +61,19 @@ enum rc buf_append(struct buf *b, const void *p, size_t n)
 		return rc;
 	if (n > 0)
 		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return RC_OK;
+}
+
+enum rc buf_extend(struct buf *b, size_t n, char **p)
+{
+	enum rc rc = buf_reserve(b, n);
+
+	*p = NULL;
+	if (rc != RC_OK)
+		return rc;
+	*p = b->data + b->len;
 	b->len += n;
 	b->data[b->len] = '\0';
 	return RC_OK;

@@ -25,6 +25,13 @@ void buf_reset(struct buf *b);
 /* Appends n bytes. RC_INVAL when the cap would be exceeded (nothing appended),
  * RC_NOMEM on allocation failure. */
 enum rc buf_append(struct buf *b, const void *p, size_t n) MUSTCHECK;
+/* Makes room for n more bytes at once (later appends up to them do not reallocate); the
+ * contents do not change. RC_INVAL past the cap, RC_NOMEM. */
+enum rc buf_reserve(struct buf *b, size_t n) MUSTCHECK;
+/* Appends n bytes for the caller to fill: *p points at the first of them (valid until the
+ * next change of b; the NUL follows them). RC_INVAL / RC_NOMEM as buf_append, with nothing
+ * appended and *p NULL. */
+enum rc buf_extend(struct buf *b, size_t n, char **p) MUSTCHECK;
 /* Appends a NUL-terminated string. */
 enum rc buf_puts(struct buf *b, const char *s) MUSTCHECK;
 /* Appends printf-formatted text. */

@@ -160,6 +160,17 @@ static bool scan_string(struct jx_scan *sc, struct buf *dec, bool is_key)
 		}
 		if (c < 0x20)
 			return scan_fail(sc, JX_PERR_SYNTAX, "control character in a string");
+		if (c < 0x80 && c != '\\') {
+			/* a run of plain ASCII, taken at once */
+			const unsigned char *run = sc->p;
+
+			while (sc->p < sc->end && *sc->p >= 0x20 && *sc->p < 0x80 && *sc->p != '"' &&
+			       *sc->p != '\\')
+				sc->p++;
+			if (dec != NULL && buf_append(dec, run, (size_t)(sc->p - run)) != RC_OK)
+				return scan_nomem(sc);
+			continue;
+		}
 		if (c == '\\') {
 			unsigned long cp;
 			const char *esc;

@@ -10,6 +10,7 @@
 
 #include <json-c/json.h>
 
+#include "base/buf.h"
 #include "base/rc.h"
 
 /* Hard caps whatever the caller asks for: json-c takes an int length, and the
@@ -165,8 +166,25 @@ enum rc jx_add_members(struct json_object *obj, const struct jx_member *m,
 		       size_t n) MUSTCHECK;
 /* A new object of the n members (the caller owns it); *out NULL on failure. */
 enum rc jx_build(const struct jx_member *m, size_t n, struct json_object **out) MUSTCHECK;
-/* The object of the n members as compact text (jx_to_text) in a new heap string. */
+/* The object of the n members as compact text (jx_write) in a new heap string. RC_NOMEM
+ * (RC_INVAL past JX_TEXT_HARD_MAX bytes). */
 enum rc jx_build_text(const struct jx_member *m, size_t n, char **out) MUSTCHECK;
+
+/* Writing text without a json-c tree (base/jx_write.c): appends to b the same bytes
+ * jx_to_text prints for the object jx_build makes of the same table (json-c's compact form,
+ * its string escapes, '/' not escaped), with no allocation per member. The keys of one
+ * table must be distinct (json-c would keep a repeated key once). Each fails with RC_NOMEM,
+ * or RC_INVAL past b's cap; what was appended before a failure stays in b. */
+/* The object of the n members. */
+enum rc jx_write(struct buf *b, const struct jx_member *m, size_t n) MUSTCHECK;
+/* The n members alone, without the braces, for an object the caller opened and writes
+ * more of (an array member of its own): a comma before the first unless first. */
+enum rc jx_write_members(struct buf *b, const struct jx_member *m, size_t n,
+			 bool first) MUSTCHECK;
+/* s as a JSON string; NULL writes null. */
+enum rc jx_write_str(struct buf *b, const char *s) MUSTCHECK;
+/* v as a JSON integer. */
+enum rc jx_write_int(struct buf *b, int64_t v) MUSTCHECK;
 
 /* Serialises v compactly, without escaping '/', into a new heap string the
  * caller frees. RC_NOMEM. */

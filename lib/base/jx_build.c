@@ -1,6 +1,6 @@
-/* jx_build.c — writing JSON: the one way the project builds an object (a table of
+/* jx_build.c — building json-c trees: the one way the project builds an object (a table of
  * struct jx_member, turned into json-c in table order), the single-member adders it rests
- * on, array appends, and compact serialisation. */
+ * on, array appends, and compact serialisation (text without a tree: jx_write.c). */
 #include "base/jx.h"
 
 #include <stdlib.h>
@@ -116,18 +116,6 @@ enum rc jx_build(const struct jx_member *m, size_t n, struct json_object **out)
 	}
 	*out = o;
 	return RC_OK;
-}
-
-enum rc jx_build_text(const struct jx_member *m, size_t n, char **out)
-{
-	struct json_object *o = NULL;
-	enum rc rc = jx_build(m, n, &o);
-
-	*out = NULL;
-	if (rc == RC_OK)
-		rc = jx_to_text(o, out);
-	json_object_put(o);
-	return rc;
 }
 
 enum rc jx_to_text(struct json_object *v, char **out)

@@ -1,5 +1,6 @@
 /* appointment.c — status names, ids, JSON shapes of SPEC §3 and the SNS message
- * of SPEC §4. All JSON is built with json-c, so every string is escaped. */
+ * of SPEC §4. All JSON is written from jx_member tables (base/jx.h), so every string is
+ * escaped; the list body is written as text (jx_write) without a json-c tree. */
 #include "domain/appointment.h"
 
 #include <stdio.h>
@@ -197,24 +198,30 @@ static const char *or_null(const char *s)
 	return s[0] != '\0' ? s : NULL;
 }
 
-enum rc appt_item_jobj(const struct appointment *a, struct json_object **out)
+#define SCHED_MEMBERS 5 /* members of an item's schedule */
+#define ITEM_MEMBERS 12 /* members of an item */
+
+/* The table of one item (SPEC §3) into m, its schedule's into sched (which m points at):
+ * the one shape appt_item_jobj, appt_item_json and appt_list_json write. */
+static void item_members(const struct appointment *a, struct jx_member sched[SCHED_MEMBERS],
+                         struct jx_member m[ITEM_MEMBERS])
 {
 	const struct appt_schedule *s = &a->schedule;
-	const struct jx_member sched[] = {
+	const struct jx_member st[SCHED_MEMBERS] = {
 		{.key = "scheduleId", .type = JX_INT, .i = s->schedule_id},
 		{.key = "centerId", .type = JX_INT, .i = s->center_id},
 		{.key = "specialtyId", .type = JX_INT, .i = s->specialty_id},
 		{.key = "medicId", .type = JX_INT, .i = s->medic_id},
 		{.key = "date", .type = JX_STR, .s = s->date},
 	};
-	const struct jx_member m[] = {
+	const struct jx_member mt[ITEM_MEMBERS] = {
 		{.key = "appointmentId", .type = JX_STR, .s = a->appointment_id},
 		{.key = "insuredId", .type = JX_STR, .s = a->insured_id},
 		{.key = "countryISO", .type = JX_STR, .s = a->country},
 		{.key = "scheduleId", .type = JX_INT, .i = a->schedule_id},
 		{.key = "status", .type = JX_STR, .s = appt_status_name(a->status)},
 		{.key = "schedule", .type = JX_OBJ, .sub = a->has_schedule ? sched : NULL,
-		 .nsub = JX_COUNT(sched)},
+		 .nsub = SCHED_MEMBERS},
 		{.key = "createdAt", .type = JX_STR, .s = a->created_at},
 		{.key = "updatedAt", .type = JX_STR, .s = a->updated_at},
 		{.key = "processedAt", .type = JX_STR, .s = or_null(a->processed_at)},
@@ -224,18 +231,26 @@ enum rc appt_item_jobj(const struct appointment *a, struct json_object **out)
 		 .omit = a->status != APPT_FAILED},
 	};
 
-	return jx_build(m, JX_COUNT(m), out);
+	memcpy(sched, st, sizeof(st));
+	memcpy(m, mt, sizeof(mt));
+}
+
+enum rc appt_item_jobj(const struct appointment *a, struct json_object **out)
+{
+	struct jx_member sched[SCHED_MEMBERS];
+	struct jx_member m[ITEM_MEMBERS];
+
+	item_members(a, sched, m);
+	return jx_build(m, ITEM_MEMBERS, out);
 }
 
 enum rc appt_item_json(const struct appointment *a, char **out)
 {
-	struct json_object *o = NULL;
-	enum rc rc = appt_item_jobj(a, &o);
+	struct jx_member sched[SCHED_MEMBERS];
+	struct jx_member m[ITEM_MEMBERS];
 
-	if (rc == RC_OK)
-		rc = jx_to_text(o, out);
-	json_object_put(o);
-	return rc;
+	item_members(a, sched, m);
+	return jx_build_text(m, ITEM_MEMBERS, out);
 }
 
 /* A count as a JSON integer (size_t may exceed int64). */
@@ -244,11 +259,15 @@ static int64_t size_int(size_t v)
 	return v > INT64_MAX ? INT64_MAX : (int64_t)v;
 }
 
-enum rc appt_pagination_jobj(size_t n, const struct appt_page *pg, struct json_object **out)
+#define PAGINATION_MEMBERS 8
+
+/* The table of the "pagination" object into m. */
+static void pagination_members(size_t n, const struct appt_page *pg,
+                               struct jx_member m[PAGINATION_MEMBERS])
 {
 	size_t limit = (size_t)(pg->limit >= 1 ? pg->limit : 1);
 	size_t offset = (size_t)(pg->offset >= 0 ? pg->offset : 0);
-	const struct jx_member pagination[] = {
+	const struct jx_member pagination[PAGINATION_MEMBERS] = {
 		{.key = "count", .type = JX_INT, .i = size_int(n)},
 		{.key = "total", .type = JX_INT, .i = size_int(pg->total)},
 		{.key = "limit", .type = JX_INT, .i = size_int(limit)},
@@ -260,14 +279,28 @@ enum rc appt_pagination_jobj(size_t n, const struct appt_page *pg, struct json_o
 		{.key = "nextCursor", .type = JX_STR, .s = pg->next_cursor},
 	};
 
-	return jx_build(pagination, JX_COUNT(pagination), out);
+	memcpy(m, pagination, sizeof(pagination));
 }
 
-/* Adds what follows "appointments" in a list answer: total, pagination, filters, meta.
- * n is the number of items on this page; pg->limit is at least 1. */
-static enum rc add_page_members(struct json_object *o, size_t n, const struct appt_page *pg)
+enum rc appt_pagination_jobj(size_t n, const struct appt_page *pg, struct json_object **out)
 {
-	struct json_object *pagination = NULL;
+	struct jx_member m[PAGINATION_MEMBERS];
+
+	pagination_members(n, pg, m);
+	return jx_build(m, PAGINATION_MEMBERS, out);
+}
+
+/* Room reserved for a list body up front (an item with its schedule is ~560 bytes), so
+ * that it is written without reallocations. */
+#define LIST_HEAD_BYTES 512
+#define LIST_ITEM_BYTES 640
+
+enum rc appt_list_json(const struct appointment *items, size_t n, const struct appt_page *pg,
+                       char **out)
+{
+	struct jx_member pagination[PAGINATION_MEMBERS];
+	struct jx_member sched[SCHED_MEMBERS];
+	struct jx_member item[ITEM_MEMBERS];
 	const struct jx_member filters[] = {
 		{.key = "status", .type = JX_STR, .s = pg->status},
 		{.key = "startDate", .type = JX_STR, .s = pg->start_date},
@@ -279,54 +312,46 @@ static enum rc add_page_members(struct json_object *o, size_t n, const struct ap
 		{.key = "filterApplied", .type = JX_BOOL,
 		 .b = pg->status != NULL || pg->start_date != NULL || pg->end_date != NULL},
 	};
-	enum rc rc = appt_pagination_jobj(n, pg, &pagination);
-	const struct jx_member m[] = {
+	const struct jx_member rest[] = {
 		{.key = "total", .type = JX_INT, .i = size_int(pg->total)},
-		{.key = "pagination", .type = JX_VAL, .v = pagination},
+		{.key = "pagination", .type = JX_OBJ, .sub = pagination, .nsub = PAGINATION_MEMBERS},
 		{.key = "filters", .type = JX_OBJ, .sub = filters, .nsub = JX_COUNT(filters)},
 		{.key = "meta", .type = JX_OBJ, .sub = meta, .nsub = JX_COUNT(meta)},
 	};
-
-	if (rc == RC_OK)
-		rc = jx_add_members(o, m, JX_COUNT(m));
-	json_object_put(pagination);
-	return rc;
-}
-
-enum rc appt_list_json(const struct appointment *items, size_t n, const struct appt_page *pg,
-                       char **out)
-{
-	struct json_object *o = NULL;
-	struct json_object *arr = NULL;
-	struct json_object *sub = NULL;
-	enum rc rc = RC_OK;
+	struct buf b;
+	enum rc rc;
 
 	*out = NULL;
 	if (pg->limit < 1 || pg->offset < 0)
 		return RC_INVAL;
-	o = json_object_new_object();
-	arr = json_object_new_array_ext((int)(n < 1024 ? n : 1024));
-	if (o == NULL || arr == NULL) {
-		rc = RC_NOMEM;
-		goto out;
-	}
+	pagination_members(n, pg, pagination);
+	/* {"appointments":[items],"total":..,"pagination":..,"filters":..,"meta":..}: the same
+	 * bytes as json-c printing the tree of these tables */
+	buf_init(&b, JX_TEXT_HARD_MAX);
+	rc = buf_reserve(&b, LIST_HEAD_BYTES + (n < 1024 ? n : 1024) * LIST_ITEM_BYTES);
+	if (rc == RC_OK)
+		rc = buf_append(&b, "{\"appointments\":[", 17);
 	for (size_t i = 0; i < n && rc == RC_OK; i++) {
-		rc = appt_item_jobj(&items[i], &sub);
+		if (i > 0)
+			rc = buf_append(&b, ",", 1);
+		item_members(&items[i], sched, item);
 		if (rc == RC_OK)
-			rc = jx_append(arr, sub);
-		sub = NULL;
+			rc = jx_write(&b, item, ITEM_MEMBERS);
 	}
+	if (rc == RC_OK)
+		rc = buf_append(&b, "]", 1);
+	if (rc == RC_OK)
+		rc = jx_write_members(&b, rest, JX_COUNT(rest), false);
+	if (rc == RC_OK)
+		rc = buf_append(&b, "}", 1);
 	if (rc == RC_OK) {
-		rc = jx_add_obj(o, "appointments", arr);
-		arr = NULL;
+		*out = buf_take(&b);
+		if (*out == NULL)
+			rc = RC_NOMEM;
 	}
-	if (rc == RC_OK)
-		rc = add_page_members(o, n, pg);
-	if (rc == RC_OK)
-		rc = jx_to_text(o, out);
-out:
-	json_object_put(arr);
-	json_object_put(o);
+	buf_cleanup(&b);
+	if (rc == RC_INVAL)
+		rc = RC_NOMEM; /* a body past JX_TEXT_HARD_MAX: not the caller's input */
 	return rc;
 }
 

@@ -1,4 +1,4 @@
-/* test_buf.c — bounded buffer: caps, growth, take. */
+/* test_buf.c — bounded buffer: caps, growth, room filled in place, take. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +46,32 @@ START_TEST(test_take_and_reset)
 }
 END_TEST
 
+/* Room appended for the caller to fill: in place, NUL after it, bounded by the cap. */
+START_TEST(test_extend)
+{
+	struct buf b;
+	char *p = NULL;
+
+	buf_init(&b, 8);
+	ck_assert_int_eq(buf_puts(&b, "ab"), RC_OK);
+	ck_assert_int_eq(buf_extend(&b, 3, &p), RC_OK);
+	ck_assert_ptr_eq(p, b.data + 2);
+	memcpy(p, "cde", 3);
+	ck_assert_str_eq(buf_str(&b), "abcde");
+	ck_assert_int_eq(buf_extend(&b, 4, &p), RC_INVAL);
+	ck_assert_ptr_null(p);
+	ck_assert_str_eq(buf_str(&b), "abcde");
+	ck_assert_int_eq(buf_extend(&b, 0, &p), RC_OK);
+	ck_assert_uint_eq(b.len, 5);
+	buf_cleanup(&b);
+	buf_init(&b, 1 << 20);
+	ck_assert_int_eq(buf_extend(&b, 1000, &p), RC_OK);
+	memset(p, 'x', 1000);
+	ck_assert_uint_eq(strlen(buf_str(&b)), 1000);
+	buf_cleanup(&b);
+}
+END_TEST
+
 START_TEST(test_rc_helpers)
 {
 	struct errbuf eb = {{0}};
@@ -67,6 +93,7 @@ int main(void)
 
 	tcase_add_test(tc, test_append_and_cap);
 	tcase_add_test(tc, test_take_and_reset);
+	tcase_add_test(tc, test_extend);
 	tcase_add_test(tc, test_rc_helpers);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -371,6 +371,98 @@ START_TEST(test_list_exact)
 }
 END_TEST
 
+/* The list body as the json-c tree of the same shape prints it (how appt_list_json made it
+ * before it wrote the text itself): the oracle of test_list_same_as_tree. */
+static char *list_by_tree(const struct appointment *items, size_t n, const struct appt_page *pg)
+{
+	struct json_object *arr = json_object_new_array();
+	struct json_object *pagination = NULL;
+	struct json_object *o = NULL;
+	char *text = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *it = NULL;
+
+		ck_assert_int_eq(appt_item_jobj(&items[i], &it), RC_OK);
+		ck_assert_int_eq(jx_append(arr, it), RC_OK);
+	}
+	ck_assert_int_eq(appt_pagination_jobj(n, pg, &pagination), RC_OK);
+	{
+		const struct jx_member filters[] = {
+			{.key = "status", .type = JX_STR, .s = pg->status},
+			{.key = "startDate", .type = JX_STR, .s = pg->start_date},
+			{.key = "endDate", .type = JX_STR, .s = pg->end_date},
+		};
+		const struct jx_member meta[] = {
+			{.key = "totalAvailable", .type = JX_INT, .i = (int64_t)pg->total_available},
+			{.key = "totalFiltered", .type = JX_INT, .i = (int64_t)pg->total},
+			{.key = "filterApplied", .type = JX_BOOL,
+			 .b = pg->status != NULL || pg->start_date != NULL || pg->end_date != NULL},
+		};
+		const struct jx_member m[] = {
+			{.key = "appointments", .type = JX_VAL, .v = arr},
+			{.key = "total", .type = JX_INT, .i = (int64_t)pg->total},
+			{.key = "pagination", .type = JX_VAL, .v = pagination},
+			{.key = "filters", .type = JX_OBJ, .sub = filters, .nsub = JX_COUNT(filters)},
+			{.key = "meta", .type = JX_OBJ, .sub = meta, .nsub = JX_COUNT(meta)},
+		};
+
+		ck_assert_int_eq(jx_build(m, JX_COUNT(m), &o), RC_OK);
+	}
+	ck_assert_int_eq(jx_to_text(o, &text), RC_OK);
+	json_object_put(o);
+	json_object_put(pagination);
+	json_object_put(arr);
+	return text;
+}
+
+/* The written list body is the tree's to the byte: items of every status, with and without
+ * a schedule, a failureReason that needs every kind of escape, filters and a cursor. */
+START_TEST(test_list_same_as_tree)
+{
+	struct appointment items[6];
+	struct appt_page pages[] = {
+		{.total = 6, .total_available = 6, .limit = 20},
+		{.total = 61, .total_available = 99, .limit = 6, .offset = 12, .more = true,
+		 .next_cursor = "18.1767261200000.abc", .status = "failed",
+		 .start_date = "2026-01-01T00:00:00.000Z", .end_date = "2027-01-01T00:00:00.000Z"},
+	};
+	const char *written = NULL;
+
+	for (size_t i = 0; i < 6; i++)
+		make_pending(&items[i]);
+	items[1].status = APPT_PROCESSED;
+	items[1].has_schedule = true;
+	items[1].schedule = (struct appt_schedule){100, 4, 7, 12, "2026-12-01T09:30:00.000Z"};
+	snprintf(items[1].processed_at, sizeof(items[1].processed_at), "%s",
+		 "2026-11-25T13:45:27.000Z");
+	items[2] = items[1];
+	items[2].status = APPT_COMPLETED;
+	snprintf(items[2].completed_at, sizeof(items[2].completed_at), "%s",
+		 "2026-11-25T13:45:28.000Z");
+	items[3].status = APPT_FAILED;
+	snprintf(items[3].failure_reason, sizeof(items[3].failure_reason), "%s",
+		 "a\"b\\c/d\n\r\t\b\f\x01\x1f\x7f\xc3\xa9");
+	items[4].status = APPT_CANCELLED;
+	snprintf(items[4].cancelled_at, sizeof(items[4].cancelled_at), "%s",
+		 "2026-11-25T13:45:29.000Z");
+	items[5].status = APPT_FAILED; /* an empty failureReason */
+	for (size_t k = 0; k < sizeof(pages) / sizeof(pages[0]); k++) {
+		for (size_t n = 0; n <= 6; n++) {
+			char *text = NULL;
+			char *tree = list_by_tree(items, n, &pages[k]);
+
+			ck_assert_int_eq(appt_list_json(items, n, &pages[k], &text), RC_OK);
+			ck_assert_str_eq(text, tree);
+			written = strstr(text, "\\u0001");
+			ck_assert(n < 4 || written != NULL);
+			free(text);
+			free(tree);
+		}
+	}
+}
+END_TEST
+
 #define TP "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 START_TEST(test_msg_roundtrip)
@@ -538,6 +630,7 @@ int main(void)
 	tcase_add_test(tc, test_wait);
 	tcase_add_loop_test(tc, test_list_pagination, 0, sizeof(page_cases) / sizeof(page_cases[0]));
 	tcase_add_test(tc, test_list_exact);
+	tcase_add_test(tc, test_list_same_as_tree);
 	tcase_add_test(tc, test_msg_roundtrip);
 	tcase_add_loop_test(tc, test_msg_decode, 0, sizeof(msg_cases) / sizeof(msg_cases[0]));
 	tcase_add_test(tc, test_msg_too_big);
