@@ -1,8 +1,7 @@
-/* client.c — the transport: one CURL handle per client, SigV4 signing of our own (aws/sigv4:
- * POST to "/", the headers set here, the day's signing key kept; libcurl 7.88's
- * CURLOPT_AWS_SIGV4 derived the key and hex-printed every digest anew on each request),
- * bounded retries with full-jitter backoff, abort on shutdown, and the observer that counts
- * calls. */
+/* client.c — the transport: one CURL handle per client, SigV4 signing through
+ * CURLOPT_AWS_SIGV4 inside the subset libcurl 7.88 gets right (POST to "/", distinct headers,
+ * curl's own clock), bounded retries with full-jitter backoff, abort on shutdown, and the
+ * observer that counts calls. */
 #include "aws/core.h"
 #include "aws/core_priv.h"
 #include "base/backoff.h"
@@ -28,8 +27,8 @@
 #define MIN_ATTEMPT_MS 200L
 /* Abortable sleeps and transfers look at the abort flag this often. */
 #define ABORT_POLL_MS 50L
-/* curl waits this long for "100 Continue" before sending a body over 1 MiB anyway (the Expect
- * header is left as curl sends it: it is not one of the signed headers). */
+/* curl waits this long for "100 Continue" before sending a body over 1 MiB anyway; we may
+ * not strip the Expect header (7.88 would sign a header it does not send). */
 #define EXPECT_100_TIMEOUT_MS 200L
 #define CTYPE_MAX 128         /* a caller's Content-Type value */
 
@@ -111,14 +110,7 @@ struct aws_client *aws_client_new(const struct aws_config *cfg, enum aws_service
 	c->cfg = *cfg;
 	c->svc = svc;
 	rng_init(&c->rng, c);
-	if (sigv4_host(cfg->endpoint[svc], c->host, sizeof(c->host)) != RC_OK) {
-		eb_set(eb, RC_INVAL, "aws_client_new: no host in the endpoint %s", cfg->endpoint[svc]);
-		goto out;
-	}
-	if (sigv4_init(&c->signer) != RC_OK) {
-		eb_set(eb, RC_NOMEM, "out of memory creating an AWS client (SHA-256)");
-		goto out;
-	}
+	snprintf(c->sigv4, sizeof(c->sigv4), "aws:amz:%s:%s", cfg->region, aws_svc_table[svc].signing);
 	snprintf(c->url, sizeof(c->url), "%s/", cfg->endpoint[svc]);
 	c->curl = curl_easy_init();
 	if (c->curl == NULL) {
@@ -153,7 +145,6 @@ void aws_client_free(struct aws_client *c)
 		return;
 	if (c->curl != NULL)
 		curl_easy_cleanup(c->curl);
-	sigv4_cleanup(&c->signer); /* a calloc'd client's zeroed signer too */
 	explicit_bzero(c, sizeof(*c));
 	free(c);
 }
@@ -208,45 +199,17 @@ static bool sleep_ms(const struct aws_client *c, long ms)
 	return !aborted(c);
 }
 
-/* Appends the header line "name: value" to *hl through line (line_size bytes). */
-static CURLcode add_header(struct curl_slist **hl, char *line, size_t line_size,
-			   const char *name, const char *value)
-{
-	struct curl_slist *tmp;
-	int n = snprintf(line, line_size, "%s: %s", name, value);
-
-	if (n < 0 || (size_t)n >= line_size)
-		return CURLE_BAD_FUNCTION_ARGUMENT;
-	tmp = curl_slist_append(*hl, line);
-	if (tmp == NULL)
-		return CURLE_OUT_OF_MEMORY;
-	*hl = tmp;
-	return CURLE_OK;
-}
-
-/* Sends one request, signed (aws/sigv4) over exactly the headers set here: Content-Type,
- * X-Amz-Target (JSON services), X-Amz-Security-Token (temporary credentials), Host and
- * X-Amz-Date. Returns curl's code; *status is the HTTP status or 0. */
+/* Sends one signed request. Returns curl's code; *status is the HTTP status or 0. */
 static CURLcode perform_once(struct aws_client *c, const struct aws_creds *cr,
 			     const char *target, const char *ctype, const char *body, size_t len,
 			     long timeout_ms, long connect_ms, struct aws_response *out,
 			     long *status)
 {
-	const char *prefix = aws_svc_table[c->svc].target_prefix;
 	struct curl_slist *hl = NULL;
-	char line[AWS_TOKEN_MAX + 64];
-	char target_v[AWS_OP_MAX + 64];
-	char amz_date[SIGV4_DATE_SIZE];
-	char auth[SIGV4_AUTH_MAX];
-	struct sigv4_req sr = {
-		.access_key = cr->access_key_id, .secret = cr->secret_access_key,
-		.token = cr->session_token, .region = c->cfg.region,
-		.service = aws_svc_table[c->svc].signing, .host = c->host, .ctype = ctype,
-		.target = prefix != NULL ? target_v : NULL, .body = body, .len = body != NULL ? len : 0,
-		.now = time(NULL),
-	};
+	struct curl_slist *tmp;
+	char *line = NULL;
 	CURLcode cc = CURLE_OK;
-	enum rc rc;
+	size_t tlen = strlen(cr->session_token);
 
 	*status = 0;
 	memset(&c->hc, 0, sizeof(c->hc));
@@ -255,31 +218,46 @@ static CURLcode perform_once(struct aws_client *c, const struct aws_creds *cr,
 	c->sink.buf = &out->body;
 	c->sink.too_large = false;
 
-	if (prefix != NULL)
-		snprintf(target_v, sizeof(target_v), "%s.%s", prefix, target);
-	rc = sigv4_sign(&c->signer, &sr, amz_date, auth, sizeof(auth));
-	if (rc != RC_OK) {
-		cc = rc == RC_NOMEM ? CURLE_OUT_OF_MEMORY : CURLE_BAD_FUNCTION_ARGUMENT;
-		snprintf(c->curl_err, sizeof(c->curl_err), "signing the request failed (%s)",
-			 rc_name(rc));
+	/* Only distinct, non-empty header names (curl 7.88 signs others wrongly). */
+	line = malloc(tlen + AWS_OP_MAX + 256);
+	if (line == NULL) {
+		cc = CURLE_OUT_OF_MEMORY;
 		goto out;
 	}
-	/* Only distinct, non-empty header names, each signed. */
-	cc = add_header(&hl, line, sizeof(line), "Content-Type", ctype);
-	if (cc == CURLE_OK && prefix != NULL)
-		cc = add_header(&hl, line, sizeof(line), "X-Amz-Target", target_v);
-	if (cc == CURLE_OK && cr->session_token[0] != '\0')
-		cc = add_header(&hl, line, sizeof(line), "X-Amz-Security-Token", cr->session_token);
-	if (cc == CURLE_OK)
-		cc = add_header(&hl, line, sizeof(line), "Host", c->host);
-	if (cc == CURLE_OK)
-		cc = add_header(&hl, line, sizeof(line), "X-Amz-Date", amz_date);
-	if (cc == CURLE_OK)
-		cc = add_header(&hl, line, sizeof(line), "Authorization", auth);
-	if (cc != CURLE_OK)
+	snprintf(line, tlen + AWS_OP_MAX + 256, "Content-Type: %s", ctype);
+	tmp = curl_slist_append(hl, line);
+	if (tmp == NULL) {
+		cc = CURLE_OUT_OF_MEMORY;
 		goto out;
+	}
+	hl = tmp;
+	if (aws_svc_table[c->svc].target_prefix != NULL) {
+		snprintf(line, tlen + AWS_OP_MAX + 256, "X-Amz-Target: %s.%s",
+			 aws_svc_table[c->svc].target_prefix, target);
+		tmp = curl_slist_append(hl, line);
+		if (tmp == NULL) {
+			cc = CURLE_OUT_OF_MEMORY;
+			goto out;
+		}
+		hl = tmp;
+	}
+	if (tlen > 0) {
+		/* curl signs it like any header we set; it does not add it itself. */
+		snprintf(line, tlen + AWS_OP_MAX + 256, "X-Amz-Security-Token: %s",
+			 cr->session_token);
+		tmp = curl_slist_append(hl, line);
+		if (tmp == NULL) {
+			cc = CURLE_OUT_OF_MEMORY;
+			goto out;
+		}
+		hl = tmp;
+	}
 
 	curl_easy_setopt(c->curl, CURLOPT_URL, c->url);
+	/* Set on every request: duphandle drops it, and a region change must not linger. */
+	curl_easy_setopt(c->curl, CURLOPT_AWS_SIGV4, c->sigv4);
+	curl_easy_setopt(c->curl, CURLOPT_USERNAME, cr->access_key_id);
+	curl_easy_setopt(c->curl, CURLOPT_PASSWORD, cr->secret_access_key);
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, hl);
 	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body != NULL ? body : "");
 	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body != NULL ? len : 0));
@@ -298,8 +276,11 @@ static CURLcode perform_once(struct aws_client *c, const struct aws_creds *cr,
 out:
 	/* The handle keeps a pointer to the list until the next perform: clear it first. */
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(c->curl, CURLOPT_PASSWORD, "");
 	curl_slist_free_all(hl);
-	explicit_bzero(line, sizeof(line));
+	if (line != NULL)
+		explicit_bzero(line, tlen + AWS_OP_MAX + 256);
+	free(line);
 	return cc;
 }
 

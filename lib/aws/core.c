@@ -1,7 +1,7 @@
 /* core.c — the hub of the AWS request core: the per-service table, library setup and the
  * small helpers the other files share. The core is split by concern: config.c (region,
  * endpoints, the credentials chain), errors.c (error answers and their mapping to enum rc),
- * imds.c (IMDSv2 credentials), client.c (transport: SigV4 of sigv4.c, retries
+ * imds.c (IMDSv2 credentials), client.c (transport: SigV4 through CURLOPT_AWS_SIGV4, retries
  * with full-jitter backoff), service.c (the base the service modules build on). */
 #include "aws/core.h"
 #include "aws/core_priv.h"

@@ -9,7 +9,6 @@
 #include <stdint.h>
 
 #include "aws/core.h"
-#include "aws/sigv4.h"
 #include "base/rng.h"
 
 struct json_object;
@@ -51,8 +50,7 @@ struct aws_client {
 	void *observe_ud;
 	struct aws_creds imds;        /* IMDS credentials, valid when imds_valid */
 	bool imds_valid;              /* imds holds credentials fetched earlier */
-	struct sigv4 signer;          /* signs every request; keeps the day's signing key */
-	char host[AWS_URL_MAX];       /* the Host header of the endpoint (signed) */
+	char sigv4[AWS_REGION_MAX + 32]; /* "aws:amz:<region>:<service>" */
 	char url[AWS_URL_MAX + 1];    /* endpoint + "/" */
 	char curl_err[CURL_ERROR_SIZE]; /* curl's message for the last failure */
 	struct hdr_capture hc;        /* headers of the last answer */
