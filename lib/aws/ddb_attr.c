@@ -327,27 +327,39 @@ static const char *single_tag(struct json_object *val, struct json_object **inne
 	return json_object_iter_peek_name(&it);
 }
 
+/* The type of an attribute value, with *inner what its tag holds (NULL for DDB_T_OTHER):
+ * one look at the value for both. */
+static enum ddb_type val_type(struct json_object *val, struct json_object **inner)
+{
+	const char *tag = single_tag(val, inner);
+	struct json_object *in = *inner;
+	enum ddb_type t = DDB_T_OTHER;
+
+	if (tag == NULL)
+		t = DDB_T_OTHER;
+	else if (strcmp(tag, "S") == 0 && json_object_is_type(in, json_type_string))
+		t = DDB_T_S;
+	else if (strcmp(tag, "N") == 0 && json_object_is_type(in, json_type_string))
+		t = DDB_T_N;
+	else if (strcmp(tag, "BOOL") == 0 && json_object_is_type(in, json_type_boolean))
+		t = DDB_T_BOOL;
+	else if (strcmp(tag, "NULL") == 0 && json_object_is_type(in, json_type_boolean) &&
+		 json_object_get_boolean(in))
+		t = DDB_T_NULL;
+	else if (strcmp(tag, "M") == 0 && json_object_is_type(in, json_type_object))
+		t = DDB_T_M;
+	else if (strcmp(tag, "L") == 0 && json_object_is_type(in, json_type_array))
+		t = DDB_T_L;
+	if (t == DDB_T_OTHER)
+		*inner = NULL;
+	return t;
+}
+
 enum ddb_type ddb_val_type(struct json_object *val)
 {
 	struct json_object *in = NULL;
-	const char *tag = single_tag(val, &in);
 
-	if (tag == NULL)
-		return DDB_T_OTHER;
-	if (strcmp(tag, "S") == 0 && json_object_is_type(in, json_type_string))
-		return DDB_T_S;
-	if (strcmp(tag, "N") == 0 && json_object_is_type(in, json_type_string))
-		return DDB_T_N;
-	if (strcmp(tag, "BOOL") == 0 && json_object_is_type(in, json_type_boolean))
-		return DDB_T_BOOL;
-	if (strcmp(tag, "NULL") == 0 && json_object_is_type(in, json_type_boolean) &&
-	    json_object_get_boolean(in))
-		return DDB_T_NULL;
-	if (strcmp(tag, "M") == 0 && json_object_is_type(in, json_type_object))
-		return DDB_T_M;
-	if (strcmp(tag, "L") == 0 && json_object_is_type(in, json_type_array))
-		return DDB_T_L;
-	return DDB_T_OTHER;
+	return val_type(val, &in);
 }
 
 /* The inner value of val when it has type want; else RC_INVAL naming what. */
@@ -359,11 +371,12 @@ static enum rc expect(struct json_object *val, const char *what, enum ddb_type w
 	*inner = NULL;
 	if (val == NULL)
 		return eb_set(eb, RC_INVAL, "attribute %s is missing", what);
-	got = ddb_val_type(val);
-	if (got != want)
+	got = val_type(val, inner);
+	if (got != want) {
+		*inner = NULL;
 		return eb_set(eb, RC_INVAL, "attribute %s is %s, expected %s", what,
 			      ddb_type_name(got), ddb_type_name(want));
-	(void)single_tag(val, inner);
+	}
 	return RC_OK;
 }
 
@@ -490,6 +503,7 @@ enum rc ddb_get_s_opt(struct json_object *item, const char *name, const char **o
 		      struct errbuf *eb)
 {
 	struct json_object *v;
+	struct json_object *in = NULL;
 	enum ddb_type t;
 
 	*out = NULL;
@@ -497,12 +511,21 @@ enum rc ddb_get_s_opt(struct json_object *item, const char *name, const char **o
 		*len = 0;
 	if (item_ok(item, name, eb) != RC_OK)
 		return RC_INVAL;
-	/* one lookup of the name (the listing reads every item's attributes this way) */
+	/* one lookup of the name and one look at its value (the listing reads every item's
+	 * attributes this way) */
 	v = ddb_attr(item, name);
-	t = v == NULL ? DDB_T_NONE : ddb_val_type(v);
-	if (t == DDB_T_NONE || t == DDB_T_NULL)
+	if (v == NULL)
 		return RC_OK;
-	return ddb_val_get_s(v, name, out, len, eb);
+	t = val_type(v, &in);
+	if (t == DDB_T_NULL)
+		return RC_OK;
+	if (t != DDB_T_S)
+		return eb_set(eb, RC_INVAL, "attribute %s is %s, expected %s", name,
+			      ddb_type_name(t), ddb_type_name(DDB_T_S));
+	*out = json_object_get_string(in);
+	if (len != NULL)
+		*len = (size_t)json_object_get_string_len(in);
+	return RC_OK;
 }
 
 enum rc ddb_get_int64(struct json_object *item, const char *name, int64_t *out,

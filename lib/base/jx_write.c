@@ -30,10 +30,12 @@ static const char *short_escape(unsigned char c)
 	}
 }
 
-static bool needs_escape(unsigned char c)
-{
-	return c < 0x20 || c == '"' || c == '\\';
-}
+/* Bytes an escape adds to a byte: 1 for the two-character escapes, 5 for \u00xx. */
+static const unsigned char extra[256] = {
+	5, 5, 5, 5, 5, 5, 5, 5, 1, 1, 1, 5, 1, 1, 5, 5, /* \b \t \n \f \r: two characters */
+	5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5,
+	['"'] = 1, ['\\'] = 1,
+};
 
 /* Bytes of s (*len of them) once escaped, without the quotes. */
 static size_t escaped_len(const unsigned char *s, size_t *len)
@@ -42,8 +44,7 @@ static size_t escaped_len(const unsigned char *s, size_t *len)
 	size_t k = 0;
 
 	for (; s[k] != '\0'; k++)
-		if (needs_escape(s[k]))
-			n += short_escape(s[k]) != NULL ? 1 : 5;
+		n += extra[s[k]];
 	*len = k;
 	return k + n;
 }
@@ -56,7 +57,7 @@ static char *put_escaped(char *dst, const unsigned char *s, size_t len)
 	for (size_t k = 0; k < len; k++) {
 		const char *esc;
 
-		if (!needs_escape(s[k])) {
+		if (extra[s[k]] == 0) {
 			*dst++ = (char)s[k];
 			continue;
 		}
