@@ -140,8 +140,9 @@ enum jx_type {
 	JX_INT,  /* i */
 	JX_BOOL, /* b */
 	JX_OBJ,  /* the nested object of the members sub[0..nsub); sub NULL writes JSON null */
-	JX_VAL,  /* v: an existing json-c value (borrowed: the object takes a new reference);
-		  * NULL writes JSON null */
+	JX_VAL,  /* v: an existing json-c value (borrowed: the object takes a new reference;
+		  * jx_write prints it with json-c, which keeps that text in v, so v must not
+		  * be printed by another thread at the same time); NULL writes JSON null */
 };
 
 /* One member of an object to build; everything is borrowed for the call. */
