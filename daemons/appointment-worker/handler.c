@@ -431,8 +431,8 @@ static enum consumer_verdict handle(void *tctx, const struct consumer_message *m
 		count(t, "create_after_cancel");
 		return CONSUMER_DONE;
 	}
-	rc = events_put_outcome(t->evb, w->events, w->cfg->event_bus_name, &a, msg.request_id, msg.traceparent,
-				&eb);
+	rc = events_put_outcome(t->evb, w->events, w->cfg->event_bus_name, &a, msg.request_id,
+				msg.traceparent, &eb);
 	if (rc != RC_OK) {
 		eb_set(reason, rc, "EventBridge: %s", eb.msg);
 		lf.error = reason->msg;
@@ -522,7 +522,6 @@ static enum rc setup(const struct qdaemon_env *env, void **app, struct consumer_
 	q->name = w->cc->queue_name;
 	return RC_OK;
 }
-
 
 const struct qdaemon_app worker_app = {
 	.service = "appointment-worker",

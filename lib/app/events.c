@@ -28,12 +28,7 @@ static enum rc put_one(struct evb_client *evb, struct events_batch *batch, const
 	if (batch != NULL)
 		return events_batch_put(batch, evb, &e, eb);
 	rc = evb_put_events(evb, &e, 1, &res, &nfailed, eb);
-	if (rc != RC_OK)
-		return rc;
-	if (nfailed > 0)
-		return eb_set(eb, res.rc != RC_OK ? res.rc : RC_IO, "PutEvents entry failed: %s: %s",
-			      res.code, res.message);
-	return RC_OK;
+	return rc != RC_OK ? rc : evb_result_rc(&res, eb);
 }
 
 enum rc events_put(struct evb_client *evb, const char *bus, const char *source,
@@ -76,9 +71,9 @@ enum rc events_put_outcome(struct evb_client *evb, struct events_batch *batch, c
 	rc = jx_build_text(d, JX_COUNT(d), &text);
 	if (rc == RC_OK)
 		rc = put_one(evb, batch, bus, source,
-				failed ? EVENTS_TYPE_FAILED
-				       : cancelled ? EVENTS_TYPE_CANCELLED : EVENTS_TYPE_PROCESSED,
-				text, eb);
+			     failed ? EVENTS_TYPE_FAILED
+				    : cancelled ? EVENTS_TYPE_CANCELLED : EVENTS_TYPE_PROCESSED,
+			     text, eb);
 	else
 		rc = eb_set(eb, rc, "building the outcome event failed");
 	free(text);

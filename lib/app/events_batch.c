@@ -7,7 +7,6 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
-#include <string.h>
 
 /* One put waiting for its result; lives on the putting thread's stack. */
 struct waiter {
@@ -52,13 +51,6 @@ void events_batch_free(struct events_batch *b)
 	pthread_cond_destroy(&b->cv);
 	pthread_mutex_destroy(&b->lock);
 	free(b);
-}
-
-static size_t entry_size(const struct evb_entry *e)
-{
-	return (e->source != NULL ? strlen(e->source) : 0) +
-	       (e->detail_type != NULL ? strlen(e->detail_type) : 0) +
-	       (e->detail != NULL ? strlen(e->detail) : 0);
 }
 
 /* Takes up to EVB_ENTRIES_MAX waiters from the head whose sizes fit one call together
@@ -106,11 +98,8 @@ static void send_batch(struct evb_client *evb, struct waiter **waiters, size_t n
 		if (rc != RC_OK) {
 			w->rc = rc;
 			w->eb = eb;
-		} else if (res[i].rc != RC_OK) {
-			w->rc = eb_set(&w->eb, res[i].rc, "PutEvents entry failed: %s: %s",
-				       res[i].code, res[i].message);
 		} else {
-			w->rc = RC_OK;
+			w->rc = evb_result_rc(&res[i], &w->eb);
 		}
 	}
 }
@@ -118,7 +107,7 @@ static void send_batch(struct evb_client *evb, struct waiter **waiters, size_t n
 enum rc events_batch_put(struct events_batch *b, struct evb_client *evb,
 			 const struct evb_entry *e, struct errbuf *eb)
 {
-	struct waiter me = {.e = e, .size = entry_size(e), .rc = RC_IO};
+	struct waiter me = {.e = e, .size = evb_entry_size(e), .rc = RC_IO};
 
 	/* me stays on this stack while queued: it leaves the queue (take_batch) before done is
 	 * set, and this function returns only once done */

@@ -336,8 +336,8 @@ static enum ddb_type val_type(struct json_object *val, struct json_object **inne
 	enum ddb_type t = DDB_T_OTHER;
 
 	if (tag == NULL)
-		t = DDB_T_OTHER;
-	else if (strcmp(tag, "S") == 0 && json_object_is_type(in, json_type_string))
+		return DDB_T_OTHER; /* single_tag left *inner NULL */
+	if (strcmp(tag, "S") == 0 && json_object_is_type(in, json_type_string))
 		t = DDB_T_S;
 	else if (strcmp(tag, "N") == 0 && json_object_is_type(in, json_type_string))
 		t = DDB_T_N;
@@ -362,6 +362,14 @@ enum ddb_type ddb_val_type(struct json_object *val)
 	return val_type(val, &in);
 }
 
+/* RC_INVAL: attribute what has type got where want was expected. */
+static enum rc wrong_type(const char *what, enum ddb_type got, enum ddb_type want,
+			  struct errbuf *eb)
+{
+	return eb_set(eb, RC_INVAL, "attribute %s is %s, expected %s", what, ddb_type_name(got),
+		      ddb_type_name(want));
+}
+
 /* The inner value of val when it has type want; else RC_INVAL naming what. */
 static enum rc expect(struct json_object *val, const char *what, enum ddb_type want,
 		      struct json_object **inner, struct errbuf *eb)
@@ -374,8 +382,7 @@ static enum rc expect(struct json_object *val, const char *what, enum ddb_type w
 	got = val_type(val, inner);
 	if (got != want) {
 		*inner = NULL;
-		return eb_set(eb, RC_INVAL, "attribute %s is %s, expected %s", what,
-			      ddb_type_name(got), ddb_type_name(want));
+		return wrong_type(what, got, want, eb);
 	}
 	return RC_OK;
 }
@@ -520,8 +527,7 @@ enum rc ddb_get_s_opt(struct json_object *item, const char *name, const char **o
 	if (t == DDB_T_NULL)
 		return RC_OK;
 	if (t != DDB_T_S)
-		return eb_set(eb, RC_INVAL, "attribute %s is %s, expected %s", name,
-			      ddb_type_name(t), ddb_type_name(DDB_T_S));
+		return wrong_type(name, t, DDB_T_S, eb);
 	*out = json_object_get_string(in);
 	if (len != NULL)
 		*len = (size_t)json_object_get_string_len(in);

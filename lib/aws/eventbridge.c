@@ -263,6 +263,13 @@ static enum rc fill_entry(struct json_object *e, const void *items, size_t i)
 	return jx_add_members(e, m, JX_COUNT(m));
 }
 
+size_t evb_entry_size(const struct evb_entry *e)
+{
+	return (e->source != NULL ? strlen(e->source) : 0) +
+	       (e->detail_type != NULL ? strlen(e->detail_type) : 0) +
+	       (e->detail != NULL ? strlen(e->detail) : 0);
+}
+
 TESTABLE enum rc evb_build_put_events(const struct evb_entry *entries, size_t n,
 				      struct json_object **out, struct errbuf *eb)
 {
@@ -292,8 +299,7 @@ TESTABLE enum rc evb_build_put_events(const struct evb_entry *entries, size_t n,
 			return rc;
 		if (en->time < 0)
 			return eb_set(eb, RC_INVAL, "eventbridge: entry %zu: negative Time", i);
-		/* AWS counts Source, DetailType, Detail (and resources) against 256 KiB. */
-		total += strlen(en->source) + strlen(en->detail_type) + strlen(en->detail);
+		total += evb_entry_size(en);
 		if (total > EVB_EVENT_MAX)
 			return eb_set(eb, RC_INVAL, "eventbridge: entries over %d bytes together",
 				      EVB_EVENT_MAX);
@@ -371,6 +377,13 @@ TESTABLE enum rc evb_parse_put_events(struct json_object *answer, size_t n,
 		}
 	}
 	return RC_OK;
+}
+
+enum rc evb_result_rc(const struct evb_put_result *r, struct errbuf *eb)
+{
+	if (r->rc == RC_OK)
+		return RC_OK;
+	return eb_set(eb, r->rc, "PutEvents entry failed: %s: %s", r->code, r->message);
 }
 
 /* The first failed entry of a PutTargets/RemoveTargets answer as an rc and a message. */

@@ -130,6 +130,12 @@ struct evb_put_result {
 	char message[AWS_MESSAGE_MAX];     /* ErrorMessage, or "" */
 };
 
+/* What AWS counts of e against EVB_EVENT_MAX: Source, DetailType and Detail (a NULL one
+ * counts 0). */
+size_t evb_entry_size(const struct evb_entry *e);
+/* The outcome of one entry as an rc: RC_OK, or its rc with eb naming its code and message. */
+enum rc evb_result_rc(const struct evb_put_result *r, struct errbuf *eb);
+
 /* PutEvents with 1..EVB_ENTRIES_MAX entries, filling res[0..n-1] (required). RC_OK when the
  * call itself succeeded, even if entries failed: *nfailed (required) counts the entries whose
  * rc is not RC_OK. Any other rc means the whole call failed (moto fails it all for a bus that

@@ -192,7 +192,7 @@ static void *receiver_main(void *arg)
 	struct sqs_messages got = {0};
 	struct aws_error err;
 	struct errbuf eb = {{0}};
-
+	/* messages that may wait received for a worker: one batch, at most one per worker */
 	size_t prefetch = (size_t)c->o.max_in_flight < SQS_BATCH_MAX ? (size_t)c->o.max_in_flight
 								      : SQS_BATCH_MAX;
 
