@@ -342,16 +342,21 @@ def post_many(port, n, first_schedule, first_insured):
         return sum(pool.map(chunk, range(8)))
 
 
-def wait_completed(path, skip, want, t0, timeout):
-    """Waits until the completion daemon's log (after skip) says want appointments were
-    completed (its line follows the status write); the number seen."""
+def wait_logged(path, skip, pat, want, t0, timeout):
+    """Waits until a daemon's log (after its first skip bytes) has want lines matching pat
+    (a daemon logs each message once it is done), or timeout s from t0; the number seen."""
     done = 0
     while time.monotonic() - t0 < timeout:
-        done = log_count(path, skip, COMPLETED_LOG)
+        done = log_count(path, skip, pat)
         if done >= want:
             break
         time.sleep(0.01)
     return done
+
+
+def daemons_cpu_s(api, d):
+    """CPU seconds used so far by the API and the deployment's running daemons."""
+    return sum(proc_cpu_s(p.pid) for p in [api.proc] + [dm.proc for dm in d.daemons])
 
 
 def pipeline(d, n, api_env, worker_env, completion_env, timeout):
@@ -369,18 +374,18 @@ def pipeline(d, n, api_env, worker_env, completion_env, timeout):
         t0 = time.monotonic()
         warm_n = min(PIPELINE_WARM, n)
         warm_bad = post_many(api.port, warm_n, 1000 + n, 60000)
-        warm = wait_completed(comp.log_path, skip, warm_n - warm_bad, t0, timeout)
+        warm = wait_logged(comp.log_path, skip, COMPLETED_LOG, warm_n - warm_bad, t0, timeout)
         log("pipeline: %d warm-up appointments completed in %.1f s"
             % (warm, time.monotonic() - t0))
         skip = os.path.getsize(comp.log_path)
         c0 = stack_cpu_s()
-        ours0 = sum(proc_cpu_s(p.pid) for p in [api.proc] + [dm.proc for dm in d.daemons])
+        ours0 = daemons_cpu_s(api, d)
         t0 = time.monotonic()
         bad = post_many(api.port, n, 1000, 20000)
         posted = time.monotonic() - t0
-        done = wait_completed(comp.log_path, skip, n - bad, t0, timeout)
+        done = wait_logged(comp.log_path, skip, COMPLETED_LOG, n - bad, t0, timeout)
         secs = time.monotonic() - t0
-        ours = sum(proc_cpu_s(p.pid) for p in [api.proc] + [dm.proc for dm in d.daemons])
+        ours = daemons_cpu_s(api, d)
         split = cpu_split(c0, stack_cpu_s(), done, ours - ours0)
         in_table = completed_count(d) - warm
         log("pipeline: %d POSTed in %.1f s (%d refused), %d completed in %.1f s (%d completed "
@@ -468,14 +473,9 @@ def worker_ratio(d, n, env, moto, timeout, first):
     skip = os.path.getsize(log_path) if os.path.exists(log_path) else 0
     w = d.start("appointment-worker", "--country", "pe", env=env)
     t0 = time.monotonic()
-    done = 0
     # its own log says when each message is done (the status index, polled, lagged)
-    pat = re.compile(r'"msg":"appointment (processed|failed)"')
-    while time.monotonic() - t0 < timeout and done < n:
-        with open(w.log_path, errors="replace") as fh:
-            fh.seek(skip)
-            done = len(pat.findall(fh.read()))
-        time.sleep(0.01)
+    done = wait_logged(w.log_path, skip, re.compile(r'"msg":"appointment (processed|failed)"'),
+                       n, t0, timeout)
     secs = time.monotonic() - t0
     log("worker, CPU ms per message: " + cpu_split(c0, stack_cpu_s(), max(done, 1),
                                                   proc_cpu_s(w.proc.pid)))
