@@ -150,8 +150,10 @@ static void replay_stored(const struct idem_record *rec, const struct http_reque
 	reply_replayed(resp, rec->appointment_id, body);
 }
 
-/* The twin still works on the key past our wait: its item, if already stored, is the
- * answer (it will be processed whatever the twin does next); else come back later. */
+/* The twin still holds the key past our wait: its item, if already stored, is the answer;
+ * else come back later. A pending item is published again, since the twin may have died
+ * between its put and its publish (kill -9): nothing else would publish it before the
+ * reconciler, and the worker books a repeated message once. */
 static void replay_busy(struct api_ctx *ctx, struct api_thread *t, const char *appointment_id,
 			const struct http_request *req, struct http_response *resp)
 {
@@ -171,6 +173,8 @@ static void replay_busy(struct api_ctx *ctx, struct api_thread *t, const char *a
 		api_reply_store_failure(resp, req, rc, &eb);
 		return;
 	}
+	if (a.status == APPT_PENDING)
+		api_publish_or_defer(ctx, t, &a, req);
 	if (appt_created_json(&a, &body) != RC_OK) {
 		http_reply_error(resp, req, APIERR_INTERNAL_ERROR, NULL, NULL);
 		return;

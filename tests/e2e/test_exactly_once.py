@@ -195,6 +195,50 @@ class LostReplyTest(unittest.TestCase):
         self.assert_one_appointment("00502", replies)
 
 
+class DeadFirstAttemptTest(unittest.TestCase):
+    """A first attempt that stored its item and was killed (-9) inside its SNS Publish,
+    which a loopback proxy holds: the client's retry goes to another API while the dead
+    attempt's claim of the key is still live, waits out its half budget, answers the stored
+    item (200, replayed) and publishes it, since nothing says the dead attempt did. Before,
+    that answer left the item pending until the reconciler came round (tests/e2e/
+    test_scaleout.py's kill -9 under load lost such an appointment for its 120 s)."""
+
+    def test_retry_publishes_the_item_of_an_attempt_killed_in_its_publish(self):
+        sns = harness.FaultProxy(os.environ["AWS_ENDPOINT_URL_SNS"])
+        self.addCleanup(sns.close)
+        sns.rules({"op": "Publish", "fault": "slow:30000", "count": 1})
+        first = Api(D, "[api]\naws_budget_ms = 8000\n", env={"AWS_ENDPOINT_URL_SNS": sns.url})
+        self.addCleanup(first.daemon.stop)
+        retry = Api(D)
+        D.daemons.append(retry.daemon)
+        self.addCleanup(stop_clean, self, retry.daemon)
+        body = {"insuredId": "707", "scheduleId": 139, "countryISO": "PE"}
+        key = "dead-first-" + harness.rand()
+        out = []
+        threading.Thread(target=lambda: out.append(self.call_quietly(first, body, key)),
+                         daemon=True).start()
+        wait_for("the first attempt's Publish held by the proxy",
+                 lambda: sns.stats()["faulted"] == 1, timeout=20)
+        stored = retry.appointments("00707")
+        self.assertEqual((len(stored), out), (1, []), stored)  # stored, not answered
+        first.daemon.proc.kill()
+        first.daemon.proc.wait()
+        sns.close()  # the held Publish is never forwarded
+        status, headers, doc = retry.call("POST", "/appointments", body, {"Idempotency-Key": key})
+        self.assertEqual((status, doc.get("appointmentId")), (200, stored[0]["appointmentId"]), doc)
+        self.assertEqual(headers.get("idempotent-replayed"), "true")
+        wait_for("the creation message of %s on the PE queue" % stored[0]["appointmentId"],
+                 lambda: any(stored[0]["appointmentId"] in m["Body"] for m in harness.drain_queue(
+                     SQS, QUEUES["APPOINTMENTS_PE_QUEUE_URL"], 1, timeout=2)), timeout=15)
+
+    @staticmethod
+    def call_quietly(api, body, key):
+        try:
+            return api.call("POST", "/appointments", body, {"Idempotency-Key": key}, timeout=60)
+        except (OSError, http.client.HTTPException) as e:
+            return e
+
+
 class KeyClaimTest(unittest.TestCase):
     """The Idempotency-Key's claim under lost replies, abandoned claims and twins (SPEC §3,
     issue 10): a claim whose put meets itself is ours; a take-over keeps the claimed id;
