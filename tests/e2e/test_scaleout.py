@@ -375,14 +375,19 @@ class RollingStop(unittest.TestCase):
 class SharedPortProbe(unittest.TestCase):
     """Two APIs on one SO_REUSEPORT port, each under a 4 s watchdog, each with one HTTP
     thread. The kernel may hand an API's self-probe to its sibling: a sibling's answer
-    must not count as a sign of life, and a stuck sibling must not hold the probe."""
+    must not count as a sign of life, and a stuck sibling must not hold the probe. The
+    stuck API's AWS budget outlasts the proxy's 20 s hold, so its one thread stays in its
+    first POST for the whole window: with the default 3 s it answered 503 every 3 s and
+    served its own probe in between now and then (a ping the test took for a sibling's
+    answer, seen under CPU starvation)."""
 
     def setUp(self):
         self.procs = []
         self.proxy = harness.FaultProxy(os.environ["AWS_ENDPOINT_URL_DYNAMODB"])
         self.port = harness.free_port()
         extra = "[api]\nreuse_port = true\nthreads = 1\n"
-        self.stuck = ApiProc(port=self.port, extra=extra, watchdog_usec=4000000,
+        self.stuck = ApiProc(port=self.port, extra=extra + "aws_budget_ms = 30000\n",
+                             watchdog_usec=4000000,
                              env={"AWS_ENDPOINT_URL_DYNAMODB": self.proxy.url})
         self.procs.append(self.stuck)
         self.healthy = ApiProc(port=self.port, extra=extra, watchdog_usec=4000000)
