@@ -13,6 +13,7 @@
 #include "aws/sns.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "domain/validate.h"
 #include "pg/db.h"
 #include "run/http.h"
 #include "run/http_probe.h"
@@ -34,6 +35,10 @@
 #define API_PROBE_DEADLINE_MS 400 /* each /readyz probe call: both fit well within 1 s */
 #define API_RELEASE_GRACE_MS 1000 /* a POST past its budget may still release its claim */
 #define API_TOPIC_RETRY_MS 5000   /* after a failed CreateTopic, no new attempt this long */
+
+/* The handlers give the query validators http_query's count as it is: up to
+ * HTTP_MAX_QUERY + 1, refused above VAL_QUERY_MAX before a parameter is read. */
+_Static_assert(HTTP_MAX_QUERY >= VAL_QUERY_MAX, "the query array holds what is validated");
 
 /* One country's database connection of one HTTP thread, by country code. */
 struct api_db {

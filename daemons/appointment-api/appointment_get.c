@@ -209,10 +209,7 @@ void api_get_appointment(void *ud, const struct http_request *req, struct http_r
 
 	val_errors_init(&errs);
 	path_ok = val_item_path(req->params[0], req->params[1], insured, id, &errs) == RC_OK;
-	if (n > HTTP_MAX_QUERY)
-		val_errors_add(&errs, VAL_VALIDATION_ERROR, "query", VAL_CODE_TOO_MANY,
-			       "At most %d query parameters are allowed", VAL_QUERY_MAX);
-	else if (val_item_query(params, n, &q, &errs) != RC_OK || !path_ok)
+	if (val_item_query(params, n, &q, &errs) != RC_OK || !path_ok)
 		errs.result = VAL_VALIDATION_ERROR;
 	if (errs.result != VAL_OK) {
 		api_reply_validation(resp, req, &errs);

@@ -596,12 +596,8 @@ void api_list_appointments(void *ud, const struct http_request *req, struct http
 
 	val_errors_init(&errs);
 	path_ok = val_insured_id(req->params[0], insured, &errs) == RC_OK;
-	if (n > HTTP_MAX_QUERY) {
-		val_errors_add(&errs, VAL_VALIDATION_ERROR, "query", VAL_CODE_TOO_MANY,
-			       "at most %d query parameters are accepted", VAL_QUERY_MAX);
-	} else if (val_list_query(params, n, &lq, &errs) != RC_OK || !path_ok) {
+	if (val_list_query(params, n, &lq, &errs) != RC_OK || !path_ok)
 		errs.result = VAL_VALIDATION_ERROR;
-	}
 	if (errs.result != VAL_OK) {
 		api_reply_validation(resp, req, &errs);
 		return;

@@ -21,10 +21,7 @@ static bool read_query(struct api_ctx *ctx, const struct http_request *req,
 	size_t n = http_query(req, params, HTTP_MAX_QUERY);
 
 	val_errors_init(&errs);
-	if (n > HTTP_MAX_QUERY)
-		val_errors_add(&errs, VAL_VALIDATION_ERROR, "query", VAL_CODE_TOO_MANY,
-			       "At most %d query parameters are allowed", VAL_QUERY_MAX);
-	else if (val_schedule_query(params, n, ctx->countries, ctx->n_countries, clk_wall_ms(), q,
+	if (val_schedule_query(params, n, ctx->countries, ctx->n_countries, clk_wall_ms(), q,
 				    &errs) != RC_OK)
 		errs.result = VAL_VALIDATION_ERROR;
 	if (errs.result == VAL_OK)

@@ -496,6 +496,15 @@ void val_query_known(const struct val_kv *params, size_t n, const char *const *n
 	}
 }
 
+bool val_query_too_many(size_t n, struct val_errors *e)
+{
+	if (n <= VAL_QUERY_MAX)
+		return false;
+	val_errors_add(e, VAL_VALIDATION_ERROR, "query", VAL_CODE_TOO_MANY,
+	               "At most %d query parameters are allowed", VAL_QUERY_MAX);
+	return true;
+}
+
 void val_query_unknown(const struct val_kv *params, size_t n, const char *const *names,
                        int n_names, struct val_errors *e)
 {
@@ -524,11 +533,8 @@ enum rc val_list_query(const struct val_kv *params, size_t n, struct val_list_qu
 	memset(out, 0, sizeof(*out));
 	out->limit = VAL_LIMIT_DEFAULT;
 	out->offset = 0;
-	if (n > VAL_QUERY_MAX) {
-		val_errors_add(errs, VAL_VALIDATION_ERROR, "query", VAL_CODE_TOO_MANY,
-		        "At most %d query parameters are allowed", VAL_QUERY_MAX);
+	if (val_query_too_many(n, errs))
 		return RC_INVAL;
-	}
 	for (size_t i = 0; i < n; i++) {
 		const char *k = params[i].key != NULL ? params[i].key : "";
 		int q = -1;

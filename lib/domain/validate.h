@@ -19,7 +19,10 @@
 #define VAL_FIELD_SIZE 32        /* field names are ours: insuredId, body, unknown, ... */
 #define VAL_MESSAGE_SIZE 192     /* one human sentence */
 #define VAL_ECHO_MAX 40          /* bytes of a client-chosen name quoted in a message */
-#define VAL_QUERY_MAX 16         /* query parameters looked at; more is an error */
+/* Query parameters looked at; more is an error. The query validators refuse n above it
+ * before they read a parameter, so params may hold fewer than n entries then (what
+ * http_query counts past its array). */
+#define VAL_QUERY_MAX 16
 #define VAL_QUERY_VALUE_MAX 64   /* bytes of one query value */
 #define VAL_LIMIT_MIN 1
 #define VAL_LIMIT_MAX 100

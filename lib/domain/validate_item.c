@@ -67,11 +67,8 @@ enum rc val_item_query(const struct val_kv *params, size_t n, struct val_item_qu
 
 	out->wait = APPT_WAIT_NONE;
 	out->timeout_s = VAL_WAIT_TIMEOUT_DEFAULT;
-	if (n > VAL_QUERY_MAX) {
-		val_errors_add(errs, VAL_VALIDATION_ERROR, "query", VAL_CODE_TOO_MANY,
-		               "At most %d query parameters are allowed", VAL_QUERY_MAX);
+	if (val_query_too_many(n, errs))
 		return RC_INVAL;
-	}
 	val_query_known(params, n, item_params, IP_COUNT, val, errs);
 	if (val[IP_WAIT] != NULL && appt_wait_parse(val[IP_WAIT], &out->wait) != RC_OK)
 		val_errors_add(errs, VAL_VALIDATION_ERROR, item_params[IP_WAIT], VAL_CODE_NOT_ALLOWED,
@@ -88,10 +85,7 @@ enum rc val_item_no_query(const struct val_kv *params, size_t n, struct val_erro
 {
 	if (n == 0)
 		return RC_OK;
-	if (n > VAL_QUERY_MAX)
-		val_errors_add(errs, VAL_VALIDATION_ERROR, "query", VAL_CODE_TOO_MANY,
-		               "At most %d query parameters are allowed", VAL_QUERY_MAX);
-	else
+	if (!val_query_too_many(n, errs))
 		val_query_unknown(params, n, NULL, 0, errs);
 	return RC_INVAL;
 }

@@ -31,6 +31,10 @@ void val_check_count(const char *f, const char *s, long lo, long hi, int *out,
 bool val_check_date(const char *f, const char *s, bool end_of_day, int64_t *ms,
                     char norm[TU_ISO_SIZE], struct val_errors *e);
 
+/* n query parameters are more than VAL_QUERY_MAX: a too_many error under "query" and
+ * true (nothing else of the query is looked at then), else false. */
+bool val_query_too_many(size_t n, struct val_errors *e);
+
 /* The known query parameters names[0..n_names) among params[0..n): vals[j] (n_names
  * entries, set here) is the value of names[j] when it appears once with at most
  * VAL_QUERY_VALUE_MAX bytes ("" for a bare "?key"), else NULL: absent, or repeated

@@ -100,11 +100,8 @@ enum rc val_schedule_query(const struct val_kv *params, size_t n, const char *co
 
 	memset(out, 0, sizeof(*out));
 	out->limit = VAL_LIMIT_DEFAULT;
-	if (n > VAL_QUERY_MAX) {
-		val_errors_add(errs, VAL_VALIDATION_ERROR, "query", VAL_CODE_TOO_MANY,
-		               "At most %d query parameters are allowed", VAL_QUERY_MAX);
+	if (val_query_too_many(n, errs))
 		return RC_INVAL;
-	}
 	for (size_t i = 0; i < n; i++) {
 		int q = param_index(params[i].key != NULL ? params[i].key : "");
 
