@@ -2,7 +2,8 @@
  * cancel: the item turns cancelling (conditional, with the insured's counters), then its
  * cancel message goes to the country topic, as a creation's does; the worker releases the
  * slot and closes it cancelled. A failed publish leaves the item cancelling for the
- * reconciler, which sends the cancel again: the client still gets 202. */
+ * reconciler, which sends the cancel again: the client still gets 202. A repeated DELETE
+ * of a cancelling item sends it again too. */
 #include <string.h>
 
 #include "api.h"
@@ -88,6 +89,12 @@ void api_cancel_appointment(void *ud, const struct http_request *req, struct htt
 		http_reply_error(resp, req, APIERR_APPOINTMENT_NOT_CANCELLABLE, NULL, NULL);
 		return;
 	case APPT_CANCELLING:
+		/* a repeat (the client's retry): the DELETE that turned it cancelling may have
+		 * died before its publish (kill -9), and nothing else would send the cancel
+		 * before the reconciler; the worker handles a repeated cancel once */
+		api_publish_or_defer(ctx, t, &a, req);
+		api_reply_item(&a, 200, NULL, req, resp);
+		return;
 	case APPT_CANCELLED:
 		api_reply_item(&a, 200, NULL, req, resp);
 		return;

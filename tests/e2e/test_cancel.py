@@ -13,6 +13,7 @@ import http.client
 import json
 import os
 import sys
+import threading
 import time
 import unittest
 import urllib.request
@@ -382,6 +383,46 @@ class CancelTest(unittest.TestCase):
             events.remove_targets(Rule=name, EventBusName=bus, Ids=["q"])
             events.delete_rule(Name=name, EventBusName=bus)
             SQS.delete_queue(QueueUrl=url)
+
+    def test_12_repeated_cancel_sends_what_a_killed_api_did_not(self):
+        # the first DELETE turned the item cancelling and was killed (-9) inside its
+        # Publish, which a loopback proxy holds; the client's repeat, on another API,
+        # answers 200 (already cancelling) and sends the cancel again, so the worker closes
+        # it without waiting for the reconciler (none runs here). Before, the repeat left
+        # the item cancelling and the slot booked.
+        aid = self.completed("04121", 131)
+        sns = harness.FaultProxy(D.env["AWS_ENDPOINT_URL_SNS"])
+        self.addCleanup(sns.close)
+        sns.rules({"op": "Publish", "fault": "slow:30000", "count": 1})
+        port = harness.free_port()
+        config = os.path.join(D.dir, "api-killed-in-cancel.conf")
+        with open(config, "w") as f:
+            f.write(D.config_text("\n[api]\nlisten = 127.0.0.1:%d\naws_budget_ms = 8000\n"
+                                  % port))
+        first = harness.Daemon("appointment-api", ["--config", config],
+                               dict(D.env, AWS_ENDPOINT_URL_SNS=sns.url), D.dir)
+        self.addCleanup(first.stop)
+        out = []
+
+        def delete():
+            try:
+                out.append(cancel("04121", aid, port=port)[0])
+            except (OSError, http.client.HTTPException) as e:
+                out.append(e)
+
+        threading.Thread(target=delete, daemon=True).start()
+        deadline = time.monotonic() + 20
+        while sns.stats()["faulted"] == 0:
+            self.assertLess(time.monotonic(), deadline, "the cancel's Publish never came")
+            time.sleep(0.1)
+        self.assertEqual((item(aid)["status"]["S"], out), ("cancelling", []))
+        first.proc.kill()
+        first.proc.wait()
+        sns.close()  # the held Publish is never forwarded
+        code, _, body = cancel("04121", aid)
+        self.assertEqual((code, body["status"]), (200, "cancelling"), body)
+        wait_item_status(aid, "cancelled", timeout=30)
+        self.assert_released(aid, 131)
 
 
 if __name__ == "__main__":
