@@ -63,6 +63,22 @@ def proc_cpu_s(pid):
     return (int(fields[11]) + int(fields[12])) / HZ  # utime, stime
 
 
+def http_threads_ticks(pid):
+    """{tid: utime + stime ticks} of the API's HTTP threads (libmicrohttpd's MHD-worker)."""
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                if f.read().strip() != "MHD-worker":
+                    continue
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[tid] = int(fields[11]) + int(fields[12])
+    return out
+
+
 def stack_cpu_s():
     """CPU seconds used so far by each emulator of the bench's stack (the pid files of
     scripts/stack.sh in APPT_RUN_DIR), children included: PostgreSQL's backends are the
@@ -590,13 +606,20 @@ def run(args):
             log("floor POST, create as TransactWriteItems with counters, c=%d: %.0f ops/s "
                 "(%d errors)" % (c, f["rps"], f["errors"]))
         wrk(api.port, 8, WARM_SECONDS, None, "/appointments/" + GET_INSURED)  # as above
+        res["get_threads"] = {}
         for c in conns:
+            ticks0 = http_threads_ticks(api.pid)
             reqs, rps, bad, _ = wrk(api.port, c, dur, None, "/appointments/" + GET_INSURED)
+            ticks1 = http_threads_ticks(api.pid)
+            # threads that did any work: wrk's c connections share fewer when libmicrohttpd's
+            # workers accept them unevenly (docs/performance.md, "The evening runs")
+            res["get_threads"][c] = (sum(1 for t, v in ticks1.items() if v > ticks0.get(t, v)),
+                                     len(ticks1))
             res["get"][c] = rps
             f = floor(harness.BUILD, fenv, "get", c, dur)
             res["floor_get"][c] = f["rps"]
-            log("GET c=%d: %.0f req/s (%d not 2xx); floor Query %.0f/s" % (c, rps, bad,
-                                                                            f["rps"]))
+            log("GET c=%d: %.0f req/s (%d not 2xx), %d of %d HTTP threads busy; floor Query "
+                "%.0f/s" % ((c, rps, bad) + res["get_threads"][c] + (f["rps"],)))
         # GET of one item (200, then 304 through If-None-Match) against a consistent GetItem
         one = "/appointments/%s/%s" % (GET_INSURED, one_id)
         conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=30)
@@ -707,6 +730,10 @@ def table(res, args):
         " / ".join("%.0f" % res["get"][k] for k in c),
         " / ".join("%.0f" % res["floor_get"][k] for k in c),
         " / ".join("%.2f" % r for r in g), "≥ 0.85", min(g) >= 0.85)
+    busy = res["get_threads"]
+    row("HTTP threads that served the GET run (of all), c = 1 / 8 / 32",
+        " / ".join("%d of %d" % busy[k] for k in c), "", "",
+        "(not a goal: how wrk's connections were spread)", True)
     hop = res["hop"]
     row("the HTTP hop alone (GET /healthz, nothing behind it) req/s, c = 1 / 8 / 32; the "
         "most it leaves at c = 1 (latencies add): POST ÷ floor, GET ÷ Query",
