@@ -421,6 +421,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 		atomic_fetch_sub(&srv->fresh, 1);
 	free(tcp);
 	*socket_context = NULL;
+	http_acceptor_closed(srv->acceptor, conn);
 	pthread_mutex_lock(&srv->lock);
 	pthread_cond_broadcast(&srv->drained);
 	pthread_mutex_unlock(&srv->lock);
@@ -499,6 +500,40 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug(srv->opts.lg, NULL, "libmicrohttpd: %s", msg);
 }
 
+/* One single-thread daemon per HTTP thread, each taking its connections from the accept
+ * loop (http_accept.c), which also keeps the per-address cap. */
+static enum rc start_daemons(struct http_server *srv, struct errbuf *eb)
+{
+	const struct http_opts *opts = &srv->opts;
+	unsigned n = opts->threads > 0 ? opts->threads : 1;
+	unsigned limit = (opts->connection_limit + n - 1) / n;
+
+	srv->mhd = calloc(n, sizeof(*srv->mhd));
+	srv->open = calloc(n, sizeof(*srv->open));
+	if (srv->mhd == NULL || srv->open == NULL)
+		return eb_set(eb, RC_NOMEM, "out of memory starting the HTTP server");
+	if (http_acceptor_new(srv, &srv->acceptor, eb) != RC_OK)
+		return RC_FATAL;
+	for (unsigned i = 0; i < n; i++) {
+		atomic_init(&srv->open[i], 0);
+		srv->mhd[i] = MHD_start_daemon(
+			MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME |
+				MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+			on_request, srv, MHD_OPTION_CONNECTION_TIMEOUT,
+			opts->idle_timeout_s > 0 ? opts->idle_timeout_s : opts->connection_timeout_s,
+			MHD_OPTION_CONNECTION_LIMIT, limit > 0 ? limit : 1,
+			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
+			MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
+			on_connection, srv, MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, srv,
+			MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_END);
+		if (srv->mhd[i] == NULL)
+			return eb_set(eb, RC_FATAL, "libmicrohttpd failed to start (thread %u of %u)",
+				      i + 1, n);
+		srv->n_mhd = i + 1;
+	}
+	return RC_OK;
+}
+
 enum rc http_server_start(const struct http_opts *opts, struct http_server **out,
 			  struct errbuf *eb)
 {
@@ -510,7 +545,7 @@ enum rc http_server_start(const struct http_opts *opts, struct http_server **out
 		return eb_set(eb, RC_NOMEM, "out of memory starting the HTTP server");
 	}
 	srv->opts = *opts;
-	srv->quiesced_fd = -1;
+	srv->listen_fd = opts->listen_fd;
 	atomic_init(&srv->in_flight, 0);
 	atomic_init(&srv->fresh, 0);
 	atomic_init(&srv->draining, false);
@@ -527,21 +562,9 @@ enum rc http_server_start(const struct http_opts *opts, struct http_server **out
 		pthread_cond_init(&srv->sweep_cv, &ca);
 		pthread_condattr_destroy(&ca);
 	}
-	srv->mhd = MHD_start_daemon(
-		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME |
-			MHD_USE_ERROR_LOG, 0, NULL, NULL,
-		on_request, srv, MHD_OPTION_LISTEN_SOCKET, opts->listen_fd,
-		MHD_OPTION_THREAD_POOL_SIZE, opts->threads, MHD_OPTION_CONNECTION_TIMEOUT,
-		opts->idle_timeout_s > 0 ? opts->idle_timeout_s : opts->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT, opts->connection_limit,
-		MHD_OPTION_PER_IP_CONNECTION_LIMIT, opts->per_client_limit,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_NOTIFY_COMPLETED,
-		on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
-		MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, srv,
-		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_END);
-	if (srv->mhd == NULL) {
-		close(opts->listen_fd);
+	if (start_daemons(srv, eb) != RC_OK) {
 		http_server_free(srv);
-		return eb_set(eb, RC_FATAL, "libmicrohttpd failed to start on fd %d", opts->listen_fd);
+		return RC_FATAL;
 	}
 	if (pthread_create(&srv->sweeper, NULL, sweeper_main, srv) != 0) {
 		http_server_free(srv);
@@ -552,23 +575,22 @@ enum rc http_server_start(const struct http_opts *opts, struct http_server **out
 		http_server_free(srv);
 		return RC_FATAL;
 	}
+	if (http_acceptor_start(srv->acceptor, eb) != RC_OK) {
+		http_server_free(srv);
+		return RC_FATAL;
+	}
 	*out = srv;
 	return RC_OK;
 }
 
 void http_server_quiesce(struct http_server *s)
 {
-	MHD_socket fd;
-
-	if (s == NULL || s->mhd == NULL)
+	if (s == NULL)
 		return;
 	atomic_store(&s->draining, true);
-	fd = MHD_quiesce_daemon(s->mhd);
-	/* systemd keeps its own copy of an activated socket, so ours can go, but only
-	 * once MHD has stopped: its pool threads let go of it with some delay, and a
-	 * number closed now could be reused for another socket they would accept on */
-	if (fd != MHD_INVALID_SOCKET)
-		s->quiesced_fd = fd;
+	/* no connection is accepted past this; the socket itself stays open until the server
+	 * is freed (systemd keeps its own copy of an activated one) */
+	http_acceptor_stop(s->acceptor);
 }
 
 void http_server_set_cors(struct http_server *s, const char *origins)
@@ -643,12 +665,16 @@ void http_server_free(struct http_server *s)
 		pthread_mutex_unlock(&s->conns_lock);
 		pthread_join(s->sweeper, NULL);
 	}
+	http_acceptor_stop(s->acceptor);
 	http_parker_stop(s); /* MHD must not stop with suspended connections */
-	if (s->mhd != NULL)
-		MHD_stop_daemon(s->mhd);
+	for (unsigned i = 0; i < s->n_mhd; i++)
+		MHD_stop_daemon(s->mhd[i]);
 	http_parker_free(s);
-	if (s->quiesced_fd >= 0)
-		close(s->quiesced_fd);
+	http_acceptor_free(s->acceptor);
+	free(s->mhd);
+	free(s->open);
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
 	pthread_cond_destroy(&s->sweep_cv);
 	pthread_mutex_destroy(&s->conns_lock);
 	pthread_cond_destroy(&s->drained);

@@ -34,13 +34,16 @@ struct http_conn_tcp {
 };
 
 struct http_server {
-	struct MHD_Daemon *mhd;
+	struct MHD_Daemon **mhd;  /* one single-thread daemon per HTTP thread (http_accept.c) */
+	unsigned n_mhd;
+	atomic_uint *open;        /* connections each daemon holds */
 	struct http_opts opts;
 	atomic_uint in_flight;
 	atomic_uint fresh;    /* accepted connections whose first request has not begun */
 	atomic_bool draining; /* quiesced: answers say Connection: close */
 	_Atomic(const char *) cors; /* current cors_origins (SIGHUP may swap it) */
-	int quiesced_fd;      /* listening socket MHD gave back; closed once MHD has stopped */
+	int listen_fd;        /* ours (MHD runs without one); closed once MHD has stopped */
+	struct http_acceptor *acceptor; /* the accept loop (http_accept.c); NULL once stopped */
 	pthread_mutex_t lock; /* with drained, for http_server_drain */
 	pthread_cond_t drained;
 	pthread_mutex_t conns_lock; /* guards conns and stop_sweeper; with sweep_cv */
@@ -85,6 +88,19 @@ enum MHD_Result http_send(struct http_conn_state *st, const struct http_request 
 /* The request's log line and metrics. */
 void http_log_request(struct http_conn_state *st, const struct http_request *req,
 		      const struct http_response *resp);
+
+/* The accept loop (http_accept.c): one thread accepting on srv->listen_fd, capping the
+ * connections of one address (opts.per_client_limit) and handing each to the daemon that
+ * holds the fewest. New sets it up (*out is set even on failure, for free), start runs it,
+ * stop joins it (nothing is added after), closed counts a connection's end (every daemon's
+ * MHD_CONNECTION_NOTIFY_CLOSED), free once the daemons have stopped. */
+struct http_acceptor;
+enum rc http_acceptor_new(struct http_server *srv, struct http_acceptor **out,
+			  struct errbuf *eb) MUSTCHECK;
+enum rc http_acceptor_start(struct http_acceptor *a, struct errbuf *eb) MUSTCHECK;
+void http_acceptor_stop(struct http_acceptor *a);
+void http_acceptor_closed(struct http_acceptor *a, struct MHD_Connection *conn);
+void http_acceptor_free(struct http_acceptor *a);
 
 /* Parked requests (http_park.c). Starts the poller (srv->parker is set even on failure). */
 enum rc http_parker_start(struct http_server *srv, struct errbuf *eb) MUSTCHECK;

@@ -64,12 +64,12 @@ def proc_cpu_s(pid):
 
 
 def http_threads_ticks(pid):
-    """{tid: utime + stime ticks} of the API's HTTP threads (libmicrohttpd's MHD-worker)."""
+    """{tid: utime + stime ticks} of the API's HTTP threads (libmicrohttpd's MHD-*)."""
     out = {}
     for tid in os.listdir("/proc/%d/task" % pid):
         try:
             with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
-                if f.read().strip() != "MHD-worker":
+                if not f.read().startswith("MHD-"):
                     continue
             with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
                 fields = f.read().rsplit(")", 1)[1].split()
