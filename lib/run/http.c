@@ -1,8 +1,9 @@
-/* http.c — the libmicrohttpd server: a thread pool on epoll, bodies gathered into a capped
- * buffer, each request numbered while in flight (for the lifecycle's configuration
- * snapshots), a drain that waits for accepted connections, and a sweeper that cuts
- * connections too slow to deliver a request (libmicrohttpd's own timeout only counts idle
- * time, so a client trickling a byte a second would never be cut). What a request meets
+/* http.c — the libmicrohttpd server: one single-thread epoll daemon per HTTP thread, fed by
+ * the accept loop (http_accept.c), bodies gathered into a capped buffer, each request
+ * numbered while in flight (for the lifecycle's configuration snapshots), a drain that
+ * waits for accepted connections, and a sweeper that cuts connections too slow to deliver
+ * a request (libmicrohttpd's own timeout only counts idle time, so a client trickling a
+ * byte a second would never be cut). What a request meets
  * once it has arrived (routes, CORS, answers, its log line) is http_router.c. */
 #include "run/http.h"
 #include "run/http_park.h"
@@ -636,9 +637,9 @@ bool http_server_drain(struct http_server *s, int timeout_ms)
 
 	pthread_mutex_lock(&s->lock);
 	/* timed waits in slices: a connection that closes unseen still ends the wait. Idle
-	 * counts only once it held for a whole slice: a pool thread that was inside accept()
-	 * when the server quiesced registers its connection a moment later (seen under load
-	 * as a request closed unanswered by a restart) */
+	 * counts only once it held for a whole slice: a connection the accept loop handed over
+	 * just before it stopped registers a moment later, when its daemon's thread takes it
+	 * up (seen under load as a request closed unanswered by a restart) */
 	while (quiet_slices < 2 && clk_mono_ms() < deadline) {
 		struct timespec slice = clk_deadline(CLOCK_REALTIME, DRAIN_SLICE_MS);
 

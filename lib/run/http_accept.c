@@ -32,7 +32,6 @@ struct addr_count {
 };
 
 struct http_acceptor {
-	int listen_fd;
 	int stop_fd; /* eventfd: readable once the loop must end */
 	struct http_server *srv;
 	pthread_t thread;
@@ -180,7 +179,7 @@ static bool accept_queued(struct http_acceptor *a)
 	for (;;) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
-		int fd = accept4(a->listen_fd, (struct sockaddr *)&ss, &len,
+		int fd = accept4(a->srv->listen_fd, (struct sockaddr *)&ss, &len,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd >= 0) {
@@ -212,7 +211,7 @@ static void *acceptor_main(void *arg)
 	struct http_acceptor *a = arg;
 
 	for (;;) {
-		struct pollfd p[2] = {{.fd = a->listen_fd, .events = POLLIN},
+		struct pollfd p[2] = {{.fd = a->srv->listen_fd, .events = POLLIN},
 				      {.fd = a->stop_fd, .events = POLLIN}};
 
 		if (poll(p, 2, -1) < 0 && errno != EINTR) {
@@ -238,7 +237,6 @@ enum rc http_acceptor_new(struct http_server *srv, struct http_acceptor **out,
 	if (a == NULL)
 		return eb_set(eb, RC_NOMEM, "out of memory starting the accept loop");
 	a->srv = srv;
-	a->listen_fd = srv->listen_fd;
 	a->stop_fd = -1;
 	pthread_mutex_init(&a->lock, NULL);
 	*out = a;
@@ -252,8 +250,8 @@ enum rc http_acceptor_new(struct http_server *srv, struct http_acceptor **out,
 		a->mask = slots - 1;
 	}
 	/* the loop accepts until EAGAIN (libmicrohttpd made it non-blocking the same way) */
-	flags = fcntl(a->listen_fd, F_GETFL);
-	if (flags < 0 || fcntl(a->listen_fd, F_SETFL, flags | O_NONBLOCK) != 0)
+	flags = fcntl(a->srv->listen_fd, F_GETFL);
+	if (flags < 0 || fcntl(a->srv->listen_fd, F_SETFL, flags | O_NONBLOCK) != 0)
 		return eb_set(eb, RC_FATAL, "non-blocking listening socket: %s", strerror(errno));
 	a->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (a->stop_fd < 0)

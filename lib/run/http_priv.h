@@ -36,14 +36,17 @@ struct http_conn_tcp {
 struct http_server {
 	struct MHD_Daemon **mhd;  /* one single-thread daemon per HTTP thread (http_accept.c) */
 	unsigned n_mhd;
-	atomic_uint *open;        /* connections each daemon holds */
+	atomic_uint *open;        /* connections each daemon holds, counted at hand-over:
+				   * libmicrohttpd counts one only once its thread takes it up,
+				   * too late to spread a burst */
 	struct http_opts opts;
 	atomic_uint in_flight;
 	atomic_uint fresh;    /* accepted connections whose first request has not begun */
 	atomic_bool draining; /* quiesced: answers say Connection: close */
 	_Atomic(const char *) cors; /* current cors_origins (SIGHUP may swap it) */
 	int listen_fd;        /* ours (MHD runs without one); closed once MHD has stopped */
-	struct http_acceptor *acceptor; /* the accept loop (http_accept.c); NULL once stopped */
+	struct http_acceptor *acceptor; /* the accept loop (http_accept.c); kept until free:
+					 * closing connections still count down in it */
 	pthread_mutex_t lock; /* with drained, for http_server_drain */
 	pthread_cond_t drained;
 	pthread_mutex_t conns_lock; /* guards conns and stop_sweeper; with sweep_cv */
