@@ -57,9 +57,15 @@ def log(msg):
     print("bench: [%.0f s] %s" % (time.monotonic() - T0, msg), flush=True)
 
 
+def stat_fields(path):
+    """The fields of a /proc stat file after the command name: [1] the parent's pid, [11]
+    utime, [12] stime, [13] cutime, [14] cstime (ticks)."""
+    with open(path) as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
 def proc_cpu_s(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
+    fields = stat_fields("/proc/%d/stat" % pid)
     return (int(fields[11]) + int(fields[12])) / HZ  # utime, stime
 
 
@@ -71,8 +77,7 @@ def http_threads_ticks(pid):
             with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
                 if not f.read().startswith("MHD-"):
                     continue
-            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
+            fields = stat_fields("/proc/%d/task/%s/stat" % (pid, tid))
         except OSError:
             continue
         out[tid] = int(fields[11]) + int(fields[12])
@@ -88,11 +93,9 @@ def stack_cpu_s():
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                with open("/proc/%s/stat" % entry) as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
+                stats[int(entry)] = stat_fields("/proc/%s/stat" % entry)
             except OSError:
                 continue
-            stats[int(entry)] = fields
     out = {}
     for name in ("moto", "dynamodb", "fauxqs", "postgres"):
         try:
