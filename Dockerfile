@@ -13,7 +13,7 @@ RUN export DEBIAN_FRONTEND=noninteractive \
  && apt-get install -y --no-install-recommends \
       gcc libc6-dev meson ninja-build pkg-config \
       libmicrohttpd-dev libcurl4-openssl-dev libjson-c-dev libpq-dev libsystemd-dev \
-      libxml2-dev uuid-dev libinih-dev libssl-dev \
+      libexpat1-dev uuid-dev libinih-dev libssl-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Only what the build reads (.dockerignore keeps build trees and the test stack out).
@@ -36,7 +36,7 @@ RUN export DEBIAN_FRONTEND=noninteractive \
  && apt-get update \
  && apt-get install -y --no-install-recommends \
       ca-certificates curl \
-      libcurl4 libinih1 libjson-c5 libmicrohttpd12 libpq5 libssl3 libsystemd0 libuuid1 libxml2 \
+      libcurl4 libinih1 libjson-c5 libmicrohttpd12 libpq5 libssl3 libsystemd0 libuuid1 libexpat1 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin appointmentd

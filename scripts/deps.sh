@@ -29,7 +29,7 @@ sha_of() { sha256sum "$@" | sha256sum | cut -c1-16; }
 PACKAGES=(
 	build-essential meson ninja-build pkg-config
 	libmicrohttpd-dev libcurl4-openssl-dev libjson-c-dev libpq-dev libsystemd-dev
-	check libsubunit-dev libxml2-dev uuid-dev libinih-dev libssl-dev
+	check libsubunit-dev libexpat1-dev uuid-dev libinih-dev libssl-dev
 	postgresql default-jre-headless
 	python3 python3-venv python3-botocore
 	ca-certificates curl jq procps iproute2 util-linux postgresql-client

@@ -87,7 +87,7 @@ int main(int argc, char **argv)
 		code = ctl_die(CTL_EXIT_USAGE, "unknown command '%s' (try --help)", cargv[0]);
 		goto out;
 	}
-	/* curl and libxml2 global state, set up once before anything could start a thread */
+	/* curl's global state, set up once before anything could start a thread */
 	if (aws_global_init(&eb) != RC_OK) {
 		code = ctl_die(CTL_EXIT_FAILURE, "startup failed: %s", eb.msg);
 		goto out;

@@ -11,7 +11,6 @@
 #include <time.h>
 
 #include <curl/curl.h>
-#include <libxml/parser.h>
 
 const struct aws_svc_info aws_svc_table[AWS_SVC_COUNT] = {
 	[AWS_SVC_DYNAMODB] = {"dynamodb", "dynamodb", "dynamodb", "DYNAMODB", "DynamoDB_20120810",
@@ -109,13 +108,11 @@ enum rc aws_global_init(struct errbuf *eb)
 
 	if (cc != CURLE_OK)
 		return eb_set(eb, RC_FATAL, "curl_global_init: %s", curl_easy_strerror(cc));
-	xmlInitParser();
 	return RC_OK;
 }
 
 void aws_global_cleanup(void)
 {
-	xmlCleanupParser();
 	curl_global_cleanup();
 }
 

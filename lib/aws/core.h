@@ -96,7 +96,7 @@ struct aws_config {
 #define AWS_DEFAULT_IMDS_TIMEOUT_MS 1000L
 #define AWS_MAX_ATTEMPTS_LIMIT 10 /* AWS_MAX_ATTEMPTS above this is rejected */
 
-/* Process-wide library setup: curl_global_init and xmlInitParser. Call once from main()
+/* Process-wide library setup: curl_global_init. Call once from main()
  * before any thread exists (STYLE rule 9); pair with aws_global_cleanup at exit. */
 enum rc aws_global_init(struct errbuf *eb) MUSTCHECK;
 void aws_global_cleanup(void);
@@ -298,11 +298,5 @@ void aws_copy_member(struct json_object *o, const char *key, char *dst, size_t s
 void aws_pairs_clear(char ***names, char ***values, size_t *n);
 /* The value paired with name among the n pairs, or NULL; borrowed from values. */
 const char *aws_pairs_get(char *const *names, char *const *values, size_t n, const char *name);
-
-/* The first element named name (any namespace) at or below n and its following siblings,
- * depth first, or NULL: for the XML answers of the Query protocol (SNS). Borrowed from n's
- * document. struct _xmlNode is libxml2's xmlNode. */
-struct _xmlNode;
-struct _xmlNode *aws_xml_find(struct _xmlNode *n, const char *name);
 
 #endif

@@ -6,11 +6,12 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
-#include <libxml/tree.h>
 
+#include "aws/xml.h"
 #include "base/jx.h"
 
 #ifdef UNIT_TESTS
@@ -238,58 +239,25 @@ out:
 	return ok;
 }
 
-xmlNode *aws_xml_find(xmlNode *n, const char *name)
+/* Copies the trimmed text of n (if any) into dst, truncated to fit. */
+static void xml_copy_text(const struct aws_xml_node *n, char *dst, size_t dstsz)
 {
-	for (; n != NULL; n = n->next) {
-		xmlNode *hit;
+	char *t = n != NULL ? aws_xml_text_dup(n) : NULL;
 
-		if (n->type != XML_ELEMENT_NODE)
-			continue;
-		if (strcmp((const char *)n->name, name) == 0)
-			return n;
-		hit = aws_xml_find(n->children, name);
-		if (hit != NULL)
-			return hit;
-	}
-	return NULL;
-}
-
-static void xml_copy_text(xmlNode *n, char *dst, size_t dstsz)
-{
-	xmlChar *t;
-
-	if (n == NULL)
-		return;
-	t = xmlNodeGetContent(n);
-	if (t != NULL) {
-		/* Trim: pretty-printed answers carry the indentation. */
-		const char *s = (const char *)t;
-		size_t len;
-
-		while (isspace((unsigned char)*s))
-			s++;
-		len = strlen(s);
-		while (len > 0 && isspace((unsigned char)s[len - 1]))
-			len--;
-		aws_copy_trunc(dst, dstsz, s, len);
-	}
-	xmlFree(t);
+	if (t != NULL)
+		aws_copy_trunc(dst, dstsz, t, strlen(t));
+	free(t);
 }
 
 static bool parse_xml_error(const char *body, size_t len, char code[AWS_CODE_MAX],
 			    char message[AWS_MESSAGE_MAX], char request_id[AWS_REQUEST_ID_MAX])
 {
-	xmlDoc *doc = NULL;
-	xmlNode *root;
-	xmlNode *err;
+	struct aws_xml_node *root;
+	const struct aws_xml_node *err;
 	bool ok = false;
 
-	/* No network, no entity expansion, no noise on stderr. */
-	doc = xmlReadMemory(body, (int)len, "error.xml", NULL,
-			    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-	if (doc == NULL)
-		goto out;
-	root = xmlDocGetRootElement(doc);
+	if (aws_xml_parse(body, len, &root) != RC_OK)
+		return false;
 	err = aws_xml_find(root, "Error");
 	if (err == NULL)
 		goto out;
@@ -299,7 +267,7 @@ static bool parse_xml_error(const char *body, size_t len, char code[AWS_CODE_MAX
 		xml_copy_text(aws_xml_find(root, "RequestId"), request_id, AWS_REQUEST_ID_MAX);
 	ok = code[0] != '\0';
 out:
-	xmlFreeDoc(doc);
+	aws_xml_free(root);
 	return ok;
 }
 

@@ -1,6 +1,6 @@
 /* sns.c — Amazon SNS over the Query protocol: bodies are "Action=...&Version=2010-03-31&..."
  * with every value percent-encoded (RFC 3986 unreserved characters kept), answers are XML
- * read with libxml2 (no network, no entity expansion). */
+ * read into aws/xml.h's element tree (expat; a DTD is refused, so no entity is expanded). */
 #include "aws/sns.h"
 
 #include <ctype.h>
@@ -8,9 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libxml/parser.h>
-#include <libxml/tree.h>
-
+#include "aws/xml.h"
 #include "base/buf.h"
 
 #ifdef UNIT_TESTS
@@ -146,63 +144,20 @@ static bool arn_valid(const char *arn)
 
 /* ---- XML ----------------------------------------------------------------------------- */
 
-static xmlDoc *xml_parse(const char *xml, size_t len)
+static enum rc xml_parse(const char *xml, size_t len, struct aws_xml_node **root)
 {
+	*root = NULL;
 	if (xml == NULL || len == 0 || len > AWS_RESPONSE_MAX)
-		return NULL;
-	/* No network, no entity expansion, no noise on stderr. */
-	return xmlReadMemory(xml, (int)len, "sns.xml", NULL,
-			     XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-}
-
-static bool xml_is(const xmlNode *n, const char *name)
-{
-	return n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0;
-}
-
-/* The direct child element of parent named name, or NULL. */
-static xmlNode *xml_child(xmlNode *parent, const char *name)
-{
-	for (xmlNode *n = parent != NULL ? parent->children : NULL; n != NULL; n = n->next)
-		if (xml_is(n, name))
-			return n;
-	return NULL;
-}
-
-/* How many direct child elements of parent are named name. */
-static size_t xml_count(const xmlNode *parent, const char *name)
-{
-	size_t count = 0;
-
-	for (const xmlNode *n = parent->children; n != NULL; n = n->next)
-		if (xml_is(n, name))
-			count++;
-	return count;
-}
-
-/* The trimmed text of n as a new string; "" for NULL; NULL only on NOMEM. */
-static char *xml_text_dup(xmlNode *n)
-{
-	xmlChar *t = n != NULL ? xmlNodeGetContent(n) : NULL;
-	const char *s = t != NULL ? (const char *)t : "";
-	size_t len;
-	char *out;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	len = strlen(s);
-	while (len > 0 && isspace((unsigned char)s[len - 1]))
-		len--;
-	out = strndup(s, len);
-	xmlFree(t);
-	return out;
+		return RC_IO;
+	return aws_xml_parse(xml, len, root);
 }
 
 /* Copies the trimmed text of n into out, which is left alone on failure: RC_IO when it does
  * not fit, or is empty (n NULL included) and required. */
-static enum rc xml_text_copy(xmlNode *n, bool required, char *out, size_t outsz)
+static enum rc xml_text_copy(const struct aws_xml_node *n, bool required, char *out,
+			     size_t outsz)
 {
-	char *text = xml_text_dup(n);
+	char *text = aws_xml_text_dup(n);
 	size_t len;
 	enum rc rc = RC_IO;
 
@@ -221,15 +176,15 @@ static enum rc xml_text_copy(xmlNode *n, bool required, char *out, size_t outsz)
 TESTABLE enum rc sns_xml_text(const char *xml, size_t len, const char *elem, char *out,
 			      size_t outsz)
 {
-	xmlDoc *doc = NULL;
+	struct aws_xml_node *root;
 	enum rc rc;
 
 	out[0] = '\0';
-	doc = xml_parse(xml, len);
-	if (doc == NULL)
-		return RC_IO;
-	rc = xml_text_copy(aws_xml_find(xmlDocGetRootElement(doc), elem), true, out, outsz);
-	xmlFreeDoc(doc);
+	rc = xml_parse(xml, len, &root);
+	if (rc != RC_OK)
+		return rc;
+	rc = xml_text_copy(aws_xml_find(root, elem), true, out, outsz);
+	aws_xml_free(root);
 	return rc;
 }
 
@@ -253,25 +208,21 @@ void sns_subscriptions_cleanup(struct sns_subscriptions *s)
 TESTABLE enum rc sns_parse_subscriptions(const char *xml, size_t len,
 					 struct sns_subscriptions *out, char next[SNS_TOKEN_MAX])
 {
-	xmlDoc *doc = NULL;
-	xmlNode *root;
-	xmlNode *list;
+	struct aws_xml_node *root;
+	const struct aws_xml_node *list;
 	size_t count;
-	enum rc rc = RC_OK;
+	enum rc rc;
 
 	next[0] = '\0';
-	doc = xml_parse(xml, len);
-	if (doc == NULL) {
-		rc = RC_IO;
-		goto out;
-	}
-	root = xmlDocGetRootElement(doc);
+	rc = xml_parse(xml, len, &root);
+	if (rc != RC_OK)
+		return rc;
 	list = aws_xml_find(root, "Subscriptions");
 	if (list == NULL) {
 		rc = RC_IO;
 		goto out;
 	}
-	count = xml_count(list, "member");
+	count = aws_xml_count(list, "member");
 	if (count > 0) {
 		struct sns_subscription *v = realloc(out->v, (out->n + count) * sizeof(*v));
 
@@ -281,17 +232,17 @@ TESTABLE enum rc sns_parse_subscriptions(const char *xml, size_t len,
 		}
 		out->v = v;
 	}
-	for (xmlNode *m = list->children; m != NULL; m = m->next) {
+	for (const struct aws_xml_node *m = list->children; m != NULL; m = m->next) {
 		struct sns_subscription *s;
 
-		if (!xml_is(m, "member"))
+		if (strcmp(m->name, "member") != 0)
 			continue;
 		s = &out->v[out->n++];
-		s->arn = xml_text_dup(xml_child(m, "SubscriptionArn"));
-		s->protocol = xml_text_dup(xml_child(m, "Protocol"));
-		s->endpoint = xml_text_dup(xml_child(m, "Endpoint"));
-		s->owner = xml_text_dup(xml_child(m, "Owner"));
-		s->topic_arn = xml_text_dup(xml_child(m, "TopicArn"));
+		s->arn = aws_xml_text_dup(aws_xml_child(m, "SubscriptionArn"));
+		s->protocol = aws_xml_text_dup(aws_xml_child(m, "Protocol"));
+		s->endpoint = aws_xml_text_dup(aws_xml_child(m, "Endpoint"));
+		s->owner = aws_xml_text_dup(aws_xml_child(m, "Owner"));
+		s->topic_arn = aws_xml_text_dup(aws_xml_child(m, "TopicArn"));
 		if (s->arn == NULL || s->protocol == NULL || s->endpoint == NULL ||
 		    s->owner == NULL || s->topic_arn == NULL) {
 			rc = RC_NOMEM;
@@ -300,7 +251,7 @@ TESTABLE enum rc sns_parse_subscriptions(const char *xml, size_t len,
 	}
 	rc = xml_text_copy(aws_xml_find(root, "NextToken"), false, next, SNS_TOKEN_MAX);
 out:
-	xmlFreeDoc(doc);
+	aws_xml_free(root);
 	return rc;
 }
 
@@ -318,23 +269,21 @@ const char *sns_attrs_get(const struct sns_attrs *a, const char *name)
 /* Reads <Attributes><entry><key/><value/></entry>...</Attributes> into out. */
 TESTABLE enum rc sns_parse_attributes(const char *xml, size_t len, struct sns_attrs *out)
 {
-	xmlDoc *doc = NULL;
-	xmlNode *attrs;
+	struct aws_xml_node *root;
+	const struct aws_xml_node *attrs;
 	size_t count;
-	enum rc rc = RC_OK;
+	enum rc rc;
 
 	sns_attrs_cleanup(out);
-	doc = xml_parse(xml, len);
-	if (doc == NULL) {
-		rc = RC_IO;
-		goto out;
-	}
-	attrs = aws_xml_find(xmlDocGetRootElement(doc), "Attributes");
+	rc = xml_parse(xml, len, &root);
+	if (rc != RC_OK)
+		return rc;
+	attrs = aws_xml_find(root, "Attributes");
 	if (attrs == NULL) {
 		rc = RC_IO;
 		goto out;
 	}
-	count = xml_count(attrs, "entry");
+	count = aws_xml_count(attrs, "entry");
 	if (count == 0)
 		goto out;
 	out->names = calloc(count, sizeof(*out->names));
@@ -343,14 +292,14 @@ TESTABLE enum rc sns_parse_attributes(const char *xml, size_t len, struct sns_at
 		rc = RC_NOMEM;
 		goto out;
 	}
-	for (xmlNode *e = attrs->children; e != NULL; e = e->next) {
+	for (const struct aws_xml_node *e = attrs->children; e != NULL; e = e->next) {
 		size_t i;
 
-		if (!xml_is(e, "entry"))
+		if (strcmp(e->name, "entry") != 0)
 			continue;
 		i = out->n++;
-		out->names[i] = xml_text_dup(xml_child(e, "key"));
-		out->values[i] = xml_text_dup(xml_child(e, "value"));
+		out->names[i] = aws_xml_text_dup(aws_xml_child(e, "key"));
+		out->values[i] = aws_xml_text_dup(aws_xml_child(e, "value"));
 		if (out->names[i] == NULL || out->values[i] == NULL) {
 			rc = RC_NOMEM;
 			goto out;
@@ -359,7 +308,7 @@ TESTABLE enum rc sns_parse_attributes(const char *xml, size_t len, struct sns_at
 out:
 	if (rc != RC_OK)
 		sns_attrs_cleanup(out);
-	xmlFreeDoc(doc);
+	aws_xml_free(root);
 	return rc;
 }
 

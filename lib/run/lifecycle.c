@@ -330,7 +330,7 @@ static int prepare(struct lifecycle *lc, int argc, char **argv)
 		return SVC_EXIT_CONFIG;
 	atomic_init(&lc->cur, lc->first);
 	log_init(&lc->lg, app->service, lc->first->log_level);
-	/* signals are blocked and curl/libxml set up before any thread exists */
+	/* signals are blocked and curl set up before any thread exists */
 	if (svc_init(&lc->svc, &lc->lg, &eb) != RC_OK || aws_global_init(&eb) != RC_OK) {
 		fprintf(stderr, "%s: startup failed: %s\n", app->service, eb.msg);
 		return SVC_EXIT_FAILURE;

@@ -782,7 +782,7 @@ def table(res, args):
                                                      res["rss_peak_kib"] / 1024), "", "",
         "≤ 12 / ≤ 30", res["rss_idle_kib"] <= 12 * 1024 and res["rss_peak_kib"] <= 30 * 1024)
     sm = res["smaps_idle"]
-    # VmRSS counts the clean pages of shared libraries (libcrypto, libc, gnutls, libxml2...)
+    # VmRSS counts the clean pages of shared libraries (libcrypto, libc, gnutls, krb5...)
     # that every process mapping them shares; PSS and private dirty are what one API adds
     row("API idle: private dirty / PSS / shared clean library pages (MB)",
         "%.1f / %.1f / %.1f" % (sm.get("Private_Dirty", 0) / 1024, sm.get("Pss", 0) / 1024,

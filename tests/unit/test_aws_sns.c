@@ -3,8 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libxml/parser.h>
-
 #include "aws/sns.h"
 #include "aws/sns_int.h"
 #include "base/buf.h"
@@ -87,7 +85,7 @@ START_TEST(test_xml_text)
 	ck_assert_int_eq(sns_xml_text("<html><body>502</body></html>", 29, "TopicArn", out,
 				      sizeof(out)),
 			 RC_IO);
-	/* Entities are decoded; external ones are not fetched or expanded. */
+	/* Entities are decoded; a DTD, which could declare others, is refused. */
 	{
 		static const char x[] = "<R><MessageId>a&amp;b&lt;c</MessageId></R>";
 		static const char xxe[] = "<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY e SYSTEM "
@@ -95,8 +93,8 @@ START_TEST(test_xml_text)
 
 		ck_assert_int_eq(sns_xml_text(x, strlen(x), "MessageId", out, sizeof(out)), RC_OK);
 		ck_assert_str_eq(out, "a&b<c");
-		if (sns_xml_text(xxe, strlen(xxe), "MessageId", out, sizeof(out)) == RC_OK)
-			ck_assert_msg(strstr(out, "root:") == NULL, "external entity expanded");
+		ck_assert_int_eq(sns_xml_text(xxe, strlen(xxe), "MessageId", out, sizeof(out)), RC_IO);
+		ck_assert_str_eq(out, "");
 	}
 }
 END_TEST
@@ -174,13 +172,11 @@ int main(void)
 	TCase *tc = tcase_create("sns");
 	int status;
 
-	xmlInitParser();
 	tcase_add_test(tc, test_form_encoding);
 	tcase_add_test(tc, test_xml_text);
 	tcase_add_test(tc, test_parse_subscriptions);
 	tcase_add_test(tc, test_parse_attributes);
 	suite_add_tcase(s, tc);
 	status = itest_run(s, CK_NORMAL);
-	xmlCleanupParser();
 	return status;
 }
