@@ -22,7 +22,7 @@ struct family {
 };
 
 struct series {
-	int family;                      /* index into families; -1 = empty slot */
+	int family_1;                    /* index into families + 1; 0 = empty slot */
 	char labels[METRICS_MAX_LABELS]; /* rendered: route="/x",status="201" */
 	double value;                    /* counter / gauge value, histogram sum */
 	uint64_t count;                  /* histogram observations */
@@ -49,8 +49,8 @@ struct metrics *metrics_new(void)
 		free(m);
 		return NULL;
 	}
-	for (size_t i = 0; i < SLOTS; i++)
-		m->slots[i].family = -1;
+	/* empty is 0, as calloc left it: a slot's pages stay unmapped until a series lands in
+	 * them (1.5 MB of the table, which a loop marking slots empty made resident at start) */
 	pthread_mutex_init(&m->lock, NULL);
 	return m;
 }
@@ -160,16 +160,16 @@ static struct series *series_get(struct metrics *m, const char *name, const char
 	for (i = hash(f, rendered) % SLOTS;; i = (i + 1) % SLOTS) {
 		struct series *s = &m->slots[i];
 
-		if (s->family == f && strcmp(s->labels, rendered) == 0)
+		if (s->family_1 == f + 1 && strcmp(s->labels, rendered) == 0)
 			return s;
-		if (s->family < 0)
+		if (s->family_1 == 0)
 			break;
 	}
 	if (m->n_series >= METRICS_MAX_SERIES) {
 		m->dropped++;
 		return NULL;
 	}
-	m->slots[i].family = f;
+	m->slots[i].family_1 = f + 1;
 	memcpy(m->slots[i].labels, rendered, sizeof(rendered));
 	m->n_series++;
 	return &m->slots[i];
@@ -259,7 +259,7 @@ enum rc metrics_render(struct metrics *m, struct buf *out)
 		for (size_t i = 0; i < SLOTS && rc == RC_OK; i++) {
 			const struct series *s = &m->slots[i];
 
-			if (s->family != f)
+			if (s->family_1 != f + 1)
 				continue;
 			if (fam->type == METRICS_HISTOGRAM)
 				rc = render_histogram(fam, s, out);
