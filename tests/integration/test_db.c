@@ -1020,6 +1020,27 @@ START_TEST(test_reconnect_wait)
 }
 END_TEST
 
+/* The daemons authenticate with a password: a connect never asks Kerberos for credentials
+ * (libpq's default gssencmode=prefer does, on every connect, loading krb5 into the daemon).
+ * krb5 opens KRB5_TRACE whenever it makes a context, so the file must never appear. */
+START_TEST(test_no_kerberos_lookup)
+{
+	char dir[] = "/tmp/test_db_krb5_XXXXXX";
+	char trace[64];
+	struct errbuf eb = {{0}};
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(trace, sizeof(trace), "%s/trace", dir);
+	ck_assert_int_eq(setenv("KRB5_TRACE", trace, 1), 0);
+	ck_assert(!db_connected(T.c));
+	ck_assert_msg(db_connect(T.c, &eb) == RC_OK, "%s", eb.msg);
+	ck_assert(db_connected(T.c));
+	ck_assert_msg(access(trace, F_OK) != 0, "a connect looked for Kerberos credentials");
+	ck_assert_int_eq(unsetenv("KRB5_TRACE"), 0);
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 static const struct db_stmt st_sleep = {
 	.name = "test_sleep",
 	.sql = "SELECT pg_sleep($1::float8)",
@@ -1228,6 +1249,7 @@ int main(void)
 	tcase_add_test(tc, test_lost_connection);
 	tcase_add_test(tc, test_refused);
 	tcase_add_test(tc, test_reconnect_wait);
+	tcase_add_test(tc, test_no_kerberos_lookup);
 	tcase_add_test(tc, test_timeouts);
 	tcase_add_test(tc, test_injection_safe);
 	tcase_add_test(tc, test_transactions);
