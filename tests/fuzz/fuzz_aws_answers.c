@@ -1,10 +1,12 @@
 /* fuzz_aws_answers.c — the parsers of AWS answers (lib/aws): SNS's XML (attributes,
- * subscriptions, one element's text) and SQS's JSON (ReceiveMessage, the batch results).
+ * subscriptions, one element's text, an <ErrorResponse>: lib/aws/xml.c's tree under each)
+ * and SQS's JSON (ReceiveMessage, the batch results).
  * The first byte of an input picks the parser, the rest is the answer's body. Built with
  * -DUNIT_TESTS: the parsers are internals of sns.c and sqs.c. */
 #include <json-c/json.h>
 #include <stdlib.h>
 
+#include "aws/core_priv.h"
 #include "aws/sns_int.h"
 #include "aws/sqs_int.h"
 #include "fuzz.h"
@@ -39,6 +41,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct sns_subscriptions subs = {0};
 	char next[SNS_TOKEN_MAX];
 	char text[256];
+	char code[AWS_CODE_MAX];
+	char message[AWS_MESSAGE_MAX];
+	char request_id[AWS_REQUEST_ID_MAX];
 
 	if (size == 0)
 		return 0;
@@ -56,6 +61,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 2:
 		if (sns_xml_text(body, len, "MessageId", text, sizeof(text)) != RC_OK)
 			text[0] = '\0';
+		request_id[0] = '\0';
+		if (!aws_parse_error_body(body, len, code, message, request_id))
+			code[0] = '\0';
 		break;
 	default:
 		sqs_json(body, len, data[0] % 5 == 4);
