@@ -247,27 +247,28 @@ static void unnumber_request(struct http_server *srv, struct http_conn_state *st
 	}
 }
 
-/* The self-probe's connection: from loopback, from the port the probe holds while its
- * request runs (published by the probe before it sends). */
+/* The self-probe's connection: from loopback, from a port a probe holds while its request
+ * runs (published by the probe before it sends). */
 static bool is_probe(struct http_server *srv, struct MHD_Connection *conn)
 {
-	unsigned port = srv->opts.probe != NULL ? http_probe_port(srv->opts.probe) : 0;
 	const union MHD_ConnectionInfo *ci;
 	const struct sockaddr *sa;
 
-	if (port == 0)
+	if (srv->opts.probe == NULL)
 		return false;
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	sa = ci != NULL ? ci->client_addr : NULL;
 	if (sa != NULL && sa->sa_family == AF_INET) {
 		const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
 
-		return ntohl(in->sin_addr.s_addr) >> 24 == 127 && ntohs(in->sin_port) == port;
+		return ntohl(in->sin_addr.s_addr) >> 24 == 127 &&
+		       http_probe_owns_port(srv->opts.probe, ntohs(in->sin_port));
 	}
 	if (sa != NULL && sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
 
-		return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) && ntohs(in6->sin6_port) == port;
+		return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) &&
+		       http_probe_owns_port(srv->opts.probe, ntohs(in6->sin6_port));
 	}
 	return false;
 }
