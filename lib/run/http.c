@@ -247,8 +247,22 @@ static void unnumber_request(struct http_server *srv, struct http_conn_state *st
 	}
 }
 
-/* The self-probe's connection: from loopback, from a port a probe holds while its request
- * runs (published by the probe before it sends). */
+/* Whether the peer of a unix-socket connection is this process (SO_PEERCRED). */
+static bool peer_is_self(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	return ci != NULL &&
+	       getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
+	       cred.pid == getpid();
+}
+
+/* The self-probe's connection: on TCP from loopback, from a port a probe holds while its
+ * request runs (published by the probe before it sends); on a unix socket (a socket unit's
+ * ListenStream=/path), from this very process. */
 static bool is_probe(struct http_server *srv, struct MHD_Connection *conn)
 {
 	const union MHD_ConnectionInfo *ci;
@@ -258,6 +272,8 @@ static bool is_probe(struct http_server *srv, struct MHD_Connection *conn)
 		return false;
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	sa = ci != NULL ? ci->client_addr : NULL;
+	if (sa != NULL && sa->sa_family == AF_UNIX)
+		return peer_is_self(conn);
 	if (sa != NULL && sa->sa_family == AF_INET) {
 		const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
 

@@ -171,8 +171,9 @@ class Api:
     """One appointment-api process on a deployment, with its own config file (the
     deployment's plus extra; a later key wins), port, environment and log."""
 
-    def __init__(self, d, extra="", env=None, listen_fd=None):
+    def __init__(self, d, extra="", env=None, listen_fd=None, watchdog_usec=None):
         self.d = d
+        self.watchdog_usec = watchdog_usec
         self.port = harness.free_port()
         self.name = "api-" + harness.rand(5)
         self.config = os.path.join(d.dir, self.name + ".conf")
@@ -190,6 +191,8 @@ class Api:
         env = dict(self.env, NOTIFY_SOCKET=self.notify.path)
         for k in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "WATCHDOG_USEC"):
             env.pop(k, None)
+        if self.watchdog_usec:
+            env["WATCHDOG_USEC"] = str(self.watchdog_usec)
         argv = [harness.binary("appointment-api"), "--config", self.config]
         pass_fds = ()
         if listen_fd is not None:
@@ -1168,6 +1171,64 @@ class HostileTest(ApiTestCase):
         for line in log.splitlines():
             entry = json.loads(line)  # one JSON object a line
             self.assertIn(entry.get("method", "GET"), ("GET", "POST", "OTHER"), entry)
+
+
+class UnixSocketConnection(http.client.HTTPConnection):
+    """http.client over a unix socket (a socket unit's ListenStream=/path)."""
+
+    def __init__(self, path):
+        super().__init__("localhost", timeout=30)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.path)
+
+
+class UnixSocketTest(ApiTestCase):
+    """Socket activation on a unix socket under a watchdog, as a socket unit with
+    ListenStream=/run/...sock gives it. The self-probe's connections come from a unix
+    peer with no port: the API must still know them for its own (until 2026-12-04 it did
+    not, answered them 200 like anyone's and stopped its watchdog pings 3 s after READY=1,
+    so systemd would have killed it every WatchdogSec)."""
+
+    def request(self, path, method, url, body=None):
+        conn = UnixSocketConnection(path)
+        try:
+            conn.request(method, url, body=json.dumps(body) if body is not None else None,
+                         headers={"Content-Type": "application/json"})
+            r = conn.getresponse()
+            return r.status, json.loads(r.read() or b"null")
+        finally:
+            conn.close()
+
+    def test_unix_socket_under_a_watchdog(self):
+        path = os.path.join(D.dir, "api-%s.sock" % harness.rand(5))
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.addCleanup(sock.close)
+        sock.bind(path)
+        sock.listen(64)
+        api = Api(D, listen_fd=sock.fileno(), watchdog_usec=4000000)
+        self.addCleanup(api.stop)
+        status, body = self.request(path, "GET", "/healthz")
+        self.assertEqual((status, body), (200, {"status": "ok"}))
+        status, body = self.request(path, "POST", "/appointments", {
+            "insuredId": "71001", "scheduleId": 110, "countryISO": "CL"})
+        self.assertEqual(status, 201, body)
+        with api.notify.lock:
+            before = sum("WATCHDOG=1" in m for m in api.notify.messages)
+        time.sleep(8)  # a healthy API pings every 2 s (half its watchdog): 4 times
+        with api.notify.lock:
+            pings = sum("WATCHDOG=1" in m for m in api.notify.messages) - before
+        logs = api.logs()
+        self.assertGreaterEqual(pings, 3, "watchdog pings stopped on a unix socket:\n"
+                                + logs[-2000:])
+        self.assertNotIn("no progress", logs)
+        # the probe's own requests stay out of the request log: only the test's GET is there
+        healthz = [line for line in logs.splitlines() if '"route":"/healthz"' in line]
+        self.assertEqual(len(healthz), 1, healthz[:5])
+        self.stop_clean(api)
 
 
 class RestartTest(ApiTestCase):
