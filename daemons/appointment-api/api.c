@@ -288,7 +288,9 @@ enum rc api_start(void *app, char *status, size_t n, struct errbuf *eb)
 	struct http_opts o = {0};
 	enum rc rc;
 
-	o.listen_fd = svc_listen_fd(lifecycle_svc(ctx->lc));
+	rc = svc_listen_fd(lifecycle_svc(ctx->lc), &o.listen_fd, eb);
+	if (rc != RC_OK)
+		return rc;
 	if (o.listen_fd < 0) {
 		rc = http_listen(cfg->api_listen, cfg->api_reuse_port != 0, &o.listen_fd, eb);
 		if (rc != RC_OK)

@@ -155,12 +155,21 @@ enum svc_event svc_wait(struct svc *s, int timeout_ms)
 	return s->stop_signals > 1 ? SVC_EV_STOP_NOW : SVC_EV_STOP;
 }
 
-int svc_listen_fd(const struct svc *s)
+enum rc svc_listen_fd(const struct svc *s, int *fd, struct errbuf *eb)
 {
 	int n = sd_listen_fds(1);
 
 	(void)s;
-	return n >= 1 ? SD_LISTEN_FDS_START : -1;
+	*fd = -1;
+	if (n > 1)
+		return eb_set(eb, RC_INVAL,
+			      "systemd passed %d listening sockets and one is served (the others "
+			      "would never be accepted): keep one ListenStream= in the socket unit "
+			      "([::]:PORT takes IPv4 and IPv6)",
+			      n);
+	if (n == 1)
+		*fd = SD_LISTEN_FDS_START;
+	return RC_OK;
 }
 
 static void notify(struct svc *s, const char *state)

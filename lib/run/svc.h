@@ -63,8 +63,10 @@ void svc_cleanup(struct svc *s);
 /* Waits up to timeout_ms for a signal. Call it from the loop that does the work. */
 enum svc_event svc_wait(struct svc *s, int timeout_ms);
 
-/* The first listening socket passed by systemd (LISTEN_FDS), or -1 when none. */
-int svc_listen_fd(const struct svc *s);
+/* The listening socket passed by systemd (LISTEN_FDS) in *fd, or -1 when none. RC_INVAL
+ * when more than one was passed: the server serves one, and a connection to another
+ * would wait in its backlog for ever. */
+enum rc svc_listen_fd(const struct svc *s, int *fd, struct errbuf *eb) MUSTCHECK;
 
 /* READY=1 plus STATUS=<status>. */
 void svc_ready(struct svc *s, const char *fmt, ...) PRINTF(2, 3);

@@ -1231,6 +1231,37 @@ class UnixSocketTest(ApiTestCase):
         self.stop_clean(api)
 
 
+class PassedSocketsTest(ApiTestCase):
+    """Socket activation with two ListenStream= lines passes two sockets; the API serves
+    one, so a connection to the other would wait in its backlog for ever. It refuses to
+    start, saying why (until 2026-12-04 it served the first and ignored the second)."""
+
+    def test_two_passed_sockets_are_refused(self):
+        socks = []
+        for _ in range(2):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.addCleanup(s.close)
+            s.bind(("127.0.0.1", 0))
+            s.listen(16)
+            socks.append(s)
+        notify = harness.NotifySocket(os.path.join(D.dir, "n-" + harness.rand(6)))
+        self.addCleanup(notify.close)
+        env = dict(D.env, NOTIFY_SOCKET=notify.path, APPT_FD_A=str(socks[0].fileno()),
+                   APPT_FD_B=str(socks[1].fileno()))
+        for k in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "WATCHDOG_USEC"):
+            env.pop(k, None)
+        argv = ["/bin/sh", "-c", 'exec 3<&"$APPT_FD_A" 4<&"$APPT_FD_B"; LISTEN_FDS=2 '
+                'LISTEN_PID=$$ exec "$0" "$@"', harness.binary("appointment-api"),
+                "--config", D.config]
+        p = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30,
+                           pass_fds=tuple(s.fileno() for s in socks))
+        self.assertNotEqual(p.returncode, 0, p.stderr[-2000:])
+        out = p.stdout + p.stderr
+        self.assertIn("systemd passed 2 listening sockets", out)
+        self.assertIn("keep one ListenStream=", out)
+        self.assertFalse(notify.seen("READY=1"))
+
+
 class RestartTest(ApiTestCase):
     """A restart through socket activation (the listening socket passed as systemd does,
     LISTEN_FDS/LISTEN_PID) loses no request sent during it."""
