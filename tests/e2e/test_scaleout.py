@@ -420,7 +420,14 @@ class SharedPortProbe(unittest.TestCase):
         while self.proxy.stats()["faulted"] == 0:
             self.assertLess(time.monotonic(), deadline, "no POST reached the slow API")
             time.sleep(0.1)
-        time.sleep(4)  # pings already under way may still arrive
+        # the window opens once the stuck API has said it stopped pinging (its last answer
+        # came just before its thread was taken, and it may ping for 3 s after that answer
+        # is read: a fixed 4 s wait let a late tick's ping fall in the window under load)
+        deadline = time.monotonic() + 15
+        while "no progress" not in self.stuck.logs():
+            self.assertLess(time.monotonic(), deadline, "the stuck API never said it was stuck")
+            time.sleep(0.2)
+        time.sleep(1)  # a ping sent just before that line may still be on its way to us
         s0, h0 = self.stuck.pings(), self.healthy.pings()
         time.sleep(10)
         s1, h1 = self.stuck.pings(), self.healthy.pings()
