@@ -298,8 +298,7 @@ enum rc api_start(void *app, char *status, size_t n, struct errbuf *eb)
 	}
 	/* the address is read before the server owns the socket */
 	/* on a shared port a probe may reach a stuck sibling: give it up and send another */
-	rc = http_probe_new(o.listen_fd, cfg->api_reuse_port != 0 ? API_PROBE_TIMEOUT_MS : 0,
-			    &ctx->probe, eb);
+	rc = http_probe_new(o.listen_fd, API_PROBE_TIMEOUT_MS, &ctx->probe, eb);
 	if (rc != RC_OK) {
 		close(o.listen_fd);
 		return rc;

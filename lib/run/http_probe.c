@@ -63,6 +63,8 @@ enum rc http_probe_new(int listen_fd, int64_t timeout_ms, struct http_probe **ou
 		       struct errbuf *eb)
 {
 	struct http_probe *p = calloc(1, sizeof(*p));
+	int shared = 0;
+	socklen_t len = sizeof(shared);
 
 	*out = NULL;
 	if (p == NULL)
@@ -75,10 +77,13 @@ enum rc http_probe_new(int listen_fd, int64_t timeout_ms, struct http_probe **ou
 		return eb_set(eb, RC_INVAL, "the listening socket has no address to probe");
 	}
 	loopback_for_wildcard(&p->addr);
-	p->timeout_ms = timeout_ms;
+	/* shared by [api] reuse_port or by a socket unit's ReusePort=: read off the socket */
+	if (getsockopt(listen_fd, SOL_SOCKET, SO_REUSEPORT, &shared, &len) != 0)
+		shared = 0;
+	p->timeout_ms = shared != 0 ? timeout_ms : 0;
 	/* on a shared port each connection may land on any sibling: several at once make an
 	 * answer from our own server all but certain on every round */
-	p->n = timeout_ms > 0 ? HTTP_PROBE_FANOUT : 1;
+	p->n = p->timeout_ms > 0 ? HTTP_PROBE_FANOUT : 1;
 	for (unsigned i = 0; i < HTTP_PROBE_FANOUT; i++) {
 		p->conn[i].fd = -1;
 		atomic_init(&p->conn[i].port, 0);

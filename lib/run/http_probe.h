@@ -16,13 +16,14 @@
 struct http_probe;
 
 /* A probe of the server that will listen on listen_fd (a bound, listening TCP or unix
- * socket; only its address is read, before the server takes the fd). A wildcard address
- * is probed on loopback. timeout_ms > 0, for a port shared with SO_REUSEPORT, where the
- * kernel may hand any probe to a sibling process that is stuck: HTTP_PROBE_FANOUT
- * connections are kept in flight, each dropped and sent anew when unanswered that long
- * (with one, a run of unlucky draws left a healthy API without an answer for longer than
- * its watchdog allows); 0: one connection, which waits for its answer however long.
- * RC_INVAL for a socket it cannot reach, RC_NOMEM. */
+ * socket; only its address and SO_REUSEPORT are read, before the server takes the fd). A
+ * wildcard address is probed on loopback. On a socket with SO_REUSEPORT (set by [api]
+ * reuse_port, or by a socket unit's ReusePort=), where the kernel may hand any probe to a
+ * sibling process that is stuck, HTTP_PROBE_FANOUT connections are kept in flight, each
+ * dropped and sent anew when unanswered timeout_ms (> 0) (with one, a run of unlucky draws
+ * left a healthy API without an answer for longer than its watchdog allows); otherwise
+ * one connection, which waits for its answer however long. RC_INVAL for a socket it
+ * cannot reach, RC_NOMEM. */
 enum rc http_probe_new(int listen_fd, int64_t timeout_ms, struct http_probe **out,
 		       struct errbuf *eb) MUSTCHECK;
 /* Closes a probe in flight and frees; accepts NULL. */

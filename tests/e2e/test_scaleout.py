@@ -14,6 +14,7 @@ stopped by pid (kill -9 ones are reaped)."""
 import http.client
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -47,7 +48,7 @@ class ApiProc:
     """One appointment-api on deployment D with its own config (extra appended), port and
     log file; watchdog_usec set means it runs under a watchdog as systemd would."""
 
-    def __init__(self, port=ANY, extra="", env=None, watchdog_usec=None):
+    def __init__(self, port=ANY, extra="", env=None, watchdog_usec=None, listen_fd=None):
         self.port = port or harness.free_port()
         self.config = os.path.join(D.dir, "api-%s.conf" % harness.rand(6))
         with open(self.config, "w") as f:
@@ -60,9 +61,16 @@ class ApiProc:
         e.pop("WATCHDOG_USEC", None)
         if watchdog_usec:
             e["WATCHDOG_USEC"] = str(watchdog_usec)
-        self.proc = subprocess.Popen([harness.binary("appointment-api"), "--config",
-                                      self.config], env=e, stdout=self.log, stderr=self.log,
-                                     start_new_session=True)
+        argv = [harness.binary("appointment-api"), "--config", self.config]
+        pass_fds = ()
+        if listen_fd is not None:
+            # socket activation as systemd does it: fd 3, LISTEN_FDS=1, LISTEN_PID = its pid
+            e["APPT_LISTEN_FD"] = str(listen_fd)
+            argv = ["/bin/sh", "-c", 'exec 3<&"$APPT_LISTEN_FD"; LISTEN_FDS=1 LISTEN_PID=$$ '
+                    'exec "$0" "$@"'] + argv
+            pass_fds = (listen_fd,)
+        self.proc = subprocess.Popen(argv, env=e, stdout=self.log, stderr=self.log,
+                                     pass_fds=pass_fds, start_new_session=True)
         self.notify.wait_for("READY=1", proc=self.proc)
 
     def pings(self):
@@ -437,6 +445,38 @@ class SharedPortProbe(unittest.TestCase):
         self.proxy.rules()
         for t in posts:
             t.join(timeout=60)
+
+
+class SharedSocketUnitProbe(SharedPortProbe):
+    """The same, with the port shared the way socket units do it (one unit per API,
+    ReusePort=yes, the socket passed in; [api] reuse_port left false): the probe reads
+    SO_REUSEPORT off the socket. Until 2026-12-04 it went by the config key, so here it
+    ran as on a private port, one probe with no timeout, and the first one the kernel
+    gave the stuck sibling waited there for ever: the healthy API stopped pinging."""
+
+    def setUp(self):
+        self.procs = []
+        self.proxy = harness.FaultProxy(os.environ["AWS_ENDPOINT_URL_DYNAMODB"])
+        self.port = harness.free_port()
+        socks = []
+        for _ in range(2):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.addCleanup(s.close)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            s.bind(("127.0.0.1", self.port))
+            s.listen(128)
+            socks.append(s)
+        extra = "[api]\nthreads = 1\n"
+        self.stuck = ApiProc(extra=extra + "aws_budget_ms = 30000\n", watchdog_usec=4000000,
+                             env={"AWS_ENDPOINT_URL_DYNAMODB": self.proxy.url},
+                             listen_fd=socks[0].fileno())
+        self.procs.append(self.stuck)
+        self.healthy = ApiProc(extra=extra, watchdog_usec=4000000, listen_fd=socks[1].fileno())
+        self.procs.append(self.healthy)
+        for s in socks:  # the daemons hold their own copies
+            s.close()
+        self.stuck.notify.wait_for("WATCHDOG=1", timeout=10)
+        self.healthy.notify.wait_for("WATCHDOG=1", timeout=10)
 
 
 if __name__ == "__main__":
