@@ -31,6 +31,19 @@ def binary(name):
     return os.path.join(BUILD, "daemons", name, name)
 
 
+def socket_activated(argv, env, fds):
+    """argv, env and pass_fds to start argv with the listening sockets fds passed as systemd
+    does: as fd 3, 4, ..., LISTEN_FDS = their count, LISTEN_PID = the daemon's pid (the
+    shell's $$ is the daemon's pid after exec)."""
+    env = dict(env)
+    dups = []
+    for i, fd in enumerate(fds):
+        env["APPT_LISTEN_FD_%d" % i] = str(fd)
+        dups.append('%d<&"$APPT_LISTEN_FD_%d"' % (3 + i, i))
+    script = 'exec %s; LISTEN_FDS=%d LISTEN_PID=$$ exec "$0" "$@"' % (" ".join(dups), len(fds))
+    return ["/bin/sh", "-c", script] + list(argv), env, tuple(fds)
+
+
 def require_stack():
     missing = [v for v in REQUIRED_ENV if not os.environ.get(v)]
     if missing:

@@ -196,12 +196,7 @@ class Api:
         argv = [harness.binary("appointment-api"), "--config", self.config]
         pass_fds = ()
         if listen_fd is not None:
-            # systemd's way: the socket as fd 3, LISTEN_FDS=1, LISTEN_PID = the daemon's pid
-            # (the shell's $$ is the daemon's pid after exec).
-            env["APPT_LISTEN_FD"] = str(listen_fd)
-            argv = ["/bin/sh", "-c", 'exec 3<&"$APPT_LISTEN_FD"; LISTEN_FDS=1 LISTEN_PID=$$ '
-                    'exec "$0" "$@"'] + argv
-            pass_fds = (listen_fd,)
+            argv, env, pass_fds = harness.socket_activated(argv, env, [listen_fd])
         log = open(self.log_path, "a")
         try:
             self.proc = subprocess.Popen(argv, env=env, stdout=log, stderr=log, pass_fds=pass_fds,
@@ -1246,15 +1241,14 @@ class PassedSocketsTest(ApiTestCase):
             socks.append(s)
         notify = harness.NotifySocket(os.path.join(D.dir, "n-" + harness.rand(6)))
         self.addCleanup(notify.close)
-        env = dict(D.env, NOTIFY_SOCKET=notify.path, APPT_FD_A=str(socks[0].fileno()),
-                   APPT_FD_B=str(socks[1].fileno()))
+        env = dict(D.env, NOTIFY_SOCKET=notify.path)
         for k in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "WATCHDOG_USEC"):
             env.pop(k, None)
-        argv = ["/bin/sh", "-c", 'exec 3<&"$APPT_FD_A" 4<&"$APPT_FD_B"; LISTEN_FDS=2 '
-                'LISTEN_PID=$$ exec "$0" "$@"', harness.binary("appointment-api"),
-                "--config", D.config]
+        argv, env, pass_fds = harness.socket_activated(
+            [harness.binary("appointment-api"), "--config", D.config], env,
+            [s.fileno() for s in socks])
         p = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30,
-                           pass_fds=tuple(s.fileno() for s in socks))
+                           pass_fds=pass_fds)
         self.assertNotEqual(p.returncode, 0, p.stderr[-2000:])
         out = p.stdout + p.stderr
         self.assertIn("systemd passed 2 listening sockets", out)

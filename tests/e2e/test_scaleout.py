@@ -64,11 +64,7 @@ class ApiProc:
         argv = [harness.binary("appointment-api"), "--config", self.config]
         pass_fds = ()
         if listen_fd is not None:
-            # socket activation as systemd does it: fd 3, LISTEN_FDS=1, LISTEN_PID = its pid
-            e["APPT_LISTEN_FD"] = str(listen_fd)
-            argv = ["/bin/sh", "-c", 'exec 3<&"$APPT_LISTEN_FD"; LISTEN_FDS=1 LISTEN_PID=$$ '
-                    'exec "$0" "$@"'] + argv
-            pass_fds = (listen_fd,)
+            argv, e, pass_fds = harness.socket_activated(argv, e, [listen_fd])
         self.proc = subprocess.Popen(argv, env=e, stdout=self.log, stderr=self.log,
                                      pass_fds=pass_fds, start_new_session=True)
         self.notify.wait_for("READY=1", proc=self.proc)
