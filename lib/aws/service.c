@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 
 #include "base/jx.h"
+#include "base/jx_doc.h"
 
 /* ---- for the service modules -------------------------------------------------------- */
 
@@ -54,29 +55,36 @@ static void wipe(const char *s, size_t n)
 		explicit_bzero((void *)(uintptr_t)s, n);
 }
 
-/* An answer body as one JSON object; an empty body is an empty object. RC_INVAL when it is
- * anything else. */
-static enum rc parse_answer(const struct buf *body, struct json_object **out)
+/* An answer body as one JSON object, into a json-c tree (*json) or a jx_doc (doc); an empty
+ * body is an empty object. RC_INVAL when it is anything else. */
+static enum rc parse_answer(const struct buf *body, struct json_object **json, struct jx_doc *doc)
 {
+	const char *text = body->len > 0 ? body->data : "{}";
+	size_t len = body->len > 0 ? body->len : 2;
 	enum rc rc;
 
-	*out = NULL;
-	if (body->len == 0) {
-		*out = json_object_new_object();
-		return *out != NULL ? RC_OK : RC_NOMEM;
+	if (doc != NULL) {
+		rc = jx_doc_parse(text, len, AWS_RESPONSE_MAX, AWS_JSON_DEPTH_MAX, doc, NULL, NULL);
+		if (rc == RC_OK && jx_doc_kind(doc, 0) != JX_K_OBJ) {
+			jx_doc_free(doc);
+			rc = RC_INVAL;
+		}
+		return rc;
 	}
-	rc = jx_parse(body->data, body->len, AWS_RESPONSE_MAX, AWS_JSON_DEPTH_MAX, out, NULL);
-	if (rc == RC_OK && !json_object_is_type(*out, json_type_object)) {
-		json_object_put(*out);
-		*out = NULL;
+	*json = NULL;
+	rc = jx_parse(text, len, AWS_RESPONSE_MAX, AWS_JSON_DEPTH_MAX, json, NULL);
+	if (rc == RC_OK && !json_object_is_type(*json, json_type_object)) {
+		json_object_put(*json);
+		*json = NULL;
 		rc = RC_INVAL;
 	}
 	return rc;
 }
 
-enum rc aws_svc_call(struct aws_svc_client *sc, const char *op, struct json_object *req,
-		     const struct aws_svc_call_opts *opts, struct json_object **out,
-		     struct errbuf *eb)
+/* aws_svc_call with the answer parsed into *out or, when out is NULL, into doc. */
+static enum rc svc_call(struct aws_svc_client *sc, const char *op, struct json_object *req,
+			const struct aws_svc_call_opts *opts, struct json_object **out,
+			struct jx_doc *doc, struct errbuf *eb)
 {
 	static const struct aws_svc_call_opts none = {false, NULL};
 	const char *name = aws_service_name(aws_client_service(sc->aws));
@@ -85,7 +93,10 @@ enum rc aws_svc_call(struct aws_svc_client *sc, const char *op, struct json_obje
 	size_t tlen = 0;
 	enum rc rc;
 
-	*out = NULL;
+	if (out != NULL)
+		*out = NULL;
+	else
+		jx_doc_free(doc);
 	if (opts == NULL)
 		opts = &none;
 	if (opts->conflict_body != NULL)
@@ -103,11 +114,11 @@ enum rc aws_svc_call(struct aws_svc_client *sc, const char *op, struct json_obje
 		aws_error_to_eb(&sc->last, eb);
 		/* A failed DynamoDB condition carries the old item in the error answer. */
 		if (rc == RC_CONFLICT && opts->conflict_body != NULL && resp.body.len > 0 &&
-		    parse_answer(&resp.body, opts->conflict_body) != RC_OK)
+		    parse_answer(&resp.body, opts->conflict_body, NULL) != RC_OK)
 			*opts->conflict_body = NULL;
 		goto out;
 	}
-	rc = parse_answer(&resp.body, out);
+	rc = parse_answer(&resp.body, out, out == NULL ? doc : NULL);
 	if (rc == RC_INVAL)
 		rc = eb_set(eb, RC_IO, "%s %s: the answer is not a JSON object", name, op);
 	else if (rc != RC_OK)
@@ -119,6 +130,20 @@ out:
 	}
 	aws_response_cleanup(&resp);
 	return rc;
+}
+
+enum rc aws_svc_call(struct aws_svc_client *sc, const char *op, struct json_object *req,
+		     const struct aws_svc_call_opts *opts, struct json_object **out,
+		     struct errbuf *eb)
+{
+	return svc_call(sc, op, req, opts, out, NULL, eb);
+}
+
+enum rc aws_svc_call_doc(struct aws_svc_client *sc, const char *op, struct json_object *req,
+			 const struct aws_svc_call_opts *opts, struct jx_doc *out,
+			 struct errbuf *eb)
+{
+	return svc_call(sc, op, req, opts, NULL, out, eb);
 }
 
 void aws_copy_member(struct json_object *o, const char *key, char *dst, size_t size)
