@@ -219,19 +219,18 @@ enum rc store_get(struct ddb_client *ddb, const char *table, const char *id,
 		  struct appointment *out, struct errbuf *eb)
 {
 	struct json_object *key = NULL;
-	struct jx_doc doc = {0};
-	size_t item = JX_DOC_NONE;
+	struct json_object *item = NULL;
 	enum rc rc = key_of(id, &key);
 
 	if (rc != RC_OK)
 		return eb_set(eb, rc, "building the key failed");
-	rc = ddb_get_item_doc(ddb, table, key, true, &doc, &item, eb);
+	rc = ddb_get_item(ddb, table, key, true, &item, eb);
 	if (rc == RC_OK) {
-		rc = store_appt_from_doc(&doc, item, out, eb);
+		rc = store_appt_from_item(item, out, eb);
 		if (rc != RC_OK)
 			eb_prefix(eb, "item %s is corrupt", id);
 	}
-	jx_doc_free(&doc);
+	json_object_put(item);
 	json_object_put(key);
 	return rc;
 }

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "aws/ddb_attr.h"
-#include "base/jx_doc.h"
 
 enum rc store_schedule_value(const struct appt_schedule *s, struct json_object **val)
 {
@@ -74,12 +73,12 @@ enum rc store_item_from_appt(const struct appointment *a, struct json_object **i
 }
 
 /* Copies an optional string attribute into a fixed field ("" when absent/NULL). */
-static enum rc copy_opt(const struct jx_doc *d, size_t item, const char *name, char *dst,
-			size_t n, struct errbuf *eb)
+static enum rc copy_opt(struct json_object *item, const char *name, char *dst, size_t n,
+			struct errbuf *eb)
 {
 	const char *s = NULL;
 	size_t len = 0;
-	enum rc rc = ddb_doc_get_s_opt(d, item, name, &s, &len, eb);
+	enum rc rc = ddb_get_s_opt(item, name, &s, &len, eb);
 
 	if (rc != RC_OK)
 		return rc;
@@ -93,35 +92,34 @@ static enum rc copy_opt(const struct jx_doc *d, size_t item, const char *name, c
 	return RC_OK;
 }
 
-static enum rc copy_req(const struct jx_doc *d, size_t item, const char *name, char *dst,
-			size_t n, struct errbuf *eb)
+static enum rc copy_req(struct json_object *item, const char *name, char *dst, size_t n,
+			struct errbuf *eb)
 {
-	enum rc rc = copy_opt(d, item, name, dst, n, eb);
+	enum rc rc = copy_opt(item, name, dst, n, eb);
 
 	if (rc == RC_OK && dst[0] == '\0')
 		return eb_set(eb, RC_INVAL, "%s is missing", name);
 	return rc;
 }
 
-static enum rc read_schedule(const struct jx_doc *d, size_t item, struct appointment *a,
-			     struct errbuf *eb)
+static enum rc read_schedule(struct json_object *item, struct appointment *a, struct errbuf *eb)
 {
-	size_t m = JX_DOC_NONE;
-	enum ddb_type t = ddb_doc_type_of(d, item, "schedule");
+	struct json_object *m = NULL;
+	enum ddb_type t = ddb_type_of(item, "schedule");
 	enum rc rc;
 
 	a->has_schedule = false;
 	if (t == DDB_T_NONE || t == DDB_T_NULL)
 		return RC_OK;
-	rc = ddb_doc_get_m(d, item, "schedule", &m, eb);
+	rc = ddb_get_m(item, "schedule", &m, eb);
 	if (rc == RC_OK)
-		rc = ddb_doc_get_int64(d, m, "centerId", &a->schedule.center_id, eb);
+		rc = ddb_get_int64(m, "centerId", &a->schedule.center_id, eb);
 	if (rc == RC_OK)
-		rc = ddb_doc_get_int64(d, m, "specialtyId", &a->schedule.specialty_id, eb);
+		rc = ddb_get_int64(m, "specialtyId", &a->schedule.specialty_id, eb);
 	if (rc == RC_OK)
-		rc = ddb_doc_get_int64(d, m, "medicId", &a->schedule.medic_id, eb);
+		rc = ddb_get_int64(m, "medicId", &a->schedule.medic_id, eb);
 	if (rc == RC_OK)
-		rc = copy_req(d, m, "date", a->schedule.date, sizeof(a->schedule.date), eb);
+		rc = copy_req(m, "date", a->schedule.date, sizeof(a->schedule.date), eb);
 	if (rc != RC_OK)
 		return rc;
 	a->schedule.schedule_id = a->schedule_id;
@@ -129,59 +127,38 @@ static enum rc read_schedule(const struct jx_doc *d, size_t item, struct appoint
 	return RC_OK;
 }
 
-enum rc store_appt_from_doc(const struct jx_doc *d, size_t item, struct appointment *a,
-			    struct errbuf *eb)
+enum rc store_appt_from_item(struct json_object *item, struct appointment *a, struct errbuf *eb)
 {
 	char status[16];
 	enum rc rc;
 
 	memset(a, 0, sizeof(*a));
-	rc = copy_req(d, item, "appointmentId", a->appointment_id, sizeof(a->appointment_id), eb);
+	rc = copy_req(item, "appointmentId", a->appointment_id, sizeof(a->appointment_id), eb);
 	if (rc == RC_OK)
-		rc = copy_req(d, item, "insuredId", a->insured_id, sizeof(a->insured_id), eb);
+		rc = copy_req(item, "insuredId", a->insured_id, sizeof(a->insured_id), eb);
 	if (rc == RC_OK)
-		rc = ddb_doc_get_int64(d, item, "scheduleId", &a->schedule_id, eb);
+		rc = ddb_get_int64(item, "scheduleId", &a->schedule_id, eb);
 	if (rc == RC_OK)
-		rc = copy_req(d, item, "countryISO", a->country, sizeof(a->country), eb);
+		rc = copy_req(item, "countryISO", a->country, sizeof(a->country), eb);
 	if (rc == RC_OK)
-		rc = copy_req(d, item, "status", status, sizeof(status), eb);
+		rc = copy_req(item, "status", status, sizeof(status), eb);
 	if (rc == RC_OK && appt_status_parse(status, &a->status) != RC_OK)
 		rc = eb_set(eb, RC_INVAL, "status '%s' is not a known status", status);
 	if (rc == RC_OK)
-		rc = copy_req(d, item, "createdAt", a->created_at, sizeof(a->created_at), eb);
+		rc = copy_req(item, "createdAt", a->created_at, sizeof(a->created_at), eb);
 	if (rc == RC_OK)
-		rc = copy_opt(d, item, "updatedAt", a->updated_at, sizeof(a->updated_at), eb);
+		rc = copy_opt(item, "updatedAt", a->updated_at, sizeof(a->updated_at), eb);
 	if (rc == RC_OK)
-		rc = copy_opt(d, item, "processedAt", a->processed_at, sizeof(a->processed_at), eb);
+		rc = copy_opt(item, "processedAt", a->processed_at, sizeof(a->processed_at), eb);
 	if (rc == RC_OK)
-		rc = copy_opt(d, item, "completedAt", a->completed_at, sizeof(a->completed_at), eb);
+		rc = copy_opt(item, "completedAt", a->completed_at, sizeof(a->completed_at), eb);
 	if (rc == RC_OK)
-		rc = copy_opt(d, item, "failureReason", a->failure_reason, sizeof(a->failure_reason),
-			      eb);
+		rc = copy_opt(item, "failureReason", a->failure_reason, sizeof(a->failure_reason), eb);
 	if (rc == RC_OK)
-		rc = copy_opt(d, item, "cancelledAt", a->cancelled_at, sizeof(a->cancelled_at), eb);
+		rc = copy_opt(item, "cancelledAt", a->cancelled_at, sizeof(a->cancelled_at), eb);
 	if (rc == RC_OK)
-		rc = read_schedule(d, item, a, eb);
+		rc = read_schedule(item, a, eb);
 	if (rc == RC_OK && a->updated_at[0] == '\0')
 		memcpy(a->updated_at, a->created_at, sizeof(a->updated_at));
-	return rc;
-}
-
-enum rc store_appt_from_item(struct json_object *item, struct appointment *a, struct errbuf *eb)
-{
-	struct jx_doc d = {0};
-	const char *text;
-	enum rc rc;
-
-	memset(a, 0, sizeof(*a));
-	if (!json_object_is_type(item, json_type_object))
-		return eb_set(eb, RC_INVAL, "attribute appointmentId: the item is not a map");
-	text = json_object_to_json_string_ext(item, JSON_C_TO_STRING_PLAIN);
-	if (text == NULL)
-		return eb_set(eb, RC_NOMEM, "out of memory reading an item");
-	rc = jx_doc_parse(text, strlen(text), JX_TEXT_HARD_MAX, JX_DEPTH_HARD_MAX, &d, NULL, eb);
-	if (rc == RC_OK)
-		rc = store_appt_from_doc(&d, 0, a, eb);
-	jx_doc_free(&d);
 	return rc;
 }

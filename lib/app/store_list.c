@@ -70,13 +70,13 @@ static bool gather_listed(const struct gather *g, const struct appointment *a)
 	return c > 0 || (c == 0 && strcmp(a->appointment_id, g->after_id) >= 0);
 }
 
-static enum rc gather_item(void *ctx, const struct jx_doc *doc, size_t item, struct errbuf *eb)
+static enum rc gather_item(void *ctx, struct json_object *item, struct errbuf *eb)
 {
 	struct gather *g = ctx;
 	struct appointment a;
 	enum rc rc;
 
-	rc = store_appt_from_doc(doc, item, &a, eb);
+	rc = store_appt_from_item(item, &a, eb);
 	if (rc != RC_OK)
 		return rc;
 	if (gather_listed(g, &a))
@@ -333,11 +333,11 @@ struct scan_ctx {
 	bool stopped;
 };
 
-static enum rc scan_item(void *ctx, const struct jx_doc *doc, size_t item, struct errbuf *eb)
+static enum rc scan_item(void *ctx, struct json_object *item, struct errbuf *eb)
 {
 	struct scan_ctx *s = ctx;
 	struct appointment a;
-	enum rc rc = store_appt_from_doc(doc, item, &a, eb);
+	enum rc rc = store_appt_from_item(item, &a, eb);
 
 	if (rc != RC_OK)
 		return rc;

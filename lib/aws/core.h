@@ -288,13 +288,6 @@ struct aws_svc_call_opts {
 enum rc aws_svc_call(struct aws_svc_client *sc, const char *op, struct json_object *req,
 		     const struct aws_svc_call_opts *opts, struct json_object **out,
 		     struct errbuf *eb) MUSTCHECK;
-/* aws_svc_call with the answer parsed into *out as a jx_doc (base/jx_doc.h: no json-c tree;
- * freed first, the root object is node 0; empty on failure): the hot answers (a Query page, a
- * GetItem) are read this way. */
-struct jx_doc;
-enum rc aws_svc_call_doc(struct aws_svc_client *sc, const char *op, struct json_object *req,
-			 const struct aws_svc_call_opts *opts, struct jx_doc *out,
-			 struct errbuf *eb) MUSTCHECK;
 
 /* Copies the string member key of o into dst (cut to size bytes with its NUL), or "" when o
  * is NULL or the member is absent or not a string (moto sends "NextToken": null). */

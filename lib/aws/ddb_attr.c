@@ -9,7 +9,6 @@
 #include <json-c/json.h>
 
 #include "base/jx.h"
-#include "base/jx_doc.h"
 
 const char *ddb_type_name(enum ddb_type t)
 {
@@ -90,22 +89,6 @@ static enum jx_num ddb_num_to_int64(const char *text, int64_t *out)
 		p++;
 	snprintf(norm + n, sizeof(norm) - n, "%s", p);
 	return jx_integer_text(norm, out);
-}
-
-enum rc ddb_n_text_int64(const char *text, const char *what, int64_t *out, struct errbuf *eb)
-{
-	switch (ddb_num_to_int64(text, out)) {
-	case JX_NUM_INT:
-		return RC_OK;
-	case JX_NUM_FRACTION:
-		return eb_set(eb, RC_INVAL, "attribute %s is not an integer (%.40s)", what, text);
-	case JX_NUM_RANGE:
-		return eb_set(eb, RC_INVAL, "attribute %s is out of the int64 range (%.40s)", what,
-			      text);
-	case JX_NUM_NOT_NUMBER:
-		break;
-	}
-	return eb_set(eb, RC_INVAL, "attribute %s is not a number (%.40s)", what, text);
 }
 
 /* ---- Values ---- */
@@ -442,7 +425,18 @@ enum rc ddb_val_get_int64(struct json_object *val, const char *what, int64_t *ou
 
 	if (rc != RC_OK)
 		return rc;
-	return ddb_n_text_int64(text, what, out, eb);
+	switch (ddb_num_to_int64(text, out)) {
+	case JX_NUM_INT:
+		return RC_OK;
+	case JX_NUM_FRACTION:
+		return eb_set(eb, RC_INVAL, "attribute %s is not an integer (%.40s)", what, text);
+	case JX_NUM_RANGE:
+		return eb_set(eb, RC_INVAL, "attribute %s is out of the int64 range (%.40s)", what,
+			      text);
+	case JX_NUM_NOT_NUMBER:
+		break;
+	}
+	return eb_set(eb, RC_INVAL, "attribute %s is not a number (%.40s)", what, text);
 }
 
 enum rc ddb_val_get_bool(struct json_object *val, const char *what, bool *out,
@@ -580,160 +574,4 @@ enum rc ddb_get_l(struct json_object *item, const char *name, struct json_object
 	if (item_ok(item, name, eb) != RC_OK)
 		return RC_INVAL;
 	return ddb_val_get_l(ddb_attr(item, name), name, out, eb);
-}
-
-/* ---- Reading parsed answers (jx_doc) ----
- * The rules of the json-c readers above, node for node: a value is an object of one tag
- * (a tag repeated counts once, its last value, as json-c keeps it). */
-
-/* The single tag node of attribute value val, or JX_DOC_NONE. */
-static size_t doc_single_tag(const struct jx_doc *d, size_t val)
-{
-	size_t last = JX_DOC_NONE;
-	const char *first = NULL;
-
-	if (jx_doc_kind(d, val) != JX_K_OBJ || d->nodes[val].n == 0)
-		return JX_DOC_NONE;
-	for (size_t c = val + 1, k = 0; k < d->nodes[val].n; k++, c = d->nodes[c].end) {
-		if (first == NULL)
-			first = jx_doc_key(d, c);
-		else if (strcmp(first, jx_doc_key(d, c)) != 0)
-			return JX_DOC_NONE;
-		last = c;
-	}
-	return last;
-}
-
-/* The type of val, with *inner the node its tag holds (JX_DOC_NONE for DDB_T_OTHER). */
-static enum ddb_type doc_val_type(const struct jx_doc *d, size_t val, size_t *inner)
-{
-	size_t in = doc_single_tag(d, val);
-	const char *tag = in != JX_DOC_NONE ? jx_doc_key(d, in) : NULL;
-	enum jx_kind k = jx_doc_kind(d, in);
-	enum ddb_type t = DDB_T_OTHER;
-
-	*inner = JX_DOC_NONE;
-	if (tag == NULL)
-		return DDB_T_OTHER;
-	if (strcmp(tag, "S") == 0 && k == JX_K_STR)
-		t = DDB_T_S;
-	else if (strcmp(tag, "N") == 0 && k == JX_K_STR)
-		t = DDB_T_N;
-	else if (strcmp(tag, "BOOL") == 0 && (k == JX_K_TRUE || k == JX_K_FALSE))
-		t = DDB_T_BOOL;
-	else if (strcmp(tag, "NULL") == 0 && k == JX_K_TRUE)
-		t = DDB_T_NULL;
-	else if (strcmp(tag, "M") == 0 && k == JX_K_OBJ)
-		t = DDB_T_M;
-	else if (strcmp(tag, "L") == 0 && k == JX_K_ARR)
-		t = DDB_T_L;
-	if (t != DDB_T_OTHER)
-		*inner = in;
-	return t;
-}
-
-enum ddb_type ddb_doc_val_type(const struct jx_doc *d, size_t val)
-{
-	size_t in;
-
-	return doc_val_type(d, val, &in);
-}
-
-size_t ddb_doc_attr(const struct jx_doc *d, size_t item, const char *name)
-{
-	size_t v = jx_doc_member(d, item, name);
-
-	/* a member that is JSON null is no value at all, as json-c hands it out (NULL) */
-	return jx_doc_kind(d, v) == JX_K_NULL ? JX_DOC_NONE : v;
-}
-
-enum ddb_type ddb_doc_type_of(const struct jx_doc *d, size_t item, const char *name)
-{
-	size_t v = ddb_doc_attr(d, item, name);
-
-	return v == JX_DOC_NONE ? DDB_T_NONE : ddb_doc_val_type(d, v);
-}
-
-static enum rc doc_item_ok(const struct jx_doc *d, size_t item, const char *name,
-			   struct errbuf *eb)
-{
-	if (jx_doc_kind(d, item) != JX_K_OBJ)
-		return eb_set(eb, RC_INVAL, "attribute %s: the item is not a map",
-			      name != NULL ? name : "(null)");
-	if (name == NULL)
-		return eb_set(eb, RC_INVAL, "attribute name is NULL");
-	return RC_OK;
-}
-
-/* The inner node of the attribute name of item when it has type want; else RC_INVAL. */
-static enum rc doc_expect(const struct jx_doc *d, size_t item, const char *name,
-			  enum ddb_type want, size_t *inner, struct errbuf *eb)
-{
-	size_t v;
-	enum ddb_type got;
-
-	*inner = JX_DOC_NONE;
-	if (doc_item_ok(d, item, name, eb) != RC_OK)
-		return RC_INVAL;
-	v = ddb_doc_attr(d, item, name);
-	if (v == JX_DOC_NONE)
-		return eb_set(eb, RC_INVAL, "attribute %s is missing", name);
-	got = doc_val_type(d, v, inner);
-	if (got != want) {
-		*inner = JX_DOC_NONE;
-		return wrong_type(name, got, want, eb);
-	}
-	return RC_OK;
-}
-
-enum rc ddb_doc_get_s(const struct jx_doc *d, size_t item, const char *name, const char **out,
-		      size_t *len, struct errbuf *eb)
-{
-	size_t in;
-	enum rc rc = doc_expect(d, item, name, DDB_T_S, &in, eb);
-
-	*out = rc == RC_OK ? jx_doc_text(d, in, len) : NULL;
-	if (rc != RC_OK && len != NULL)
-		*len = 0;
-	return rc;
-}
-
-enum rc ddb_doc_get_s_opt(const struct jx_doc *d, size_t item, const char *name,
-			  const char **out, size_t *len, struct errbuf *eb)
-{
-	size_t v, in;
-	enum ddb_type t;
-
-	*out = NULL;
-	if (len != NULL)
-		*len = 0;
-	if (doc_item_ok(d, item, name, eb) != RC_OK)
-		return RC_INVAL;
-	v = ddb_doc_attr(d, item, name);
-	if (v == JX_DOC_NONE)
-		return RC_OK;
-	t = doc_val_type(d, v, &in);
-	if (t == DDB_T_NULL)
-		return RC_OK;
-	if (t != DDB_T_S)
-		return wrong_type(name, t, DDB_T_S, eb);
-	*out = jx_doc_text(d, in, len);
-	return RC_OK;
-}
-
-enum rc ddb_doc_get_int64(const struct jx_doc *d, size_t item, const char *name, int64_t *out,
-			  struct errbuf *eb)
-{
-	size_t in;
-	enum rc rc = doc_expect(d, item, name, DDB_T_N, &in, eb);
-
-	if (rc != RC_OK)
-		return rc;
-	return ddb_n_text_int64(jx_doc_text(d, in, NULL), name, out, eb);
-}
-
-enum rc ddb_doc_get_m(const struct jx_doc *d, size_t item, const char *name, size_t *map,
-		      struct errbuf *eb)
-{
-	return doc_expect(d, item, name, DDB_T_M, map, eb);
 }

@@ -144,32 +144,5 @@ enum rc ddb_get_l(struct json_object *item, const char *name, struct json_object
 
 /* Checks text against the N syntax accepted by ddb_val_n_text. */
 bool ddb_num_text_valid(const char *text);
-/* The text of an N (what names it in eb) as an exact int64, with the messages of
- * ddb_val_get_int64. */
-enum rc ddb_n_text_int64(const char *text, const char *what, int64_t *out,
-			 struct errbuf *eb) MUSTCHECK;
-
-/* ---- Reading parsed answers (jx_doc, base/jx_doc.h) ----
- * The same reads on an answer parsed by jx_doc_parse, without a json-c tree (the Query
- * pages and GetItems of the hot paths): item is the index of an object node of d (an Item,
- * an M's map); the types, results and failures are those of the json-c getters above.
- * Borrowed text lives as long as d. */
-struct jx_doc;
-
-/* The attribute value node under name, or JX_DOC_NONE. */
-size_t ddb_doc_attr(const struct jx_doc *d, size_t item, const char *name);
-/* The type of the attribute value node val (DDB_T_OTHER for JX_DOC_NONE or malformed). */
-enum ddb_type ddb_doc_val_type(const struct jx_doc *d, size_t val);
-/* The type of the attribute under name; DDB_T_NONE when absent. */
-enum ddb_type ddb_doc_type_of(const struct jx_doc *d, size_t item, const char *name);
-enum rc ddb_doc_get_s(const struct jx_doc *d, size_t item, const char *name, const char **out,
-		      size_t *len, struct errbuf *eb) MUSTCHECK;
-enum rc ddb_doc_get_s_opt(const struct jx_doc *d, size_t item, const char *name,
-			  const char **out, size_t *len, struct errbuf *eb) MUSTCHECK;
-enum rc ddb_doc_get_int64(const struct jx_doc *d, size_t item, const char *name, int64_t *out,
-			  struct errbuf *eb) MUSTCHECK;
-/* *map: the object node inside the M. */
-enum rc ddb_doc_get_m(const struct jx_doc *d, size_t item, const char *name, size_t *map,
-		      struct errbuf *eb) MUSTCHECK;
 
 #endif

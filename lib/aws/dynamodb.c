@@ -333,53 +333,41 @@ void ddb_page_cleanup(struct ddb_page *p)
 {
 	if (p == NULL)
 		return;
-	jx_doc_free(&p->doc);
+	json_object_put(p->items);
 	json_object_put(p->last_key);
 	memset(p, 0, sizeof(*p));
-	p->items = JX_DOC_NONE;
 }
 
-size_t ddb_page_item(const struct ddb_page *p, size_t k)
+/* Takes Items/Count/ScannedCount/LastEvaluatedKey from a Query answer into page (which must be
+ * clean). A COUNT answer has no Items: page->items is then an empty array. */
+TESTABLE enum rc ddb_parse_page(struct json_object *answer, struct ddb_page *page,
+				struct errbuf *eb)
 {
-	return p->items == JX_DOC_NONE ? JX_DOC_NONE : jx_doc_child(&p->doc, p->items, k);
-}
+	struct json_object *v = NULL;
 
-/* A non-negative integer member of the answer's root, as json-c would read it. */
-static bool page_count(const struct jx_doc *d, const char *name, int64_t *out)
-{
-	size_t v = jx_doc_member(d, 0, name);
-
-	return jx_doc_kind(d, v) == JX_K_NUM &&
-	       jx_integer_text(jx_doc_text(d, v, NULL), out) == JX_NUM_INT && *out >= 0 &&
-	       strpbrk(jx_doc_text(d, v, NULL), ".eE") == NULL;
-}
-
-/* Takes Items/Count/ScannedCount/LastEvaluatedKey from a Query answer, already in page->doc,
- * into page. A COUNT answer has no Items: page->items is then JX_DOC_NONE and n 0. */
-TESTABLE enum rc ddb_parse_page(struct ddb_page *page, struct errbuf *eb)
-{
-	const struct jx_doc *d = &page->doc;
-	size_t v = jx_doc_member(d, 0, "Items");
-
-	page->items = JX_DOC_NONE;
-	page->n = 0;
-	if (v != JX_DOC_NONE) {
-		if (jx_doc_kind(d, v) != JX_K_ARR)
+	if (json_object_object_get_ex(answer, "Items", &v)) {
+		if (!json_object_is_type(v, json_type_array))
 			return eb_set(eb, RC_IO, "dynamodb Query: Items is not an array");
-		for (size_t c = v + 1, k = 0; k < d->nodes[v].n; k++, c = d->nodes[c].end)
-			if (jx_doc_kind(d, c) != JX_K_OBJ)
-				return eb_set(eb, RC_IO, "dynamodb Query: item %zu is not a map", k);
-		page->items = v;
-		page->n = d->nodes[v].n;
+		for (size_t i = 0; i < json_object_array_length(v); i++)
+			if (!json_object_is_type(json_object_array_get_idx(v, i),
+						 json_type_object))
+				return eb_set(eb, RC_IO, "dynamodb Query: item %zu is not a map", i);
+		page->items = json_object_get(v);
+	} else {
+		page->items = json_object_new_array();
+		if (page->items == NULL)
+			return ddb_nomem(eb);
 	}
-	if (!page_count(d, "Count", &page->count))
+	if (!json_object_object_get_ex(answer, "Count", &v) || !json_object_is_type(v, json_type_int) ||
+	    json_object_get_int64(v) < 0)
 		return eb_set(eb, RC_IO, "dynamodb Query: no valid Count in the answer");
-	if (!page_count(d, "ScannedCount", &page->scanned))
-		page->scanned = 0;
-	v = jx_doc_member(d, 0, "LastEvaluatedKey");
-	if (jx_doc_kind(d, v) == JX_K_OBJ && d->nodes[v].n > 0 &&
-	    jx_doc_to_json(d, v, &page->last_key) != RC_OK)
-		return ddb_nomem(eb);
+	page->count = json_object_get_int64(v);
+	if (json_object_object_get_ex(answer, "ScannedCount", &v) &&
+	    json_object_is_type(v, json_type_int))
+		page->scanned = json_object_get_int64(v);
+	if (json_object_object_get_ex(answer, "LastEvaluatedKey", &v) &&
+	    json_object_is_type(v, json_type_object) && json_object_object_length(v) > 0)
+		page->last_key = json_object_get(v);
 	return RC_OK;
 }
 
@@ -395,18 +383,6 @@ enum rc ddb_data_call(struct ddb_client *c, const char *op, struct json_object *
 		      struct errbuf *eb)
 {
 	enum rc rc = aws_svc_call(&c->base, op, req, opts, ans, eb);
-
-	if (rc == RC_NOTFOUND) {
-		eb_prefix(eb, "dynamodb %s: the table does not exist (retried later)", op);
-		rc = RC_RETRY;
-	}
-	return rc;
-}
-
-enum rc ddb_data_call_doc(struct ddb_client *c, const char *op, struct json_object *req,
-			  struct jx_doc *ans, struct errbuf *eb)
-{
-	enum rc rc = aws_svc_call_doc(&c->base, op, req, NULL, ans, eb);
 
 	if (rc == RC_NOTFOUND) {
 		eb_prefix(eb, "dynamodb %s: the table does not exist (retried later)", op);
@@ -483,30 +459,6 @@ out:
 	return rc;
 }
 
-enum rc ddb_get_item_doc(struct ddb_client *c, const char *table, struct json_object *key,
-			 bool consistent, struct jx_doc *doc, size_t *item, struct errbuf *eb)
-{
-	struct json_object *req = NULL;
-	enum rc rc;
-
-	*item = JX_DOC_NONE;
-	jx_doc_free(doc);
-	rc = ddb_build_get_item(table, key, consistent, &req, eb);
-	if (rc == RC_OK)
-		rc = ddb_data_call_doc(c, "GetItem", req, doc, eb);
-	json_object_put(req);
-	if (rc != RC_OK)
-		return rc;
-	*item = jx_doc_member(doc, 0, "Item");
-	if (*item == JX_DOC_NONE)
-		return eb_set(eb, RC_NOTFOUND, "dynamodb: no item with that key in table %s", table);
-	if (jx_doc_kind(doc, *item) != JX_K_OBJ) {
-		*item = JX_DOC_NONE;
-		return eb_set(eb, RC_IO, "dynamodb GetItem: Item is not a map");
-	}
-	return RC_OK;
-}
-
 enum rc ddb_delete_item(struct ddb_client *c, const char *table, struct json_object *key,
 			struct errbuf *eb)
 {
@@ -548,17 +500,18 @@ static enum rc query_page(struct ddb_client *c, const struct ddb_query_req *q,
 			  struct json_object *start_key, bool count_only, struct ddb_page *page,
 			  struct errbuf *eb)
 {
-	struct json_object *req = NULL;
+	struct json_object *req = NULL, *ans = NULL;
 	enum rc rc;
 
 	ddb_page_cleanup(page);
 	rc = ddb_build_query(q, start_key, count_only, &req, eb);
 	if (rc == RC_OK)
-		rc = ddb_data_call_doc(c, "Query", req, &page->doc, eb);
+		rc = ddb_data_call(c, "Query", req, NULL, &ans, eb);
 	if (rc == RC_OK)
-		rc = ddb_parse_page(page, eb);
+		rc = ddb_parse_page(ans, page, eb);
 	if (rc != RC_OK)
 		ddb_page_cleanup(page);
+	json_object_put(ans);
 	json_object_put(req);
 	return rc;
 }
@@ -584,6 +537,8 @@ enum rc ddb_query_all(struct ddb_client *c, const struct ddb_query_req *q, size_
 	if (max_items == 0 || fn == NULL)
 		return eb_set(eb, RC_INVAL, "dynamodb: query needs max_items >= 1 and a callback");
 	for (;;) {
+		size_t n;
+
 		if (stats->pages >= DDB_PAGES_MAX) {
 			rc = eb_set(eb, RC_INVAL, "dynamodb Query: more than %d pages", DDB_PAGES_MAX);
 			break;
@@ -592,12 +547,13 @@ enum rc ddb_query_all(struct ddb_client *c, const struct ddb_query_req *q, size_
 		if (rc != RC_OK)
 			break;
 		stats->pages++;
-		for (size_t k = 0, it = page.items + 1; k < page.n; k++, it = page.doc.nodes[it].end) {
+		n = json_object_array_length(page.items);
+		for (size_t i = 0; i < n; i++) {
 			if (stats->items == max_items) {
 				stats->truncated = true;
 				goto out;
 			}
-			rc = fn(ctx, &page.doc, it, eb);
+			rc = fn(ctx, json_object_array_get_idx(page.items, i), eb);
 			if (rc != RC_OK)
 				goto out;
 			stats->items++;

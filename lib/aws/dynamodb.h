@@ -1,8 +1,7 @@
 /* dynamodb.h — the DynamoDB data plane appointmentd uses (JSON 1.0 protocol over aws/core):
  * conditional item writes, reads, and GSI queries that follow every page. Items are json-c
- * maps of attribute values built and read with aws/ddb_attr.h; a Query page and
- * ddb_get_item_doc's item are read from a jx_doc instead (no json-c tree on the hot reads).
- * Tables (the control plane) are in aws/dynamodb_tables.h. */
+ * maps of attribute values built and read with aws/ddb_attr.h. Tables (the control plane)
+ * are in aws/dynamodb_tables.h. */
 #ifndef APPT_AWS_DYNAMODB_H
 #define APPT_AWS_DYNAMODB_H
 
@@ -12,7 +11,6 @@
 
 #include "aws/core.h"
 #include "aws/ddb_attr.h"
-#include "base/jx_doc.h"
 #include "base/rc.h"
 
 struct json_object;
@@ -80,11 +78,6 @@ enum rc ddb_put_item(struct ddb_client *c, const struct ddb_put_req *req,
  * such item (eb says "no item"); a missing table is RC_RETRY. */
 enum rc ddb_get_item(struct ddb_client *c, const char *table, struct json_object *key,
 		     bool consistent, struct json_object **item, struct errbuf *eb) MUSTCHECK;
-/* ddb_get_item with the answer as a jx_doc (freed first): *item is the node of the item in
- * *doc; RC_NOTFOUND likewise. The doc is the caller's to jx_doc_free, on failure too. */
-enum rc ddb_get_item_doc(struct ddb_client *c, const char *table, struct json_object *key,
-			 bool consistent, struct jx_doc *doc, size_t *item,
-			 struct errbuf *eb) MUSTCHECK;
 
 /* DeleteItem of the item with key, unconditionally; deleting nothing is RC_OK. */
 enum rc ddb_delete_item(struct ddb_client *c, const char *table, struct json_object *key,
@@ -164,18 +157,13 @@ struct ddb_query_req {
 
 /* One page of a Query. Embedded value: zero it (or ddb_page_cleanup it) before use. */
 struct ddb_page {
-	struct jx_doc doc;            /* the answer, parsed without a json-c tree (base/jx_doc.h) */
-	size_t items;                 /* the node of its Items array, JX_DOC_NONE without one */
-	size_t n;                     /* items on the page: ddb_page_item(p, 0 .. n-1) */
+	struct json_object *items;    /* owned array of items (maps); empty, never NULL, on RC_OK */
 	int64_t count;                /* Count: items on this page after the filter */
 	int64_t scanned;              /* ScannedCount: items evaluated */
 	struct json_object *last_key; /* owned LastEvaluatedKey, NULL on the last page */
 };
-/* Releases the page's answer and key; the page is zeroed and reusable. Accepts NULL. */
+/* Releases the page's items and key; the page is zeroed and reusable. Accepts NULL. */
 void ddb_page_cleanup(struct ddb_page *p);
-/* The node of the k-th item (an object: read it with the ddb_doc_* getters of ddb_attr.h),
- * or JX_DOC_NONE past the end. O(k). */
-size_t ddb_page_item(const struct ddb_page *p, size_t k);
 
 /* One Query page starting after start_key (a LastEvaluatedKey, borrowed; NULL for the first).
  * *page is cleaned up first. A page may be empty and still have a last_key (the filter
@@ -184,10 +172,9 @@ enum rc ddb_query_page(struct ddb_client *c, const struct ddb_query_req *q,
 		       struct json_object *start_key, struct ddb_page *page,
 		       struct errbuf *eb) MUSTCHECK;
 
-/* Called once per item in query order: the item is node item of doc, both borrowed for the
- * call. A non-RC_OK return stops the query and is returned as is. */
-typedef enum rc (*ddb_item_fn)(void *ctx, const struct jx_doc *doc, size_t item,
-			       struct errbuf *eb);
+/* Called once per item in query order; item is borrowed for the call (json_object_get it to
+ * keep it). A non-RC_OK return stops the query and is returned as is. */
+typedef enum rc (*ddb_item_fn)(void *ctx, struct json_object *item, struct errbuf *eb);
 
 /* What ddb_query_all did. */
 struct ddb_query_stats {

@@ -19,7 +19,8 @@ enum rc ddb_build_query(const struct ddb_query_req *q, struct json_object *start
 			bool count_only, struct json_object **out, struct errbuf *eb) MUSTCHECK;
 enum rc ddb_parse_table_info(struct json_object *table, struct ddb_table_info *info,
 			     struct errbuf *eb) MUSTCHECK;
-enum rc ddb_parse_page(struct ddb_page *page, struct errbuf *eb) MUSTCHECK;
+enum rc ddb_parse_page(struct json_object *answer, struct ddb_page *page,
+		       struct errbuf *eb) MUSTCHECK;
 bool ddb_unsupported(const struct aws_error *err);
 
 #endif

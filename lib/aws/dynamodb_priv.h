@@ -35,8 +35,5 @@ enum rc ddb_build_write(const struct ddb_update_req *w, const char *key_member,
 enum rc ddb_data_call(struct ddb_client *c, const char *op, struct json_object *req,
 		      const struct aws_svc_call_opts *opts, struct json_object **ans,
 		      struct errbuf *eb) MUSTCHECK;
-/* ddb_data_call with the answer as a jx_doc (aws_svc_call_doc). */
-enum rc ddb_data_call_doc(struct ddb_client *c, const char *op, struct json_object *req,
-			  struct jx_doc *ans, struct errbuf *eb) MUSTCHECK;
 
 #endif

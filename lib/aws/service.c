@@ -10,7 +10,6 @@
 #include <json-c/json.h>
 
 #include "base/jx.h"
-#include "base/jx_doc.h"
 
 /* ---- for the service modules -------------------------------------------------------- */
 
@@ -55,36 +54,29 @@ static void wipe(const char *s, size_t n)
 		explicit_bzero((void *)(uintptr_t)s, n);
 }
 
-/* An answer body as one JSON object, into a json-c tree (*json) or a jx_doc (doc); an empty
- * body is an empty object. RC_INVAL when it is anything else. */
-static enum rc parse_answer(const struct buf *body, struct json_object **json, struct jx_doc *doc)
+/* An answer body as one JSON object; an empty body is an empty object. RC_INVAL when it is
+ * anything else. */
+static enum rc parse_answer(const struct buf *body, struct json_object **out)
 {
-	const char *text = body->len > 0 ? body->data : "{}";
-	size_t len = body->len > 0 ? body->len : 2;
 	enum rc rc;
 
-	if (doc != NULL) {
-		rc = jx_doc_parse(text, len, AWS_RESPONSE_MAX, AWS_JSON_DEPTH_MAX, doc, NULL, NULL);
-		if (rc == RC_OK && jx_doc_kind(doc, 0) != JX_K_OBJ) {
-			jx_doc_free(doc);
-			rc = RC_INVAL;
-		}
-		return rc;
+	*out = NULL;
+	if (body->len == 0) {
+		*out = json_object_new_object();
+		return *out != NULL ? RC_OK : RC_NOMEM;
 	}
-	*json = NULL;
-	rc = jx_parse(text, len, AWS_RESPONSE_MAX, AWS_JSON_DEPTH_MAX, json, NULL);
-	if (rc == RC_OK && !json_object_is_type(*json, json_type_object)) {
-		json_object_put(*json);
-		*json = NULL;
+	rc = jx_parse(body->data, body->len, AWS_RESPONSE_MAX, AWS_JSON_DEPTH_MAX, out, NULL);
+	if (rc == RC_OK && !json_object_is_type(*out, json_type_object)) {
+		json_object_put(*out);
+		*out = NULL;
 		rc = RC_INVAL;
 	}
 	return rc;
 }
 
-/* aws_svc_call with the answer parsed into *out or, when out is NULL, into doc. */
-static enum rc svc_call(struct aws_svc_client *sc, const char *op, struct json_object *req,
-			const struct aws_svc_call_opts *opts, struct json_object **out,
-			struct jx_doc *doc, struct errbuf *eb)
+enum rc aws_svc_call(struct aws_svc_client *sc, const char *op, struct json_object *req,
+		     const struct aws_svc_call_opts *opts, struct json_object **out,
+		     struct errbuf *eb)
 {
 	static const struct aws_svc_call_opts none = {false, NULL};
 	const char *name = aws_service_name(aws_client_service(sc->aws));
@@ -93,10 +85,7 @@ static enum rc svc_call(struct aws_svc_client *sc, const char *op, struct json_o
 	size_t tlen = 0;
 	enum rc rc;
 
-	if (out != NULL)
-		*out = NULL;
-	else
-		jx_doc_free(doc);
+	*out = NULL;
 	if (opts == NULL)
 		opts = &none;
 	if (opts->conflict_body != NULL)
@@ -114,11 +103,11 @@ static enum rc svc_call(struct aws_svc_client *sc, const char *op, struct json_o
 		aws_error_to_eb(&sc->last, eb);
 		/* A failed DynamoDB condition carries the old item in the error answer. */
 		if (rc == RC_CONFLICT && opts->conflict_body != NULL && resp.body.len > 0 &&
-		    parse_answer(&resp.body, opts->conflict_body, NULL) != RC_OK)
+		    parse_answer(&resp.body, opts->conflict_body) != RC_OK)
 			*opts->conflict_body = NULL;
 		goto out;
 	}
-	rc = parse_answer(&resp.body, out, out == NULL ? doc : NULL);
+	rc = parse_answer(&resp.body, out);
 	if (rc == RC_INVAL)
 		rc = eb_set(eb, RC_IO, "%s %s: the answer is not a JSON object", name, op);
 	else if (rc != RC_OK)
@@ -130,20 +119,6 @@ out:
 	}
 	aws_response_cleanup(&resp);
 	return rc;
-}
-
-enum rc aws_svc_call(struct aws_svc_client *sc, const char *op, struct json_object *req,
-		     const struct aws_svc_call_opts *opts, struct json_object **out,
-		     struct errbuf *eb)
-{
-	return svc_call(sc, op, req, opts, out, NULL, eb);
-}
-
-enum rc aws_svc_call_doc(struct aws_svc_client *sc, const char *op, struct json_object *req,
-			 const struct aws_svc_call_opts *opts, struct jx_doc *out,
-			 struct errbuf *eb)
-{
-	return svc_call(sc, op, req, opts, NULL, out, eb);
 }
 
 void aws_copy_member(struct json_object *o, const char *key, char *dst, size_t size)

@@ -1,13 +1,11 @@
 /* jx.c — the strict JSON parse: an RFC 8259 scanner (grammar, UTF-8, depth, NUL in keys)
- * in front of json-c's tokener or recording a flat jx_doc itself, and duplicate top-level
- * key detection. */
+ * in front of json-c's tokener, and duplicate top-level key detection. */
 #include "base/jx.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/buf.h"
-#include "base/jx_doc.h"
 #include "base/str.h"
 
 /* One decoded top-level key: its bytes live in jx_keys.names at off. */
@@ -36,8 +34,6 @@ struct jx_scan {
 	const char *what;         /* static description of err */
 	size_t err_off;           /* byte offset of err */
 	struct jx_keys *keys;     /* where top-level keys go; NULL to skip */
-	struct jx_doc *doc;       /* where every value goes; NULL to skip (never with keys) */
-	uint32_t key, key_len;    /* doc: the key of the member whose value comes next */
 };
 
 static bool scan_fail(struct jx_scan *sc, enum jx_perr err, const char *what)
@@ -301,43 +297,6 @@ static bool keys_add(struct jx_scan *sc, size_t off)
 	return true;
 }
 
-/* Appends n bytes and a NUL to the doc's strings; *off gets where they start. */
-static bool doc_text(struct jx_scan *sc, const void *p, size_t n, uint32_t *off)
-{
-	*off = (uint32_t)sc->doc->strs.len;
-	if (buf_append(&sc->doc->strs, p, n) != RC_OK || buf_append(&sc->doc->strs, "", 1) != RC_OK)
-		return scan_nomem(sc);
-	return true;
-}
-
-/* Appends the node of the value starting at sc->p, taking the pending member key;
- * *idx gets its index. */
-static bool doc_push(struct jx_scan *sc, enum jx_kind kind, size_t *idx)
-{
-	struct jx_doc *d = sc->doc;
-	struct jx_node *nd;
-
-	if (d->n == d->cap) {
-		size_t ncap = d->cap ? d->cap * 2 : 64;
-		struct jx_node *nv = realloc(d->nodes, ncap * sizeof(*nv));
-
-		if (nv == NULL)
-			return scan_nomem(sc);
-		d->nodes = nv;
-		d->cap = ncap;
-	}
-	*idx = d->n;
-	nd = &d->nodes[d->n++];
-	memset(nd, 0, sizeof(*nd));
-	nd->kind = (uint8_t)kind;
-	nd->key = sc->key;
-	nd->key_len = sc->key_len;
-	nd->end = (uint32_t)d->n;
-	sc->key = UINT32_MAX;
-	sc->key_len = 0;
-	return true;
-}
-
 static bool scan_value(struct jx_scan *sc, int depth);
 
 /* An object or array starting at sc->p; depth is the nesting outside it. */
@@ -346,12 +305,9 @@ static bool scan_container(struct jx_scan *sc, int depth)
 	bool is_obj = *sc->p == '{';
 	unsigned char close = is_obj ? '}' : ']';
 	bool collect = is_obj && depth == 0 && sc->keys != NULL;
-	size_t self = 0;
 
 	if (depth + 1 > sc->max_depth)
 		return scan_fail(sc, JX_PERR_DEPTH, "nesting too deep");
-	if (sc->doc != NULL && !doc_push(sc, is_obj ? JX_K_OBJ : JX_K_ARR, &self))
-		return false;
 	sc->p++;
 	scan_ws(sc);
 	if (sc->p < sc->end && *sc->p == close) {
@@ -361,24 +317,13 @@ static bool scan_container(struct jx_scan *sc, int depth)
 	for (;;) {
 		if (is_obj) {
 			size_t off = collect ? sc->keys->names.len : 0;
-			struct buf *dec = collect ? &sc->keys->names : NULL;
 
 			if (sc->p >= sc->end || *sc->p != '"')
 				return scan_fail(sc, JX_PERR_SYNTAX, "expected an object key");
-			if (sc->doc != NULL) {
-				dec = &sc->doc->strs;
-				off = dec->len;
-			}
-			if (!scan_string(sc, dec, true))
+			if (!scan_string(sc, collect ? &sc->keys->names : NULL, true))
 				return false;
 			if (collect && !keys_add(sc, off))
 				return false;
-			if (sc->doc != NULL) {
-				sc->key_len = (uint32_t)(dec->len - off);
-				if (buf_append(dec, "", 1) != RC_OK)
-					return scan_nomem(sc);
-				sc->key = (uint32_t)off;
-			}
 			scan_ws(sc);
 			if (sc->p >= sc->end || *sc->p != ':')
 				return scan_fail(sc, JX_PERR_SYNTAX, "expected ':'");
@@ -387,10 +332,6 @@ static bool scan_container(struct jx_scan *sc, int depth)
 		}
 		if (!scan_value(sc, depth + 1))
 			return false;
-		if (sc->doc != NULL) {
-			sc->doc->nodes[self].n++;
-			sc->doc->nodes[self].end = (uint32_t)sc->doc->n;
-		}
 		scan_ws(sc);
 		if (sc->p < sc->end && *sc->p == ',') {
 			sc->p++;
@@ -405,63 +346,10 @@ static bool scan_container(struct jx_scan *sc, int depth)
 	}
 }
 
-/* A scalar for the doc: its node, and for a string or number its text. */
-static bool doc_scalar(struct jx_scan *sc)
-{
-	const unsigned char *start = sc->p;
-	enum jx_kind kind;
-	size_t idx;
-	uint32_t off;
-
-	switch (*sc->p) {
-	case '"':
-		kind = JX_K_STR;
-		break;
-	case 't':
-		kind = JX_K_TRUE;
-		break;
-	case 'f':
-		kind = JX_K_FALSE;
-		break;
-	case 'n':
-		kind = JX_K_NULL;
-		break;
-	default:
-		kind = JX_K_NUM;
-		break;
-	}
-	if (!doc_push(sc, kind, &idx))
-		return false;
-	if (kind == JX_K_STR) {
-		off = (uint32_t)sc->doc->strs.len;
-		if (!scan_string(sc, &sc->doc->strs, false))
-			return false;
-		sc->doc->nodes[idx].val = off;
-		sc->doc->nodes[idx].val_len = (uint32_t)(sc->doc->strs.len - off);
-		if (buf_append(&sc->doc->strs, "", 1) != RC_OK)
-			return scan_nomem(sc);
-		return true;
-	}
-	if (kind == JX_K_NUM) {
-		if (!scan_number(sc) || !doc_text(sc, start, (size_t)(sc->p - start), &off))
-			return false;
-		sc->doc->nodes[idx].val = off;
-		sc->doc->nodes[idx].val_len = (uint32_t)(sc->p - start);
-		return true;
-	}
-	return scan_literal(sc, kind == JX_K_TRUE ? "true" : kind == JX_K_FALSE ? "false" : "null");
-}
-
 static bool scan_value(struct jx_scan *sc, int depth)
 {
 	if (sc->p >= sc->end)
 		return scan_fail(sc, JX_PERR_SYNTAX, "unexpected end of text");
-	if (sc->doc != NULL && *sc->p != '{' && *sc->p != '[') {
-		if (*sc->p != '"' && *sc->p != 't' && *sc->p != 'f' && *sc->p != 'n' &&
-		    *sc->p != '-' && !is_digit(*sc->p))
-			return scan_fail(sc, JX_PERR_SYNTAX, "expected a value");
-		return doc_scalar(sc);
-	}
 	switch (*sc->p) {
 	case '{':
 	case '[':
@@ -482,10 +370,9 @@ static bool scan_value(struct jx_scan *sc, int depth)
 }
 
 /* Checks text[0..len) is exactly one RFC 8259 value within max_depth; fills sc
- * (err, what, err_off, rc). Collects top-level keys into keys, or every value into doc,
- * when not NULL. */
+ * (err, what, err_off, rc). Collects top-level keys into keys when not NULL. */
 static void jx_scan_text(const char *text, size_t len, int max_depth, struct jx_keys *keys,
-                         struct jx_doc *doc, struct jx_scan *sc)
+                         struct jx_scan *sc)
 {
 	memset(sc, 0, sizeof(*sc));
 	sc->beg = (const unsigned char *)text;
@@ -493,8 +380,6 @@ static void jx_scan_text(const char *text, size_t len, int max_depth, struct jx_
 	sc->end = sc->beg + len;
 	sc->max_depth = max_depth;
 	sc->keys = keys;
-	sc->doc = doc;
-	sc->key = UINT32_MAX;
 	sc->rc = RC_OK;
 	scan_ws(sc);
 	if (sc->p == sc->end) {
@@ -515,77 +400,51 @@ static enum rc perr_set(enum jx_perr *why, enum jx_perr v)
 	return v == JX_PERR_NONE ? RC_OK : RC_INVAL;
 }
 
-/* The checks of jx_parse_ex before json-c (length, emptiness, NUL bytes, the strict scan),
- * recording into doc when it is not NULL. *max_depth is clamped for the caller. */
-static enum rc strict_scan(const char *text, size_t len, size_t max_len, int *max_depth,
-			   struct jx_doc *doc, enum jx_perr *why, struct errbuf *eb)
-{
-	struct jx_scan sc;
-	enum rc rc;
-
-	perr_set(why, JX_PERR_NONE);
-	if (max_len > JX_TEXT_HARD_MAX)
-		max_len = JX_TEXT_HARD_MAX;
-	if (*max_depth > JX_DEPTH_HARD_MAX)
-		*max_depth = JX_DEPTH_HARD_MAX;
-	if (*max_depth < 0)
-		*max_depth = 0;
-	if (len > max_len) {
-		rc = perr_set(why, JX_PERR_TOO_LONG);
-		return eb_set(eb, rc, "JSON text is %zu bytes, over the limit of %zu", len, max_len);
-	}
-	if (text == NULL || len == 0) {
-		rc = perr_set(why, JX_PERR_EMPTY);
-		return eb_set(eb, rc, "JSON text is empty");
-	}
-	if (memchr(text, '\0', len) != NULL) {
-		rc = perr_set(why, JX_PERR_NUL);
-		return eb_set(eb, rc, "JSON text contains a NUL byte at offset %zu",
-			      (size_t)((const char *)memchr(text, '\0', len) - text));
-	}
-	jx_scan_text(text, len, *max_depth, NULL, doc, &sc);
-	if (sc.err == JX_PERR_NONE)
-		return RC_OK;
-	perr_set(why, sc.err);
-	if (sc.err == JX_PERR_EMPTY)
-		return eb_set(eb, sc.rc, "JSON text contains only whitespace");
-	if (sc.err == JX_PERR_DEPTH)
-		return eb_set(eb, sc.rc, "JSON nesting deeper than %d levels at offset %zu",
-			      *max_depth, sc.err_off);
-	return eb_set(eb, sc.rc, "invalid JSON at offset %zu: %s", sc.err_off, sc.what);
-}
-
-enum rc jx_doc_parse(const char *text, size_t len, size_t max_len, int max_depth,
-		     struct jx_doc *d, enum jx_perr *why, struct errbuf *eb)
-{
-	enum rc rc;
-
-	jx_doc_free(d);
-	buf_init(&d->strs, JX_TEXT_HARD_MAX * 2);
-	/* decoded strings are never longer than their text: one reservation is enough */
-	rc = text != NULL && len <= max_len && len <= JX_TEXT_HARD_MAX ? buf_reserve(&d->strs, len + 64)
-								       : RC_OK;
-	if (rc != RC_OK) {
-		perr_set(why, JX_PERR_SYNTAX);
-		return eb_set(eb, rc, "out of memory parsing JSON");
-	}
-	rc = strict_scan(text, len, max_len, &max_depth, d, why, eb);
-	if (rc != RC_OK)
-		jx_doc_free(d);
-	return rc;
-}
-
 enum rc jx_parse_ex(const char *text, size_t len, size_t max_len, int max_depth,
                     struct json_object **out, enum jx_perr *why, struct errbuf *eb)
 {
 	struct json_tokener *tok = NULL;
 	struct json_object *obj = NULL;
-	enum rc rc;
+	struct jx_scan sc;
+	enum rc rc = RC_OK;
 
 	*out = NULL;
-	rc = strict_scan(text, len, max_len, &max_depth, NULL, why, eb);
-	if (rc != RC_OK)
+	perr_set(why, JX_PERR_NONE);
+	if (max_len > JX_TEXT_HARD_MAX)
+		max_len = JX_TEXT_HARD_MAX;
+	if (max_depth > JX_DEPTH_HARD_MAX)
+		max_depth = JX_DEPTH_HARD_MAX;
+	if (max_depth < 0)
+		max_depth = 0;
+	if (len > max_len) {
+		rc = perr_set(why, JX_PERR_TOO_LONG);
+		eb_set(eb, rc, "JSON text is %zu bytes, over the limit of %zu", len, max_len);
 		goto out;
+	}
+	if (text == NULL || len == 0) {
+		rc = perr_set(why, JX_PERR_EMPTY);
+		eb_set(eb, rc, "JSON text is empty");
+		goto out;
+	}
+	if (memchr(text, '\0', len) != NULL) {
+		rc = perr_set(why, JX_PERR_NUL);
+		eb_set(eb, rc, "JSON text contains a NUL byte at offset %zu",
+		       (size_t)((const char *)memchr(text, '\0', len) - text));
+		goto out;
+	}
+	jx_scan_text(text, len, max_depth, NULL, &sc);
+	if (sc.err != JX_PERR_NONE) {
+		perr_set(why, sc.err);
+		rc = sc.rc;
+		if (sc.err == JX_PERR_EMPTY)
+			eb_set(eb, rc, "JSON text contains only whitespace");
+		else if (sc.err == JX_PERR_DEPTH)
+			eb_set(eb, rc, "JSON nesting deeper than %d levels at offset %zu", max_depth,
+			       sc.err_off);
+		else
+			eb_set(eb, rc, "invalid JSON at offset %zu: %s", sc.err_off, sc.what);
+		goto out;
+	}
 	/* json-c counts the outermost value as a level, hence + 1. */
 	tok = json_tokener_new_ex(max_depth + 1);
 	if (tok == NULL) {
@@ -669,7 +528,7 @@ enum rc jx_dup_keys(const char *text, size_t len, jx_dup_fn fn, void *ctx, struc
 		rc = eb_set(eb, RC_INVAL, "not valid JSON text");
 		goto out;
 	}
-	jx_scan_text(text, len, JX_DEPTH_HARD_MAX, &keys, NULL, &sc);
+	jx_scan_text(text, len, JX_DEPTH_HARD_MAX, &keys, &sc);
 	if (sc.err != JX_PERR_NONE) {
 		rc = eb_set(eb, sc.rc, "invalid JSON at offset %zu: %s", sc.err_off, sc.what);
 		goto out;

@@ -469,7 +469,7 @@ struct seen {
 	size_t stop_after;    /* return RC_CONFLICT after this many (0 = never) */
 };
 
-static enum rc on_item(void *ctx, const struct jx_doc *doc, size_t item, struct errbuf *eb)
+static enum rc on_item(void *ctx, struct json_object *item, struct errbuf *eb)
 {
 	struct seen *s = ctx;
 	const char *v = NULL;
@@ -479,11 +479,11 @@ static enum rc on_item(void *ctx, const struct jx_doc *doc, size_t item, struct 
 		return eb_set(eb, RC_CONFLICT, "stop");
 	if (s->n >= 64)
 		return eb_set(eb, RC_INVAL, "too many items");
-	rc = ddb_doc_get_s(doc, item, "createdAt", &v, NULL, eb);
+	rc = ddb_get_s(item, "createdAt", &v, NULL, eb);
 	if (rc != RC_OK)
 		return rc;
 	snprintf(s->created[s->n], sizeof(s->created[0]), "%s", v);
-	rc = ddb_doc_get_s(doc, item, "appointmentId", &v, NULL, eb);
+	rc = ddb_get_s(item, "appointmentId", &v, NULL, eb);
 	if (rc != RC_OK)
 		return rc;
 	snprintf(s->ids[s->n], sizeof(s->ids[0]), "%s", v);
@@ -562,7 +562,7 @@ START_TEST(test_query_paging)
 
 	/* One page by hand: Limit items and a key to go on from. */
 	CK_RC(RC_OK, ddb_query_page(c, &q, NULL, &page, &eb));
-	ck_assert_uint_eq(page.n, 3);
+	ck_assert_uint_eq(json_object_array_length(page.items), 3);
 	ck_assert(page.count == 3);
 	ck_assert_ptr_nonnull(page.last_key);
 	{
@@ -570,9 +570,9 @@ START_TEST(test_query_paging)
 		const char *v;
 
 		CK_RC(RC_OK, ddb_query_page(c, &q, start, &page, &eb));
-		ck_assert_uint_eq(page.n, 3);
-		CK_RC(RC_OK, ddb_doc_get_s(&page.doc, ddb_page_item(&page, 0), "createdAt", &v,
-					   NULL, &eb));
+		ck_assert_uint_eq(json_object_array_length(page.items), 3);
+		CK_RC(RC_OK, ddb_get_s(json_object_array_get_idx(page.items, 0), "createdAt", &v,
+				       NULL, &eb));
 		ck_assert_str_eq(v, s->created[3]);
 		json_object_put(start);
 	}

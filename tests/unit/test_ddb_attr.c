@@ -8,8 +8,6 @@
 #include <json-c/json.h>
 
 #include "aws/ddb_attr.h"
-#include "base/jx.h"
-#include "base/jx_doc.h"
 #include "itest.h"
 
 /* An item with every type we use, built and compared byte for byte. */
@@ -294,90 +292,6 @@ START_TEST(test_builder_errors)
 }
 END_TEST
 
-/* The jx_doc getters read an item as the json-c getters do: same results, same failures,
- * same messages, for well-formed and malformed attribute values alike. */
-static const char *const doc_items[] = {
-	"{\"s\":{\"S\":\"x\"},\"n\":{\"N\":\"007\"},\"m\":{\"M\":{\"k\":{\"N\":\"1.0E2\"}}},"
-	"\"nul\":{\"NULL\":true},\"b\":{\"BOOL\":false},\"l\":{\"L\":[]}}",
-	"{\"s\":{\"S\":1},\"n\":{\"N\":\"1.5\"},\"m\":{\"M\":[]},\"nul\":{\"NULL\":false},"
-	"\"b\":{\"BOOL\":\"true\"},\"l\":{\"L\":{}}}",
-	"{\"s\":{\"S\":\"a\",\"N\":\"1\"},\"n\":{\"N\":\"9223372036854775808\"},\"m\":{},"
-	"\"nul\":{\"S\":\"a\",\"S\":\"b\"},\"b\":{\"B\":\"AA==\"},\"l\":null}",
-	"{\"s\":{\"S\":\"\\u0000\"},\"n\":{\"N\":\"x\"},\"m\":{\"M\":{}},\"s\":{\"S\":\"last\"}}",
-	"{}",
-};
-static const char *const doc_names[] = {"s", "n", "m", "nul", "b", "l", "absent"};
-
-START_TEST(test_doc_getters_match)
-{
-	struct json_object *item = itest_parse(doc_items[_i]);
-	struct jx_doc d = {0};
-	struct errbuf eb = {{0}};
-
-	ck_assert_int_eq(jx_doc_parse(doc_items[_i], strlen(doc_items[_i]), 4096, 16, &d, NULL,
-				      &eb),
-			 RC_OK);
-	for (size_t k = 0; k < sizeof(doc_names) / sizeof(doc_names[0]); k++) {
-		const char *name = doc_names[k];
-		const char *s1 = NULL, *s2 = NULL;
-		size_t l1 = 0, l2 = 0, map = JX_DOC_NONE;
-		int64_t i1 = 0, i2 = 0;
-		struct json_object *m = NULL;
-		struct errbuf e1 = {{0}}, e2 = {{0}};
-		enum rc r1, r2;
-
-		ck_assert_int_eq(ddb_doc_type_of(&d, 0, name), ddb_type_of(item, name));
-		r1 = ddb_doc_get_s_opt(&d, 0, name, &s1, &l1, &e1);
-		r2 = ddb_get_s_opt(item, name, &s2, &l2, &e2);
-		ck_assert_int_eq(r1, r2);
-		ck_assert_str_eq(e1.msg, e2.msg);
-		ck_assert_uint_eq(l1, l2);
-		ck_assert((s1 == NULL) == (s2 == NULL));
-		ck_assert(s1 == NULL || memcmp(s1, s2, l1 + 1) == 0);
-		r1 = ddb_doc_get_s(&d, 0, name, &s1, &l1, &e1);
-		r2 = ddb_get_s(item, name, &s2, &l2, &e2);
-		ck_assert_int_eq(r1, r2);
-		ck_assert_str_eq(e1.msg, e2.msg);
-		r1 = ddb_doc_get_int64(&d, 0, name, &i1, &e1);
-		r2 = ddb_get_int64(item, name, &i2, &e2);
-		ck_assert_int_eq(r1, r2);
-		ck_assert_str_eq(e1.msg, e2.msg);
-		ck_assert(r1 != RC_OK || i1 == i2);
-		r1 = ddb_doc_get_m(&d, 0, name, &map, &e1);
-		r2 = ddb_get_m(item, name, &m, &e2);
-		ck_assert_int_eq(r1, r2);
-		ck_assert_str_eq(e1.msg, e2.msg);
-		ck_assert((map == JX_DOC_NONE) == (m == NULL));
-		if (r1 == RC_OK) {
-			r1 = ddb_doc_get_int64(&d, map, "k", &i1, &e1);
-			r2 = ddb_get_int64(m, "k", &i2, &e2);
-			ck_assert_int_eq(r1, r2);
-			ck_assert_str_eq(e1.msg, e2.msg);
-		}
-	}
-	/* an item that is not a map, and a NULL name */
-	{
-		const char *s1 = NULL, *s2 = NULL;
-		struct errbuf e1 = {{0}}, e2 = {{0}};
-		size_t list = jx_doc_member(&d, 0, "l");
-
-		if (jx_doc_kind(&d, list) == JX_K_OBJ) {
-			struct json_object *jl = NULL;
-
-			ck_assert(json_object_object_get_ex(item, "l", &jl));
-			ck_assert_int_eq(ddb_doc_get_s(&d, list, "L", &s1, NULL, &e1),
-					 ddb_get_s(jl, "L", &s2, NULL, &e2));
-			ck_assert_str_eq(e1.msg, e2.msg);
-		}
-		ck_assert_int_eq(ddb_doc_get_s_opt(&d, 0, NULL, &s1, NULL, &e1),
-				 ddb_get_s_opt(item, NULL, &s2, NULL, &e2));
-		ck_assert_str_eq(e1.msg, e2.msg);
-	}
-	jx_doc_free(&d);
-	json_object_put(item);
-}
-END_TEST
-
 int main(void)
 {
 	Suite *s = suite_create("ddb_attr");
@@ -390,8 +304,6 @@ int main(void)
 	tcase_add_test(tc, test_num_text_valid);
 	tcase_add_test(tc, test_missing_and_wrong_type);
 	tcase_add_test(tc, test_builder_errors);
-	tcase_add_loop_test(tc, test_doc_getters_match, 0,
-			    (int)(sizeof(doc_items) / sizeof(doc_items[0])));
 	suite_add_tcase(s, tc);
 	return itest_run(s, CK_NORMAL);
 }

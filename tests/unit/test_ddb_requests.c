@@ -10,7 +10,6 @@
 #include "app/tables.h"
 #include "aws/dynamodb.h"
 #include "aws/dynamodb_int.h"
-#include "base/jx_doc.h"
 #include "itest.h"
 
 START_TEST(test_create_appointments_table)
@@ -380,60 +379,44 @@ START_TEST(test_parse_table_info)
 }
 END_TEST
 
-/* The answer text into page->doc, as query_page does before ddb_parse_page. */
-static void page_of(const char *text, struct ddb_page *page)
-{
-	struct errbuf eb = {{0}};
-
-	ddb_page_cleanup(page);
-	ck_assert_int_eq(jx_doc_parse(text, strlen(text), 1 << 20, 32, &page->doc, NULL, &eb),
-			 RC_OK);
-}
-
 START_TEST(test_parse_page)
 {
+	struct json_object *a = itest_parse("{\"Items\":[{\"k\":{\"S\":\"1\"}},"
+					    "{\"k\":{\"S\":\"2\"}}],"
+					    "\"Count\":2,\"ScannedCount\":3,"
+					    "\"LastEvaluatedKey\":{\"k\":{\"S\":\"2\"}}}");
 	struct ddb_page page = {0};
 	struct errbuf eb = {{0}};
-	struct json_object *it = NULL;
-	const char *s = NULL;
 
-	page_of("{\"Items\":[{\"k\":{\"S\":\"1\"}},{\"k\":{\"S\":\"2\"}}],"
-		"\"Count\":2,\"ScannedCount\":3,\"LastEvaluatedKey\":{\"k\":{\"S\":\"2\"}}}",
-		&page);
-	ck_assert_int_eq(ddb_parse_page(&page, &eb), RC_OK);
-	ck_assert_uint_eq(page.n, 2);
+	ck_assert_int_eq(ddb_parse_page(a, &page, &eb), RC_OK);
+	ck_assert_uint_eq(json_object_array_length(page.items), 2);
 	ck_assert(page.count == 2 && page.scanned == 3);
 	ck_assert_str_eq(itest_text(page.last_key), "{\"k\":{\"S\":\"2\"}}");
-	ck_assert_int_eq(ddb_doc_get_s(&page.doc, ddb_page_item(&page, 1), "k", &s, NULL, &eb),
-			 RC_OK);
-	ck_assert_str_eq(s, "2");
-	ck_assert_int_eq(jx_doc_to_json(&page.doc, ddb_page_item(&page, 0), &it), RC_OK);
-	ck_assert_str_eq(itest_text(it), "{\"k\":{\"S\":\"1\"}}");
-	json_object_put(it);
-	ck_assert(ddb_page_item(&page, 2) == JX_DOC_NONE);
+	json_object_put(a);
+	/* The page keeps its own references past the answer. */
+	ck_assert_str_eq(itest_text(json_object_array_get_idx(page.items, 1)),
+			 "{\"k\":{\"S\":\"2\"}}");
 	ddb_page_cleanup(&page);
-	ck_assert(page.items == JX_DOC_NONE && page.n == 0 && page.doc.nodes == NULL);
+	ck_assert_ptr_null(page.items);
 
 	/* A COUNT answer: no Items; an empty LastEvaluatedKey is the end. */
-	page_of("{\"Count\":7,\"ScannedCount\":9,\"LastEvaluatedKey\":{}}", &page);
-	ck_assert_int_eq(ddb_parse_page(&page, &eb), RC_OK);
-	ck_assert_uint_eq(page.n, 0);
-	ck_assert(page.items == JX_DOC_NONE && ddb_page_item(&page, 0) == JX_DOC_NONE);
+	a = itest_parse("{\"Count\":7,\"ScannedCount\":9,\"LastEvaluatedKey\":{}}");
+	ck_assert_int_eq(ddb_parse_page(a, &page, &eb), RC_OK);
+	ck_assert_uint_eq(json_object_array_length(page.items), 0);
 	ck_assert(page.count == 7);
 	ck_assert_ptr_null(page.last_key);
 	ddb_page_cleanup(&page);
+	json_object_put(a);
 
-	/* as json-c read them: a Count must be a non-negative integer literal */
 	static const char *const bad[] = {"{\"Items\":{},\"Count\":0}", "{\"Items\":[]}",
 					  "{\"Items\":[1],\"Count\":1}",
 					  "{\"Items\":[],\"Count\":-1}",
-					  "{\"Items\":[],\"Count\":\"1\"}",
-					  "{\"Items\":[],\"Count\":1.0}",
-					  "{\"Items\":[],\"Count\":1e0}", NULL};
+					  "{\"Items\":[],\"Count\":\"1\"}", NULL};
 	for (size_t i = 0; bad[i] != NULL; i++) {
-		page_of(bad[i], &page);
-		ck_assert_msg(ddb_parse_page(&page, &eb) == RC_IO, "%s", bad[i]);
+		a = itest_parse(bad[i]);
+		ck_assert_msg(ddb_parse_page(a, &page, &eb) == RC_IO, "%s", bad[i]);
 		ddb_page_cleanup(&page);
+		json_object_put(a);
 	}
 	ddb_page_cleanup(NULL);
 }

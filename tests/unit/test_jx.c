@@ -5,8 +5,6 @@
 #include <string.h>
 
 #include "base/jx.h"
-#include "base/jx_doc.h"
-#include "itest.h"
 
 #define S(lit) lit, sizeof(lit) - 1
 
@@ -460,82 +458,6 @@ START_TEST(test_writer)
 }
 END_TEST
 
-/* The doc reading of every parse case: the same verdict and message as jx_parse_ex, and
- * the same tree (printed) where both accept. */
-START_TEST(test_doc_table)
-{
-	const struct parse_case *c = &parse_cases[_i];
-	struct json_object *o = NULL, *back = NULL;
-	struct jx_doc d = {0};
-	struct errbuf eb1 = {{0}}, eb2 = {{0}};
-	enum jx_perr w1 = JX_PERR_NONE, w2 = JX_PERR_NONE;
-	enum rc r1 = jx_doc_parse(c->text, c->len, c->max_len, c->depth, &d, &w1, &eb1);
-	enum rc r2 = jx_parse_ex(c->text, c->len, c->max_len, c->depth, &o, &w2, &eb2);
-
-	ck_assert_msg(r1 == r2 && w1 == w2, "case %d: doc %d/%d, json-c %d/%d", _i, r1, w1, r2, w2);
-	ck_assert_str_eq(eb1.msg, eb2.msg);
-	if (r1 == RC_OK) {
-		ck_assert_int_eq(jx_doc_to_json(&d, 0, &back), RC_OK);
-		ck_assert_str_eq(itest_text(back), itest_text(o));
-	} else {
-		ck_assert_ptr_null(d.nodes);
-		ck_assert_uint_eq(d.n, 0);
-	}
-	json_object_put(back);
-	json_object_put(o);
-	jx_doc_free(&d);
-}
-END_TEST
-
-START_TEST(test_doc_access)
-{
-	static const char text[] = "{\"a\":[1,{},\"x\\u0000y\"],\"b\":{\"c\":-0.5e1},"
-				   "\"a\":true,\"d\\u00e9\":null}";
-	struct jx_doc d = {0};
-	struct errbuf eb = {{0}};
-	size_t a, b, len = 0;
-
-	ck_assert_int_eq(jx_doc_parse(S(text), 100, 8, &d, NULL, &eb), RC_OK);
-	ck_assert_int_eq(jx_doc_kind(&d, 0), JX_K_OBJ);
-	ck_assert_uint_eq(d.nodes[0].n, 4);
-	ck_assert_uint_eq(d.nodes[0].end, d.n);
-	ck_assert_ptr_null(jx_doc_key(&d, 0));
-	/* a repeated key: the last, as json-c keeps it */
-	a = jx_doc_member(&d, 0, "a");
-	ck_assert_int_eq(jx_doc_kind(&d, a), JX_K_TRUE);
-	ck_assert_str_eq(jx_doc_key(&d, a), "a");
-	/* the first "a" is the array: children in order, each subtree skipped by end */
-	a = jx_doc_child(&d, 0, 0);
-	ck_assert_int_eq(jx_doc_kind(&d, a), JX_K_ARR);
-	ck_assert_str_eq(jx_doc_text(&d, jx_doc_child(&d, a, 0), &len), "1");
-	ck_assert_uint_eq(len, 1);
-	ck_assert_int_eq(jx_doc_kind(&d, jx_doc_child(&d, a, 1)), JX_K_OBJ);
-	ck_assert_uint_eq(d.nodes[jx_doc_child(&d, a, 1)].n, 0);
-	ck_assert_ptr_null(jx_doc_key(&d, jx_doc_child(&d, a, 2)));
-	ck_assert(memcmp(jx_doc_text(&d, jx_doc_child(&d, a, 2), &len), "x\0y", 4) == 0);
-	ck_assert_uint_eq(len, 3);
-	ck_assert(jx_doc_child(&d, a, 3) == JX_DOC_NONE);
-	b = jx_doc_member(&d, 0, "b");
-	ck_assert_str_eq(jx_doc_text(&d, jx_doc_member(&d, b, "c"), NULL), "-0.5e1");
-	ck_assert_int_eq(jx_doc_kind(&d, jx_doc_member(&d, 0, "d\xc3\xa9")), JX_K_NULL);
-	/* what is not there, or not a container */
-	ck_assert(jx_doc_member(&d, 0, "z") == JX_DOC_NONE);
-	ck_assert(jx_doc_member(&d, a, "a") == JX_DOC_NONE);
-	ck_assert(jx_doc_member(&d, 0, NULL) == JX_DOC_NONE);
-	ck_assert(jx_doc_child(&d, JX_DOC_NONE, 0) == JX_DOC_NONE);
-	ck_assert_ptr_null(jx_doc_text(&d, b, &len));
-	ck_assert_ptr_null(jx_doc_text(&d, JX_DOC_NONE, NULL));
-	ck_assert_int_eq(jx_doc_kind(&d, JX_DOC_NONE), JX_K_NULL);
-	/* a parse frees what the doc held */
-	ck_assert_int_eq(jx_doc_parse(S("[]"), 100, 8, &d, NULL, &eb), RC_OK);
-	ck_assert_uint_eq(d.n, 1);
-	ck_assert_int_eq(jx_doc_parse(S("[}"), 100, 8, &d, NULL, &eb), RC_INVAL);
-	ck_assert_ptr_null(d.nodes);
-	jx_doc_free(&d);
-	jx_doc_free(NULL);
-}
-END_TEST
-
 int main(void)
 {
 	Suite *s = suite_create("jx");
@@ -545,8 +467,6 @@ int main(void)
 
 	tcase_add_loop_test(tc, test_parse_table, 0, sizeof(parse_cases) / sizeof(parse_cases[0]));
 	tcase_add_test(tc, test_parse_messages);
-	tcase_add_loop_test(tc, test_doc_table, 0, sizeof(parse_cases) / sizeof(parse_cases[0]));
-	tcase_add_test(tc, test_doc_access);
 	tcase_add_test(tc, test_parse_values);
 	tcase_add_loop_test(tc, test_integer_text, 0, sizeof(int_cases) / sizeof(int_cases[0]));
 	tcase_add_test(tc, test_integer_text_null);
