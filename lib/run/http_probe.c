@@ -38,10 +38,18 @@ struct http_probe {
 	struct sockaddr_storage addr; /* the server's address (wildcards made loopback) */
 	socklen_t addrlen;
 	int64_t last_ok_ms;           /* monotonic ms of the last 204 */
-	int64_t timeout_ms;           /* drop a probe in flight this old; 0 = never */
-	unsigned n;                   /* connections kept in flight: 1, or HTTP_PROBE_FANOUT */
+	int64_t timeout_ms;           /* drop a probe in flight this old; 0 = never (a
+				       * private port) */
 	struct probe_conn conn[HTTP_PROBE_FANOUT];
 };
+
+/* Connections kept in flight: on a shared port (the one case with a timeout) each may land
+ * on any sibling, and several at once make an answer from our own server all but certain
+ * on every round; on a private port one. */
+static unsigned in_flight(const struct http_probe *p)
+{
+	return p->timeout_ms > 0 ? HTTP_PROBE_FANOUT : 1;
+}
 
 /* A wildcard listening address is reached on loopback. */
 static void loopback_for_wildcard(struct sockaddr_storage *ss)
@@ -81,9 +89,6 @@ enum rc http_probe_new(int listen_fd, int64_t timeout_ms, struct http_probe **ou
 	if (getsockopt(listen_fd, SOL_SOCKET, SO_REUSEPORT, &shared, &len) != 0)
 		shared = 0;
 	p->timeout_ms = shared != 0 ? timeout_ms : 0;
-	/* on a shared port each connection may land on any sibling: several at once make an
-	 * answer from our own server all but certain on every round */
-	p->n = p->timeout_ms > 0 ? HTTP_PROBE_FANOUT : 1;
 	for (unsigned i = 0; i < HTTP_PROBE_FANOUT; i++) {
 		p->conn[i].fd = -1;
 		atomic_init(&p->conn[i].port, 0);
@@ -120,7 +125,7 @@ bool http_probe_owns_port(const struct http_probe *p, unsigned port)
 {
 	if (port == 0)
 		return false;
-	for (unsigned i = 0; i < p->n; i++)
+	for (unsigned i = 0; i < in_flight(p); i++)
 		if (atomic_load(&p->conn[i].port) == port)
 			return true;
 	return false;
@@ -210,7 +215,7 @@ void http_probe_step(struct http_probe *p, int64_t now_ms)
 {
 	if (p->last_ok_ms == 0)
 		p->last_ok_ms = now_ms; /* a grace period from the first step */
-	for (unsigned i = 0; i < p->n; i++) {
+	for (unsigned i = 0; i < in_flight(p); i++) {
 		struct probe_conn *c = &p->conn[i];
 
 		if (advance(c))
