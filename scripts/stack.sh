@@ -31,6 +31,7 @@ PG_BIN=${APPT_PG_BIN:-/usr/lib/postgresql/15/bin}
 SUPPORT=$APPT_ROOT/tests/support
 DDB_DIR=$SUPPORT/node_modules/amplify-dynamodb-simulator/emulator
 MOTO_SERVER=$APPT_ROOT/.venv/bin/moto_server
+MOTO_PYTHON=$APPT_ROOT/.venv/bin/python
 DB_ROLE=appointmentd
 DB_PASSWORD=appointmentd
 DATABASES=(appointments_pe appointments_cl)
@@ -230,7 +231,9 @@ emu_launch() {
 		;;
 	moto)
 		[[ -x "$MOTO_SERVER" ]] || die "moto_server missing ($MOTO_SERVER): run scripts/deps.sh"
-		(cd "$RUN_DIR" && spawn "$pidfile" "$log" "$MOTO_SERVER" -H "$HOST" -p "$MOTO_PORT")
+		# moto_server's main() with its module list read once (tests/support/moto_server.py)
+		(cd "$RUN_DIR" && spawn "$pidfile" "$log" "$MOTO_PYTHON" "$SUPPORT/moto_server.py" \
+			-H "$HOST" -p "$MOTO_PORT")
 		;;
 	fauxqs)
 		[[ -r "$SUPPORT/node_modules/fauxqs/dist/app.js" ]] || die "fauxqs missing: run scripts/deps.sh"
