@@ -303,8 +303,10 @@ def hot_insured(d, port, n, reps):
 
 def fresh_stack():
     """Restarts the bench's own stack (scripts/bench exported its run dir and ports): each
-    phase meets emulators as fresh as the first did. DynamoDB Local (-Xmx256m) slowed to a
-    crawl in the pipeline after the ~60 000 items of the HTTP runs (GC)."""
+    phase meets emulators as fresh as the first did. DynamoDB Local makes every write to a
+    table with a stream pay for the stream records of its other tables, deleted ones too
+    (docs/local-stack.md): after one deployment's runs, the next one's writes cost several
+    times their CPU."""
     stack = os.path.join(harness.SRC, "scripts", "stack.sh")
     subprocess.run(["bash", stack, "stop"], check=True, capture_output=True, timeout=120)
     subprocess.run(["bash", stack, "start"], check=True, capture_output=True, timeout=180)
@@ -676,6 +678,8 @@ def run(args):
         finally:
             d.close()
     if args.worker > 0:
+        if not args.quick:
+            fresh_stack()
         d = deployment(split, True)
         try:
             res["worker"] = worker_ratio(d, args.worker, split, moto, args.pipeline_timeout,
