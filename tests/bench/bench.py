@@ -340,15 +340,6 @@ PIPELINE_WARM = 200  # appointments through the pipeline before the timed ones
 COMPLETED_LOG = re.compile(r'"msg":"appointment completed"')
 
 
-def log_count(path, skip, pat):
-    """Lines of path after its first skip bytes that match pat."""
-    if not os.path.exists(path):
-        return 0
-    with open(path, errors="replace") as fh:
-        fh.seek(skip)
-        return len(pat.findall(fh.read()))
-
-
 def post_many(port, n, first_schedule, first_insured):
     """n POSTs on distinct PE schedules from first_schedule, 8 clients; the refused count."""
     def chunk(k):
@@ -366,13 +357,26 @@ def post_many(port, n, first_schedule, first_insured):
 
 def wait_logged(path, skip, pat, want, t0, timeout):
     """Waits until a daemon's log (after its first skip bytes) has want lines matching pat
-    (a daemon logs each message once it is done), or timeout s from t0; the number seen."""
-    done = 0
-    while time.monotonic() - t0 < timeout:
-        done = log_count(path, skip, pat)
-        if done >= want:
-            break
+    (a daemon logs each message once it is done), or timeout s from t0; the number seen.
+    Reads each byte once: rescanning the whole log every 10 ms took CPU from the daemons
+    it times (0.6 ms a scan at 2 000 lines)."""
+    done, rest = 0, b""
+    while not os.path.exists(path) and time.monotonic() - t0 < timeout:
         time.sleep(0.01)
+    if not os.path.exists(path):
+        return 0
+    with open(path, "rb") as fh:
+        fh.seek(skip)
+        while time.monotonic() - t0 < timeout:
+            chunk = fh.read()
+            if chunk:
+                lines = (rest + chunk).split(b"\n")
+                rest = lines.pop()  # an unfinished last line waits for its end
+                done += sum(1 for ln in lines if pat.search(ln.decode(errors="replace")))
+                if done >= want:
+                    break
+            else:
+                time.sleep(0.01)
     return done
 
 
