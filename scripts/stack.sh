@@ -231,7 +231,7 @@ emu_launch() {
 		;;
 	moto)
 		[[ -x "$MOTO_SERVER" ]] || die "moto_server missing ($MOTO_SERVER): run scripts/deps.sh"
-		# moto_server's main() with its module list read once (tests/support/moto_server.py)
+		# moto_server's main() with two per-request costs made once (tests/support/moto_server.py)
 		(cd "$RUN_DIR" && spawn "$pidfile" "$log" "$MOTO_PYTHON" "$SUPPORT/moto_server.py" \
 			-H "$HOST" -p "$MOTO_PORT")
 		;;

@@ -1,5 +1,6 @@
-"""Starts moto's server for scripts/stack.sh: bin/moto_server's own main(), with two things it
-redoes on every request done once instead. Neither changes an answer.
+"""Starts moto's server for scripts/stack.sh and the compose image (docker/moto): bin/moto_server's
+own main(), with two things it redoes on every request done once instead. Neither changes an
+answer.
 
 moto 5.2's dispatcher asks, for every request, whether the request's host names one of its
 modules, and lists its package directory to answer (moto/backends.py list_of_moto_modules:
