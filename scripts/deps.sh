@@ -4,6 +4,8 @@
 #   1. Debian packages (apt-get only when one of them is missing)
 #   2. tests/support/node_modules with npm ci (DynamoDB Local jar, fauxqs), stamped on the lock
 #   3. .venv with moto[server] and schemathesis from tests/support/requirements.txt, stamped on that file
+# Downloads are tried up to 3 times (retry_step in lib.sh): mirrors now and then hand over a
+# mangled file, which the pinned hashes refuse.
 # Output: one line per step. On failure: the tail of the step's log and one line naming it.
 # Logs: run/deps/*.log
 set -euo pipefail
@@ -56,8 +58,8 @@ else
 	t0=$(now_ms)
 	export DEBIAN_FRONTEND=noninteractive
 	{
-		apt-get update -q &&
-			apt-get install -y -q --no-install-recommends "${missing[@]}"
+		apt-get -o Acquire::Retries=3 update -q &&
+			apt-get -o Acquire::Retries=3 install -y -q --no-install-recommends "${missing[@]}"
 	} >"$log" 2>&1 || step_fail "apt-get install ${missing[*]}" "$log"
 	say "deps: debian packages: installed ${missing[*]} ($(elapsed_s "$t0") s)"
 fi
@@ -71,6 +73,12 @@ done
 # Steps 2 and 3 are independent (and mostly network and disk): they run side by side.
 
 # --- 2. npm packages ----------------------------------------------------------------------
+# npm_install: node_modules from the lock, from scratch (npm ci removes what was there).
+npm_install() {
+	# --ignore-scripts: nothing in there needs an install script; the jar ships in the tarball.
+	(cd "$SUPPORT" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=warn)
+}
+
 npm_step() {
 	local node_major stamp_want stamp_file jar log t0
 	node_major=$(node -p 'process.versions.node.split(".")[0]')
@@ -82,10 +90,9 @@ npm_step() {
 		say "deps: npm packages: up to date (node $(node --version))"
 	else
 		log=$LOG_DIR/npm.log
+		: >"$log"
 		t0=$(now_ms)
-		# --ignore-scripts: nothing in there needs an install script; the jar ships in the tarball.
-		(cd "$SUPPORT" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=warn) >"$log" 2>&1 ||
-			step_fail "npm ci in tests/support" "$log"
+		retry_step 3 "$log" npm_install || step_fail "npm ci in tests/support" "$log"
 		[[ -r "$jar" ]] || step_fail "npm ci did not provide $jar" "$log"
 		printf '%s\n' "$stamp_want" >"$stamp_file"
 		say "deps: npm packages: installed (node $(node --version), $(elapsed_s "$t0") s)"
@@ -93,6 +100,15 @@ npm_step() {
 }
 
 # --- 3. Python venv with moto ---------------------------------------------------------------
+# venv_install: a new .venv with the pinned, hashed requirements. --no-cache-dir: a retry
+# (retry_step) must fetch again, not read back a mangled download from pip's cache.
+venv_install() {
+	rm -rf "$VENV" &&
+		"$PY" -m venv "$VENV" &&
+		"$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-input --no-cache-dir \
+			-r "$SUPPORT/requirements.txt"
+}
+
 venv_step() {
 	local py_version stamp_want stamp_file log t0 moto_version
 	py_version=$("$PY" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')
@@ -103,13 +119,10 @@ venv_step() {
 		say "deps: python venv: up to date (.venv, moto $moto_version)"
 	else
 		log=$LOG_DIR/pip.log
+		: >"$log"
 		t0=$(now_ms)
-		{
-			rm -rf "$VENV" &&
-				"$PY" -m venv "$VENV" &&
-				"$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-input \
-					-r "$SUPPORT/requirements.txt"
-		} >"$log" 2>&1 || step_fail "python venv (.venv) with tests/support/requirements.txt" "$log"
+		retry_step 3 "$log" venv_install ||
+			step_fail "python venv (.venv) with tests/support/requirements.txt" "$log"
 		printf '%s\n' "$stamp_want" >"$stamp_file"
 		say "deps: python venv: installed (.venv, moto $("$VENV/bin/python" -c 'import moto; print(moto.__version__)'), $(elapsed_s "$t0") s)"
 	fi

@@ -106,6 +106,23 @@ stop_pid() {
 	rm -f "$pidfile"
 }
 
+# retry_step TRIES LOG CMD...: run CMD, its output appended to LOG, until it succeeds or has
+# failed TRIES times (a line in LOG before each retry, then 2, 4, ... s of waiting). For
+# downloads: a registry or its mirror now and then hands over a cut or mangled file (a CI run
+# once got a wheel whose sha256 was not the pinned one; the next fetch was). CMD must start
+# from scratch each time and must not reuse what it fetched before (pip: --no-cache-dir).
+retry_step() {
+	local tries=$1 log=$2 n
+	shift 2
+	for ((n = 1; ; n++)); do
+		"$@" >>"$log" 2>&1 && return 0
+		((n < tries)) || return 1
+		printf '%s: attempt %d of %d failed; trying again in %d s\n' \
+			"$APPT_PROG" "$n" "$tries" $((2 * n)) >>"$log"
+		sleep $((2 * n))
+	done
+}
+
 # port_busy PORT: something listens on TCP PORT (any address).
 port_busy() {
 	[[ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]]
