@@ -9,8 +9,8 @@ ARG DEBIAN_RELEASE=12
 FROM debian:${DEBIAN_RELEASE} AS build
 # A C compiler is all the build needs of build-essential (no C++, no dpkg-dev).
 RUN export DEBIAN_FRONTEND=noninteractive \
- && apt-get update \
- && apt-get install -y --no-install-recommends \
+ && apt-get -o Acquire::Retries=3 update \
+ && apt-get -o Acquire::Retries=3 install -y --no-install-recommends \
       gcc libc6-dev meson ninja-build pkg-config \
       libmicrohttpd-dev libcurl4-openssl-dev libjson-c-dev libpq-dev libsystemd-dev \
       libexpat1-dev uuid-dev libinih-dev libssl-dev \
@@ -33,8 +33,8 @@ FROM debian:${DEBIAN_RELEASE}
 # Runtime libraries of the binaries (ldd), CA certificates for real AWS endpoints, curl for
 # the compose healthchecks and docker/provision.sh.
 RUN export DEBIAN_FRONTEND=noninteractive \
- && apt-get update \
- && apt-get install -y --no-install-recommends \
+ && apt-get -o Acquire::Retries=3 update \
+ && apt-get -o Acquire::Retries=3 install -y --no-install-recommends \
       ca-certificates curl \
       libcurl4 libinih1 libjson-c5 libmicrohttpd12 libpq5 libssl3 libsystemd0 libuuid1 libexpat1 \
  && rm -rf /var/lib/apt/lists/* \

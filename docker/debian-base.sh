@@ -107,13 +107,21 @@ stamp() {
 	} | sha256sum | cut -c1-16
 }
 
+# debootstrap_into DIR URI: a minbase Debian 12 in DIR, which is emptied first (a try of
+# retry_step starts from scratch).
+debootstrap_into() {
+	find "$1" -mindepth 1 -xdev -delete &&
+		debootstrap --variant=minbase "$SUITE" "$1" "$2"
+}
+
 # make_rootfs DIR URI: debootstrap into DIR from URI, this machine's package set-up copied in.
 make_rootfs() {
 	local root=$1 uri=$2 f log=$CACHE/debootstrap.log
 	command -v debootstrap >/dev/null || die "debootstrap missing (apt-get install debootstrap)"
-	debootstrap --variant=minbase "$SUITE" "$root" "$uri" >"$log" 2>&1 || {
+	: >"$log"
+	retry_step 3 "$log" debootstrap_into "$root" "$uri" || {
 		log_tail "$log" 20
-		die "debootstrap $SUITE from $uri failed (log: $log)"
+		die "debootstrap $SUITE from $uri failed 3 times (log: $log)"
 	}
 	rm -f "$root/etc/apt/sources.list"
 	mkdir -p "$root/usr/local/share/ca-certificates"
