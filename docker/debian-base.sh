@@ -118,7 +118,6 @@ debootstrap_into() {
 make_rootfs() {
 	local root=$1 uri=$2 f log=$CACHE/debootstrap.log
 	command -v debootstrap >/dev/null || die "debootstrap missing (apt-get install debootstrap)"
-	: >"$log"
 	retry_step 3 "$log" debootstrap_into "$root" "$uri" || {
 		log_tail "$log" 20
 		die "debootstrap $SUITE from $uri failed 3 times (log: $log)"

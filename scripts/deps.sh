@@ -90,7 +90,6 @@ npm_step() {
 		say "deps: npm packages: up to date (node $(node --version))"
 	else
 		log=$LOG_DIR/npm.log
-		: >"$log"
 		t0=$(now_ms)
 		retry_step 3 "$log" npm_install || step_fail "npm ci in tests/support" "$log"
 		[[ -r "$jar" ]] || step_fail "npm ci did not provide $jar" "$log"
@@ -119,7 +118,6 @@ venv_step() {
 		say "deps: python venv: up to date (.venv, moto $moto_version)"
 	else
 		log=$LOG_DIR/pip.log
-		: >"$log"
 		t0=$(now_ms)
 		retry_step 3 "$log" venv_install ||
 			step_fail "python venv (.venv) with tests/support/requirements.txt" "$log"

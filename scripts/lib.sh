@@ -106,14 +106,16 @@ stop_pid() {
 	rm -f "$pidfile"
 }
 
-# retry_step TRIES LOG CMD...: run CMD, its output appended to LOG, until it succeeds or has
-# failed TRIES times (a line in LOG before each retry, then 2, 4, ... s of waiting). For
-# downloads: a registry or its mirror now and then hands over a cut or mangled file (a CI run
-# once got a wheel whose sha256 was not the pinned one; the next fetch was). CMD must start
-# from scratch each time and must not reuse what it fetched before (pip: --no-cache-dir).
+# retry_step TRIES LOG CMD...: run CMD, the output of every try in LOG (emptied first), until
+# it succeeds or has failed TRIES times (a line in LOG before each retry, then 2, 4, ... s of
+# waiting). For downloads: a registry or its mirror now and then hands over a cut or mangled
+# file (a CI run once got a wheel whose sha256 was not the pinned one; the next fetch was).
+# CMD must start from scratch each time and must not reuse what it fetched before (pip:
+# --no-cache-dir).
 retry_step() {
 	local tries=$1 log=$2 n
 	shift 2
+	: >"$log"
 	for ((n = 1; ; n++)); do
 		"$@" >>"$log" 2>&1 && return 0
 		((n < tries)) || return 1

@@ -104,7 +104,7 @@ class RetryStepTest(unittest.TestCase):
         env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
         env.update(PIP_CONFIG_FILE=os.devnull, APPT_PROG="test_retry_step")
         try:
-            script = ('source "$0" && : >"$2" && retry_step "$1" "$2" "$3" -m pip install -q '
+            script = ('source "$0" && retry_step "$1" "$2" "$3" -m pip install -q '
                       '--no-cache-dir --disable-pip-version-check --no-input --retries 0 '
                       '--index-url "$4" -r "$5"')
             rc = subprocess.run(
