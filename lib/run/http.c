@@ -519,13 +519,19 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 /* One single-thread daemon per HTTP thread, each taking its connections from the accept
- * loop (http_accept.c), which also keeps the per-address cap. */
+ * loop (http_accept.c), which also keeps the per-address cap and each daemon's share of
+ * [api] connections. libmicrohttpd's own limit is twice that share, so it never refuses
+ * what the loop let in: its firm check, made in its thread after MHD_add_connection has
+ * said yes, would close a connection without a word to the loop's counts (a burst queued
+ * past the last free slot did). It counts a closed connection until its thread cleans it
+ * up, after the loop has counted it out: at most one share more. */
 static enum rc start_daemons(struct http_server *srv, struct errbuf *eb)
 {
 	const struct http_opts *opts = &srv->opts;
 	unsigned n = opts->threads > 0 ? opts->threads : 1;
 	unsigned limit = (opts->connection_limit + n - 1) / n;
 
+	srv->open_cap = limit > 0 ? limit : 1;
 	srv->mhd = calloc(n, sizeof(*srv->mhd));
 	srv->open = calloc(n, sizeof(*srv->open));
 	if (srv->mhd == NULL || srv->open == NULL)
@@ -539,7 +545,7 @@ static enum rc start_daemons(struct http_server *srv, struct errbuf *eb)
 				MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG, 0, NULL, NULL,
 			on_request, srv, MHD_OPTION_CONNECTION_TIMEOUT,
 			opts->idle_timeout_s > 0 ? opts->idle_timeout_s : opts->connection_timeout_s,
-			MHD_OPTION_CONNECTION_LIMIT, limit > 0 ? limit : 1,
+			MHD_OPTION_CONNECTION_LIMIT, 2 * srv->open_cap,
 			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
 			MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION,
 			on_connection, srv, MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, srv,

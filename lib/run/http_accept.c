@@ -4,7 +4,8 @@
  * of 8 threads, and since a handler blocks its thread on the backends, connections sharing
  * a thread waited for each other (docs/performance.md). Here one thread accepts, and hands
  * each connection to the single-thread daemon holding the fewest (MHD_add_connection).
- * The per-address cap is ours too: libmicrohttpd counts only within one daemon. */
+ * The per-address cap and the total are ours too: libmicrohttpd counts only within one
+ * daemon, and refuses in its own thread past its limit without a word to our counts. */
 #include "run/http_priv.h"
 
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -67,14 +69,20 @@ static size_t addr_hash(const struct http_acceptor *a, const unsigned char *key)
 	return h & a->mask;
 }
 
-/* The slot holding key, or the free slot where it would go. Under a->lock. */
+/* The slot holding key, or the free slot where it would go; ADDR_NONE when key is absent
+ * and no slot is free (the table holds at most connection_limit + 1 addresses, half its
+ * slots: only counts that were never given back could fill it). Under a->lock. */
+#define ADDR_NONE SIZE_MAX
 static size_t addr_find(const struct http_acceptor *a, const unsigned char *key)
 {
 	size_t i = addr_hash(a, key);
 
-	while (a->addrs[i].used && memcmp(a->addrs[i].key, key, ADDR_KEY_SIZE) != 0)
+	for (size_t probes = 0; probes <= a->mask; probes++) {
+		if (!a->addrs[i].used || memcmp(a->addrs[i].key, key, ADDR_KEY_SIZE) == 0)
+			return i;
 		i = (i + 1) & a->mask;
-	return i;
+	}
+	return ADDR_NONE;
 }
 
 /* Counts one more connection of key unless it has the cap already (false then). */
@@ -85,6 +93,10 @@ static bool addr_take(struct http_acceptor *a, const unsigned char *key)
 
 	pthread_mutex_lock(&a->lock);
 	i = addr_find(a, key);
+	if (i == ADDR_NONE) {
+		pthread_mutex_unlock(&a->lock);
+		return false;
+	}
 	if (!a->addrs[i].used) {
 		memcpy(a->addrs[i].key, key, ADDR_KEY_SIZE);
 		a->addrs[i].used = true;
@@ -107,7 +119,7 @@ static void addr_give(struct http_acceptor *a, const unsigned char *key)
 
 	pthread_mutex_lock(&a->lock);
 	i = addr_find(a, key);
-	if (!a->addrs[i].used || --a->addrs[i].n > 0) {
+	if (i == ADDR_NONE || !a->addrs[i].used || --a->addrs[i].n > 0) {
 		pthread_mutex_unlock(&a->lock);
 		return;
 	}
@@ -147,8 +159,16 @@ static void hand_over(struct http_acceptor *a, int fd, const struct sockaddr *sa
 		return;
 	}
 	d = least_busy(srv);
+	/* only this thread adds to open[]: what it reads can only have fallen since */
+	if (atomic_load(&srv->open[d]) >= srv->open_cap) {
+		close(fd); /* [api] connections are all open: closed as it is accepted */
+		if (counted)
+			addr_give(a, key);
+		log_debug(srv->opts.lg, NULL, "connection limit reached; closed a new connection");
+		return;
+	}
 	atomic_fetch_add(&srv->open[d], 1);
-	/* refused (the daemon's connection limit, memory): MHD closed the socket */
+	/* refused (memory, descriptors): MHD closed the socket */
 	if (MHD_add_connection(srv->mhd[d], fd, sa, len) != MHD_YES) {
 		atomic_fetch_sub(&srv->open[d], 1);
 		if (counted)

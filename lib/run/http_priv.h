@@ -39,6 +39,8 @@ struct http_server {
 	atomic_uint *open;        /* connections each daemon holds, counted at hand-over:
 				   * libmicrohttpd counts one only once its thread takes it up,
 				   * too late to spread a burst */
+	unsigned open_cap;        /* most connections one daemon may hold; the accept loop
+				   * keeps it (http_accept.c) */
 	struct http_opts opts;
 	atomic_uint in_flight;
 	atomic_uint fresh;    /* accepted connections whose first request has not begun */

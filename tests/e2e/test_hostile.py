@@ -304,6 +304,37 @@ class HostileTest(unittest.TestCase):
         for s in again:
             s.close()
 
+    def test_connections_refused_when_full_leave_no_count_behind(self):
+        """One slot left and bursts of connections from new addresses: libmicrohttpd checks
+        its limit when a connection is handed over and again, firmly, in its own thread,
+        where the connections queued past the first one free slot were closed without a
+        word to us. Each left its address counted for ever (refused from then on), and the
+        per-address table, never emptied, filled until the accept loop spun on it."""
+        api = self.start("threads = 1\nconnections = 16\nper_client_connections = 1\n"
+                         "header_timeout_s = 60\n")
+        holders = [api.connect("127.0.1.%d" % (i + 1)) for i in range(15)]
+        time.sleep(0.3)
+        sources = []
+        for r in range(4):
+            burst = []
+            for i in range(40):
+                src = "127.0.%d.%d" % (2 + r, i + 1)
+                sources.append(src)
+                burst.append(api.connect(src, timeout=2.0))
+            time.sleep(0.5)
+            for s in burst:
+                s.close()
+            time.sleep(0.2)
+        for s in holders:
+            s.close()
+        time.sleep(0.3)  # the server saw them close: slots to spare from here on
+        refused = []
+        for src in sources:
+            status, _, _ = api.call("GET", "/healthz", source=src, timeout=2.0)
+            if status != 200:
+                refused.append(src)
+        self.assertEqual(refused, [], "addresses refused after the bursts")
+
     def test_a_slow_request_head_is_cut_at_the_header_timeout(self):
         """A client that sends its request head a byte at a time is closed once the header
         timeout (here 2 s) has passed, long before the request timeout (10 s)."""
