@@ -15,7 +15,7 @@
 #include "base/str.h"
 #include "run/http_priv.h"
 
-#define CORS_METHODS "GET,POST,OPTIONS"
+#define CORS_METHODS "GET,POST,DELETE,OPTIONS" /* SPEC §3; DELETE cancels */
 #define CORS_HEADERS                                                                               \
 	"Content-Type,X-Api-Key,Idempotency-Key,X-Request-Id,X-Amz-Date,Authorization,"            \
 	"X-Amz-Security-Token"

@@ -37,7 +37,7 @@ SCHEMATHESIS = os.path.join(SRC, ".venv", "bin", "schemathesis")
 OPENAPI = os.path.join(SRC, "docs", "openapi.yaml")
 SCHEMATHESIS_TOML = os.path.join(SRC, "tests", "e2e", "schemathesis.toml")
 
-CORS_METHODS = "GET,POST,OPTIONS"
+CORS_METHODS = "GET,POST,DELETE,OPTIONS"  # SPEC §3
 CORS_HEADERS = ("Content-Type,X-Api-Key,Idempotency-Key,X-Request-Id,X-Amz-Date,Authorization,"
                 "X-Amz-Security-Token")
 JSON_TYPE = "application/json; charset=utf-8"
@@ -525,6 +525,12 @@ class ContractTest(ApiTestCase):
                 self.assert_common(r, 204)
                 self.assertEqual(r.raw, b"")
                 self.assertNotIn("content-type", r.headers)
+        # the cancel route's preflight: a browser sends DELETE only when it is allowed
+        r = API.call("OPTIONS", "/appointments/00123/0b7e7a4c-3f0e-4a57-9a51-2f1f6b1c9d10",
+                     headers={"Origin": "https://app.example",
+                              "Access-Control-Request-Method": "DELETE"})
+        self.assert_common(r, 204)
+        self.assertIn("DELETE", r.headers["access-control-allow-methods"].split(","))
         self.assert_error(API.call("OPTIONS", "/nope"), "ROUTE_NOT_FOUND")
         # a configured origin list: echoed when listed (with Vary), absent otherwise
         r = PAGED.call("GET", "/healthz", headers={"Origin": "https://b.example"})
