@@ -97,8 +97,10 @@ struct aws_client *aws_client_new(const struct aws_config *cfg, enum aws_service
 	struct aws_client *c = NULL;
 	struct aws_client *ret = NULL;
 
+	/* a timeout of 0 would be none at all in libcurl: a config without them is unresolved */
 	if ((unsigned)svc >= AWS_SVC_COUNT || cfg->region[0] == '\0' ||
-	    cfg->endpoint[svc][0] == '\0') {
+	    cfg->endpoint[svc][0] == '\0' || cfg->request_timeout_ms < 1 ||
+	    cfg->connect_timeout_ms < 1) {
 		eb_set(eb, RC_INVAL, "aws_client_new: unresolved config or unknown service");
 		goto out;
 	}
@@ -406,10 +408,9 @@ enum rc aws_call_with(struct aws_client *c, const struct aws_call_opts *opts,
 	for (int attempt = 1;; attempt++) {
 		const struct aws_creds *cr = NULL;
 		struct errbuf ceb = {{0}};
-		int64_t remaining = deadline - clk_mono_ms();
-		long timeout = req_timeout < remaining ? req_timeout : (long)remaining;
-		long connect = c->cfg.connect_timeout_ms < timeout ? c->cfg.connect_timeout_ms
-								   : timeout;
+		int64_t remaining;
+		long timeout = 0;
+		long connect = 0;
 		bool retry = false;
 		CURLcode cc;
 		long status = 0;
@@ -417,6 +418,22 @@ enum rc aws_call_with(struct aws_client *c, const struct aws_call_opts *opts,
 		err->attempts = attempt;
 		rc = aws_client_creds(c, force_refresh, &cr, &ceb);
 		force_refresh = false;
+		/* read after the credentials (an IMDS fetch takes time); libcurl takes a timeout
+		 * of 0 as none and refuses a negative one, keeping the handle's previous one */
+		remaining = deadline - clk_mono_ms();
+		if (rc == RC_OK && remaining < 1) {
+			if (attempt > 1) { /* the sleep overran: the last attempt's error stands */
+				err->attempts = attempt - 1;
+				rc = err->rc;
+				break;
+			}
+			rc = aws_error_local(err, c->svc, target_or_action, RC_TIMEOUT,
+					     "DeadlineExceeded",
+					     "the request's time budget ran out before its first attempt");
+			break;
+		}
+		timeout = req_timeout < remaining ? req_timeout : (long)remaining;
+		connect = c->cfg.connect_timeout_ms < timeout ? c->cfg.connect_timeout_ms : timeout;
 		if (rc != RC_OK) {
 			err->http_status = 0;
 			snprintf(err->code, sizeof(err->code), "CredentialsError");

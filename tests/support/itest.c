@@ -105,6 +105,9 @@ void itest_unreachable_config(struct aws_config *cfg)
 		snprintf(cfg->endpoint[s], sizeof(cfg->endpoint[s]), "http://127.0.0.1:1");
 	cfg->creds_source = AWS_CREDS_STATIC;
 	cfg->max_attempts = 1;
+	cfg->connect_timeout_ms = 1000;
+	cfg->request_timeout_ms = 2000;
+	cfg->retry_budget_ms = 2000;
 }
 
 const char *itest_target_sqs(int t)
