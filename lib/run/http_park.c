@@ -127,11 +127,24 @@ bool http_park(const struct http_request *req, struct http_response *resp,
 	return true;
 }
 
+/* A suspended park the stopping server answers itself: 503, resumed to be sent. */
+static void answer_stopped(struct http_park *p)
+{
+	struct http_request req;
+
+	park_request(p, &req);
+	http_reply_error(&p->resp, &req, APIERR_SERVICE_UNAVAILABLE, NULL, NULL);
+	http_add_header(&p->resp, "Retry-After", "1");
+	p->state = PARK_DONE;
+	MHD_resume_connection(p->st->conn);
+}
+
 bool http_park_hold(struct http_conn_state *st, struct http_response *resp)
 {
 	struct http_park *p = st->park;
 	struct http_parker *pk = st->srv->parker;
 	const union MHD_ConnectionInfo *ci;
+	bool stopped;
 
 	if (p == NULL || p->state != PARK_NEW)
 		return false;
@@ -142,10 +155,16 @@ bool http_park_hold(struct http_conn_state *st, struct http_response *resp)
 	/* suspended before the poller can see it, so it can never resume it too early */
 	MHD_suspend_connection(st->conn);
 	pthread_mutex_lock(&pk->lock);
-	p->state = PARK_WAIT;
-	p->next = pk->list;
-	pk->list = p;
+	stopped = pk->stop;
+	if (!stopped) {
+		p->state = PARK_WAIT;
+		p->next = pk->list;
+		pk->list = p;
+	}
 	pthread_mutex_unlock(&pk->lock);
+	/* the stop took the list after http_park and before this: nobody else answers it */
+	if (stopped)
+		answer_stopped(p);
 	return true;
 }
 
@@ -363,14 +382,9 @@ void http_parker_stop(struct http_server *srv)
 	pthread_mutex_unlock(&pk->lock);
 	while (batch != NULL) {
 		struct http_park *p = batch;
-		struct http_request req;
 
 		batch = p->next;
-		park_request(p, &req);
-		http_reply_error(&p->resp, &req, APIERR_SERVICE_UNAVAILABLE, NULL, NULL);
-		http_add_header(&p->resp, "Retry-After", "1");
-		p->state = PARK_DONE;
-		MHD_resume_connection(p->st->conn);
+		answer_stopped(p);
 	}
 	/* until they are sent, not just queued: MHD_stop_daemon would cut them off */
 	until = clk_mono_ms() + PARK_STOP_WAIT_MS;

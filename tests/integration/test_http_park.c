@@ -2,7 +2,7 @@
  * HTTP thread: an answer filled by the poller, a time-out, a request handed back to an HTTP
  * thread, other requests answered while one is parked, a client that leaves while parked
  * (freed), the drain waiting for a parked request, a server freed with one still parked
- * (answered 503) and the cap. */
+ * (answered 503), one parked as the server is freed, and the cap. */
 #include <check.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -27,6 +27,7 @@ static atomic_int freed;          /* pctx freed by the facility */
 static atomic_int resumed_on_poller; /* resume ran on the poller thread (must not) */
 static pthread_t poller_thread;
 static atomic_bool poller_known;
+static atomic_bool freeing;       /* the test is about to free the server ("l" mode) */
 
 struct wait_ctx {
 	int polls_left; /* DONE after this many polls; < 0: never */
@@ -81,7 +82,8 @@ static void on_resume(void *ud, const struct http_request *req, struct http_resp
 static const struct http_park_ops ops = {on_poll, on_timeout, on_resume, ctx_free};
 
 /* /wait/{mode}: "d" done after 3 polls, "r" resumed after 2, "t" never (times out after
- * 300 ms), "h" never (deadline 20 s), "s" as "h" with polls of 100 ms. Over the cap: 429. */
+ * 300 ms), "h" never (deadline 20 s), "s" as "h" with polls of 100 ms, "l" as "h" with a
+ * handler that returns only after the server began to be freed. Over the cap: 429. */
 static void h_wait(void *ud, const struct http_request *req, struct http_response *resp)
 {
 	struct wait_ctx *w = calloc(1, sizeof(*w));
@@ -96,6 +98,14 @@ static void h_wait(void *ud, const struct http_request *req, struct http_respons
 	if (!http_park(req, resp, &ops, w, deadline)) {
 		free(w);
 		http_reply(resp, 429, strdup("{\"from\":\"cap\"}"));
+		return;
+	}
+	if (m[0] == 'l') {
+		/* parked, but the handler returns only once the server is being freed and its
+		 * poller has stopped: the park is held after the stop took the list */
+		while (!atomic_load(&freeing))
+			clk_sleep_ms(5);
+		clk_sleep_ms(300);
 	}
 }
 
@@ -282,6 +292,27 @@ START_TEST(test_free_answers_503_to_parked)
 }
 END_TEST
 
+/* A request parked just before the server is freed, its handler returning after the
+ * poller stopped: answered 503 like the others (before, it was held suspended after the
+ * stop had answered the list, and MHD_stop_daemon aborted the process on it). */
+START_TEST(test_parked_as_the_server_stops_is_answered)
+{
+	char body[512];
+	int fd;
+
+	start();
+	atomic_store(&freeing, false);
+	fd = send_get("/wait/l");
+	ck_assert(wait_parked(1, 2000));
+	atomic_store(&freeing, true);
+	http_server_quiesce(srv);
+	http_server_free(srv);
+	srv = NULL;
+	ck_assert_int_eq(read_answer(fd, body, sizeof(body)), 503);
+	ck_assert_int_eq(atomic_load(&freed), 1);
+}
+END_TEST
+
 START_TEST(test_slow_polls_hold_no_deadline_back)
 {
 	int fds[10];
@@ -334,6 +365,7 @@ int main(void)
 	tcase_add_test(tc, test_timeout_and_resume);
 	tcase_add_test(tc, test_client_gone_is_freed);
 	tcase_add_test(tc, test_drain_waits_for_parked);
+	tcase_add_test(tc, test_parked_as_the_server_stops_is_answered);
 	tcase_add_test(tc, test_free_answers_503_to_parked);
 	tcase_add_test(tc, test_slow_polls_hold_no_deadline_back);
 	tcase_add_test(tc, test_cap);
