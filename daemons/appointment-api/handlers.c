@@ -23,7 +23,7 @@
  * for at most half its AWS budget ([api] aws_budget_ms: the wait counts against it, and the
  * rest is left for taking the claim over) until the twin stores its answer (replayed), or
  * gives up its claim (taken over). Past it, an item already stored under the claimed id is
- * answered; else 409 with Retry-After. It waits parked (run/http_park): the poller reads the
+ * answered; else 503 with Retry-After: 1. It waits parked (run/http_park): the poller reads the
  * claim every HTTP_PARK_INTERVAL_MS, each read bounded by TWIN_POLL_BUDGET_MS, and hands the
  * request back to an HTTP thread once the claim is decided, released or the wait is over;
  * no HTTP thread is held meanwhile. */
@@ -150,6 +150,16 @@ static void replay_stored(const struct idem_record *rec, const struct http_reque
 	reply_replayed(resp, rec->appointment_id, body);
 }
 
+/* Another request holds the key and has not answered yet: come back (a SPEC §3 client
+ * retries a 503 with the same key and body, and then meets that request's answer; 409
+ * IDEMPOTENCY_CONFLICT would tell it the key went with another body, and to stop). */
+static void reply_key_busy(const struct http_request *req, struct http_response *resp)
+{
+	http_reply_error(resp, req, APIERR_SERVICE_UNAVAILABLE,
+			 "A request with this Idempotency-Key is still being processed", NULL);
+	http_add_header(resp, "Retry-After", "1");
+}
+
 /* The twin still holds the key past our wait: its item, if already stored, is the answer;
  * else come back later. A pending item is published again, since the twin may have died
  * between its put and its publish (kill -9): nothing else would publish it before the
@@ -164,9 +174,7 @@ static void replay_busy(struct api_ctx *ctx, struct api_thread *t, const char *a
 
 	api_dep_mark(&ctx->ddb_dep, rc == RC_NOTFOUND ? RC_OK : rc);
 	if (rc == RC_NOTFOUND) {
-		http_reply_error(resp, req, APIERR_IDEMPOTENCY_CONFLICT,
-				 "A request with this Idempotency-Key is still being processed", NULL);
-		http_add_header(resp, "Retry-After", "1");
+		reply_key_busy(req, resp);
 		return;
 	}
 	if (rc != RC_OK) {
@@ -416,9 +424,7 @@ static bool create_item(struct api_ctx *ctx, struct api_thread *t, struct post_s
 
 		log_warn(ctx->lg, &f, "the Idempotency-Key claim was taken over before the item "
 			 "was stored; its new holder answers");
-		http_reply_error(resp, req, APIERR_IDEMPOTENCY_CONFLICT,
-				 "A request with this Idempotency-Key is still being processed", NULL);
-		http_add_header(resp, "Retry-After", "1");
+		reply_key_busy(req, resp);
 		return false;
 	}
 	idempotency_release(ctx, t, kc);

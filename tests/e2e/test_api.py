@@ -716,10 +716,11 @@ class ContractTest(ApiTestCase):
         self.assertEqual(lst["appointments"][0]["appointmentId"], created.json["appointmentId"])
         # a claim of this request abandoned by an attempt that died before answering (no
         # response after 60 s) is taken over, keeping its appointment id, instead of
-        # answering 409 for 24 h; a fresh one is not; one of another request conflicts
+        # answering "come back" for 24 h; a fresh one is still at work: 503, retried; one
+        # of another request conflicts
         ddb = ddb_client()
         same = hashlib.sha256(b"00655|118|PE").hexdigest()
-        for age, rhash, want in ((3600, same, 201), (5, same, 409), (3600, "x", 409)):
+        for age, rhash, want in ((3600, same, 201), (5, same, 503), (3600, "x", 409)):
             k4 = "abandoned-%d-%s" % (age, harness.rand(6))
             record = hashlib.sha256(("#" + k4).encode()).hexdigest()
             claimed = str(uuid.uuid4())
@@ -731,6 +732,8 @@ class ContractTest(ApiTestCase):
                 "expiresAt": {"N": str(now + 86000)}})
             r = API.post("655", 118, "PE", headers={"Idempotency-Key": k4})
             self.assertEqual(r.status, want, r)
+            if want == 503:
+                self.assertEqual(r.headers.get("retry-after"), "1", r)
             if want == 201:
                 self.assertEqual(r.json["appointmentId"], claimed, r)
 

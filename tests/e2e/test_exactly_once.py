@@ -344,6 +344,27 @@ class KeyClaimTest(unittest.TestCase):
             self.assertEqual((status, doc["error"]["errorCode"]), (404, "SCHEDULE_NOT_FOUND"),
                              (a, b))
 
+    def test_twin_still_at_work_past_the_wait_is_retried(self):
+        # A's create is slowed 2.5 s; B, its twin, waits half of its 3 s budget and finds A
+        # still at work with nothing stored. B's answer must be one a client following SPEC
+        # §3 retries (503 with Retry-After), so that its retry replays A's appointment; a
+        # 409 IDEMPOTENCY_CONFLICT ("used with a different body") told that client to stop,
+        # with an appointment made under its key, and to try again under a new key: two.
+        self.start_api()
+        self.proxy.rules({"op": "TransactWriteItems", "contains": "-appointments-",
+                          "fault": "slow:2500", "count": 1})
+        key = "busy-twin-" + harness.rand()
+        a, b = self.twins("708", 133, key)
+        self.assertEqual(a[0], 201, (a, b))
+        self.assertEqual((b[0], b[2]["error"]["errorCode"]), (503, "SERVICE_UNAVAILABLE"),
+                         (a, b))
+        self.assertEqual(b[1].get("retry-after"), "1", b)
+        replies = self.api.post_like_a_client("708", 133, "PE", key=key)
+        self.assertEqual((replies[-1][0], replies[-1][1].get("appointmentId")),
+                         (200, a[2]["appointmentId"]), replies)
+        self.assertEqual([x["appointmentId"] for x in self.api.appointments("00708")],
+                         [a[2]["appointmentId"]])
+
     def test_twin_takes_over_a_released_claim(self):
         # A's create of the appointment (a TransactWriteItems with the insured's counters)
         # fails (a 500, no retry): A answers 503 and gives its claim up; B, waiting on it,

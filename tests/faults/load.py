@@ -1,6 +1,6 @@
 """A steady, bounded load of POST /appointments by clients that do what SPEC §3 asks of
-them: on no answer, a connection error, a 5xx, or any answer carrying Retry-After (429, 503,
-409 "still being processed"), send the same body again with the same Idempotency-Key, with
+them: on no answer, a connection error, a 5xx, or any answer carrying Retry-After (429,
+503), send the same body again with the same Idempotency-Key, with
 exponential backoff and jitter, until an answer that carries an appointment (201/200) or a
 final refusal comes, or the key's deadline passes.
 
