@@ -25,6 +25,8 @@ struct aws_profile_vals {
 	char secret[AWS_SECRET_MAX];
 	char token[AWS_TOKEN_MAX];
 	char region[AWS_REGION_MAX];
+	const char *assume;
+	bool process;
 };
 #endif
 
@@ -139,6 +141,26 @@ static enum rc span_copy(char *dst, size_t dstsz, const char *s, size_t n, const
 	return RC_OK;
 }
 
+/* Profile keys naming a credential source that botocore tries before a profile's static
+ * keys and that we do not implement: role_arn (with source_profile or credential_source),
+ * web identity and IAM Identity Center (SSO). A profile with one is refused, not skipped. */
+static const char *const assume_keys[] = {
+	"role_arn",       "web_identity_token_file", "sso_session", "sso_start_url",
+	"sso_account_id", "sso_role_name",           "sso_region",
+};
+
+/* Notes in out a key of an unsupported source (see assume_keys, credential_process). */
+static void note_unsupported(struct aws_profile_vals *out, const char *k, size_t kn)
+{
+	if (span_is(k, kn, "credential_process")) {
+		out->process = true;
+		return;
+	}
+	for (size_t i = 0; i < sizeof(assume_keys) / sizeof(assume_keys[0]); i++)
+		if (out->assume == NULL && span_is(k, kn, assume_keys[i]))
+			out->assume = assume_keys[i];
+}
+
 /* Reads the keys we use from [section] of an AWS shared credentials/config file (INI:
  * '#'/';' comments, "key = value", indented lines belong to nested sub-sections and are
  * skipped). Written by hand because inih caps lines at 200 bytes, shorter than a session
@@ -220,6 +242,8 @@ TESTABLE enum rc aws_ini_profile(const char *text, size_t len, const char *secti
 			else if (span_is(s, kn, "region"))
 				rc = span_copy(out->region, sizeof(out->region), vs, (size_t)(e - vs),
 					       what, line, "region", eb);
+			else
+				note_unsupported(out, s, kn);
 			if (rc != RC_OK)
 				goto out;
 		}
@@ -408,6 +432,30 @@ static enum rc creds_from_vals(struct aws_creds *cr, const struct aws_profile_va
 	return rc;
 }
 
+/* The one-line refusal of a credential source we do not implement. */
+static enum rc refuse_profile(const char *profile, const char *path, const char *key,
+			      struct errbuf *eb)
+{
+	return eb_set(eb, RC_INVAL,
+		      "profile \"%s\" in %s uses %s, which appointmentd does not support; give "
+		      "it static keys or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (e.g. from "
+		      "\"aws configure export-credentials --profile %s --format env\")",
+		      profile, path, key, profile);
+}
+
+/* what says what var selects, instead what the caller can do */
+static enum rc refuse_env(const char *var, const char *what, const char *instead,
+			  struct errbuf *eb)
+{
+	return eb_set(eb, RC_INVAL, "%s is set (%s), which appointmentd does not support; %s",
+		      var, what, instead);
+}
+
+/* The chain, in botocore's order less what we do not implement, which is refused where
+ * botocore would use it (never skipped: that would act with another identity, usually the
+ * instance role): env keys > role_arn/web identity/SSO in the profile (refused) >
+ * AWS_WEB_IDENTITY_TOKEN_FILE (refused) > the credentials file's keys > credential_process
+ * (refused) > the config file's keys > container credentials (refused) > IMDS. */
 static enum rc resolve_creds(struct aws_config *cfg, const struct aws_env *env,
 			     const struct aws_profile_vals *credvals, const char *cred_path,
 			     const struct aws_profile_vals *cfgvals, const char *config_path,
@@ -417,6 +465,9 @@ static enum rc resolve_creds(struct aws_config *cfg, const struct aws_env *env,
 	const char *sk = aws_env_get(env, "AWS_SECRET_ACCESS_KEY");
 	const char *tok = aws_env_get(env, "AWS_SESSION_TOKEN");
 	const char *disabled = aws_env_get(env, "AWS_EC2_METADATA_DISABLED");
+	const char *container_instead = "set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or give "
+					"the profile static keys, or unset it to use instance "
+					"credentials";
 	const struct aws_profile_vals *fv = NULL;
 	const char *fpath = NULL;
 	enum rc rc;
@@ -441,9 +492,21 @@ static enum rc resolve_creds(struct aws_config *cfg, const struct aws_env *env,
 			cfg->creds_source = AWS_CREDS_ENV;
 		return rc;
 	}
+	if (credvals->assume != NULL)
+		return refuse_profile(cfg->profile, cred_path, credvals->assume, eb);
+	if (cfgvals->assume != NULL)
+		return refuse_profile(cfg->profile, config_path, cfgvals->assume, eb);
+	if (aws_env_get(env, "AWS_WEB_IDENTITY_TOKEN_FILE") != NULL)
+		return refuse_env("AWS_WEB_IDENTITY_TOKEN_FILE", "web identity, as EKS IRSA sets",
+				  "set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or unset it to use "
+				  "the profile's static keys or instance credentials",
+				  eb);
 	if (credvals->key_id[0] != '\0' || credvals->secret[0] != '\0') {
 		fv = credvals;
 		fpath = cred_path;
+	} else if (credvals->process || cfgvals->process) {
+		return refuse_profile(cfg->profile, credvals->process ? cred_path : config_path,
+				      "credential_process", eb);
 	} else if (cfgvals->key_id[0] != '\0' || cfgvals->secret[0] != '\0') {
 		fv = cfgvals;
 		fpath = config_path;
@@ -459,6 +522,13 @@ static enum rc resolve_creds(struct aws_config *cfg, const struct aws_env *env,
 			cfg->creds_source = AWS_CREDS_FILE;
 		return rc;
 	}
+	if (aws_env_get(env, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") != NULL)
+		return refuse_env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+				  "container credentials, as ECS sets", container_instead, eb);
+	if (aws_env_get(env, "AWS_CONTAINER_CREDENTIALS_FULL_URI") != NULL)
+		return refuse_env("AWS_CONTAINER_CREDENTIALS_FULL_URI",
+				  "container credentials, as ECS and EKS Pod Identity set",
+				  container_instead, eb);
 	if (disabled != NULL && strcasecmp(disabled, "true") == 0)
 		return eb_set(eb, RC_INVAL,
 			      "no AWS credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or "

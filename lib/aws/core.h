@@ -112,10 +112,14 @@ struct aws_env aws_env_process(void);
  *             (AWS_PROFILE, else "default") in AWS_SHARED_CREDENTIALS_FILE (~/.aws/credentials)
  *             then in AWS_CONFIG_FILE (~/.aws/config) > IMDSv2 unless
  *             AWS_EC2_METADATA_DISABLED=true (endpoint AWS_EC2_METADATA_SERVICE_ENDPOINT);
+ *             a source we do not implement (role_arn, web identity, SSO, credential_process,
+ *             container credentials) is an error where botocore would use it, never skipped
+ *             (docs/aws-client.md has the exact order);
  *   retries:  AWS_MAX_ATTEMPTS (1..AWS_MAX_ATTEMPTS_LIMIT) overrides the default.
  * Touches no network (IMDS is asked by the client on first use). Fails with RC_INVAL and a
  * message naming the variable or file for: no region, a malformed URL or region, a partial
- * key pair, a named profile that exists nowhere, no credentials at all, oversized values.
+ * key pair, a named profile that exists nowhere, an unsupported credential source, no
+ * credentials at all, oversized values.
  * RC_IO when a file exists but cannot be read. Thread-safe if env->get is. */
 enum rc aws_config_from_env(struct aws_config *cfg, const struct aws_env *env,
 			    struct errbuf *eb) MUSTCHECK;

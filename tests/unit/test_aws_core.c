@@ -267,6 +267,89 @@ START_TEST(test_creds_chain)
 }
 END_TEST
 
+/* Sources the SDKs would use but we do not implement are refused, never skipped: skipping
+ * them fell through to the instance role (AWS_PROFILE=deploy acting as the EC2 host). Where
+ * the SDKs would take static keys first, those still work. */
+START_TEST(test_unsupported_sources_refused)
+{
+	static const struct {
+		const char *cred;    /* shared credentials file */
+		const char *conf;    /* shared config file */
+		const char *vars[3]; /* more environment */
+		enum rc rc;
+		enum aws_creds_source src; /* when RC_OK */
+		const char *want[2];       /* in the message when not RC_OK */
+	} cases[] = {
+		{"", "[profile deploy]\nrole_arn = arn:aws:iam::1:role/x\nsource_profile = default\n",
+		 {"AWS_PROFILE=deploy"}, RC_INVAL, 0, {"profile \"deploy\"", "uses role_arn"}},
+		{"[deploy]\ncredential_process = /bin/get-creds\n", "", {"AWS_PROFILE=deploy"},
+		 RC_INVAL, 0, {"profile \"deploy\"", "uses credential_process"}},
+		{"", "[profile dev]\nsso_session = corp\nsso_account_id = 1\n", {"AWS_PROFILE=dev"},
+		 RC_INVAL, 0, {"profile \"dev\"", "uses sso_session"}},
+		{"", "[default]\nweb_identity_token_file = /t\nrole_arn = arn:aws:iam::1:role/x\n",
+		 {NULL}, RC_INVAL, 0, {"profile \"default\"", "uses web_identity_token_file"}},
+		/* role_arn beats static keys of the same profile in the SDKs */
+		{"[default]\naws_access_key_id = AK\naws_secret_access_key = SK\n",
+		 "[default]\nrole_arn = arn:aws:iam::1:role/x\nsource_profile = default\n", {NULL},
+		 RC_INVAL, 0, {"profile \"default\"", "role_arn"}},
+		/* static keys in the credentials file come before credential_process */
+		{"[default]\naws_access_key_id = AK\naws_secret_access_key = SK\n",
+		 "[default]\ncredential_process = /bin/x\n", {NULL}, RC_OK, AWS_CREDS_FILE, {NULL}},
+		/* environment keys come before everything */
+		{"", "[profile deploy]\nrole_arn = arn:aws:iam::1:role/x\n",
+		 {"AWS_PROFILE=deploy", "AWS_ACCESS_KEY_ID=AK"}, RC_OK, AWS_CREDS_ENV, {NULL}},
+		{"", "", {"AWS_WEB_IDENTITY_TOKEN_FILE=/t", "AWS_ROLE_ARN=arn:aws:iam::1:role/x"},
+		 RC_INVAL, 0, {"AWS_WEB_IDENTITY_TOKEN_FILE", "not support"}},
+		{"", "", {"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=/v2/credentials/x"}, RC_INVAL, 0,
+		 {"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "not support"}},
+		{"", "", {"AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:1/c"}, RC_INVAL, 0,
+		 {"AWS_CONTAINER_CREDENTIALS_FULL_URI", "not support"}},
+		/* the SDKs take the profile's static keys before container credentials */
+		{"[default]\naws_access_key_id = AK\naws_secret_access_key = SK\n", "",
+		 {"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=/v2/credentials/x"}, RC_OK, AWS_CREDS_FILE,
+		 {NULL}},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *cred = temp_file(0, cases[i].cred);
+		const char *conf = temp_file(1, cases[i].conf);
+		char credv[128];
+		char confv[128];
+		const char *v[10];
+		size_t n = 0;
+		struct aws_config cfg;
+		struct errbuf eb = {{0}};
+		enum rc rc;
+
+		snprintf(credv, sizeof(credv), "AWS_SHARED_CREDENTIALS_FILE=%s", cred);
+		snprintf(confv, sizeof(confv), "AWS_CONFIG_FILE=%s", conf);
+		v[n++] = credv;
+		v[n++] = confv;
+		v[n++] = "AWS_REGION=us-east-1";
+		/* IMDS stays enabled (on loopback): a fall-through would show as AWS_CREDS_IMDS */
+		v[n++] = "AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:1";
+		if (cases[i].src == AWS_CREDS_ENV)
+			v[n++] = "AWS_SECRET_ACCESS_KEY=SK";
+		for (size_t j = 0; j < 3 && cases[i].vars[j] != NULL; j++)
+			v[n++] = cases[i].vars[j];
+		v[n] = NULL;
+		rc = resolve(v, &cfg, &eb);
+		unlink(cred);
+		unlink(conf);
+		ck_assert_msg(rc == cases[i].rc, "case %zu: rc %d, source %d: %s", i, rc,
+			      cfg.creds_source, eb.msg);
+		if (rc == RC_OK) {
+			ck_assert_int_eq(cfg.creds_source, cases[i].src);
+			continue;
+		}
+		for (size_t j = 0; j < 2; j++)
+			ck_assert_msg(strstr(eb.msg, cases[i].want[j]) != NULL, "case %zu: %s", i,
+				      eb.msg);
+		ck_assert_msg(strchr(eb.msg, '\n') == NULL, "case %zu: not one line", i);
+	}
+}
+END_TEST
+
 START_TEST(test_ini_long_token_and_errors)
 {
 	struct aws_profile_vals v;
@@ -553,6 +636,7 @@ int main(void)
 	tcase_add_test(tc, test_endpoint_parse);
 	tcase_add_test(tc, test_bad_endpoint_names_variable);
 	tcase_add_test(tc, test_creds_chain);
+	tcase_add_test(tc, test_unsupported_sources_refused);
 	tcase_add_test(tc, test_ini_long_token_and_errors);
 	tcase_add_test(tc, test_max_attempts_env);
 	tcase_add_test(tc, test_classify_table);
