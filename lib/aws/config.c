@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/jx.h"
+#include "base/str.h"
 
 #ifdef UNIT_TESTS
 #include "aws/core_int.h"
@@ -252,7 +253,9 @@ out:
 	return rc;
 }
 
-/* Reads a small file whole. A missing file is not an error: *exists says. */
+/* Reads a small file whole. A missing file is not an error: *exists says. RC_IO when it
+ * exists but cannot be read (EACCES, a directory, a read error), RC_INVAL when it is not a
+ * file or too large. */
 static enum rc read_small_file(const char *path, struct buf *out, bool *exists,
 			       struct errbuf *eb)
 {
@@ -272,6 +275,10 @@ static enum rc read_small_file(const char *path, struct buf *out, bool *exists,
 	*exists = true;
 	if (fstat(fd, &st) != 0) {
 		rc = eb_set(eb, RC_IO, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		rc = eb_set(eb, RC_IO, "%s: %s", path, strerror(EISDIR));
 		goto out;
 	}
 	/* a character device is allowed so /dev/null can say "no file", as the SDKs take it;
@@ -304,18 +311,32 @@ out:
 	return rc;
 }
 
-/* Loads [section] (and, when alt is not NULL, [alt] if section is absent) from path. */
+/* Loads [section] (and, when alt is not NULL, [alt] if section is absent) from path. A
+ * file that exists but cannot be read is an error only when needed; otherwise vals stays
+ * empty, as for a missing file (botocore ignores such files), and notice says why. */
 static enum rc load_profile(const char *path, const char *section, const char *alt,
-			    struct aws_profile_vals *vals, struct errbuf *eb)
+			    bool needed, struct aws_profile_vals *vals, char notice[AWS_NOTICE_MAX],
+			    struct errbuf *eb)
 {
 	struct buf text;
 	bool exists = false;
+	struct errbuf why = {{0}};
 	enum rc rc;
 
 	buf_init(&text, AWS_FILE_MAX);
 	memset(vals, 0, sizeof(*vals));
-	rc = read_small_file(path, &text, &exists, eb);
-	if (rc != RC_OK || !exists)
+	rc = read_small_file(path, &text, &exists, &why);
+	if (rc == RC_IO && !needed) {
+		if (notice[0] == '\0')
+			str_cut(notice, AWS_NOTICE_MAX, "%s; passed over: not needed", why.msg);
+		rc = RC_OK;
+		goto out;
+	}
+	if (rc != RC_OK) {
+		eb_set(eb, rc, "%s", why.msg);
+		goto out;
+	}
+	if (!exists)
 		goto out;
 	rc = aws_ini_profile(buf_str(&text), text.len, section, vals, path, eb);
 	if (rc == RC_OK && !vals->found && alt != NULL)
@@ -573,6 +594,8 @@ enum rc aws_config_from_env(struct aws_config *cfg, const struct aws_env *env,
 	char section[AWS_PROFILE_MAX + 16];
 	const char *v;
 	bool explicit_profile;
+	bool env_keys;
+	bool env_region;
 	enum rc rc;
 	long n;
 
@@ -618,8 +641,15 @@ enum rc aws_config_from_env(struct aws_config *cfg, const struct aws_env *env,
 	if (rc != RC_OK)
 		goto out;
 
+	/* Keys in the environment (even half a pair, refused later) need no credentials file;
+	 * with a region there too, the config file is not needed either. */
+	env_keys = aws_env_get(env, "AWS_ACCESS_KEY_ID") != NULL ||
+		   aws_env_get(env, "AWS_SECRET_ACCESS_KEY") != NULL;
+	env_region = aws_env_get(env, "AWS_REGION") != NULL ||
+		     aws_env_get(env, "AWS_DEFAULT_REGION") != NULL;
 	if (cred_path[0] != '\0') {
-		rc = load_profile(cred_path, cfg->profile, NULL, credvals, eb);
+		rc = load_profile(cred_path, cfg->profile, NULL, !env_keys, credvals, cfg->notice,
+				  eb);
 		if (rc != RC_OK)
 			goto out;
 	}
@@ -627,15 +657,21 @@ enum rc aws_config_from_env(struct aws_config *cfg, const struct aws_env *env,
 		/* The config file names sections "[profile x]", except "[default]". */
 		snprintf(section, sizeof(section), "profile %s", cfg->profile);
 		rc = load_profile(config_path, section,
-				  strcmp(cfg->profile, "default") == 0 ? "default" : NULL, cfgvals,
-				  eb);
+				  strcmp(cfg->profile, "default") == 0 ? "default" : NULL,
+				  !env_keys || !env_region, cfgvals, cfg->notice, eb);
 		if (rc != RC_OK)
 			goto out;
 	}
 	if (explicit_profile && !credvals->found && !cfgvals->found) {
-		rc = eb_set(eb, RC_INVAL, "AWS_PROFILE: profile \"%s\" not found in %s or %s",
-			    cfg->profile, cred_path[0] != '\0' ? cred_path : "(no credentials file)",
-			    config_path[0] != '\0' ? config_path : "(no config file)");
+		/* a file passed over may hold it: say so rather than "not found" */
+		if (cfg->notice[0] != '\0')
+			rc = eb_set(eb, RC_IO, "AWS_PROFILE: profile \"%s\" not found: %s",
+				    cfg->profile, cfg->notice);
+		else
+			rc = eb_set(eb, RC_INVAL, "AWS_PROFILE: profile \"%s\" not found in %s or %s",
+				    cfg->profile,
+				    cred_path[0] != '\0' ? cred_path : "(no credentials file)",
+				    config_path[0] != '\0' ? config_path : "(no config file)");
 		goto out;
 	}
 

@@ -32,6 +32,7 @@ struct json_object;
 #define AWS_CODE_MAX 128           /* AWS error code, with NUL */
 #define AWS_MESSAGE_MAX 512        /* AWS error message, with NUL (longer is cut) */
 #define AWS_REQUEST_ID_MAX 128     /* request id, with NUL */
+#define AWS_NOTICE_MAX 512         /* aws_config.notice, with NUL */
 
 /* The services we talk to. The value indexes aws_config.endpoint. */
 enum aws_service {
@@ -84,6 +85,11 @@ struct aws_config {
 	long retry_budget_ms;                        /* no new attempt after this much time (10000) */
 	long backoff_base_ms;                        /* first backoff ceiling (100) */
 	long backoff_max_ms;                         /* largest backoff ceiling (2000) */
+	char notice[AWS_NOTICE_MAX];                 /* what resolution passed over that an
+						      * operator should hear of (a shared file
+						      * that could not be read and was not
+						      * needed), for the caller to log once at
+						      * warning level; "" when nothing */
 };
 
 /* Default timeouts and retry policy (see docs/aws-client.md). */
@@ -120,7 +126,10 @@ struct aws_env aws_env_process(void);
  * message naming the variable or file for: no region, a malformed URL or region, a partial
  * key pair, a named profile that exists nowhere, an unsupported credential source, no
  * credentials at all, oversized values.
- * RC_IO when a file exists but cannot be read. Thread-safe if env->get is. */
+ * RC_IO when a shared file exists but cannot be read (EACCES, a directory) and is needed; one
+ * not needed (the credentials file when AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are set, the
+ * config file when AWS_REGION or AWS_DEFAULT_REGION is set too) is passed over as botocore
+ * does, and cfg->notice says so. Thread-safe if env->get is. */
 enum rc aws_config_from_env(struct aws_config *cfg, const struct aws_env *env,
 			    struct errbuf *eb) MUSTCHECK;
 

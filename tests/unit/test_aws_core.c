@@ -350,6 +350,65 @@ START_TEST(test_unsupported_sources_refused)
 }
 END_TEST
 
+/* A shared file that cannot be read (here a directory: root gets EISDIR too, where chmod
+ * 000 would not stop it) is passed over, with a notice, when nothing needs it: environment
+ * keys need no credentials file, and environment keys plus AWS_REGION need no config file.
+ * When it is needed it stays an error naming the file. */
+START_TEST(test_unreadable_shared_file_not_needed)
+{
+	char dir[64];
+	char dirv[2][128];
+	const char *good = temp_file(2, "[default]\nregion = eu-west-3\n");
+	char goodv[128];
+	struct aws_config cfg;
+	struct errbuf eb;
+
+	snprintf(dir, sizeof(dir), "/tmp/test_aws_core_dir_XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(dirv[0], sizeof(dirv[0]), "AWS_SHARED_CREDENTIALS_FILE=%s", dir);
+	snprintf(dirv[1], sizeof(dirv[1]), "AWS_CONFIG_FILE=%s", dir);
+	snprintf(goodv, sizeof(goodv), "AWS_CONFIG_FILE=%s", good);
+	{
+		/* credentials file unreadable, env keys, region from the config file */
+		const char *v[] = {dirv[0], goodv, "AWS_ACCESS_KEY_ID=AK", "AWS_SECRET_ACCESS_KEY=SK",
+				   "AWS_EC2_METADATA_DISABLED=true", NULL};
+
+		memset(&eb, 0, sizeof(eb));
+		ck_assert_msg(resolve(v, &cfg, &eb) == RC_OK, "%s", eb.msg);
+		ck_assert_int_eq(cfg.creds_source, AWS_CREDS_ENV);
+		ck_assert_str_eq(cfg.region, "eu-west-3");
+		ck_assert_msg(strstr(cfg.notice, dir) != NULL, "notice: %s", cfg.notice);
+	}
+	{
+		/* both unreadable, env keys and env region */
+		const char *v[] = {dirv[0], dirv[1], "AWS_ACCESS_KEY_ID=AK", "AWS_SECRET_ACCESS_KEY=SK",
+				   "AWS_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true", NULL};
+
+		memset(&eb, 0, sizeof(eb));
+		ck_assert_msg(resolve(v, &cfg, &eb) == RC_OK, "%s", eb.msg);
+		ck_assert_str_eq(cfg.region, "us-east-1");
+	}
+	{
+		/* needed: no env keys (credentials file), no env region (config file), or an
+		 * explicit profile that could be in the file */
+		const char *v1[] = {dirv[0], goodv, "AWS_EC2_METADATA_DISABLED=true", NULL};
+		const char *v2[] = {dirv[1], "AWS_ACCESS_KEY_ID=AK", "AWS_SECRET_ACCESS_KEY=SK",
+				    "AWS_EC2_METADATA_DISABLED=true", NULL};
+		const char *v3[] = {dirv[0], goodv, "AWS_PROFILE=ci", "AWS_ACCESS_KEY_ID=AK",
+				    "AWS_SECRET_ACCESS_KEY=SK", "AWS_EC2_METADATA_DISABLED=true", NULL};
+		const char *const *cases[] = {v1, v2, v3};
+
+		for (size_t i = 0; i < 3; i++) {
+			memset(&eb, 0, sizeof(eb));
+			ck_assert_msg(resolve(cases[i], &cfg, &eb) != RC_OK, "case %zu", i);
+			ck_assert_msg(strstr(eb.msg, dir) != NULL, "case %zu: %s", i, eb.msg);
+		}
+	}
+	unlink(good);
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 START_TEST(test_ini_long_token_and_errors)
 {
 	struct aws_profile_vals v;
@@ -637,6 +696,7 @@ int main(void)
 	tcase_add_test(tc, test_bad_endpoint_names_variable);
 	tcase_add_test(tc, test_creds_chain);
 	tcase_add_test(tc, test_unsupported_sources_refused);
+	tcase_add_test(tc, test_unreadable_shared_file_not_needed);
 	tcase_add_test(tc, test_ini_long_token_and_errors);
 	tcase_add_test(tc, test_max_attempts_env);
 	tcase_add_test(tc, test_classify_table);
