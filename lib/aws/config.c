@@ -397,13 +397,24 @@ static enum rc resolve_region(struct aws_config *cfg, const struct aws_env *env,
 	return aws_copy_checked(cfg->region, sizeof(cfg->region), v, what, eb);
 }
 
+/* AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true (the SDK convention) drops every configured
+ * endpoint, the config file's [aws] endpoint_url included (it reaches us as
+ * AWS_ENDPOINT_URL). Anything but true/false is refused: read as false, a typo would send
+ * a test to its local endpoint, read as true, a local setup to real AWS. */
 static enum rc resolve_endpoints(struct aws_config *cfg, const struct aws_env *env,
 				 struct errbuf *eb)
 {
+	const char *ignore = aws_env_get(env, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
 	const char *global = aws_env_get(env, "AWS_ENDPOINT_URL");
 	const char *dns_suffix = strncmp(cfg->region, "cn-", 3) == 0 ? "amazonaws.com.cn"
 								      : "amazonaws.com";
+	bool configured = ignore == NULL || strcasecmp(ignore, "false") == 0;
 	enum rc rc = RC_OK;
+
+	if (!configured && strcasecmp(ignore, "true") != 0)
+		return eb_set(eb, RC_INVAL,
+			      "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: \"%s\" is not true or false",
+			      ignore);
 
 	for (int s = 0; s < AWS_SVC_COUNT; s++) {
 		char var[64];
@@ -411,9 +422,9 @@ static enum rc resolve_endpoints(struct aws_config *cfg, const struct aws_env *e
 		const char *what;
 
 		snprintf(var, sizeof(var), "AWS_ENDPOINT_URL_%s", aws_svc_table[s].env_suffix);
-		v = aws_env_get(env, var);
+		v = configured ? aws_env_get(env, var) : NULL;
 		what = var;
-		if (v == NULL) {
+		if (v == NULL && configured) {
 			v = global;
 			what = "AWS_ENDPOINT_URL";
 		}

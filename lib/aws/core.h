@@ -114,6 +114,7 @@ struct aws_env aws_env_process(void);
  *   region:   AWS_REGION > AWS_DEFAULT_REGION > "region" of the profile in the config file;
  *   endpoint: AWS_ENDPOINT_URL_<SVC> (DYNAMODB, SNS, SQS, EVENTBRIDGE, SSM) > AWS_ENDPOINT_URL
  *             > https://<svc>.<region>.amazonaws.com (EventBridge: events.<region>...);
+ *             AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true skips straight to the last;
  *   creds:    AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN) > the profile
  *             (AWS_PROFILE, else "default") in AWS_SHARED_CREDENTIALS_FILE (~/.aws/credentials)
  *             then in AWS_CONFIG_FILE (~/.aws/config) > IMDSv2 unless

@@ -110,6 +110,37 @@ START_TEST(test_endpoints)
 }
 END_TEST
 
+/* AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true (any case) drops every configured endpoint, the
+ * SDK convention; a value other than true/false is refused, not read as false. */
+START_TEST(test_ignore_configured_endpoints)
+{
+	const char *on[] = {"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=a", "AWS_SECRET_ACCESS_KEY=b",
+			    "AWS_ENDPOINT_URL=http://127.0.0.1:1",
+			    "AWS_ENDPOINT_URL_SQS=http://127.0.0.1:2",
+			    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=True",
+			    "AWS_EC2_METADATA_DISABLED=true", NULL};
+	const char *off[] = {"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=a", "AWS_SECRET_ACCESS_KEY=b",
+			     "AWS_ENDPOINT_URL=http://127.0.0.1:1",
+			     "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=false",
+			     "AWS_EC2_METADATA_DISABLED=true", NULL};
+	const char *bad[] = {"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=a", "AWS_SECRET_ACCESS_KEY=b",
+			     "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=yes",
+			     "AWS_EC2_METADATA_DISABLED=true", NULL};
+	struct aws_config cfg;
+	struct errbuf eb = {{0}};
+
+	ck_assert_msg(resolve(on, &cfg, &eb) == RC_OK, "%s", eb.msg);
+	ck_assert_str_eq(cfg.endpoint[AWS_SVC_DYNAMODB], "https://dynamodb.us-east-1.amazonaws.com");
+	ck_assert_str_eq(cfg.endpoint[AWS_SVC_SQS], "https://sqs.us-east-1.amazonaws.com");
+	for (int i = 0; i < AWS_SVC_COUNT; i++)
+		ck_assert(!cfg.endpoint_overridden[i]);
+	ck_assert_msg(resolve(off, &cfg, &eb) == RC_OK, "%s", eb.msg);
+	ck_assert_str_eq(cfg.endpoint[AWS_SVC_DYNAMODB], "http://127.0.0.1:1");
+	ck_assert_int_eq(resolve(bad, &cfg, &eb), RC_INVAL);
+	ck_assert_msg(strstr(eb.msg, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") != NULL, "%s", eb.msg);
+}
+END_TEST
+
 START_TEST(test_endpoint_parse)
 {
 	static const struct {
@@ -692,6 +723,7 @@ int main(void)
 		return EXIT_FAILURE;
 	tcase_add_test(tc, test_region_precedence);
 	tcase_add_test(tc, test_endpoints);
+	tcase_add_test(tc, test_ignore_configured_endpoints);
 	tcase_add_test(tc, test_endpoint_parse);
 	tcase_add_test(tc, test_bad_endpoint_names_variable);
 	tcase_add_test(tc, test_creds_chain);
