@@ -36,7 +36,7 @@ struct aws_profile_vals {
 
 /* ---- configuration ------------------------------------------------------------------ */
 
-TESTABLE bool aws_region_valid(const char *r)
+bool aws_region_valid(const char *r)
 {
 	size_t n = strlen(r);
 

@@ -134,6 +134,11 @@ struct aws_env aws_env_process(void);
 enum rc aws_config_from_env(struct aws_config *cfg, const struct aws_env *env,
 			    struct errbuf *eb) MUSTCHECK;
 
+/* True when r is a region name as we accept it: 1..AWS_REGION_MAX-1 bytes of lower-case
+ * letters, digits and dashes, starting with a letter or digit and not ending with a dash.
+ * For checking a configured value before it is used (app/conf). */
+bool aws_region_valid(const char *r);
+
 /* Validates url as an endpoint (http or https, a host, optional port, no user info, no
  * query or fragment, path empty or "/") and writes it normalised ("scheme://host[:port]")
  * into out. RC_INVAL with the reason otherwise. */

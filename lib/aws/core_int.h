@@ -25,7 +25,6 @@ struct aws_profile_vals {
 			       * credentials file's keys and before the config file's) */
 };
 
-bool aws_region_valid(const char *r);
 enum rc aws_ini_profile(const char *text, size_t len, const char *section,
 			struct aws_profile_vals *out, const char *what, struct errbuf *eb) MUSTCHECK;
 enum rc aws_parse_iso8601(const char *s, time_t *out) MUSTCHECK;
