@@ -26,6 +26,8 @@ static enum rc resolve_aws(struct ctl *x, struct errbuf *eb)
 	enum rc rc = awscfg_resolve(x->cfg, &x->aws, eb);
 
 	x->has_aws = rc == RC_OK;
+	if (rc == RC_OK && x->aws.notice[0] != '\0')
+		fprintf(stderr, CTL_NAME ": warning: AWS configuration: %s\n", x->aws.notice);
 	return rc;
 }
 

@@ -6,14 +6,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* getenv, with a set-but-empty variable read as unset, as the SDKs do ("AWS_REGION=" in an
+ * EnvironmentFile must not hide the config file's region). */
+static const char *env_nonempty(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
 static const char *env_with_cfg(void *ctx, const char *name)
 {
 	const struct conf *c = ctx;
-	const char *v = getenv(name);
+	const char *v = env_nonempty(name);
 
 	if (v != NULL)
 		return v;
-	if (strcmp(name, "AWS_REGION") == 0 && getenv("AWS_DEFAULT_REGION") == NULL &&
+	if (strcmp(name, "AWS_REGION") == 0 && env_nonempty("AWS_DEFAULT_REGION") == NULL &&
 	    c->region[0] != '\0')
 		return c->region;
 	if (strcmp(name, "AWS_ENDPOINT_URL") == 0 && c->endpoint_url[0] != '\0')

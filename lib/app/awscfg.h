@@ -8,8 +8,10 @@
 #include "app/conf.h"
 #include "base/rc.h"
 
-/* Fills out from the process environment and c (borrowed for the call). Errors as
- * aws_config_from_env; a caller at startup exits 78 on them. */
+/* Fills out from the process environment and c (borrowed for the call). A variable set but
+ * empty counts as unset. Errors as aws_config_from_env; a caller at startup exits 78 on
+ * them. c's region and endpoint_url were checked when c was loaded (app/conf), naming their
+ * line, so an error here that names AWS_REGION or AWS_ENDPOINT_URL is about the variable. */
 enum rc awscfg_resolve(const struct conf *c, struct aws_config *out, struct errbuf *eb) MUSTCHECK;
 
 #endif

@@ -42,6 +42,40 @@ static const char *check_stage(const char *v)
 	return NULL;
 }
 
+/* [aws] region and endpoint_url stand in for AWS_REGION and AWS_ENDPOINT_URL: checked here
+ * as the AWS resolver takes them, so a bad one is refused naming this file's line (or the
+ * APPOINTMENTD_ variable) and not the AWS variable it stands in for. Empty = not set. */
+static const char *check_region(const char *v)
+{
+	if (*v == '\0' || aws_region_valid(v))
+		return NULL;
+	return "not a region name (lower-case letters, digits and dashes)";
+}
+
+static const char *check_endpoint(const char *v)
+{
+	static const char stage[] = "{stage}";
+	char probe[AWS_URL_MAX];
+	char norm[AWS_URL_MAX];
+	size_t n = 0;
+
+	if (*v == '\0')
+		return NULL;
+	/* {stage} is replaced after the checks; a stage name ([a-z0-9-]) is valid where "s" is */
+	while (*v != '\0' && n < sizeof(probe) - 1) {
+		if (strncmp(v, stage, sizeof(stage) - 1) == 0) {
+			probe[n++] = 's';
+			v += sizeof(stage) - 1;
+		} else {
+			probe[n++] = *v++;
+		}
+	}
+	probe[n] = '\0';
+	if (*v != '\0' || aws_endpoint_parse(probe, norm, NULL) != RC_OK)
+		return "not an http(s)://host[:port] URL (no user, path, query or fragment)";
+	return NULL;
+}
+
 static bool country_code_ok(const char *id)
 {
 	return strlen(id) == 2 && isupper((unsigned char)id[0]) && isupper((unsigned char)id[1]);
@@ -59,9 +93,10 @@ static const struct cfg_key conf_keys[] = {
 	G("general", "stage", CFG_STR, stage, "dev", 0, STAGE_MAX, false, check_stage, "STAGE"),
 	G("general", "log_level", CFG_LEVEL, log_level, NULL, 0, 0, true, NULL, "LOG_LEVEL"),
 
-	G("aws", "region", CFG_STR, region, "", 0, AWS_REGION_MAX - 1, false, NULL, NULL),
+	G("aws", "region", CFG_STR, region, "", 0, AWS_REGION_MAX - 1, false, check_region,
+	  NULL),
 	G("aws", "endpoint_url", CFG_STR, endpoint_url, "", 0, AWS_URL_MAX - 1, false,
-	  cfg_check_url, NULL),
+	  check_endpoint, NULL),
 	G("aws", "table_name", CFG_STR, table_name, NAME_PREFIX "-appointments-{stage}", 0,
 	  DDB_TABLE_NAME_MAX, false, check_name, "APPOINTMENTS_TABLE_NAME"),
 	G("aws", "idempotency_table", CFG_STR, idempotency_table,

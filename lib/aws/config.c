@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "base/jx.h"
+#include "base/str.h"
 
 #ifdef UNIT_TESTS
 #include "aws/core_int.h"
@@ -25,6 +26,8 @@ struct aws_profile_vals {
 	char secret[AWS_SECRET_MAX];
 	char token[AWS_TOKEN_MAX];
 	char region[AWS_REGION_MAX];
+	const char *assume;
+	bool process;
 };
 #endif
 
@@ -33,7 +36,7 @@ struct aws_profile_vals {
 
 /* ---- configuration ------------------------------------------------------------------ */
 
-TESTABLE bool aws_region_valid(const char *r)
+bool aws_region_valid(const char *r)
 {
 	size_t n = strlen(r);
 
@@ -139,6 +142,26 @@ static enum rc span_copy(char *dst, size_t dstsz, const char *s, size_t n, const
 	return RC_OK;
 }
 
+/* Profile keys naming a credential source that botocore tries before a profile's static
+ * keys and that we do not implement: role_arn (with source_profile or credential_source),
+ * web identity and IAM Identity Center (SSO). A profile with one is refused, not skipped. */
+static const char *const assume_keys[] = {
+	"role_arn",       "web_identity_token_file", "sso_session", "sso_start_url",
+	"sso_account_id", "sso_role_name",           "sso_region",
+};
+
+/* Notes in out a key of an unsupported source (see assume_keys, credential_process). */
+static void note_unsupported(struct aws_profile_vals *out, const char *k, size_t kn)
+{
+	if (span_is(k, kn, "credential_process")) {
+		out->process = true;
+		return;
+	}
+	for (size_t i = 0; i < sizeof(assume_keys) / sizeof(assume_keys[0]); i++)
+		if (out->assume == NULL && span_is(k, kn, assume_keys[i]))
+			out->assume = assume_keys[i];
+}
+
 /* Reads the keys we use from [section] of an AWS shared credentials/config file (INI:
  * '#'/';' comments, "key = value", indented lines belong to nested sub-sections and are
  * skipped). Written by hand because inih caps lines at 200 bytes, shorter than a session
@@ -220,6 +243,8 @@ TESTABLE enum rc aws_ini_profile(const char *text, size_t len, const char *secti
 			else if (span_is(s, kn, "region"))
 				rc = span_copy(out->region, sizeof(out->region), vs, (size_t)(e - vs),
 					       what, line, "region", eb);
+			else
+				note_unsupported(out, s, kn);
 			if (rc != RC_OK)
 				goto out;
 		}
@@ -228,7 +253,9 @@ out:
 	return rc;
 }
 
-/* Reads a small file whole. A missing file is not an error: *exists says. */
+/* Reads a small file whole. A missing file is not an error: *exists says. RC_IO when it
+ * exists but cannot be read (EACCES, a directory, a read error), RC_INVAL when it is not a
+ * file or too large. */
 static enum rc read_small_file(const char *path, struct buf *out, bool *exists,
 			       struct errbuf *eb)
 {
@@ -248,6 +275,10 @@ static enum rc read_small_file(const char *path, struct buf *out, bool *exists,
 	*exists = true;
 	if (fstat(fd, &st) != 0) {
 		rc = eb_set(eb, RC_IO, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		rc = eb_set(eb, RC_IO, "%s: %s", path, strerror(EISDIR));
 		goto out;
 	}
 	/* a character device is allowed so /dev/null can say "no file", as the SDKs take it;
@@ -280,18 +311,32 @@ out:
 	return rc;
 }
 
-/* Loads [section] (and, when alt is not NULL, [alt] if section is absent) from path. */
+/* Loads [section] (and, when alt is not NULL, [alt] if section is absent) from path. A
+ * file that exists but cannot be read is an error only when needed; otherwise vals stays
+ * empty, as for a missing file (botocore ignores such files), and notice says why. */
 static enum rc load_profile(const char *path, const char *section, const char *alt,
-			    struct aws_profile_vals *vals, struct errbuf *eb)
+			    bool needed, struct aws_profile_vals *vals, char notice[AWS_NOTICE_MAX],
+			    struct errbuf *eb)
 {
 	struct buf text;
 	bool exists = false;
+	struct errbuf why = {{0}};
 	enum rc rc;
 
 	buf_init(&text, AWS_FILE_MAX);
 	memset(vals, 0, sizeof(*vals));
-	rc = read_small_file(path, &text, &exists, eb);
-	if (rc != RC_OK || !exists)
+	rc = read_small_file(path, &text, &exists, &why);
+	if (rc == RC_IO && !needed) {
+		if (notice[0] == '\0')
+			str_cut(notice, AWS_NOTICE_MAX, "%s; passed over: not needed", why.msg);
+		rc = RC_OK;
+		goto out;
+	}
+	if (rc != RC_OK) {
+		eb_set(eb, rc, "%s", why.msg);
+		goto out;
+	}
+	if (!exists)
 		goto out;
 	rc = aws_ini_profile(buf_str(&text), text.len, section, vals, path, eb);
 	if (rc == RC_OK && !vals->found && alt != NULL)
@@ -352,13 +397,24 @@ static enum rc resolve_region(struct aws_config *cfg, const struct aws_env *env,
 	return aws_copy_checked(cfg->region, sizeof(cfg->region), v, what, eb);
 }
 
+/* AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true (the SDK convention) drops every configured
+ * endpoint, the config file's [aws] endpoint_url included (it reaches us as
+ * AWS_ENDPOINT_URL). Anything but true/false is refused: read as false, a typo would send
+ * a test to its local endpoint, read as true, a local setup to real AWS. */
 static enum rc resolve_endpoints(struct aws_config *cfg, const struct aws_env *env,
 				 struct errbuf *eb)
 {
+	const char *ignore = aws_env_get(env, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
 	const char *global = aws_env_get(env, "AWS_ENDPOINT_URL");
 	const char *dns_suffix = strncmp(cfg->region, "cn-", 3) == 0 ? "amazonaws.com.cn"
 								      : "amazonaws.com";
+	bool configured = ignore == NULL || strcasecmp(ignore, "false") == 0;
 	enum rc rc = RC_OK;
+
+	if (!configured && strcasecmp(ignore, "true") != 0)
+		return eb_set(eb, RC_INVAL,
+			      "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: \"%s\" is not true or false",
+			      ignore);
 
 	for (int s = 0; s < AWS_SVC_COUNT; s++) {
 		char var[64];
@@ -366,9 +422,9 @@ static enum rc resolve_endpoints(struct aws_config *cfg, const struct aws_env *e
 		const char *what;
 
 		snprintf(var, sizeof(var), "AWS_ENDPOINT_URL_%s", aws_svc_table[s].env_suffix);
-		v = aws_env_get(env, var);
+		v = configured ? aws_env_get(env, var) : NULL;
 		what = var;
-		if (v == NULL) {
+		if (v == NULL && configured) {
 			v = global;
 			what = "AWS_ENDPOINT_URL";
 		}
@@ -408,6 +464,30 @@ static enum rc creds_from_vals(struct aws_creds *cr, const struct aws_profile_va
 	return rc;
 }
 
+/* The one-line refusal of a credential source we do not implement. */
+static enum rc refuse_profile(const char *profile, const char *path, const char *key,
+			      struct errbuf *eb)
+{
+	return eb_set(eb, RC_INVAL,
+		      "profile \"%s\" in %s uses %s, which appointmentd does not support; give "
+		      "it static keys or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (e.g. from "
+		      "\"aws configure export-credentials --profile %s --format env\")",
+		      profile, path, key, profile);
+}
+
+/* what says what var selects, instead what the caller can do */
+static enum rc refuse_env(const char *var, const char *what, const char *instead,
+			  struct errbuf *eb)
+{
+	return eb_set(eb, RC_INVAL, "%s is set (%s), which appointmentd does not support; %s",
+		      var, what, instead);
+}
+
+/* The chain, in botocore's order less what we do not implement, which is refused where
+ * botocore would use it (never skipped: that would act with another identity, usually the
+ * instance role): env keys > role_arn/web identity/SSO in the profile (refused) >
+ * AWS_WEB_IDENTITY_TOKEN_FILE (refused) > the credentials file's keys > credential_process
+ * (refused) > the config file's keys > container credentials (refused) > IMDS. */
 static enum rc resolve_creds(struct aws_config *cfg, const struct aws_env *env,
 			     const struct aws_profile_vals *credvals, const char *cred_path,
 			     const struct aws_profile_vals *cfgvals, const char *config_path,
@@ -417,6 +497,9 @@ static enum rc resolve_creds(struct aws_config *cfg, const struct aws_env *env,
 	const char *sk = aws_env_get(env, "AWS_SECRET_ACCESS_KEY");
 	const char *tok = aws_env_get(env, "AWS_SESSION_TOKEN");
 	const char *disabled = aws_env_get(env, "AWS_EC2_METADATA_DISABLED");
+	const char *container_instead = "set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or give "
+					"the profile static keys, or unset it to use instance "
+					"credentials";
 	const struct aws_profile_vals *fv = NULL;
 	const char *fpath = NULL;
 	enum rc rc;
@@ -441,9 +524,21 @@ static enum rc resolve_creds(struct aws_config *cfg, const struct aws_env *env,
 			cfg->creds_source = AWS_CREDS_ENV;
 		return rc;
 	}
+	if (credvals->assume != NULL)
+		return refuse_profile(cfg->profile, cred_path, credvals->assume, eb);
+	if (cfgvals->assume != NULL)
+		return refuse_profile(cfg->profile, config_path, cfgvals->assume, eb);
+	if (aws_env_get(env, "AWS_WEB_IDENTITY_TOKEN_FILE") != NULL)
+		return refuse_env("AWS_WEB_IDENTITY_TOKEN_FILE", "web identity, as EKS IRSA sets",
+				  "set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or unset it to use "
+				  "the profile's static keys or instance credentials",
+				  eb);
 	if (credvals->key_id[0] != '\0' || credvals->secret[0] != '\0') {
 		fv = credvals;
 		fpath = cred_path;
+	} else if (credvals->process || cfgvals->process) {
+		return refuse_profile(cfg->profile, credvals->process ? cred_path : config_path,
+				      "credential_process", eb);
 	} else if (cfgvals->key_id[0] != '\0' || cfgvals->secret[0] != '\0') {
 		fv = cfgvals;
 		fpath = config_path;
@@ -459,6 +554,13 @@ static enum rc resolve_creds(struct aws_config *cfg, const struct aws_env *env,
 			cfg->creds_source = AWS_CREDS_FILE;
 		return rc;
 	}
+	if (aws_env_get(env, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") != NULL)
+		return refuse_env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+				  "container credentials, as ECS sets", container_instead, eb);
+	if (aws_env_get(env, "AWS_CONTAINER_CREDENTIALS_FULL_URI") != NULL)
+		return refuse_env("AWS_CONTAINER_CREDENTIALS_FULL_URI",
+				  "container credentials, as ECS and EKS Pod Identity set",
+				  container_instead, eb);
 	if (disabled != NULL && strcasecmp(disabled, "true") == 0)
 		return eb_set(eb, RC_INVAL,
 			      "no AWS credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or "
@@ -503,6 +605,8 @@ enum rc aws_config_from_env(struct aws_config *cfg, const struct aws_env *env,
 	char section[AWS_PROFILE_MAX + 16];
 	const char *v;
 	bool explicit_profile;
+	bool env_keys;
+	bool env_region;
 	enum rc rc;
 	long n;
 
@@ -548,8 +652,15 @@ enum rc aws_config_from_env(struct aws_config *cfg, const struct aws_env *env,
 	if (rc != RC_OK)
 		goto out;
 
+	/* Keys in the environment (even half a pair, refused later) need no credentials file;
+	 * with a region there too, the config file is not needed either. */
+	env_keys = aws_env_get(env, "AWS_ACCESS_KEY_ID") != NULL ||
+		   aws_env_get(env, "AWS_SECRET_ACCESS_KEY") != NULL;
+	env_region = aws_env_get(env, "AWS_REGION") != NULL ||
+		     aws_env_get(env, "AWS_DEFAULT_REGION") != NULL;
 	if (cred_path[0] != '\0') {
-		rc = load_profile(cred_path, cfg->profile, NULL, credvals, eb);
+		rc = load_profile(cred_path, cfg->profile, NULL, !env_keys, credvals, cfg->notice,
+				  eb);
 		if (rc != RC_OK)
 			goto out;
 	}
@@ -557,15 +668,21 @@ enum rc aws_config_from_env(struct aws_config *cfg, const struct aws_env *env,
 		/* The config file names sections "[profile x]", except "[default]". */
 		snprintf(section, sizeof(section), "profile %s", cfg->profile);
 		rc = load_profile(config_path, section,
-				  strcmp(cfg->profile, "default") == 0 ? "default" : NULL, cfgvals,
-				  eb);
+				  strcmp(cfg->profile, "default") == 0 ? "default" : NULL,
+				  !env_keys || !env_region, cfgvals, cfg->notice, eb);
 		if (rc != RC_OK)
 			goto out;
 	}
 	if (explicit_profile && !credvals->found && !cfgvals->found) {
-		rc = eb_set(eb, RC_INVAL, "AWS_PROFILE: profile \"%s\" not found in %s or %s",
-			    cfg->profile, cred_path[0] != '\0' ? cred_path : "(no credentials file)",
-			    config_path[0] != '\0' ? config_path : "(no config file)");
+		/* a file passed over may hold it: say so rather than "not found" */
+		if (cfg->notice[0] != '\0')
+			rc = eb_set(eb, RC_IO, "AWS_PROFILE: profile \"%s\" not found: %s",
+				    cfg->profile, cfg->notice);
+		else
+			rc = eb_set(eb, RC_INVAL, "AWS_PROFILE: profile \"%s\" not found in %s or %s",
+				    cfg->profile,
+				    cred_path[0] != '\0' ? cred_path : "(no credentials file)",
+				    config_path[0] != '\0' ? config_path : "(no config file)");
 		goto out;
 	}
 

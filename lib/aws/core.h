@@ -32,6 +32,7 @@ struct json_object;
 #define AWS_CODE_MAX 128           /* AWS error code, with NUL */
 #define AWS_MESSAGE_MAX 512        /* AWS error message, with NUL (longer is cut) */
 #define AWS_REQUEST_ID_MAX 128     /* request id, with NUL */
+#define AWS_NOTICE_MAX 512         /* aws_config.notice, with NUL */
 
 /* The services we talk to. The value indexes aws_config.endpoint. */
 enum aws_service {
@@ -84,6 +85,11 @@ struct aws_config {
 	long retry_budget_ms;                        /* no new attempt after this much time (10000) */
 	long backoff_base_ms;                        /* first backoff ceiling (100) */
 	long backoff_max_ms;                         /* largest backoff ceiling (2000) */
+	char notice[AWS_NOTICE_MAX];                 /* what resolution passed over that an
+						      * operator should hear of (a shared file
+						      * that could not be read and was not
+						      * needed), for the caller to log once at
+						      * warning level; "" when nothing */
 };
 
 /* Default timeouts and retry policy (see docs/aws-client.md). */
@@ -108,17 +114,30 @@ struct aws_env aws_env_process(void);
  *   region:   AWS_REGION > AWS_DEFAULT_REGION > "region" of the profile in the config file;
  *   endpoint: AWS_ENDPOINT_URL_<SVC> (DYNAMODB, SNS, SQS, EVENTBRIDGE, SSM) > AWS_ENDPOINT_URL
  *             > https://<svc>.<region>.amazonaws.com (EventBridge: events.<region>...);
+ *             AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true skips straight to the last;
  *   creds:    AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN) > the profile
  *             (AWS_PROFILE, else "default") in AWS_SHARED_CREDENTIALS_FILE (~/.aws/credentials)
  *             then in AWS_CONFIG_FILE (~/.aws/config) > IMDSv2 unless
  *             AWS_EC2_METADATA_DISABLED=true (endpoint AWS_EC2_METADATA_SERVICE_ENDPOINT);
+ *             a source we do not implement (role_arn, web identity, SSO, credential_process,
+ *             container credentials) is an error where botocore would use it, never skipped
+ *             (docs/aws-client.md has the exact order);
  *   retries:  AWS_MAX_ATTEMPTS (1..AWS_MAX_ATTEMPTS_LIMIT) overrides the default.
  * Touches no network (IMDS is asked by the client on first use). Fails with RC_INVAL and a
  * message naming the variable or file for: no region, a malformed URL or region, a partial
- * key pair, a named profile that exists nowhere, no credentials at all, oversized values.
- * RC_IO when a file exists but cannot be read. Thread-safe if env->get is. */
+ * key pair, a named profile that exists nowhere, an unsupported credential source, no
+ * credentials at all, oversized values.
+ * RC_IO when a shared file exists but cannot be read (EACCES, a directory) and is needed; one
+ * not needed (the credentials file when AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are set, the
+ * config file when AWS_REGION or AWS_DEFAULT_REGION is set too) is passed over as botocore
+ * does, and cfg->notice says so. Thread-safe if env->get is. */
 enum rc aws_config_from_env(struct aws_config *cfg, const struct aws_env *env,
 			    struct errbuf *eb) MUSTCHECK;
+
+/* True when r is a region name as we accept it: 1..AWS_REGION_MAX-1 bytes of lower-case
+ * letters, digits and dashes, starting with a letter or digit and not ending with a dash.
+ * For checking a configured value before it is used (app/conf). */
+bool aws_region_valid(const char *r);
 
 /* Validates url as an endpoint (http or https, a host, optional port, no user info, no
  * query or fragment, path empty or "/") and writes it normalised ("scheme://host[:port]")

@@ -18,9 +18,13 @@ struct aws_profile_vals {
 	char secret[AWS_SECRET_MAX];         /* aws_secret_access_key, or "" */
 	char token[AWS_TOKEN_MAX];           /* aws_session_token, or "" */
 	char region[AWS_REGION_MAX];         /* region, or "" */
+	const char *assume;   /* first key of a source the SDKs take before static keys and we
+			       * do not implement (role_arn, web_identity_token_file, sso_*), a
+			       * static string; NULL when none */
+	bool process;         /* credential_process is set (the SDKs take it after the
+			       * credentials file's keys and before the config file's) */
 };
 
-bool aws_region_valid(const char *r);
 enum rc aws_ini_profile(const char *text, size_t len, const char *section,
 			struct aws_profile_vals *out, const char *what, struct errbuf *eb) MUSTCHECK;
 enum rc aws_parse_iso8601(const char *s, time_t *out) MUSTCHECK;

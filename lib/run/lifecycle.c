@@ -339,6 +339,8 @@ static int prepare(struct lifecycle *lc, int argc, char **argv)
 		fprintf(stderr, "%s: configuration error: %s\n", app->service, eb.msg);
 		return SVC_EXIT_CONFIG;
 	}
+	if (lc->aws.notice[0] != '\0')
+		log_warn(&lc->lg, NULL, "AWS configuration: %s", lc->aws.notice);
 	lc->metrics = metrics_new();
 	if (lc->metrics == NULL) {
 		fprintf(stderr, "%s: startup failed: out of memory\n", app->service);

@@ -110,6 +110,37 @@ START_TEST(test_endpoints)
 }
 END_TEST
 
+/* AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true (any case) drops every configured endpoint, the
+ * SDK convention; a value other than true/false is refused, not read as false. */
+START_TEST(test_ignore_configured_endpoints)
+{
+	const char *on[] = {"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=a", "AWS_SECRET_ACCESS_KEY=b",
+			    "AWS_ENDPOINT_URL=http://127.0.0.1:1",
+			    "AWS_ENDPOINT_URL_SQS=http://127.0.0.1:2",
+			    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=True",
+			    "AWS_EC2_METADATA_DISABLED=true", NULL};
+	const char *off[] = {"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=a", "AWS_SECRET_ACCESS_KEY=b",
+			     "AWS_ENDPOINT_URL=http://127.0.0.1:1",
+			     "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=false",
+			     "AWS_EC2_METADATA_DISABLED=true", NULL};
+	const char *bad[] = {"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=a", "AWS_SECRET_ACCESS_KEY=b",
+			     "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=yes",
+			     "AWS_EC2_METADATA_DISABLED=true", NULL};
+	struct aws_config cfg;
+	struct errbuf eb = {{0}};
+
+	ck_assert_msg(resolve(on, &cfg, &eb) == RC_OK, "%s", eb.msg);
+	ck_assert_str_eq(cfg.endpoint[AWS_SVC_DYNAMODB], "https://dynamodb.us-east-1.amazonaws.com");
+	ck_assert_str_eq(cfg.endpoint[AWS_SVC_SQS], "https://sqs.us-east-1.amazonaws.com");
+	for (int i = 0; i < AWS_SVC_COUNT; i++)
+		ck_assert(!cfg.endpoint_overridden[i]);
+	ck_assert_msg(resolve(off, &cfg, &eb) == RC_OK, "%s", eb.msg);
+	ck_assert_str_eq(cfg.endpoint[AWS_SVC_DYNAMODB], "http://127.0.0.1:1");
+	ck_assert_int_eq(resolve(bad, &cfg, &eb), RC_INVAL);
+	ck_assert_msg(strstr(eb.msg, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") != NULL, "%s", eb.msg);
+}
+END_TEST
+
 START_TEST(test_endpoint_parse)
 {
 	static const struct {
@@ -264,6 +295,148 @@ START_TEST(test_creds_chain)
 	}
 	unlink(cred);
 	unlink(conf);
+}
+END_TEST
+
+/* Sources the SDKs would use but we do not implement are refused, never skipped: skipping
+ * them fell through to the instance role (AWS_PROFILE=deploy acting as the EC2 host). Where
+ * the SDKs would take static keys first, those still work. */
+START_TEST(test_unsupported_sources_refused)
+{
+	static const struct {
+		const char *cred;    /* shared credentials file */
+		const char *conf;    /* shared config file */
+		const char *vars[3]; /* more environment */
+		enum rc rc;
+		enum aws_creds_source src; /* when RC_OK */
+		const char *want[2];       /* in the message when not RC_OK */
+	} cases[] = {
+		{"", "[profile deploy]\nrole_arn = arn:aws:iam::1:role/x\nsource_profile = default\n",
+		 {"AWS_PROFILE=deploy"}, RC_INVAL, 0, {"profile \"deploy\"", "uses role_arn"}},
+		{"[deploy]\ncredential_process = /bin/get-creds\n", "", {"AWS_PROFILE=deploy"},
+		 RC_INVAL, 0, {"profile \"deploy\"", "uses credential_process"}},
+		{"", "[profile dev]\nsso_session = corp\nsso_account_id = 1\n", {"AWS_PROFILE=dev"},
+		 RC_INVAL, 0, {"profile \"dev\"", "uses sso_session"}},
+		{"", "[default]\nweb_identity_token_file = /t\nrole_arn = arn:aws:iam::1:role/x\n",
+		 {NULL}, RC_INVAL, 0, {"profile \"default\"", "uses web_identity_token_file"}},
+		/* role_arn beats static keys of the same profile in the SDKs */
+		{"[default]\naws_access_key_id = AK\naws_secret_access_key = SK\n",
+		 "[default]\nrole_arn = arn:aws:iam::1:role/x\nsource_profile = default\n", {NULL},
+		 RC_INVAL, 0, {"profile \"default\"", "role_arn"}},
+		/* static keys in the credentials file come before credential_process */
+		{"[default]\naws_access_key_id = AK\naws_secret_access_key = SK\n",
+		 "[default]\ncredential_process = /bin/x\n", {NULL}, RC_OK, AWS_CREDS_FILE, {NULL}},
+		/* environment keys come before everything */
+		{"", "[profile deploy]\nrole_arn = arn:aws:iam::1:role/x\n",
+		 {"AWS_PROFILE=deploy", "AWS_ACCESS_KEY_ID=AK"}, RC_OK, AWS_CREDS_ENV, {NULL}},
+		{"", "", {"AWS_WEB_IDENTITY_TOKEN_FILE=/t", "AWS_ROLE_ARN=arn:aws:iam::1:role/x"},
+		 RC_INVAL, 0, {"AWS_WEB_IDENTITY_TOKEN_FILE", "not support"}},
+		{"", "", {"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=/v2/credentials/x"}, RC_INVAL, 0,
+		 {"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "not support"}},
+		{"", "", {"AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:1/c"}, RC_INVAL, 0,
+		 {"AWS_CONTAINER_CREDENTIALS_FULL_URI", "not support"}},
+		/* the SDKs take the profile's static keys before container credentials */
+		{"[default]\naws_access_key_id = AK\naws_secret_access_key = SK\n", "",
+		 {"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=/v2/credentials/x"}, RC_OK, AWS_CREDS_FILE,
+		 {NULL}},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *cred = temp_file(0, cases[i].cred);
+		const char *conf = temp_file(1, cases[i].conf);
+		char credv[128];
+		char confv[128];
+		const char *v[10];
+		size_t n = 0;
+		struct aws_config cfg;
+		struct errbuf eb = {{0}};
+		enum rc rc;
+
+		snprintf(credv, sizeof(credv), "AWS_SHARED_CREDENTIALS_FILE=%s", cred);
+		snprintf(confv, sizeof(confv), "AWS_CONFIG_FILE=%s", conf);
+		v[n++] = credv;
+		v[n++] = confv;
+		v[n++] = "AWS_REGION=us-east-1";
+		/* IMDS stays enabled (on loopback): a fall-through would show as AWS_CREDS_IMDS */
+		v[n++] = "AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:1";
+		if (cases[i].src == AWS_CREDS_ENV)
+			v[n++] = "AWS_SECRET_ACCESS_KEY=SK";
+		for (size_t j = 0; j < 3 && cases[i].vars[j] != NULL; j++)
+			v[n++] = cases[i].vars[j];
+		v[n] = NULL;
+		rc = resolve(v, &cfg, &eb);
+		unlink(cred);
+		unlink(conf);
+		ck_assert_msg(rc == cases[i].rc, "case %zu: rc %d, source %d: %s", i, rc,
+			      cfg.creds_source, eb.msg);
+		if (rc == RC_OK) {
+			ck_assert_int_eq(cfg.creds_source, cases[i].src);
+			continue;
+		}
+		for (size_t j = 0; j < 2; j++)
+			ck_assert_msg(strstr(eb.msg, cases[i].want[j]) != NULL, "case %zu: %s", i,
+				      eb.msg);
+		ck_assert_msg(strchr(eb.msg, '\n') == NULL, "case %zu: not one line", i);
+	}
+}
+END_TEST
+
+/* A shared file that cannot be read (here a directory: root gets EISDIR too, where chmod
+ * 000 would not stop it) is passed over, with a notice, when nothing needs it: environment
+ * keys need no credentials file, and environment keys plus AWS_REGION need no config file.
+ * When it is needed it stays an error naming the file. */
+START_TEST(test_unreadable_shared_file_not_needed)
+{
+	char dir[64];
+	char dirv[2][128];
+	const char *good = temp_file(2, "[default]\nregion = eu-west-3\n");
+	char goodv[128];
+	struct aws_config cfg;
+	struct errbuf eb;
+
+	snprintf(dir, sizeof(dir), "/tmp/test_aws_core_dir_XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(dirv[0], sizeof(dirv[0]), "AWS_SHARED_CREDENTIALS_FILE=%s", dir);
+	snprintf(dirv[1], sizeof(dirv[1]), "AWS_CONFIG_FILE=%s", dir);
+	snprintf(goodv, sizeof(goodv), "AWS_CONFIG_FILE=%s", good);
+	{
+		/* credentials file unreadable, env keys, region from the config file */
+		const char *v[] = {dirv[0], goodv, "AWS_ACCESS_KEY_ID=AK", "AWS_SECRET_ACCESS_KEY=SK",
+				   "AWS_EC2_METADATA_DISABLED=true", NULL};
+
+		memset(&eb, 0, sizeof(eb));
+		ck_assert_msg(resolve(v, &cfg, &eb) == RC_OK, "%s", eb.msg);
+		ck_assert_int_eq(cfg.creds_source, AWS_CREDS_ENV);
+		ck_assert_str_eq(cfg.region, "eu-west-3");
+		ck_assert_msg(strstr(cfg.notice, dir) != NULL, "notice: %s", cfg.notice);
+	}
+	{
+		/* both unreadable, env keys and env region */
+		const char *v[] = {dirv[0], dirv[1], "AWS_ACCESS_KEY_ID=AK", "AWS_SECRET_ACCESS_KEY=SK",
+				   "AWS_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true", NULL};
+
+		memset(&eb, 0, sizeof(eb));
+		ck_assert_msg(resolve(v, &cfg, &eb) == RC_OK, "%s", eb.msg);
+		ck_assert_str_eq(cfg.region, "us-east-1");
+	}
+	{
+		/* needed: no env keys (credentials file), no env region (config file), or an
+		 * explicit profile that could be in the file */
+		const char *v1[] = {dirv[0], goodv, "AWS_EC2_METADATA_DISABLED=true", NULL};
+		const char *v2[] = {dirv[1], "AWS_ACCESS_KEY_ID=AK", "AWS_SECRET_ACCESS_KEY=SK",
+				    "AWS_EC2_METADATA_DISABLED=true", NULL};
+		const char *v3[] = {dirv[0], goodv, "AWS_PROFILE=ci", "AWS_ACCESS_KEY_ID=AK",
+				    "AWS_SECRET_ACCESS_KEY=SK", "AWS_EC2_METADATA_DISABLED=true", NULL};
+		const char *const *cases[] = {v1, v2, v3};
+
+		for (size_t i = 0; i < 3; i++) {
+			memset(&eb, 0, sizeof(eb));
+			ck_assert_msg(resolve(cases[i], &cfg, &eb) != RC_OK, "case %zu", i);
+			ck_assert_msg(strstr(eb.msg, dir) != NULL, "case %zu: %s", i, eb.msg);
+		}
+	}
+	unlink(good);
+	ck_assert_int_eq(rmdir(dir), 0);
 }
 END_TEST
 
@@ -550,9 +723,12 @@ int main(void)
 		return EXIT_FAILURE;
 	tcase_add_test(tc, test_region_precedence);
 	tcase_add_test(tc, test_endpoints);
+	tcase_add_test(tc, test_ignore_configured_endpoints);
 	tcase_add_test(tc, test_endpoint_parse);
 	tcase_add_test(tc, test_bad_endpoint_names_variable);
 	tcase_add_test(tc, test_creds_chain);
+	tcase_add_test(tc, test_unsupported_sources_refused);
+	tcase_add_test(tc, test_unreadable_shared_file_not_needed);
 	tcase_add_test(tc, test_ini_long_token_and_errors);
 	tcase_add_test(tc, test_max_attempts_env);
 	tcase_add_test(tc, test_classify_table);

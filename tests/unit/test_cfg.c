@@ -143,6 +143,23 @@ START_TEST(test_env_overrides)
 }
 END_TEST
 
+/* [aws] region and endpoint_url as the AWS resolver takes them; {stage} still works in the
+ * endpoint (checked with the placeholder standing for a host part). */
+START_TEST(test_aws_region_and_endpoint)
+{
+	struct conf *c = NULL;
+	struct errbuf eb = {{0}};
+
+	ck_assert_msg(load("[country PE]\n[aws]\nregion = ap-southeast-1\n"
+			   "endpoint_url = http://{stage}-stack:4566/\n",
+			   NULL, &c, &eb) == RC_OK,
+		      "%s", eb.msg);
+	ck_assert_str_eq(c->region, "ap-southeast-1");
+	ck_assert_str_eq(c->endpoint_url, "http://dev-stack:4566/");
+	conf_free(c);
+}
+END_TEST
+
 /* Bad files: the message names the file, the line and the key. */
 static const struct {
 	const char *text;
@@ -166,6 +183,13 @@ static const struct {
 	{"[country PE]\n[worker]\nbackoff_min_seconds = 100\nbackoff_max_seconds = 10\n",
 	 "backoff_min_seconds: greater than backoff_max_seconds"},
 	{"[country PE]\n[aws]\ntable_name = bad name\n", ":3: [aws] table_name: not a valid resource name"},
+	/* checked as the AWS resolver will take them, so the error names this line and not
+	 * AWS_REGION / AWS_ENDPOINT_URL, which the file's values stand in for */
+	{"[country PE]\n[aws]\nregion = US_EAST\n", ":3: [aws] region: not a region name"},
+	{"[country PE]\n[aws]\nendpoint_url = http://localhost:4566/path\n",
+	 ":3: [aws] endpoint_url: not an http(s)://host[:port] URL"},
+	{"[country PE]\n[aws]\nendpoint_url = http://user@localhost:4566\n",
+	 ":3: [aws] endpoint_url: not an http(s)://host[:port] URL"},
 };
 
 START_TEST(test_bad_file)
@@ -187,6 +211,7 @@ START_TEST(test_bad_env)
 	static const char *const env1[] = {"RDS_PORT", "70000", NULL};
 	static const char *const env2[] = {"APPOINTMENTS_PE_QUEUE_URL", "not a url", NULL};
 	static const char *const env3[] = {"APPOINTMENTD_API_THREADS", "", NULL};
+	static const char *const env4[] = {"APPOINTMENTD_AWS_REGION", "us_east_1", NULL};
 	struct conf *c = NULL;
 	struct errbuf eb;
 
@@ -196,6 +221,9 @@ START_TEST(test_bad_env)
 	ck_assert_str_eq(eb.msg, "environment APPOINTMENTS_PE_QUEUE_URL: not an http(s) URL");
 	ck_assert_int_eq(load("[country PE]\n", env3, &c, &eb), RC_INVAL);
 	ck_assert_str_eq(eb.msg, "environment APPOINTMENTD_API_THREADS: not an integer");
+	ck_assert_int_eq(load("[country PE]\n", env4, &c, &eb), RC_INVAL);
+	ck_assert_str_eq(eb.msg, "environment APPOINTMENTD_AWS_REGION: not a region name "
+				 "(lower-case letters, digits and dashes)");
 	ck_assert_ptr_null(c);
 }
 END_TEST
@@ -406,6 +434,7 @@ int main(void)
 	tcase_add_test(tc, test_defaults_and_countries);
 	tcase_add_test(tc, test_stage_from_env_and_stage_file);
 	tcase_add_test(tc, test_env_overrides);
+	tcase_add_test(tc, test_aws_region_and_endpoint);
 	tcase_add_loop_test(tc, test_bad_file, 0, (int)(sizeof(bad_files) / sizeof(bad_files[0])));
 	tcase_add_test(tc, test_bad_env);
 	tcase_add_test(tc, test_missing_file_and_long_line);
