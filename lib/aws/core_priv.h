@@ -50,6 +50,8 @@ struct aws_client {
 	void *observe_ud;
 	struct aws_creds imds;        /* IMDS credentials, valid when imds_valid */
 	bool imds_valid;              /* imds holds credentials fetched earlier */
+	time_t imds_retry_at;         /* no refresh before this (wall clock, s) while imds
+				       * is valid and not close to expiry */
 	char sigv4[AWS_REGION_MAX + 32]; /* "aws:amz:<region>:<service>" */
 	char url[AWS_URL_MAX + 1];    /* endpoint + "/" */
 	char curl_err[CURL_ERROR_SIZE]; /* curl's message for the last failure */

@@ -25,6 +25,10 @@
  * failed refresh until this close to expiry. */
 #define CREDS_REFRESH_BEFORE_S 600
 #define CREDS_HARD_EXPIRY_S 60
+/* Inside the refresh window, ask IMDS again at most this often: EC2 hands out new
+ * credentials only about 5 minutes before expiry, so until then a refresh returns the same
+ * ones, and a failed one costs its timeouts: neither may be paid on every call. */
+#define CREDS_RETRY_S 60
 
 /* ---- IMDSv2 ------------------------------------------------------------------------- */
 
@@ -262,7 +266,8 @@ enum rc aws_client_creds(struct aws_client *c, bool force, const struct aws_cred
 		goto out;
 	}
 	if (c->imds_valid && !force &&
-	    (c->imds.expires_at == 0 || now < c->imds.expires_at - CREDS_REFRESH_BEFORE_S)) {
+	    (c->imds.expires_at == 0 || now < c->imds.expires_at - CREDS_REFRESH_BEFORE_S ||
+	     (now < c->imds_retry_at && now < c->imds.expires_at - CREDS_HARD_EXPIRY_S))) {
 		*cr = &c->imds;
 		goto out;
 	}
@@ -272,6 +277,7 @@ enum rc aws_client_creds(struct aws_client *c, bool force, const struct aws_cred
 		goto out;
 	}
 	rc = imds_fetch(&c->cfg, fresh, eb);
+	c->imds_retry_at = now + CREDS_RETRY_S;
 	if (rc == RC_OK) {
 		c->imds = *fresh;
 		c->imds_valid = true;
