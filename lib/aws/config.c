@@ -324,6 +324,7 @@ static enum rc load_profile(const char *path, const char *section, const char *a
 	enum rc rc;
 
 	buf_init(&text, AWS_FILE_MAX);
+	buf_set_secret(&text); /* a credentials file holds keys */
 	memset(vals, 0, sizeof(*vals));
 	rc = read_small_file(path, &text, &exists, &why);
 	if (rc == RC_IO && !needed) {

@@ -213,6 +213,7 @@ static enum rc imds_fetch(const struct aws_config *cfg, struct aws_creds *out,
 	enum rc rc;
 
 	buf_init(&b, IMDS_RESPONSE_MAX);
+	buf_set_secret(&b); /* the session token, then the credentials document */
 	rc = imds_request(cfg, "PUT", "/latest/api/token",
 			  "X-aws-ec2-metadata-token-ttl-seconds: " IMDS_TOKEN_TTL_S, &b, eb);
 	if (rc != RC_OK)
@@ -246,8 +247,6 @@ static enum rc imds_fetch(const struct aws_config *cfg, struct aws_creds *out,
 	rc = aws_imds_parse_creds(buf_str(&b), b.len, out, eb);
 out:
 	explicit_bzero(hdr, sizeof(hdr));
-	if (b.data != NULL)
-		explicit_bzero(b.data, b.cap);
 	buf_cleanup(&b);
 	return rc;
 }

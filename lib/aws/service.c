@@ -91,6 +91,8 @@ enum rc aws_svc_call(struct aws_svc_client *sc, const char *op, struct json_obje
 	if (opts->conflict_body != NULL)
 		*opts->conflict_body = NULL;
 	aws_response_init(&resp);
+	if (opts->secret)
+		buf_set_secret(&resp.body); /* wiped as it grows and at cleanup */
 	text = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN |
 							   JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (text == NULL) {
@@ -113,10 +115,8 @@ enum rc aws_svc_call(struct aws_svc_client *sc, const char *op, struct json_obje
 	else if (rc != RC_OK)
 		eb_set(eb, rc, "%s %s: out of memory", name, op);
 out:
-	if (opts->secret) {
+	if (opts->secret)
 		wipe(text, tlen);
-		wipe(resp.body.data, resp.body.len);
-	}
 	aws_response_cleanup(&resp);
 	return rc;
 }

@@ -12,12 +12,20 @@ void buf_init(struct buf *b, size_t max)
 	b->len = 0;
 	b->cap = 0;
 	b->max = max;
+	b->secret = false;
+}
+
+void buf_set_secret(struct buf *b)
+{
+	b->secret = true;
 }
 
 void buf_cleanup(struct buf *b)
 {
 	if (b == NULL)
 		return;
+	if (b->secret && b->data != NULL)
+		explicit_bzero(b->data, b->cap);
 	free(b->data);
 	b->data = NULL;
 	b->len = 0;
@@ -45,7 +53,16 @@ enum rc buf_reserve(struct buf *b, size_t extra)
 	ncap = b->cap ? b->cap : 256;
 	while (ncap < need)
 		ncap *= 2;
-	p = realloc(b->data, ncap);
+	if (!b->secret) {
+		p = realloc(b->data, ncap);
+	} else {
+		p = malloc(ncap);
+		if (p != NULL && b->data != NULL) {
+			memcpy(p, b->data, b->len + 1);
+			explicit_bzero(b->data, b->cap);
+			free(b->data);
+		}
+	}
 	if (p == NULL)
 		return RC_NOMEM;
 	b->data = p;

@@ -3,6 +3,7 @@
 #ifndef APPT_BUF_H
 #define APPT_BUF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "base/rc.h"
@@ -13,10 +14,15 @@ struct buf {
 	size_t len;  /* bytes used, not counting the NUL */
 	size_t cap;  /* bytes allocated */
 	size_t max;  /* hard limit on len; an append past it fails with RC_INVAL */
+	bool secret; /* its bytes are zeroed whenever memory holding them is let go */
 };
 
 /* Starts an empty buffer that may hold at most max bytes. */
 void buf_init(struct buf *b, size_t max);
+/* Marks b as holding a secret (credentials, a password): from now on growing it copies
+ * into a new block and zeroes the old one (realloc would free it as it was), and cleanup
+ * zeroes the bytes before freeing them. */
+void buf_set_secret(struct buf *b);
 /* Frees the bytes; the buffer is empty and reusable afterwards. Accepts NULL. */
 void buf_cleanup(struct buf *b);
 /* Empties the buffer without freeing its memory. */
