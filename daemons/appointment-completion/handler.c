@@ -1,6 +1,7 @@
 /* handler.c — one "Appointment Processed" event from the completion queue: read the
  * EventBridge envelope, set the appointment completed in DynamoDB conditionally.
- * Already completed is success (redelivery); a missing appointment is poison. */
+ * Already completed is success (redelivery); a missing appointment, or one of another
+ * insuredId, is poison. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +92,12 @@ static enum consumer_verdict handle(void *tctx, const struct consumer_message *m
 	if (rc == RC_NOTFOUND) {
 		eb_set(reason, RC_INVAL, "appointment %s is not in %s", ev.appointment_id,
 		       cfg->table_name);
+		return CONSUMER_POISON;
+	}
+	if (rc == RC_INVAL) {
+		/* the event's insuredId is not the item's (or DynamoDB refused the update as
+		 * invalid): forged or malformed, and no retry mends it (SPEC §5) */
+		eb_set(reason, RC_INVAL, "event does not match its appointment: %s", eb.msg);
 		return CONSUMER_POISON;
 	}
 	if (rc != RC_OK) {

@@ -167,30 +167,39 @@ static enum consumer_verdict release(struct worker_thread *t, const struct consu
 
 /* The item moved on since it was read: the status write failed its condition, or the
  * booking found itself released. A cancel that came in while this delivery booked leaves it
- * cancelling or cancelled: the slot just taken is given back (the cancel
- * may have released before the booking committed) and a takes the item's status, so no
- * outcome event is sent. RC_NOTFOUND and read failures are retried. */
+ * cancelling or cancelled: the slot just taken is given back (the cancel may have released
+ * before the booking committed) and a takes the item's status, so no outcome event is sent.
+ * Otherwise a twin delivery of the same message decided first. If it failed the item, this
+ * delivery's booking (it may have committed once a cancel freed the slot) is released: a
+ * failed item holds no slot. If it processed the item, the booking stays: rows are per
+ * appointment id, so the twin's booking is this very row. Either way *a becomes the item
+ * as the table has it, so the outcome event repeats the twin's, as a redelivery does, and
+ * never announces a status the item does not have. RC_NOTFOUND and read failures are
+ * retried. */
 static enum consumer_verdict moved_on(struct worker_thread *t, const struct consumer_message *m,
 				      struct appointment *a, const struct log_fields *lf,
 				      struct errbuf *reason)
 {
 	struct appointment cur;
 	struct errbuf eb = {{0}};
-	enum consumer_verdict v;
+	enum consumer_verdict v = CONSUMER_DONE;
 	enum rc rc = store_get(t->ddb, t->w->cfg->table_name, a->appointment_id, &cur, &eb);
 
 	if (rc != RC_OK) {
 		eb_set(reason, rc, "DynamoDB: %s", eb.msg);
 		return CONSUMER_RETRY;
 	}
-	if (!appt_status_cancel_side(cur.status)) {
-		log_warn(t->w->lg, lf, "item already %s; its final status stands",
-			 appt_status_name(cur.status));
-		return CONSUMER_DONE;
-	}
-	v = release(t, m, lf, a->appointment_id, reason);
-	if (v == CONSUMER_DONE)
+	if (appt_status_cancel_side(cur.status) || cur.status == APPT_FAILED)
+		v = release(t, m, lf, a->appointment_id, reason);
+	if (v != CONSUMER_DONE)
+		return v;
+	if (appt_status_cancel_side(cur.status)) {
 		a->status = cur.status;
+		return v;
+	}
+	log_warn(t->w->lg, lf, "item already %s by a twin delivery; announcing that",
+		 appt_status_name(cur.status));
+	*a = cur;
 	return v;
 }
 
@@ -217,7 +226,10 @@ static enum consumer_verdict book(struct worker_thread *t, const struct consumer
 		/* a cancel released this very booking since the item was read: the item, now
 		 * cancelling or cancelled, says the rest (nothing is booked again) */
 		v = moved_on(t, m, a, lf, reason);
-		if (v == CONSUMER_DONE && !appt_status_cancel_side(a->status)) {
+		/* a failed item's booking is released too, by a twin that booked after the
+		 * item failed (moved_on); only a processed item must hold its row */
+		if (v == CONSUMER_DONE && !appt_status_cancel_side(a->status) &&
+		    a->status != APPT_FAILED) {
 			eb_set(reason, RC_INVAL, "appointment %s is %s, but its booking was released",
 			       a->appointment_id, appt_status_name(a->status));
 			return CONSUMER_POISON;
@@ -440,7 +452,8 @@ static enum consumer_verdict handle(void *tctx, const struct consumer_message *m
 		return CONSUMER_RETRY;
 	}
 	log_info(w->lg, &lf, "appointment %s", appt_status_name(a.status));
-	count(t, appt_status_name(a.status));
+	/* completed: a twin processed it and the completion daemon came by since (moved_on) */
+	count(t, a.status == APPT_COMPLETED ? "processed" : appt_status_name(a.status));
 	return CONSUMER_DONE;
 }
 

@@ -392,8 +392,8 @@ static enum rc transition_run(struct ddb_client *ddb, const char *table, const c
 		if (rc != RC_OK)
 			break;
 		if (counters != NULL && strcmp(cur.insured_id, insured) != 0) {
-			rc = eb_set(eb, RC_INVAL, "appointment %s belongs to insuredId %s, not %s", id,
-				    cur.insured_id, insured);
+			/* no insuredId in the text: it travels into logs and Processing Errors */
+			rc = eb_set(eb, RC_INVAL, "appointment %s belongs to another insuredId", id);
 			break;
 		}
 		if (counters == NULL || !status_in(t->from, t->n_from, cur.status)) {

@@ -422,9 +422,12 @@ static void flush_deletes(struct consumer *c, struct job **jobs, size_t n)
 	}
 }
 
-/* Sets the visibility of up to 10 jobs; frees them when free_after. */
+/* Sets the visibility of up to 10 jobs; frees them when free_after. retry (NULL: not
+ * wanted) gets, per job, whether its change failed in a way a retry may mend: the whole
+ * call, or its entry for a reason that is not the sender's (an invalid or expired receipt
+ * handle stays so). */
 static void flush_visibility(struct consumer *c, struct job **jobs, const int *vis, size_t n,
-			     bool free_after)
+			     bool free_after, bool *retry)
 {
 	struct sqs_visibility_entry e[SQS_BATCH_MAX] = {{NULL, 0}};
 	struct sqs_batch_result res[SQS_BATCH_MAX];
@@ -446,37 +449,69 @@ static void flush_visibility(struct consumer *c, struct job **jobs, const int *v
 	for (size_t i = 0; i < n; i++) {
 		if (rc == RC_OK && res[i].rc != RC_OK)
 			log_entry_failure(c, jobs[i], "change visibility", &res[i]);
+		if (retry != NULL)
+			retry[i] = rc != RC_OK || (res[i].rc != RC_OK && !res[i].sender_fault);
 		if (free_after)
 			job_free(jobs[i]);
 	}
 }
 
-/* Adds j to out when its visibility is half gone. Under the lock. */
-static void due_one(struct consumer *c, struct job *j, uint64_t now, struct job **out, int *vis,
-		    size_t *n)
+/* Heartbeats collected in one pass: the jobs, the visibility each gets, and the time each
+ * was last (re)set before, to put back when its heartbeat does not apply. */
+struct beats {
+	struct job *job[SQS_BATCH_MAX];
+	int vis[SQS_BATCH_MAX];
+	uint64_t prev_usec[SQS_BATCH_MAX];
+	size_t n;
+	bool more;                 /* due jobs were left for the next batch */
+};
+
+/* Adds j to b when its visibility is half gone. Under the lock. */
+static void due_one(struct consumer *c, struct job *j, uint64_t now, struct beats *b)
 {
-	if (j != NULL && *n < SQS_BATCH_MAX &&
-	    now - j->extended_usec >= (uint64_t)c->o.visibility_timeout * 500000u) {
-		j->extended_usec = now;
-		out[*n] = j;
-		vis[*n] = c->o.visibility_timeout;
-		(*n)++;
+	if (j == NULL || now - j->extended_usec < (uint64_t)c->o.visibility_timeout * 500000u)
+		return;
+	if (b->n == SQS_BATCH_MAX) {
+		b->more = true;
+		return;
 	}
+	b->job[b->n] = j;
+	b->vis[b->n] = c->o.visibility_timeout;
+	b->prev_usec[b->n] = j->extended_usec;
+	j->extended_usec = now;
+	b->n++;
 }
 
 /* Collects, under the lock, up to 10 jobs due for a heartbeat: running, or received and
  * waiting for a worker (a handler stuck on a dependency keeps them waiting). Either stays
  * the consumer's until its worker or the acker (a release on stop) is done with it. */
-static size_t due_heartbeats(struct consumer *c, struct job **out, int *vis)
+static void due_heartbeats(struct consumer *c, struct beats *b)
 {
 	uint64_t now = clk_mono_us();
-	size_t n = 0;
 
+	b->n = 0;
+	b->more = false;
 	for (int i = 0; i < c->n_workers; i++)
-		due_one(c, c->active[i], now, out, vis, &n);
+		due_one(c, c->active[i], now, b);
 	for (struct job *j = c->pending.head; j != NULL; j = j->next)
-		due_one(c, j, now, out, vis, &n);
-	return n;
+		due_one(c, j, now, b);
+}
+
+/* Sends the collected heartbeats. One that failed (the call, or its entry, not by the
+ * sender's fault) gets its previous time back, so it is due again at the next pass (<= 1 s)
+ * rather than half a visibility later, when SQS makes the message visible to another
+ * receiver. The jobs are still valid: only the acker frees jobs, and it has not since it
+ * collected them; a job that finished meanwhile is unharmed by the write. */
+static void send_heartbeats(struct consumer *c, struct beats *b)
+{
+	bool retry[SQS_BATCH_MAX] = {false};
+
+	flush_visibility(c, b->job, b->vis, b->n, false, retry);
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < b->n; i++)
+		if (retry[i])
+			b->job[i]->extended_usec = b->prev_usec[i];
+	pthread_mutex_unlock(&c->lock);
 }
 
 /* Under the lock: gives a part-filled outbox up to DELETE_LINGER_MS from its first entry
@@ -497,20 +532,20 @@ static void linger(struct consumer *c)
 static void *acker_main(void *arg)
 {
 	struct consumer *c = arg;
+	struct beats beat = {.more = false};
 
 	for (;;) {
 		struct job *del[SQS_BATCH_MAX];
 		struct job *vis[SQS_BATCH_MAX];
-		struct job *beat[SQS_BATCH_MAX];
 		int vis_s[SQS_BATCH_MAX];
-		int beat_s[SQS_BATCH_MAX];
 		size_t nd = 0;
 		size_t nv = 0;
-		size_t nb;
 		bool finished;
 
 		pthread_mutex_lock(&c->lock);
-		if (c->outbox.head == NULL && !(atomic_load(&c->stop) && c->pending.head != NULL)) {
+		/* more than a batch of heartbeats due: the rest go out now, not after a wait */
+		if (c->outbox.head == NULL && !(atomic_load(&c->stop) && c->pending.head != NULL) &&
+		    !beat.more) {
 			struct timespec ts = clk_deadline(CLOCK_REALTIME, 1000);
 
 			(void)pthread_cond_timedwait(&c->ack_cv, &c->lock, &ts);
@@ -531,7 +566,7 @@ static void *acker_main(void *arg)
 			vis_s[nv] = 0;
 			vis[nv++] = list_pop(&c->pending);
 		}
-		nb = due_heartbeats(c, beat, beat_s);
+		due_heartbeats(c, &beat);
 		finished = atomic_load(&c->stop) && !c->receiver_left && c->workers_left == 0 &&
 			   c->outbox.head == NULL && c->pending.head == NULL && nd == 0 && nv == 0;
 		pthread_mutex_unlock(&c->lock);
@@ -539,10 +574,10 @@ static void *acker_main(void *arg)
 		if (nd > 0)
 			flush_deletes(c, del, nd);
 		if (nv > 0)
-			flush_visibility(c, vis, vis_s, nv, true);
+			flush_visibility(c, vis, vis_s, nv, true, NULL);
 		/* the worker still holds these jobs: the acker only reads their handles */
-		if (nb > 0)
-			flush_visibility(c, beat, beat_s, nb, false);
+		if (beat.n > 0)
+			send_heartbeats(c, &beat);
 		if (finished)
 			break;
 	}

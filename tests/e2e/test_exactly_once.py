@@ -551,6 +551,99 @@ class ScheduleCheckTest(unittest.TestCase):
             proxy.close()
 
 
+class DuplicateDeliveryTest(unittest.TestCase):
+    """Two deliveries of one creation message (SQS delivers at least once) that book on
+    either side of a cancel (SPEC §4 invariants): D1 reads A pending and is held by the
+    fault proxy before its transaction begins; D2 finds A's slot held by X and fails A; X is
+    cancelled and its slot released; then D1 books the free slot and commits. The item is
+    failed, so D1 must give its booking back and announce what the table holds (failed),
+    never "Appointment Processed". Before, it kept the row (a failed item holding a slot for
+    ever) and sent a Processed event for a failed appointment."""
+
+    HOLD_MS = 8000  # under the worker's 10 s statement timeout, over the steps below
+
+    def test_delivery_that_books_after_its_twin_failed_the_item_gives_the_slot_back(self):
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                        "faults"))
+        import proxyctl
+        schedule, db = 125, "e2e_%s_pe" % D.stage
+        proxy = proxyctl.Proxy(harness.SRC, {"worker.pg": "pg:%s:%s" % (
+            os.environ["RDS_HOST"], os.environ["RDS_PORT"])}, D.dir)
+        self.addCleanup(proxy.close)
+        api = Api(D)
+        D.daemons.append(api.daemon)
+        self.addCleanup(stop_clean, self, api.daemon)
+        worker = D.start("appointment-worker", "--country", "pe",
+                         env=dict(D.env, RDS_PORT=str(proxy.ports["worker.pg"])))
+        self.addCleanup(stop_clean, self, worker)
+        ddb = harness.aws_client("dynamodb")
+        table = QUEUES["APPOINTMENTS_TABLE_NAME"]
+
+        def status(aid):
+            got = ddb.get_item(TableName=table, Key={"appointmentId": {"S": aid}},
+                               ConsistentRead=True)["Item"]
+            return got["status"]["S"]
+
+        status_x, _, x = api.call("POST", "/appointments", {"insuredId": "631",
+                                                             "scheduleId": schedule,
+                                                             "countryISO": "PE"})
+        self.assertEqual(status_x, 201, x)
+        x = x["appointmentId"]
+        wait_for("X processed", lambda: status(x) == "processed")
+        # A as the API stores it: the API refuses a POST on a slot already booked, so A
+        # stands for one posted while X was still pending
+        a = str(uuid.uuid4())
+        now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+        ddb.put_item(TableName=table, Item={
+            "appointmentId": {"S": a}, "insuredId": {"S": "00632"},
+            "scheduleId": {"N": str(schedule)}, "countryISO": {"S": "PE"},
+            "status": {"S": "pending"}, "createdAt": {"S": now}, "updatedAt": {"S": now},
+            "processedAt": {"NULL": True}})
+        # the next transaction the worker begins (D1's booking) waits before its BEGIN
+        # reaches PostgreSQL: no lock is taken meanwhile
+        rid = proxy.add(listener="worker.pg", op="BEGIN", fault="delay", ms=self.HOLD_MS,
+                        count=1)
+        url = QUEUES["APPOINTMENTS_PE_QUEUE_URL"]
+        SQS.send_message(QueueUrl=url, MessageBody=creation_message(a, "00632", schedule))
+        wait_for("D1 held by the proxy",
+                 lambda: proxy.stats()["rules"].get(str(rid)) == 1, timeout=20)
+        held_until = time.monotonic() + self.HOLD_MS / 1000.0
+        SQS.send_message(QueueUrl=url, MessageBody=creation_message(a, "00632", schedule))
+        wait_for("A failed by D2", lambda: status(a) == "failed", timeout=5)
+        code, _, doc = api.call("DELETE", "/appointments/00631/%s" % x)
+        self.assertEqual(code, 202, doc)
+        wait_for("X cancelled", lambda: status(x) == "cancelled", timeout=5)
+        self.assertEqual(slot(schedule), (True, [(x, "cancelled")]))
+        self.assertLess(time.monotonic(), held_until - 0.5,
+                        "the preconditions took longer than D1 was held: nothing tested")
+
+        def outcomes():
+            return [line for line in worker.logs().splitlines()
+                    if a in line and ('"msg":"appointment failed"' in line or
+                                      '"msg":"appointment processed"' in line)]
+        done = wait_for("both deliveries of A done", lambda: len(outcomes()) >= 2 and outcomes(),
+                        timeout=30)
+        wait_for("an empty PE queue", lambda: harness.queue_depth(SQS, url) == (0, 0))
+        self.assertEqual(status(a), "failed")
+        self.assertEqual(harness.psql(db, "SELECT count(*) FROM appointments WHERE "
+                                          "appointment_id = '%s' AND status <> 'cancelled'" % a),
+                         "0")
+        self.assertEqual(slot(schedule)[0], True)
+        self.assertTrue(all('"msg":"appointment failed"' in line for line in done), done)
+        # X's Processed event shows the route to the completion queue works; none for A
+        processed = []
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            got = harness.drain_queue(SQS, QUEUES["APPOINTMENTS_COMPLETION_QUEUE_URL"], 10,
+                                      timeout=2)
+            processed += [json.loads(m["Body"])["detail"]["appointmentId"] for m in got
+                          if json.loads(m["Body"]).get("detail-type") == "Appointment Processed"]
+            if x in processed and not got:
+                break
+        self.assertIn(x, processed)
+        self.assertNotIn(a, processed)
+
+
 class WorkerItemTest(unittest.TestCase):
     """The worker reads the appointment before it books (SPEC §4 invariants, issue 10)."""
 

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 import unittest
+import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -126,6 +127,51 @@ class FlowTest(unittest.TestCase):
         # deleted from the source
         time.sleep(1)
         self.assertEqual(queue_depth(self.sqs, pe_url), (0, 0))
+
+    def test_10_completion_event_of_another_insured_is_poison(self):
+        # a forged (or malformed) "Appointment Processed": a real appointment, another
+        # insuredId. No retry can mend it, so it is a Processing Error and deleted (SPEC §5),
+        # not retried into the DLQ unreported; the appointment is left as it was
+        ddb = client("dynamodb")
+        table = self.values["APPOINTMENTS_TABLE_NAME"]
+        aid = str(uuid.uuid4())
+        t = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+        ddb.put_item(TableName=table, Item={
+            "appointmentId": {"S": aid}, "insuredId": {"S": "00642"},
+            "scheduleId": {"N": "346"}, "countryISO": {"S": "PE"},
+            "status": {"S": "pending"}, "createdAt": {"S": t}, "updatedAt": {"S": t},
+            "processedAt": {"NULL": True}})
+        before = ddb.get_item(TableName=table, Key={"appointmentId": {"S": aid}},
+                              ConsistentRead=True)["Item"]
+        url = self.values["APPOINTMENTS_COMPLETION_QUEUE_URL"]
+        self.sqs.send_message(QueueUrl=url, MessageBody=json.dumps({
+            "version": "0", "id": str(uuid.uuid4()),
+            "detail-type": "Appointment Processed", "source": "medical.appointment.pe",
+            "time": t, "detail": {"appointmentId": aid, "insuredId": "99999",
+                                  "scheduleId": 346, "countryISO": "PE",
+                                  "status": "PROCESSED", "processedAt": t}}))
+        found = None
+        deadline = time.monotonic() + 30
+        while found is None and time.monotonic() < deadline:
+            for m in drain_queue(self.sqs, self.values["APPOINTMENTS_ERROR_QUEUE_URL"], 1,
+                                 timeout=2):
+                ev = json.loads(m["Body"])
+                if aid in ev["detail"].get("body", ""):
+                    found = ev
+        self.assertIsNotNone(found, "no Processing Error for the forged completion event")
+        self.assertEqual(found["detail-type"], "Processing Error")
+        self.assertEqual(found["detail"]["queue"], "completion")
+        self.assertIn(aid, found["detail"]["reason"])
+        self.assertIn("insuredId", found["detail"]["reason"])
+        for insured in ("99999", "00642"):
+            self.assertNotIn(insured, json.dumps(found["detail"]))
+        dlq = self.values.get("APPOINTMENTS_COMPLETION_DLQ_URL", url + "-dlq")
+        time.sleep(1)
+        self.assertEqual(queue_depth(self.sqs, url), (0, 0))
+        self.assertEqual(queue_depth(self.sqs, dlq), (0, 0))
+        after = ddb.get_item(TableName=table, Key={"appointmentId": {"S": aid}},
+                             ConsistentRead=True)["Item"]
+        self.assertEqual(after, before)
 
     def test_4_redelivery_changes_nothing(self):
         code, _, body, raw = self.d.post("30001", 211, "CL")

@@ -1,6 +1,7 @@
 /* test_consumer.c — run/consumer against a fake queue (the consumer_sqs_ops seam): deletes
  * of handled messages, heartbeats that extend visibility, backoff of transient failures,
- * poison reports, release on stop, and a worker that cannot start (issue 10). No network;
+ * poison reports, release on stop, a worker that cannot start (issue 10) and a failed
+ * heartbeat retried before the message turns visible again. No network;
  * the waits are on the fake's condition variable, bounded. */
 #include <check.h>
 #include <pthread.h>
@@ -27,6 +28,8 @@ struct fake_msg {
 struct fake_vis {
 	char handle[16];
 	int visibility;
+	uint64_t usec;      /* monotonic time of the call */
+	bool failed;        /* the fake failed it (the call or the entry): nothing changed */
 };
 
 /* The fake queue: what it delivers and what the consumer did with it. */
@@ -36,6 +39,9 @@ struct fake_sqs {
 	struct fake_msg msgs[FAKE_MAX];  /* to deliver, in order */
 	size_t n_msgs, next;             /* how many; the next to deliver */
 	int receive_failures;            /* the next receives that fail */
+	uint64_t deliver_from_usec;      /* nothing is delivered before this monotonic time */
+	int vis_call_failures;           /* the next visibility calls that fail as a whole */
+	int vis_entry_failures;          /* the next visibility calls whose entries all fail */
 	int receives;                    /* receive calls */
 	int delete_calls;                /* DeleteMessageBatch calls */
 	char deleted[FAKE_MAX][16];      /* handles deleted */
@@ -48,6 +54,7 @@ struct fake_sqs {
 /* What the handlers do; the consumer's ud. */
 struct test_app {
 	struct fake_sqs *q;
+	int visibility;                /* the consumer's visibility timeout, s (0: 1) */
 	enum consumer_verdict verdict; /* what handle answers */
 	int heartbeats;                /* handle first waits for this many heartbeats */
 	bool until_stop;               /* handle waits for the stop, then answers RETRY */
@@ -125,7 +132,7 @@ static enum rc fake_receive(void *client, const char *url, const struct sqs_rece
 		q->receive_failures--;
 		fake_error(err, "ReceiveMessage");
 		rc = RC_IO;
-	} else if (q->next < q->n_msgs) {
+	} else if (q->next < q->n_msgs && clk_mono_us() >= q->deliver_from_usec) {
 		size_t n = q->n_msgs - q->next;
 
 		if (n > (size_t)ro->max_messages)
@@ -182,17 +189,39 @@ static enum rc fake_visibility(void *client, const char *url,
 			       struct sqs_batch_result *res, size_t *nfailed, struct aws_error *err)
 {
 	struct fake_sqs *q = client;
+	uint64_t now = clk_mono_us();
+	bool call_fails, entries_fail;
 
 	(void)url;
-	(void)err;
 	pthread_mutex_lock(&q->lock);
+	call_fails = q->vis_call_failures > 0;
+	entries_fail = !call_fails && q->vis_entry_failures > 0;
+	if (call_fails)
+		q->vis_call_failures--;
+	if (entries_fail)
+		q->vis_entry_failures--;
 	for (size_t i = 0; i < n && q->n_vis < sizeof(q->vis) / sizeof(q->vis[0]); i++) {
-		snprintf(q->vis[q->n_vis].handle, sizeof(q->vis[0].handle), "%s", e[i].receipt_handle);
-		q->vis[q->n_vis++].visibility = e[i].visibility_timeout;
+		struct fake_vis *v = &q->vis[q->n_vis++];
+
+		snprintf(v->handle, sizeof(v->handle), "%s", e[i].receipt_handle);
+		v->visibility = e[i].visibility_timeout;
+		v->usec = now;
+		v->failed = call_fails || entries_fail;
 	}
 	pthread_cond_broadcast(&q->cv);
 	pthread_mutex_unlock(&q->lock);
+	if (call_fails) {
+		fake_error(err, "ChangeMessageVisibilityBatch");
+		return RC_IO;
+	}
 	ok_results(res, n, nfailed);
+	for (size_t i = 0; entries_fail && i < n; i++) {
+		res[i].rc = RC_IO;
+		snprintf(res[i].code, sizeof(res[i].code), "InternalError");
+		snprintf(res[i].message, sizeof(res[i].message), "the fake failed the entry");
+	}
+	if (entries_fail && nfailed != NULL)
+		*nfailed = n;
 	return RC_OK;
 }
 
@@ -211,7 +240,7 @@ static size_t vis_count(struct fake_sqs *q, const char *handle, int visibility)
 	size_t n = 0;
 
 	for (size_t i = 0; i < q->n_vis; i++)
-		if (strcmp(q->vis[i].handle, handle) == 0 &&
+		if (!q->vis[i].failed && strcmp(q->vis[i].handle, handle) == 0 &&
 		    (visibility < 0 || q->vis[i].visibility == visibility))
 			n++;
 	return n;
@@ -303,8 +332,9 @@ static enum consumer_verdict t_handle(void *tctx, const struct consumer_message 
 		}
 	}
 	if (a->heartbeats > 0) {
-		/* the consumer runs with a 1 s visibility: a heartbeat every half second */
-		struct beat_arg b = {m->sqs->receipt_handle, (size_t)a->heartbeats, 1};
+		/* a heartbeat every half visibility (1 s unless the test says otherwise) */
+		struct beat_arg b = {m->sqs->receipt_handle, (size_t)a->heartbeats,
+				     a->visibility > 0 ? a->visibility : 1};
 
 		if (!wait_for(a->q, beats, &b))
 			return eb_set(reason, RC_TIMEOUT, "no heartbeat"), CONSUMER_RETRY;
@@ -345,7 +375,7 @@ static struct consumer_opts opts_for(struct test_app *a, int in_flight)
 	o.queue_label = "pe";
 	o.max_in_flight = in_flight;
 	o.wait_seconds = 1;
-	o.visibility_timeout = 1;
+	o.visibility_timeout = a->visibility > 0 ? a->visibility : 1;
 	o.max_receive_count = 3;
 	o.backoff_min_seconds = 5;
 	o.backoff_max_seconds = 60;
@@ -600,6 +630,92 @@ START_TEST(test_receive_failure_is_retried)
 }
 END_TEST
 
+/* A heartbeat whose ChangeMessageVisibilityBatch fails (the call, or its entry) is sent
+ * again at the acker's next pass (<= 1 s), not half a visibility later, when SQS has made
+ * the message visible to another receiver: with a 4 s visibility the failed heartbeat goes
+ * at 2 s and the retry must come well before 4 s. */
+static const struct {
+	const char *name;
+	int call_failures;  /* fake: visibility calls failing as a whole */
+	int entry_failures; /* fake: visibility calls failing every entry */
+} heartbeat_failure_cases[] = {
+	{"the call fails", 1, 0},
+	{"its entry fails", 0, 1},
+};
+
+#define RETRY_MAX_USEC 1500000u /* the retry after a failed heartbeat: next pass, < 2 s */
+
+/* Runs a consumer of in_flight workers until the fake's n messages are deleted, then
+ * stops it. */
+static void handle_all(struct test_app *a, int in_flight, size_t n)
+{
+	struct consumer *c = start(a, in_flight);
+
+	ck_assert(wait_for(a->q, deleted_n, &n));
+	stop(a, c);
+}
+
+START_TEST(test_failed_heartbeat_is_retried_at_once)
+{
+	struct fake_sqs q;
+	struct test_app a = {.q = &q, .verdict = CONSUMER_DONE, .heartbeats = 1, .visibility = 4};
+	uint64_t failed_at = 0, ok_at = 0;
+
+	fake_init(&q, 1, 1);
+	q.vis_call_failures = heartbeat_failure_cases[_i].call_failures;
+	q.vis_entry_failures = heartbeat_failure_cases[_i].entry_failures;
+	handle_all(&a, 1, 1); /* the handler returns DONE once one heartbeat applied */
+	for (size_t i = 0; i < q.n_vis; i++) {
+		if (q.vis[i].failed && failed_at == 0)
+			failed_at = q.vis[i].usec;
+		else if (!q.vis[i].failed && ok_at == 0)
+			ok_at = q.vis[i].usec;
+	}
+	ck_assert_msg(failed_at != 0 && ok_at > failed_at, "%s: no failed heartbeat and retry",
+		      heartbeat_failure_cases[_i].name);
+	ck_assert_msg(ok_at - failed_at <= RETRY_MAX_USEC,
+		      "%s: the heartbeat was retried %.2f s after it failed (visibility 4 s)",
+		      heartbeat_failure_cases[_i].name, (double)(ok_at - failed_at) / 1e6);
+	fake_cleanup(&q);
+}
+END_TEST
+
+/* More than one batch (10) of heartbeats due at once: the rest go out right after the
+ * first batch, not after the acker's next wait (up to 1 s of the visibility left). */
+START_TEST(test_many_due_heartbeats_go_out_together)
+{
+	struct fake_sqs q;
+	/* two heartbeats each: no handler ends (waking the acker) after the first batch */
+	struct test_app a = {.q = &q, .verdict = CONSUMER_DONE, .heartbeats = 2, .visibility = 4};
+	size_t want = 15;
+	uint64_t first = 0, last = 0;
+
+	fake_init(&q, want, 1);
+	/* the two receives (10 + 5) come well away from the acker's once-a-second passes, which
+	 * start with the consumer: all 15 are due at the same pass */
+	q.deliver_from_usec = clk_mono_us() + 400000u;
+	handle_all(&a, (int)want, want);
+	for (size_t m = 0; m < want; m++) {
+		char h[32];
+
+		snprintf(h, sizeof(h), "h%zu", m);
+		for (size_t i = 0; i < q.n_vis; i++) {
+			if (strcmp(q.vis[i].handle, h) != 0 || q.vis[i].failed)
+				continue;
+			if (first == 0 || q.vis[i].usec < first)
+				first = q.vis[i].usec;
+			if (q.vis[i].usec > last)
+				last = q.vis[i].usec;
+			break;
+		}
+	}
+	ck_assert_uint_eq(q.n_vis, 2 * want);
+	ck_assert_msg(last - first < 500000u, "first heartbeats spread over %.2f s",
+		      (double)(last - first) / 1e6);
+	fake_cleanup(&q);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("consumer");
@@ -617,6 +733,9 @@ int main(void)
 	tcase_add_test(tc, test_stop_releases_in_flight);
 	tcase_add_test(tc, test_thread_start_failure_fails_start);
 	tcase_add_test(tc, test_receive_failure_is_retried);
+	tcase_add_loop_test(tc, test_failed_heartbeat_is_retried_at_once, 0,
+			    sizeof(heartbeat_failure_cases) / sizeof(heartbeat_failure_cases[0]));
+	tcase_add_test(tc, test_many_due_heartbeats_go_out_together);
 	suite_add_tcase(s, tc);
 	return itest_run(s, CK_NORMAL);
 }
