@@ -244,9 +244,23 @@ emu_launch() {
 }
 
 # ---- commands --------------------------------------------------------------------------
+# What this start launched itself (a failed start stops these and nothing else: a stack that
+# was already running keeps its processes and its data).
+STARTED_EMULATORS=()
+STARTED_PG=0
+stop_started() {
+	local name
+	for name in "${STARTED_EMULATORS[@]}"; do
+		stop_pid "$name" "$RUN_DIR/$name.pid" "$(token_of "$name")" 15
+	done
+	if ((STARTED_PG)); then
+		pg_stop
+	fi
+}
+
 cmd_start() {
 	mkdir -p "$RUN_DIR"
-	local t0 name pid port launched=() deadline
+	local t0 name pid port deadline
 	t0=$(now_ms)
 	# Refuse ports held by something that is not ours, before starting anything.
 	if ! pg_running >/dev/null && port_busy "$PG_PORT"; then
@@ -259,22 +273,23 @@ cmd_start() {
 		fi
 	done
 	# If anything below fails, stop what this call started.
-	trap 'rc=$?; if ((rc != 0)); then warn "start failed: stopping what was started"; cmd_stop >&2 || true; fi' EXIT
+	trap 'rc=$?; if ((rc != 0)); then warn "start failed: stopping what this start launched"; stop_started >&2 || true; fi' EXIT
 	for name in "${EMULATORS[@]}"; do
 		if pid=$(running "$RUN_DIR/$name.pid" "$(token_of "$name")"); then
 			say "$name: already running on $HOST:$(port_of "$name") (pid $pid)"
 		else
+			STARTED_EMULATORS+=("$name")
 			emu_launch "$name"
-			launched+=("$name")
 		fi
 	done
 	if pid=$(pg_running); then
 		say "postgres: already running on $HOST:$PG_PORT (pid $pid)"
 	else
+		STARTED_PG=1
 		pg_start "$t0"
 	fi
 	deadline=$(($(now_ms) + TIMEOUT * 1000))
-	for name in "${launched[@]}"; do
+	for name in "${STARTED_EMULATORS[@]}"; do
 		until "${name/dynamodb/ddb}_ready"; do
 			if ! running "$RUN_DIR/$name.pid" "$(token_of "$name")" >/dev/null; then
 				log_tail "$RUN_DIR/$name.log"
