@@ -54,4 +54,9 @@ int64_t db_deadline(const struct db_conn *c, int timeout_ms);
  * otherwise). Inside a transaction a lost connection is final. */
 enum rc db_ensure(struct db_conn *c, int64_t deadline, struct errbuf *eb) MUSTCHECK;
 
+/* db_cancel.c: asks the server to cancel what pg runs (PQcancel), waiting for that at most
+ * until until_ms (monotonic); true when the request was sent in time. Past the deadline
+ * the cancel goes on alone on its own thread and false is returned: drop the connection. */
+bool db_cancel_bounded(PGconn *pg, int64_t until_ms);
+
 #endif

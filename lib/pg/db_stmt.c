@@ -91,17 +91,15 @@ static enum rc lost(struct db_conn *c, const char *what, struct errbuf *eb)
 	return eb_set(eb, RC_IO, "%s: %s: connection lost: %s", c->describe, what, msg);
 }
 
-/* After a deadline: ask the server to cancel, then read what it answers for a short grace;
- * a connection that does not come back to a known state is dropped. */
+/* After a deadline: ask the server to cancel, then read what it answers, both within a
+ * short grace (the cancel itself is bounded: db_cancel.c); a connection that does not come
+ * back to a known state in it is dropped. */
 static enum rc timed_out(struct db_conn *c, const char *what, struct errbuf *eb)
 {
-	char err[256];
-	PGcancel *cn = PQgetCancel(c->pg);
+	int64_t grace = clk_mono_ms() + DB_CANCEL_GRACE_MS;
 	bool drained = false;
 
-	if (cn != NULL && PQcancel(cn, err, sizeof(err))) {
-		int64_t grace = clk_mono_ms() + DB_CANCEL_GRACE_MS;
-
+	if (db_cancel_bounded(c->pg, grace)) {
 		for (;;) {
 			PGresult *r;
 
@@ -120,8 +118,6 @@ static enum rc timed_out(struct db_conn *c, const char *what, struct errbuf *eb)
 		}
 	}
 give_up:
-	if (cn != NULL)
-		PQfreeCancel(cn);
 	if (!drained)
 		db_drop(c);
 	snprintf(c->sqlstate, sizeof(c->sqlstate), "57014");

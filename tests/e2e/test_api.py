@@ -795,6 +795,36 @@ class DegradedTest(ApiTestCase):
             D.daemons.remove(worker)
             self.assertEqual(worker.stop(), 0)
 
+    def test_country_database_black_hole_costs_a_post_only_its_check_timeout(self):
+        # The PE database stops answering and holds every connection (a host gone from the
+        # network, a frozen postmaster): the schedule check's deadline (1 s) passes and the
+        # API asks the server to cancel, which libpq 15's PQcancel does on a connection of
+        # its own with no timeout at all. That wait must be bounded too: before, the POST
+        # sat in it (and its HTTP thread with it) until the fault went away.
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                        "faults"))
+        import proxyctl
+        proxy = proxyctl.Proxy(harness.SRC, {"api.pg": "pg:%s:%s" % (
+            os.environ["RDS_HOST"], os.environ["RDS_PORT"])}, D.dir)
+        self.addCleanup(proxy.close)
+        api = Api(D, "[api]\nthreads = 1\n[country PE]\ndb_port = %d\n"
+                  % proxy.ports["api.pg"])
+        try:
+            self.assert_common(api.post("890", 113, "PE"), 201)  # the thread's connection
+            proxy.add(listener="api.pg", fault="blackhole")
+            t0 = time.monotonic()
+            try:
+                r = api.post("890", 114, "PE")
+            except (OSError, http.client.HTTPException) as e:
+                r = e
+            took = time.monotonic() - t0
+            self.assertLess(took, 5.0, "the POST took %.1f s: %r" % (took, r))
+            self.assert_common(r, 201)
+            self.assertEqual(r.json["status"], "pending")
+            self.assertEqual(metric(api.metrics(), "appointmentd_schedule_check_skipped_total"), 1)
+        finally:
+            self.stop_clean(api)
+
     def test_sns_down_item_stays_pending_client_gets_201(self):
         api = Api(D, env={"AWS_ENDPOINT_URL_SNS": "http://127.0.0.1:%d" % closed_port(),
                           "AWS_MAX_ATTEMPTS": "2"})
