@@ -1,5 +1,6 @@
-/* reconcile.c — `appointmentctl reconcile [--older-than SECONDS] [--every SECONDS]`, the
- * reconciler of SPEC §6 (appointment-reconcile.timer runs it every 5 minutes; --every is the
+/* reconcile.c — `appointmentctl reconcile [--older-than SECONDS] [--max-seconds SECONDS]
+ * [--every SECONDS]`, the reconciler of SPEC §6 (appointment-reconcile.timer runs it every
+ * 5 minutes; --every is the
  * timer's logic where there is no systemd: scripts/up runs it). On status-createdAt-index,
  * oldest first: every `pending` appointment created before now − the limit is published again to
  * its country topic (the API stored it but its publish failed, or the message was lost);
@@ -31,6 +32,11 @@
 					   * endpoint is down, the next run retries */
 #define OLDER_THAN_MAX (366L * 24 * 3600) /* --older-than: a year */
 #define EVERY_MAX (24L * 3600)            /* --every: a day */
+/* --max-seconds: how long one run may take, by default well under the timer's
+ * TimeoutStartSec=4min, so a dead endpoint (each call up to its retry budget) ends a run
+ * with its summary instead of systemd's SIGKILL. */
+#define RUN_MAX_DEFAULT_S 200L
+#define RUN_MAX_S 3600L
 #define N_KINDS 3                         /* pending, processed, cancelling */
 
 /* Per status and country: how many went out, how many failed. */
@@ -49,6 +55,9 @@ struct recon {
 	long seen[N_KINDS];           /* items the walk passed to us */
 	int streak;                   /* failures in a row */
 	bool gave_up[N_KINDS];        /* that walk stopped at RECONCILE_FAIL_STREAK */
+	bool out_of_time[N_KINDS];    /* that walk stopped at its share of the run's time */
+	int64_t walk_deadline;        /* monotonic ms: the current walk's share ends */
+	long max_seconds;             /* --max-seconds */
 	char first_error[512];        /* the first failure, for the final line */
 	const char *before;           /* the limit of this run, ISO-8601 */
 };
@@ -58,8 +67,8 @@ static const enum appt_status kind_status[N_KINDS] = {APPT_PENDING, APPT_PROCESS
 static const char *const kind_verb[N_KINDS] = {"republished", "re-announced", "re-sent"};
 
 /* The topic of country ci: the configured ARN, else CreateTopic by name (idempotent; the
- * API finds its topics the same way). A failure is remembered, so a missing topic costs one
- * call per run, not one per appointment. */
+ * API finds its topics the same way). A failure is remembered for the walk, so a missing
+ * topic costs one call per walk, not one per appointment. */
 static enum rc topic_of(struct recon *r, size_t ci, const char **arn, struct errbuf *eb)
 {
 	const struct conf_country *cc = &r->x.cfg->countries[ci];
@@ -110,6 +119,10 @@ static bool on_item(void *ud, const struct appointment *a)
 	const char *arn = NULL;
 	enum rc rc;
 
+	if (clk_mono_ms() >= r->walk_deadline) {
+		r->out_of_time[r->kind] = true;
+		return false;
+	}
 	r->seen[r->kind]++;
 	/* the index orders by createdAt; a cancel is stuck only once it is old itself */
 	if (kind_status[r->kind] == APPT_CANCELLING && strcmp(a->updated_at, r->before) >= 0)
@@ -140,16 +153,31 @@ static bool on_item(void *ud, const struct appointment *a)
 	return true;
 }
 
-static void walk(struct recon *r, int kind, const char *before)
+/* Every call of the run's clients ends by deadline_ms (0: no deadline). */
+static void clients_deadline(struct recon *r, int64_t deadline_ms)
+{
+	aws_client_set_deadline(ddb_client_core(r->cl.ddb), deadline_ms);
+	aws_client_set_deadline(sns_client_core(r->cl.sns), deadline_ms);
+	aws_client_set_deadline(evb_client_core(r->cl.evb), deadline_ms);
+}
+
+/* One walk, within deadline_ms (monotonic): a call under way when it passes ends then. */
+static void walk(struct recon *r, int kind, const char *before, int64_t deadline_ms)
 {
 	struct errbuf eb = {{0}};
 	enum rc rc;
 
 	r->kind = kind;
 	r->streak = 0;
+	r->walk_deadline = deadline_ms;
+	/* a lookup cut by the last walk's deadline is not this walk's answer */
+	memset(r->topic_err, 0, sizeof(r->topic_err));
+	clients_deadline(r, deadline_ms);
 	rc = store_scan_status(r->cl.ddb, r->x.cfg->table_name, kind_status[kind], before,
 			       RECONCILE_MAX, on_item, r, &eb);
-	if (rc != RC_OK) {
+	if (rc != RC_OK && clk_mono_ms() >= deadline_ms) {
+		r->out_of_time[kind] = true; /* the query's page was cut by the deadline */
+	} else if (rc != RC_OK) {
 		eb_prefix(&eb, "query %s items of table %s", appt_status_name(kind_status[kind]),
 			  r->x.cfg->table_name);
 		fprintf(r->x.out, "failed %s: %s\n", appt_status_name(kind_status[kind]), eb.msg);
@@ -177,7 +205,10 @@ static void summary(struct recon *r, const char *before, long older_than)
 				fprintf(r->x.out, "%s (unconfigured countries): %ld failed\n", st,
 					t->failed);
 		}
-		if (r->gave_up[k])
+		if (r->out_of_time[k])
+			fprintf(r->x.out, "%s: stopped at its share of the run's %ld s (--max-seconds); "
+				"the next run goes on\n", st, r->max_seconds);
+		else if (r->gave_up[k])
 			fprintf(r->x.out, "%s: stopped after %d failures in a row; the next run "
 				"retries\n", st, RECONCILE_FAIL_STREAK);
 		else if (r->seen[k] >= RECONCILE_MAX)
@@ -196,20 +227,32 @@ static void summary(struct recon *r, const char *before, long older_than)
 static int run_once(struct recon *r, long older_than)
 {
 	char before[TU_ISO_SIZE];
+	int64_t end = clk_mono_ms() + r->max_seconds * 1000;
+	bool late = false;
 
 	memset(r->t, 0, sizeof(r->t));
 	memset(r->seen, 0, sizeof(r->seen));
 	memset(r->gave_up, 0, sizeof(r->gave_up));
-	memset(r->topic_err, 0, sizeof(r->topic_err));
+	memset(r->out_of_time, 0, sizeof(r->out_of_time));
 	r->first_error[0] = '\0';
 	if (tu_format_ms(clk_wall_ms() - older_than * 1000, before) != RC_OK)
 		return ctl_die(CTL_EXIT_FAILURE, "reconcile: the clock is out of range");
 	r->before = before;
-	/* every walk always: a dead SNS does not stop the re-announcements on EventBridge */
-	for (int k = 0; k < N_KINDS; k++)
-		walk(r, k, before);
+	/* every walk always: a dead SNS does not stop the re-announcements on EventBridge. Each
+	 * gets an equal share of the time left, so one stuck on a dead endpoint leaves the
+	 * others theirs */
+	for (int k = 0; k < N_KINDS; k++) {
+		int64_t now = clk_mono_ms();
+
+		walk(r, k, before, now + (end > now ? (end - now) / (N_KINDS - k) : 0));
+		late = late || r->out_of_time[k];
+	}
+	clients_deadline(r, 0);
 	summary(r, before, older_than);
 	r->before = NULL;
+	if (r->first_error[0] == '\0' && late)
+		snprintf(r->first_error, sizeof(r->first_error), "the run's time limit of %ld s was "
+			 "reached", r->max_seconds);
 	if (r->first_error[0] != '\0')
 		return ctl_die(CTL_EXIT_FAILURE, "reconcile: not everything went out (first failure: "
 			       "%s)", r->first_error);
@@ -255,6 +298,7 @@ int ctl_cmd_reconcile(const char *config_path, int argc, char **argv)
 	const char *v = NULL;
 	long older_than = -1;
 	long every = 0;
+	long max_seconds = RUN_MAX_DEFAULT_S;
 	sigset_t stops;
 	int code = CTL_EXIT_OK;
 
@@ -271,6 +315,15 @@ int ctl_cmd_reconcile(const char *config_path, int argc, char **argv)
 			}
 			continue;
 		}
+		o = ctl_opt_value(argc, argv, &i, "--max-seconds", &v);
+		if (o != 0) {
+			if (o < 0 || !ctl_parse_long(v, 1, RUN_MAX_S, &max_seconds)) {
+				code = ctl_die(CTL_EXIT_USAGE, "reconcile: --max-seconds needs seconds, a "
+					       "whole number from 1 to %ld", RUN_MAX_S);
+				goto out;
+			}
+			continue;
+		}
 		o = ctl_opt_value(argc, argv, &i, "--every", &v);
 		if (o != 0) {
 			if (o < 0 || !ctl_parse_long(v, 1, EVERY_MAX, &every)) {
@@ -280,9 +333,11 @@ int ctl_cmd_reconcile(const char *config_path, int argc, char **argv)
 			}
 		} else if (strcmp(argv[i], "--help") == 0) {
 			printf("usage: " CTL_NAME " [--config PATH] reconcile [--older-than SECONDS] "
-			       "[--every SECONDS]\n"
+			       "[--max-seconds SECONDS] [--every SECONDS]\n"
 			       "default --older-than: [worker] reconcile_after_seconds (300; dev 60)\n"
-			       "--every: run again every SECONDS until SIGTERM/SIGINT (exit 0)\n");
+			       "--max-seconds: one run's time limit, shared by its walks (default %ld)\n"
+			       "--every: run again every SECONDS until SIGTERM/SIGINT (exit 0)\n",
+			       RUN_MAX_DEFAULT_S);
 			goto out;
 		} else {
 			code = ctl_die(CTL_EXIT_USAGE, "reconcile: unknown argument '%s' (try "
@@ -307,6 +362,7 @@ int ctl_cmd_reconcile(const char *config_path, int argc, char **argv)
 		goto out;
 	if (older_than < 0)
 		older_than = r->x.cfg->reconcile_after_seconds;
+	r->max_seconds = max_seconds;
 	if (ctl_clients_open(&r->x, CTL_DDB | CTL_SNS | CTL_EVB, &r->cl, &eb) != RC_OK) {
 		code = ctl_fail(&eb);
 		goto out;

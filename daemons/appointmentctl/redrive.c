@@ -203,8 +203,15 @@ static enum rc run_dry(struct redrive *r, struct errbuf *eb)
 
 	if (rc != RC_OK)
 		return aws_fail(&err, eb, "read the depth of queue", r->dlq.name);
-	fprintf(r->x.out, "would move about %lld message(s) from %s to %s (%lld more in flight); "
-		"dry run: nothing moved\n", visible, r->dlq.name, r->src.name, in_flight);
+	/* what the same command without --dry-run would move: --max caps it */
+	if (r->max > 0 && visible > r->max)
+		fprintf(r->x.out, "would move %ld of about %lld message(s) from %s to %s (--max; "
+			"%lld more in flight); dry run: nothing moved\n", r->max, visible,
+			r->dlq.name, r->src.name, in_flight);
+	else
+		fprintf(r->x.out, "would move about %lld message(s) from %s to %s (%lld more in "
+			"flight); dry run: nothing moved\n", visible, r->dlq.name, r->src.name,
+			in_flight);
 	rc = sqs_receive(r->cl.sqs, r->dlq_url, &o, &msgs, &err);
 	if (rc != RC_OK) {
 		aws_fail(&err, eb, "peek at queue", r->dlq.name);

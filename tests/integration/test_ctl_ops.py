@@ -18,6 +18,7 @@ import re
 import secrets
 import select
 import shlex
+import socket
 import subprocess
 import sys
 import tempfile
@@ -465,6 +466,12 @@ class CtlOps(unittest.TestCase):
             self.assertRegex(l, r"^message \S+: first sent \d{4}-\d\d-\d\dT\S+Z, received \d+ "
                                 r"times, \d+ bytes, [02] attributes$")
         self.assertEqual((self.depth(dlq), self.depth(src)), (25, 0))
+        # a dry run of --max says what that run would move, not the whole DLQ
+        r = self.ctl("redrive", "error", "--dry-run", "--max", "10", check=0)
+        self.assertEqual(r.stdout.splitlines()[0],
+                         "would move 10 of about 25 message(s) from %s to %s (--max; 0 more "
+                         "in flight); dry run: nothing moved" % (dlq, src))
+        self.assertEqual((self.depth(dlq), self.depth(src)), (25, 0))
 
         # --max moves exactly that many; the rest in one more run (QUEUE in any case)
         r = self.ctl("redrive", "error", "--max", "10", check=0)
@@ -603,6 +610,36 @@ class CtlOps(unittest.TestCase):
 
         self.assertEqual(self.ctl("reconcile", "--older-than", "-5").returncode, 64)
         self.assertEqual(self.ctl("reconcile", "--older-than", "x").returncode, 64)
+
+    def test_reconcile_run_ends_within_its_time_limit(self):
+        # SNS answers nothing (a listener that never accepts): each publish would take its
+        # whole retry budget (10 s), and a run with many stuck items outlived the timer's
+        # TimeoutStartSec and was killed without its summary. With --max-seconds 6 each walk
+        # gets its share of the 6 s and a call under way ends with it; the EventBridge walk
+        # after the stuck one still re-announces.
+        hole = socket.socket()
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(64)
+        self.addCleanup(hole.close)
+        old = utcnow() - datetime.timedelta(hours=1)
+        pending = [self.put_item("pending", "PE", old) for _ in range(3)]
+        aid_cl = self.put_item("processed", "CL", old)
+        self.purge_later(self.qname("completion"))
+        env = dict(self.d.env)
+        env["AWS_ENDPOINT_URL_SNS"] = "http://127.0.0.1:%d" % hole.getsockname()[1]
+        t0 = time.monotonic()
+        r = self.ctl("reconcile", "--max-seconds", "6", env=env, check=1)
+        took = time.monotonic() - t0
+        out = r.stdout.splitlines()
+        self.assertLess(took, 9, r.stdout)
+        self.assertIn("pending: stopped at its share of the run's 6 s (--max-seconds); the "
+                      "next run goes on", out)
+        self.assertIn("processed CL: 1 re-announced, 0 failed", out)
+        self.assertIn("not everything went out", self.one_line(r))
+        self.assertEqual([self.status_of(a) for a in pending], ["pending"] * 3)
+        self.assertEqual(self.status_of(aid_cl), "processed")
+        self.assertEqual(len(self.drain(self.qurl(self.qname("completion")), 1)), 1)
+        self.assertEqual(self.ctl("reconcile", "--max-seconds", "0").returncode, 64)
 
     # ---- logs ----
 
