@@ -5,7 +5,8 @@
 #   2. tests/support/node_modules with npm ci (DynamoDB Local jar, fauxqs), stamped on the lock
 #   3. .venv with moto[server] and schemathesis from tests/support/requirements.txt, stamped on that file
 # Downloads are tried up to 3 times (retry_step in lib.sh): mirrors now and then hand over a
-# mangled file, which the pinned hashes refuse.
+# mangled file, which npm refuses by the lock's integrity hashes and pip by the sha256 the
+# index publishes for each file (requirements.txt pins versions, not hashes).
 # Output: one line per step. On failure: the tail of the step's log and one line naming it.
 # Logs: run/deps/*.log
 set -euo pipefail
@@ -99,7 +100,7 @@ npm_step() {
 }
 
 # --- 3. Python venv with moto ---------------------------------------------------------------
-# venv_install: a new .venv with the pinned, hashed requirements. --no-cache-dir: a retry
+# venv_install: a new .venv with the pinned requirements. --no-cache-dir: a retry
 # (retry_step) must fetch again, not read back a mangled download from pip's cache.
 venv_install() {
 	rm -rf "$VENV" &&

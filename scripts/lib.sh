@@ -109,7 +109,8 @@ stop_pid() {
 # retry_step TRIES LOG CMD...: run CMD, the output of every try in LOG (emptied first), until
 # it succeeds or has failed TRIES times (a line in LOG before each retry, then 2, 4, ... s of
 # waiting). For downloads: a registry or its mirror now and then hands over a cut or mangled
-# file (a CI run once got a wheel whose sha256 was not the pinned one; the next fetch was).
+# file (a CI run once got a wheel whose sha256 was not the one PyPI's index gives; the next
+# fetch was).
 # CMD must start from scratch each time and must not reuse what it fetched before (pip:
 # --no-cache-dir).
 retry_step() {

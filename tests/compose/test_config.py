@@ -104,7 +104,7 @@ class ComposeTest(unittest.TestCase):
         common = {"postgres"} | set(APP_SERVICES)
         # The default (COMPOSE_PROFILES=localstack in .env): LocalStack.
         self.assertEqual(enabled_services([]), common | {"localstack"})
-        # A --profile replaces the default: the README's third line runs no LocalStack (its
+        # A --profile replaces the default: the README's Docker line runs no LocalStack (its
         # image could not even be pulled where no registry is reachable).
         self.assertEqual(enabled_services(["emulators"]), common | {"moto", "dynamodb-local"})
         self.assertEqual(enabled_services([], {"COMPOSE_PROFILES": "emulators"}),
