@@ -71,6 +71,7 @@ void db_options_init(struct db_options *o)
 	o->application_name = DB_DEFAULT_APPNAME;
 	o->backoff_min_ms = DB_DEFAULT_BACKOFF_MIN_MS;
 	o->backoff_max_ms = DB_DEFAULT_BACKOFF_MAX_MS;
+	o->idle_in_tx_timeout_ms = DB_DEFAULT_IDLE_IN_TX_MS;
 }
 
 static enum rc dup_param(const char *what, const char *v, bool required, char **out,
@@ -156,6 +157,13 @@ enum rc db_conn_new(const struct db_target *t, const struct db_options *opt,
 	if (opt->statement_timeout_ms > 0)
 		snprintf(c->options, sizeof(c->options), "-c statement_timeout=%d",
 			 opt->statement_timeout_ms);
+	if (opt->idle_in_tx_timeout_ms > 0) {
+		size_t used = strlen(c->options);
+
+		snprintf(c->options + used, sizeof(c->options) - used,
+			 "%s-c idle_in_transaction_session_timeout=%d", used > 0 ? " " : "",
+			 opt->idle_in_tx_timeout_ms);
+	}
 	c->connect_timeout_ms = t->connect_timeout_ms > 0 ? t->connect_timeout_ms
 							 : DB_DEFAULT_CONNECT_TIMEOUT_MS;
 	/* libpq takes whole seconds and treats values below 2 as 2. */

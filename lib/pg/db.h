@@ -18,6 +18,11 @@
 #define DB_DEFAULT_CONNECT_TIMEOUT_MS 5000 /* one connection attempt, DNS excluded */
 #define DB_DEFAULT_BACKOFF_MIN_MS 100      /* wait after the first failed attempt */
 #define DB_DEFAULT_BACKOFF_MAX_MS 30000    /* cap of the doubling */
+/* A transaction left open by a client that went away (its COMMIT lost in a partition, the
+ * connection then dropped here) holds its locks, a slot's row lock among them, until the
+ * server gives up on the session: without this, when TCP keepalive notices, ~2 h later. Our
+ * transactions are a few statements back to back and never wait on the client. */
+#define DB_DEFAULT_IDLE_IN_TX_MS 60000
 
 /* A connection to one country database. Opaque; create with db_conn_new, release with
  * db_conn_free. Not thread-safe: one per thread (worker context, API thread), never shared
@@ -45,14 +50,17 @@ struct db_options {
 				       * server's own setting */
 	int query_timeout_ms;         /* client-side deadline of one statement round trip (send,
 				       * execute, read the answer); on expiry the statement is
-				       * cancelled (PQcancel: a short blocking connection to the
-				       * server), its answer awaited for at most 1 s, else the
+				       * cancelled (on a thread of its own, db_cancel.c) and, cancel
+				       * and answer together, awaited for at most 1 s, else the
 				       * connection dropped; RC_TIMEOUT; 0 = none */
+	int idle_in_tx_timeout_ms;    /* server-side idle_in_transaction_session_timeout sent at
+				       * connect; 0 = the server's own setting */
 	int backoff_min_ms;           /* wait after the first failed connect; 0 = default */
 	int backoff_max_ms;           /* cap of the exponential backoff; 0 = default */
 };
 
-/* Sets the defaults above (no statement or query timeout). Never fails. */
+/* Sets the defaults above (no statement or query timeout, DB_DEFAULT_IDLE_IN_TX_MS).
+ * Never fails. */
 void db_options_init(struct db_options *o);
 
 /* Creates a connection object for target (opt NULL: db_options_init's). Everything is

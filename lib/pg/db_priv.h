@@ -23,7 +23,8 @@ struct db_conn {
 	char *describe;           /* "host:port/dbname" */
 	char port[8];             /* decimal */
 	char appname[DB_APPNAME_MAX + 1];
-	char options[48];         /* "-c statement_timeout=N" or "" */
+	char options[112];        /* "-c statement_timeout=N -c idle_in_transaction_session_
+				   * timeout=N", either or "" */
 	char connect_timeout_s[16]; /* libpq's own connect_timeout, for the blocking paths */
 	int connect_timeout_ms;   /* our deadline of one attempt */
 	int query_timeout_ms;     /* default deadline of a round trip; 0 = none */

@@ -1095,6 +1095,27 @@ START_TEST(test_timeouts)
 	}
 	db_conn_free(c);
 
+	/* a transaction its client left open (a COMMIT lost, the connection dropped on our
+	 * side): the server ends the session at idle_in_transaction_session_timeout, locks and
+	 * all, instead of when TCP keepalive notices (~2 h); the default is sent at connect */
+	db_options_init(&o);
+	ck_assert_int_eq(o.idle_in_tx_timeout_ms, DB_DEFAULT_IDLE_IN_TX_MS);
+	o.idle_in_tx_timeout_ms = 300;
+	o.application_name = "db-itest-idle";
+	c = conn_opts(&o);
+	ck_assert_msg(db_begin(c, &eb) == RC_OK, "%s", eb.msg);
+	{
+		char p[16];
+		const char *params[1] = {p};
+		const char *sql = "SELECT count(*) FROM pg_stat_activity WHERE pid = $1::int";
+
+		snprintf(p, sizeof(p), "%d", db_backend_pid(c));
+		ck_assert_int_eq(pq_i64(sql, 1, params), 1);
+		clk_sleep_ms(1500);
+		ck_assert_int_eq(pq_i64(sql, 1, params), 0);
+	}
+	db_conn_free(c);
+
 	/* the connection's default query timeout */
 	db_options_init(&o);
 	o.query_timeout_ms = 150;
