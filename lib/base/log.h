@@ -5,6 +5,7 @@
 #define APPT_LOG_H
 
 #include <stdatomic.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -18,7 +19,10 @@ enum log_level {
 	LOG_LVL_DEBUG = 7, /* detail for developers */
 };
 
-#define LOG_MAX_LINE 8192 /* a longer line is cut and marked "truncated" */
+/* A longer line is cut and marked "truncated". PIPE_BUF: a write(2) of at most that many
+ * bytes to a pipe (docker-compose's log reader, a shell's) is atomic; a longer one may be
+ * split and interleaved with another thread's line when the reader lags. */
+#define LOG_MAX_LINE PIPE_BUF
 
 /* An extra key/value pair; both borrowed for the duration of the call. */
 struct log_kv {

@@ -157,6 +157,82 @@ START_TEST(test_long_line_stays_json)
 }
 END_TEST
 
+/* Long lines from many threads to a pipe read slowly (docker-compose's log reader, a
+ * journal that lags): each must arrive whole. A write(2) of more than PIPE_BUF bytes to a
+ * pipe may be split and interleaved with another thread's. */
+#define PIPE_THREADS 8
+#define PIPE_LINES 40
+
+static void *long_emitter(void *arg)
+{
+	const struct logger *lg = arg;
+	char *msg = malloc(6001);
+
+	memset(msg, 'm', 6000);
+	msg[6000] = '\0';
+	for (int i = 0; i < PIPE_LINES; i++)
+		log_emit(lg, LOG_LVL_INFO, NULL, "%s", msg);
+	free(msg);
+	return NULL;
+}
+
+START_TEST(test_long_lines_from_threads_never_interleave_on_a_pipe)
+{
+	struct logger lg;
+	pthread_t t[PIPE_THREADS];
+	int p[2];
+	char *all = NULL;
+	size_t len = 0;
+	char buf[1024];
+	ssize_t n;
+	int lines = 0;
+
+	ck_assert_int_eq(pipe(p), 0);
+	log_init(&lg, "x", LOG_LVL_DEBUG);
+	lg.journal = false;
+	lg.fd = p[1];
+	for (int i = 0; i < PIPE_THREADS; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, long_emitter, &lg), 0);
+	/* a slow reader keeps the pipe full, so writers block part-way through */
+	for (int k = 0; len < (size_t)PIPE_THREADS * PIPE_LINES * 4200 && k < 100000; k++) {
+		n = read(p[0], buf, sizeof(buf));
+		ck_assert_int_gt(n, 0);
+		all = realloc(all, len + (size_t)n + 1);
+		memcpy(all + len, buf, (size_t)n);
+		len += (size_t)n;
+		if (k % 64 == 0)
+			usleep(1000);
+		if (len > 0 && all[len - 1] == '\n') {
+			size_t nl = 0;
+
+			for (size_t i = 0; i < len; i++)
+				nl += all[i] == '\n';
+			if (nl == PIPE_THREADS * PIPE_LINES)
+				break;
+		}
+	}
+	for (int i = 0; i < PIPE_THREADS; i++)
+		pthread_join(t[i], NULL);
+	close(p[1]);
+	while ((n = read(p[0], buf, sizeof(buf))) > 0) {
+		all = realloc(all, len + (size_t)n + 1);
+		memcpy(all + len, buf, (size_t)n);
+		len += (size_t)n;
+	}
+	close(p[0]);
+	all[len] = '\0';
+	for (char *line = strtok(all, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+		struct json_object *o = json_tokener_parse(line);
+
+		ck_assert_msg(o != NULL, "line %d is not JSON: %.120s", lines, line);
+		json_object_put(o);
+		lines++;
+	}
+	ck_assert_int_eq(lines, PIPE_THREADS * PIPE_LINES);
+	free(all);
+}
+END_TEST
+
 static const struct {
 	const char *in;
 	const char *want;
@@ -198,6 +274,7 @@ int main(void)
 	tcase_add_test(tc, test_line_fields_and_mask);
 	tcase_add_test(tc, test_levels);
 	tcase_add_test(tc, test_long_line_stays_json);
+	tcase_add_test(tc, test_long_lines_from_threads_never_interleave_on_a_pipe);
 	tcase_add_loop_test(tc, test_mask, 0, (int)(sizeof(masks) / sizeof(masks[0])));
 	tcase_add_test(tc, test_level_names);
 	tcase_add_test(tc, test_level_changes_while_logging);
