@@ -22,6 +22,53 @@ import time
 
 BUILD = os.environ.get("APPT_BUILD_ROOT", "build")
 SRC = os.environ.get("APPT_SOURCE_ROOT", ".")
+def _children(pid):
+    """The pids whose parent is pid (daemons run in sessions of their own, so a signal to
+    the test's process group does not reach them)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
+            out.append(int(d))
+    return out
+
+
+def _reaped(pid):
+    try:
+        return os.waitpid(pid, os.WNOHANG)[0] == pid
+    except ChildProcessError:
+        return True
+
+
+def _stop_children_and_exit(signum, _frame):
+    """SIGTERM (meson's timeout, a CI job cancelled): Python's default would exit without
+    any cleanup and leave every daemon a test started running on. Stop them, then exit."""
+    kids = _children(os.getpid())
+    for pid in kids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + 5
+    while kids and time.monotonic() < deadline:
+        kids = [k for k in kids if not _reaped(k)]
+        time.sleep(0.05)
+    for pid in kids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    os._exit(128 + signum)
+
+
+signal.signal(signal.SIGTERM, _stop_children_and_exit)
+
 REQUIRED_ENV = ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SNS", "AWS_ENDPOINT_URL_SQS",
                 "AWS_ENDPOINT_URL_EVENTBRIDGE", "AWS_ENDPOINT_URL_SSM", "RDS_HOST", "RDS_PORT",
                 "RDS_USERNAME", "RDS_PASSWORD")
