@@ -1,0 +1,51 @@
+#!/usr/bin/python3
+"""scripts/up (README quick start, command 1) fails when a daemon it starts exits at once:
+here the API, whose listen port is taken. It printed a note and exited 0, so the first
+command "succeeded" and its curl line reached whatever held the port.
+
+The real script on the test build, with its stack on free loopback ports in a throwaway run
+directory; scripts/down stops everything in every case.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import unittest
+
+ROOT = os.environ.get("APPT_SOURCE_ROOT") or os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("APPT_BUILD_ROOT") or os.path.join(ROOT, "build")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class UpTest(unittest.TestCase):
+    def test_a_daemon_that_exits_at_start_fails_up(self):
+        run_dir = tempfile.mkdtemp(prefix="appt-up-")
+        self.addCleanup(shutil.rmtree, run_dir, True)
+        held = socket.socket()
+        held.bind(("127.0.0.1", 0))
+        held.listen(1)
+        self.addCleanup(held.close)
+        env = dict(os.environ, APPT_BUILD_DIR=BUILD, APPT_RUN_DIR=run_dir,
+                   APPT_PG_PORT=str(free_port()), APPT_DDB_PORT=str(free_port()),
+                   APPT_MOTO_PORT=str(free_port()), APPT_FAUXQS_PORT=str(free_port()),
+                   APPOINTMENTD_API_LISTEN="127.0.0.1:%d" % held.getsockname()[1])
+        self.addCleanup(subprocess.run, ["bash", os.path.join(ROOT, "scripts", "down")],
+                        env=env, capture_output=True, timeout=180)
+        r = subprocess.run(["bash", os.path.join(ROOT, "scripts", "up")], env=env,
+                           capture_output=True, text=True, timeout=900)
+        out = r.stdout + r.stderr
+        self.assertNotEqual(r.returncode, 0, out[-3000:])
+        self.assertIn("appointment-api: exited at once", out)
+        self.assertRegex(r.stderr, r"appointment-api exited right after start")
+        self.assertIn("appointment-worker-pe: running", out)  # the others were started
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
