@@ -182,6 +182,37 @@ bool ctl_arn_prefix(const char *arn, const char *service, char *out, size_t n)
 	return w > 0 && (size_t)w < n;
 }
 
+enum rc ctl_target_owner(struct sqs_client *sqs, const char *arn, const char *our_name,
+			 const char *our_prefix, enum ctl_owner *owner, struct aws_error *err)
+{
+	char prefix[SQS_ARN_MAX], url[SQS_URL_MAX];
+	const char *name;
+	enum rc rc;
+
+	*owner = CTL_OWNER_NOBODY;
+	/* the prefix made for "sqs" starts arn only when arn is an SQS ARN */
+	if (!ctl_arn_prefix(arn, "sqs", prefix, sizeof(prefix)) ||
+	    strncmp(arn, prefix, strlen(prefix)) != 0)
+		return RC_OK;
+	name = arn + strlen(prefix);
+	if (name[0] == '\0' || strchr(name, ':') != NULL)
+		return RC_OK;
+	if (our_prefix[0] != '\0' && strcmp(prefix, our_prefix) != 0) {
+		*owner = CTL_OWNER_OTHER;
+		return RC_OK;
+	}
+	if (strcmp(name, our_name) == 0) {
+		*owner = CTL_OWNER_US;
+		return RC_OK;
+	}
+	rc = sqs_get_queue_url(sqs, name, url, err);
+	if (rc == RC_NOTFOUND)
+		return RC_OK;
+	if (rc == RC_OK)
+		*owner = CTL_OWNER_OTHER;
+	return rc;
+}
+
 enum rc ctl_db_password(struct ctl *x, char **pw, const char **source, struct errbuf *eb)
 {
 	struct errbuf aws_eb = {{0}};

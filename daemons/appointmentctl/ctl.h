@@ -22,8 +22,11 @@
 #define CTL_EXIT_UNAVAILABLE 69 /* EX_UNAVAILABLE: a program we run (journalctl) is missing */
 #define CTL_EXIT_CONFIG 78   /* EX_CONFIG: the config file or the AWS environment is bad */
 
-/* EventBridge names. Rules live on the stage's own bus, so their names need no stage and stay
- * well under AWS's 64-character limit whatever the stage is called. */
+/* EventBridge names. Rules live on the stage's bus, which is its own by default, so their names
+ * carry no stage and stay well under AWS's 64-character limit whatever the stage is called.
+ * [aws] event_bus_name may still give two stages one bus: they then meet on the same rules,
+ * and provision and destroy leave a rule that delivers to another stage's queue alone
+ * (ctl_target_owner). */
 #define CTL_RULE_PROCESSED_PREFIX "appointment-processed-" /* + country code in lower case */
 #define CTL_RULE_ERROR "appointment-processing-error"
 #define CTL_TARGET_COMPLETION "completion-queue" /* target id on every processed rule */
@@ -105,6 +108,22 @@ int ctl_opt_value(int argc, char **argv, int *i, const char *name, const char **
  * false when arn is not shaped like that or out is too small. Used to name a resource of
  * another service in the same account (an SNS topic from a queue ARN). */
 bool ctl_arn_prefix(const char *arn, const char *service, char *out, size_t n);
+
+/* Whose a rule's target is, as far as one stage can tell. */
+enum ctl_owner {
+	CTL_OWNER_US,     /* our queue, the one the rule should deliver to */
+	CTL_OWNER_OTHER,  /* another SQS queue that exists, or one in another account or region
+			   * (which we cannot look up): another stage's, sharing our bus */
+	CTL_OWNER_NOBODY, /* not an SQS queue, or a queue that no longer exists: a stray */
+};
+
+/* Classifies arn, a target of a rule that should deliver to our queue our_name. our_prefix
+ * is "arn:<partition>:sqs:<region>:<account>:" of our queues, or "" when unknown (a queue is
+ * then told by its name alone). Only a queue that is not ours is looked up (GetQueueUrl by
+ * name). RC_OK with *owner set; otherwise that lookup failed, err filled. */
+enum rc ctl_target_owner(struct sqs_client *sqs, const char *arn, const char *our_name,
+			 const char *our_prefix, enum ctl_owner *owner,
+			 struct aws_error *err) MUSTCHECK;
 
 /* The PostgreSQL password for migrate, seed, info and check, in SPEC §2's order: the
  * systemd credential rds-password, RDS_PASSWORD, then the SSM parameter (asked only when the

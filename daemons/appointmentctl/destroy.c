@@ -21,6 +21,7 @@ struct dest {
 	struct ctl x;                 /* config, AWS settings, progress */
 	struct ctl_clients cl;        /* used by this thread only */
 	char sns_prefix[SNS_ARN_MAX]; /* "arn:aws:sns:<region>:<account>:" or "" when unknown */
+	char sqs_prefix[SQS_ARN_MAX]; /* the same for our queues' ARNs */
 };
 
 static enum rc aws_fail(const struct aws_error *err, struct errbuf *eb, const char *what,
@@ -72,69 +73,197 @@ static void find_sns_prefix(struct dest *d)
 	d->sns_prefix[0] = '\0';
 }
 
-/* ---- EventBridge ---- */
+/* ---- EventBridge ----
+ * Rule names carry no stage, so two stages configured on one bus ([aws] event_bus_name) meet
+ * on the same rules. A rule that delivers to another stage's queue is that stage's too: only
+ * our own targets are taken off it, and it stays, and so does the bus (deleting a bus deletes
+ * its rules). */
 
-/* The ids of a rule's targets, collected so they can all be removed (DeleteRule refuses a
- * rule that still has any). */
-struct target_ids {
-	char ids[TARGET_IDS_MAX][EVB_TARGET_ID_MAX + 1];
+/* A rule's targets, collected so they can all be removed (DeleteRule refuses a rule that still
+ * has any). */
+struct target_list {
+	char ids[TARGET_IDS_MAX][EVB_TARGET_ID_MAX + 1]; /* target ids */
+	char arns[TARGET_IDS_MAX][EVB_ARN_MAX];          /* ... and what each delivers to */
+	enum ctl_owner owner[TARGET_IDS_MAX];            /* ... whose that is */
 	size_t n;
 };
 
 static enum rc target_seen(void *ctx, const char *id, const char *arn, struct errbuf *eb)
 {
-	struct target_ids *t = ctx;
+	struct target_list *t = ctx;
 
-	(void)arn;
 	if (t->n >= TARGET_IDS_MAX)
 		return eb_set(eb, RC_INVAL, "more than %d targets", TARGET_IDS_MAX);
-	snprintf(t->ids[t->n++], sizeof(t->ids[0]), "%s", id);
+	snprintf(t->ids[t->n], sizeof(t->ids[0]), "%s", id);
+	snprintf(t->arns[t->n++], sizeof(t->arns[0]), "%s", arn);
 	return RC_OK;
 }
 
-/* Removes every target of the rule, then the rule. Two lines: our target, the rule. */
-static enum rc dest_rule(struct dest *d, const char *rule, const char *our_id, bool bus_exists,
-			 struct errbuf *eb)
+/* The rule delivers to another stage's queue (t->arns[other]): removes only the targets that
+ * deliver to our queue and keeps the rule. Two lines: our target, the rule. */
+static enum rc keep_rule(struct dest *d, const char *rule, const char *our_id,
+			 const struct target_list *t, size_t other, struct errbuf *eb)
 {
-	const char *bus = d->x.cfg->event_bus_name;
-	struct target_ids t = {.n = 0};
 	const char *ids[TARGET_IDS_MAX];
-	bool ours = false;
-	enum rc rc = RC_NOTFOUND;
+	const char *mine = NULL; /* what the target of our id delivers to, if there is one */
+	bool mine_ours = false;
+	size_t n = 0;
+	enum rc rc;
 
-	if (bus_exists)
-		rc = evb_list_targets(d->cl.evb, rule, bus, target_seen, &t, eb);
-	if (rc == RC_NOTFOUND) {
-		ctl_line(&d->x, "absent target %s/%s", rule, our_id);
-		ctl_line(&d->x, "absent rule %s", rule);
-		return RC_OK;
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->owner[i] == CTL_OWNER_US)
+			ids[n++] = t->ids[i];
+		if (strcmp(t->ids[i], our_id) == 0) {
+			mine = t->arns[i];
+			mine_ours = t->owner[i] == CTL_OWNER_US;
+		}
 	}
-	if (rc != RC_OK) {
-		eb_prefix(eb, "list the targets of rule %s", rule);
-		return rc;
-	}
-	for (size_t i = 0; i < t.n; i++) {
-		ids[i] = t.ids[i];
-		ours = ours || strcmp(t.ids[i], our_id) == 0;
-	}
-	if (t.n > 0) {
-		rc = evb_remove_targets(d->cl.evb, rule, bus, ids, t.n, eb);
+	if (n > 0) {
+		rc = evb_remove_targets(d->cl.evb, rule, d->x.cfg->event_bus_name, ids, n, eb);
 		if (rc != RC_OK) {
-			eb_prefix(eb, "remove the targets of rule %s", rule);
+			eb_prefix(eb, "remove our targets of rule %s", rule);
 			return rc;
 		}
 	}
-	if (t.n > (ours ? 1u : 0u))
+	if (mine_ours)
+		ctl_line(&d->x, "deleted target %s/%s", rule, our_id);
+	else if (mine != NULL)
+		ctl_line(&d->x, "kept target %s/%s (it delivers to %s)", rule, our_id, mine);
+	else
+		ctl_line(&d->x, "absent target %s/%s", rule, our_id);
+	ctl_line(&d->x, "kept rule %s (it delivers to %s of another stage)", rule, t->arns[other]);
+	return RC_OK;
+}
+
+/* Removes every target of the rule, then the rule, unless the rule delivers to another
+ * stage's queue (then *kept is set; see keep_rule). our_queue is the queue of ours it
+ * delivers to. Two lines: our target, the rule. */
+static enum rc dest_rule(struct dest *d, const char *rule, const char *our_id,
+			 const char *our_queue, bool bus_exists, bool *kept, struct errbuf *eb)
+{
+	const char *bus = d->x.cfg->event_bus_name;
+	struct target_list *t = calloc(1, sizeof(*t)); /* 16 KiB of ARNs: not on the stack */
+	const char *ids[TARGET_IDS_MAX];
+	struct aws_error err;
+	bool ours = false;
+	size_t other = TARGET_IDS_MAX;
+	enum rc rc = RC_NOTFOUND;
+
+	if (t == NULL)
+		return eb_set(eb, RC_NOMEM, "rule %s: out of memory", rule);
+	if (bus_exists)
+		rc = evb_list_targets(d->cl.evb, rule, bus, target_seen, t, eb);
+	if (rc == RC_NOTFOUND) {
+		ctl_line(&d->x, "absent target %s/%s", rule, our_id);
+		ctl_line(&d->x, "absent rule %s", rule);
+		rc = RC_OK;
+		goto out;
+	}
+	if (rc != RC_OK) {
+		eb_prefix(eb, "list the targets of rule %s", rule);
+		goto out;
+	}
+	for (size_t i = 0; i < t->n; i++) {
+		rc = ctl_target_owner(d->cl.sqs, t->arns[i], our_queue, d->sqs_prefix, &t->owner[i],
+				      &err);
+		if (rc != RC_OK) {
+			rc = aws_error_to_eb(&err, eb);
+			eb_prefix(eb, "rule %s: look up %s", rule, t->arns[i]);
+			goto out;
+		}
+		if (t->owner[i] == CTL_OWNER_OTHER && other == TARGET_IDS_MAX)
+			other = i;
+	}
+	if (other < TARGET_IDS_MAX) {
+		*kept = true;
+		rc = keep_rule(d, rule, our_id, t, other, eb);
+		goto out;
+	}
+	/* ours alone: strays (a queue gone, something not a queue) go with it */
+	for (size_t i = 0; i < t->n; i++) {
+		ids[i] = t->ids[i];
+		ours = ours || strcmp(t->ids[i], our_id) == 0;
+	}
+	if (t->n > 0) {
+		rc = evb_remove_targets(d->cl.evb, rule, bus, ids, t->n, eb);
+		if (rc != RC_OK) {
+			eb_prefix(eb, "remove the targets of rule %s", rule);
+			goto out;
+		}
+	}
+	if (t->n > (ours ? 1u : 0u))
 		ctl_line(&d->x, "%s target %s/%s (and %zu other targets)", ours ? "deleted" : "absent",
-			 rule, our_id, t.n - (ours ? 1u : 0u));
+			 rule, our_id, t->n - (ours ? 1u : 0u));
 	else
 		ctl_line(&d->x, "%s target %s/%s", ours ? "deleted" : "absent", rule, our_id);
 	rc = evb_delete_rule(d->cl.evb, rule, bus, eb);
 	if (rc != RC_OK) {
 		eb_prefix(eb, "delete rule %s", rule);
-		return rc;
+		goto out;
 	}
 	ctl_line(&d->x, "deleted rule %s", rule);
+out:
+	free(t);
+	return rc;
+}
+
+/* The rules left on the bus other than those of our names (ours are deleted or kept by now). */
+struct other_rules {
+	const struct conf *cfg; /* for our rule names */
+	size_t n;               /* how many */
+	char first[EVB_RULE_NAME_MAX + 1]; /* the first one's name */
+};
+
+static enum rc other_rule_seen(void *ctx, const struct evb_rule_info *r, struct errbuf *eb)
+{
+	struct other_rules *o = ctx;
+	char ours[CTL_RULE_NAME_MAX + 1];
+
+	(void)eb;
+	if (strcmp(r->name, CTL_RULE_ERROR) == 0)
+		return RC_OK;
+	for (size_t i = 0; i < o->cfg->n_countries; i++) {
+		snprintf(ours, sizeof(ours), CTL_RULE_PROCESSED_PREFIX "%s", o->cfg->countries[i].lower);
+		if (strcmp(r->name, ours) == 0)
+			return RC_OK;
+	}
+	if (o->n++ == 0)
+		snprintf(o->first, sizeof(o->first), "%s", r->name);
+	return RC_OK;
+}
+
+/* The bus, unless it is the account's default one or still carries rules: a rule of another
+ * stage we kept, or any rule not of our names. One line. */
+static enum rc dest_bus(struct dest *d, bool kept, struct errbuf *eb)
+{
+	const char *bus = d->x.cfg->event_bus_name;
+	struct other_rules o = {.cfg = d->x.cfg};
+	enum rc rc;
+
+	if (strcmp(bus, "default") == 0) {
+		ctl_line(&d->x, "kept bus %s (the account's default bus is never deleted)", bus);
+		return RC_OK;
+	}
+	if (kept) {
+		ctl_line(&d->x, "kept bus %s (rules of another stage are on it)", bus);
+		return RC_OK;
+	}
+	rc = evb_list_rules(d->cl.evb, bus, NULL, other_rule_seen, &o, eb);
+	if (rc != RC_OK && rc != RC_NOTFOUND) {
+		eb_prefix(eb, "list the rules of bus %s", bus);
+		return rc;
+	}
+	if (o.n > 0) {
+		ctl_line(&d->x, "kept bus %s (%zu other rule%s on it, such as %s)", bus, o.n,
+			 o.n == 1 ? " is" : "s are", o.first);
+		return RC_OK;
+	}
+	rc = evb_delete_bus(d->cl.evb, bus, eb);
+	if (rc != RC_OK) {
+		eb_prefix(eb, "delete bus %s", bus);
+		return rc;
+	}
+	ctl_line(&d->x, "deleted bus %s", bus);
 	return RC_OK;
 }
 
@@ -143,7 +272,7 @@ static enum rc dest_eventbridge(struct dest *d, struct errbuf *eb)
 	const struct conf *c = d->x.cfg;
 	const char *bus = c->event_bus_name;
 	char rule[CTL_RULE_NAME_MAX + 1];
-	bool exists;
+	bool exists, kept = false;
 	enum rc rc = evb_describe_bus(d->cl.evb, bus, NULL, eb);
 
 	if (rc != RC_OK && rc != RC_NOTFOUND) {
@@ -154,23 +283,19 @@ static enum rc dest_eventbridge(struct dest *d, struct errbuf *eb)
 	rc = RC_OK;
 	for (size_t i = 0; rc == RC_OK && i < c->n_countries; i++) {
 		snprintf(rule, sizeof(rule), CTL_RULE_PROCESSED_PREFIX "%s", c->countries[i].lower);
-		rc = dest_rule(d, rule, CTL_TARGET_COMPLETION, exists, eb);
+		rc = dest_rule(d, rule, CTL_TARGET_COMPLETION, c->completion_queue_name, exists,
+			       &kept, eb);
 	}
 	if (rc == RC_OK)
-		rc = dest_rule(d, CTL_RULE_ERROR, CTL_TARGET_ERROR, exists, eb);
+		rc = dest_rule(d, CTL_RULE_ERROR, CTL_TARGET_ERROR, c->error_queue_name, exists, &kept,
+			       eb);
 	if (rc != RC_OK)
 		return rc;
 	if (!exists) {
 		ctl_line(&d->x, "absent bus %s", bus);
 		return RC_OK;
 	}
-	rc = evb_delete_bus(d->cl.evb, bus, eb);
-	if (rc != RC_OK) {
-		eb_prefix(eb, "delete bus %s", bus);
-		return rc;
-	}
-	ctl_line(&d->x, "deleted bus %s", bus);
-	return RC_OK;
+	return dest_bus(d, kept, eb);
 }
 
 /* ---- SNS ---- */
@@ -337,6 +462,9 @@ static enum rc dest_run(struct dest *d, struct errbuf *eb)
 
 	d->x.steps = 12 + 6 * (int)c->n_countries;
 	find_sns_prefix(d);
+	if (d->sns_prefix[0] == '\0' ||
+	    !ctl_arn_prefix(d->sns_prefix, "sqs", d->sqs_prefix, sizeof(d->sqs_prefix)))
+		d->sqs_prefix[0] = '\0';
 	rc = dest_eventbridge(d, eb);
 	for (size_t i = 0; rc == RC_OK && i < c->n_countries; i++)
 		rc = dest_topic(d, &c->countries[i], eb);

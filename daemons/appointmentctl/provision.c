@@ -526,10 +526,11 @@ out:
 
 /* What evb_list_targets found about one target id. */
 struct target_probe {
-	const char *id;   /* the target id looked for */
-	const char *arn;  /* the ARN it should point at */
-	bool found;       /* the rule has a target with that id */
-	bool same;        /* ... pointing at arn */
+	const char *id;         /* the target id looked for */
+	const char *arn;        /* the ARN it should point at */
+	bool found;             /* the rule has a target with that id */
+	bool same;              /* ... pointing at arn */
+	char have[EVB_ARN_MAX]; /* ... the ARN it points at */
 };
 
 static enum rc target_seen(void *ctx, const char *id, const char *arn, struct errbuf *eb)
@@ -540,16 +541,23 @@ static enum rc target_seen(void *ctx, const char *id, const char *arn, struct er
 	if (strcmp(id, tp->id) == 0) {
 		tp->found = true;
 		tp->same = strcmp(arn, tp->arn) == 0;
+		snprintf(tp->have, sizeof(tp->have), "%s", arn);
 	}
 	return RC_OK;
 }
 
+/* The rule's target id -> our queue. A target of that id pointing elsewhere is set back, unless
+ * it delivers to another stage's queue: rule names carry no stage, so two stages configured on
+ * one bus meet here, and re-pointing would take the other stage's events. That is refused. */
 static enum rc prov_target(struct prov *p, const char *rule, const char *id,
 			   const char *queue_arn, const char *queue_name, struct errbuf *eb)
 {
 	const char *bus = p->x.cfg->event_bus_name;
-	struct target_probe tp = {id, queue_arn, false, false};
+	struct target_probe tp = {.id = id, .arn = queue_arn};
 	struct evb_target t = {id, queue_arn};
+	enum ctl_owner owner = CTL_OWNER_NOBODY;
+	char our_prefix[SQS_ARN_MAX];
+	struct aws_error err;
 	enum rc rc = evb_list_targets(p->cl.evb, rule, bus, target_seen, &tp, eb);
 
 	if (rc != RC_OK) {
@@ -560,6 +568,21 @@ static enum rc prov_target(struct prov *p, const char *rule, const char *id,
 		ctl_line(&p->x, "exists target %s/%s (queue %s)", rule, id, queue_name);
 		return RC_OK;
 	}
+	if (tp.found) {
+		if (!ctl_arn_prefix(queue_arn, "sqs", our_prefix, sizeof(our_prefix)))
+			our_prefix[0] = '\0';
+		rc = ctl_target_owner(p->cl.sqs, tp.have, queue_name, our_prefix, &owner, &err);
+		if (rc != RC_OK) {
+			rc = aws_error_to_eb(&err, eb);
+			eb_prefix(eb, "put target %s/%s: look up %s", rule, id, tp.have);
+			return rc;
+		}
+	}
+	if (owner == CTL_OWNER_OTHER)
+		return eb_set(eb, RC_CONFLICT, "put target %s/%s: it delivers to %s, a queue of "
+			      "another stage, and re-pointing it would take that stage's events: "
+			      "give each stage its own bus ([aws] event_bus_name; both use %s)",
+			      rule, id, tp.have, bus);
 	rc = evb_put_targets(p->cl.evb, rule, bus, &t, 1, eb);
 	if (rc != RC_OK) {
 		eb_prefix(eb, "put target %s/%s", rule, id);

@@ -119,8 +119,8 @@ class CtlBase(unittest.TestCase):
     def tearDownClass(cls):
         cls.tmp.cleanup()
 
-    def ctl(self, *args, env=None, check=None):
-        r = subprocess.run([ctl_binary(), "--config", self.conf] + list(args),
+    def ctl(self, *args, env=None, check=None, conf=None):
+        r = subprocess.run([ctl_binary(), "--config", conf or self.conf] + list(args),
                            env=env if env is not None else base_env(), capture_output=True,
                            text=True, timeout=RUN_TIMEOUT)
         if check is not None:
@@ -379,6 +379,109 @@ class TestProvisionDestroy(CtlBase):
         self.assertEqual(self.queue_attrs(self.name("pe"))["VisibilityTimeout"], "180")
         # and the policy is in place whatever the endpoint did with it on that update
         self.assertIn("Policy", self.queue_attrs(self.name("pe")))
+
+
+class TestSharedBus(CtlBase):
+    """Two stages configured on one bus ([aws] event_bus_name): the rule names carry no
+    stage, so the second stage must neither re-point the first stage's rules at its own
+    queues (provision refuses, exit 1) nor delete them (destroy keeps them and the bus)."""
+
+    def setUp(self):
+        self.shared = "ctltest-shared-" + self.tag
+        self.stage2 = self.stage + "b"
+        self.conf_a = os.path.join(self.tmp.name, "shared-a.conf")
+        self.conf_b = os.path.join(self.tmp.name, "shared-b.conf")
+        for path, stage in ((self.conf_a, self.stage), (self.conf_b, self.stage2)):
+            with open(path, "w") as f:
+                f.write("[general]\nstage = %s\n\n[aws]\nevent_bus_name = %s\n" %
+                        (stage, self.shared))
+                for cc in COUNTRIES:
+                    f.write("\n[country %s]\n" % cc.upper())
+        # cleanups run last first: the second stage goes before the first
+        self.addCleanup(self.ctl, "destroy", "--yes", conf=self.conf_a)
+        self.addCleanup(self.ctl, "destroy", "--yes", conf=self.conf_b)
+
+    def queue_arn(self, what, stage):
+        url = self.sqs.get_queue_url(
+            QueueName="%s-appointments-%s-%s" % (PREFIX, what, stage))["QueueUrl"]
+        return self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+
+    def targets(self):
+        """{rule: [target ARN, ...]} of our rules on the shared bus."""
+        rules = self.evb.list_rules(EventBusName=self.shared)["Rules"]
+        return {r["Name"]: [t["Arn"] for t in self.evb.list_targets_by_rule(
+            Rule=r["Name"], EventBusName=self.shared)["Targets"]] for r in rules}
+
+    def assert_first_stage_intact(self, completion_a, error_a):
+        self.assertEqual(self.targets(), dict(
+            {"appointment-processed-%s" % cc: [completion_a] for cc in COUNTRIES},
+            **{"appointment-processing-error": [error_a]}))
+
+    def test_second_stage_leaves_the_first_stages_rules_alone(self):
+        self.ctl("provision", conf=self.conf_a, check=0)
+        completion_a = self.queue_arn("completion", self.stage)
+        error_a = self.queue_arn("error", self.stage)
+        self.assert_first_stage_intact(completion_a, error_a)
+
+        # the second stage's provision refuses, in one line that says why and what to do
+        r = self.ctl("provision", conf=self.conf_b)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        err = r.stderr.strip().splitlines()
+        self.assertEqual(len(err), 1, r.stderr)
+        self.assertTrue(err[0].startswith("appointmentctl: "), err[0])
+        self.assertIn("appointment-processed-", err[0])
+        self.assertIn(completion_a, err[0])
+        self.assertIn("another stage", err[0])
+        self.assertIn("event_bus_name", err[0])
+        self.assertNotIn("updated target", r.stdout)
+        self.assert_first_stage_intact(completion_a, error_a)
+
+        # the second stage's destroy keeps the first stage's rules, their targets and the bus
+        r = self.ctl("destroy", "--yes", conf=self.conf_b, check=0)
+        lines = r.stdout.splitlines()
+        self.assertEqual(len(lines), 12 + 6 * len(COUNTRIES), r.stdout)
+        for cc in COUNTRIES:
+            self.assertIn("kept rule appointment-processed-%s (it delivers to %s of another "
+                          "stage)" % (cc, completion_a), lines)
+        self.assertIn("kept rule appointment-processing-error (it delivers to %s of another "
+                      "stage)" % error_a, lines)
+        self.assertTrue(any(l.startswith("kept bus %s " % self.shared) for l in lines),
+                        r.stdout)
+        self.evb.describe_event_bus(Name=self.shared)
+        self.assert_first_stage_intact(completion_a, error_a)
+
+        # and the first stage still gets its events
+        url = self.sqs.get_queue_url(QueueName=self.name("completion"))["QueueUrl"]
+        detail = {"appointmentId": secrets.token_hex(8), "status": "PROCESSED"}
+        out = self.evb.put_events(Entries=[{"Source": "medical.appointment.pe",
+                                            "DetailType": "Appointment Processed",
+                                            "Detail": json.dumps(detail),
+                                            "EventBusName": self.shared}])
+        self.assertEqual(out["FailedEntryCount"], 0)
+        got = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, WaitTimeSeconds=5)
+        self.assertEqual([json.loads(m["Body"])["detail"] for m in got.get("Messages", [])],
+                         [detail])
+
+        # the first stage's own destroy then deletes its rules and the bus, now empty
+        r = self.ctl("destroy", "--yes", conf=self.conf_a, check=0)
+        for l in r.stdout.splitlines():
+            self.assertRegex(l, r"^(deleted |absent ssm-parameter )", r.stdout)
+        with self.assertRaises(ClientError):
+            self.evb.describe_event_bus(Name=self.shared)
+
+
+    def test_a_target_whose_queue_is_gone_is_set_back(self):
+        # a queue that no longer exists is nobody's: provision re-points the target as before
+        self.ctl("provision", conf=self.conf_a, check=0)
+        completion_a = self.queue_arn("completion", self.stage)
+        gone = completion_a.rsplit(":", 1)[0] + ":" + self.name("gone")
+        self.evb.put_targets(Rule="appointment-processed-pe", EventBusName=self.shared,
+                             Targets=[{"Id": "completion-queue", "Arn": gone}])
+        r = self.ctl("provision", conf=self.conf_a, check=0)
+        self.assertIn("updated target appointment-processed-pe/completion-queue (queue %s)"
+                      % self.name("completion"), progress(r.stdout))
+        self.assert_first_stage_intact(completion_a, self.queue_arn("error", self.stage))
 
 
 class TestMigrateSeed(CtlBase):
