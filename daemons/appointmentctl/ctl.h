@@ -112,9 +112,11 @@ bool ctl_arn_prefix(const char *arn, const char *service, char *out, size_t n);
 /* Whose a rule's target is, as far as one stage can tell. */
 enum ctl_owner {
 	CTL_OWNER_US,     /* our queue, the one the rule should deliver to */
-	CTL_OWNER_OTHER,  /* another SQS queue that exists, or one in another account or region
-			   * (which we cannot look up): another stage's, sharing our bus */
-	CTL_OWNER_NOBODY, /* not an SQS queue, or a queue that no longer exists: a stray */
+	CTL_OWNER_OTHER,  /* another SQS queue that exists, or one of another name in another
+			   * account or region (which we cannot look up): another stage's,
+			   * sharing our bus */
+	CTL_OWNER_NOBODY, /* not an SQS queue, a queue that no longer exists, or one of our name in
+			   * another account or region (this stage on another endpoint): a stray */
 };
 
 /* Classifies arn, a target of a rule that should deliver to our queue our_name. our_prefix

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""scripts/up (README quick start, command 1) fails when a daemon it starts exits at once:
-here the API, whose listen port is taken. It printed a note and exited 0, so the first
-command "succeeded" and its curl line reached whatever held the port.
+"""scripts/up (README quick start, command 1): it can be run again, and it fails when a daemon
+it starts exits at once (here the API, whose listen port is taken: it printed a note and
+exited 0, so the first command "succeeded" and its curl line reached whatever held the port).
 
 The real script on the test build, with its stack on free loopback ports in a throwaway run
 directory; scripts/down stops everything in every case.
@@ -25,21 +25,39 @@ def free_port():
 
 
 class UpTest(unittest.TestCase):
-    def test_a_daemon_that_exits_at_start_fails_up(self):
+    def env(self, api_port):
+        """A run directory and stack ports of the test's own; scripts/down in every case."""
         run_dir = tempfile.mkdtemp(prefix="appt-up-")
         self.addCleanup(shutil.rmtree, run_dir, True)
+        env = dict(os.environ, APPT_BUILD_DIR=BUILD, APPT_RUN_DIR=run_dir,
+                   APPT_PG_PORT=str(free_port()), APPT_DDB_PORT=str(free_port()),
+                   APPT_MOTO_PORT=str(free_port()), APPT_FAUXQS_PORT=str(free_port()),
+                   APPOINTMENTD_API_LISTEN="127.0.0.1:%d" % api_port)
+        self.addCleanup(subprocess.run, ["bash", os.path.join(ROOT, "scripts", "down")],
+                        env=env, capture_output=True, timeout=180)
+        return env
+
+    def up(self, env):
+        return subprocess.run(["bash", os.path.join(ROOT, "scripts", "up")], env=env,
+                              capture_output=True, text=True, timeout=900)
+
+    def test_up_twice(self):
+        # the README: running it again is safe. Its provision runs twice (SNS/SQS on fauxqs,
+        # then on moto), and the rules' targets move from fauxqs's queues (another account)
+        # to moto's: that is this stage on another endpoint, not another stage's queue.
+        env = self.env(free_port())
+        for n, says in ((1, "appointment-api: running"),
+                        (2, "appointment-api: already running")):
+            r = self.up(env)
+            self.assertEqual(r.returncode, 0, "up #%d:\n%s" % (n, (r.stdout + r.stderr)[-3000:]))
+            self.assertIn(says, r.stdout)
+
+    def test_a_daemon_that_exits_at_start_fails_up(self):
         held = socket.socket()
         held.bind(("127.0.0.1", 0))
         held.listen(1)
         self.addCleanup(held.close)
-        env = dict(os.environ, APPT_BUILD_DIR=BUILD, APPT_RUN_DIR=run_dir,
-                   APPT_PG_PORT=str(free_port()), APPT_DDB_PORT=str(free_port()),
-                   APPT_MOTO_PORT=str(free_port()), APPT_FAUXQS_PORT=str(free_port()),
-                   APPOINTMENTD_API_LISTEN="127.0.0.1:%d" % held.getsockname()[1])
-        self.addCleanup(subprocess.run, ["bash", os.path.join(ROOT, "scripts", "down")],
-                        env=env, capture_output=True, timeout=180)
-        r = subprocess.run(["bash", os.path.join(ROOT, "scripts", "up")], env=env,
-                           capture_output=True, text=True, timeout=900)
+        r = self.up(self.env(held.getsockname()[1]))
         out = r.stdout + r.stderr
         self.assertNotEqual(r.returncode, 0, out[-3000:])
         self.assertIn("appointment-api: exited at once", out)
