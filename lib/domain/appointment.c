@@ -179,9 +179,11 @@ enum rc appt_init_pending(struct appointment *a, const struct appt_request *req,
 
 enum rc appt_created_json(const struct appointment *a, char **out)
 {
+	/* the body the create answered, whatever the item's status is by now: a replay built
+	 * from the stored item (a take-over) is SPEC's "same body" */
 	const struct jx_member m[] = {
 		{.key = "appointmentId", .type = JX_STR, .s = a->appointment_id},
-		{.key = "status", .type = JX_STR, .s = appt_status_name(a->status)},
+		{.key = "status", .type = JX_STR, .s = appt_status_name(APPT_PENDING)},
 		{.key = "message", .type = JX_STR, .s = APPT_CREATED_MESSAGE},
 		{.key = "insuredId", .type = JX_STR, .s = a->insured_id},
 		{.key = "scheduleId", .type = JX_INT, .i = a->schedule_id},

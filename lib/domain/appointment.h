@@ -131,7 +131,8 @@ enum rc appt_init_pending(struct appointment *a, const struct appt_request *req,
                           const char *id, int64_t now_ms) MUSTCHECK;
 
 /* The 201 body of SPEC §3 (also the idempotent replay body):
- * {"appointmentId","status","message","insuredId","scheduleId","countryISO","createdAt"}.
+ * {"appointmentId","status","message","insuredId","scheduleId","countryISO","createdAt"};
+ * status is always "pending", the status the create answered, whatever a's is now.
  * *out is a new heap string the caller frees. RC_NOMEM. */
 enum rc appt_created_json(const struct appointment *a, char **out) MUSTCHECK;
 

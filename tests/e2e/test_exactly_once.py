@@ -324,6 +324,14 @@ class KeyClaimTest(unittest.TestCase):
                   "appointmentId": {"S": first["appointmentId"]}, "response": {"S": ""},
                   "claimToken": {"S": str(uuid.uuid4())},
                   "claimedAt": {"N": str(now - 3600)}, "expiresAt": {"N": str(now + 86000)}})
+        # meanwhile the worker and the completion daemon took the appointment on: the
+        # replay is still the original 201 body (SPEC §3: "same body"), status pending, not
+        # the item's status beside "Appointment scheduling is in process"
+        harness.aws_client("dynamodb").update_item(
+            TableName=QUEUES["APPOINTMENTS_TABLE_NAME"],
+            Key={"appointmentId": {"S": first["appointmentId"]}},
+            UpdateExpression="SET #s = :c", ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":c": {"S": "completed"}})
         for _ in range(2):  # the take-over, then the answer it stored
             status, headers, doc = self.api.call("POST", "/appointments",
                                                  {"insuredId": "702", "scheduleId": 132,
@@ -332,6 +340,7 @@ class KeyClaimTest(unittest.TestCase):
             self.assertEqual((status, doc.get("appointmentId")), (200, first["appointmentId"]),
                              doc)
             self.assertEqual(headers.get("idempotent-replayed"), "true")
+            self.assertEqual(doc, first)
         self.assertEqual([a["appointmentId"] for a in self.api.appointments("00702")],
                          [first["appointmentId"]])
 
