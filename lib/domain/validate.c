@@ -59,6 +59,15 @@ void val_errors_add(struct val_errors *e, enum val_result r, const char *field, 
 	va_end(ap);
 }
 
+/* Whether errs holds an entry for field already. */
+static bool field_failed(const struct val_errors *errs, const char *field)
+{
+	for (size_t i = 0; i < errs->count; i++)
+		if (strcmp(errs->items[i].field, field) == 0)
+			return true;
+	return false;
+}
+
 void val_echo(const char *s, size_t len, char *dst, size_t size)
 {
 	size_t n = 0;
@@ -600,7 +609,8 @@ enum rc val_list_query(const struct val_kv *params, size_t n, struct val_list_qu
 	if (out->has_start && out->has_end && out->start_ms > out->end_ms)
 		val_errors_add(errs, VAL_VALIDATION_ERROR, query_params[QP_START], VAL_CODE_INVALID_RANGE,
 		        "startDate must not be after endDate");
-	if (seen[QP_CURSOR] && seen[QP_OFFSET])
+	/* one entry per failing field: an offset already refused is not refused twice */
+	if (seen[QP_CURSOR] && seen[QP_OFFSET] && !field_failed(errs, query_params[QP_OFFSET]))
 		val_errors_add(errs, VAL_VALIDATION_ERROR, query_params[QP_OFFSET], VAL_CODE_NOT_ALLOWED,
 		        "offset must be absent when cursor is given");
 	/* Unknown names last, as in the body, each time one appears. */

@@ -541,6 +541,11 @@ static const struct query_case query_cases[] = {
 	{{{"cursor", "3.1767261200000.abc-1"}}, "", -1, 20, 0, NULL, NULL},
 	{{{"cursor", "3.1767261200000.abc-1"}, {"offset", "0"}}, "offset:not_allowed", 0, 0, 0,
 	 NULL, NULL},
+	/* one entry per failing field: a bad offset beside a cursor is that, once */
+	{{{"cursor", "3.1767261200000.abc-1"}, {"offset", "-1"}}, "offset:invalid_format", 0, 0, 0,
+	 NULL, NULL},
+	{{{"cursor", "3.1767261200000.abc-1"}, {"offset", "1"}, {"offset", "2"}},
+	 "offset:duplicate_field", 0, 0, 0, NULL, NULL},
 	{{{"cursor", ""}}, "cursor:invalid_format", 0, 0, 0, NULL, NULL},
 	{{{"cursor", "3.1767261200000."}}, "cursor:invalid_format", 0, 0, 0, NULL, NULL},
 	{{{"cursor", "x.1767261200000.a"}}, "cursor:invalid_format", 0, 0, 0, NULL, NULL},
