@@ -157,13 +157,14 @@ enum rc db_conn_new(const struct db_target *t, const struct db_options *opt,
 	if (opt->statement_timeout_ms > 0)
 		snprintf(c->options, sizeof(c->options), "-c statement_timeout=%d",
 			 opt->statement_timeout_ms);
-	if (opt->idle_in_tx_timeout_ms > 0) {
-		size_t used = strlen(c->options);
-
-		snprintf(c->options + used, sizeof(c->options) - used,
-			 "%s-c idle_in_transaction_session_timeout=%d", used > 0 ? " " : "",
+	/* per transaction, not in the startup packet's options: a transaction-mode pooler
+	 * (PgBouncer) refuses or drops that parameter, and passes SET LOCAL through */
+	if (opt->idle_in_tx_timeout_ms > 0)
+		snprintf(c->begin_sql, sizeof(c->begin_sql),
+			 "BEGIN; SET LOCAL idle_in_transaction_session_timeout = %d",
 			 opt->idle_in_tx_timeout_ms);
-	}
+	else
+		snprintf(c->begin_sql, sizeof(c->begin_sql), "BEGIN");
 	c->connect_timeout_ms = t->connect_timeout_ms > 0 ? t->connect_timeout_ms
 							 : DB_DEFAULT_CONNECT_TIMEOUT_MS;
 	/* libpq takes whole seconds and treats values below 2 as 2. */

@@ -53,8 +53,8 @@ struct db_options {
 				       * cancelled (on a thread of its own, db_cancel.c) and, cancel
 				       * and answer together, awaited for at most 1 s, else the
 				       * connection dropped; RC_TIMEOUT; 0 = none */
-	int idle_in_tx_timeout_ms;    /* server-side idle_in_transaction_session_timeout sent at
-				       * connect; 0 = the server's own setting */
+	int idle_in_tx_timeout_ms;    /* server-side idle_in_transaction_session_timeout, set
+				       * (SET LOCAL) by every db_begin; 0 = the server's own */
 	int backoff_min_ms;           /* wait after the first failed connect; 0 = default */
 	int backoff_max_ms;           /* cap of the exponential backoff; 0 = default */
 };

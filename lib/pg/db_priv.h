@@ -23,8 +23,9 @@ struct db_conn {
 	char *describe;           /* "host:port/dbname" */
 	char port[8];             /* decimal */
 	char appname[DB_APPNAME_MAX + 1];
-	char options[112];        /* "-c statement_timeout=N -c idle_in_transaction_session_
-				   * timeout=N", either or "" */
+	char options[48];         /* "-c statement_timeout=N" or "" */
+	char begin_sql[80];       /* what db_begin sends: BEGIN, and SET LOCAL
+				   * idle_in_transaction_session_timeout when one is set */
 	char connect_timeout_s[16]; /* libpq's own connect_timeout, for the blocking paths */
 	int connect_timeout_ms;   /* our deadline of one attempt */
 	int query_timeout_ms;     /* default deadline of a round trip; 0 = none */

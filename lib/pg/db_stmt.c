@@ -392,7 +392,7 @@ enum rc db_begin(struct db_conn *c, struct errbuf *eb)
 		db_rollback(c);
 	rc = db_ensure(c, db_deadline(c, DB_TIMEOUT_DEFAULT), eb);
 	if (rc == RC_OK)
-		rc = simple(c, "BEGIN", NULL, eb);
+		rc = simple(c, c->begin_sql, NULL, eb);
 	if (rc == RC_OK)
 		c->in_tx = true;
 	return rc;
