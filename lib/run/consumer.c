@@ -19,6 +19,7 @@
 #include "base/rng.h"
 #include "base/str.h"
 
+#define HEARTBEAT_RETRY_USEC 250000u /* a failed heartbeat is tried again this soon */
 #define ERROR_PAUSE_MS 2000 /* after a failed receive, before the next one */
 #define DELETE_LINGER_MS 50 /* a handled message waits this long for others to share its
 			     * DeleteMessageBatch (SQS bills per request; off the path) */
@@ -505,13 +506,24 @@ static void due_heartbeats(struct consumer *c, struct beats *b)
 static void send_heartbeats(struct consumer *c, struct beats *b)
 {
 	bool retry[SQS_BATCH_MAX] = {false};
+	bool failed = false;
+	uint64_t half = (uint64_t)c->o.visibility_timeout * 500000u;
+	uint64_t again;
 
 	flush_visibility(c, b->job, b->vis, b->n, false, retry);
+	/* due again HEARTBEAT_RETRY_USEC from now (as if last extended that long before half a
+	 * visibility ago): soon, but not at once, call after call, into a throttling SQS */
+	again = clk_mono_us() + HEARTBEAT_RETRY_USEC;
+	again = again > half ? again - half : 0;
 	pthread_mutex_lock(&c->lock);
 	for (size_t i = 0; i < b->n; i++)
-		if (retry[i])
-			b->job[i]->extended_usec = b->prev_usec[i];
+		if (retry[i]) {
+			b->job[i]->extended_usec = again < b->prev_usec[i] ? again : b->prev_usec[i];
+			failed = true;
+		}
 	pthread_mutex_unlock(&c->lock);
+	if (failed)
+		b->more = false;
 }
 
 /* Under the lock: gives a part-filled outbox up to DELETE_LINGER_MS from its first entry

@@ -716,6 +716,40 @@ START_TEST(test_many_due_heartbeats_go_out_together)
 }
 END_TEST
 
+/* SQS failing every heartbeat call with more than a batch due: the acker waits between
+ * tries as usual, not sending the same ten again call after call into a throttling SQS. */
+START_TEST(test_failing_heartbeats_are_not_sent_back_to_back)
+{
+	struct fake_sqs q;
+	struct test_app a = {.q = &q, .verdict = CONSUMER_DONE, .heartbeats = 1, .visibility = 4};
+	size_t want = 15;
+	uint64_t closest = UINT64_MAX;
+	int again = 0;
+
+	fake_init(&q, want, 1);
+	q.deliver_from_usec = clk_mono_us() + 400000u;
+	q.vis_call_failures = 4;
+	handle_all(&a, (int)want, want);
+	/* per message: the time between a failed heartbeat and its next try */
+	for (size_t i = 0; i < q.n_vis; i++) {
+		if (!q.vis[i].failed)
+			continue;
+		for (size_t k = i + 1; k < q.n_vis; k++) {
+			if (strcmp(q.vis[k].handle, q.vis[i].handle) != 0)
+				continue;
+			again++;
+			if (q.vis[k].usec - q.vis[i].usec < closest)
+				closest = q.vis[k].usec - q.vis[i].usec;
+			break;
+		}
+	}
+	ck_assert_int_ge(again, 2);
+	ck_assert_msg(closest >= 200000u, "a failed heartbeat tried again %.3f s later",
+		      closest / 1e6);
+	fake_cleanup(&q);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("consumer");
@@ -736,6 +770,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_failed_heartbeat_is_retried_at_once, 0,
 			    sizeof(heartbeat_failure_cases) / sizeof(heartbeat_failure_cases[0]));
 	tcase_add_test(tc, test_many_due_heartbeats_go_out_together);
+	tcase_add_test(tc, test_failing_heartbeats_are_not_sent_back_to_back);
 	suite_add_tcase(s, tc);
 	return itest_run(s, CK_NORMAL);
 }
