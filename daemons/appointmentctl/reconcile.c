@@ -137,6 +137,11 @@ static bool on_item(void *ud, const struct appointment *a)
 	} else {
 		rc = events_put_outcome(r->cl.evb, NULL, r->x.cfg->event_bus_name, a, NULL, NULL, &eb);
 	}
+	if (rc != RC_OK && clk_mono_ms() >= r->walk_deadline) {
+		/* cut by the walk's deadline: not this item's failure; the next run sends it */
+		r->out_of_time[r->kind] = true;
+		return false;
+	}
 	if (rc == RC_OK) {
 		r->t[r->kind][ci].done++;
 		r->streak = 0;
