@@ -14,6 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The formatted message before it is escaped: what the journal keeps of it (a JSON line is
+ * cut at LOG_MAX_LINE on its own, and says so). */
+#define LOG_MSG_MAX 4096
+
 #include "config.h"
 
 #if HAVE_LIBSYSTEMD
@@ -187,10 +191,11 @@ static void format_ts(char out[LOG_TS_SIZE])
 
 #if HAVE_LIBSYSTEMD
 #define JOURNAL_MAX_FIELDS 24
+#define JOURNAL_FIELD_MAX 1024 /* one field (MESSAGE=, ERROR=...): journald has no pipe limit */
 
 /* journald fields being collected for one sd_journal_sendv call. */
 struct jfields {
-	char text[JOURNAL_MAX_FIELDS][LOG_MAX_LINE / 8];
+	char text[JOURNAL_MAX_FIELDS][JOURNAL_FIELD_MAX];
 	struct iovec iov[JOURNAL_MAX_FIELDS];
 	int n;
 };
@@ -261,7 +266,7 @@ static void emit_journal(const struct logger *lg, enum log_level lv, const struc
 void log_emit(const struct logger *lg, enum log_level lv, const struct log_fields *f,
 	      const char *fmt, ...)
 {
-	char msg[LOG_MAX_LINE / 2];
+	char msg[LOG_MSG_MAX];
 	char ts[LOG_TS_SIZE];
 	char masked[6];
 	char num[32];
@@ -335,7 +340,7 @@ void log_emit_err(const struct logger *lg, enum log_level lv, const char *error,
 		  ...)
 {
 	struct log_fields f = {.error = error, .duration_ms = -1};
-	char msg[LOG_MAX_LINE / 2];
+	char msg[LOG_MSG_MAX];
 	va_list ap;
 
 	if (lg == NULL || lv > log_get_level(lg))

@@ -123,7 +123,9 @@ static void addr_give(struct http_acceptor *a, const unsigned char *key)
 		pthread_mutex_unlock(&a->lock);
 		return;
 	}
-	for (j = (i + 1) & a->mask; a->addrs[j].used; j = (j + 1) & a->mask) {
+	/* at most one lap: a table full of counts never given back has no empty slot to stop at */
+	j = (i + 1) & a->mask;
+	for (size_t step = 0; step < a->mask && a->addrs[j].used; step++, j = (j + 1) & a->mask) {
 		size_t k = addr_hash(a, a->addrs[j].key);
 
 		/* j's entry may move to the hole at i unless its home k lies in (i, j] */
