@@ -818,7 +818,7 @@ class DegradedTest(ApiTestCase):
             except (OSError, http.client.HTTPException) as e:
                 r = e
             took = time.monotonic() - t0
-            self.assertLess(took, 5.0, "the POST took %.1f s: %r" % (took, r))
+            self.assertLess(took, 8.0, "the POST took %.1f s: %r" % (took, r))
             self.assert_common(r, 201)
             self.assertEqual(r.json["status"], "pending")
             self.assertEqual(metric(api.metrics(), "appointmentd_schedule_check_skipped_total"), 1)

@@ -569,7 +569,7 @@ class DuplicateDeliveryTest(unittest.TestCase):
     never "Appointment Processed". Before, it kept the row (a failed item holding a slot for
     ever) and sent a Processed event for a failed appointment."""
 
-    HOLD_MS = 8000  # under the worker's 10 s statement timeout, over the steps below
+    HOLD_MS = 9000  # under the worker's 10 s statement timeout, over the steps below
 
     def test_delivery_that_books_after_its_twin_failed_the_item_gives_the_slot_back(self):
         sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",

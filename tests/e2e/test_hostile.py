@@ -327,7 +327,7 @@ class HostileTest(unittest.TestCase):
             time.sleep(0.2)
         for s in holders:
             s.close()
-        time.sleep(0.3)  # the server saw them close: slots to spare from here on
+        time.sleep(1.0)  # the server saw them close: slots to spare from here on
         refused = []
         for src in sources:
             status, _, _ = api.call("GET", "/healthz", source=src, timeout=2.0)

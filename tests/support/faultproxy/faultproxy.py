@@ -725,7 +725,8 @@ def recv_exact(sock, n):
 
 
 def sql_op(sql):
-    s = sql.strip().rstrip(";").strip().upper()
+    # a simple query may hold several statements ("BEGIN; SET LOCAL ..."): the first names it
+    s = sql.strip().split(";", 1)[0].strip().upper()
     word = s.split(None, 1)[0] if s else ""
     if word in ("COMMIT", "END") or s.startswith("COMMIT") or s == "END TRANSACTION":
         return "COMMIT"
