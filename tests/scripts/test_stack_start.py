@@ -10,21 +10,18 @@ A real stack on free loopback ports in a throwaway run directory; the failure is
 import os
 import shutil
 import signal
-import socket
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
 
 ROOT = os.environ.get("APPT_SOURCE_ROOT") or os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+import harness  # noqa: E402  (free_port)
+
 STACK = os.path.join(ROOT, "scripts", "stack.sh")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def alive(pid):
@@ -39,9 +36,10 @@ class StackStartTest(unittest.TestCase):
     def setUp(self):
         # under /tmp: the run directory's path must fit a Unix socket for PostgreSQL
         self.run_dir = tempfile.mkdtemp(prefix="appt-stack-")
-        self.env = dict(os.environ, APPT_RUN_DIR=self.run_dir, APPT_PG_PORT=str(free_port()),
-                        APPT_DDB_PORT=str(free_port()), APPT_MOTO_PORT=str(free_port()),
-                        APPT_FAUXQS_PORT=str(free_port()))
+        port = harness.free_port
+        self.env = dict(os.environ, APPT_RUN_DIR=self.run_dir, APPT_PG_PORT=str(port()),
+                        APPT_DDB_PORT=str(port()), APPT_MOTO_PORT=str(port()),
+                        APPT_FAUXQS_PORT=str(port()))
         self.addCleanup(shutil.rmtree, self.run_dir, True)
         self.addCleanup(self.stack, "stop")
 

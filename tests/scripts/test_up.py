@@ -10,18 +10,16 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import unittest
 
 ROOT = os.environ.get("APPT_SOURCE_ROOT") or os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+import harness  # noqa: E402  (free_port)
+
 BUILD = os.environ.get("APPT_BUILD_ROOT") or os.path.join(ROOT, "build")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class UpTest(unittest.TestCase):
@@ -29,9 +27,10 @@ class UpTest(unittest.TestCase):
         """A run directory and stack ports of the test's own; scripts/down in every case."""
         run_dir = tempfile.mkdtemp(prefix="appt-up-")
         self.addCleanup(shutil.rmtree, run_dir, True)
+        port = harness.free_port
         env = dict(os.environ, APPT_BUILD_DIR=BUILD, APPT_RUN_DIR=run_dir,
-                   APPT_PG_PORT=str(free_port()), APPT_DDB_PORT=str(free_port()),
-                   APPT_MOTO_PORT=str(free_port()), APPT_FAUXQS_PORT=str(free_port()),
+                   APPT_PG_PORT=str(port()), APPT_DDB_PORT=str(port()),
+                   APPT_MOTO_PORT=str(port()), APPT_FAUXQS_PORT=str(port()),
                    APPOINTMENTD_API_LISTEN="127.0.0.1:%d" % api_port)
         self.addCleanup(subprocess.run, ["bash", os.path.join(ROOT, "scripts", "down")],
                         env=env, capture_output=True, timeout=180)
@@ -45,7 +44,7 @@ class UpTest(unittest.TestCase):
         # the README: running it again is safe. Its provision runs twice (SNS/SQS on fauxqs,
         # then on moto), and the rules' targets move from fauxqs's queues (another account)
         # to moto's: that is this stage on another endpoint, not another stage's queue.
-        env = self.env(free_port())
+        env = self.env(harness.free_port())
         for n, says in ((1, "appointment-api: running"),
                         (2, "appointment-api: already running")):
             r = self.up(env)
