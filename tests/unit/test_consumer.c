@@ -680,6 +680,17 @@ START_TEST(test_failed_heartbeat_is_retried_at_once)
 }
 END_TEST
 
+/* n messages (more than a batch) handled by n workers, the fake's first vis_call_failures
+ * visibility calls failing. The receives (10 + the rest) come well away from the acker's
+ * once-a-second passes, which start with the consumer: all n are due at the same pass. */
+static void handle_burst(struct test_app *a, size_t n, int vis_call_failures)
+{
+	fake_init(a->q, n, 1);
+	a->q->deliver_from_usec = clk_mono_us() + 400000u;
+	a->q->vis_call_failures = vis_call_failures;
+	handle_all(a, (int)n, n);
+}
+
 /* More than one batch (10) of heartbeats due at once: the rest go out right after the
  * first batch, not after the acker's next wait (up to 1 s of the visibility left). */
 START_TEST(test_many_due_heartbeats_go_out_together)
@@ -690,11 +701,7 @@ START_TEST(test_many_due_heartbeats_go_out_together)
 	size_t want = 15;
 	uint64_t first = 0, last = 0;
 
-	fake_init(&q, want, 1);
-	/* the two receives (10 + 5) come well away from the acker's once-a-second passes, which
-	 * start with the consumer: all 15 are due at the same pass */
-	q.deliver_from_usec = clk_mono_us() + 400000u;
-	handle_all(&a, (int)want, want);
+	handle_burst(&a, want, 0);
 	for (size_t m = 0; m < want; m++) {
 		char h[32];
 
@@ -726,10 +733,7 @@ START_TEST(test_failing_heartbeats_are_not_sent_back_to_back)
 	uint64_t closest = UINT64_MAX;
 	int again = 0;
 
-	fake_init(&q, want, 1);
-	q.deliver_from_usec = clk_mono_us() + 400000u;
-	q.vis_call_failures = 4;
-	handle_all(&a, (int)want, want);
+	handle_burst(&a, want, 4);
 	/* per message: the time between a failed heartbeat and its next try */
 	for (size_t i = 0; i < q.n_vis; i++) {
 		if (!q.vis[i].failed)
