@@ -143,7 +143,8 @@ struct store_page {
  * the page needs it; the date range (and a cursor's createdAt) is a key condition, the
  * status a filter. Reads offset + limit + 1 items (plus the rest of a run of ties):
  * O(page) from a cursor, O(offset + page) with offset. A list that ends on this page
- * knows its total without counting; otherwise the counters give it (one GetItem), or
+ * from its start knows its total without counting; otherwise (a page that does not end
+ * the list, or any page reached through a cursor) the counters give it (one GetItem), or
  * a COUNT Query (O(items matched)) under a date filter or where the insured has no
  * counters item; the same for totalAvailable under a filter. RC_INVAL
  * for a limit or offset outside STORE_PAGE_MAX / STORE_OFFSET_MAX, or a cursor with an

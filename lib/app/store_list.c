@@ -227,7 +227,8 @@ out:
 
 /* The totals of a listing from the insured's counters where they can tell them (no date
  * filter: a date range is not counted), else from COUNT Queries: total when the walk
- * stopped before the end of the list (need_total), totalAvailable when filtered. */
+ * stopped before the end of the list or started at a cursor (need_total), totalAvailable
+ * when filtered. */
 static enum rc list_totals(struct ddb_client *ddb, const char *table, const char *counters,
 			   const struct store_list_query *q, bool need_total,
 			   struct store_page *out, struct errbuf *eb)
@@ -268,7 +269,6 @@ enum rc store_list(struct ddb_client *ddb, const char *table, const char *counte
 		   const struct store_list_query *q, struct store_page *out, struct errbuf *eb)
 {
 	struct gather g = {0};
-	size_t before = q->after_created != NULL ? (size_t)q->after_pos : 0;
 	size_t known;
 	enum rc rc;
 
@@ -292,12 +292,15 @@ enum rc store_list(struct ddb_client *ddb, const char *table, const char *counte
 		goto out;
 	gather_flush(&g);
 	out->more = g.stopped || g.seen > g.offset + g.limit;
-	/* What the walk saw is a floor for the totals; when it reached the end of the list,
-	 * it is the total itself (with a cursor: as of the cursor's position) and neither
-	 * counters nor a COUNT are needed for it. */
-	known = before + g.seen + (g.stopped ? 1 : 0);
+	/* What the walk saw is a floor for the totals. A walk from the start that reached the
+	 * end of the list saw the total itself: neither counters nor a COUNT are needed. From
+	 * a cursor it saw only what follows; the cursor's position is the list as it was when
+	 * its page was served (items created since come before it) and the client's to alter,
+	 * so the last page reads its totals like any other. */
+	known = g.seen + (g.stopped ? 1 : 0);
 	out->total = known;
-	rc = list_totals(ddb, table, counters, q, g.stopped, out, eb);
+	rc = list_totals(ddb, table, counters, q, g.stopped || q->after_created != NULL, out,
+			 eb);
 	if (rc != RC_OK)
 		goto out;
 	/* counters and the index are read apart (the index lags a little): never below

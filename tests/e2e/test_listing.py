@@ -188,6 +188,45 @@ class ListingTest(unittest.TestCase):
         self.assertEqual([a["appointmentId"] for a in body["appointments"]],
                          [v[1] for v in heavy[1200:1220]])
 
+    def test_the_last_page_by_cursor_reads_its_totals(self):
+        # A cursor's position is what the list was when its page was served: items created
+        # since (newest first, so before the cursor) or a position altered by the client must
+        # not make the totals of the last page up. It reads the counters, one GetItem.
+        ddb = ddb_client()
+        view = put_items("05006", 30)
+        first = self.get(API, "05006", "?limit=20")
+        cursor = first["pagination"]["nextCursor"]
+        newer = str(uuid.uuid4())
+        ddb.put_item(TableName=table_of(D), Item={
+            "appointmentId": {"S": newer}, "insuredId": {"S": "05006"},
+            "scheduleId": {"N": "150"}, "countryISO": {"S": "PE"}, "status": {"S": "pending"},
+            "createdAt": {"S": "2026-03-01T00:00:00.000Z"},
+            "updatedAt": {"S": "2026-03-01T00:00:00.000Z"}, "processedAt": {"NULL": True}})
+        ddb.update_item(TableName=table_of(D, "counters"), Key={"key": {"S": "05006"}},
+                        UpdateExpression="ADD #a :one, #p :one",
+                        ExpressionAttributeNames={"#a": "all", "#p": "pending"},
+                        ExpressionAttributeValues={":one": {"N": "1"}})
+        pos, rest = cursor.split(".", 1)
+        self.assertEqual(pos, "20")
+        for c in (cursor, "500." + rest):
+            with self.subTest(cursor=c):
+                calls = Calls(API)
+                body = self.get(API, "05006", "?limit=20&cursor=" + c)
+                self.assertEqual(calls.delta(), {"Query": 1, "GetItem": 1})
+                self.assertEqual([a["appointmentId"] for a in body["appointments"]],
+                                 [v[1] for v in view[20:]])
+                p = body["pagination"]
+                self.assertEqual((body["total"], p["total"], p["totalPages"], p["hasMore"]),
+                                 (31, 31, 2, False), p)
+                self.assertEqual(body["meta"]["totalFiltered"], 31)
+        # with a status filter, the same from that status's counter
+        body = self.get(API, "05006", "?status=pending&limit=5")
+        want = [v[1] for v in view if v[2] == "pending"]
+        body = self.get(API, "05006", "?status=pending&limit=5&cursor="
+                        + body["pagination"]["nextCursor"])
+        self.assertEqual([a["appointmentId"] for a in body["appointments"]], want[4:])
+        self.assertEqual((body["total"], body["meta"]["totalAvailable"]), (9, 31))
+
     def test_without_counters_the_totals_are_counted(self):
         # items older than the counters (none kept for them): COUNT, as before
         view = put_items("05004", 30, counters=False)
