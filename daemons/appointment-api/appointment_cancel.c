@@ -4,7 +4,6 @@
  * slot and closes it cancelled. A failed publish leaves the item cancelling for the
  * reconciler, which sends the cancel again: the client still gets 202. A repeated DELETE
  * of a cancelling item sends it again too. */
-#include <string.h>
 
 #include "api.h"
 #include "app/store.h"
@@ -12,17 +11,16 @@
 #include "base/str.h"
 #include "domain/validate_item.h"
 
-/* The item that just turned cancelling (a as read before the write, now updated). */
+/* The item that just turned cancelling, as written. */
 static void accepted(struct api_ctx *ctx, struct api_thread *t, struct appointment *a,
-		     const char *now, const struct http_request *req, struct http_response *resp)
+		     const struct http_request *req, struct http_response *resp)
 {
-	a->status = APPT_CANCELLING;
-	memcpy(a->updated_at, now, sizeof(a->updated_at));
 	api_publish_or_defer(ctx, t, a, req);
 	api_reply_item(a, 202, NULL, req, resp);
 }
 
-/* Moves the read item a (pending, processed or completed) to cancelling and answers. The
+/* Moves the read item a (pending, processed or completed) to cancelling and answers with
+ * the item as written (a worker may have processed or completed it since the read). The
  * write is conditional: a twin DELETE that got there first makes this one a 200 with the
  * item as it is now; a worker that failed the appointment meanwhile makes it a 409. */
 static void cancel_item(struct api_ctx *ctx, struct api_thread *t, struct appointment *a,
@@ -40,7 +38,7 @@ static void cancel_item(struct api_ctx *ctx, struct api_thread *t, struct appoin
 		return;
 	}
 	rc = store_mark_cancelling(t->ddb, cfg->table_name, cfg->counters_table, a->appointment_id,
-				   a->insured_id, now, &o, &eb);
+				   a->insured_id, now, a, &o, &eb);
 	api_dep_mark(&ctx->ddb_dep, rc == RC_NOTFOUND ? RC_OK : rc);
 	if (rc == RC_NOTFOUND) {
 		/* deleted since the read (by hand): there is nothing to cancel */
@@ -52,7 +50,7 @@ static void cancel_item(struct api_ctx *ctx, struct api_thread *t, struct appoin
 		return;
 	}
 	if (o == STORE_APPLIED) {
-		accepted(ctx, t, a, now, req, resp);
+		accepted(ctx, t, a, req, resp);
 		return;
 	}
 	if (o == STORE_WRONG_STATE) {

@@ -265,6 +265,9 @@ struct transition {
 	size_t n_from;
 	enum appt_status already[2];   /* statuses that count as "already there" */
 	size_t n_already;
+	struct appointment *item;      /* NULL, or the caller's read of the item, kept current:
+					* replaced by the item a failed condition showed, and
+					* (without counters) by the item the update wrote */
 };
 
 static bool status_in(const enum appt_status *set, size_t n, enum appt_status st)
@@ -332,7 +335,14 @@ static enum rc transition_write(struct ddb_client *ddb, const char *table, const
 	if (rc != RC_OK) {
 		rc = eb_set(eb, rc, "building the update of %s failed", id);
 	} else if (counters == NULL) {
-		rc = ddb_update_item(ddb, &req, NULL, old, eb);
+		struct json_object *attrs = NULL;
+
+		if (t->item != NULL)
+			req.ret = DDB_RET_ALL_NEW;
+		rc = ddb_update_item(ddb, &req, t->item != NULL ? &attrs : NULL, old, eb);
+		if (rc == RC_OK && attrs != NULL)
+			rc = store_appt_from_item(attrs, t->item, eb);
+		json_object_put(attrs);
 	} else {
 		const struct ddb_tx_write w[] = {{.update = &req}, {.update = &cnt}};
 
@@ -368,6 +378,8 @@ static enum rc transition_run(struct ddb_client *ddb, const char *table, const c
 			goto out;
 		snprintf(who, sizeof(who), "%s", cur.insured_id);
 		insured = who;
+		if (t->item != NULL)
+			*t->item = cur;
 		if (!status_in(t->from, t->n_from, cur.status)) {
 			*outcome = classify(t, cur.status);
 			goto out;
@@ -391,6 +403,8 @@ static enum rc transition_run(struct ddb_client *ddb, const char *table, const c
 		old = NULL;
 		if (rc != RC_OK)
 			break;
+		if (t->item != NULL)
+			*t->item = cur;
 		if (counters != NULL && strcmp(cur.insured_id, insured) != 0) {
 			/* no insuredId in the text: it travels into logs and Processing Errors */
 			rc = eb_set(eb, RC_INVAL, "appointment %s belongs to another insuredId", id);
@@ -422,7 +436,7 @@ enum rc store_mark_processed(struct ddb_client *ddb, const char *table, const ch
 	const char *pairs[] = {":now", now_iso, NULL};
 	struct transition t = {
 		"SET #s = :new, processedAt = :now, updatedAt = :now, schedule = :sch", pairs, NULL,
-		APPT_PROCESSED, {APPT_PENDING}, 1, {APPT_PROCESSED, APPT_COMPLETED}, 2};
+		APPT_PROCESSED, {APPT_PENDING}, 1, {APPT_PROCESSED, APPT_COMPLETED}, 2, NULL};
 	/* cancelling/cancelled is WRONG_STATE: the worker gives back the slot it just took */
 	enum rc rc = store_schedule_value(schedule, &t.extra);
 
@@ -437,7 +451,7 @@ enum rc store_mark_failed(struct ddb_client *ddb, const char *table, const char 
 {
 	const char *pairs[] = {":now", now_iso, ":r", reason, NULL};
 	struct transition t = {"SET #s = :new, failureReason = :r, updatedAt = :now", pairs, NULL,
-			       APPT_FAILED, {APPT_PENDING}, 1, {APPT_FAILED}, 1};
+			       APPT_FAILED, {APPT_PENDING}, 1, {APPT_FAILED}, 1, NULL};
 
 	return transition_run(ddb, table, counters, id, insured, &t, outcome, eb);
 }
@@ -450,22 +464,30 @@ enum rc store_mark_completed(struct ddb_client *ddb, const char *table, const ch
 	/* processed first: the worker has nearly always been there before the event */
 	struct transition t = {"SET #s = :new, completedAt = :now, updatedAt = :now", pairs, NULL,
 			       APPT_COMPLETED, {APPT_PROCESSED, APPT_PENDING}, 2,
-			       {APPT_COMPLETED}, 1};
+			       {APPT_COMPLETED}, 1, NULL};
 
 	return transition_run(ddb, table, counters, id, insured, &t, outcome, eb);
 }
 
 enum rc store_mark_cancelling(struct ddb_client *ddb, const char *table, const char *counters,
 			      const char *id, const char *insured, const char *now_iso,
-			      enum store_outcome *outcome, struct errbuf *eb)
+			      struct appointment *item, enum store_outcome *outcome,
+			      struct errbuf *eb)
 {
 	const char *pairs[] = {":now", now_iso, NULL};
 	/* completed first: most appointments are completed by the time anyone cancels */
 	struct transition t = {"SET #s = :new, updatedAt = :now", pairs, NULL, APPT_CANCELLING,
 			       {APPT_COMPLETED, APPT_PROCESSED, APPT_PENDING}, 3,
-			       {APPT_CANCELLING, APPT_CANCELLED}, 2};
+			       {APPT_CANCELLING, APPT_CANCELLED}, 2, item};
+	enum rc rc = transition_run(ddb, table, counters, id, insured, &t, outcome, eb);
 
-	return transition_run(ddb, table, counters, id, insured, &t, outcome, eb);
+	/* the item as written: what the write found (a worker may have moved it on since the
+	 * caller's read), with the two attributes the update sets */
+	if (rc == RC_OK && *outcome == STORE_APPLIED && item != NULL) {
+		item->status = APPT_CANCELLING;
+		snprintf(item->updated_at, sizeof(item->updated_at), "%s", now_iso);
+	}
+	return rc;
 }
 
 enum rc store_mark_cancelled(struct ddb_client *ddb, const char *table, const char *counters,
@@ -474,7 +496,7 @@ enum rc store_mark_cancelled(struct ddb_client *ddb, const char *table, const ch
 {
 	const char *pairs[] = {":now", now_iso, NULL};
 	struct transition t = {"SET #s = :new, cancelledAt = :now, updatedAt = :now", pairs, NULL,
-			       APPT_CANCELLED, {APPT_CANCELLING}, 1, {APPT_CANCELLED}, 1};
+			       APPT_CANCELLED, {APPT_CANCELLING}, 1, {APPT_CANCELLED}, 1, NULL};
 
 	return transition_run(ddb, table, counters, id, insured, &t, outcome, eb);
 }

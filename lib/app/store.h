@@ -93,10 +93,13 @@ enum rc store_mark_completed(struct ddb_client *ddb, const char *table, const ch
 
 /* The API's cancel: pending|processed|completed -> cancelling (updatedAt = now_iso).
  * cancelling/cancelled already → STORE_ALREADY; failed → STORE_WRONG_STATE (not
- * cancellable); no item → RC_NOTFOUND. */
+ * cancellable); no item → RC_NOTFOUND. item: NULL, or the caller's read of the item; on
+ * STORE_APPLIED it is the item as written, which may have moved on since that read (a
+ * worker's processed or completed in between). */
 enum rc store_mark_cancelling(struct ddb_client *ddb, const char *table, const char *counters,
 			      const char *id, const char *insured, const char *now_iso,
-			      enum store_outcome *outcome, struct errbuf *eb) MUSTCHECK;
+			      struct appointment *item, enum store_outcome *outcome,
+			      struct errbuf *eb) MUSTCHECK;
 
 /* The worker's cancel, once the slot is released: cancelling -> cancelled with
  * cancelledAt = updatedAt = now_iso. cancelled already → STORE_ALREADY; any other status

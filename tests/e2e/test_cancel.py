@@ -424,6 +424,51 @@ class CancelTest(unittest.TestCase):
         wait_item_status(aid, "cancelled", timeout=30)
         self.assert_released(aid, 131)
 
+    def test_13_cancel_answers_the_item_as_written(self):
+        # the worker books the appointment between the API's read of the item and its
+        # conditional write (a loopback proxy holds the write): the 202 shows the item as
+        # written, processed fields and all, not the pending one the API read. Before, it
+        # answered processedAt null and no schedule.
+        aid = put_pending("04131", 133)
+        ddb = harness.FaultProxy(D.env["AWS_ENDPOINT_URL_DYNAMODB"])
+        self.addCleanup(ddb.close)
+        ddb.rules({"op": "TransactWriteItems", "contains": "cancelling", "fault": "slow:1500",
+                   "count": 1})
+        port = harness.free_port()
+        config = os.path.join(D.dir, "api-cancel-race.conf")
+        with open(config, "w") as f:
+            f.write(D.config_text("\n[api]\nlisten = 127.0.0.1:%d\n" % port))
+        api = harness.Daemon("appointment-api", ["--config", config],
+                             dict(D.env, AWS_ENDPOINT_URL_DYNAMODB=ddb.url), D.dir)
+        self.addCleanup(api.stop)
+        out = []
+        t = threading.Thread(target=lambda: out.append(cancel("04131", aid, port=port)),
+                             daemon=True)
+        t.start()
+        deadline = time.monotonic() + 20
+        while ddb.stats()["faulted"] == 0:
+            self.assertLess(time.monotonic(), deadline, "the cancel's write never came")
+            time.sleep(0.05)
+        at = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+        DDB.update_item(
+            TableName=TABLE, Key={"appointmentId": {"S": aid}},
+            UpdateExpression="SET #s = :p, processedAt = :t, updatedAt = :t, schedule = :sch",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":p": {"S": "processed"}, ":t": {"S": at},
+                ":sch": {"M": {"centerId": {"N": "1"},
+                               "specialtyId": {"N": "1"}, "medicId": {"N": "1"},
+                               "date": {"S": "2030-01-01T09:00:00.000Z"}}}})
+        t.join(30)
+        self.assertEqual(len(out), 1, "the DELETE did not answer")
+        code, _, body = out[0]
+        self.assertEqual(code, 202, body)
+        stored = item(aid)
+        self.assertEqual((body["status"], stored["status"]["S"]), ("cancelling", "cancelling"))
+        self.assertEqual(body["processedAt"], at, body)
+        self.assertEqual(body["updatedAt"], stored["updatedAt"]["S"])
+        self.assertEqual(body["schedule"]["scheduleId"], 133, body)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

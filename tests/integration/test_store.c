@@ -253,17 +253,17 @@ START_TEST(test_cancel_machine)
 	CK_RC(RC_OK, store_mark_cancelled(ddb, table, cnt, p.appointment_id, who, later, &o, &eb));
 	ck_assert_int_eq(o, STORE_WRONG_STATE);
 	/* each live status can be cancelled (the API names the insured; NULL reads it) */
-	CK_RC(RC_OK, store_mark_cancelling(ddb, table, cnt, p.appointment_id, who, later, &o, &eb));
+	CK_RC(RC_OK, store_mark_cancelling(ddb, table, cnt, p.appointment_id, who, later, NULL, &o, &eb));
 	ck_assert_int_eq(o, STORE_APPLIED);
-	CK_RC(RC_OK, store_mark_cancelling(ddb, table, cnt, d.appointment_id, NULL, later, &o, &eb));
+	CK_RC(RC_OK, store_mark_cancelling(ddb, table, cnt, d.appointment_id, NULL, later, NULL, &o, &eb));
 	ck_assert_int_eq(o, STORE_APPLIED);
-	CK_RC(RC_OK, store_mark_cancelling(ddb, table, cnt, c.appointment_id, who, later, &o, &eb));
+	CK_RC(RC_OK, store_mark_cancelling(ddb, table, cnt, c.appointment_id, who, later, NULL, &o, &eb));
 	ck_assert_int_eq(o, STORE_APPLIED);
-	CK_RC(RC_OK, store_mark_cancelling(ddb, table, cnt, p.appointment_id, who, later, &o, &eb));
+	CK_RC(RC_OK, store_mark_cancelling(ddb, table, cnt, p.appointment_id, who, later, NULL, &o, &eb));
 	ck_assert_int_eq(o, STORE_ALREADY);
-	CK_RC(RC_OK, store_mark_cancelling(ddb, table, cnt, f.appointment_id, who, later, &o, &eb));
+	CK_RC(RC_OK, store_mark_cancelling(ddb, table, cnt, f.appointment_id, who, later, NULL, &o, &eb));
 	ck_assert_int_eq(o, STORE_WRONG_STATE);
-	CK_RC(RC_NOTFOUND, store_mark_cancelling(ddb, table, cnt, missing, who, later, &o, &eb));
+	CK_RC(RC_NOTFOUND, store_mark_cancelling(ddb, table, cnt, missing, who, later, NULL, &o, &eb));
 	CK_RC(RC_OK, store_get(ddb, table, c.appointment_id, &got, &eb));
 	ck_assert_int_eq(got.status, APPT_CANCELLING);
 	ck_assert_str_eq(got.updated_at, later);
@@ -288,7 +288,7 @@ START_TEST(test_cancel_machine)
 	ck_assert_int_eq(o, STORE_ALREADY);
 	CK_RC(RC_OK, store_mark_cancelled(ddb, table, cnt, d.appointment_id, NULL, later, &o, &eb));
 	ck_assert_int_eq(o, STORE_APPLIED);
-	CK_RC(RC_OK, store_mark_cancelling(ddb, table, cnt, d.appointment_id, who, later, &o, &eb));
+	CK_RC(RC_OK, store_mark_cancelling(ddb, table, cnt, d.appointment_id, who, later, NULL, &o, &eb));
 	ck_assert_int_eq(o, STORE_ALREADY); /* nothing goes backwards */
 	CK_RC(RC_OK, store_mark_completed(ddb, table, cnt, p.appointment_id, who, later, &o, &eb));
 	ck_assert_int_eq(o, STORE_WRONG_STATE);
@@ -296,18 +296,43 @@ START_TEST(test_cancel_machine)
 	ck_assert_int_eq(got.status, APPT_CANCELLED);
 	ck_assert_str_eq(got.cancelled_at, later);
 	CK_RC(RC_NOTFOUND, store_mark_cancelled(ddb, table, cnt, missing, who, later, &o, &eb));
+
+	/* a cancel whose read went stale (the worker booked in between) gives back the item as
+	 * written, not as read */
+	{
+		struct appointment r = make(ins, "2026-11-25T11:00:04.000Z", 305);
+		struct appointment read;
+
+		CK_RC(RC_OK, store_put_pending(ddb, table, cnt, &r, NULL, NULL, NULL, &eb));
+		CK_RC(RC_OK, store_get(ddb, table, r.appointment_id, &read, &eb));
+		CK_RC(RC_OK, store_mark_processed(ddb, table, cnt, r.appointment_id, who, &s, now, &o,
+						  &eb));
+		CK_RC(RC_OK, store_mark_cancelling(ddb, table, cnt, r.appointment_id, who, later, &read,
+						   &o, &eb));
+		ck_assert_int_eq(o, STORE_APPLIED);
+		CK_RC(RC_OK, store_get(ddb, table, r.appointment_id, &got, &eb));
+		ck_assert_int_eq(read.status, APPT_CANCELLING);
+		ck_assert_int_eq(got.status, APPT_CANCELLING);
+		ck_assert_str_eq(read.updated_at, later);
+		ck_assert_str_eq(read.processed_at, now);
+		ck_assert(read.has_schedule);
+		ck_assert_int_eq(read.schedule.medic_id, 3);
+		ck_assert_str_eq(read.schedule.date, s.date);
+		ck_assert_str_eq(read.created_at, got.created_at);
+		ck_assert_str_eq(read.processed_at, got.processed_at);
+	}
 	if (cnt == NULL)
 		return;
 	/* another insured's appointment is not this insured's to cancel */
-	CK_RC(RC_INVAL, store_mark_cancelling(ddb, table, cnt, f.appointment_id, "00999", later, &o,
+	CK_RC(RC_INVAL, store_mark_cancelling(ddb, table, cnt, f.appointment_id, "00999", later, NULL, &o,
 					      &eb));
 	CK_RC(RC_OK, store_counters(ddb, cnt, ins, &sc, &eb));
-	ck_assert_int_eq(sc.all, 4);
+	ck_assert_int_eq(sc.all, 5);
 	ck_assert_int_eq(sc.by_status[APPT_PENDING], 0);
 	ck_assert_int_eq(sc.by_status[APPT_PROCESSED], 0);
 	ck_assert_int_eq(sc.by_status[APPT_COMPLETED], 0);
 	ck_assert_int_eq(sc.by_status[APPT_FAILED], 1);
-	ck_assert_int_eq(sc.by_status[APPT_CANCELLING], 1);
+	ck_assert_int_eq(sc.by_status[APPT_CANCELLING], 2);
 	ck_assert_int_eq(sc.by_status[APPT_CANCELLED], 2);
 }
 END_TEST
