@@ -199,8 +199,8 @@ enum rc ctl_target_owner(struct sqs_client *sqs, const char *arn, const char *ou
 		return RC_OK;
 	if (our_prefix[0] != '\0' && strcmp(prefix, our_prefix) != 0) {
 		/* another account or region, which we cannot look into: told by the name alone. A
-		 * queue of our name is this stage's on another endpoint (scripts/up provisions on
-		 * fauxqs, then on moto): a stray to set back, not another stage's */
+		 * queue of our name is this stage's on another endpoint (a provision with SQS on
+		 * fauxqs, then one on moto): a stray to set back, not another stage's */
 		*owner = strcmp(name, our_name) == 0 ? CTL_OWNER_NOBODY : CTL_OWNER_OTHER;
 		return RC_OK;
 	}

@@ -20,7 +20,8 @@ static const struct command commands[] = {
 	 "validate the configuration and reach everything it names [--print-config]"},
 	{"info", ctl_cmd_info, "endpoints, resources, queue depths, counts by status [--json]"},
 	{"provision", ctl_cmd_provision,
-	 "create what is missing in AWS for the stage [--password-from-env] [--env-file PATH]"},
+	 "create what is missing in AWS for the stage [--only LIST] [--password-from-env] "
+	 "[--env-file PATH]"},
 	{"migrate", ctl_cmd_migrate, "apply sql/ to every country database [--sql-dir DIR]"},
 	{"seed", ctl_cmd_seed, "reference data and future schedules per country [--count N]"},
 	{"redrive", ctl_cmd_redrive,

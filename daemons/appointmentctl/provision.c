@@ -1,7 +1,8 @@
 /* provision.c — `appointmentctl provision`: makes every AWS resource of SPEC §4 for the
- * configured stage exist with the settings the daemons rely on, in dependency order, one line
- * per resource (created / exists / updated / skipped), then prints the environment the daemons
- * need. Every step looks before it acts, so a second run creates nothing and says so. */
+ * configured stage (or the groups of --only) exist with the settings the daemons rely on, in
+ * dependency order, one line per resource (created / exists / updated / skipped), then prints
+ * the environment the daemons need. Every step looks before it acts, so a second run creates
+ * nothing and says so. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -21,10 +22,14 @@
 #include "aws/ssm.h"
 #include "base/jx.h"
 #include "ctl.h"
+#include "provgroup.h"
 
 #define POLICY_MAX 16384  /* a queue policy we write or read back (SQS allows 20 KiB) */
 #define ENV_PATH_MAX 4096 /* --env-file path, with NUL */
 #define ENV_LINES_MAX (8 + 3 * CONF_MAX_COUNTRIES) /* lines of the environment block */
+/* The groups that name a value of the environment block (env_lines): --env-file needs them
+ * all, so the file the daemons read is never a part of it. */
+#define ENV_GROUPS (PROV_TABLES | PROV_COUNTRIES | PROV_EVENTS)
 
 /* What provision learns about one country's resources. */
 struct prov_country {
@@ -49,6 +54,7 @@ struct prov {
 	struct ctl x;                 /* config, AWS settings, progress */
 	const char *env_file;         /* --env-file PATH, or NULL */
 	bool password_from_env;       /* --password-from-env */
+	unsigned groups;              /* what this run makes: a set of enum prov_group (--only) */
 	char *password;               /* owned (secret_free); NULL = none given */
 	struct ctl_clients cl;        /* used by this thread only */
 	char sns_prefix[SNS_ARN_MAX]; /* "arn:aws:sns:<region>:<account>:" once known, else "" */
@@ -675,6 +681,7 @@ static int take_password(struct prov *p)
 struct env_line {
 	char name[64];   /* e.g. APPOINTMENTS_PE_QUEUE_URL */
 	const char *val; /* borrowed */
+	unsigned group;  /* the group that makes what it names: printed only when that ran */
 };
 
 /* Values go into files that systemd's EnvironmentFile= and `. FILE` both read, unquoted; ARNs,
@@ -688,25 +695,29 @@ static bool env_value_ok(const char *v)
 	return v[0] != '\0';
 }
 
+/* Every line of the block, each with its group; print_env keeps those of the run's groups. */
 static size_t env_lines(const struct prov *p, struct env_line *l)
 {
 	const struct conf *c = p->x.cfg;
 	size_t n = 0;
 
-	l[n++] = (struct env_line){"APPOINTMENTS_TABLE_NAME", c->table_name};
-	l[n++] = (struct env_line){"EVENTBRIDGE_BUS_NAME", c->event_bus_name};
+	l[n++] = (struct env_line){"APPOINTMENTS_TABLE_NAME", c->table_name, PROV_TABLES};
+	l[n++] = (struct env_line){"EVENTBRIDGE_BUS_NAME", c->event_bus_name, PROV_EVENTS};
 	for (size_t i = 0; i < c->n_countries; i++) {
 		const char *cc = c->countries[i].code;
+		const char *const what[] = {"TOPIC_ARN", "QUEUE_URL", "DLQ_URL"};
+		const char *const val[] = {p->cc[i].topic_arn, p->cc[i].queue_url,
+					   p->cc[i].dlq_url};
 
-		snprintf(l[n].name, sizeof(l[n].name), "APPOINTMENTS_%s_TOPIC_ARN", cc);
-		l[n++].val = p->cc[i].topic_arn;
-		snprintf(l[n].name, sizeof(l[n].name), "APPOINTMENTS_%s_QUEUE_URL", cc);
-		l[n++].val = p->cc[i].queue_url;
-		snprintf(l[n].name, sizeof(l[n].name), "APPOINTMENTS_%s_DLQ_URL", cc);
-		l[n++].val = p->cc[i].dlq_url;
+		for (size_t k = 0; k < 3; k++) {
+			snprintf(l[n].name, sizeof(l[n].name), "APPOINTMENTS_%s_%s", cc, what[k]);
+			l[n].val = val[k];
+			l[n++].group = PROV_COUNTRIES;
+		}
 	}
-	l[n++] = (struct env_line){"APPOINTMENTS_COMPLETION_QUEUE_URL", p->completion.url};
-	l[n++] = (struct env_line){"APPOINTMENTS_ERROR_QUEUE_URL", p->error.url};
+	l[n++] = (struct env_line){"APPOINTMENTS_COMPLETION_QUEUE_URL", p->completion.url,
+				   PROV_EVENTS};
+	l[n++] = (struct env_line){"APPOINTMENTS_ERROR_QUEUE_URL", p->error.url, PROV_EVENTS};
 	return n;
 }
 
@@ -763,11 +774,18 @@ out:
 	return rc;
 }
 
+/* The block of what this run made (--env-file is refused unless that is the whole of it);
+ * nothing when none of its groups names a value (--only password). */
 static enum rc print_env(struct prov *p, struct errbuf *eb)
 {
-	struct env_line l[ENV_LINES_MAX];
-	size_t n = env_lines(p, l);
+	struct env_line all[ENV_LINES_MAX], l[ENV_LINES_MAX];
+	size_t nall = env_lines(p, all), n = 0;
 
+	for (size_t i = 0; i < nall; i++)
+		if ((all[i].group & p->groups) != 0)
+			l[n++] = all[i];
+	if (n == 0)
+		return RC_OK;
 	for (size_t i = 0; i < n; i++)
 		if (!env_value_ok(l[i].val))
 			return eb_set(eb, RC_INVAL, "%s: value \"%.200s\" is not safe for an "
@@ -783,28 +801,29 @@ static enum rc print_env(struct prov *p, struct errbuf *eb)
 
 /* ---- The run ---- */
 
-static enum rc prov_run(struct prov *p, struct errbuf *eb)
+/* The four tables, each with its PITR (appointments) or TTL line. */
+static enum rc prov_tables(struct prov *p, struct errbuf *eb)
 {
 	const struct conf *c = p->x.cfg;
-	const char *sources[CONF_MAX_COUNTRIES];
-	char pattern[256], rule[CTL_RULE_NAME_MAX + 1];
-	enum rc rc;
+	enum rc rc = prov_table(p, c->table_name, true, eb);
 
-	/* every line below is one step of the counter */
-	p->x.steps = 18 + 7 * (int)c->n_countries;
-
-	rc = prov_table(p, c->table_name, true, eb);
 	if (rc == RC_OK)
 		rc = prov_table(p, c->idempotency_table, false, eb);
 	if (rc == RC_OK)
 		rc = prov_table(p, c->quota_table, false, eb);
 	if (rc == RC_OK)
 		rc = prov_table(p, c->counters_table, false, eb);
+	return rc;
+}
 
-	/* DLQ before its queue: the queue's RedrivePolicy names the DLQ's ARN */
-	if (rc == RC_OK)
-		rc = prov_queue(p, "dlq", c->completion_dlq_name, NULL, p->completion.dlq_url,
+/* The queues EventBridge delivers to, each after its DLQ: the queue's RedrivePolicy names the
+ * DLQ's ARN. */
+static enum rc prov_event_queues(struct prov *p, struct errbuf *eb)
+{
+	const struct conf *c = p->x.cfg;
+	enum rc rc = prov_queue(p, "dlq", c->completion_dlq_name, NULL, p->completion.dlq_url,
 				p->completion.dlq_arn, eb);
+
 	if (rc == RC_OK)
 		rc = prov_queue(p, "queue", c->completion_queue_name, p->completion.dlq_arn,
 				p->completion.url, p->completion.arn, eb);
@@ -814,6 +833,14 @@ static enum rc prov_run(struct prov *p, struct errbuf *eb)
 	if (rc == RC_OK)
 		rc = prov_queue(p, "queue", c->error_queue_name, p->error.dlq_arn, p->error.url,
 				p->error.arn, eb);
+	return rc;
+}
+
+/* Per country: DLQ, queue, topic, the queue's policy, the subscription. */
+static enum rc prov_countries(struct prov *p, struct errbuf *eb)
+{
+	const struct conf *c = p->x.cfg;
+	enum rc rc = RC_OK;
 
 	for (size_t i = 0; rc == RC_OK && i < c->n_countries; i++) {
 		const struct conf_country *cc = &c->countries[i];
@@ -835,9 +862,18 @@ static enum rc prov_run(struct prov *p, struct errbuf *eb)
 		if (rc == RC_OK)
 			rc = prov_subscription(p, cc, pc, eb);
 	}
+	return rc;
+}
 
-	if (rc == RC_OK)
-		rc = prov_bus(p, eb);
+/* The bus, its rules (one per country, then the error rule), the policies of the queues they
+ * deliver to (prov_event_queues made those), then the targets. */
+static enum rc prov_eventbridge(struct prov *p, struct errbuf *eb)
+{
+	const struct conf *c = p->x.cfg;
+	const char *sources[CONF_MAX_COUNTRIES];
+	char pattern[256], rule[CTL_RULE_NAME_MAX + 1];
+	enum rc rc = prov_bus(p, eb);
+
 	for (size_t i = 0; rc == RC_OK && i < c->n_countries; i++) {
 		snprintf(rule, sizeof(rule), CTL_RULE_PROCESSED_PREFIX "%s", c->countries[i].lower);
 		snprintf(pattern, sizeof(pattern),
@@ -869,9 +905,44 @@ static enum rc prov_run(struct prov *p, struct errbuf *eb)
 	if (rc == RC_OK)
 		rc = prov_target(p, CTL_RULE_ERROR, CTL_TARGET_ERROR, p->error.arn,
 				 c->error_queue_name, eb);
+	return rc;
+}
 
-	if (rc == RC_OK)
-		rc = prov_password(p, eb);
+/* One step of the run: the group of --only it belongs to, and the progress lines it prints
+ * (each resource one line), for the counter. */
+struct prov_step {
+	enum prov_group group;
+	enum rc (*run)(struct prov *p, struct errbuf *eb);
+	int lines;       /* lines it prints ... */
+	int per_country; /* ... plus this many per country */
+};
+
+/* The run, in dependency order: a step needs only what an earlier step of its own group
+ * made, so any set of groups can run alone. The events group is two steps, around the
+ * countries, so a full run prints its lines in the order it always has. */
+static const struct prov_step prov_steps[] = {
+	{PROV_TABLES, prov_tables, 8, 0},       /* 4 tables, each with PITR or TTL */
+	{PROV_EVENTS, prov_event_queues, 4, 0}, /* completion and error, each with its DLQ */
+	{PROV_COUNTRIES, prov_countries, 0, 5}, /* DLQ, queue, topic, policy, subscription */
+	{PROV_EVENTS, prov_eventbridge, 5, 2},  /* bus, error rule, 2 policies, error target;
+						 * per country a rule and a target */
+	{PROV_PASSWORD, prov_password, 1, 0},   /* the SSM parameter */
+};
+#define PROV_STEPS (sizeof(prov_steps) / sizeof(prov_steps[0]))
+
+static enum rc prov_run(struct prov *p, struct errbuf *eb)
+{
+	enum rc rc = RC_OK;
+
+	/* every line a step prints is one step of the counter */
+	p->x.steps = 0;
+	for (size_t i = 0; i < PROV_STEPS; i++)
+		if ((prov_steps[i].group & p->groups) != 0)
+			p->x.steps += prov_steps[i].lines +
+				      prov_steps[i].per_country * (int)p->x.cfg->n_countries;
+	for (size_t i = 0; rc == RC_OK && i < PROV_STEPS; i++)
+		if ((prov_steps[i].group & p->groups) != 0)
+			rc = prov_steps[i].run(p, eb);
 	if (rc == RC_OK)
 		rc = print_env(p, eb);
 	return rc;
@@ -879,8 +950,10 @@ static enum rc prov_run(struct prov *p, struct errbuf *eb)
 
 static void prov_usage(FILE *f)
 {
-	fprintf(f, "usage: " CTL_NAME " [--config PATH] provision [--password-from-env] "
-		   "[--env-file PATH]\n");
+	fprintf(f, "usage: " CTL_NAME " [--config PATH] provision [--only LIST] "
+		   "[--password-from-env] [--env-file PATH]\n"
+		   "  --only LIST  make only these groups (comma-separated; default all): "
+		   PROV_GROUP_NAMES "\n");
 }
 
 int ctl_cmd_provision(const char *config_path, int argc, char **argv)
@@ -889,18 +962,29 @@ int ctl_cmd_provision(const char *config_path, int argc, char **argv)
 	struct errbuf eb = {{0}};
 	int code = CTL_EXIT_OK;
 	const char *v = NULL;
+	int r;
 
 	if (p == NULL)
 		return ctl_die(CTL_EXIT_FAILURE, "out of memory");
+	p->groups = PROV_ALL;
 	for (int i = 1; i < argc; i++) {
-		int r = ctl_opt_value(argc, argv, &i, "--env-file", &v);
-
+		r = ctl_opt_value(argc, argv, &i, "--env-file", &v);
 		if (r != 0) {
 			if (r < 0 || v[0] == '\0') {
 				code = ctl_die(CTL_EXIT_USAGE, "provision: --env-file needs a path");
 				goto out;
 			}
 			p->env_file = v;
+			continue;
+		}
+		r = ctl_opt_value(argc, argv, &i, "--only", &v);
+		if (r != 0) {
+			if (r < 0)
+				v = "";
+			if (prov_group_parse(v, &p->groups, &eb) != RC_OK) {
+				code = ctl_die(CTL_EXIT_USAGE, "provision: %s", eb.msg);
+				goto out;
+			}
 		} else if (strcmp(argv[i], "--password-from-env") == 0) {
 			p->password_from_env = true;
 		} else if (strcmp(argv[i], "--help") == 0) {
@@ -912,10 +996,22 @@ int ctl_cmd_provision(const char *config_path, int argc, char **argv)
 			goto out;
 		}
 	}
+	/* an option for a group the run leaves out would silently do nothing */
+	if (p->env_file != NULL && (p->groups & ENV_GROUPS) != ENV_GROUPS) {
+		code = ctl_die(CTL_EXIT_USAGE, "provision: --env-file writes the whole environment "
+			       "block, so --only must include tables, countries and events");
+		goto out;
+	}
+	if (p->password_from_env && (p->groups & PROV_PASSWORD) == 0) {
+		code = ctl_die(CTL_EXIT_USAGE, "provision: --password-from-env is for the password "
+			       "group, which --only leaves out");
+		goto out;
+	}
 	code = ctl_open(&p->x, config_path, true);
 	if (code != CTL_EXIT_OK)
 		goto out;
-	code = take_password(p);
+	if ((p->groups & PROV_PASSWORD) != 0)
+		code = take_password(p);
 	if (code != CTL_EXIT_OK)
 		goto out;
 	if (ctl_clients_open(&p->x, CTL_ALL_CLIENTS, &p->cl, &eb) != RC_OK) {

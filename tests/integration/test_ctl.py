@@ -129,6 +129,14 @@ class CtlBase(unittest.TestCase):
                              % (" ".join(args), r.returncode, r.stdout, r.stderr))
         return r
 
+    def one_line(self, r, code):
+        """The one line a run that exited with code printed on stderr."""
+        self.assertEqual(r.returncode, code, r.stdout + r.stderr)
+        lines = r.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, r.stderr)
+        self.assertTrue(lines[0].startswith("appointmentctl: "), lines[0])
+        return lines[0]
+
     # names of the stage's resources (SPEC §4)
     def name(self, what):
         return "%s-appointments-%s-%s" % (PREFIX, what, self.stage)
@@ -484,6 +492,120 @@ class TestSharedBus(CtlBase):
         self.assert_first_stage_intact(completion_a, self.queue_arn("error", self.stage))
 
 
+class TestProvisionOnly(CtlBase):
+    """provision --only LIST makes its groups and nothing else (scripts/up provisions
+    tables,countries with SNS/SQS on fauxqs and events,password on moto); a bad LIST is
+    refused before anything is made."""
+
+    COUNTRY_KINDS = ("dlq", "queue", "topic", "queue-policy", "subscription")
+    TABLE_KINDS = ("table", "pitr", "ttl")
+    EVENT_KINDS = ("dlq", "queue", "bus", "rule", "queue-policy", "target")
+
+    def setUp(self):
+        self.env = base_env()
+        self.env["RDS_PASSWORD"] = "pw-" + secrets.token_hex(8)
+        self.addCleanup(self.ctl, "destroy", "--yes", env=self.env)
+
+    def exists(self, fn, **kw):
+        try:
+            fn(**kw)
+            return True
+        except ClientError:
+            return False
+
+    def queue_exists(self, what, dlq=False):
+        return self.exists(self.sqs.get_queue_url,
+                           QueueName=self.name(what) + ("-dlq" if dlq else ""))
+
+    def assert_lines(self, stdout, verbs, kinds, n):
+        lines = progress(stdout)
+        self.assertEqual(len(lines), n, stdout)
+        for l in lines:
+            verb, kind = l.split(" ", 2)[:2]
+            self.assertIn(verb, verbs, l)
+            self.assertIn(kind, kinds, l)
+        return lines
+
+    def test_each_group_alone_then_all_of_them(self):
+        n = len(COUNTRIES)
+        table = "%s-appointments-%s" % (PREFIX, self.stage)
+        parameter = "/medical-appointment/%s/rds/password" % self.stage
+
+        # countries: the country queues, DLQs, topics, policies, subscriptions; no table,
+        # no EventBridge, no completion or error queue
+        r = self.ctl("provision", "--only", "countries", env=self.env, check=0)
+        self.assert_lines(r.stdout, ("created",), self.COUNTRY_KINDS, 5 * n)
+        env_lines = env_block(r.stdout)
+        self.assertEqual(sorted(env_lines), sorted(
+            "APPOINTMENTS_%s_%s" % (cc.upper(), k) for cc in COUNTRIES
+            for k in ("TOPIC_ARN", "QUEUE_URL", "DLQ_URL")))
+        for cc in COUNTRIES:
+            self.assertTrue(self.queue_exists(cc))
+            self.assertTrue(self.queue_exists(cc, dlq=True))
+            self.sns.get_topic_attributes(TopicArn=env_lines["APPOINTMENTS_%s_TOPIC_ARN"
+                                                             % cc.upper()])
+        self.assertFalse(self.exists(self.evb.describe_event_bus, Name=self.bus))
+        for q in ("completion", "error"):
+            self.assertFalse(self.queue_exists(q), q)
+            self.assertFalse(self.queue_exists(q, dlq=True), q)
+        self.assertFalse(self.exists(self.ddb.describe_table, TableName=table))
+        self.assertEqual(r.stderr, "")
+
+        # events: its queues, the bus, the rules, the queues' policies, the targets
+        r = self.ctl("provision", "--only=events", env=self.env, check=0)
+        self.assert_lines(r.stdout, ("created",), self.EVENT_KINDS, 9 + 2 * n)
+        self.assertEqual(sorted(env_block(r.stdout)), [
+            "APPOINTMENTS_COMPLETION_QUEUE_URL", "APPOINTMENTS_ERROR_QUEUE_URL",
+            "EVENTBRIDGE_BUS_NAME"])
+        self.evb.describe_event_bus(Name=self.bus)
+        self.assertFalse(self.exists(self.ddb.describe_table, TableName=table))
+
+        # tables and password together (and a repeated name counts once): no environment
+        # line but the table's
+        r = self.ctl("provision", "--only", "password,tables,password", "--password-from-env",
+                     env=self.env, check=0)
+        self.assert_lines(r.stdout, ("created", "skipped"),
+                          self.TABLE_KINDS + ("ssm-parameter",), 9)
+        self.assertEqual(list(env_block(r.stdout)), ["APPOINTMENTS_TABLE_NAME"])
+        self.ddb.describe_table(TableName=table)
+        self.assertEqual(self.ssm.get_parameter(Name=parameter, WithDecryption=True)[
+            "Parameter"]["Value"], self.env["RDS_PASSWORD"])
+
+        # password alone prints no environment block at all
+        r = self.ctl("provision", "--only", "password", "--password-from-env", env=self.env,
+                     check=0)
+        self.assertEqual(r.stdout, "exists ssm-parameter %s\n" % parameter)
+
+        # the groups together are the whole: the default run finds every resource there
+        r = self.ctl("provision", "--password-from-env", env=self.env, check=0)
+        lines = progress(r.stdout)
+        self.assertEqual(len(lines), 18 + 7 * n, r.stdout)
+        for l in lines:
+            self.assertRegex(l, r"^(exists|skipped pitr) ", r.stdout)
+
+    def test_a_bad_list_is_refused_and_changes_nothing(self):
+        for args, says in (
+                (("--only", "countries,nope"), "unknown group 'nope'"),
+                (("--only", "Countries"), "unknown group 'Countries'"),
+                (("--only", ""), "--only needs a comma-separated list of groups"),
+                (("--only",), "--only needs a comma-separated list of groups"),
+                (("--only", "countries,"), "an empty group name"),
+                (("--only", ",countries"), "an empty group name"),
+                (("--only", "countries", "--env-file", os.path.join(self.tmp.name, "e")),
+                 "--only must include tables, countries and events"),
+                (("--only", "tables", "--password-from-env"),
+                 "--password-from-env is for the password group")):
+            r = self.ctl("provision", *args, env=self.env)
+            self.assertIn(says, self.one_line(r, 64), args)
+            self.assertEqual(r.stdout, "", args)
+        self.assertIn("tables, countries, events, password",
+                      self.one_line(self.ctl("provision", "--only", "nope"), 64))
+        self.assertFalse(os.path.exists(os.path.join(self.tmp.name, "e")))
+        for q in COUNTRIES + ("completion", "error"):
+            self.assertFalse(self.queue_exists(q), q)
+        self.assertFalse(self.exists(self.evb.describe_event_bus, Name=self.bus))
+
+
 class TestMigrateSeed(CtlBase):
     """migrate twice (second applies 0), seed twice, rows checked with psql."""
 
@@ -556,13 +678,6 @@ class TestMigrateSeed(CtlBase):
 
 
 class TestBadInputs(CtlBase):
-    def one_line(self, r, code):
-        self.assertEqual(r.returncode, code, r.stdout + r.stderr)
-        lines = r.stderr.strip().splitlines()
-        self.assertEqual(len(lines), 1, r.stderr)
-        self.assertTrue(lines[0].startswith("appointmentctl: "), lines[0])
-        return lines[0]
-
     def test_destroy_needs_yes(self):
         line = self.one_line(self.ctl("destroy"), 64)
         self.assertIn("--yes", line)

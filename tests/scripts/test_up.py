@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""scripts/up (README quick start, command 1): it can be run again, and it fails when a daemon
-it starts exits at once (here the API, whose listen port is taken: it printed a note and
-exited 0, so the first command "succeeded" and its curl line reached whatever held the port).
+"""scripts/up (README quick start, command 1): it can be run again, and then changes no
+resource (no provision line says created or updated), and it fails when a daemon it starts
+exits at once (here the API, whose listen port is taken: it printed a note and exited 0, so
+the first command "succeeded" and its curl line reached whatever held the port).
 
 The real script on the test build, with its stack on free loopback ports in a throwaway run
 directory; scripts/down stops everything in every case.
@@ -20,6 +21,13 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 import harness  # noqa: E402  (free_port)
 
 BUILD = os.environ.get("APPT_BUILD_ROOT") or os.path.join(ROOT, "build")
+
+
+def provision_lines(stdout):
+    """The lines appointmentctl provision printed during an `up` ("<verb> <kind> <name>...",
+    which up indents by four spaces)."""
+    return [l[4:] for l in stdout.splitlines() if l.startswith("    ") and
+            l[4:].split(" ", 1)[0] in ("created", "exists", "updated", "skipped")]
 
 
 class UpTest(unittest.TestCase):
@@ -41,15 +49,27 @@ class UpTest(unittest.TestCase):
                               capture_output=True, text=True, timeout=900)
 
     def test_up_twice(self):
-        # the README: running it again is safe. Its provision runs twice (SNS/SQS on fauxqs,
-        # then on moto), and the rules' targets move from fauxqs's queues (another account)
-        # to moto's: that is this stage on another endpoint, not another stage's queue.
+        # the README: running it again is safe, and changes nothing. Its provision runs in two
+        # passes (tables and the countries' topics and queues with SNS/SQS on fauxqs, then
+        # EventBridge, its queues and SSM on moto), each making only its own resources: on the
+        # second `up` every resource exists, and no rule's target is ever moved.
         env = self.env(harness.free_port())
+        runs = []
         for n, says in ((1, "appointment-api: running"),
                         (2, "appointment-api: already running")):
             r = self.up(env)
             self.assertEqual(r.returncode, 0, "up #%d:\n%s" % (n, (r.stdout + r.stderr)[-3000:]))
             self.assertIn(says, r.stdout)
+            runs.append(provision_lines(r.stdout))
+        # the two passes make disjoint sets: each resource has one line per `up` (18 + 7 × 2
+        # for the two countries of etc/appointmentd.conf)
+        for n, lines in enumerate(runs, 1):
+            names = [l.split(" ")[1:3] for l in lines]
+            self.assertEqual(len(names), 32, "up #%d:\n%s" % (n, "\n".join(lines)))
+            self.assertEqual(len(set(map(tuple, names))), len(names), "\n".join(lines))
+        self.assertIn("exists bus medical-appointment-scheduling-dev", runs[1])
+        self.assertEqual([l for l in runs[1] if not l.startswith(("exists ", "skipped "))], [],
+                         "the second up changed resources:\n%s" % "\n".join(runs[1]))
 
     def test_a_daemon_that_exits_at_start_fails_up(self):
         held = socket.socket()
