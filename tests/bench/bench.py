@@ -556,15 +556,15 @@ def run(args):
     res["seed"] = seed
 
     def deployment(env, then_moto):
-        # on the split stack: provision on fauxqs first (topics, country queues), then on
-        # moto: the completion and error queues and the EventBridge targets end up on moto,
-        # the only one that delivers events
+        # on the split stack: provision on fauxqs first (topics, country queues), then the
+        # events group on moto (scripts/up does the same): the completion and error queues
+        # and the EventBridge targets end up on moto, the only one that delivers events
         os.environ.update(env)
         d = harness.Deployment(seed_count=seed,
                                extra_config="[general]\nlog_level = info\n",
                                countries=("PE",))
         if then_moto:
-            d.ctl("provision", env=split_env(d.env, moto))
+            d.ctl("provision", "--only", "events", env=split_env(d.env, moto))
         return d
 
     d = deployment(split, True)
