@@ -478,12 +478,34 @@ static void teardown(void *app)
 	free(w);
 }
 
+/* The PostgreSQL password, at start (qdaemon's prepare). An SSM that does not answer is
+ * waited out: a worker started without the password it was given would fail every booking
+ * on authentication, for ever. No password anywhere (no credential, no RDS_PASSWORD, no
+ * such SSM parameter) leaves it to libpq's own sources (.pgpass, PGPASSWORD, trust). */
+static enum rc prepare(void *app, struct errbuf *eb)
+{
+	struct worker *w = app;
+	enum secret_source src;
+	enum rc rc = secret_rds_password(w->cfg, w->aws, &w->password, &src, eb);
+
+	if (rc == RC_IO || rc == RC_TIMEOUT || rc == RC_RETRY)
+		return rc;
+	if (rc == RC_OK)
+		log_info(w->lg, NULL, "PostgreSQL password from %s", secret_source_name(src));
+	else
+		log_emit_err(w->lg, LOG_LVL_WARN, eb->msg,
+			     "no PostgreSQL password found; relying on libpq's own sources");
+	/* before the consumer's threads exist: no daemon keeps a password in its environment */
+	if (secret_scrub_env(&w->password) != RC_OK)
+		return eb_set(eb, RC_NOMEM, "out of memory");
+	return RC_OK;
+}
+
 static enum rc setup(const struct qdaemon_env *env, void **app, struct consumer_opts *co,
 		     struct qdaemon_queue *q, struct errbuf *eb)
 {
 	struct worker *w;
 	char code[3];
-	enum secret_source src;
 	const char *arg = env->args->country;
 
 	if (strlen(arg) != 2)
@@ -506,16 +528,6 @@ static enum rc setup(const struct qdaemon_env *env, void **app, struct consumer_
 	w->events = events_batch_new();
 	if (w->events == NULL) {
 		free(w);
-		return eb_set(eb, RC_NOMEM, "out of memory");
-	}
-	if (secret_rds_password(env->cfg, env->aws, &w->password, &src, eb) == RC_OK)
-		log_info(env->lg, NULL, "PostgreSQL password from %s", secret_source_name(src));
-	else
-		log_emit_err(env->lg, LOG_LVL_WARN, eb->msg,
-			     "no PostgreSQL password found; relying on libpq's own sources");
-	/* before the consumer's threads exist: no daemon keeps a password in its environment */
-	if (secret_scrub_env(&w->password) != RC_OK) {
-		teardown(w);
 		return eb_set(eb, RC_NOMEM, "out of memory");
 	}
 	if (metrics_describe(env->metrics, WORKER_OUTCOMES, METRICS_COUNTER,
@@ -541,5 +553,7 @@ const struct qdaemon_app worker_app = {
 	.usage_extra = "--country XX",
 	.needs_country = true,
 	.setup = setup,
+	.prepare = prepare,
+	.prepare_what = "the PostgreSQL password",
 	.teardown = teardown,
 };

@@ -84,37 +84,61 @@ static enum rc start_metrics(struct qdaemon *d, struct errbuf *eb)
 	return http_server_start(&o, &d->http, eb);
 }
 
+/* One failed attempt of a wait at start for what ("SQS queue X"): logged, in STATUS=, then
+ * a pause; false when a stop came during it. */
+static bool wait_again(struct qdaemon *d, const char *what, const char *why)
+{
+	enum svc_event ev;
+
+	log_emit_err(d->lg, LOG_LVL_WARN, why, "waiting for %s; retrying", what);
+	svc_status(d->svc, "waiting for %s: %s", what, why);
+	ev = svc_wait(d->svc, RESOLVE_PAUSE_MS);
+	if (ev == SVC_EV_STOP || ev == SVC_EV_STOP_NOW)
+		return false;
+	svc_watchdog(d->svc);
+	return true;
+}
+
+/* The app's prepare, its transient failures waited out. RC_NOTFOUND when a stop came. */
+static enum rc prepare_app(struct qdaemon *d, struct errbuf *eb)
+{
+	enum rc rc;
+
+	if (d->app->prepare == NULL)
+		return RC_OK;
+	for (;;) {
+		rc = d->app->prepare(d->app_ctx, eb);
+		if (rc != RC_IO && rc != RC_TIMEOUT && rc != RC_RETRY)
+			return rc;
+		if (!wait_again(d, d->app->prepare_what, eb->msg))
+			return RC_NOTFOUND;
+	}
+}
+
 /* Resolves the queue URL, waiting out an SQS outage; false when asked to stop. */
 static bool resolve_queue(struct qdaemon *d)
 {
 	struct sqs_client *sqs;
 	struct errbuf eb = {{0}};
 	struct aws_error err;
+	char what[SQS_NAME_MAX + 32];
+	bool ok = true;
 
 	if (d->queue.url != NULL && d->queue.url[0] != '\0') {
 		/* the key's limit is SQS_URL_MAX - 1: it fits */
 		return str_copy(d->queue_url, sizeof(d->queue_url), d->queue.url);
 	}
+	(void)str_cut(what, sizeof(what), "SQS queue %s", d->queue.name);
 	sqs = sqs_client_new(lifecycle_aws(d->lc), &eb);
-	for (;;) {
-		enum svc_event ev;
-
+	while (ok) {
 		if (sqs != NULL && sqs_get_queue_url(sqs, d->queue.name, d->queue_url, &err) == RC_OK)
 			break;
 		if (sqs != NULL)
 			aws_error_to_eb(&err, &eb);
-		log_emit_err(d->lg, LOG_LVL_WARN, eb.msg, "resolving queue %s failed; retrying",
-			     d->queue.name);
-		svc_status(d->svc, "waiting for SQS queue %s: %s", d->queue.name, eb.msg);
-		ev = svc_wait(d->svc, RESOLVE_PAUSE_MS);
-		if (ev == SVC_EV_STOP || ev == SVC_EV_STOP_NOW) {
-			sqs_client_free(sqs);
-			return false;
-		}
-		svc_watchdog(d->svc);
+		ok = wait_again(d, what, eb.msg);
 	}
 	sqs_client_free(sqs);
-	return true;
+	return ok;
 }
 
 /* ---- the lifecycle's parts ------------------------------------------------------------- */
@@ -157,6 +181,10 @@ static enum rc q_start(void *ctx, char *status, size_t n, struct errbuf *eb)
 	struct consumer_opts co = d->co;
 	enum rc rc;
 
+	/* first: an app's prepare may change the environment, which no thread may read then */
+	rc = prepare_app(d, eb);
+	if (rc != RC_OK)
+		return rc;
 	if (start_metrics(d, eb) != RC_OK) {
 		eb_prefix(eb, "cannot serve metrics on %s", d->cfg->metrics_listen);
 		return RC_FATAL;

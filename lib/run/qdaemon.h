@@ -42,6 +42,12 @@ struct qdaemon_app {
 	 * error (exit 78), other failures exit 1. */
 	enum rc (*setup)(const struct qdaemon_env *env, void **app, struct consumer_opts *co,
 			 struct qdaemon_queue *q, struct errbuf *eb);
+	/* Optional, at start before any thread exists (not with --check-config): what needs a
+	 * service that may be down at boot. RC_IO, RC_TIMEOUT and RC_RETRY are waited out like
+	 * an SQS outage (STATUS= says why, it is called again after a pause, a stop ends the
+	 * wait); anything else but RC_OK fails the start (RC_INVAL: exit 78). */
+	enum rc (*prepare)(void *app, struct errbuf *eb);
+	const char *prepare_what; /* what prepare waits for: "waiting for <it>" in STATUS= */
 	void (*teardown)(void *app);
 };
 

@@ -137,11 +137,11 @@ def psql(db, sql):
 
 
 def aws_client(service):
-    """A botocore client of the local stack (sqs, sns, events, dynamodb)."""
+    """A botocore client of the local stack (sqs, sns, events, dynamodb, ssm)."""
     import botocore.session
     env_name = {"sqs": "AWS_ENDPOINT_URL_SQS", "sns": "AWS_ENDPOINT_URL_SNS",
                 "events": "AWS_ENDPOINT_URL_EVENTBRIDGE",
-                "dynamodb": "AWS_ENDPOINT_URL_DYNAMODB"}[service]
+                "dynamodb": "AWS_ENDPOINT_URL_DYNAMODB", "ssm": "AWS_ENDPOINT_URL_SSM"}[service]
     return botocore.session.get_session().create_client(
         service, region_name=os.environ.get("AWS_REGION", "us-east-1"),
         endpoint_url=os.environ[env_name], aws_access_key_id="test",

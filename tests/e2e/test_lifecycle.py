@@ -111,6 +111,46 @@ class LifecycleTest(unittest.TestCase):
         self.assertEqual(harness.queue_depth(sqs, url), (1, 0),
                          "the message must stay visible: nothing was received")
 
+    def test_worker_waits_for_its_password_while_ssm_does_not_answer(self):
+        """A worker whose PostgreSQL password is in SSM, started while SSM answers 503 (a
+        loopback proxy), waits for it (STATUS= says so, no READY=1), then starts with it
+        once SSM answers. Before, it logged "no PostgreSQL password found" and ran without
+        it: every booking failed on authentication, into the DLQ, for ever."""
+        ssm = harness.aws_client("ssm")
+        name = "/medical-appointment/%s/rds/password" % self.d.stage
+        ssm.put_parameter(Name=name, Value=os.environ["RDS_PASSWORD"], Type="SecureString",
+                          Overwrite=True)
+        self.addCleanup(ssm.delete_parameter, Name=name)
+        proxy = harness.FaultProxy(self.d.env["AWS_ENDPOINT_URL_SSM"])
+        self.addCleanup(proxy.close)
+        proxy.rules({"op": "GetParameter", "fault": "503", "count": -1})
+        env = dict(self.d.env, AWS_ENDPOINT_URL_SSM=proxy.url)
+        for k in ("RDS_PASSWORD", "PGPASSWORD", "CREDENTIALS_DIRECTORY"):
+            env.pop(k, None)
+        notify = harness.NotifySocket(os.path.join(self.d.dir, "lc-" + harness.rand(6)))
+        self.addCleanup(notify.close)
+        env["NOTIFY_SOCKET"] = notify.path
+        log = os.path.join(self.d.dir, "worker-ssm-%s.log" % harness.rand(4))
+        with open(log, "w") as out:
+            p = subprocess.Popen([binary("appointment-worker"), "--config", self.d.config,
+                                  "--country", "pe"], env=env, stdout=out, stderr=out)
+        self.addCleanup(self.reap, p)
+        deadline = time.monotonic() + 40
+        while "waiting for the PostgreSQL password" not in notify.last_status():
+            self.assertIsNone(p.poll(), "the worker exited")
+            self.assertFalse(notify.seen("READY=1"), "ready without its password")
+            self.assertLess(time.monotonic(), deadline, notify.last_status())
+            time.sleep(0.1)
+        self.assertFalse(notify.seen("READY=1"))
+        proxy.rules()
+        notify.wait_for("READY=1", timeout=60, proc=p)
+        p.send_signal(signal.SIGTERM)
+        self.assertEqual(p.wait(timeout=15), 0)
+        with open(log) as f:
+            text = f.read()
+        self.assertIn("PostgreSQL password from ssm", text)
+        self.assertNotIn("no PostgreSQL password found", text)
+
     def test_bad_config_exits_78_with_one_line(self):
         with tempfile.TemporaryDirectory() as d:
             bad = os.path.join(d, "bad.conf")
