@@ -8,6 +8,7 @@
 #include <libpq-fe.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -489,6 +490,213 @@ START_TEST(test_migrate_concurrent)
 	pthread_barrier_destroy(&go);
 	ck_assert_int_eq(total, N_SHIPPED);
 	ck_assert_int_eq(pq_i64("SELECT count(*) FROM schema_migrations", 0, NULL), N_SHIPPED);
+}
+END_TEST
+
+/* ---- migrations and other sessions' locks ----------------------------------------- */
+
+/* The session that holds a lock in these tests: an operator's psql left in a transaction. */
+#define HOLDER_APP "appt_test_holder"
+#define THIRD_STMT_TIMEOUT_MS 5000 /* the third session's own bound, so a test never hangs */
+
+static void pq_on(PGconn *pq, const char *sql)
+{
+	PGresult *r = PQexec(pq, sql);
+
+	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s: %s", sql,
+		      PQresultErrorMessage(r));
+	PQclear(r);
+}
+
+/* A connection named HOLDER_APP with a transaction open that ran sql (its locks held). */
+static PGconn *hold(const char *sql)
+{
+	PGconn *pq = pq_open(T.dbname);
+	PGresult *r;
+
+	pq_on(pq, "SET application_name = '" HOLDER_APP "'");
+	pq_on(pq, "BEGIN");
+	r = PQexec(pq, sql);
+	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK,
+		      "%s: %s", sql, PQresultErrorMessage(r));
+	PQclear(r);
+	return pq;
+}
+
+/* db_migrate on a thread of its own, so that the test can bound it and act meanwhile. */
+struct bg_migrate {
+	struct db_conn *c;
+	const char *dir;
+	pthread_t th;
+	atomic_bool done;
+	int64_t t0_ms;     /* when it started */
+	int64_t took_ms;   /* how long the call took */
+	enum rc rc;
+	int applied;
+	struct errbuf eb;
+	bool finished;     /* it ended before the test's deadline */
+};
+
+static void *bg_migrate_run(void *arg)
+{
+	struct bg_migrate *m = arg;
+
+	m->rc = db_migrate(m->c, m->dir, NULL, NULL, &m->applied, &m->eb);
+	m->took_ms = clk_mono_ms() - m->t0_ms;
+	atomic_store(&m->done, true);
+	return NULL;
+}
+
+static void bg_migrate_start(struct bg_migrate *m, const char *dir)
+{
+	memset(m, 0, sizeof(*m));
+	m->c = conn_opts(NULL);
+	m->dir = dir;
+	atomic_init(&m->done, false);
+	m->t0_ms = clk_mono_ms();
+	ck_assert_int_eq(pthread_create(&m->th, NULL, bg_migrate_run, m), 0);
+}
+
+static void bg_migrate_join(struct bg_migrate *m)
+{
+	pthread_join(m->th, NULL);
+	db_conn_free(m->c);
+	m->c = NULL;
+}
+
+/* Until m is done or deadline_ms have passed since it started, a third session reads the
+ * table like a booking would (SELECT under its own statement timeout); returns the longest
+ * any of those reads took. *holder (when not NULL) is closed, its locks released, once
+ * release_ms have passed. True in *finished when m ended in time. */
+static int64_t third_session_reads(struct bg_migrate *m, int64_t deadline_ms, PGconn **holder,
+				   int64_t release_ms, bool *finished)
+{
+	PGconn *pq = pq_open(T.dbname);
+	int64_t worst = 0;
+	char sql[64];
+
+	snprintf(sql, sizeof(sql), "SET statement_timeout = %d", THIRD_STMT_TIMEOUT_MS);
+	pq_on(pq, sql);
+	while (!atomic_load(&m->done) && clk_mono_ms() - m->t0_ms < deadline_ms) {
+		int64_t t0 = clk_mono_ms();
+		PGresult *r;
+		int64_t took;
+
+		if (*holder != NULL && t0 - m->t0_ms >= release_ms) {
+			ck_assert_msg(!atomic_load(&m->done), "migrate ended before the release: %s",
+				      m->eb.msg);
+			PQfinish(*holder);
+			*holder = NULL;
+		}
+		r = PQexec(pq, "SELECT count(*) FROM lockme");
+		took = clk_mono_ms() - t0;
+		PQclear(r);
+		if (took > worst)
+			worst = took;
+		clk_sleep_ms(20);
+	}
+	*finished = atomic_load(&m->done);
+	PQfinish(pq);
+	return worst;
+}
+
+/* A directory with 001 (makes table lockme, applied now) and 002 (ALTER TABLE lockme:
+ * needs an ACCESS EXCLUSIVE lock; pending). */
+static char *lock_dir(char *tmpl)
+{
+	char *dir = mkdtemp(tmpl);
+	struct errbuf eb = {{0}};
+	int applied = -1;
+
+	ck_assert_ptr_nonnull(dir);
+	write_file(dir, "001_lockme.sql", "CREATE TABLE lockme (v int); INSERT INTO lockme VALUES (1);",
+		   "w");
+	ck_assert_msg(db_migrate(T.c, dir, NULL, NULL, &applied, &eb) == RC_OK, "%s", eb.msg);
+	write_file(dir, "002_alter_lockme.sql", "ALTER TABLE lockme ADD COLUMN w int;", "w");
+	return dir;
+}
+
+static const char *const lock_files[] = {"001_lockme.sql", "002_alter_lockme.sql"};
+
+/* Runs db_migrate on dir in the background while holder keeps its locks; holder is closed
+ * after release_ms (or at deadline_ms); m holds the outcome. Returns the longest a third
+ * session's read of the table waited meanwhile. */
+static int64_t migrate_against(const char *dir, PGconn *holder, int64_t release_ms,
+			       int64_t deadline_ms, struct bg_migrate *m)
+{
+	int64_t worst;
+
+	bg_migrate_start(m, dir);
+	worst = third_session_reads(m, deadline_ms, &holder, release_ms, &m->finished);
+	if (holder != NULL)
+		PQfinish(holder); /* lets a migrate that did not give up finish */
+	bg_migrate_join(m);
+	ck_assert_msg(m->finished, "db_migrate still waiting after %" PRId64 " s",
+		      deadline_ms / 1000);
+	return worst;
+}
+
+static int64_t column_w_exists(void)
+{
+	return pq_i64("SELECT count(*) FROM information_schema.columns"
+		      " WHERE table_name = 'lockme' AND column_name = 'w'", 0, NULL);
+}
+
+/* An open transaction holds a lock the migration needs and never lets go: migrate gives up
+ * within its bounds, names the file and the holder, applies nothing of the file, and while
+ * it tries, a third session's reads of the table wait at most about one lock timeout. */
+START_TEST(test_migrate_lock_held_gives_up)
+{
+	char tmpl[] = "/tmp/test_db_sql.XXXXXX", *dir = lock_dir(tmpl);
+	PGconn *holder = hold("SELECT count(*) FROM lockme");
+	char pid[24];
+	struct bg_migrate m;
+	int64_t worst;
+
+	snprintf(pid, sizeof(pid), "pid %d", PQbackendPID(holder));
+	worst = migrate_against(dir, holder, 40000, 40000, &m);
+	ck_assert_msg(m.rc == RC_RETRY, "%s: %s", rc_name(m.rc), m.eb.msg);
+	ck_assert_int_eq(m.applied, 0);
+	ck_assert_msg(strstr(m.eb.msg, "002_alter_lockme.sql") != NULL, "%s", m.eb.msg);
+	ck_assert_msg(strstr(m.eb.msg, pid) != NULL, "%s (holder %s)", m.eb.msg, pid);
+	ck_assert_msg(strstr(m.eb.msg, HOLDER_APP) != NULL, "%s", m.eb.msg);
+	ck_assert_msg(worst < 2000 + 1500, "a read of the table waited %" PRId64 " ms", worst);
+	ck_assert_int_eq(pq_i64("SELECT count(*) FROM schema_migrations", 0, NULL), 1);
+	ck_assert_int_eq(column_w_exists(), 0);
+	remove_dir(dir, lock_files, 2);
+}
+END_TEST
+
+/* A session runs holder_sql in a transaction, and ends it 3 s after migrate started: the
+ * file is applied once, by this run. Returns the longest a third session's read waited. */
+static int64_t applied_once_released(const char *holder_sql)
+{
+	char tmpl[] = "/tmp/test_db_sql.XXXXXX", *dir = lock_dir(tmpl);
+	struct bg_migrate m;
+	int64_t worst = migrate_against(dir, hold(holder_sql), 3000, 30000, &m);
+
+	ck_assert_msg(m.rc == RC_OK, "%s: %s", rc_name(m.rc), m.eb.msg);
+	ck_assert_int_eq(m.applied, 1);
+	ck_assert_int_eq(column_w_exists(), 1);
+	remove_dir(dir, lock_files, 2);
+	return worst;
+}
+
+/* The holder lets go while migrate is still trying: a later try applies the file, and reads
+ * never waited long meanwhile. */
+START_TEST(test_migrate_lock_released_during_retries)
+{
+	int64_t worst = applied_once_released("SELECT count(*) FROM lockme");
+
+	ck_assert_msg(worst < 2000 + 1500, "a read of the table waited %" PRId64 " ms", worst);
+}
+END_TEST
+
+/* Another migrator holding the migration lock for longer than the lock timeout (and its
+ * first backoff) is waited for, not given up on: concurrent runs serialise as before. */
+START_TEST(test_migrate_waits_for_another_migrator)
+{
+	applied_once_released("SELECT pg_advisory_xact_lock(7021802730958989671)");
 }
 END_TEST
 
@@ -1258,6 +1466,9 @@ int main(void)
 	tcase_add_test(tc, test_migrate_checksum_and_injection);
 	tcase_add_test(tc, test_migrate_failure_rolls_back);
 	tcase_add_test(tc, test_migrate_concurrent);
+	tcase_add_test(tc, test_migrate_lock_held_gives_up);
+	tcase_add_test(tc, test_migrate_lock_released_during_retries);
+	tcase_add_test(tc, test_migrate_waits_for_another_migrator);
 	tcase_add_test(tc, test_seed);
 	tcase_add_test(tc, test_seed_max);
 	tcase_add_test(tc, test_book_and_redeliver);
