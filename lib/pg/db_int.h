@@ -117,6 +117,8 @@ enum rc db_classify_sqlstate(const char *sqlstate);
  * (not a migration: ignore), RC_INVAL (a *.sql name that breaks the rules; eb says why). */
 enum rc db_migrate_parse_name(const char *file, long *version, char *name, size_t n,
 			      struct errbuf *eb);
+/* RC_INVAL (eb says which) when a field of o is out of the range db_migrate_options lists. */
+enum rc db_migrate_check_options(const struct db_migrate_options *o, struct errbuf *eb);
 /* Reads every migration of dir, sorted by version; a duplicate version is RC_INVAL. *out is
  * owned by the caller: db_migrate_list_free. */
 enum rc db_migrate_scan(const char *dir, struct db_migration **out, size_t *n,

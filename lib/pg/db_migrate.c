@@ -1,5 +1,6 @@
 /* db_migrate.c — applies sql/NNN_name.sql in numeric order, one transaction per file under an
- * advisory lock, recorded with a SHA-256 (computed by the server) in schema_migrations. */
+ * advisory lock, recorded with a SHA-256 (computed by the server) in schema_migrations; a
+ * file's own lock waits are bounded, and a try that times out on one is tried again. */
 #include "pg/db_migrate.h"
 
 #include <dirent.h>
@@ -12,14 +13,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/backoff.h"
 #include "base/clock.h"
+#include "base/rng.h"
 #include "base/str.h"
 #include "pg/db_int.h"
 
 #define PATH_MAX_LEN 4096
 
 /* One key for every migrator of every database ("appt-mig" in ASCII): the lock is per
- * database, so countries do not wait for each other. */
+ * database, so countries do not wait for each other. lock_timeout also bounds advisory lock
+ * waits, so it is 0 here, whatever the role or database sets: a second run waits for the
+ * first. The file's own lock_timeout is set after this (set_lock_timeout). */
 #define MIGRATE_LOCK_SQL                                   \
 	"SET LOCAL statement_timeout = 0;"                 \
 	" SET LOCAL lock_timeout = 0;"                     \
@@ -48,6 +53,77 @@ static const struct db_stmt st_record = {
 	       " VALUES ($1::integer, $2::text, encode(sha256($3::bytea), 'hex'))",
 	.n_params = 3,
 };
+
+/* The session most likely to hold the lock a file timed out on: the oldest other
+ * transaction in this database with a lock on a table (not a catalog: OIDs below 16384),
+ * as pg_stat_activity shows it (state and xact_start are NULL for another role's session
+ * without pg_read_all_stats). The wait is over when this runs, so pg_blocking_pids cannot
+ * name it. */
+static const struct db_stmt st_holder = {
+	.name = "migrate_lock_holder",
+	.sql = "SELECT format('pid %s (%s, %s since %s)', a.pid,"
+	       " coalesce(nullif(a.application_name, ''), 'no application_name'),"
+	       " coalesce(a.state, 'state hidden'),"
+	       " coalesce(to_char(a.xact_start AT TIME ZONE 'UTC',"
+	       " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), 'a time hidden'))"
+	       " FROM pg_stat_activity a"
+	       " WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()"
+	       " AND EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.granted"
+	       " AND l.locktype = 'relation' AND l.relation >= 16384::oid)"
+	       " ORDER BY a.xact_start NULLS LAST, a.pid LIMIT 1",
+	.n_params = 0,
+};
+
+#define HOLDER_TIMEOUT_MS 5000 /* client deadline of the st_holder query */
+#define HOLDER_MAX 256         /* its text: a pid, 63 bytes of name, a state, a time */
+
+void db_migrate_options_init(struct db_migrate_options *o)
+{
+	o->lock_timeout_ms = DB_MIGRATE_LOCK_TIMEOUT_MS;
+	o->lock_tries = DB_MIGRATE_LOCK_TRIES;
+	o->backoff_min_ms = DB_MIGRATE_BACKOFF_MIN_MS;
+	o->backoff_max_ms = DB_MIGRATE_BACKOFF_MAX_MS;
+}
+
+static struct backoff retry_backoff(const struct db_migrate_options *o)
+{
+	struct backoff b = {.base = o->backoff_min_ms, .cap = o->backoff_max_ms,
+			    .floor = o->backoff_min_ms / 2};
+
+	return b;
+}
+
+long db_migrate_lock_budget_ms(const struct db_migrate_options *o)
+{
+	struct backoff top = retry_backoff(o);
+	long total;
+
+	if (o->lock_timeout_ms <= 0)
+		return -1;
+	/* a floor at the cap narrows every jitter range to its ceiling */
+	top.floor = top.cap;
+	total = (long)o->lock_tries * o->lock_timeout_ms;
+	for (int k = 1; k < o->lock_tries; k++)
+		total += backoff_delay(&top, k, 0);
+	return total;
+}
+
+TESTABLE enum rc db_migrate_check_options(const struct db_migrate_options *o,
+					  struct errbuf *eb)
+{
+	if (o->lock_timeout_ms < 0 || o->lock_timeout_ms > DB_MIGRATE_LOCK_TIMEOUT_MAX_MS)
+		return eb_set(eb, RC_INVAL, "lock timeout %d ms out of range 0..%d",
+			      o->lock_timeout_ms, DB_MIGRATE_LOCK_TIMEOUT_MAX_MS);
+	if (o->lock_tries < 1 || o->lock_tries > DB_MIGRATE_LOCK_TRIES_MAX)
+		return eb_set(eb, RC_INVAL, "lock tries %d out of range 1..%d", o->lock_tries,
+			      DB_MIGRATE_LOCK_TRIES_MAX);
+	if (o->backoff_min_ms < 0 || o->backoff_max_ms < o->backoff_min_ms ||
+	    o->backoff_max_ms > DB_MIGRATE_BACKOFF_LIMIT_MS)
+		return eb_set(eb, RC_INVAL,
+			      "lock backoff %d..%d ms: want 0 <= min <= max <= %d",
+			      o->backoff_min_ms, o->backoff_max_ms, DB_MIGRATE_BACKOFF_LIMIT_MS);
+	return RC_OK;
+}
 
 static bool ends_with(const char *s, size_t n, const char *suffix)
 {
@@ -311,9 +387,19 @@ static enum rc bootstrap(struct db_conn *c, struct errbuf *eb)
 	return rc;
 }
 
-/* Applies m in its own transaction, unless a concurrent run did it first. */
-static enum rc apply_one(struct db_conn *c, const struct db_migration *m, bool *did,
-			 struct errbuf *eb)
+/* SET LOCAL lock_timeout for the rest of the transaction: the file's statements. */
+static enum rc set_lock_timeout(struct db_conn *c, int ms, struct errbuf *eb)
+{
+	char sql[64];
+
+	snprintf(sql, sizeof(sql), "SET LOCAL lock_timeout = %d", ms);
+	return db_exec(c, sql, DB_TIMEOUT_NONE, eb);
+}
+
+/* One try of m in its own transaction, unless a concurrent run did it first. *lock_wait
+ * tells a failure of the file's statements on the lock timeout (55P03): worth another try. */
+static enum rc apply_one(struct db_conn *c, const struct db_migration *m, int lock_timeout_ms,
+			 bool *did, bool *lock_wait, struct errbuf *eb)
 {
 	char ver[16];
 	char when[40] = "";
@@ -326,6 +412,7 @@ static enum rc apply_one(struct db_conn *c, const struct db_migration *m, bool *
 	enum rc rc;
 
 	*did = false;
+	*lock_wait = false;
 	snprintf(ver, sizeof(ver), "%ld", m->version);
 	rc = begin_locked(c, eb);
 	if (rc == RC_OK)
@@ -337,15 +424,19 @@ static enum rc apply_one(struct db_conn *c, const struct db_migration *m, bool *
 			rc = changed(m, when, eb);
 		goto out;
 	}
-	rc = db_exec(c, m->sql, DB_TIMEOUT_NONE, eb);
+	rc = set_lock_timeout(c, lock_timeout_ms, eb);
+	if (rc == RC_OK)
+		rc = db_exec(c, m->sql, DB_TIMEOUT_NONE, eb);
+	if (rc == RC_OK)
+		rc = db_run_ex(c, &st_record, values, lengths, formats, DB_TIMEOUT_NONE, &r, eb);
+	PQclear(r);
 	if (rc != RC_OK) {
-		eb_prefix(eb, "migration %s", m->file);
+		/* the caller names the file on a lock wait, with what it found out */
+		*lock_wait = strcmp(db_last_sqlstate(c), "55P03") == 0;
+		if (!*lock_wait)
+			eb_prefix(eb, "migration %s", m->file);
 		goto out;
 	}
-	rc = db_run_ex(c, &st_record, values, lengths, formats, DB_TIMEOUT_NONE, &r, eb);
-	PQclear(r);
-	if (rc != RC_OK)
-		goto out;
 	rc = db_commit(c, eb);
 	if (rc == RC_OK)
 		*did = true;
@@ -355,18 +446,89 @@ out:
 	return rc;
 }
 
-enum rc db_migrate(struct db_conn *c, const char *sql_dir, db_migrate_progress_fn *progress,
-		   void *ud, int *applied, struct errbuf *eb)
+/* Best effort: the likely holder of the lock a try timed out on (st_holder) into out, ""
+ * when none is found or the query fails (the run goes on either way). */
+static void find_holder(struct db_conn *c, char *out, size_t n)
 {
+	PGresult *r = NULL;
+
+	out[0] = '\0';
+	if (db_run(c, &st_holder, NULL, HOLDER_TIMEOUT_MS, &r, NULL) == RC_OK &&
+	    PQntuples(r) == 1 && db_get_text(r, 0, 0, out, n, NULL) != RC_OK)
+		out[0] = '\0';
+	PQclear(r);
+}
+
+/* Applies m, trying again while its statements time out on a lock (opt's bounds). Reports
+ * each retry, and the outcome, to progress. */
+static enum rc apply_tries(struct db_conn *c, const struct db_migration *m,
+			   const struct db_migrate_options *opt, struct rng *rng,
+			   db_migrate_progress_fn *progress, void *ud, bool *did,
+			   struct errbuf *eb)
+{
+	struct db_migrate_event ev = {.version = m->version, .file = m->file, .name = m->name,
+				      .tries = opt->lock_tries, .holder = ""};
+	struct backoff b = retry_backoff(opt);
+	char holder[HOLDER_MAX];
+	int64_t t0 = clk_mono_ms();
+	bool lock_wait = false;
+
+	for (int attempt = 1;; attempt++) {
+		enum rc rc = apply_one(c, m, opt->lock_timeout_ms, did, &lock_wait, eb);
+
+		if (rc == RC_OK) {
+			ev.step = *did ? DB_MIGRATE_APPLIED : DB_MIGRATE_SKIPPED;
+			ev.attempt = *did ? attempt : 0;
+			ev.duration_ms = *did ? (double)(clk_mono_ms() - t0) : 0;
+			break;
+		}
+		if (!lock_wait)
+			return rc;
+		find_holder(c, holder, sizeof(holder));
+		if (attempt >= opt->lock_tries) {
+			eb_prefix(eb, "migration %s: gave up after %d %s with lock_timeout %.3g s%s%s",
+				  m->file, attempt, attempt == 1 ? "try" : "tries",
+				  opt->lock_timeout_ms / 1000.0,
+				  holder[0] != '\0' ? ", the lock likely held by " : "", holder);
+			return rc;
+		}
+		ev.step = DB_MIGRATE_RETRY;
+		ev.attempt = attempt;
+		ev.delay_ms = (double)backoff_delay(&b, attempt, rng_next(rng));
+		ev.holder = holder;
+		if (progress != NULL)
+			progress(ud, &ev);
+		clk_sleep_ms((long)ev.delay_ms);
+	}
+	ev.delay_ms = 0;
+	ev.holder = "";
+	if (progress != NULL)
+		progress(ud, &ev);
+	return RC_OK;
+}
+
+enum rc db_migrate(struct db_conn *c, const char *sql_dir, const struct db_migrate_options *opt,
+		   db_migrate_progress_fn *progress, void *ud, int *applied, struct errbuf *eb)
+{
+	struct db_migrate_options defaults;
 	struct db_migration *list = NULL;
+	struct rng rng;
 	size_t n = 0;
 	int done = 0;
 	enum rc rc;
 
 	if (applied != NULL)
 		*applied = 0;
+	if (opt == NULL) {
+		db_migrate_options_init(&defaults);
+		opt = &defaults;
+	}
+	rc = db_migrate_check_options(opt, eb);
+	if (rc != RC_OK)
+		return rc;
 	if (sql_dir == NULL || sql_dir[0] == '\0')
 		return eb_set(eb, RC_INVAL, "no migrations directory given");
+	rng_init(&rng, &rng);
 	/* Read and check every file before touching the database. */
 	rc = db_migrate_scan(sql_dir, &list, &n, eb);
 	if (rc != RC_OK)
@@ -389,23 +551,13 @@ enum rc db_migrate(struct db_conn *c, const char *sql_dir, db_migrate_progress_f
 		}
 	}
 	for (size_t i = 0; i < n; i++) {
-		struct db_migrate_event ev = {.version = list[i].version, .file = list[i].file,
-					      .name = list[i].name};
-		int64_t t0 = clk_mono_ms();
 		bool did = false;
 
-		rc = apply_one(c, &list[i], &did, eb);
+		rc = apply_tries(c, &list[i], opt, &rng, progress, ud, &did, eb);
 		if (rc != RC_OK)
 			goto out;
-		if (did) {
+		if (did)
 			done++;
-			ev.step = DB_MIGRATE_APPLIED;
-			ev.duration_ms = (double)(clk_mono_ms() - t0);
-		} else {
-			ev.step = DB_MIGRATE_SKIPPED;
-		}
-		if (progress != NULL)
-			progress(ud, &ev);
 	}
 out:
 	if (applied != NULL)

@@ -28,6 +28,7 @@ REGION = "us-east-1"
 PREFIX = "medical-appointment-scheduling"
 COUNTRIES = ("pe", "cl")
 RUN_TIMEOUT = 60  # seconds one appointmentctl run may take
+HOLDER_APP = "ctltest_holder"  # application_name of the session that holds a lock
 NEEDED = ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SNS", "AWS_ENDPOINT_URL_SQS",
           "AWS_ENDPOINT_URL_EVENTBRIDGE", "AWS_ENDPOINT_URL_SSM", "AWS_ACCESS_KEY_ID",
           "AWS_SECRET_ACCESS_KEY", "RDS_HOST", "RDS_PORT", "RDS_USERNAME", "RDS_PASSWORD")
@@ -664,6 +665,81 @@ class TestMigrateSeed(CtlBase):
             self.assertEqual(self.psql(self.dbs[cc], "select count(*) from schema_migrations"),
                              str(n_files))
 
+    def hold_lock(self, db, sql):
+        """A psql session (application_name ctltest_holder) left in a transaction that ran
+        sql, holding its locks until the returned process's stdin is closed. Returns (process,
+        backend pid)."""
+        env = dict(os.environ, PGPASSWORD=os.environ["RDS_PASSWORD"], PGAPPNAME=HOLDER_APP)
+        p = subprocess.Popen(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1",
+                              "-h", os.environ["RDS_HOST"], "-p", os.environ["RDS_PORT"],
+                              "-U", os.environ["RDS_USERNAME"], "-d", db],
+                             env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.addCleanup(p.stdout.close)
+        self.addCleanup(p.wait, 30)
+        self.addCleanup(p.stdin.close)
+        p.stdin.write("BEGIN;\n%s;\nSELECT pg_backend_pid();\n" % sql)
+        p.stdin.flush()
+        lines = [p.stdout.readline().strip() for _ in range(2)]
+        return p, int(lines[-1])
+
+    def lock_dir(self):
+        """The shipped sql/ plus 900_lock_probe.sql, an ALTER TABLE of schedules."""
+        src = os.path.join(os.environ.get("APPT_SOURCE_ROOT",
+                                          os.path.join(os.path.dirname(__file__), "..", "..")),
+                           "sql")
+        d = os.path.join(self.tmp.name, "sql-lock-" + secrets.token_hex(4))
+        os.mkdir(d)
+        for f in os.listdir(src):
+            if f.endswith(".sql"):
+                with open(os.path.join(src, f), "rb") as i, open(os.path.join(d, f), "wb") as o:
+                    o.write(i.read())
+        with open(os.path.join(d, "900_lock_probe.sql"), "w") as f:
+            f.write("ALTER TABLE schedules ADD COLUMN lock_probe int;\n")
+        return d
+
+    def test_migrate_lock_held(self):
+        # An operator's session holds a lock on schedules: migrate retries the file, says who
+        # holds the lock, gives up in bounded time with one line, and applies it once the
+        # session ends during the retries.
+        self.ctl("migrate", check=0)
+        d = self.lock_dir()
+        holder, pid = self.hold_lock(self.dbs["pe"], "SELECT count(*) FROM schedules")
+        who = r"pid %d \(%s, idle in transaction since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\)" % (
+            pid, HOLDER_APP)
+        t0 = time.monotonic()
+        r = self.ctl("migrate", "--sql-dir", d, "--lock-timeout", "1", "--lock-tries", "2",
+                     check=1)
+        took = time.monotonic() - t0
+        # 2 waits of 1 s and one backoff of at most 1 s (the default's first), plus room
+        self.assertLess(took, 2 + 1 + 5, r.stdout + r.stderr)
+        self.assertRegex(r.stdout, r"(?m)^retry PE 900_lock_probe\.sql: waits for a lock, "
+                         r"likely held by %s; try 2 of 2 in \d+\.\d s$" % who)
+        err = r.stderr.strip().splitlines()
+        self.assertEqual(len(err), 1, r.stderr)
+        self.assertRegex(err[0], r"^appointmentctl: migrate PE \S+/%s: migration "
+                         r"900_lock_probe\.sql: gave up after 2 tries with lock_timeout 1 s, "
+                         r"the lock likely held by %s: .*SQLSTATE 55P03" % (self.dbs["pe"], who))
+        self.assertEqual(self.psql(self.dbs["pe"], "select count(*) from schema_migrations "
+                                                   "where version = 900"), "0")
+
+        # the session ends 2.5 s into a run with more tries: a later try applies the file
+        p = subprocess.Popen([ctl_binary(), "--config", self.conf, "migrate", "--sql-dir", d,
+                              "--lock-timeout", "1", "--lock-tries", "20"],
+                             env=base_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+        time.sleep(2.5)
+        holder.stdin.close()
+        holder.wait(30)
+        out, err = p.communicate(timeout=RUN_TIMEOUT)
+        self.assertEqual(p.returncode, 0, out + err)
+        self.assertRegex(out, r"(?m)^retry PE 900_lock_probe\.sql: waits for a lock")
+        self.assertRegex(out, r"(?m)^applied PE 900_lock_probe\.sql \(\d+\.\d ms, try "
+                              r"([2-9]|1\d|20) of 20\)$")
+        self.assertRegex(out, r"(?m)^applied CL 900_lock_probe\.sql \(\d+\.\d ms\)$")
+        for cc in COUNTRIES:
+            self.assertEqual(self.psql(self.dbs[cc], "select count(*) from schema_migrations "
+                                                     "where version = 900"), "1")
+
     def test_wrong_password_one_line(self):
         # a wrong password: the one line names the country and its database
         env = base_env()
@@ -688,6 +764,10 @@ class TestBadInputs(CtlBase):
         self.one_line(self.ctl("seed", "--count", "0"), 64)
         self.one_line(self.ctl("seed", "--count", "12x"), 64)
         self.one_line(self.ctl("migrate", "--sql-dir"), 64)
+        self.one_line(self.ctl("migrate", "--lock-timeout", "-1"), 64)
+        self.one_line(self.ctl("migrate", "--lock-timeout", "3601"), 64)
+        self.one_line(self.ctl("migrate", "--lock-tries", "0"), 64)
+        self.one_line(self.ctl("migrate", "--lock-tries"), 64)
 
     def test_password_from_env_needs_it(self):
         env = base_env()

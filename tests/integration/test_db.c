@@ -8,6 +8,7 @@
 #include <libpq-fe.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,7 +232,8 @@ static void migrate_ok(struct db_conn *c)
 	int applied = -1;
 
 	shipped_dir(dir, sizeof(dir));
-	ck_assert_msg(db_migrate(c, dir, NULL, NULL, &applied, &eb) == RC_OK, "%s", eb.msg);
+	ck_assert_msg(db_migrate(c, dir, NULL, NULL, NULL, &applied, &eb) == RC_OK, "%s",
+		      eb.msg);
 }
 
 static void seed_ok(long n)
@@ -321,7 +323,8 @@ START_TEST(test_migrate_twice)
 	char name[64];
 
 	shipped_dir(dir, sizeof(dir));
-	ck_assert_msg(db_migrate(T.c, dir, on_progress, &p, &applied, &eb) == RC_OK, "%s", eb.msg);
+	ck_assert_msg(db_migrate(T.c, dir, NULL, on_progress, &p, &applied, &eb) == RC_OK, "%s",
+		      eb.msg);
 	ck_assert_int_eq(applied, N_SHIPPED);
 	ck_assert_int_eq(p.applied, N_SHIPPED);
 	ck_assert(p.ordered);
@@ -333,7 +336,8 @@ START_TEST(test_migrate_twice)
 
 	memset(&p, 0, sizeof(p));
 	p.ordered = true;
-	ck_assert_msg(db_migrate(T.c, dir, on_progress, &p, &applied, &eb) == RC_OK, "%s", eb.msg);
+	ck_assert_msg(db_migrate(T.c, dir, NULL, on_progress, &p, &applied, &eb) == RC_OK, "%s",
+		      eb.msg);
 	ck_assert_int_eq(applied, 0);
 	ck_assert_int_eq(p.skipped, N_SHIPPED);
 	ck_assert_int_eq(pq_i64("SELECT count(*) FROM schema_migrations", 0, NULL), N_SHIPPED);
@@ -400,7 +404,8 @@ START_TEST(test_migrate_checksum_and_injection)
 	for (int i = 0; i < 3; i++)
 		copy_file(src, dir, files[i]);
 	write_file(dir, files[3], "CREATE TABLE probe (v text);\n", "w");
-	ck_assert_msg(db_migrate(T.c, dir, NULL, NULL, &applied, &eb) == RC_OK, "%s", eb.msg);
+	ck_assert_msg(db_migrate(T.c, dir, NULL, NULL, NULL, &applied, &eb) == RC_OK, "%s",
+		      eb.msg);
 	ck_assert_int_eq(applied, 4);
 	pq_str("SELECT name FROM schema_migrations WHERE version = 4", 0, NULL, name, sizeof(name));
 	ck_assert_str_eq(name, "it's; DROP TABLE schedules; --");
@@ -409,7 +414,7 @@ START_TEST(test_migrate_checksum_and_injection)
 	/* change an applied file and add a new one: nothing is applied, the file is named */
 	write_file(dir, files[1], "-- edited\n", "a");
 	write_file(dir, files[4], "CREATE TABLE later (v text);\n", "w");
-	ck_assert_int_eq(db_migrate(T.c, dir, NULL, NULL, &applied, &eb), RC_INVAL);
+	ck_assert_int_eq(db_migrate(T.c, dir, NULL, NULL, NULL, &applied, &eb), RC_INVAL);
 	ck_assert_int_eq(applied, 0);
 	ck_assert_msg(strstr(eb.msg, "002_schedules.sql") != NULL, "%s", eb.msg);
 	ck_assert_msg(strstr(eb.msg, "changed") != NULL, "%s", eb.msg);
@@ -419,7 +424,8 @@ START_TEST(test_migrate_checksum_and_injection)
 
 	/* restored: the new one goes in */
 	copy_file(src, dir, files[1]);
-	ck_assert_msg(db_migrate(T.c, dir, NULL, NULL, &applied, &eb) == RC_OK, "%s", eb.msg);
+	ck_assert_msg(db_migrate(T.c, dir, NULL, NULL, NULL, &applied, &eb) == RC_OK, "%s",
+		      eb.msg);
 	ck_assert_int_eq(applied, 1);
 	remove_dir(dir, files, 5);
 }
@@ -436,7 +442,7 @@ START_TEST(test_migrate_failure_rolls_back)
 	ck_assert_ptr_nonnull(dir);
 	write_file(dir, files[0], "CREATE TABLE ok1 (v int);", "w");
 	write_file(dir, files[1], "CREATE TABLE half (v int); SELEC broken;", "w");
-	ck_assert_int_eq(db_migrate(T.c, dir, NULL, NULL, &applied, &eb), RC_FATAL);
+	ck_assert_int_eq(db_migrate(T.c, dir, NULL, NULL, NULL, &applied, &eb), RC_FATAL);
 	ck_assert_int_eq(applied, 1);
 	ck_assert_msg(strstr(eb.msg, "002_bad.sql") != NULL && strstr(eb.msg, "42601") != NULL,
 		      "%s", eb.msg);
@@ -462,7 +468,7 @@ static void *migrate_thread(void *arg)
 
 	shipped_dir(dir, sizeof(dir));
 	pthread_barrier_wait(m->go);
-	m->rc = db_migrate(m->c, dir, NULL, NULL, &m->applied, &m->eb);
+	m->rc = db_migrate(m->c, dir, NULL, NULL, NULL, &m->applied, &m->eb);
 	return NULL;
 }
 
@@ -489,6 +495,264 @@ START_TEST(test_migrate_concurrent)
 	pthread_barrier_destroy(&go);
 	ck_assert_int_eq(total, N_SHIPPED);
 	ck_assert_int_eq(pq_i64("SELECT count(*) FROM schema_migrations", 0, NULL), N_SHIPPED);
+}
+END_TEST
+
+/* ---- migrations and other sessions' locks ----------------------------------------- */
+
+/* The session that holds a lock in these tests: an operator's psql left in a transaction. */
+#define HOLDER_APP "appt_test_holder"
+#define THIRD_STMT_TIMEOUT_MS 5000 /* the third session's own bound, so a test never hangs */
+
+static void pq_on(PGconn *pq, const char *sql)
+{
+	PGresult *r = PQexec(pq, sql);
+
+	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s: %s", sql,
+		      PQresultErrorMessage(r));
+	PQclear(r);
+}
+
+/* A connection named HOLDER_APP with a transaction open that ran sql (its locks held). */
+static PGconn *hold(const char *sql)
+{
+	PGconn *pq = pq_open(T.dbname);
+	PGresult *r;
+
+	pq_on(pq, "SET application_name = '" HOLDER_APP "'");
+	pq_on(pq, "BEGIN");
+	r = PQexec(pq, sql);
+	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK,
+		      "%s: %s", sql, PQresultErrorMessage(r));
+	PQclear(r);
+	return pq;
+}
+
+/* db_migrate on a thread of its own, so that the test can bound it and act meanwhile. */
+struct bg_migrate {
+	struct db_conn *c;
+	const char *dir;
+	struct db_migrate_options opt;
+	atomic_int retries;  /* DB_MIGRATE_RETRY events */
+	int applied_attempt; /* the try of the APPLIED event */
+	char holder[256];    /* the first retry's holder */
+	pthread_t th;
+	atomic_bool done;
+	int64_t t0_ms;     /* when it started */
+	int64_t took_ms;   /* how long the call took */
+	enum rc rc;
+	int applied;
+	struct errbuf eb;
+	bool finished;     /* it ended before the test's deadline */
+};
+
+/* Only the migrating thread writes these; the test reads them after the join. */
+static void bg_migrate_progress(void *ud, const struct db_migrate_event *ev)
+{
+	struct bg_migrate *m = ud;
+
+	if (ev->step == DB_MIGRATE_RETRY) {
+		if (atomic_fetch_add(&m->retries, 1) == 0)
+			snprintf(m->holder, sizeof(m->holder), "%s", ev->holder);
+		ck_assert_int_eq(ev->tries, m->opt.lock_tries);
+		ck_assert(ev->delay_ms >= 0 && ev->delay_ms <= m->opt.backoff_max_ms);
+	}
+	if (ev->step == DB_MIGRATE_APPLIED)
+		m->applied_attempt = ev->attempt;
+}
+
+static void *bg_migrate_run(void *arg)
+{
+	struct bg_migrate *m = arg;
+
+	m->rc = db_migrate(m->c, m->dir, &m->opt, bg_migrate_progress, m, &m->applied, &m->eb);
+	m->took_ms = clk_mono_ms() - m->t0_ms;
+	atomic_store(&m->done, true);
+	return NULL;
+}
+
+static void bg_migrate_start(struct bg_migrate *m, const char *dir)
+{
+	m->c = conn_opts(NULL);
+	m->dir = dir;
+	atomic_init(&m->done, false);
+	atomic_init(&m->retries, 0);
+	m->t0_ms = clk_mono_ms();
+	ck_assert_int_eq(pthread_create(&m->th, NULL, bg_migrate_run, m), 0);
+}
+
+static void bg_migrate_join(struct bg_migrate *m)
+{
+	pthread_join(m->th, NULL);
+	db_conn_free(m->c);
+	m->c = NULL;
+}
+
+/* Until m is done or deadline_ms have passed since it started, a third session reads the
+ * table like a booking would (SELECT under its own statement timeout); returns the longest
+ * any of those reads took. *holder (when not NULL) is closed, its locks released, once
+ * release_ms have passed. True in *finished when m ended in time. */
+static int64_t third_session_reads(struct bg_migrate *m, int64_t deadline_ms, PGconn **holder,
+				   int64_t release_ms, bool *finished)
+{
+	PGconn *pq = pq_open(T.dbname);
+	int64_t worst = 0;
+	char sql[64];
+
+	snprintf(sql, sizeof(sql), "SET statement_timeout = %d", THIRD_STMT_TIMEOUT_MS);
+	pq_on(pq, sql);
+	while (!atomic_load(&m->done) && clk_mono_ms() - m->t0_ms < deadline_ms) {
+		int64_t t0 = clk_mono_ms();
+		PGresult *r;
+		int64_t took;
+
+		if (*holder != NULL && t0 - m->t0_ms >= release_ms) {
+			ck_assert_msg(!atomic_load(&m->done), "migrate ended before the release: %s",
+				      m->eb.msg);
+			PQfinish(*holder);
+			*holder = NULL;
+		}
+		r = PQexec(pq, "SELECT count(*) FROM lockme");
+		took = clk_mono_ms() - t0;
+		PQclear(r);
+		if (took > worst)
+			worst = took;
+		clk_sleep_ms(20);
+	}
+	*finished = atomic_load(&m->done);
+	PQfinish(pq);
+	return worst;
+}
+
+/* A directory with 001 (makes table lockme, applied now) and 002 (ALTER TABLE lockme:
+ * needs an ACCESS EXCLUSIVE lock; pending). */
+static char *lock_dir(char *tmpl)
+{
+	char *dir = mkdtemp(tmpl);
+	struct errbuf eb = {{0}};
+	int applied = -1;
+
+	ck_assert_ptr_nonnull(dir);
+	write_file(dir, "001_lockme.sql",
+		   "CREATE TABLE lockme (v int); INSERT INTO lockme VALUES (1);", "w");
+	ck_assert_msg(db_migrate(T.c, dir, NULL, NULL, NULL, &applied, &eb) == RC_OK, "%s",
+		      eb.msg);
+	write_file(dir, "002_alter_lockme.sql", "ALTER TABLE lockme ADD COLUMN w int;", "w");
+	return dir;
+}
+
+static const char *const lock_files[] = {"001_lockme.sql", "002_alter_lockme.sql"};
+
+/* Runs db_migrate on dir with m->opt (set by the caller) in the background while holder
+ * keeps its locks; holder is closed after release_ms (or at deadline_ms); m holds the
+ * outcome. Returns the longest a third session's read of the table waited meanwhile. */
+static int64_t migrate_against(const char *dir, PGconn *holder, int64_t release_ms,
+			       int64_t deadline_ms, struct bg_migrate *m)
+{
+	int64_t worst;
+
+	bg_migrate_start(m, dir);
+	worst = third_session_reads(m, deadline_ms, &holder, release_ms, &m->finished);
+	if (holder != NULL)
+		PQfinish(holder); /* lets a migrate that did not give up finish */
+	bg_migrate_join(m);
+	ck_assert_msg(m->finished, "db_migrate still waiting after %" PRId64 " s",
+		      deadline_ms / 1000);
+	return worst;
+}
+
+static int64_t column_w_exists(void)
+{
+	return pq_i64("SELECT count(*) FROM information_schema.columns"
+		      " WHERE table_name = 'lockme' AND column_name = 'w'", 0, NULL);
+}
+
+/* Small bounds, so the tests are quick: 200 ms a wait, backoff 100 ms doubling to 200. */
+static struct db_migrate_options quick(int tries)
+{
+	struct db_migrate_options o = {.lock_timeout_ms = 200, .lock_tries = tries,
+				       .backoff_min_ms = 100, .backoff_max_ms = 200};
+
+	return o;
+}
+
+/* How long a third session's read may wait: one lock timeout, plus room for a loaded
+ * machine (the sanitizers, CI). Without the bound, it waits as long as the holder. */
+#define READ_WAIT_MAX_MS(o) ((o).lock_timeout_ms + 1500)
+
+/* An open transaction holds a lock the migration needs and never lets go: migrate gives up
+ * within its bounds, names the file and the holder, applies nothing of the file, and while
+ * it tries, a third session's reads of the table wait at most about one lock timeout. */
+START_TEST(test_migrate_lock_held_gives_up)
+{
+	static const char head[] = "migration 002_alter_lockme.sql: gave up after 3 tries";
+	char tmpl[] = "/tmp/test_db_sql.XXXXXX", *dir = lock_dir(tmpl);
+	PGconn *holder = hold("SELECT count(*) FROM lockme");
+	struct bg_migrate m = {.opt = quick(3)};
+	char pid[24];
+	int64_t worst;
+
+	snprintf(pid, sizeof(pid), "pid %d ", PQbackendPID(holder));
+	worst = migrate_against(dir, holder, 40000, 40000, &m);
+	ck_assert_msg(m.rc == RC_RETRY, "%s: %s", rc_name(m.rc), m.eb.msg);
+	ck_assert_int_eq(m.applied, 0);
+	ck_assert_msg(strncmp(m.eb.msg, head, strlen(head)) == 0, "%s", m.eb.msg);
+	ck_assert_msg(strstr(m.eb.msg, pid) != NULL, "%s (holder %s)", m.eb.msg, pid);
+	ck_assert_msg(strstr(m.eb.msg, "(" HOLDER_APP ", idle in transaction since ") != NULL,
+		      "%s", m.eb.msg);
+	ck_assert_msg(strstr(m.eb.msg, "55P03") != NULL, "%s", m.eb.msg);
+	ck_assert_int_eq(atomic_load(&m.retries), 2);
+	ck_assert_msg(strstr(m.holder, pid) == m.holder, "%s (holder %s)", m.holder, pid);
+	ck_assert_msg(m.took_ms < db_migrate_lock_budget_ms(&m.opt) + 3000,
+		      "gave up after %" PRId64 " ms", m.took_ms);
+	ck_assert_msg(worst < READ_WAIT_MAX_MS(m.opt),
+		      "a read of the table waited %" PRId64 " ms", worst);
+	ck_assert_int_eq(pq_i64("SELECT count(*) FROM schema_migrations", 0, NULL), 1);
+	ck_assert_int_eq(column_w_exists(), 0);
+	remove_dir(dir, lock_files, 2);
+}
+END_TEST
+
+/* A session runs holder_sql in a transaction, and ends it 1.5 s after migrate started: the
+ * file is applied once, by this run (m, whose opt the caller set). Returns the longest a
+ * third session's read waited. */
+static int64_t applied_once_released(const char *holder_sql, struct bg_migrate *m)
+{
+	char tmpl[] = "/tmp/test_db_sql.XXXXXX", *dir = lock_dir(tmpl);
+	int64_t worst = migrate_against(dir, hold(holder_sql), 1500, 30000, m);
+
+	ck_assert_msg(m->rc == RC_OK, "%s: %s", rc_name(m->rc), m->eb.msg);
+	ck_assert_int_eq(m->applied, 1);
+	ck_assert_int_eq(column_w_exists(), 1);
+	remove_dir(dir, lock_files, 2);
+	return worst;
+}
+
+/* The holder lets go while migrate is still trying: a later try applies the file, and reads
+ * never waited long meanwhile. */
+START_TEST(test_migrate_lock_released_during_retries)
+{
+	struct bg_migrate m = {.opt = quick(50)};
+	int64_t worst = applied_once_released("SELECT count(*) FROM lockme", &m);
+
+	ck_assert_msg(atomic_load(&m.retries) >= 1, "no retry");
+	ck_assert_int_eq(m.applied_attempt, atomic_load(&m.retries) + 1);
+	ck_assert_msg(worst < READ_WAIT_MAX_MS(m.opt),
+		      "a read of the table waited %" PRId64 " ms", worst);
+}
+END_TEST
+
+/* Another migrator holding the migration lock for 1.5 s, much longer than the lock timeout,
+ * is waited for, not given up on, even with a single try: concurrent runs serialise as
+ * before. */
+START_TEST(test_migrate_waits_for_another_migrator)
+{
+	struct bg_migrate m = {.opt = quick(1)};
+
+	applied_once_released("SELECT pg_advisory_xact_lock(7021802730958989671)", &m);
+	ck_assert_int_eq(atomic_load(&m.retries), 0);
+	ck_assert_int_eq(m.applied_attempt, 1);
+	ck_assert_msg(m.took_ms >= 1500, "applied after %" PRId64 " ms", m.took_ms);
 }
 END_TEST
 
@@ -1258,6 +1522,9 @@ int main(void)
 	tcase_add_test(tc, test_migrate_checksum_and_injection);
 	tcase_add_test(tc, test_migrate_failure_rolls_back);
 	tcase_add_test(tc, test_migrate_concurrent);
+	tcase_add_test(tc, test_migrate_lock_held_gives_up);
+	tcase_add_test(tc, test_migrate_lock_released_during_retries);
+	tcase_add_test(tc, test_migrate_waits_for_another_migrator);
 	tcase_add_test(tc, test_seed);
 	tcase_add_test(tc, test_seed_max);
 	tcase_add_test(tc, test_book_and_redeliver);

@@ -96,7 +96,8 @@ static void setup(void)
 	T.pq = pq_open(T.dbname);
 	T.c = conn_to(env("RDS_HOST"), (int)strtol(env("RDS_PORT"), NULL, 10), T.dbname);
 	snprintf(dir, sizeof(dir), "%s/sql", env("APPT_SOURCE_ROOT"));
-	ck_assert_msg(db_migrate(T.c, dir, NULL, NULL, &applied, &eb) == RC_OK, "%s", eb.msg);
+	ck_assert_msg(db_migrate(T.c, dir, NULL, NULL, NULL, &applied, &eb) == RC_OK, "%s",
+		      eb.msg);
 }
 
 static void teardown(void)

@@ -1,5 +1,6 @@
 /* test_db_migrate.c — migration file names and the directory scan: which files count, their
- * order by number (not by text), and the refusals (bad names, duplicates, NUL bytes). */
+ * order by number (not by text), and the refusals (bad names, duplicates, NUL bytes); the
+ * lock options: their bounds and the longest a file may spend on locks. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,6 +202,71 @@ START_TEST(test_scan_shipped)
 }
 END_TEST
 
+/* Which lock options db_migrate accepts: {lock_timeout_ms, lock_tries, backoff min, max}. */
+static const struct {
+	struct db_migrate_options o;
+	enum rc rc;
+} option_cases[] = {
+	{{DB_MIGRATE_LOCK_TIMEOUT_MS, DB_MIGRATE_LOCK_TRIES, DB_MIGRATE_BACKOFF_MIN_MS,
+	  DB_MIGRATE_BACKOFF_MAX_MS}, RC_OK},
+	{{0, 1, 0, 0}, RC_OK}, /* wait for ever, one try, no backoff */
+	{{DB_MIGRATE_LOCK_TIMEOUT_MAX_MS, DB_MIGRATE_LOCK_TRIES_MAX, DB_MIGRATE_BACKOFF_LIMIT_MS,
+	  DB_MIGRATE_BACKOFF_LIMIT_MS}, RC_OK},
+	{{-1, 5, 1000, 5000}, RC_INVAL},
+	{{DB_MIGRATE_LOCK_TIMEOUT_MAX_MS + 1, 5, 1000, 5000}, RC_INVAL},
+	{{2000, 0, 1000, 5000}, RC_INVAL},
+	{{2000, DB_MIGRATE_LOCK_TRIES_MAX + 1, 1000, 5000}, RC_INVAL},
+	{{2000, 5, -1, 5000}, RC_INVAL},
+	{{2000, 5, 5000, 1000}, RC_INVAL}, /* max below min */
+	{{2000, 5, 1000, DB_MIGRATE_BACKOFF_LIMIT_MS + 1}, RC_INVAL},
+};
+
+START_TEST(test_options_bounds)
+{
+	struct db_migrate_options d;
+	struct errbuf eb = {{0}};
+
+	db_migrate_options_init(&d);
+	ck_assert_int_eq(d.lock_timeout_ms, DB_MIGRATE_LOCK_TIMEOUT_MS);
+	ck_assert_int_eq(d.lock_tries, DB_MIGRATE_LOCK_TRIES);
+	ck_assert_int_eq(d.backoff_min_ms, DB_MIGRATE_BACKOFF_MIN_MS);
+	ck_assert_int_eq(d.backoff_max_ms, DB_MIGRATE_BACKOFF_MAX_MS);
+	for (size_t i = 0; i < sizeof(option_cases) / sizeof(option_cases[0]); i++) {
+		enum rc rc = db_migrate_check_options(&option_cases[i].o, &eb);
+
+		ck_assert_msg(rc == option_cases[i].rc, "case %zu: got %s (%s)", i, rc_name(rc),
+			      eb.msg);
+		if (rc != RC_OK)
+			ck_assert_msg(strstr(eb.msg, "lock") != NULL, "case %zu: %s", i, eb.msg);
+	}
+}
+END_TEST
+
+/* The longest a file may spend on locks: every try its whole lock timeout, every backoff
+ * its ceiling (doubling from min, capped at max). */
+static const struct {
+	struct db_migrate_options o;
+	long budget_ms;
+} budget_cases[] = {
+	/* the defaults: 5 x 2 s + 1 + 2 + 4 + 5 (capped) s */
+	{{2000, 5, 1000, 5000}, 22000},
+	{{2000, 1, 1000, 5000}, 2000},      /* one try: no backoff */
+	{{200, 3, 100, 200}, 900},          /* 3 x 200 + 100 + 200 */
+	{{1000, 4, 0, 0}, 4000},            /* no backoff */
+	{{0, 5, 1000, 5000}, -1},           /* wait for ever: no bound */
+	{{3600000, 100, 600000, 600000}, 3600000L * 100 + 600000L * 99},
+};
+
+START_TEST(test_lock_budget)
+{
+	for (size_t i = 0; i < sizeof(budget_cases) / sizeof(budget_cases[0]); i++)
+		ck_assert_msg(db_migrate_lock_budget_ms(&budget_cases[i].o) ==
+				      budget_cases[i].budget_ms,
+			      "case %zu: %ld want %ld", i,
+			      db_migrate_lock_budget_ms(&budget_cases[i].o), budget_cases[i].budget_ms);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("db_migrate");
@@ -213,6 +279,8 @@ int main(void)
 	tcase_add_test(tc, test_scan_orders_numerically);
 	tcase_add_test(tc, test_scan_refusals);
 	tcase_add_test(tc, test_scan_shipped);
+	tcase_add_test(tc, test_options_bounds);
+	tcase_add_test(tc, test_lock_budget);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
