@@ -229,6 +229,12 @@ static void q_teardown(void *ctx)
 	free(d);
 }
 
+long qdaemon_aws_call_max_ms(const struct aws_config *aws)
+{
+	return aws->retry_budget_ms + aws->request_timeout_ms +
+	       3L * aws->imds_timeout_ms * aws->max_attempts;
+}
+
 int qdaemon_main(int argc, char **argv, const struct qdaemon_app *app)
 {
 	const struct lifecycle_app lapp = {
