@@ -193,7 +193,8 @@ static bool q_tick(void *ctx, char *status, size_t n)
 	(void)str_cut(status, n, "%s %s: %u in flight, %llu handled", state, d->queue.label,
 		      consumer_in_flight(d->consumer),
 		      (unsigned long long)consumer_handled(d->consumer));
-	/* the receiver's sign of life: a receive returned, or it waited for busy workers */
+	/* the receiver's sign of life (a receive returned, or it waited for busy workers), and no
+	 * handler running past its bound (hung: then the watchdog must fire) */
 	return consumer_healthy(d->consumer);
 }
 
