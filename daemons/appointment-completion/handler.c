@@ -15,6 +15,9 @@
 #include "app/events.h"
 #include "app/store.h"
 
+/* A handler's worst path, for the consumer's hung_after: a status transition that reads the
+ * item and follows it up to 4 times (a write and a read each), then a Processing Error. */
+#define WORST_AWS_CALLS 10
 
 struct completion {
 	const struct conf *cfg;
@@ -143,6 +146,8 @@ static enum rc setup(const struct qdaemon_env *env, void **app, struct consumer_
 	co->thread_free = thread_free;
 	co->handle = handle;
 	co->on_poison = on_poison;
+	/* 270 s at the default AWS timeouts (27 s a call) */
+	co->hung_after_ms = (int)(WORST_AWS_CALLS * qdaemon_aws_call_max_ms(env->aws));
 	snprintf(q->label, sizeof(q->label), "completion");
 	q->url = env->cfg->completion_queue_url;
 	q->name = env->cfg->completion_queue_name;

@@ -22,6 +22,14 @@
 #include "worker.h"
 
 #define DB_STATEMENT_TIMEOUT_MS 10000 /* a booking is two short statements */
+/* A handler's worst path, for the consumer's hung_after (docs/reliability.md, "A hung
+ * handler"): check, book, release after a cancel, record (a status transition follows the
+ * item up to 4 times: a write and a read each), release again, the outcome event (perhaps
+ * after a shared PutEvents) or a Processing Error. */
+#define WORST_AWS_CALLS 14     /* 3 GetItem, 8 for the transition, 2 PutEvents, 1 more */
+#define WORST_DB_TX 6          /* book twice, release twice after each of book and record */
+#define WORST_DB_TX_ROUNDS 5   /* begin, up to three statements, commit */
+#define WORST_DB_WAITS 3       /* wait_for_database: in book and in each release */
 
 /* Shared by every worker thread; read-only after setup. */
 struct worker {
@@ -501,6 +509,21 @@ static enum rc prepare(void *app, struct errbuf *eb)
 	return RC_OK;
 }
 
+/* The longest a handler may take, ms: every call of its worst path at its bound (a
+ * PostgreSQL round trip DB_STATEMENT_TIMEOUT_MS plus 1 s for the cancel, a connection
+ * attempt per transaction and per wait), and the dependency waits: 933 s at the defaults
+ * (AWS calls of 27 s, transactions of 60 s, waits of 65 s); within int, as the
+ * configuration's limits keep it (under 5 hours). */
+static int hung_after_ms(const struct conf *cfg, const struct aws_config *aws)
+{
+	long connect_ms = cfg->rds_connect_timeout * 1000L;
+	long tx_ms = connect_ms + WORST_DB_TX_ROUNDS * (DB_STATEMENT_TIMEOUT_MS + 1000L);
+	long wait_ms = cfg->dependency_wait_seconds * 1000L + connect_ms;
+
+	return (int)(WORST_AWS_CALLS * qdaemon_aws_call_max_ms(aws) + WORST_DB_TX * tx_ms +
+		     WORST_DB_WAITS * wait_ms);
+}
+
 static enum rc setup(const struct qdaemon_env *env, void **app, struct consumer_opts *co,
 		     struct qdaemon_queue *q, struct errbuf *eb)
 {
@@ -542,6 +565,7 @@ static enum rc setup(const struct qdaemon_env *env, void **app, struct consumer_
 	co->thread_free = thread_free;
 	co->handle = handle;
 	co->on_poison = on_poison;
+	co->hung_after_ms = hung_after_ms(env->cfg, env->aws);
 	snprintf(q->label, sizeof(q->label), "%s", w->cc->lower);
 	q->url = w->cc->queue_url;
 	q->name = w->cc->queue_name;

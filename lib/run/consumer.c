@@ -35,6 +35,8 @@ enum job_action {
 struct job {
 	struct sqs_message msg;    /* moved out of the receive answer */
 	uint64_t extended_usec;    /* monotonic time its visibility was last (re)set */
+	uint64_t since_usec;       /* monotonic time it was received, then started; by lock */
+	bool hung;                 /* running past hung_after: logged, no more heartbeats; by lock */
 	enum job_action action;
 	int visibility;            /* for JOB_VISIBILITY */
 	struct job *next;
@@ -75,6 +77,8 @@ struct consumer {
 	pthread_t worker_tid[CONSUMER_MAX_IN_FLIGHT];
 	int n_workers;
 	atomic_uint_least64_t progress_usec; /* receiver's last sign of life */
+	uint64_t hung_after_usec;  /* o.hung_after_ms, or its default */
+	atomic_uint n_hung;        /* running jobs marked hung (changed under lock) */
 	atomic_uint in_flight;
 	atomic_uint_least64_t handled;
 	char state[160];           /* guarded by lock */
@@ -124,6 +128,7 @@ static struct job *job_take(struct sqs_message *m)
 	j->msg = *m;
 	memset(m, 0, sizeof(*m));
 	j->extended_usec = clk_mono_us();
+	j->since_usec = j->extended_usec;
 	return j;
 }
 
@@ -209,8 +214,11 @@ static void *receiver_main(void *arg)
 			struct timespec ts = clk_deadline(CLOCK_REALTIME, 1000);
 
 			(void)pthread_cond_timedwait(&c->space_cv, &c->lock, &ts);
-			/* waiting for busy workers is progress too: the watchdog must not fire */
-			atomic_store(&c->progress_usec, clk_mono_us());
+			/* waiting for busy workers is progress too, so the watchdog does not fire
+			 * during a long handler; but not for a hung one (running past hung_after,
+			 * marked by the acker): then the watchdog must fire */
+			if (atomic_load(&c->n_hung) == 0)
+				atomic_store(&c->progress_usec, clk_mono_us());
 		}
 		room = (size_t)c->o.max_in_flight + prefetch - c->pending.n - c->n_active;
 		pthread_mutex_unlock(&c->lock);
@@ -321,7 +329,9 @@ static void *worker_main(void *arg)
 	struct errbuf eb = {{0}};
 	struct rng rng;
 	const char *labels[] = {"queue", c->o.queue_label, NULL};
-
+	char hung_id[SQS_MESSAGE_ID_MAX];
+	uint64_t ran;
+	bool was_hung;
 	enum rc rc;
 
 	rng_init(&rng, wa);
@@ -355,6 +365,7 @@ static void *worker_main(void *arg)
 			break;
 		}
 		j = list_pop(&c->pending);
+		j->since_usec = clk_mono_us();
 		c->active[idx] = j;
 		c->n_active++;
 		pthread_mutex_unlock(&c->lock);
@@ -367,6 +378,13 @@ static void *worker_main(void *arg)
 		atomic_fetch_sub(&c->in_flight, 1);
 		atomic_fetch_add(&c->handled, 1);
 		pthread_mutex_lock(&c->lock);
+		ran = clk_mono_us() - j->since_usec;
+		was_hung = j->hung;
+		if (was_hung) {
+			/* the job is the acker's once in the outbox: its id is copied here */
+			snprintf(hung_id, sizeof(hung_id), "%s", j->msg.message_id);
+			atomic_fetch_sub(&c->n_hung, 1);
+		}
 		c->active[idx] = NULL;
 		c->n_active--;
 		if (c->outbox.head == NULL)
@@ -375,6 +393,12 @@ static void *worker_main(void *arg)
 		pthread_cond_broadcast(&c->ack_cv);
 		pthread_cond_broadcast(&c->space_cv);
 		pthread_mutex_unlock(&c->lock);
+		if (was_hung) {
+			struct log_fields f = {.message_id = hung_id, .duration_ms = (double)ran / 1000.0};
+
+			log_warn(c->o.lg, &f, "the hung handler of a message of %s returned after %.1f s",
+				 c->o.queue_label, (double)ran / 1e6);
+		}
 	}
 	if (tctx != NULL)
 		c->o.thread_free(tctx);
@@ -470,7 +494,8 @@ struct beats {
 /* Adds j to b when its visibility is half gone. Under the lock. */
 static void due_one(struct consumer *c, struct job *j, uint64_t now, struct beats *b)
 {
-	if (j == NULL || now - j->extended_usec < (uint64_t)c->o.visibility_timeout * 500000u)
+	if (j == NULL || j->hung ||
+	    now - j->extended_usec < (uint64_t)c->o.visibility_timeout * 500000u)
 		return;
 	if (b->n == SQS_BATCH_MAX) {
 		b->more = true;
@@ -485,7 +510,9 @@ static void due_one(struct consumer *c, struct job *j, uint64_t now, struct beat
 
 /* Collects, under the lock, up to 10 jobs due for a heartbeat: running, or received and
  * waiting for a worker (a handler stuck on a dependency keeps them waiting). Either stays
- * the consumer's until its worker or the acker (a release on stop) is done with it. */
+ * the consumer's until its worker or the acker (a release on stop) is done with it. A hung
+ * job gets none (mark_hung), nor does a waiting one for longer than hung_after
+ * (release_stranded gives it back first). */
 static void due_heartbeats(struct consumer *c, struct beats *b)
 {
 	uint64_t now = clk_mono_us();
@@ -496,6 +523,68 @@ static void due_heartbeats(struct consumer *c, struct beats *b)
 		due_one(c, c->active[i], now, b);
 	for (struct job *j = c->pending.head; j != NULL; j = j->next)
 		due_one(c, j, now, b);
+}
+
+/* Running jobs newly past hung_after, for the acker to log once the lock is released. */
+struct hung {
+	struct job *job[CONSUMER_MAX_IN_FLIGHT];
+	uint64_t ran_usec[CONSUMER_MAX_IN_FLIGHT];
+	size_t n;
+};
+
+/* Under the lock: marks the running jobs that passed hung_after (their handler is hung:
+ * every handler is bounded below it) and collects them in h. From then on the job has no
+ * heartbeat, so SQS hands its message to another consumer once its visibility runs out, and
+ * the consumer is not healthy until the handler returns. */
+static void mark_hung(struct consumer *c, uint64_t now, struct hung *h)
+{
+	h->n = 0;
+	for (int i = 0; i < c->n_workers; i++) {
+		struct job *j = c->active[i];
+
+		if (j == NULL || j->hung || now - j->since_usec < c->hung_after_usec)
+			continue;
+		j->hung = true;
+		atomic_fetch_add(&c->n_hung, 1);
+		h->job[h->n] = j;
+		h->ran_usec[h->n] = now - j->since_usec;
+		h->n++;
+	}
+}
+
+/* Logs the jobs mark_hung found. They are still valid: only the acker frees jobs. */
+static void log_hung(struct consumer *c, const struct hung *h)
+{
+	for (size_t i = 0; i < h->n; i++) {
+		struct log_fields f = {.message_id = h->job[i]->msg.message_id,
+				       .duration_ms = (double)h->ran_usec[i] / 1000.0};
+
+		log_error(c->o.lg, &f,
+			  "a handler of %s is hung: running %.1f s, past the %.1f s any may take; its "
+			  "message is no longer extended (SQS redelivers it after its visibility "
+			  "timeout) and the consumer reports no progress (the watchdog fires)",
+			  c->o.queue_label, (double)h->ran_usec[i] / 1e6,
+			  (double)c->hung_after_usec / 1e6);
+	}
+}
+
+/* Under the lock: moves to vis (visibility 0, up to a batch in all) the messages received
+ * but not started that have waited hung_after for a worker, which happens only when
+ * handlers hang (every handler ends within the bound, and at most one batch waits):
+ * another consumer takes them at once. Returns how many. */
+static size_t release_stranded(struct consumer *c, uint64_t now, struct job **vis, int *vis_s,
+			       size_t *nv)
+{
+	size_t n = 0;
+
+	/* the list is in receive order: the oldest first */
+	while (c->pending.head != NULL && *nv < SQS_BATCH_MAX &&
+	       now - c->pending.head->since_usec >= c->hung_after_usec) {
+		vis_s[*nv] = 0;
+		vis[(*nv)++] = list_pop(&c->pending);
+		n++;
+	}
+	return n;
 }
 
 /* Sends the collected heartbeats. One that failed (the call, or its entry, not by the
@@ -545,6 +634,7 @@ static void *acker_main(void *arg)
 {
 	struct consumer *c = arg;
 	struct beats beat = {.more = false};
+	struct hung hung = {.n = 0};
 
 	for (;;) {
 		struct job *del[SQS_BATCH_MAX];
@@ -552,6 +642,8 @@ static void *acker_main(void *arg)
 		int vis_s[SQS_BATCH_MAX];
 		size_t nd = 0;
 		size_t nv = 0;
+		size_t stranded;
+		uint64_t now;
 		bool finished;
 
 		pthread_mutex_lock(&c->lock);
@@ -578,11 +670,19 @@ static void *acker_main(void *arg)
 			vis_s[nv] = 0;
 			vis[nv++] = list_pop(&c->pending);
 		}
+		now = clk_mono_us();
+		mark_hung(c, now, &hung);
+		stranded = release_stranded(c, now, vis, vis_s, &nv);
 		due_heartbeats(c, &beat);
 		finished = atomic_load(&c->stop) && !c->receiver_left && c->workers_left == 0 &&
 			   c->outbox.head == NULL && c->pending.head == NULL && nd == 0 && nv == 0;
 		pthread_mutex_unlock(&c->lock);
 
+		log_hung(c, &hung);
+		if (stranded > 0)
+			log_warn(c->o.lg, NULL, "%zu messages of %s waited %.1f s for a worker (handlers "
+				 "hung): released to the queue", stranded, c->o.queue_label,
+				 (double)c->hung_after_usec / 1e6);
 		if (nd > 0)
 			flush_deletes(c, del, nd);
 		if (nv > 0)
@@ -675,7 +775,8 @@ enum rc consumer_start(const struct consumer_opts *opts, struct consumer **out, 
 	*out = NULL;
 	if (opts->max_in_flight < 1 || opts->max_in_flight > CONSUMER_MAX_IN_FLIGHT ||
 	    opts->wait_seconds < 0 || opts->wait_seconds > SQS_WAIT_MAX_S ||
-	    opts->visibility_timeout < 1 || opts->handle == NULL || opts->on_poison == NULL ||
+	    opts->visibility_timeout < 1 || opts->hung_after_ms < 0 || opts->handle == NULL ||
+	    opts->on_poison == NULL ||
 	    opts->thread_new == NULL || opts->thread_free == NULL)
 		return eb_set(eb, RC_INVAL, "consumer of %s: bad settings", opts->queue_label);
 	c = calloc(1, sizeof(*c));
@@ -686,6 +787,8 @@ enum rc consumer_start(const struct consumer_opts *opts, struct consumer **out, 
 	c->backoff.base = opts->backoff_min_seconds;
 	c->backoff.cap = opts->backoff_max_seconds;
 	c->backoff.floor = opts->backoff_min_seconds;
+	c->hung_after_usec = (uint64_t)(opts->hung_after_ms > 0 ? opts->hung_after_ms
+								: CONSUMER_HUNG_AFTER_DEFAULT_MS) * 1000u;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->work_cv, NULL);
 	pthread_cond_init(&c->space_cv, NULL);
@@ -694,6 +797,7 @@ enum rc consumer_start(const struct consumer_opts *opts, struct consumer **out, 
 	pthread_cond_init(&c->start_cv, NULL);
 	atomic_init(&c->stop, false);
 	atomic_init(&c->progress_usec, clk_mono_us());
+	atomic_init(&c->n_hung, 0);
 	snprintf(c->state, sizeof(c->state), "receiving");
 	/* a stop aborts the receiver's open long poll instead of waiting out its 20 s */
 	c->rx = c->sqs->client_new(&c->o, &c->stop, eb);
@@ -762,7 +866,8 @@ void consumer_free(struct consumer *c)
 
 bool consumer_healthy(struct consumer *c)
 {
-	return clk_mono_us() - atomic_load(&c->progress_usec) < CONSUMER_STALL_USEC;
+	return atomic_load(&c->n_hung) == 0 &&
+	       clk_mono_us() - atomic_load(&c->progress_usec) < CONSUMER_STALL_USEC;
 }
 
 unsigned consumer_in_flight(struct consumer *c)
@@ -775,10 +880,31 @@ uint64_t consumer_handled(struct consumer *c)
 	return atomic_load(&c->handled);
 }
 
+/* Under the lock: the hung job that has run longest, or NULL. */
+static const struct job *oldest_hung(struct consumer *c)
+{
+	const struct job *old = NULL;
+
+	for (int i = 0; i < c->n_workers; i++) {
+		const struct job *j = c->active[i];
+
+		if (j != NULL && j->hung && (old == NULL || j->since_usec < old->since_usec))
+			old = j;
+	}
+	return old;
+}
+
 void consumer_state(struct consumer *c, char *out, size_t n)
 {
+	const struct job *h;
+
 	pthread_mutex_lock(&c->lock);
-	if (c->waiting[0] != '\0')
+	h = oldest_hung(c);
+	if (h != NULL)
+		snprintf(out, n, "hung (message %s running %.1f s, past %.1f s);", h->msg.message_id,
+			 (double)(clk_mono_us() - h->since_usec) / 1e6,
+			 (double)c->hung_after_usec / 1e6);
+	else if (c->waiting[0] != '\0')
 		snprintf(out, n, "waiting for %s;", c->waiting);
 	else
 		snprintf(out, n, "%s", c->state);

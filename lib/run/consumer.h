@@ -17,6 +17,9 @@
 
 #define CONSUMER_MAX_IN_FLIGHT 100 /* worker threads at most */
 #define CONSUMER_STALL_USEC (90u * 1000000u) /* receiver silent this long = stuck */
+/* hung_after when the daemon gives none (ours derive theirs from their handlers' bounds:
+ * 933 s for the worker, 270 s for the completion daemon at the defaults) */
+#define CONSUMER_HUNG_AFTER_DEFAULT_MS (600 * 1000)
 
 /* What a handler decided about one message. */
 enum consumer_verdict {
@@ -72,6 +75,14 @@ struct consumer_opts {
 	int max_receive_count;        /* the queue's redrive maxReceiveCount (metrics only) */
 	int backoff_min_seconds;      /* first transient-failure delay */
 	int backoff_max_seconds;      /* its cap */
+	/* ms; a handler running longer is hung (0: CONSUMER_HUNG_AFTER_DEFAULT_MS). Set it above
+	 * the longest a handler may legitimately take (its calls' timeouts, its dependency waits):
+	 * past it the job is logged once as hung, its visibility is no longer extended (SQS hands
+	 * it to another consumer within a visibility timeout) and consumer_healthy turns false,
+	 * so the watchdog fires. A message received but not started that waited this long for
+	 * a worker is released (visibility 0): with every handler within the bound, none waits
+	 * that long. */
+	int hung_after_ms;
 	const struct aws_config *aws; /* for the consumer's own SQS clients */
 	const struct consumer_sqs_ops *sqs; /* NULL: consumer_sqs_aws */
 	void *sqs_ud;                 /* for a seam other than consumer_sqs_aws (tests) */
@@ -115,12 +126,14 @@ bool consumer_wait(struct consumer *c, int timeout_ms);
 /* Joins the threads (after consumer_stop) and frees; accepts NULL. */
 void consumer_free(struct consumer *c);
 
-/* For the watchdog and STATUS=: true while the receiver makes progress. */
+/* For the watchdog and /healthz: true while the receiver makes progress (a receive returned,
+ * or it waited for busy workers) and no handler has run past hung_after. Any thread. */
 bool consumer_healthy(struct consumer *c);
 /* Messages being handled now, and handled in all. */
 unsigned consumer_in_flight(struct consumer *c);
 uint64_t consumer_handled(struct consumer *c);
-/* A short description of what it waits on ("receiving", "backing off: <error>"). */
+/* A short description of what it waits on ("receiving", "waiting for SQS: <error>"); first,
+ * while a handler is hung, "hung (message <id> running <n> s, past <bound> s);". */
 void consumer_state(struct consumer *c, char *out, size_t n);
 
 /* A handler says what it waits for (NULL: nothing any more); STATUS= shows it. */

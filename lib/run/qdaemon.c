@@ -221,7 +221,8 @@ static bool q_tick(void *ctx, char *status, size_t n)
 	(void)str_cut(status, n, "%s %s: %u in flight, %llu handled", state, d->queue.label,
 		      consumer_in_flight(d->consumer),
 		      (unsigned long long)consumer_handled(d->consumer));
-	/* the receiver's sign of life: a receive returned, or it waited for busy workers */
+	/* the receiver's sign of life (a receive returned, or it waited for busy workers), and no
+	 * handler running past its bound (hung: then the watchdog must fire) */
 	return consumer_healthy(d->consumer);
 }
 
@@ -255,6 +256,12 @@ static void q_teardown(void *ctx)
 	if (d->app_ctx != NULL)
 		d->app->teardown(d->app_ctx);
 	free(d);
+}
+
+long qdaemon_aws_call_max_ms(const struct aws_config *aws)
+{
+	return aws->retry_budget_ms + aws->request_timeout_ms +
+	       3L * aws->imds_timeout_ms * aws->max_attempts;
 }
 
 int qdaemon_main(int argc, char **argv, const struct qdaemon_app *app)

@@ -51,6 +51,11 @@ struct qdaemon_app {
 	void (*teardown)(void *app);
 };
 
+/* An upper bound of one AWS call on aws, ms (aws_call: its retry budget, or an attempt's
+ * timeout started just before it ends, plus three IMDS requests per attempt), for a daemon
+ * to set its consumer's hung_after_ms from its handler's calls. Never fails. */
+long qdaemon_aws_call_max_ms(const struct aws_config *aws);
+
 /* Runs the daemon; returns the process exit status. */
 int qdaemon_main(int argc, char **argv, const struct qdaemon_app *app);
 

@@ -1,7 +1,8 @@
 /* test_consumer.c — run/consumer against a fake queue (the consumer_sqs_ops seam): deletes
  * of handled messages, heartbeats that extend visibility, backoff of transient failures,
- * poison reports, release on stop, a worker that cannot start (issue 10) and a failed
- * heartbeat retried before the message turns visible again. No network;
+ * poison reports, release on stop, a worker that cannot start (issue 10), a failed
+ * heartbeat retried before the message turns visible again, and a hung handler that stops
+ * the progress the watchdog is fed on. No network;
  * the waits are on the fake's condition variable, bounded. */
 #include <check.h>
 #include <pthread.h>
@@ -59,6 +60,10 @@ struct test_app {
 	int heartbeats;                /* handle first waits for this many heartbeats */
 	bool until_stop;               /* handle waits for the stop, then answers RETRY */
 	int sleep_ms;                  /* handle takes this long */
+	bool hold;                     /* handle waits until released (q->lock), WAIT_MS at most */
+	bool released;                 /* by q->lock */
+	int hung_after_ms;             /* the consumer's hung_after_ms */
+	atomic_uint_least64_t held_usec; /* monotonic time the last held handle began */
 	size_t beats_at_start[FAKE_MAX]; /* heartbeats message i had when its handle began */
 	enum rc poison_rc;             /* what on_poison returns */
 	int fail_thread;               /* thread_new call (1-based) that fails, 0 none */
@@ -254,11 +259,11 @@ static bool is_deleted(struct fake_sqs *q, const char *handle)
 	return false;
 }
 
-/* Waits until pred holds (true) or WAIT_MS pass (false). */
-static bool wait_for(struct fake_sqs *q, bool (*pred)(struct fake_sqs *q, const void *arg),
-		     const void *arg)
+/* Waits until pred holds (true) or ms pass (false). */
+static bool wait_for_ms(struct fake_sqs *q, bool (*pred)(struct fake_sqs *q, const void *arg),
+			const void *arg, int ms)
 {
-	struct timespec ts = clk_deadline(CLOCK_REALTIME, WAIT_MS);
+	struct timespec ts = clk_deadline(CLOCK_REALTIME, ms);
 	bool ok;
 	int err = 0;
 
@@ -270,6 +275,13 @@ static bool wait_for(struct fake_sqs *q, bool (*pred)(struct fake_sqs *q, const 
 	}
 	pthread_mutex_unlock(&q->lock);
 	return ok;
+}
+
+/* Waits until pred holds (true) or WAIT_MS pass (false). */
+static bool wait_for(struct fake_sqs *q, bool (*pred)(struct fake_sqs *q, const void *arg),
+		     const void *arg)
+{
+	return wait_for_ms(q, pred, arg, WAIT_MS);
 }
 
 static bool deleted_n(struct fake_sqs *q, const void *arg)
@@ -341,6 +353,16 @@ static enum consumer_verdict t_handle(void *tctx, const struct consumer_message 
 	}
 	if (a->sleep_ms > 0)
 		clk_sleep_ms(a->sleep_ms);
+	if (a->hold) {
+		struct timespec ts = clk_deadline(CLOCK_REALTIME, WAIT_MS);
+		int err = 0;
+
+		atomic_store(&a->held_usec, clk_mono_us());
+		pthread_mutex_lock(&a->q->lock);
+		while (!a->released && err == 0)
+			err = pthread_cond_timedwait(&a->q->cv, &a->q->lock, &ts);
+		pthread_mutex_unlock(&a->q->lock);
+	}
 	if (a->until_stop) {
 		uint64_t t0 = clk_mono_us();
 
@@ -379,6 +401,7 @@ static struct consumer_opts opts_for(struct test_app *a, int in_flight)
 	o.max_receive_count = 3;
 	o.backoff_min_seconds = 5;
 	o.backoff_max_seconds = 60;
+	o.hung_after_ms = a->hung_after_ms;
 	o.sqs = &fake_ops;
 	o.sqs_ud = a->q;
 	o.lg = &lg;
@@ -754,6 +777,149 @@ START_TEST(test_failing_heartbeats_are_not_sent_back_to_back)
 }
 END_TEST
 
+/* ---- a hung handler ---- */
+
+#define HUNG_MARGIN_USEC 200000u /* scheduling slack between the consumer's clock and ours */
+
+/* Starts a consumer of one worker on n messages whose handler is held, and waits until the
+ * first is held; its start, monotonic. */
+static struct consumer *start_held(struct test_app *a, size_t n, uint64_t *held_at)
+{
+	struct consumer *c;
+	uint64_t t0;
+
+	fake_init(a->q, n, 1);
+	c = start(a, 1);
+	t0 = clk_mono_us();
+	while (atomic_load(&a->started) < 1 && clk_mono_us() - t0 < WAIT_MS * 1000u)
+		clk_sleep_ms(5);
+	ck_assert_int_eq(atomic_load(&a->started), 1);
+	while (atomic_load(&a->held_usec) == 0 && clk_mono_us() - t0 < WAIT_MS * 1000u)
+		clk_sleep_ms(1);
+	*held_at = atomic_load(&a->held_usec);
+	ck_assert_uint_ne(*held_at, 0);
+	return c;
+}
+
+/* Asks consumer_healthy; false only once the held handler may be past hung_after. */
+static bool healthy_within_bound(struct test_app *a, struct consumer *c, uint64_t held_at)
+{
+	bool ok = consumer_healthy(c);
+	uint64_t ran = clk_mono_us() - held_at;
+
+	ck_assert_msg(ok || ran + HUNG_MARGIN_USEC >= (uint64_t)a->hung_after_ms * 1000u,
+		      "not healthy %.2f s into a handler, under its %d ms bound", ran / 1e6,
+		      a->hung_after_ms);
+	return ok;
+}
+
+/* Polls consumer_healthy every 10 ms until it is want (its monotonic time) or WAIT_MS pass
+ * (0). */
+static uint64_t wait_healthy(struct consumer *c, bool want)
+{
+	uint64_t t0 = clk_mono_us();
+
+	while (clk_mono_us() - t0 < WAIT_MS * 1000u) {
+		uint64_t now = clk_mono_us();
+
+		if (consumer_healthy(c) == want)
+			return now;
+		clk_sleep_ms(10);
+	}
+	return 0;
+}
+
+static void release_held(struct test_app *a)
+{
+	pthread_mutex_lock(&a->q->lock);
+	a->released = true;
+	pthread_cond_broadcast(&a->q->cv);
+	pthread_mutex_unlock(&a->q->lock);
+}
+
+/* A handler that never returns (until the test lets it) while every worker is busy: once it
+ * has run hung_after the consumer is no longer healthy (so the watchdog fires; the receiver
+ * waiting for the busy worker used to count as progress for ever), STATUS= says so, its
+ * message gets no more heartbeats, and the message waiting for the worker is released. When
+ * the handler returns at last, its message is deleted and the consumer is healthy again. */
+START_TEST(test_hung_handler_stops_progress)
+{
+	struct fake_sqs q;
+	/* visibility 1 s: a heartbeat every 0.5 s while the job is extended */
+	struct test_app a = {.q = &q, .verdict = CONSUMER_DONE, .hold = true, .hung_after_ms = 800};
+	struct beat_arg released = {"h1", 1, 0};
+	struct beat_arg more;
+	struct consumer *c;
+	uint64_t held_at, unhealthy_at;
+	size_t one = 1;
+	char state[160];
+
+	/* one worker, two messages: h0 held, h1 received ahead and waiting for the worker */
+	c = start_held(&a, 2, &held_at);
+	(void)healthy_within_bound(&a, c, held_at);
+	unhealthy_at = wait_healthy(c, false);
+	ck_assert_msg(unhealthy_at != 0, "a hung handler still counts as progress after %d s",
+		      WAIT_MS / 1000);
+	ck_assert_msg(unhealthy_at - held_at + HUNG_MARGIN_USEC >= 800000u,
+		      "not healthy %.2f s into the handler, under its 0.8 s bound",
+		      (unhealthy_at - held_at) / 1e6);
+	consumer_state(c, state, sizeof(state));
+	ck_assert_msg(strstr(state, "hung (message m0 running") != NULL, "state: %s", state);
+	/* the waiting message goes back to the queue at once; the held one is extended no more:
+	 * none of its heartbeats in three of their periods */
+	ck_assert(wait_for(&q, beats, &released));
+	pthread_mutex_lock(&q.lock);
+	more = (struct beat_arg){"h0", vis_count(&q, "h0", 1) + 1, 1};
+	pthread_mutex_unlock(&q.lock);
+	ck_assert_msg(!wait_for_ms(&q, beats, &more, 1500), "a hung job still has heartbeats");
+	ck_assert(!consumer_healthy(c));
+
+	release_held(&a);
+	ck_assert(wait_for(&q, deleted_n, &one));
+	ck_assert_msg(wait_healthy(c, true) != 0, "no progress after the hung handler returned");
+	stop(&a, c);
+	ck_assert_int_eq(atomic_load(&a.started), 1);
+	ck_assert(is_deleted(&q, "h0"));
+	ck_assert(!is_deleted(&q, "h1"));
+	ck_assert_uint_eq(vis_count(&q, "h1", -1), 1);
+	fake_cleanup(&q);
+}
+END_TEST
+
+/* A handler that is merely slow, under its bound: the consumer stays healthy throughout,
+ * the message keeps its heartbeats, and it is deleted once handled. */
+START_TEST(test_slow_handler_stays_healthy)
+{
+	struct fake_sqs q;
+	struct test_app a = {.q = &q, .verdict = CONSUMER_DONE, .hold = true, .hung_after_ms = 4000};
+	struct consumer *c;
+	uint64_t held_at;
+	size_t one = 1;
+	size_t beats_seen = 0;
+
+	c = start_held(&a, 1, &held_at);
+	/* 1.5 s at least (three heartbeat periods) and two heartbeats, well under the bound */
+	while (clk_mono_us() - held_at < 1500000u || beats_seen < 2) {
+		ck_assert_msg(healthy_within_bound(&a, c, held_at),
+			      "not healthy %.2f s into a handler, under its 4 s bound",
+			      (clk_mono_us() - held_at) / 1e6);
+		pthread_mutex_lock(&q.lock);
+		beats_seen = vis_count(&q, "h0", 1);
+		pthread_mutex_unlock(&q.lock);
+		if (clk_mono_us() - held_at >= 3000000u)
+			break;
+		clk_sleep_ms(20);
+	}
+	ck_assert_msg(beats_seen >= 2, "%zu heartbeats in %.2f s (visibility 1 s)", beats_seen,
+		      (clk_mono_us() - held_at) / 1e6);
+	release_held(&a);
+	ck_assert(wait_for(&q, deleted_n, &one));
+	ck_assert(consumer_healthy(c));
+	stop(&a, c);
+	fake_cleanup(&q);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("consumer");
@@ -775,6 +941,8 @@ int main(void)
 			    sizeof(heartbeat_failure_cases) / sizeof(heartbeat_failure_cases[0]));
 	tcase_add_test(tc, test_many_due_heartbeats_go_out_together);
 	tcase_add_test(tc, test_failing_heartbeats_are_not_sent_back_to_back);
+	tcase_add_test(tc, test_hung_handler_stops_progress);
+	tcase_add_test(tc, test_slow_handler_stays_healthy);
 	suite_add_tcase(s, tc);
 	return itest_run(s, CK_NORMAL);
 }
