@@ -39,6 +39,7 @@ struct worker {
 	const struct logger *lg;
 	struct metrics *metrics;   /* AWS calls are counted here */
 	char *password;            /* NULL: libpq's own sources (PGPASSWORD, .pgpass) */
+	bool ssm_pending;          /* SSM did not answer in setup: prepare asks again */
 	struct events_batch *events; /* the threads' outcome events share PutEvents calls */
 };
 
@@ -486,26 +487,56 @@ static void teardown(void *app)
 	free(w);
 }
 
-/* The PostgreSQL password, at start (qdaemon's prepare). An SSM that does not answer is
- * waited out: a worker started without the password it was given would fail every booking
- * on authentication, for ever. No password anywhere (no credential, no RDS_PASSWORD, no
- * such SSM parameter) leaves it to libpq's own sources (.pgpass, PGPASSWORD, trust). */
-static enum rc prepare(void *app, struct errbuf *eb)
+static bool transient(enum rc rc)
 {
-	struct worker *w = app;
+	return rc == RC_IO || rc == RC_TIMEOUT || rc == RC_RETRY;
+}
+
+/* The PostgreSQL password, in setup, while the environment still holds its sources: the
+ * credential, RDS_PASSWORD, SSM, then PGPASSWORD. An SSM that did not answer is asked again
+ * at start (prepare), which waits for it: a worker started without the password it was
+ * given would fail every booking on authentication, for ever. No password anywhere (no
+ * such SSM parameter either) leaves it to libpq's own sources (.pgpass, trust). */
+static enum rc resolve_password(struct worker *w, struct errbuf *eb)
+{
 	enum secret_source src;
 	enum rc rc = secret_rds_password(w->cfg, w->aws, &w->password, &src, eb);
 
-	if (rc == RC_IO || rc == RC_TIMEOUT || rc == RC_RETRY)
-		return rc;
 	if (rc == RC_OK)
 		log_info(w->lg, NULL, "PostgreSQL password from %s", secret_source_name(src));
-	else
+	else if (!transient(rc))
 		log_emit_err(w->lg, LOG_LVL_WARN, eb->msg,
 			     "no PostgreSQL password found; relying on libpq's own sources");
 	/* before the consumer's threads exist: no daemon keeps a password in its environment */
 	if (secret_scrub_env(&w->password) != RC_OK)
 		return eb_set(eb, RC_NOMEM, "out of memory");
+	/* PGPASSWORD, taken by the scrub, is a password too: no need to wait for SSM then */
+	w->ssm_pending = transient(rc) && w->password == NULL;
+	if (w->ssm_pending)
+		log_emit_err(w->lg, LOG_LVL_WARN, eb->msg,
+			     "PostgreSQL password: SSM did not answer; the start waits for it");
+	return RC_OK;
+}
+
+/* qdaemon's prepare: the SSM password that setup could not get, waited for. */
+static enum rc prepare(void *app, struct errbuf *eb)
+{
+	struct worker *w = app;
+	enum secret_source src;
+	enum rc rc;
+
+	if (!w->ssm_pending)
+		return RC_OK;
+	/* the environment's sources are gone by now: this asks SSM */
+	rc = secret_rds_password(w->cfg, w->aws, &w->password, &src, eb);
+	if (transient(rc))
+		return rc;
+	w->ssm_pending = false;
+	if (rc == RC_OK)
+		log_info(w->lg, NULL, "PostgreSQL password from %s", secret_source_name(src));
+	else
+		log_emit_err(w->lg, LOG_LVL_WARN, eb->msg,
+			     "no PostgreSQL password found; relying on libpq's own sources");
 	return RC_OK;
 }
 
@@ -552,6 +583,10 @@ static enum rc setup(const struct qdaemon_env *env, void **app, struct consumer_
 	if (w->events == NULL) {
 		free(w);
 		return eb_set(eb, RC_NOMEM, "out of memory");
+	}
+	if (resolve_password(w, eb) != RC_OK) {
+		teardown(w);
+		return RC_NOMEM;
 	}
 	if (metrics_describe(env->metrics, WORKER_OUTCOMES, METRICS_COUNTER,
 			     "Messages the worker finished, by queue and outcome (processed, failed, "
