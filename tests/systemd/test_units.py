@@ -160,6 +160,17 @@ class UnitFilesTest(unittest.TestCase):
                 self.assertIsNotNone(m, r.stdout)
                 self.assertEqual(m.group(1), want)
 
+    def test_keys_file_sample_is_the_credential(self):
+        # The API keys reach the dynamic user as a credential, never as a world-readable file
+        # in /etc: the sample's keys_file names where systemd puts the api-keys credential.
+        creds = [v.partition(":")[0] for v in self.values("appointment-api.service",
+                                                          "LoadCredential")]
+        self.assertIn("api-keys", creds)
+        with open(os.path.join(unitfiles.SRC, "etc", "appointmentd.conf"), encoding="utf-8") as f:
+            m = re.search(r"(?m)^# *keys_file *= *(\S+)", f.read())
+        self.assertIsNotNone(m, "etc/appointmentd.conf shows no keys_file")
+        self.assertEqual(m.group(1), "/run/credentials/appointment-api.service/api-keys")
+
     def test_socket_timer_target(self):
         self.assertEqual(self.values("appointment-api.socket", "ListenStream"), ["127.0.0.1:8080"])
         self.assertEqual(self.value("appointment-api.service", "Requires"), "appointment-api.socket")
