@@ -23,8 +23,10 @@ COPY daemons/ daemons/
 COPY etc/ etc/
 COPY sql/ sql/
 COPY systemd/ systemd/
-# --prefix=/usr puts the config in /etc/appointmentd and sql/ in /usr/share/appointmentd/sql,
-# where the binaries look by default. No test suites in the image.
+COPY scripts/install-conf.sh scripts/
+# --prefix=/usr puts the config in /etc/appointmentd (scripts/install-conf.sh copies the samples
+# of /usr/share/appointmentd/examples there) and sql/ in /usr/share/appointmentd/sql, where the
+# binaries look by default. No test suites in the image.
 RUN meson setup /build --prefix=/usr -Dtests=disabled \
  && ninja -C /build \
  && DESTDIR=/out meson install -C /build --no-rebuild --strip

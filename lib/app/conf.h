@@ -10,12 +10,16 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "config.h"
+
 #include "base/cfg.h"
 #include "base/log.h"
 #include "base/rc.h"
 #include "pg/db.h"
 
-#define CONF_DEFAULT_PATH "/etc/appointmentd/appointmentd.conf"
+/* The file every binary reads without --config: under the configured sysconfdir (meson.build),
+ * the one the units pass, so /etc/appointmentd with --prefix=/usr. */
+#define CONF_DEFAULT_PATH APPT_SYSCONFDIR "/appointmentd.conf"
 #define CONF_MAX_COUNTRIES 32      /* [country XX] sections accepted */
 
 /* One [country XX] section. Strings are owned by the struct conf. */

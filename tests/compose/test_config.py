@@ -242,7 +242,7 @@ class ComposeTest(unittest.TestCase):
             patterns = [line.strip() for line in f if line.strip() and not line.startswith("#")]
         kept = exclude_paths(SRC, patterns)
         for p in ("tests/support/requirements.txt", "tests/support/package-lock.json",
-                  "docker/provision.sh", "meson.build"):
+                  "docker/provision.sh", "meson.build", "scripts/install-conf.sh"):
             self.assertIn(p, kept)
         for p in kept:
             self.assertFalse(p.startswith(("tests/support/node_modules", ".git/", "build")), p)

@@ -141,6 +141,36 @@ class UnitFilesTest(unittest.TestCase):
                              ["@system-service", "~@privileged @resources"], u)
             self.assertEqual(self.values(u, "IPAddressDeny"), [], "%s must reach AWS" % u)
 
+    def test_default_config_is_the_units(self):
+        # A binary run by hand without --config reads the file the units pass: both follow
+        # the configured sysconfdir (--prefix=/usr: /etc/appointmentd).
+        want = os.path.join(unitfiles.SYSCONFDIR, "appointmentd", "appointmentd.conf")
+        for u in ("appointment-api.service", "appointment-worker@.service",
+                  "appointment-completion.service", "appointment-reconcile.service"):
+            with open(os.path.join(unitfiles.generated_dir(), u), encoding="utf-8") as f:
+                m = re.search(r"(?m)^ExecStart=.* --config (\S+)", f.read())
+            self.assertIsNotNone(m, u)
+            self.assertEqual(m.group(1), want, u)
+        for name in unitfiles.DAEMONS + unitfiles.TOOLS:
+            with self.subTest(binary=name):
+                r = subprocess.run([os.path.join(unitfiles.BUILD, "daemons", name, name), "--help"],
+                                   capture_output=True, text=True, timeout=30)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                m = re.search(r"--config PATH +configuration file \(default (\S+)\)", r.stdout)
+                self.assertIsNotNone(m, r.stdout)
+                self.assertEqual(m.group(1), want)
+
+    def test_keys_file_sample_is_the_credential(self):
+        # The API keys reach the dynamic user as a credential, never as a world-readable file
+        # in /etc: the sample's keys_file names where systemd puts the api-keys credential.
+        creds = [v.partition(":")[0] for v in self.values("appointment-api.service",
+                                                          "LoadCredential")]
+        self.assertIn("api-keys", creds)
+        with open(os.path.join(unitfiles.SRC, "etc", "appointmentd.conf"), encoding="utf-8") as f:
+            m = re.search(r"(?m)^# *keys_file *= *(\S+)", f.read())
+        self.assertIsNotNone(m, "etc/appointmentd.conf shows no keys_file")
+        self.assertEqual(m.group(1), "/run/credentials/appointment-api.service/api-keys")
+
     def test_socket_timer_target(self):
         self.assertEqual(self.values("appointment-api.socket", "ListenStream"), ["127.0.0.1:8080"])
         self.assertEqual(self.value("appointment-api.service", "Requires"), "appointment-api.socket")

@@ -404,6 +404,8 @@ START_TEST(test_shipped_files_load)
 	const char *root = getenv("APPT_SOURCE_ROOT");
 	static const char *const stages[] = {"dev", "staging", "prod"};
 	static const int rates[] = {100, 500, 1000};
+	/* dev talks to the local PostgreSQL; staging and prod must authenticate the server */
+	static const char *const sslmodes[] = {"prefer", "verify-full", "verify-full"};
 
 	ck_assert_ptr_nonnull(root);
 	snprintf(path, sizeof(path), "%s/etc/appointmentd.conf", root);
@@ -416,6 +418,8 @@ START_TEST(test_shipped_files_load)
 		ck_assert_msg(conf_load(path, &ce, &c, &eb) == RC_OK, "%s", eb.msg);
 		ck_assert_int_eq(c->rate_limit, rates[i]);
 		ck_assert_uint_eq(c->n_countries, 2);
+		ck_assert_str_eq(c->rds_sslmode, sslmodes[i]);
+		ck_assert_str_eq(conf_country(c, "PE")->db_sslmode, sslmodes[i]);
 		conf_dump(c, devnull);
 		fclose(devnull);
 		conf_free(c);
