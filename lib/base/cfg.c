@@ -477,6 +477,62 @@ static enum rc apply_env(struct loader *ld)
 	return rc;
 }
 
+extern char **environ;
+
+/* The i-th variable of env (environ when env is NULL), NULL past the last or when env
+ * does not list its variables. */
+static const char *env_entry(const struct cfg_env *env, size_t i)
+{
+	if (env == NULL || env->get == NULL) {
+		for (size_t k = 0; k < i; k++)
+			if (environ[k] == NULL)
+				return NULL;
+		return environ[i];
+	}
+	return env->entry != NULL ? env->entry(env->ud, i) : NULL;
+}
+
+/* Is name (n bytes) one of k's environment names, for its instances if it has any? */
+static bool env_name_of(struct loader *ld, const struct cfg_key *k, const char *name, size_t n)
+{
+	char names[4][ENV_NAME_MAX];
+	size_t count = k->per_instance ? *count_of(ld->s, ld->c) : 1;
+
+	for (size_t c = 0; c < count; c++) {
+		size_t nn = env_names(ld->s, k, k->per_instance ? id_of(ld->s, instance_at(ld->s,
+					ld->c, c)) : NULL, names);
+
+		for (size_t i = 0; i < nn; i++)
+			if (strlen(names[i]) == n && strncmp(names[i], name, n) == 0)
+				return true;
+	}
+	return false;
+}
+
+/* Every <PREFIX>_ variable of the environment names a key (of a configured instance, for
+ * instance keys): a misspelt one would otherwise be ignored without a word. */
+static enum rc check_env_names(struct loader *ld)
+{
+	const struct cfg_schema *s = ld->s;
+	size_t plen = strlen(s->env_prefix);
+	const char *e;
+
+	for (size_t i = 0; (e = env_entry(ld->env, i)) != NULL; i++) {
+		size_t n = strcspn(e, "=");
+		bool known = false;
+
+		if (n <= plen || strncmp(e, s->env_prefix, plen) != 0 || e[plen] != '_')
+			continue;
+		for (size_t k = 0; k < s->n_keys && !known; k++)
+			known = env_name_of(ld, &s->keys[k], e, n);
+		if (!known)
+			return eb_set(ld->eb, RC_INVAL, "environment %.*s: no such setting (a key's "
+				      "name, for a %s: of a configured [%s ID] section)",
+				      (int)(n > 100 ? 100 : n), e, s->instance_kind, s->instance_kind);
+	}
+	return RC_OK;
+}
+
 /* Replaces the placeholders in *slot: the profile's everywhere, the instance's when id is
  * not NULL (elsewhere it stays, e.g. in a template an instance inherits). */
 static enum rc expand(const struct cfg_schema *s, char **slot, const char *profile,
@@ -653,6 +709,8 @@ static enum rc load_layers(struct loader *ld, const char *path)
 			return eb_set(ld->eb, RC_NOMEM, "out of memory loading %s", path);
 	}
 	rc = apply_env(ld);
+	if (rc == RC_OK)
+		rc = check_env_names(ld);
 	if (rc == RC_OK)
 		rc = finish(ld);
 	if (rc == RC_OK && s->check != NULL)

@@ -84,10 +84,14 @@ struct cfg_schema {
 	enum rc (*check)(const void *c, struct errbuf *eb);
 };
 
-/* Environment lookup, injectable so tests need no setenv. NULL = getenv(3). */
+/* Environment lookup, injectable so tests need no setenv. NULL = getenv(3) and environ. */
 struct cfg_env {
 	const char *(*get)(void *ud, const char *name); /* NULL when unset */
 	void *ud;
+	/* The i-th variable, "NAME=value" or "NAME", NULL past the last: every <PREFIX>_ name
+	 * among them must be a key's (a typo is an error, not a setting silently ignored).
+	 * NULL: not checked. */
+	const char *(*entry)(void *ud, size_t i);
 };
 
 /* Reads path, the profile file beside it and the environment into a new struct (calloc'd,

@@ -172,6 +172,17 @@ class LifecycleTest(unittest.TestCase):
                            capture_output=True, text=True, timeout=10)
         self.assertEqual(r.returncode, 78)
         self.assertIn("environment APPOINTMENTS_PE_QUEUE_URL: not an http(s) URL", r.stderr)
+        # a misspelt variable of ours is not silently ignored (before: exit 0, no word)
+        for name in ("appointment-api", "appointment-completion", "appointmentctl"):
+            with self.subTest(binary=name):
+                env = dict(os.environ, APPOINTMENTD_API_RATE_LIMT="5")
+                args = ["check"] if name == "appointmentctl" else ["--check-config"]
+                r = subprocess.run([binary(name), "--config", CONF] + args, env=env,
+                                   capture_output=True, text=True, timeout=10)
+                self.assertEqual(r.returncode, 78, r.stderr)
+                self.assertIn("environment APPOINTMENTD_API_RATE_LIMT: no such setting",
+                              r.stderr)
+                self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
 
     def test_worker_country_argument(self):
         r = subprocess.run([binary("appointment-worker"), "--config", CONF],

@@ -18,7 +18,7 @@ static const char *no_env(void *ud, const char *name)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static int fd = -1;
-	const struct cfg_env env = {no_env, NULL};
+	const struct cfg_env env = {no_env, NULL, NULL};
 	struct errbuf eb = {{0}};
 	struct conf *c = NULL;
 	char path[64];

@@ -22,7 +22,7 @@ static const char *no_env(void *ud, const char *name)
 static struct conf *load_conf(const char *aws_text)
 {
 	char path[] = "/tmp/test_awscfg_XXXXXX";
-	struct cfg_env ce = {no_env, NULL};
+	struct cfg_env ce = {no_env, NULL, NULL};
 	struct conf *c = NULL;
 	struct errbuf eb = {{0}};
 	int fd = mkstemp(path);

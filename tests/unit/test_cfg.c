@@ -23,6 +23,20 @@ static const char *fake_get(void *ud, const char *name)
 	return NULL;
 }
 
+/* The names of the pairs, as struct cfg_env lists the environment. */
+static const char *fake_entry(void *ud, size_t i)
+{
+	const struct fake_env *fe = ud;
+
+	for (size_t k = 0; fe->pairs != NULL; k++) {
+		if (fe->pairs[2 * k] == NULL)
+			return NULL;
+		if (k == i)
+			return fe->pairs[2 * k];
+	}
+	return NULL;
+}
+
 static char tmpdir[64];
 
 static void write_file(const char *name, const char *text)
@@ -56,7 +70,7 @@ static enum rc load(const char *text, const char *const *env, struct conf **c, s
 {
 	char path[256];
 	struct fake_env fe = {env};
-	struct cfg_env ce = {fake_get, &fe};
+	struct cfg_env ce = {fake_get, &fe, fake_entry};
 
 	write_file("main.conf", text);
 	snprintf(path, sizeof(path), "%s/main.conf", tmpdir);
@@ -228,6 +242,38 @@ START_TEST(test_bad_env)
 }
 END_TEST
 
+/* A variable of ours that names no key is an error, not a setting silently ignored: a typo,
+ * or a country the file does not configure. Other variables are not ours to judge. */
+START_TEST(test_unknown_env)
+{
+	static const char *const typo[] = {"APPOINTMENTD_API_BURST", "7",
+					   "APPOINTMENTD_WORKER_METRICS_LISTN", "127.0.0.1:1", NULL};
+	static const char *const no_country[] = {"APPOINTMENTD_COUNTRY_MX_DB_HOST", "db", NULL};
+	static const char *const lower[] = {"appointmentd_api_burst", "7", NULL};
+	static const char *const others[] = {"APPOINTMENTDX_API_FOO", "1", "APPOINTMENTD", "1",
+					     "APPOINTMENTD_", "1", "PGPASSWORD", "pw",
+					     "APPOINTMENTD_COUNTRY_PE_DB_HOST", "db", NULL};
+	struct conf *c = NULL;
+	struct errbuf eb;
+
+	ck_assert_int_eq(load("[country PE]\n", typo, &c, &eb), RC_INVAL);
+	ck_assert_str_eq(eb.msg, "environment APPOINTMENTD_WORKER_METRICS_LISTN: no such setting "
+				 "(a key's name, for a country: of a configured [country ID] section)");
+	ck_assert_ptr_null(c);
+	ck_assert_int_eq(load("[country PE]\n", no_country, &c, &eb), RC_INVAL);
+	ck_assert_ptr_nonnull(strstr(eb.msg, "APPOINTMENTD_COUNTRY_MX_DB_HOST: no such setting"));
+	/* names are upper case, as the documentation gives them */
+	ck_assert_int_eq(load("[country PE]\n", lower, &c, &eb), RC_OK);
+	conf_free(c);
+	c = NULL;
+	ck_assert_int_eq(load("[country PE]\n", others, &c, &eb), RC_INVAL);
+	ck_assert_ptr_nonnull(strstr(eb.msg, "environment APPOINTMENTD_: no such setting"));
+	ck_assert_int_eq(load("[country PE]\n", others + 6, &c, &eb), RC_OK);
+	ck_assert_str_eq(conf_country(c, "PE")->db_host, "db");
+	conf_free(c);
+}
+END_TEST
+
 START_TEST(test_missing_file_and_long_line)
 {
 	struct conf *c = NULL;
@@ -256,7 +302,7 @@ static struct conf *reload(const struct conf *running, const char *text, char *r
 	struct conf *m = NULL;
 	struct errbuf eb = {{0}};
 	struct fake_env fe = {NULL};
-	struct cfg_env ce = {fake_get, &fe};
+	struct cfg_env ce = {fake_get, &fe, fake_entry};
 
 	write_file("main.conf", text);
 	ck_assert_msg(conf_reload(running, &ce, &m, refused, n, &eb) == RC_OK, "%s", eb.msg);
@@ -412,7 +458,7 @@ START_TEST(test_shipped_files_load)
 	for (int i = 0; i < 3; i++) {
 		const char *env[] = {"STAGE", stages[i], NULL};
 		struct fake_env fe = {env};
-		struct cfg_env ce = {fake_get, &fe};
+		struct cfg_env ce = {fake_get, &fe, fake_entry};
 		FILE *devnull = fopen("/dev/null", "w");
 
 		ck_assert_msg(conf_load(path, &ce, &c, &eb) == RC_OK, "%s", eb.msg);
@@ -441,6 +487,7 @@ int main(void)
 	tcase_add_test(tc, test_aws_region_and_endpoint);
 	tcase_add_loop_test(tc, test_bad_file, 0, (int)(sizeof(bad_files) / sizeof(bad_files[0])));
 	tcase_add_test(tc, test_bad_env);
+	tcase_add_test(tc, test_unknown_env);
 	tcase_add_test(tc, test_missing_file_and_long_line);
 	tcase_add_test(tc, test_reload_applies_only_reloadable_keys);
 	tcase_add_test(tc, test_reload_keeps_countries_by_code);
