@@ -107,6 +107,8 @@ static bool resolve_queue(struct qdaemon *d)
 			     d->queue.name);
 		svc_status(d->svc, "waiting for SQS queue %s: %s", d->queue.name, eb.msg);
 		ev = svc_wait(d->svc, RESOLVE_PAUSE_MS);
+		if (ev == SVC_EV_RELOAD)
+			svc_defer_reload(d->svc); /* applied once running: the file may have changed */
 		if (ev == SVC_EV_STOP || ev == SVC_EV_STOP_NOW) {
 			sqs_client_free(sqs);
 			return false;
