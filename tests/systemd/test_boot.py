@@ -10,7 +10,7 @@ Inside: appointmentd.target brings up everything; a POST reaches `completed`; so
 activation; the sandbox (dynamic uid, no capabilities, read-only /usr); the credential (and
 its absence is not fatal); reload; restart and reload lose no request; exit 78 does not loop;
 the reconciler runs sandboxed; stop within TimeoutStopSec; a hung loop is killed by the
-watchdog. The container is always powered off, its cgroups and the deployment removed."""
+watchdog; a masked country's worker leaves the target clean. The container is always powered off, its cgroups and the deployment removed."""
 import ctypes
 import http.client
 import os
@@ -600,6 +600,25 @@ class BootedSystemdTest(unittest.TestCase):
         finally:
             self.c.run("systemctl", "stop", u, check=False)
             self.remove_drop_in(u, "50-test-watchdog.conf")
+
+
+    def test_13_a_masked_country_is_left_out(self):
+        # A deployment without CL (operations.md, "Removing a country"): the target wants
+        # worker@cl, which would exit 78 and leave a failed unit. Masked, it is skipped: the
+        # target starts, nothing is failed, the system is not degraded by it.
+        u = "appointment-worker@cl.service"
+        self.c.run("systemctl", "mask", u)
+        try:
+            self.c.run("systemctl", "start", "appointmentd.target", timeout=90)
+            self.assertEqual(self.c.prop("appointmentd.target", "ActiveState"), "active")
+            self.assertTrue(self.c.wait_active("appointment-worker@pe.service"))
+            self.assertEqual(self.c.show(u, "LoadState", "ActiveState"),
+                             {"LoadState": "masked", "ActiveState": "inactive"})
+            failed = self.c.run("systemctl", "list-units", "--failed", "--plain", "--no-legend",
+                                "appointment*").stdout.strip()
+            self.assertEqual(failed, "", "failed units with a masked country")
+        finally:
+            self.c.run("systemctl", "unmask", u, check=False)
 
 
 def read_env_file(path):
