@@ -10,7 +10,8 @@ Inside: appointmentd.target brings up everything; a POST reaches `completed`; so
 activation; the sandbox (dynamic uid, no capabilities, read-only /usr); the credential (and
 its absence is not fatal); reload; restart and reload lose no request; exit 78 does not loop;
 the reconciler runs sandboxed; stop within TimeoutStopSec; a hung loop is killed by the
-watchdog; a masked country's worker leaves the target clean. The container is always powered off, its cgroups and the deployment removed."""
+watchdog; a masked country's worker leaves the target clean; an API that exits 78 is started
+by its socket again until the start limit. The container is always powered off, its cgroups and the deployment removed."""
 import ctypes
 import http.client
 import os
@@ -619,6 +620,41 @@ class BootedSystemdTest(unittest.TestCase):
             self.assertEqual(failed, "", "failed units with a masked country")
         finally:
             self.c.run("systemctl", "unmask", u, check=False)
+
+    def test_14_api_exit_78_socket_retries_until_the_start_limit(self):
+        # Exit 78 is never restarted by Restart=, but the socket stays listening: the next
+        # connection (and the one the failed process left in the backlog) starts the API
+        # again, each start exits 78, until StartLimitBurst= trips; then the socket fails too
+        # (service-start-limit-hit) and connections are refused (operations.md, section 1).
+        api, sock = "appointment-api.service", "appointment-api.socket"
+        self.drop_in(api, "50-test-bad.conf", "[Service]\nEnvironment=APPOINTMENTD_API_RATE_LIMIT=0\n")
+        try:
+            self.c.run("systemctl", "stop", api, timeout=60)
+            self.c.run("systemctl", "reset-failed", api, sock, check=False)
+            self.assertEqual(self.c.prop(sock, "ActiveState"), "active")
+            cursor = self.c.run("journalctl", "-n", "0", "--show-cursor", "--no-pager",
+                                check=False).stdout.strip().rsplit("cursor: ", 1)[-1]
+            with socket.create_connection(("127.0.0.1", self.port), timeout=5) as conn:
+                conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                ok = wait_until(lambda: self.c.prop(sock, "ActiveState") == "failed", 30, 0.2)
+            st = self.c.show(sock, "ActiveState", "Result")
+            self.assertTrue(ok, st)
+            self.assertEqual(st["Result"], "service-start-limit-hit")
+            self.assertEqual(self.c.show(api, "ActiveState", "ExecMainStatus"),
+                             {"ActiveState": "failed", "ExecMainStatus": "78"})
+            log = self.c.run("journalctl", "--no-pager", "-o", "cat", "--after-cursor", cursor,
+                             "-u", api).stdout
+            starts = log.count("status=78/CONFIG")
+            self.assertGreater(starts, 1, log)
+            sys.stdout.write("\n(one connection, API exit 78: %d starts before the limit)\n"
+                             % starts)
+            with self.assertRaises(OSError):
+                socket.create_connection(("127.0.0.1", self.port), timeout=2).close()
+        finally:
+            self.remove_drop_in(api, "50-test-bad.conf")
+            self.c.run("systemctl", "reset-failed", api, sock, check=False)
+            self.c.run("systemctl", "start", sock, check=False)
+        self.assertEqual(self.healthz(timeout=30), 200)
 
 
 def read_env_file(path):
