@@ -11,7 +11,7 @@ activation; the sandbox (dynamic uid, no capabilities, read-only /usr); the cred
 its absence is not fatal); reload; restart and reload lose no request; exit 78 does not loop;
 the reconciler runs sandboxed; stop within TimeoutStopSec; a hung loop is killed by the
 watchdog; a masked country's worker leaves the target clean; an API that exits 78 is started
-by its socket again until the start limit. The container is always powered off, its cgroups and the deployment removed."""
+by its socket again until the start limit; appointmentctl run by hand as operations.md says. The container is always powered off, its cgroups and the deployment removed."""
 import ctypes
 import http.client
 import os
@@ -655,6 +655,46 @@ class BootedSystemdTest(unittest.TestCase):
             self.c.run("systemctl", "reset-failed", api, sock, check=False)
             self.c.run("systemctl", "start", sock, check=False)
         self.assertEqual(self.healthz(timeout=30), 200)
+
+    def test_15_appointmentctl_by_hand(self):
+        # operations.md, "Running appointmentctl by hand": from a shell the units' environment
+        # files are not read, so the region is missing (exit 78); with the units' environment
+        # it is found, and systemd-run also hands over the password credential.
+        ctl = "%s/daemons/appointmentctl/appointmentctl" % IN_BUILD
+        conf = "%s/appointmentd.conf" % IN_CONF
+        base = ["env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"]
+        if is_sanitized(os.path.join(unitfiles.BUILD, "daemons", "appointmentctl",
+                                     "appointmentctl")):
+            base.append("ASAN_OPTIONS=detect_leaks=0")
+        r = self.c.run(*(base + [ctl, "--config", conf, "check"]), timeout=60, check=False)
+        self.assertEqual(r.returncode, 78, r.stdout + r.stderr)
+        self.assertIn("no AWS region", r.stderr)
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        # the shell way, as operations.md writes it: the same files in the units' order (no
+        # credential)
+        script = ('set -a\nfor f in %s/provisioned.env %s/environment; do\n'
+                  '    [ ! -r "$f" ] || . "$f"\ndone\nset +a\n'
+                  'exec "$0" --config "$1" check\n' % (IN_CONF, IN_CONF))
+        r = self.c.run(*(base + ["sh", "-c", script, ctl, conf]), timeout=60, check=False)
+        self.assertIn(r.returncode, (0, 1), r.stdout + r.stderr)
+        self.assertRegex(r.stdout, r"(?m)^ok config .*region %s\)$" % region)
+        # systemd-run, as operations.md's actl(): the environment files as the units read
+        # them, and the credential. (--unit: a name the sanitizer drop-in
+        # appointment-.service.d applies to.)
+        r = self.c.run("systemd-run", "--quiet", "--pipe", "--wait", "--collect",
+                       "--unit", "appointment-ctl-by-hand",
+                       "-p", "EnvironmentFile=-%s/provisioned.env" % IN_CONF,
+                       "-p", "EnvironmentFile=-%s/environment" % IN_CONF,
+                       "-p", "LoadCredential=rds-password:appointmentd-rds-password",
+                       ctl, "--config", conf, "check", timeout=60, check=False)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("ok password rds-password (from credential)", r.stdout)
+        self.assertRegex(r.stdout, r"(?m)^ok database PE ")
+        # and its exit status is appointmentctl's
+        r = self.c.run("systemd-run", "--quiet", "--pipe", "--wait", "--collect",
+                       "--unit", "appointment-ctl-by-hand", ctl, "--config", conf, "check",
+                       timeout=60, check=False)
+        self.assertEqual(r.returncode, 78, r.stdout + r.stderr)
 
 
 def read_env_file(path):
