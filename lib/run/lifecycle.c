@@ -207,11 +207,25 @@ static void tick(struct lifecycle *lc, bool *was_stuck)
 	collect(lc);
 }
 
-/* Runs until a stop signal; returns it (STOPPING=1 has then been sent). */
+/* SIGHUP: RELOADING=1, the reload, READY=1. */
+static void reload_signalled(struct lifecycle *lc)
+{
+	svc_reloading(&lc->svc);
+	reload(lc);
+	svc_reloaded(&lc->svc);
+}
+
+/* Runs until a stop signal; returns it (STOPPING=1 has then been sent). A SIGHUP the start
+ * took while it waited (svc_defer_reload) is applied first: the configuration running is the
+ * one read before that wait, and the file may have changed since. */
 static enum svc_event loop(struct lifecycle *lc)
 {
 	bool was_stuck = false;
 
+	if (lc->svc.reload_pending) {
+		lc->svc.reload_pending = false;
+		reload_signalled(lc);
+	}
 	for (;;) {
 		enum svc_event ev = svc_wait(&lc->svc, tick_ms(&lc->svc));
 
@@ -219,11 +233,8 @@ static enum svc_event loop(struct lifecycle *lc)
 			svc_stopping(&lc->svc);
 			return ev;
 		}
-		if (ev == SVC_EV_RELOAD) {
-			svc_reloading(&lc->svc);
-			reload(lc);
-			svc_reloaded(&lc->svc);
-		}
+		if (ev == SVC_EV_RELOAD)
+			reload_signalled(lc);
 		tick(lc, &was_stuck);
 	}
 }

@@ -93,6 +93,8 @@ static bool wait_again(struct qdaemon *d, const char *what, const char *why)
 	log_emit_err(d->lg, LOG_LVL_WARN, why, "waiting for %s; retrying", what);
 	svc_status(d->svc, "waiting for %s: %s", what, why);
 	ev = svc_wait(d->svc, RESOLVE_PAUSE_MS);
+	if (ev == SVC_EV_RELOAD)
+		svc_defer_reload(d->svc); /* applied once running: the file may have changed */
 	if (ev == SVC_EV_STOP || ev == SVC_EV_STOP_NOW)
 		return false;
 	svc_watchdog(d->svc);

@@ -112,6 +112,7 @@ enum rc svc_init(struct svc *s, const struct logger *lg, struct errbuf *eb)
 	s->sigfd = -1;
 	s->watchdog_usec = 0;
 	s->stop_signals = 0;
+	s->reload_pending = false;
 	s->lg = lg;
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
 		return eb_set(eb, RC_FATAL, "ignoring SIGPIPE: %s", strerror(errno));
@@ -153,6 +154,11 @@ enum svc_event svc_wait(struct svc *s, int timeout_ms)
 		return SVC_EV_RELOAD;
 	s->stop_signals++;
 	return s->stop_signals > 1 ? SVC_EV_STOP_NOW : SVC_EV_STOP;
+}
+
+void svc_defer_reload(struct svc *s)
+{
+	s->reload_pending = true;
 }
 
 enum rc svc_listen_fd(const struct svc *s, int *fd, struct errbuf *eb)

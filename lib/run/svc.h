@@ -32,6 +32,7 @@ struct svc {
 	uint64_t watchdog_usec;  /* WatchdogSec in µs, 0 when no watchdog is set */
 	uint64_t last_ping_usec; /* CLOCK_MONOTONIC of the last WATCHDOG=1 */
 	int stop_signals;        /* TERM/INT received so far */
+	bool reload_pending;     /* a SIGHUP taken before the main loop ran (svc_defer_reload) */
 	char last_status[256];   /* last STATUS= sent: an unchanged one is not resent */
 	const struct logger *lg; /* where sd_notify failures are logged; borrowed */
 };
@@ -62,6 +63,9 @@ void svc_cleanup(struct svc *s);
 
 /* Waits up to timeout_ms for a signal. Call it from the loop that does the work. */
 enum svc_event svc_wait(struct svc *s, int timeout_ms);
+/* A waiter before the main loop (a start that waits for a dependency) got SVC_EV_RELOAD:
+ * the main loop reloads once it runs, so a SIGHUP sent during the start is not lost. */
+void svc_defer_reload(struct svc *s);
 
 /* The listening socket passed by systemd (LISTEN_FDS) in *fd, or -1 when none. RC_INVAL
  * when more than one was passed: the server serves one, and a connection to another

@@ -11,7 +11,8 @@ built and run on a private Docker engine, then used from this machine as a user 
    compose network, published ports (127.0.0.1 only) go through docker-proxy.
 2. debian:12 from docker/debian-base.sh (its root file system cached in <build>/compose-cache).
 3. `docker-compose --profile emulators build --parallel`, then `up --build -d` as the README
-   says, and waits for every health check (provision: exited 0).
+   says, and waits for every health check (provision: exited 0; reconcile, which has none:
+   running, and its log shows a run).
 4. From the host: POST -> `completed`, the GET of the list and of the item, the error queue
    and every DLQ empty (moto, published on a free loopback port), `appointmentctl info` in a
    provision container.
@@ -54,7 +55,9 @@ LOG = os.path.join(BUILD, "meson-logs", "compose-test.log")
 # inside meson's timeout (tests/compose/meson.build).
 DEADLINE_S = 900
 SERVICES = ["moto", "dynamodb-local", "postgres", "provision", "api", "worker-pe",
-            "worker-cl", "completion"]
+            "worker-cl", "completion", "reconcile"]
+# Running without a healthcheck (it serves nothing): its log says that it ran.
+NO_HEALTHCHECK = ["reconcile"]
 STAGE = "dev"
 ERROR_QUEUE = "medical-appointment-scheduling-appointments-error-" + STAGE
 PACKAGES = [("dockerd", "docker.io"), ("docker-compose", "docker-compose"),
@@ -437,9 +440,12 @@ class ComposeEmulatorsTest(unittest.TestCase):
             st = self.states()
             if st.get("provision", ("",))[0] == "exited" and st["provision"][2] != 0:
                 raise AssertionError("provision exited %d" % st["provision"][2])
-            return all(
-                (st.get(s, ("",))[0] == "exited" and st[s][2] == 0) if s == "provision"
-                else st.get(s, ("", ""))[:2] == ("running", "healthy") for s in SERVICES) and st
+            def ok(s):
+                if s == "provision":
+                    return st.get(s, ("",))[0] == "exited" and st[s][2] == 0
+                want = ("running", None if s in NO_HEALTHCHECK else "healthy")
+                return st.get(s, ("", ""))[:2] == want
+            return all(ok(s) for s in SERVICES) and st
         with timed("every health check"):
             try:
                 st = wait_until(all_healthy, 180, 1)
@@ -498,6 +504,14 @@ class ComposeEmulatorsTest(unittest.TestCase):
                     "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])
                 self.assertEqual(a["Attributes"], {"ApproximateNumberOfMessages": "0",
                                                    "ApproximateNumberOfMessagesNotVisible": "0"})
+
+    def test_05_reconciler_runs(self):
+        self.assertTrue(self.up_ok, "the deployment is not up")
+        # its first run starts at once (SPEC §6: nothing stays pending for good under compose)
+        done = wait_until(lambda: "reconciled appointments created before" in self.compose(
+            "logs", "--no-color", "reconcile", check=False).stdout, 60, 1)
+        self.assertTrue(done, self.compose("logs", "--no-color", "reconcile", check=False).stdout)
+        self.assertEqual(self.states()["reconcile"][:2], ("running", None))
 
     def test_04_appointmentctl_info_in_provision(self):
         self.assertTrue(self.up_ok, "the deployment is not up")

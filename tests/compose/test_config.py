@@ -20,8 +20,11 @@ import unitfiles  # noqa: E402  (ensure_package, SRC, BUILD)
 
 SRC = unitfiles.SRC
 COMPOSE = os.path.join(SRC, "docker-compose.yml")
-APP_SERVICES = ["provision", "api", "worker-pe", "worker-cl", "completion"]
+APP_SERVICES = ["provision", "api", "worker-pe", "worker-cl", "completion", "reconcile"]
 DAEMONS = ["api", "worker-pe", "worker-cl", "completion"]
+# Restarted at most this often, like the units' StartLimitBurst=5 (a bad configuration, exit
+# 78, must not loop for ever: Docker has no RestartPreventExitStatus=).
+RESTART = "on-failure:5"
 LOCALSTACK_LAST_FREE = (4, 14, 0)
 
 
@@ -182,6 +185,22 @@ class ComposeTest(unittest.TestCase):
         self.assertEqual(self.svc["api"]["stop_grace_period"], "30s")
         for s in ("worker-pe", "worker-cl", "completion"):
             self.assertEqual(self.svc[s]["stop_grace_period"], "60s", s)
+
+    def test_reconciler(self):
+        # SPEC §6: without it an appointment whose publish failed stays pending for ever.
+        # What scripts/up runs, from the app image, once provision has completed.
+        r = self.svc["reconcile"]
+        self.assertEqual(r["image"], "appointmentd:local")
+        self.assertEqual(r["command"], ["appointmentctl", "reconcile", "--every", "30"])
+        self.assertEqual(r["depends_on"]["provision"]["condition"],
+                         "service_completed_successfully")
+        self.assertEqual(r["stop_grace_period"], "30s")   # appointment-reconcile.service
+        self.assertNotIn("profiles", r)
+
+    def test_restart_bounded(self):
+        for s in DAEMONS + ["reconcile"]:
+            self.assertEqual(self.svc[s].get("restart"), RESTART, s)
+        self.assertEqual(self.svc["provision"].get("restart"), "no")
 
     def test_hardening_and_ports(self):
         for s in APP_SERVICES + ["moto", "dynamodb-local", "postgres"]:

@@ -74,6 +74,49 @@ class LifecycleTest(unittest.TestCase):
                 p.send_signal(signal.SIGTERM)
                 self.assertEqual(p.wait(timeout=10), 0)
 
+    def test_sighup_while_the_queue_resolves_is_applied_once_ready(self):
+        """A consumer whose queue does not exist yet waits at start ("waiting for SQS queue
+        …", no READY=1). A SIGHUP then (the configuration file changed meanwhile) used to be
+        taken by that wait and dropped; it is applied once the daemon is ready: RELOADING=1
+        after READY=1, and the reload's log line."""
+        sqs = harness.aws_client("sqs")
+        name = "%s-late-%s" % (self.d.stage, harness.rand(6))
+        env = dict(self.d.env, APPOINTMENTD_AWS_COMPLETION_QUEUE_NAME=name)
+        env.pop("APPOINTMENTS_COMPLETION_QUEUE_URL", None)
+        env.pop("APPOINTMENTD_AWS_COMPLETION_QUEUE_URL", None)
+        env.pop("WATCHDOG_PID", None)
+        notify = harness.NotifySocket(os.path.join(self.d.dir, "lc-" + harness.rand(6)))
+        self.addCleanup(notify.close)
+        env["NOTIFY_SOCKET"] = notify.path
+        log = tempfile.TemporaryFile(mode="w+")
+        self.addCleanup(log.close)
+        p = subprocess.Popen([binary("appointment-completion"), "--config", self.d.config],
+                             env=env, stdout=log, stderr=log)
+        self.addCleanup(self.reap, p)
+        notify.wait_for("STATUS=waiting for SQS queue " + name, proc=p)
+        p.send_signal(signal.SIGHUP)
+        time.sleep(0.5)                   # the resolve wait takes it (it polls the signalfd)
+        self.assertFalse(notify.seen("READY=1"))
+        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        self.addCleanup(sqs.delete_queue, QueueUrl=url)
+        notify.wait_for("READY=1", proc=p)  # the next attempt (every 2 s) finds the queue
+        with notify.lock:
+            ready_at = next(i for i, m in enumerate(notify.messages) if "READY=1" in m)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            with notify.lock:
+                later = notify.messages[ready_at + 1:]
+            if any("RELOADING=1" in m for m in later):
+                break
+            time.sleep(0.05)
+        else:
+            log.seek(0)
+            self.fail("the SIGHUP sent during the start was never applied:\n" + log.read()[-2000:])
+        p.send_signal(signal.SIGTERM)
+        self.assertEqual(p.wait(timeout=10), 0)
+        log.seek(0)
+        self.assertIn("configuration reloaded (1 so far)", log.read())
+
     def test_worker_that_cannot_start_exits_78_and_receives_nothing(self):
         """Issue 10: a worker thread whose state cannot be made (an empty database host
         makes db_conn_new refuse) used to be retried forever while the receiver took

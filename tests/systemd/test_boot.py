@@ -10,7 +10,8 @@ Inside: appointmentd.target brings up everything; a POST reaches `completed`; so
 activation; the sandbox (dynamic uid, no capabilities, read-only /usr); the credential (and
 its absence is not fatal); reload; restart and reload lose no request; exit 78 does not loop;
 the reconciler runs sandboxed; stop within TimeoutStopSec; a hung loop is killed by the
-watchdog. The container is always powered off, its cgroups and the deployment removed."""
+watchdog; a masked country's worker leaves the target clean; an API that exits 78 is started
+by its socket again until the start limit; appointmentctl run by hand as operations.md says. The container is always powered off, its cgroups and the deployment removed."""
 import ctypes
 import http.client
 import os
@@ -600,6 +601,100 @@ class BootedSystemdTest(unittest.TestCase):
         finally:
             self.c.run("systemctl", "stop", u, check=False)
             self.remove_drop_in(u, "50-test-watchdog.conf")
+
+
+    def test_13_a_masked_country_is_left_out(self):
+        # A deployment without CL (operations.md, "Removing a country"): the target wants
+        # worker@cl, which would exit 78 and leave a failed unit. Masked, it is skipped: the
+        # target starts, nothing is failed, the system is not degraded by it.
+        u = "appointment-worker@cl.service"
+        self.c.run("systemctl", "mask", u)
+        try:
+            self.c.run("systemctl", "start", "appointmentd.target", timeout=90)
+            self.assertEqual(self.c.prop("appointmentd.target", "ActiveState"), "active")
+            self.assertTrue(self.c.wait_active("appointment-worker@pe.service"))
+            self.assertEqual(self.c.show(u, "LoadState", "ActiveState"),
+                             {"LoadState": "masked", "ActiveState": "inactive"})
+            failed = self.c.run("systemctl", "list-units", "--failed", "--plain", "--no-legend",
+                                "appointment*").stdout.strip()
+            self.assertEqual(failed, "", "failed units with a masked country")
+        finally:
+            self.c.run("systemctl", "unmask", u, check=False)
+
+    def test_14_api_exit_78_socket_retries_until_the_start_limit(self):
+        # Exit 78 is never restarted by Restart=, but the socket stays listening: the next
+        # connection (and the one the failed process left in the backlog) starts the API
+        # again, each start exits 78, until StartLimitBurst= trips; then the socket fails too
+        # (service-start-limit-hit) and connections are refused (operations.md, section 1).
+        api, sock = "appointment-api.service", "appointment-api.socket"
+        self.drop_in(api, "50-test-bad.conf", "[Service]\nEnvironment=APPOINTMENTD_API_RATE_LIMIT=0\n")
+        try:
+            self.c.run("systemctl", "stop", api, timeout=60)
+            self.c.run("systemctl", "reset-failed", api, sock, check=False)
+            self.assertEqual(self.c.prop(sock, "ActiveState"), "active")
+            cursor = self.c.run("journalctl", "-n", "0", "--show-cursor", "--no-pager",
+                                check=False).stdout.strip().rsplit("cursor: ", 1)[-1]
+            with socket.create_connection(("127.0.0.1", self.port), timeout=5) as conn:
+                conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                ok = wait_until(lambda: self.c.prop(sock, "ActiveState") == "failed", 30, 0.2)
+            st = self.c.show(sock, "ActiveState", "Result")
+            self.assertTrue(ok, st)
+            self.assertEqual(st["Result"], "service-start-limit-hit")
+            self.assertEqual(self.c.show(api, "ActiveState", "ExecMainStatus"),
+                             {"ActiveState": "failed", "ExecMainStatus": "78"})
+            log = self.c.run("journalctl", "--no-pager", "-o", "cat", "--after-cursor", cursor,
+                             "-u", api).stdout
+            starts = log.count("status=78/CONFIG")
+            self.assertGreater(starts, 1, log)
+            sys.stdout.write("\n(one connection, API exit 78: %d starts before the limit)\n"
+                             % starts)
+            with self.assertRaises(OSError):
+                socket.create_connection(("127.0.0.1", self.port), timeout=2).close()
+        finally:
+            self.remove_drop_in(api, "50-test-bad.conf")
+            self.c.run("systemctl", "reset-failed", api, sock, check=False)
+            self.c.run("systemctl", "start", sock, check=False)
+        self.assertEqual(self.healthz(timeout=30), 200)
+
+    def test_15_appointmentctl_by_hand(self):
+        # operations.md, "Running appointmentctl by hand": from a shell the units' environment
+        # files are not read, so the region is missing (exit 78); with the units' environment
+        # it is found, and systemd-run also hands over the password credential.
+        ctl = "%s/daemons/appointmentctl/appointmentctl" % IN_BUILD
+        conf = "%s/appointmentd.conf" % IN_CONF
+        base = ["env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"]
+        if is_sanitized(os.path.join(unitfiles.BUILD, "daemons", "appointmentctl",
+                                     "appointmentctl")):
+            base.append("ASAN_OPTIONS=detect_leaks=0")
+        r = self.c.run(*(base + [ctl, "--config", conf, "check"]), timeout=60, check=False)
+        self.assertEqual(r.returncode, 78, r.stdout + r.stderr)
+        self.assertIn("no AWS region", r.stderr)
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        # the shell way, as operations.md writes it: the same files in the units' order (no
+        # credential)
+        script = ('set -a\nfor f in %s/provisioned.env %s/environment; do\n'
+                  '    [ ! -r "$f" ] || . "$f"\ndone\nset +a\n'
+                  'exec "$0" --config "$1" check\n' % (IN_CONF, IN_CONF))
+        r = self.c.run(*(base + ["sh", "-c", script, ctl, conf]), timeout=60, check=False)
+        self.assertIn(r.returncode, (0, 1), r.stdout + r.stderr)
+        self.assertRegex(r.stdout, r"(?m)^ok config .*region %s\)$" % region)
+        # systemd-run, as operations.md's actl(): the environment files as the units read
+        # them, and the credential. (--unit: a name the sanitizer drop-in
+        # appointment-.service.d applies to.)
+        r = self.c.run("systemd-run", "--quiet", "--pipe", "--wait", "--collect",
+                       "--unit", "appointment-ctl-by-hand",
+                       "-p", "EnvironmentFile=-%s/provisioned.env" % IN_CONF,
+                       "-p", "EnvironmentFile=-%s/environment" % IN_CONF,
+                       "-p", "LoadCredential=rds-password:appointmentd-rds-password",
+                       ctl, "--config", conf, "check", timeout=60, check=False)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("ok password rds-password (from credential)", r.stdout)
+        self.assertRegex(r.stdout, r"(?m)^ok database PE ")
+        # and its exit status is appointmentctl's
+        r = self.c.run("systemd-run", "--quiet", "--pipe", "--wait", "--collect",
+                       "--unit", "appointment-ctl-by-hand", ctl, "--config", conf, "check",
+                       timeout=60, check=False)
+        self.assertEqual(r.returncode, 78, r.stdout + r.stderr)
 
 
 def read_env_file(path):
