@@ -370,8 +370,20 @@ static enum rc transition_run(struct ddb_client *ddb, const char *table, const c
 	struct appointment cur;
 	enum appt_status from = t->from[0];
 	char who[APPT_INSURED_SIZE] = "";
+	char key[APPT_ID_SIZE];
 	enum rc rc = RC_OK;
 
+	/* copies: id and insured may point into *t->item, which this overwrites */
+	snprintf(key, sizeof(key), "%s", id);
+	id = key;
+	if (insured != NULL) {
+		snprintf(who, sizeof(who), "%s", insured);
+		insured = who;
+	}
+	/* the caller's read is the likeliest status to leave: the first write is then right
+	 * unless the item moved since (and the condition tells where to) */
+	if (t->item != NULL && status_in(t->from, t->n_from, t->item->status))
+		from = t->item->status;
 	if (counters != NULL && insured == NULL) {
 		rc = store_get(ddb, table, id, &cur, eb);
 		if (rc != RC_OK)
@@ -403,13 +415,13 @@ static enum rc transition_run(struct ddb_client *ddb, const char *table, const c
 		old = NULL;
 		if (rc != RC_OK)
 			break;
-		if (t->item != NULL)
-			*t->item = cur;
 		if (counters != NULL && strcmp(cur.insured_id, insured) != 0) {
 			/* no insuredId in the text: it travels into logs and Processing Errors */
 			rc = eb_set(eb, RC_INVAL, "appointment %s belongs to another insuredId", id);
 			break;
 		}
+		if (t->item != NULL)
+			*t->item = cur;
 		if (counters == NULL || !status_in(t->from, t->n_from, cur.status)) {
 			*outcome = classify(t, cur.status);
 			break;

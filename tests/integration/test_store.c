@@ -321,18 +321,40 @@ START_TEST(test_cancel_machine)
 		ck_assert_str_eq(read.created_at, got.created_at);
 		ck_assert_str_eq(read.processed_at, got.processed_at);
 	}
+	/* the same when the read was processed and the completion came in between: the first
+	 * write, from completed, applies at once (before, the answer kept the read's null
+	 * completedAt) */
+	{
+		struct appointment r = make(ins, "2026-11-25T11:00:04.500Z", 306);
+		struct appointment read;
+
+		CK_RC(RC_OK, store_put_pending(ddb, table, cnt, &r, NULL, NULL, NULL, &eb));
+		CK_RC(RC_OK, store_mark_processed(ddb, table, cnt, r.appointment_id, who, &s, now, &o,
+						  &eb));
+		CK_RC(RC_OK, store_get(ddb, table, r.appointment_id, &read, &eb));
+		CK_RC(RC_OK, store_mark_completed(ddb, table, cnt, r.appointment_id, who, now, &o,
+						  &eb));
+		CK_RC(RC_OK, store_mark_cancelling(ddb, table, cnt, r.appointment_id, who, later, &read,
+						   &o, &eb));
+		ck_assert_int_eq(o, STORE_APPLIED);
+		CK_RC(RC_OK, store_get(ddb, table, r.appointment_id, &got, &eb));
+		ck_assert_int_eq(read.status, APPT_CANCELLING);
+		ck_assert_str_eq(read.completed_at, now);
+		ck_assert_str_eq(read.completed_at, got.completed_at);
+		ck_assert_str_eq(read.updated_at, got.updated_at);
+	}
 	if (cnt == NULL)
 		return;
 	/* another insured's appointment is not this insured's to cancel */
 	CK_RC(RC_INVAL, store_mark_cancelling(ddb, table, cnt, f.appointment_id, "00999", later, NULL, &o,
 					      &eb));
 	CK_RC(RC_OK, store_counters(ddb, cnt, ins, &sc, &eb));
-	ck_assert_int_eq(sc.all, 5);
+	ck_assert_int_eq(sc.all, 6);
 	ck_assert_int_eq(sc.by_status[APPT_PENDING], 0);
 	ck_assert_int_eq(sc.by_status[APPT_PROCESSED], 0);
 	ck_assert_int_eq(sc.by_status[APPT_COMPLETED], 0);
 	ck_assert_int_eq(sc.by_status[APPT_FAILED], 1);
-	ck_assert_int_eq(sc.by_status[APPT_CANCELLING], 2);
+	ck_assert_int_eq(sc.by_status[APPT_CANCELLING], 3);
 	ck_assert_int_eq(sc.by_status[APPT_CANCELLED], 2);
 }
 END_TEST
