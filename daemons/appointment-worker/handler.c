@@ -27,6 +27,7 @@
  * item up to 4 times: a write and a read each), release again, the outcome event (perhaps
  * after a shared PutEvents) or a Processing Error. */
 #define WORST_AWS_CALLS 14     /* 3 GetItem, 8 for the transition, 2 PutEvents, 1 more */
+#define EVENTS_PER_PUT 10      /* a shared PutEvents carries up to 10 threads' events */
 #define WORST_DB_TX 6          /* book twice, release twice after each of book and record */
 #define WORST_DB_TX_ROUNDS 5   /* begin, up to three statements, commit */
 #define WORST_DB_WAITS 3       /* wait_for_database: in book and in each release */
@@ -487,31 +488,35 @@ static void teardown(void *app)
 	free(w);
 }
 
-static bool transient(enum rc rc)
+/* Logs where the password came from, or that there is none (libpq's own sources then). */
+static void log_password(const struct worker *w, enum rc rc, enum secret_source src,
+			 const struct errbuf *eb)
 {
-	return rc == RC_IO || rc == RC_TIMEOUT || rc == RC_RETRY;
+	if (rc == RC_OK)
+		log_info(w->lg, NULL, "PostgreSQL password from %s", secret_source_name(src));
+	else
+		log_emit_err(w->lg, LOG_LVL_WARN, eb->msg,
+			     "no PostgreSQL password found; relying on libpq's own sources");
 }
 
 /* The PostgreSQL password, in setup, while the environment still holds its sources: the
  * credential, RDS_PASSWORD, SSM, then PGPASSWORD. An SSM that did not answer is asked again
  * at start (prepare), which waits for it: a worker started without the password it was
  * given would fail every booking on authentication, for ever. No password anywhere (no
- * such SSM parameter either) leaves it to libpq's own sources (.pgpass, trust). */
+ * such SSM parameter, or an empty ssm_password_parameter) leaves it to libpq's own sources
+ * (.pgpass, trust). */
 static enum rc resolve_password(struct worker *w, struct errbuf *eb)
 {
-	enum secret_source src;
+	enum secret_source src = SECRET_SSM;
 	enum rc rc = secret_rds_password(w->cfg, w->aws, &w->password, &src, eb);
 
-	if (rc == RC_OK)
-		log_info(w->lg, NULL, "PostgreSQL password from %s", secret_source_name(src));
-	else if (!transient(rc))
-		log_emit_err(w->lg, LOG_LVL_WARN, eb->msg,
-			     "no PostgreSQL password found; relying on libpq's own sources");
+	if (!rc_transient(rc))
+		log_password(w, rc, src, eb);
 	/* before the consumer's threads exist: no daemon keeps a password in its environment */
 	if (secret_scrub_env(&w->password) != RC_OK)
 		return eb_set(eb, RC_NOMEM, "out of memory");
 	/* PGPASSWORD, taken by the scrub, is a password too: no need to wait for SSM then */
-	w->ssm_pending = transient(rc) && w->password == NULL;
+	w->ssm_pending = rc_transient(rc) && w->password == NULL;
 	if (w->ssm_pending)
 		log_emit_err(w->lg, LOG_LVL_WARN, eb->msg,
 			     "PostgreSQL password: SSM did not answer; the start waits for it");
@@ -522,37 +527,36 @@ static enum rc resolve_password(struct worker *w, struct errbuf *eb)
 static enum rc prepare(void *app, struct errbuf *eb)
 {
 	struct worker *w = app;
-	enum secret_source src;
+	enum secret_source src = SECRET_SSM;
 	enum rc rc;
 
 	if (!w->ssm_pending)
 		return RC_OK;
 	/* the environment's sources are gone by now: this asks SSM */
 	rc = secret_rds_password(w->cfg, w->aws, &w->password, &src, eb);
-	if (transient(rc))
+	if (rc_transient(rc))
 		return rc;
 	w->ssm_pending = false;
-	if (rc == RC_OK)
-		log_info(w->lg, NULL, "PostgreSQL password from %s", secret_source_name(src));
-	else
-		log_emit_err(w->lg, LOG_LVL_WARN, eb->msg,
-			     "no PostgreSQL password found; relying on libpq's own sources");
+	log_password(w, rc, src, eb);
 	return RC_OK;
 }
 
 /* The longest a handler may take, ms: every call of its worst path at its bound (a
  * PostgreSQL round trip DB_STATEMENT_TIMEOUT_MS plus 1 s for the cancel, a connection
- * attempt per transaction and per wait), and the dependency waits: 933 s at the defaults
- * (AWS calls of 27 s, transactions of 60 s, waits of 65 s); within int, as the
- * configuration's limits keep it (under 5 hours). */
+ * attempt per transaction and per wait), the dependency waits and the shared PutEvents an
+ * event may queue behind: 960 s at the defaults (15 AWS calls of 27 s, transactions of 60 s,
+ * waits of 65 s); within int, as the configuration's limits keep it (about 12 hours). */
 static int hung_after_ms(const struct conf *cfg, const struct aws_config *aws)
 {
 	long connect_ms = cfg->rds_connect_timeout * 1000L;
 	long tx_ms = connect_ms + WORST_DB_TX_ROUNDS * (DB_STATEMENT_TIMEOUT_MS + 1000L);
 	long wait_ms = cfg->dependency_wait_seconds * 1000L + connect_ms;
 
-	return (int)(WORST_AWS_CALLS * qdaemon_aws_call_max_ms(aws) + WORST_DB_TX * tx_ms +
-		     WORST_DB_WAITS * wait_ms);
+	/* a thread's event may queue behind the other threads' shared PutEvents, one at a time */
+	long queued_puts = (cfg->max_in_flight + EVENTS_PER_PUT - 1) / EVENTS_PER_PUT;
+
+	return (int)((WORST_AWS_CALLS + queued_puts) * qdaemon_aws_call_max_ms(aws) +
+		     WORST_DB_TX * tx_ms + WORST_DB_WAITS * wait_ms);
 }
 
 static enum rc setup(const struct qdaemon_env *env, void **app, struct consumer_opts *co,

@@ -109,9 +109,9 @@ enum rc secret_rds_password(const struct conf *cfg, const struct aws_config *aws
 		*source = SECRET_ENV;
 		return *out != NULL ? RC_OK : eb_set(eb, RC_NOMEM, "out of memory");
 	}
-	if (aws == NULL)
+	if (aws == NULL || cfg->ssm_password_parameter[0] == '\0')
 		return eb_set(eb, RC_NOTFOUND, "no PostgreSQL password: no credential rds-password, "
-			      "no RDS_PASSWORD");
+			      "no RDS_PASSWORD%s", aws != NULL ? ", no SSM parameter configured" : "");
 	*source = SECRET_SSM;
 	return from_ssm(cfg, aws, out, eb);
 }

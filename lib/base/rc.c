@@ -58,3 +58,8 @@ const char *rc_name(enum rc rc)
 	}
 	return "unknown";
 }
+
+bool rc_transient(enum rc rc)
+{
+	return rc == RC_IO || rc == RC_TIMEOUT || rc == RC_RETRY;
+}

@@ -4,6 +4,7 @@
 #define APPT_RC_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #define MUSTCHECK __attribute__((warn_unused_result))
@@ -44,5 +45,8 @@ void eb_prefix(struct errbuf *eb, const char *fmt, ...) PRINTF(2, 3);
 
 /* Stable lower-case name of an rc ("ok", "nomem", ...); never NULL. */
 const char *rc_name(enum rc rc);
+
+/* RC_IO, RC_TIMEOUT, RC_RETRY: a failure time or an operator repairs (worth a retry). */
+bool rc_transient(enum rc rc);
 
 #endif

@@ -18,7 +18,7 @@
 #define CONSUMER_MAX_IN_FLIGHT 100 /* worker threads at most */
 #define CONSUMER_STALL_USEC (90u * 1000000u) /* receiver silent this long = stuck */
 /* hung_after when the daemon gives none (ours derive theirs from their handlers' bounds:
- * 933 s for the worker, 270 s for the completion daemon at the defaults) */
+ * 960 s for the worker, 270 s for the completion daemon at the defaults) */
 #define CONSUMER_HUNG_AFTER_DEFAULT_MS (600 * 1000)
 
 /* What a handler decided about one message. */

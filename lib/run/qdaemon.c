@@ -110,7 +110,7 @@ static enum rc prepare_app(struct qdaemon *d, struct errbuf *eb)
 		return RC_OK;
 	for (;;) {
 		rc = d->app->prepare(d->app_ctx, eb);
-		if (rc != RC_IO && rc != RC_TIMEOUT && rc != RC_RETRY)
+		if (!rc_transient(rc))
 			return rc;
 		if (!wait_again(d, d->app->prepare_what, eb->msg))
 			return RC_NOTFOUND;
