@@ -22,9 +22,10 @@ SRC = unitfiles.SRC
 COMPOSE = os.path.join(SRC, "docker-compose.yml")
 APP_SERVICES = ["provision", "api", "worker-pe", "worker-cl", "completion", "reconcile"]
 DAEMONS = ["api", "worker-pe", "worker-cl", "completion"]
-# Restarted at most this often, like the units' StartLimitBurst=5 (a bad configuration, exit
-# 78, must not loop for ever: Docker has no RestartPreventExitStatus=).
-RESTART = "on-failure:5"
+# Restarted after every failure: Docker's on-failure:N counts over the container's life (never
+# reset by a healthy run), so a bounded count would leave a daemon down for good after N
+# crashes spread over weeks; exit 78 retries with Docker's back-off (docker-compose.yml).
+RESTART = "on-failure"
 LOCALSTACK_LAST_FREE = (4, 14, 0)
 
 
@@ -197,7 +198,7 @@ class ComposeTest(unittest.TestCase):
         self.assertEqual(r["stop_grace_period"], "30s")   # appointment-reconcile.service
         self.assertNotIn("profiles", r)
 
-    def test_restart_bounded(self):
+    def test_restart_on_failure(self):
         for s in DAEMONS + ["reconcile"]:
             self.assertEqual(self.svc[s].get("restart"), RESTART, s)
         self.assertEqual(self.svc["provision"].get("restart"), "no")
