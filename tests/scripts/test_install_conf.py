@@ -57,6 +57,17 @@ class InstallConfTest(unittest.TestCase):
             self.assertEqual(os.stat(conf + "/" + name).st_mode & 0o777, 0o644)
         self.assertEqual(sorted(os.listdir(conf)), ["a.conf", "b.conf"], "temporary file left")
 
+    def test_an_unwritable_build_log_does_not_fail_the_install(self):
+        # the report's copy in <build>/meson-logs is a convenience: before, a log path the
+        # shell could not open ended the script (dash exits on a redirection error of ':')
+        build = os.path.join(self.dest, "build")
+        os.makedirs(os.path.join(build, "meson-logs", "install-conf.txt"))  # a directory
+        env = dict(self.env(), DESTDIR=self.dest, MESON_BUILD_ROOT=build)
+        r = subprocess.run(["sh", SCRIPT, EXAMPLES, CONF, "a.conf"], env=env,
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
+        self.assertEqual(r.stdout, "installed %s%s/a.conf\n" % (self.dest, CONF))
+
     def test_existing_file_is_kept(self):
         conf = self.dest + CONF
         os.makedirs(conf)
