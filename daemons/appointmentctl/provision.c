@@ -962,6 +962,7 @@ int ctl_cmd_provision(const char *config_path, int argc, char **argv)
 	struct errbuf eb = {{0}};
 	int code = CTL_EXIT_OK;
 	const char *v = NULL;
+	unsigned only = 0; /* the groups of every --only, or 0 */
 	int r;
 
 	if (p == NULL)
@@ -979,12 +980,16 @@ int ctl_cmd_provision(const char *config_path, int argc, char **argv)
 		}
 		r = ctl_opt_value(argc, argv, &i, "--only", &v);
 		if (r != 0) {
+			unsigned g = 0;
+
 			if (r < 0)
 				v = "";
-			if (prov_group_parse(v, &p->groups, &eb) != RC_OK) {
+			if (prov_group_parse(v, &g, &eb) != RC_OK) {
 				code = ctl_die(CTL_EXIT_USAGE, "provision: %s", eb.msg);
 				goto out;
 			}
+			/* a repeated --only adds its groups to the earlier ones */
+			only |= g;
 		} else if (strcmp(argv[i], "--password-from-env") == 0) {
 			p->password_from_env = true;
 		} else if (strcmp(argv[i], "--help") == 0) {
@@ -996,6 +1001,8 @@ int ctl_cmd_provision(const char *config_path, int argc, char **argv)
 			goto out;
 		}
 	}
+	if (only != 0)
+		p->groups = only;
 	/* an option for a group the run leaves out would silently do nothing */
 	if (p->env_file != NULL && (p->groups & ENV_GROUPS) != ENV_GROUPS) {
 		code = ctl_die(CTL_EXIT_USAGE, "provision: --env-file writes the whole environment "

@@ -484,6 +484,8 @@ extern char **environ;
 static const char *env_entry(const struct cfg_env *env, size_t i)
 {
 	if (env == NULL || env->get == NULL) {
+		if (environ == NULL) /* clearenv(3) */
+			return NULL;
 		for (size_t k = 0; k < i; k++)
 			if (environ[k] == NULL)
 				return NULL;

@@ -577,6 +577,12 @@ class TestProvisionOnly(CtlBase):
                      check=0)
         self.assertEqual(r.stdout, "exists ssm-parameter %s\n" % parameter)
 
+        # a repeated --only adds up (before, the last one replaced the others)
+        r = self.ctl("provision", "--only", "password", "--only=tables", "--password-from-env",
+                     env=self.env, check=0)
+        self.assert_lines(r.stdout, ("exists", "skipped"), self.TABLE_KINDS + ("ssm-parameter",),
+                          9)
+
         # the groups together are the whole: the default run finds every resource there
         r = self.ctl("provision", "--password-from-env", env=self.env, check=0)
         lines = progress(r.stdout)
