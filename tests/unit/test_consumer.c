@@ -881,7 +881,9 @@ START_TEST(test_hung_handler_stops_progress)
 	ck_assert_int_eq(atomic_load(&a.started), 1);
 	ck_assert(is_deleted(&q, "h0"));
 	ck_assert(!is_deleted(&q, "h1"));
-	ck_assert_uint_eq(vis_count(&q, "h1", -1), 1);
+	/* released once (visibility 0); a heartbeat before the bound would be right too, so
+	 * none is counted: a late first receive on a loaded machine may give it one */
+	ck_assert_uint_eq(vis_count(&q, "h1", 0), 1);
 	fake_cleanup(&q);
 }
 END_TEST
