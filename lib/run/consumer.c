@@ -173,6 +173,21 @@ enum rc consumer_metrics_describe(struct metrics *m)
 	return rc;
 }
 
+/* Creates each per-queue counter at 0, with the labels count() gives it later: a series
+ * that first appears with its first increment hides that increment from increase(), and a
+ * sum() over no series is empty, not 0 (docs/alerts.yml). The in-flight gauge too. */
+static void counters_zero(struct consumer *c)
+{
+	const char *labels[] = {"queue", c->o.queue_label, NULL};
+
+	count(c, "appointmentd_messages_received_total", NULL, 0);
+	count(c, "appointmentd_messages_succeeded_total", NULL, 0);
+	count(c, "appointmentd_messages_failed_total", "transient", 0);
+	count(c, "appointmentd_messages_failed_total", "poison", 0);
+	count(c, "appointmentd_messages_dead_lettered_total", NULL, 0);
+	metrics_add(c->o.metrics, "appointmentd_messages_in_flight", labels, 0);
+}
+
 /* ---- receiver ---- */
 
 /* SQS has no "age of the oldest message" attribute (CloudWatch does): the consumer
@@ -799,6 +814,7 @@ enum rc consumer_start(const struct consumer_opts *opts, struct consumer **out, 
 	atomic_init(&c->progress_usec, clk_mono_us());
 	atomic_init(&c->n_hung, 0);
 	snprintf(c->state, sizeof(c->state), "receiving");
+	counters_zero(c);
 	/* a stop aborts the receiver's open long poll instead of waiting out its 20 s */
 	c->rx = c->sqs->client_new(&c->o, &c->stop, eb);
 	c->ack = c->rx != NULL ? c->sqs->client_new(&c->o, NULL, eb) : NULL;

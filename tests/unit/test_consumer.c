@@ -2,7 +2,8 @@
  * of handled messages, heartbeats that extend visibility, backoff of transient failures,
  * poison reports, release on stop, a worker that cannot start (issue 10), a failed
  * heartbeat retried before the message turns visible again, and a hung handler that stops
- * the progress the watchdog is fed on. No network;
+ * the progress the watchdog is fed on; the per-queue counters present at 0 from the start
+ * (one series per label set, the one later counted). No network;
  * the waits are on the fake's condition variable, bounded. */
 #include <check.h>
 #include <pthread.h>
@@ -11,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/clock.h"
+#include "base/metrics.h"
 #include "itest.h"
 #include "run/consumer.h"
 
@@ -920,6 +923,130 @@ START_TEST(test_slow_handler_stays_healthy)
 }
 END_TEST
 
+/* ---- metrics ---- */
+
+/* The per-queue counters of the consumer, as Prometheus sees them: a family and the kind
+ * label (NULL: none). Each must exist from the start, at 0: increase() of a series that
+ * appears with its first increment misses that increment, and sum() over no series is
+ * empty rather than 0 (docs/alerts.yml's dead-letter and stuck-pending alerts). */
+static const struct {
+	const char *name;
+	const char *kind;
+} counters[] = {
+	{"appointmentd_messages_received_total", NULL},
+	{"appointmentd_messages_succeeded_total", NULL},
+	{"appointmentd_messages_failed_total", "transient"},
+	{"appointmentd_messages_failed_total", "poison"},
+	{"appointmentd_messages_dead_lettered_total", NULL},
+};
+#define N_COUNTERS (sizeof(counters) / sizeof(counters[0]))
+
+/* How many lines of family name in text carry queue="pe" and exactly the kind label (none
+ * for NULL), in whatever order the labels come; *value gets the last one's value. */
+static int series_lines(const char *text, const char *name, const char *kind, double *value)
+{
+	char want_kind[64];
+	size_t nl = strlen(name);
+	int n = 0;
+
+	snprintf(want_kind, sizeof(want_kind), "kind=\"%s\"", kind != NULL ? kind : "");
+	for (const char *line = text; line != NULL && *line != '\0';) {
+		const char *end = strchr(line, '\n');
+		size_t len = end != NULL ? (size_t)(end - line) : strlen(line);
+		char labels[256] = "";
+		const char *close;
+
+		if (len > nl && strncmp(line, name, nl) == 0 && line[nl] == '{') {
+			close = memchr(line, '}', len);
+			ck_assert_ptr_nonnull(close);
+			snprintf(labels, sizeof(labels), "%.*s", (int)(close - line - nl - 1),
+				 line + nl + 1);
+			if (strstr(labels, "queue=\"pe\"") != NULL &&
+			    (kind != NULL ? strstr(labels, want_kind) != NULL
+					  : strstr(labels, "kind=") == NULL)) {
+				n++;
+				*value = strtod(close + 1, NULL);
+			}
+		}
+		line = end != NULL ? end + 1 : NULL;
+	}
+	return n;
+}
+
+/* Renders m and checks every counter of the queue: exactly one line, of value want[i]. */
+static void assert_counters(struct metrics *m, const double want[N_COUNTERS], const char *when)
+{
+	struct buf b;
+
+	buf_init(&b, 1 << 20);
+	ck_assert_int_eq(metrics_render(m, &b), RC_OK);
+	for (size_t i = 0; i < N_COUNTERS; i++) {
+		double v = -1;
+		int n = series_lines(buf_str(&b), counters[i].name, counters[i].kind, &v);
+
+		ck_assert_msg(n == 1, "%s: %d series of %s{queue=\"pe\"%s%s} in:\n%s", when, n,
+			      counters[i].name, counters[i].kind != NULL ? ",kind=" : "",
+			      counters[i].kind != NULL ? counters[i].kind : "", buf_str(&b));
+		ck_assert_msg(v == want[i], "%s: %s (kind %s) is %g, want %g", when,
+			      counters[i].name, counters[i].kind != NULL ? counters[i].kind : "-",
+			      v, want[i]);
+	}
+	buf_cleanup(&b);
+}
+
+/* One message, one verdict: the counters right after the start (all 0), then once it is
+ * handled. Order of want: received, succeeded, failed transient, failed poison,
+ * dead-lettered. */
+static const struct {
+	const char *name;
+	enum consumer_verdict verdict;
+	int receive_count;
+	double want[N_COUNTERS];
+} counter_cases[] = {
+	{"done", CONSUMER_DONE, 1, {1, 1, 0, 0, 0}},
+	{"transient", CONSUMER_RETRY, 1, {1, 0, 1, 0, 0}},
+	{"transient on the last receive", CONSUMER_RETRY, 3, {1, 0, 1, 0, 1}},
+	{"poison", CONSUMER_POISON, 1, {1, 0, 0, 1, 0}},
+};
+
+START_TEST(test_counters_exist_from_the_start)
+{
+	static const double zero[N_COUNTERS] = {0};
+	struct fake_sqs q;
+	struct test_app a = {.q = &q, .verdict = counter_cases[_i].verdict};
+	struct metrics *m = metrics_new();
+	struct consumer_opts o = opts_for(&a, 1);
+	struct consumer *c = NULL;
+	struct errbuf eb = {{0}};
+
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq(consumer_metrics_describe(m), RC_OK);
+	fake_init(&q, 1, counter_cases[_i].receive_count);
+	/* nothing is delivered until the zeros are looked at */
+	q.deliver_from_usec = UINT64_MAX;
+	o.metrics = m;
+	ck_assert_msg(consumer_start(&o, &c, &eb) == RC_OK, "%s", eb.msg);
+	/* received_total is counted by every receive, empty ones too: wait until one has
+	 * returned (the second has begun), so that only the start can have made the others */
+	pthread_mutex_lock(&q.lock);
+	while (q.receives < 2) {
+		struct timespec ts = clk_deadline(CLOCK_REALTIME, 20);
+
+		(void)pthread_cond_timedwait(&q.cv, &q.lock, &ts);
+	}
+	pthread_mutex_unlock(&q.lock);
+	assert_counters(m, zero, "after the start");
+	pthread_mutex_lock(&q.lock);
+	q.deliver_from_usec = 0;
+	pthread_mutex_unlock(&q.lock);
+	ck_assert(wait_for(&q, acked, NULL));
+	stop(&a, c);
+	assert_counters(m, counter_cases[_i].want, counter_cases[_i].name);
+	metrics_free(m);
+	fake_cleanup(&q);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("consumer");
@@ -943,6 +1070,8 @@ int main(void)
 	tcase_add_test(tc, test_failing_heartbeats_are_not_sent_back_to_back);
 	tcase_add_test(tc, test_hung_handler_stops_progress);
 	tcase_add_test(tc, test_slow_handler_stays_healthy);
+	tcase_add_loop_test(tc, test_counters_exist_from_the_start, 0,
+			    sizeof(counter_cases) / sizeof(counter_cases[0]));
 	suite_add_tcase(s, tc);
 	return itest_run(s, CK_NORMAL);
 }
