@@ -453,7 +453,11 @@ static enum consumer_verdict handle(void *tctx, const struct consumer_message *m
 						: create(t, m, &a, &lf, reason);
 	if (v != CONSUMER_DONE) {
 		lf.error = reason->msg;
-		log_warn(w->lg, &lf, "message not done (%s)", v == CONSUMER_RETRY ? "will retry" : "poison");
+		/* on its last receive the consumer's next line says it goes to the DLQ */
+		log_warn(w->lg, &lf, "message not done (%s)",
+			 v == CONSUMER_POISON        ? "poison"
+			 : consumer_last_receive(m) ? "its last receive: not retried"
+						    : "will retry");
 		return v;
 	}
 	if (msg.kind == APPT_MSG_CREATE && appt_status_cancel_side(a.status)) {
@@ -467,7 +471,8 @@ static enum consumer_verdict handle(void *tctx, const struct consumer_message *m
 	if (rc != RC_OK) {
 		eb_set(reason, rc, "EventBridge: %s", eb.msg);
 		lf.error = reason->msg;
-		log_warn(w->lg, &lf, "outcome event not sent; will retry");
+		log_warn(w->lg, &lf, "outcome event not sent; %s",
+			 consumer_last_receive(m) ? "its last receive: not retried" : "will retry");
 		return CONSUMER_RETRY;
 	}
 	log_info(w->lg, &lf, "appointment %s", appt_status_name(a.status));

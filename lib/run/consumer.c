@@ -188,6 +188,11 @@ static void counters_zero(struct consumer *c)
 	metrics_add(c->o.metrics, "appointmentd_messages_in_flight", labels, 0);
 }
 
+bool consumer_last_receive(const struct consumer_message *m)
+{
+	return m->sqs->receive_count >= m->consumer->o.max_receive_count;
+}
+
 /* ---- receiver ---- */
 
 /* SQS has no "age of the oldest message" attribute (CloudWatch does): the consumer
@@ -325,8 +330,16 @@ static void work_one(struct consumer *c, void *tctx, struct job *j, struct rng *
 	}
 	if (v == CONSUMER_RETRY) {
 		count(c, "appointmentd_messages_failed_total", "transient", 1);
-		if (j->msg.receive_count >= c->o.max_receive_count)
+		if (consumer_last_receive(&m)) {
 			count(c, "appointmentd_messages_dead_lettered_total", NULL, 1);
+			/* the last the consumer sees of it: nothing else says where it went */
+			if (f.error == NULL)
+				f.error = reason.msg;
+			log_error(c->o.lg, &f, "message of %s failed on receive %d of %d; SQS moves it "
+				  "to the DLQ (appointmentctl redrive %s once the cause is fixed)",
+				  c->o.queue_label, j->msg.receive_count, c->o.max_receive_count,
+				  c->o.queue_label);
+		}
 		j->action = JOB_VISIBILITY;
 		j->visibility = (int)backoff_delay(&c->backoff, j->msg.receive_count, rng_next(rng));
 		return;

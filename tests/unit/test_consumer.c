@@ -3,7 +3,8 @@
  * poison reports, release on stop, a worker that cannot start (issue 10), a failed
  * heartbeat retried before the message turns visible again, and a hung handler that stops
  * the progress the watchdog is fed on; the per-queue counters present at 0 from the start
- * (one series per label set, the one later counted). No network;
+ * (one series per label set, the one later counted) and the line a message's last receive
+ * writes before SQS dead-letters it. No network;
  * the waits are on the fake's condition variable, bounded. */
 #include <check.h>
 #include <pthread.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/buf.h"
 #include "base/clock.h"
@@ -923,7 +925,7 @@ START_TEST(test_slow_handler_stays_healthy)
 }
 END_TEST
 
-/* ---- metrics ---- */
+/* ---- metrics and the dead-letter line ---- */
 
 /* The per-queue counters of the consumer, as Prometheus sees them: a family and the kind
  * label (NULL: none). Each must exist from the start, at 0: increase() of a series that
@@ -1047,6 +1049,69 @@ START_TEST(test_counters_exist_from_the_start)
 }
 END_TEST
 
+/* Everything lg wrote to its file so far (caller frees). */
+static char *read_log(int fd)
+{
+	off_t end = lseek(fd, 0, SEEK_END);
+	char *text;
+
+	ck_assert_int_ge(end, 0);
+	text = calloc(1, (size_t)end + 1);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_int_eq(pread(fd, text, (size_t)end, 0), end);
+	return text;
+}
+
+/* A transient failure on the message's last allowed receive (receive count >=
+ * max_receive_count, 3 here) is the last the consumer sees of it: SQS moves it to the DLQ.
+ * One line says so, with the reason and the count; an earlier receive writes none. */
+static const struct {
+	int receive_count;
+	bool dead_letter_line;
+} dlq_log_cases[] = {
+	{3, true},
+	{4, true},
+	{2, false},
+};
+
+START_TEST(test_last_receive_is_logged)
+{
+	struct fake_sqs q;
+	struct test_app a = {.q = &q, .verdict = CONSUMER_RETRY};
+	struct consumer_opts o = opts_for(&a, 1);
+	struct consumer *c = NULL;
+	struct errbuf eb = {{0}};
+	struct logger cap;
+	FILE *f = tmpfile();
+	char want[64];
+	char *text;
+
+	ck_assert_ptr_nonnull(f);
+	log_init(&cap, "test_consumer", LOG_LVL_WARN);
+	cap.journal = false;
+	cap.fd = fileno(f);
+	o.lg = &cap;
+	fake_init(&q, 1, dlq_log_cases[_i].receive_count);
+	ck_assert_msg(consumer_start(&o, &c, &eb) == RC_OK, "%s", eb.msg);
+	ck_assert(wait_for(&q, acked, NULL));
+	stop(&a, c);
+	text = read_log(cap.fd);
+	snprintf(want, sizeof(want), "failed on receive %d of 3", dlq_log_cases[_i].receive_count);
+	if (dlq_log_cases[_i].dead_letter_line) {
+		ck_assert_msg(strstr(text, want) != NULL, "no \"%s\" in:\n%s", want, text);
+		ck_assert_msg(strstr(text, "SQS moves it to the DLQ") != NULL, "%s", text);
+		ck_assert_msg(strstr(text, "the test says so") != NULL, "no reason in:\n%s", text);
+		ck_assert_msg(strstr(text, "\"m0\"") != NULL, "no message id in:\n%s", text);
+	} else {
+		ck_assert_msg(strstr(text, "DLQ") == NULL, "receive %d of 3:\n%s",
+			      dlq_log_cases[_i].receive_count, text);
+	}
+	free(text);
+	fclose(f);
+	fake_cleanup(&q);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("consumer");
@@ -1072,6 +1137,8 @@ int main(void)
 	tcase_add_test(tc, test_slow_handler_stays_healthy);
 	tcase_add_loop_test(tc, test_counters_exist_from_the_start, 0,
 			    sizeof(counter_cases) / sizeof(counter_cases[0]));
+	tcase_add_loop_test(tc, test_last_receive_is_logged, 0,
+			    sizeof(dlq_log_cases) / sizeof(dlq_log_cases[0]));
 	suite_add_tcase(s, tc);
 	return itest_run(s, CK_NORMAL);
 }
