@@ -30,15 +30,18 @@ class LifecycleTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.d.close()
 
-    def start(self, name, args, env_extra=None):
+    def start(self, name, args, env_extra=None, log=None):
+        """Starts name with a notify socket of its own; its output goes to the file log, or
+        nowhere."""
         env = dict(self.d.env)
         env.update(env_extra or {})
         notify = harness.NotifySocket(os.path.join(self.d.dir, "lc-" + harness.rand(6)))
         self.addCleanup(notify.close)
         env["NOTIFY_SOCKET"] = notify.path
         env.pop("WATCHDOG_PID", None)
+        out = log if log is not None else subprocess.DEVNULL
         p = subprocess.Popen([binary(name), "--config", self.d.config] + args, env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             stdout=out, stderr=out)
         self.addCleanup(self.reap, p)
         return p, notify
 
@@ -117,6 +120,26 @@ class LifecycleTest(unittest.TestCase):
         self.assertEqual(p.wait(timeout=10), 0)
         log.seek(0)
         self.assertIn("configuration reloaded (1 so far)", log.read())
+
+    def test_reload_is_confirmed_at_prod_log_level(self):
+        """prod logs at warn (etc/prod.conf), and docs/operations.md tells the operator to
+        confirm a reload in the journal: the confirmation is written at warn, so it is there
+        at that level. It was info, hidden in prod."""
+        log = tempfile.TemporaryFile(mode="w+")
+        self.addCleanup(log.close)
+        p, notify = self.start("appointment-completion", [], {"LOG_LEVEL": "warn"}, log=log)
+        notify.wait_for("READY=1", proc=p)
+        p.send_signal(signal.SIGHUP)
+        notify.wait_for("RELOADING=1")
+        deadline = time.monotonic() + 5
+        while sum("READY=1" in m for m in notify.messages) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        p.send_signal(signal.SIGTERM)
+        self.assertEqual(p.wait(timeout=10), 0)
+        log.seek(0)
+        text = log.read()
+        self.assertIn("configuration reloaded (1 so far)", text)
+        self.assertNotIn('"level":"info"', text, "LOG_LEVEL=warn must hide info lines")
 
     def test_consumer_counters_exist_at_start(self):
         """Every per-queue counter of a worker is on /metrics at 0 once it is ready, one
