@@ -189,7 +189,7 @@ void api_healthz(void *ud, const struct http_request *req, struct http_response 
 void api_readyz(void *ud, const struct http_request *req, struct http_response *resp);
 void api_metrics(void *ud, const struct http_request *req, struct http_response *resp);
 
-/* Metric families of the API beyond http's own. */
+/* Metric families of the API beyond http's own; its label-less counters, made at 0. */
 enum rc api_metrics_describe(struct metrics *m) MUSTCHECK;
 
 #endif

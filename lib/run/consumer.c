@@ -173,6 +173,26 @@ enum rc consumer_metrics_describe(struct metrics *m)
 	return rc;
 }
 
+/* Creates each per-queue counter at 0, with the labels count() gives it later: a series
+ * that first appears with its first increment hides that increment from increase(), and a
+ * sum() over no series is empty, not 0 (docs/alerts.yml). The in-flight gauge too. */
+static void counters_zero(struct consumer *c)
+{
+	const char *labels[] = {"queue", c->o.queue_label, NULL};
+
+	count(c, "appointmentd_messages_received_total", NULL, 0);
+	count(c, "appointmentd_messages_succeeded_total", NULL, 0);
+	count(c, "appointmentd_messages_failed_total", "transient", 0);
+	count(c, "appointmentd_messages_failed_total", "poison", 0);
+	count(c, "appointmentd_messages_dead_lettered_total", NULL, 0);
+	metrics_add(c->o.metrics, "appointmentd_messages_in_flight", labels, 0);
+}
+
+bool consumer_last_receive(const struct consumer_message *m)
+{
+	return m->sqs->receive_count >= m->consumer->o.max_receive_count;
+}
+
 /* ---- receiver ---- */
 
 /* SQS has no "age of the oldest message" attribute (CloudWatch does): the consumer
@@ -310,8 +330,16 @@ static void work_one(struct consumer *c, void *tctx, struct job *j, struct rng *
 	}
 	if (v == CONSUMER_RETRY) {
 		count(c, "appointmentd_messages_failed_total", "transient", 1);
-		if (j->msg.receive_count >= c->o.max_receive_count)
+		if (consumer_last_receive(&m)) {
 			count(c, "appointmentd_messages_dead_lettered_total", NULL, 1);
+			/* the last the consumer sees of it: nothing else says where it went */
+			if (f.error == NULL)
+				f.error = reason.msg;
+			log_error(c->o.lg, &f, "message of %s failed on receive %d of %d; SQS moves it "
+				  "to the DLQ (appointmentctl redrive %s once the cause is fixed)",
+				  c->o.queue_label, j->msg.receive_count, c->o.max_receive_count,
+				  c->o.queue_label);
+		}
 		j->action = JOB_VISIBILITY;
 		j->visibility = (int)backoff_delay(&c->backoff, j->msg.receive_count, rng_next(rng));
 		return;
@@ -799,6 +827,7 @@ enum rc consumer_start(const struct consumer_opts *opts, struct consumer **out, 
 	atomic_init(&c->progress_usec, clk_mono_us());
 	atomic_init(&c->n_hung, 0);
 	snprintf(c->state, sizeof(c->state), "receiving");
+	counters_zero(c);
 	/* a stop aborts the receiver's open long poll instead of waiting out its 20 s */
 	c->rx = c->sqs->client_new(&c->o, &c->stop, eb);
 	c->ack = c->rx != NULL ? c->sqs->client_new(&c->o, NULL, eb) : NULL;

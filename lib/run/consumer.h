@@ -72,7 +72,7 @@ struct consumer_opts {
 	int max_in_flight;            /* worker threads, 1..CONSUMER_MAX_IN_FLIGHT */
 	int wait_seconds;             /* long poll, 0..20 */
 	int visibility_timeout;       /* seconds, as the queue has it (heartbeat at half) */
-	int max_receive_count;        /* the queue's redrive maxReceiveCount (metrics only) */
+	int max_receive_count;        /* the queue's redrive maxReceiveCount (metrics, logs) */
 	int backoff_min_seconds;      /* first transient-failure delay */
 	int backoff_max_seconds;      /* its cap */
 	/* ms; a handler running longer is hung (0: CONSUMER_HUNG_AFTER_DEFAULT_MS). Set it above
@@ -135,6 +135,11 @@ uint64_t consumer_handled(struct consumer *c);
 /* A short description of what it waits on ("receiving", "waiting for SQS: <error>"); first,
  * while a handler is hung, "hung (message <id> running <n> s, past <bound> s);". */
 void consumer_state(struct consumer *c, char *out, size_t n);
+
+/* True when m is on its last allowed receive (its receive count has reached
+ * consumer_opts.max_receive_count): a CONSUMER_RETRY now sends it to the DLQ, not back to
+ * the queue. For a handler's own log line; m borrowed, any thread. */
+bool consumer_last_receive(const struct consumer_message *m);
 
 /* A handler says what it waits for (NULL: nothing any more); STATUS= shows it. */
 void consumer_waiting_on(struct consumer *c, const char *what);

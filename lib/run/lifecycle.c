@@ -171,7 +171,9 @@ static void reload(struct lifecycle *lc)
 	atomic_store(&lc->cur, next);
 	retire(lc, old, r);
 	lc->reloads++;
-	log_info(&lc->lg, NULL, "configuration reloaded (%llu so far)",
+	/* warn, not info: the one confirmation of an operator's reload (systemd 252 returns
+	 * before it), rare, and prod logs at warn (docs/operations.md, section 8) */
+	log_warn(&lc->lg, NULL, "configuration reloaded (%llu so far)",
 		 (unsigned long long)lc->reloads);
 }
 
@@ -197,8 +199,9 @@ static void tick(struct lifecycle *lc, bool *was_stuck)
 		svc_status(&lc->svc, "%s", status);
 	if (healthy) {
 		svc_watchdog(&lc->svc);
+		/* warn: the end of the error below, visible wherever that one is (prod: warn) */
 		if (*was_stuck)
-			log_info(&lc->lg, NULL, "progress again; watchdog pings resume");
+			log_warn(&lc->lg, NULL, "progress again; watchdog pings resume");
 	} else if (!*was_stuck) {
 		log_error(&lc->lg, NULL, "no progress (%s); watchdog pings stop until there is",
 			  status[0] != '\0' ? status : "stuck");

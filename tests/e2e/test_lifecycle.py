@@ -8,6 +8,7 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -29,15 +30,18 @@ class LifecycleTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.d.close()
 
-    def start(self, name, args, env_extra=None):
+    def start(self, name, args, env_extra=None, log=None):
+        """Starts name with a notify socket of its own; its output goes to the file log, or
+        nowhere."""
         env = dict(self.d.env)
         env.update(env_extra or {})
         notify = harness.NotifySocket(os.path.join(self.d.dir, "lc-" + harness.rand(6)))
         self.addCleanup(notify.close)
         env["NOTIFY_SOCKET"] = notify.path
         env.pop("WATCHDOG_PID", None)
+        out = log if log is not None else subprocess.DEVNULL
         p = subprocess.Popen([binary(name), "--config", self.d.config] + args, env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             stdout=out, stderr=out)
         self.addCleanup(self.reap, p)
         return p, notify
 
@@ -116,6 +120,55 @@ class LifecycleTest(unittest.TestCase):
         self.assertEqual(p.wait(timeout=10), 0)
         log.seek(0)
         self.assertIn("configuration reloaded (1 so far)", log.read())
+
+    def test_reload_is_confirmed_at_prod_log_level(self):
+        """prod logs at warn (etc/prod.conf), and docs/operations.md tells the operator to
+        confirm a reload in the journal: the confirmation is written at warn, so it is there
+        at that level. It was info, hidden in prod."""
+        log = tempfile.TemporaryFile(mode="w+")
+        self.addCleanup(log.close)
+        p, notify = self.start("appointment-completion", [], {"LOG_LEVEL": "warn"}, log=log)
+        notify.wait_for("READY=1", proc=p)
+        p.send_signal(signal.SIGHUP)
+        notify.wait_for("RELOADING=1")
+        deadline = time.monotonic() + 5
+        while sum("READY=1" in m for m in notify.messages) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        p.send_signal(signal.SIGTERM)
+        self.assertEqual(p.wait(timeout=10), 0)
+        log.seek(0)
+        text = log.read()
+        self.assertIn("configuration reloaded (1 so far)", text)
+        self.assertNotIn('"level":"info"', text, "LOG_LEVEL=warn must hide info lines")
+
+    def test_consumer_counters_exist_at_start(self):
+        """Every per-queue counter of a worker is on /metrics at 0 once it is ready, one
+        series per label set: increase() misses the first increment of a series that appears
+        with it (AppointmentMessagesDeadLettered), and a sum over no series is empty, not 0
+        (AppointmentsStuckPending)."""
+        port = harness.free_port()
+        p, notify = self.start("appointment-worker", ["--country", "pe"],
+                               {"APPOINTMENTD_WORKER_METRICS_LISTEN": "127.0.0.1:%d" % port})
+        notify.wait_for("READY=1", proc=p)
+        text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port,
+                                      timeout=10).read().decode()
+        p.send_signal(signal.SIGTERM)
+        self.assertEqual(p.wait(timeout=10), 0)
+        want = ['appointmentd_messages_succeeded_total{queue="pe"}',
+                'appointmentd_messages_failed_total{queue="pe",kind="transient"}',
+                'appointmentd_messages_failed_total{queue="pe",kind="poison"}',
+                'appointmentd_messages_dead_lettered_total{queue="pe"}',
+                'appointmentd_messages_in_flight{queue="pe"}']
+        want += ['appointmentd_worker_outcomes_total{queue="pe",outcome="%s"}' % o
+                 for o in ("processed", "failed", "cancelled", "create_after_cancel")]
+        lines = text.splitlines()
+        for series in want:
+            with self.subTest(series=series):
+                self.assertEqual([ln for ln in lines if ln.startswith(series + " ")],
+                                 [series + " 0"], text)
+        for family in ("appointmentd_messages_failed_total", "appointmentd_worker_outcomes_total"):
+            n = sum(1 for ln in lines if ln.startswith(family + "{"))
+            self.assertEqual(n, 2 if family.endswith("failed_total") else 4, text)
 
     def test_worker_that_cannot_start_exits_78_and_receives_nothing(self):
         """Issue 10: a worker thread whose state cannot be made (an empty database host

@@ -2,7 +2,8 @@
 """docs/alerts.yml (suite unit): a valid Prometheus rule file whose every rule has alert, expr,
 for, labels.severity and annotations.summary, names only metrics the daemons export (checked
 against the names in lib/ and daemons/, plus the exporter gauges that arrive with
-`appointmentctl info`), and covers the alarms issue 7 asks for. promtool is not used:
+`appointmentctl info`), covers the alarms issue 7 and the observability review ask for, and
+uses label values the code emits (AWS outcomes, API routes). promtool is not used:
 Debian ships it only inside the ~100 MB prometheus package."""
 import glob
 import os
@@ -23,7 +24,19 @@ REQUIRED = {
     "DLQ depth": "appointmentd_queue_depth",
     "old messages": "appointmentd_queue_oldest_message_age_seconds",
     "stuck pending": "appointmentd_appointments_by_status",
+    # the observability review
+    "database down": "appointmentd_database_up",
+    "resource missing": "appointmentd_resource_up",
+    "publish deferred": "appointmentd_publish_deferred_total",
+    "poison messages": 'appointmentd_messages_failed_total{kind="poison"}',
+    "error queue": 'appointmentd_queue_depth{queue="error"}',
+    "bookings failing": 'appointmentd_worker_outcomes_total{outcome="failed"}',
 }
+# AWS call outcomes that are answers, not failures (api_dep_mark in
+# daemons/appointment-api/api.c counts them as the service up).
+AWS_ANSWERS = {"ok", "conflict", "notfound", "inval"}
+# The API's operational routes: a 503 there is a state it reports, not a failed request.
+OPS_ROUTES = {"/healthz", "/readyz", "/metrics"}
 DURATION = re.compile(r"^[0-9]+(ms|s|m|h|d|w|y)$")
 
 
@@ -34,6 +47,22 @@ def code_metric_names():
         with open(path, encoding="utf-8", errors="replace") as f:
             names.update(re.findall(r'"(appointmentd_[a-z_]+)"', f.read()))
     return names
+
+
+def rc_names():
+    """The outcome label values of appointmentd_aws_calls_total: rc_name's strings."""
+    with open(os.path.join(SRC, "lib", "base", "rc.c"), encoding="utf-8") as f:
+        body = f.read().split("const char *rc_name(", 1)[1].split("\n}\n", 1)[0]
+    return set(re.findall(r'return "([a-z]+)";', body)) - {"unknown"}
+
+
+def api_routes():
+    with open(os.path.join(SRC, "daemons", "appointment-api", "handlers.c"), encoding="utf-8") as f:
+        return set(re.findall(r'\{"[A-Z]+", "(/[^"]*)"', f.read()))
+
+
+def rule(rules, name):
+    return next(str(r["expr"]) for r in rules if r["alert"] == name)
 
 
 def metric_names(expr):
@@ -91,6 +120,37 @@ class AlertRulesTest(unittest.TestCase):
             self.assertIn(metric, exprs, "no alert for %s" % what)
         self.assertTrue(any('queue=~".+-dlq"' in str(r["expr"]) and "> 0" in str(r["expr"])
                             for r in self.rules), "DLQ depth > 0")
+
+    def test_aws_failures_are_failed_calls(self):
+        """conflict and notfound are normal answers (replays, duplicate deliveries, cancel
+        races): the alert counts the outcomes of calls that failed, each one the code emits."""
+        expr = rule(self.rules, "AppointmentAwsCallsFailing")
+        self.assertNotIn('outcome!="ok"', expr)
+        m = re.search(r'appointmentd_aws_calls_total\{outcome=~"([a-z|]+)"\}', expr)
+        self.assertIsNotNone(m, expr)
+        failed = set(m.group(1).split("|"))
+        self.assertEqual(failed, rc_names() - AWS_ANSWERS)
+
+    def test_5xx_counts_only_the_api_routes(self):
+        """Not the consumers' /healthz 503s, nor the API's /readyz 503s of a lame duck."""
+        expr = rule(self.rules, "AppointmentApiHigh5xxRate")
+        routes = api_routes()
+        self.assertLessEqual(OPS_ROUTES, routes, "the API's operational routes moved")
+        selectors = re.findall(r"appointmentd_http_requests_total\{([^}]*)\}", expr)
+        self.assertEqual(len(selectors), 2, expr)
+        for sel in selectors:
+            self.assertIn('job="appointment-api"', sel)
+            m = re.search(r'route!~"([^"]*)"', sel)
+            self.assertIsNotNone(m, sel)
+            self.assertEqual(set(m.group(1).split("|")), OPS_ROUTES)
+
+    def test_stuck_pending_without_any_success_series(self):
+        """The sum over no series (no worker ever succeeded since its start) is empty: the
+        rule must compare a 0 then, not nothing."""
+        expr = rule(self.rules, "AppointmentsStuckPending")
+        self.assertRegex(expr, r"\(sum\(increase\(appointmentd_messages_succeeded_total[^\n]*\)\)"
+                               r" or vector\(0\)\) == 0")
+        self.assertRegex(expr, r"> 0\s+and\s+\(")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
  * of handled messages, heartbeats that extend visibility, backoff of transient failures,
  * poison reports, release on stop, a worker that cannot start (issue 10), a failed
  * heartbeat retried before the message turns visible again, and a hung handler that stops
- * the progress the watchdog is fed on. No network;
+ * the progress the watchdog is fed on; the per-queue counters present at 0 from the start
+ * (one series per label set, the one later counted) and the line a message's last receive
+ * writes before SQS dead-letters it. No network;
  * the waits are on the fake's condition variable, bounded. */
 #include <check.h>
 #include <pthread.h>
@@ -10,8 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "base/buf.h"
 #include "base/clock.h"
+#include "base/metrics.h"
 #include "itest.h"
 #include "run/consumer.h"
 
@@ -922,6 +927,193 @@ START_TEST(test_slow_handler_stays_healthy)
 }
 END_TEST
 
+/* ---- metrics and the dead-letter line ---- */
+
+/* The per-queue counters of the consumer, as Prometheus sees them: a family and the kind
+ * label (NULL: none). Each must exist from the start, at 0: increase() of a series that
+ * appears with its first increment misses that increment, and sum() over no series is
+ * empty rather than 0 (docs/alerts.yml's dead-letter and stuck-pending alerts). */
+static const struct {
+	const char *name;
+	const char *kind;
+} counters[] = {
+	{"appointmentd_messages_received_total", NULL},
+	{"appointmentd_messages_succeeded_total", NULL},
+	{"appointmentd_messages_failed_total", "transient"},
+	{"appointmentd_messages_failed_total", "poison"},
+	{"appointmentd_messages_dead_lettered_total", NULL},
+};
+#define N_COUNTERS (sizeof(counters) / sizeof(counters[0]))
+
+/* How many lines of family name in text carry queue="pe" and exactly the kind label (none
+ * for NULL), in whatever order the labels come; *value gets the last one's value. */
+static int series_lines(const char *text, const char *name, const char *kind, double *value)
+{
+	char want_kind[64];
+	size_t nl = strlen(name);
+	int n = 0;
+
+	snprintf(want_kind, sizeof(want_kind), "kind=\"%s\"", kind != NULL ? kind : "");
+	for (const char *line = text; line != NULL && *line != '\0';) {
+		const char *end = strchr(line, '\n');
+		size_t len = end != NULL ? (size_t)(end - line) : strlen(line);
+		char labels[256] = "";
+		const char *close;
+
+		if (len > nl && strncmp(line, name, nl) == 0 && line[nl] == '{') {
+			close = memchr(line, '}', len);
+			ck_assert_ptr_nonnull(close);
+			snprintf(labels, sizeof(labels), "%.*s", (int)(close - line - nl - 1),
+				 line + nl + 1);
+			if (strstr(labels, "queue=\"pe\"") != NULL &&
+			    (kind != NULL ? strstr(labels, want_kind) != NULL
+					  : strstr(labels, "kind=") == NULL)) {
+				n++;
+				*value = strtod(close + 1, NULL);
+			}
+		}
+		line = end != NULL ? end + 1 : NULL;
+	}
+	return n;
+}
+
+/* Renders m and checks every counter of the queue: exactly one line, of value want[i]. */
+static void assert_counters(struct metrics *m, const double want[N_COUNTERS], const char *when)
+{
+	struct buf b;
+
+	buf_init(&b, 1 << 20);
+	ck_assert_int_eq(metrics_render(m, &b), RC_OK);
+	for (size_t i = 0; i < N_COUNTERS; i++) {
+		double v = -1;
+		int n = series_lines(buf_str(&b), counters[i].name, counters[i].kind, &v);
+
+		ck_assert_msg(n == 1, "%s: %d series of %s{queue=\"pe\"%s%s} in:\n%s", when, n,
+			      counters[i].name, counters[i].kind != NULL ? ",kind=" : "",
+			      counters[i].kind != NULL ? counters[i].kind : "", buf_str(&b));
+		ck_assert_msg(v == want[i], "%s: %s (kind %s) is %g, want %g", when,
+			      counters[i].name, counters[i].kind != NULL ? counters[i].kind : "-",
+			      v, want[i]);
+	}
+	buf_cleanup(&b);
+}
+
+/* One message, one verdict: the counters right after the start (all 0), then once it is
+ * handled. Order of want: received, succeeded, failed transient, failed poison,
+ * dead-lettered. */
+static const struct {
+	const char *name;
+	enum consumer_verdict verdict;
+	int receive_count;
+	double want[N_COUNTERS];
+} counter_cases[] = {
+	{"done", CONSUMER_DONE, 1, {1, 1, 0, 0, 0}},
+	{"transient", CONSUMER_RETRY, 1, {1, 0, 1, 0, 0}},
+	{"transient on the last receive", CONSUMER_RETRY, 3, {1, 0, 1, 0, 1}},
+	{"poison", CONSUMER_POISON, 1, {1, 0, 0, 1, 0}},
+};
+
+START_TEST(test_counters_exist_from_the_start)
+{
+	static const double zero[N_COUNTERS] = {0};
+	struct fake_sqs q;
+	struct test_app a = {.q = &q, .verdict = counter_cases[_i].verdict};
+	struct metrics *m = metrics_new();
+	struct consumer_opts o = opts_for(&a, 1);
+	struct consumer *c = NULL;
+	struct errbuf eb = {{0}};
+
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq(consumer_metrics_describe(m), RC_OK);
+	fake_init(&q, 1, counter_cases[_i].receive_count);
+	/* nothing is delivered until the zeros are looked at */
+	q.deliver_from_usec = UINT64_MAX;
+	o.metrics = m;
+	ck_assert_msg(consumer_start(&o, &c, &eb) == RC_OK, "%s", eb.msg);
+	/* received_total is counted by every receive, empty ones too: wait until one has
+	 * returned (the second has begun), so that only the start can have made the others */
+	pthread_mutex_lock(&q.lock);
+	while (q.receives < 2) {
+		struct timespec ts = clk_deadline(CLOCK_REALTIME, 20);
+
+		(void)pthread_cond_timedwait(&q.cv, &q.lock, &ts);
+	}
+	pthread_mutex_unlock(&q.lock);
+	assert_counters(m, zero, "after the start");
+	pthread_mutex_lock(&q.lock);
+	q.deliver_from_usec = 0;
+	pthread_mutex_unlock(&q.lock);
+	ck_assert(wait_for(&q, acked, NULL));
+	stop(&a, c);
+	assert_counters(m, counter_cases[_i].want, counter_cases[_i].name);
+	metrics_free(m);
+	fake_cleanup(&q);
+}
+END_TEST
+
+/* Everything lg wrote to its file so far (caller frees). */
+static char *read_log(int fd)
+{
+	off_t end = lseek(fd, 0, SEEK_END);
+	char *text;
+
+	ck_assert_int_ge(end, 0);
+	text = calloc(1, (size_t)end + 1);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_int_eq(pread(fd, text, (size_t)end, 0), end);
+	return text;
+}
+
+/* A transient failure on the message's last allowed receive (receive count >=
+ * max_receive_count, 3 here) is the last the consumer sees of it: SQS moves it to the DLQ.
+ * One line says so, with the reason and the count; an earlier receive writes none. */
+static const struct {
+	int receive_count;
+	bool dead_letter_line;
+} dlq_log_cases[] = {
+	{3, true},
+	{4, true},
+	{2, false},
+};
+
+START_TEST(test_last_receive_is_logged)
+{
+	struct fake_sqs q;
+	struct test_app a = {.q = &q, .verdict = CONSUMER_RETRY};
+	struct consumer_opts o = opts_for(&a, 1);
+	struct consumer *c = NULL;
+	struct errbuf eb = {{0}};
+	struct logger cap;
+	FILE *f = tmpfile();
+	char want[64];
+	char *text;
+
+	ck_assert_ptr_nonnull(f);
+	log_init(&cap, "test_consumer", LOG_LVL_WARN);
+	cap.journal = false;
+	cap.fd = fileno(f);
+	o.lg = &cap;
+	fake_init(&q, 1, dlq_log_cases[_i].receive_count);
+	ck_assert_msg(consumer_start(&o, &c, &eb) == RC_OK, "%s", eb.msg);
+	ck_assert(wait_for(&q, acked, NULL));
+	stop(&a, c);
+	text = read_log(cap.fd);
+	snprintf(want, sizeof(want), "failed on receive %d of 3", dlq_log_cases[_i].receive_count);
+	if (dlq_log_cases[_i].dead_letter_line) {
+		ck_assert_msg(strstr(text, want) != NULL, "no \"%s\" in:\n%s", want, text);
+		ck_assert_msg(strstr(text, "SQS moves it to the DLQ") != NULL, "%s", text);
+		ck_assert_msg(strstr(text, "the test says so") != NULL, "no reason in:\n%s", text);
+		ck_assert_msg(strstr(text, "\"m0\"") != NULL, "no message id in:\n%s", text);
+	} else {
+		ck_assert_msg(strstr(text, "DLQ") == NULL, "receive %d of 3:\n%s",
+			      dlq_log_cases[_i].receive_count, text);
+	}
+	free(text);
+	fclose(f);
+	fake_cleanup(&q);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("consumer");
@@ -945,6 +1137,10 @@ int main(void)
 	tcase_add_test(tc, test_failing_heartbeats_are_not_sent_back_to_back);
 	tcase_add_test(tc, test_hung_handler_stops_progress);
 	tcase_add_test(tc, test_slow_handler_stays_healthy);
+	tcase_add_loop_test(tc, test_counters_exist_from_the_start, 0,
+			    sizeof(counter_cases) / sizeof(counter_cases[0]));
+	tcase_add_loop_test(tc, test_last_receive_is_logged, 0,
+			    sizeof(dlq_log_cases) / sizeof(dlq_log_cases[0]));
 	suite_add_tcase(s, tc);
 	return itest_run(s, CK_NORMAL);
 }
