@@ -18,7 +18,7 @@
 #include "pg/db.h"
 
 /* The file every binary reads without --config: under the configured sysconfdir (meson.build),
- * the one the units pass, so /etc/appointmentd with --prefix=/usr. */
+ * the one the units pass: /etc/appointmentd (SPEC §2) unless the build sets -Dsysconfdir. */
 #define CONF_DEFAULT_PATH APPT_SYSCONFDIR "/appointmentd.conf"
 #define CONF_MAX_COUNTRIES 32      /* [country XX] sections accepted */
 

@@ -143,7 +143,7 @@ class UnitFilesTest(unittest.TestCase):
 
     def test_default_config_is_the_units(self):
         # A binary run by hand without --config reads the file the units pass: both follow
-        # the configured sysconfdir (--prefix=/usr: /etc/appointmentd).
+        # the configured sysconfdir (/etc/appointmentd unless -Dsysconfdir says otherwise).
         want = os.path.join(unitfiles.SYSCONFDIR, "appointmentd", "appointmentd.conf")
         for u in ("appointment-api.service", "appointment-worker@.service",
                   "appointment-completion.service", "appointment-reconcile.service"):

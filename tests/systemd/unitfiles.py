@@ -13,7 +13,7 @@ BUILD = os.path.abspath(os.environ.get("APPT_BUILD_ROOT", "build"))
 SRC = os.path.abspath(os.environ.get("APPT_SOURCE_ROOT", "."))
 SBINDIR = os.environ.get("APPT_UNIT_SBINDIR", "/usr/local/sbin")
 BINDIR = os.environ.get("APPT_UNIT_BINDIR", "/usr/local/bin")
-SYSCONFDIR = os.environ.get("APPT_UNIT_SYSCONFDIR", "/usr/local/etc")
+SYSCONFDIR = os.environ.get("APPT_UNIT_SYSCONFDIR", "/etc")
 
 UNITS = [
     "appointment-api.service",
