@@ -31,6 +31,7 @@ REQUIRED = {
     "poison messages": 'appointmentd_messages_failed_total{kind="poison"}',
     "error queue": 'appointmentd_queue_depth{queue="error"}',
     "bookings failing": 'appointmentd_worker_outcomes_total{outcome="failed"}',
+    "restart loop": 'changes(process_start_time_seconds{job=~"appointment-.*"}',
 }
 # AWS call outcomes that are answers, not failures (api_dep_mark in
 # daemons/appointment-api/api.c counts them as the service up).
@@ -45,7 +46,7 @@ def code_metric_names():
     for path in glob.glob(os.path.join(SRC, "lib", "**", "*.c"), recursive=True) + \
             glob.glob(os.path.join(SRC, "daemons", "**", "*.c"), recursive=True):
         with open(path, encoding="utf-8", errors="replace") as f:
-            names.update(re.findall(r'"(appointmentd_[a-z_]+)"', f.read()))
+            names.update(re.findall(r'"((?:appointmentd|process)_[a-z_]+)"', f.read()))
     return names
 
 
