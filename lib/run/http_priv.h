@@ -106,6 +106,9 @@ enum rc http_acceptor_start(struct http_acceptor *a, struct errbuf *eb) MUSTCHEC
 void http_acceptor_stop(struct http_acceptor *a);
 void http_acceptor_closed(struct http_acceptor *a, struct MHD_Connection *conn);
 void http_acceptor_free(struct http_acceptor *a);
+/* Declares appointmentd_http_connections_refused_total{reason} in m, each reason's series
+ * at 0 (from http_metrics_describe). RC_INVAL as metrics_describe. */
+enum rc http_acceptor_metrics_describe(struct metrics *m) MUSTCHECK;
 
 /* Parked requests (http_park.c). Starts the poller (srv->parker is set even on failure). */
 enum rc http_parker_start(struct http_server *srv, struct errbuf *eb) MUSTCHECK;

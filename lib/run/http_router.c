@@ -37,6 +37,8 @@ enum rc http_metrics_describe(struct metrics *m)
 	if (rc == RC_OK)
 		rc = metrics_describe(m, "appointmentd_http_requests_in_flight", METRICS_GAUGE,
 				      "HTTP requests being handled now.");
+	if (rc == RC_OK)
+		rc = http_acceptor_metrics_describe(m);
 	return rc;
 }
 
