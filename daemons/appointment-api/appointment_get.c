@@ -166,8 +166,11 @@ static void wait_resume(void *ud, const struct http_request *req, struct http_re
 	wait_free(ws);
 }
 
+/* "?waitFor": a waiter is held up to 20 s on purpose; in the route's histogram its wait
+ * would be latency, and the p99 alert would fire once 1 % of the GETs wait
+ * (docs/operations.md, section 8) */
 static const struct http_park_ops wait_park_ops = {wait_poll, wait_timeout, wait_resume,
-						   wait_free};
+						   wait_free, "?waitFor"};
 
 /* Parks the request until a's status ends the wait q asks for; false when it cannot
  * (HTTP_PARK_LIMIT requests wait already, or no memory). */

@@ -548,7 +548,9 @@ static void twin_resume(void *ud, const struct http_request *req, struct http_re
 		post_owned(ctx, t, &ps, req, resp);
 }
 
-static const struct http_park_ops twin_park_ops = {twin_poll, twin_timeout, twin_resume, free};
+/* no route_suffix: a twin's wait is the POST's own latency, which the client did not ask for */
+static const struct http_park_ops twin_park_ops = {twin_poll, twin_timeout, twin_resume, free,
+						   NULL};
 
 void api_post_appointment(void *ud, const struct http_request *req, struct http_response *resp)
 {

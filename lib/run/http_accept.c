@@ -5,7 +5,11 @@
  * a thread waited for each other (docs/performance.md). Here one thread accepts, and hands
  * each connection to the single-thread daemon holding the fewest (MHD_add_connection).
  * The per-address cap and the total are ours too: libmicrohttpd counts only within one
- * daemon, and refuses in its own thread past its limit without a word to our counts. */
+ * daemon, and refuses in its own thread past its limit without a word to our counts. Every
+ * connection refused here is counted (appointmentd_http_connections_refused_total{reason})
+ * and told in a warn line at most once per reason every REFUSED_LOG_EVERY_MS: behind a load
+ * balancer every client has one address, and the balancer sees resets while the rest of the
+ * metrics look healthy. */
 #include "run/http_priv.h"
 
 #include <errno.h>
@@ -21,10 +25,31 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/clock.h"
+
 /* After accept() fails for want of descriptors or memory, wait this long before the next
  * attempt: the queued connection stays readable, and polling again at once would spin. */
 #define ACCEPT_PAUSE_MS 100
 #define ADDR_KEY_SIZE 17 /* family, then the IPv4 or IPv6 address */
+#define REFUSED_LOG_EVERY_MS 10000 /* at most one warn line per refusal reason this often */
+#define REFUSED_METRIC "appointmentd_http_connections_refused_total"
+
+/* Why a connection was closed as it was accepted (the metric's reason label). */
+enum refusal {
+	REFUSED_PER_CLIENT, /* its address had per_client_limit connections open */
+	REFUSED_FULL,       /* connection_limit connections were open */
+	REFUSED_ERROR,      /* MHD_add_connection failed (memory, descriptors) */
+	REFUSED_N
+};
+
+static const char *const refusal_label[REFUSED_N] = {"per_client", "full", "error"};
+
+/* The warn line of one reason (under http_acceptor.refused_lock). */
+struct refused_log {
+	uint64_t unlogged; /* refused since its last line */
+	bool logged;       /* a line was written (logged_ms is valid) */
+	int64_t logged_ms; /* monotonic ms of the last line */
+};
 
 /* Open connections of one client address (a slot of the open-addressing table). */
 struct addr_count {
@@ -41,6 +66,9 @@ struct http_acceptor {
 	pthread_mutex_t lock;      /* guards addrs */
 	struct addr_count *addrs;  /* NULL when per_client_limit is 0 */
 	size_t mask;               /* addrs has mask + 1 slots, a power of two */
+	pthread_mutex_t refused_lock;        /* guards refused: the accept thread counts, the
+					      * stop tells what is left */
+	struct refused_log refused[REFUSED_N];
 };
 
 static bool addr_key(const struct sockaddr *sa, unsigned char key[ADDR_KEY_SIZE])
@@ -138,6 +166,96 @@ static void addr_give(struct http_acceptor *a, const unsigned char *key)
 	pthread_mutex_unlock(&a->lock);
 }
 
+enum rc http_acceptor_metrics_describe(struct metrics *m)
+{
+	enum rc rc = metrics_describe(m, REFUSED_METRIC, METRICS_COUNTER,
+				      "Connections closed as they were accepted, by reason "
+				      "(per_client: the per-address cap; full: the connection cap; "
+				      "error: libmicrohttpd refused it).");
+
+	/* at 0 from the start: increase() misses the first increment of a series that appears
+	 * with it */
+	for (int r = 0; r < REFUSED_N && rc == RC_OK; r++) {
+		const char *labels[] = {"reason", refusal_label[r], NULL};
+
+		metrics_add(m, REFUSED_METRIC, labels, 0);
+	}
+	return rc;
+}
+
+/* The warn line of reason r, saying n were refused since the last one. */
+static void refused_warn(const struct http_acceptor *a, enum refusal r, uint64_t n)
+{
+	const struct http_opts *o = &a->srv->opts;
+	unsigned long long nn = (unsigned long long)n;
+
+	if (r == REFUSED_PER_CLIENT)
+		log_warn(o->lg, NULL, "refused %llu connection(s) since the last such line: their "
+			 "address had %u open, the per-address cap ([api] per_client_connections; "
+			 "behind a load balancer all clients share one address)", nn,
+			 o->per_client_limit);
+	else if (r == REFUSED_FULL)
+		log_warn(o->lg, NULL, "refused %llu connection(s) since the last such line: %u "
+			 "connections open, the cap ([api] connections)", nn, o->connection_limit);
+	else
+		log_warn(o->lg, NULL, "refused %llu connection(s) since the last such line: "
+			 "libmicrohttpd could not take them (memory or descriptors short)", nn);
+}
+
+/* Counts one refusal of reason r; writes its warn line unless one was written less than
+ * REFUSED_LOG_EVERY_MS ago (the loop tells the rest later: refused_flush). Thread-safe. */
+static void refused(struct http_acceptor *a, enum refusal r)
+{
+	const char *labels[] = {"reason", refusal_label[r], NULL};
+	struct refused_log *l = &a->refused[r];
+	int64_t now = clk_mono_ms();
+	uint64_t n = 0;
+
+	metrics_add(a->srv->opts.metrics, REFUSED_METRIC, labels, 1);
+	pthread_mutex_lock(&a->refused_lock);
+	l->unlogged++;
+	if (!l->logged || now - l->logged_ms >= REFUSED_LOG_EVERY_MS) {
+		n = l->unlogged;
+		l->unlogged = 0;
+		l->logged = true;
+		l->logged_ms = now;
+	}
+	pthread_mutex_unlock(&a->refused_lock);
+	if (n > 0)
+		refused_warn(a, r, n); /* outside the lock: a slow journal holds nobody else */
+}
+
+/* Writes the warn line of every reason with refusals not told yet whose interval has
+ * passed (every such reason when all is true: the loop has ended). Returns the ms until the
+ * next such line is due, -1 when none is pending (a poll timeout). Thread-safe. */
+static int refused_flush(struct http_acceptor *a, bool all)
+{
+	uint64_t n[REFUSED_N] = {0};
+	int64_t t = clk_mono_ms();
+	int64_t wait = -1;
+
+	pthread_mutex_lock(&a->refused_lock);
+	for (int r = 0; r < REFUSED_N; r++) {
+		struct refused_log *l = &a->refused[r];
+		int64_t left = l->logged_ms + REFUSED_LOG_EVERY_MS - t;
+
+		if (l->unlogged == 0)
+			continue;
+		if (all || left <= 0) {
+			n[r] = l->unlogged;
+			l->unlogged = 0;
+			l->logged_ms = t;
+		} else if (wait < 0 || left < wait) {
+			wait = left;
+		}
+	}
+	pthread_mutex_unlock(&a->refused_lock);
+	for (int r = 0; r < REFUSED_N; r++)
+		if (n[r] > 0)
+			refused_warn(a, (enum refusal)r, n[r]);
+	return (int)wait;
+}
+
 /* The daemon holding the fewest connections. */
 static unsigned least_busy(const struct http_server *srv)
 {
@@ -158,6 +276,7 @@ static void hand_over(struct http_acceptor *a, int fd, const struct sockaddr *sa
 
 	if (counted && !addr_take(a, key)) {
 		close(fd); /* over [api] per_client_connections: closed as it is accepted */
+		refused(a, REFUSED_PER_CLIENT);
 		return;
 	}
 	d = least_busy(srv);
@@ -166,7 +285,7 @@ static void hand_over(struct http_acceptor *a, int fd, const struct sockaddr *sa
 		close(fd); /* [api] connections are all open: closed as it is accepted */
 		if (counted)
 			addr_give(a, key);
-		log_debug(srv->opts.lg, NULL, "connection limit reached; closed a new connection");
+		refused(a, REFUSED_FULL);
 		return;
 	}
 	atomic_fetch_add(&srv->open[d], 1);
@@ -175,6 +294,7 @@ static void hand_over(struct http_acceptor *a, int fd, const struct sockaddr *sa
 		atomic_fetch_sub(&srv->open[d], 1);
 		if (counted)
 			addr_give(a, key);
+		refused(a, REFUSED_ERROR);
 	}
 }
 
@@ -235,8 +355,11 @@ static void *acceptor_main(void *arg)
 	for (;;) {
 		struct pollfd p[2] = {{.fd = a->srv->listen_fd, .events = POLLIN},
 				      {.fd = a->stop_fd, .events = POLLIN}};
+		/* refusals not told yet are told once their interval has passed, even when no
+		 * connection comes to wake the loop */
+		int timeout = refused_flush(a, false);
 
-		if (poll(p, 2, -1) < 0 && errno != EINTR) {
+		if (poll(p, 2, timeout) < 0 && errno != EINTR) {
 			log_error(a->srv->opts.lg, NULL, "accept loop: poll: %s", strerror(errno));
 			(void)poll(NULL, 0, ACCEPT_PAUSE_MS);
 			continue;
@@ -261,6 +384,7 @@ enum rc http_acceptor_new(struct http_server *srv, struct http_acceptor **out,
 	a->srv = srv;
 	a->stop_fd = -1;
 	pthread_mutex_init(&a->lock, NULL);
+	pthread_mutex_init(&a->refused_lock, NULL);
 	*out = a;
 	/* at most connection_limit addresses at once, plus the one being refused */
 	while (slots < 2 * (size_t)srv->opts.connection_limit + 2)
@@ -299,6 +423,7 @@ void http_acceptor_stop(struct http_acceptor *a)
 		log_error(a->srv->opts.lg, NULL, "stopping the accept loop: %s", strerror(errno));
 	pthread_join(a->thread, NULL);
 	a->running = false;
+	(void)refused_flush(a, true); /* nothing is refused past this: tell what is left */
 }
 
 void http_acceptor_free(struct http_acceptor *a)
@@ -309,6 +434,7 @@ void http_acceptor_free(struct http_acceptor *a)
 	if (a->stop_fd >= 0)
 		close(a->stop_fd);
 	pthread_mutex_destroy(&a->lock);
+	pthread_mutex_destroy(&a->refused_lock);
 	free(a->addrs);
 	free(a);
 }

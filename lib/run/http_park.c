@@ -180,6 +180,7 @@ void http_park_resumed(struct http_conn_state *st, struct http_request *req,
 	struct http_parker *pk = st->srv->parker;
 
 	st->park = NULL;
+	st->route_suffix = p->ops->route_suffix;
 	req->route = p->route;
 	for (size_t i = 0; i < p->n_params; i++)
 		req->params[i] = p->params[i];

@@ -50,6 +50,11 @@ struct http_park_ops {
 	/* Frees pctx when the park ends while it owns it (answered DONE, the client gone, the
 	 * server stopping). */
 	void (*free)(void *pctx);
+	/* NULL, or a static string appended to the route label of its request's metrics
+	 * (appointmentd_http_requests_total, appointmentd_http_request_duration_seconds) once it
+	 * was parked: a long poll's wait is the client's choice, not the route's latency, and
+	 * must not reach the route's histogram ("?waitFor": docs/alerts.yml leaves it out). */
+	const char *route_suffix;
 };
 
 /* From a handler (or ops->resume), instead of answering: the request is parked with pctx

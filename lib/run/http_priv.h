@@ -14,6 +14,9 @@
 #include "run/http.h"
 #include "run/http_strict.h"
 
+#define HTTP_ROUTE_LABEL_MAX 128 /* a route label of the metrics: a pattern and a park's
+				  * route_suffix */
+
 /* One TCP connection: whether a request has begun on it. A connection accepted just
  * before a quiesce may carry a request MHD has not parsed yet; the drain waits for it
  * so a restart under socket activation answers everything it accepted.
@@ -77,6 +80,8 @@ struct http_conn_state {
 	char request_id[HTTP_REQUEST_ID_MAX + 1];
 	char client[64];      /* the client's address as text, "" when unknown */
 	struct http_park *park; /* set while the request is parked (http_park.c) */
+	const char *route_suffix; /* its park's ops->route_suffix once resumed (NULL: none):
+				   * appended to the route label of its metrics */
 };
 
 /* Routes a complete request and fills resp (the guard, then the handler). */
@@ -106,6 +111,9 @@ enum rc http_acceptor_start(struct http_acceptor *a, struct errbuf *eb) MUSTCHEC
 void http_acceptor_stop(struct http_acceptor *a);
 void http_acceptor_closed(struct http_acceptor *a, struct MHD_Connection *conn);
 void http_acceptor_free(struct http_acceptor *a);
+/* Declares appointmentd_http_connections_refused_total{reason} in m, each reason's series
+ * at 0 (from http_metrics_describe). RC_INVAL as metrics_describe. */
+enum rc http_acceptor_metrics_describe(struct metrics *m) MUSTCHECK;
 
 /* Parked requests (http_park.c). Starts the poller (srv->parker is set even on failure). */
 enum rc http_parker_start(struct http_server *srv, struct errbuf *eb) MUSTCHECK;

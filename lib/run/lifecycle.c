@@ -360,6 +360,16 @@ static int prepare(struct lifecycle *lc, int argc, char **argv)
 		fprintf(stderr, "%s: startup failed: out of memory\n", app->service);
 		return SVC_EXIT_FAILURE;
 	}
+	/* every daemon's, set once: a unit the watchdog kills and systemd restarts, too slowly
+	 * for StartLimitBurst= to trip, shows only as this value changing (docs/alerts.yml,
+	 * AppointmentDaemonRestarting); `up` barely blips */
+	if (metrics_describe(lc->metrics, "process_start_time_seconds", METRICS_GAUGE,
+			     "Start time of the process since the Unix epoch in seconds.") != RC_OK) {
+		fprintf(stderr, "%s: startup failed: metrics table\n", app->service);
+		return SVC_EXIT_FAILURE;
+	}
+	metrics_set(lc->metrics, "process_start_time_seconds", NULL,
+		    (double)clk_wall_ms() / 1000.0);
 	return -1;
 }
 

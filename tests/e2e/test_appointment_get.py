@@ -205,6 +205,39 @@ class ItemTest(Base):
         self.assertEqual(r.status, 304, r)  # the wait ended unchanged: If-None-Match holds
         self.assertGreaterEqual(time.monotonic() - t0, 0.9)
 
+    def test_a_wait_is_not_the_route_latency(self):
+        """A waitFor request held ~1 s (an item that never changes, timeout=1) is recorded
+        under its own route label ("…?waitFor"), not in the plain route's histogram: there
+        a long poll held on purpose is latency, and once 1 % of the GETs wait the p99 alert
+        (docs/alerts.yml, AppointmentApiSlowRequests) fires for ever."""
+        api = Api(D)
+        try:
+            aid = self.create("334", api=api)
+            route = "/appointments/{insuredId}/{appointmentId}"
+            hist = "appointmentd_http_request_duration_seconds"
+
+            def sample(text):
+                return {(r, k): metric(text, hist + "_" + k, route=r)
+                        for k in ("count", "sum") for r in (route, route + "?waitFor")}
+
+            self.assertEqual(self.get("/appointments/334/%s" % aid, api=api).status, 200)
+            before = sample(call(api.port, "GET", "/metrics").raw.decode())
+            t0 = time.monotonic()
+            r = self.get("/appointments/334/%s?waitFor=completed&timeout=1" % aid, api=api)
+            self.assertGreaterEqual(time.monotonic() - t0, 0.9)
+            self.assertEqual((r.status, r.json["status"]), (200, "pending"), r)
+            after = sample(call(api.port, "GET", "/metrics").raw.decode())
+            self.assertEqual(before[(route, "count")], 1)  # the plain GET above
+            self.assertEqual(after[(route, "count")], 1, "the wait went into the route's histogram")
+            self.assertLess(after[(route, "sum")], 0.5)
+            self.assertEqual(after[(route + "?waitFor", "count")], 1)
+            self.assertGreaterEqual(after[(route + "?waitFor", "sum")], 0.9)
+            text = call(api.port, "GET", "/metrics").raw.decode()
+            self.assertEqual(metric(text, "appointmentd_http_requests_total",
+                                    route=route + "?waitFor", status="200"), 1)
+        finally:
+            self.stop_clean(api)
+
     def test_wait_for_cancelled_and_any_final(self):
         aid = self.create("333")
         base = "/appointments/333/%s?waitFor=" % aid

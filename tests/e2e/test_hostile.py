@@ -145,6 +145,13 @@ class Api:
         except ValueError:
             return status, None, secs
 
+    def metrics(self):
+        """The text of GET /metrics."""
+        got, _ = self.raw(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answers = responses(got)
+        assert answers and answers[0][0] == 200, got[:200]
+        return answers[0][2].decode()
+
     def healthz(self, timeout=1.0):
         """Status of GET /healthz from 127.0.0.1, or None when no answer within timeout."""
         try:
@@ -276,7 +283,10 @@ class HostileTest(unittest.TestCase):
     def test_the_per_address_cap_counts_open_connections(self):
         """[api] per_client_connections (kept by the server's own accept loop): the fifth
         and sixth connection of one address are closed as they are accepted, another
-        address is served, and once two close two more get in."""
+        address is served, and once two close two more get in. Each refusal is counted
+        (appointmentd_http_connections_refused_total{reason="per_client"}: behind a load
+        balancer every client has one address, and the refusals were silent) and told in
+        one warn line, not one per connection."""
         api = self.start("per_client_connections = 4\n")
 
         def closed(socks):
@@ -303,6 +313,17 @@ class HostileTest(unittest.TestCase):
         self.assertEqual(closed(again), 1)
         for s in again:
             s.close()
+        text = api.metrics()
+        for reason, n in (("per_client", 3), ("full", 0), ("error", 0)):
+            with self.subTest(reason=reason):
+                self.assertIn('appointmentd_http_connections_refused_total{reason="%s"} %d\n'
+                              % (reason, n), text)
+        lines = [ln for ln in api.daemon.logs().splitlines()
+                 if "refused" in ln and "per-address cap" in ln]
+        self.assertEqual(len(lines), 1, lines)  # within 10 s of each other: one line
+        self.assertIn('"level":"warn"', lines[0])
+        self.assertIn("refused 1 connection(s)", lines[0])
+        self.assertIn("had 4 open", lines[0])
 
     def test_connections_refused_when_full_leave_no_count_behind(self):
         """One slot left and bursts of connections from new addresses: libmicrohttpd checks

@@ -170,6 +170,35 @@ class LifecycleTest(unittest.TestCase):
             n = sum(1 for ln in lines if ln.startswith(family + "{"))
             self.assertEqual(n, 2 if family.endswith("failed_total") else 4, text)
 
+    def test_every_daemon_exports_its_start_time(self):
+        """process_start_time_seconds (seconds since the epoch, a float) on every daemon's
+        /metrics, within a few seconds of its start: a consumer the watchdog kills and
+        systemd restarts every 90 s or more never trips StartLimitBurst=, and `up` only
+        blips; the alert AppointmentDaemonRestarting counts the changes of this value."""
+        for name, extra in (("appointment-api", []), ("appointment-completion", []),
+                            ("appointment-worker", ["--country", "pe"])):
+            with self.subTest(daemon=name):
+                port = self.d.port
+                env = {}
+                if name != "appointment-api":
+                    port = harness.free_port()
+                    env["APPOINTMENTD_WORKER_METRICS_LISTEN"] = "127.0.0.1:%d" % port
+                before = time.time()
+                p, notify = self.start(name, extra, env)
+                notify.wait_for("READY=1", proc=p)
+                text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port,
+                                              timeout=10).read().decode()
+                after = time.time()
+                p.send_signal(signal.SIGTERM)
+                self.assertEqual(p.wait(timeout=10), 0)
+                lines = [ln for ln in text.splitlines()
+                         if ln.split(" ", 1)[0] == "process_start_time_seconds"]
+                self.assertEqual(len(lines), 1, text)
+                self.assertIn("# TYPE process_start_time_seconds gauge", text)
+                started = float(lines[0].split(" ", 1)[1])
+                self.assertGreaterEqual(started, before - 1.0)
+                self.assertLessEqual(started, after + 1.0)
+
     def test_worker_that_cannot_start_exits_78_and_receives_nothing(self):
         """Issue 10: a worker thread whose state cannot be made (an empty database host
         makes db_conn_new refuse) used to be retried forever while the receiver took

@@ -79,7 +79,7 @@ static void on_resume(void *ud, const struct http_request *req, struct http_resp
 								       : "{\"from\":\"?\"}"));
 }
 
-static const struct http_park_ops ops = {on_poll, on_timeout, on_resume, ctx_free};
+static const struct http_park_ops ops = {on_poll, on_timeout, on_resume, ctx_free, NULL};
 
 /* /wait/{mode}: "d" done after 3 polls, "r" resumed after 2, "t" never (times out after
  * 300 ms), "h" never (deadline 20 s), "s" as "h" with polls of 100 ms, "l" as "h" with a

@@ -3,8 +3,8 @@
 for, labels.severity and annotations.summary, names only metrics the daemons export (checked
 against the names in lib/ and daemons/, plus the exporter gauges that arrive with
 `appointmentctl info`), covers the alarms issue 7 and the observability review ask for, and
-uses label values the code emits (AWS outcomes, API routes). promtool is not used:
-Debian ships it only inside the ~100 MB prometheus package."""
+uses label values the code emits (AWS outcomes, API routes, the waitFor route label).
+promtool is not used: Debian ships it only inside the ~100 MB prometheus package."""
 import glob
 import os
 import re
@@ -31,6 +31,7 @@ REQUIRED = {
     "poison messages": 'appointmentd_messages_failed_total{kind="poison"}',
     "error queue": 'appointmentd_queue_depth{queue="error"}',
     "bookings failing": 'appointmentd_worker_outcomes_total{outcome="failed"}',
+    "restart loop": 'changes(process_start_time_seconds{job=~"appointment-.*"}',
 }
 # AWS call outcomes that are answers, not failures (api_dep_mark in
 # daemons/appointment-api/api.c counts them as the service up).
@@ -45,7 +46,7 @@ def code_metric_names():
     for path in glob.glob(os.path.join(SRC, "lib", "**", "*.c"), recursive=True) + \
             glob.glob(os.path.join(SRC, "daemons", "**", "*.c"), recursive=True):
         with open(path, encoding="utf-8", errors="replace") as f:
-            names.update(re.findall(r'"(appointmentd_[a-z_]+)"', f.read()))
+            names.update(re.findall(r'"((?:appointmentd|process)_[a-z_]+)"', f.read()))
     return names
 
 
@@ -143,6 +144,30 @@ class AlertRulesTest(unittest.TestCase):
             m = re.search(r'route!~"([^"]*)"', sel)
             self.assertIsNotNone(m, sel)
             self.assertEqual(set(m.group(1).split("|")), OPS_ROUTES)
+
+    def test_latency_leaves_out_the_long_polls(self):
+        """A waitFor request is held up to 20 s on purpose and recorded under its route with
+        the park's suffix (daemons/appointment-api/appointment_get.c, wait_park_ops): the p99
+        alert must leave those series out and keep every plain /appointments route."""
+        with open(os.path.join(SRC, "daemons", "appointment-api", "appointment_get.c"),
+                  encoding="utf-8") as f:
+            m = re.search(r'wait_park_ops = \{[^}]*"([^"]+)"\}', f.read())
+        self.assertIsNotNone(m, "wait_park_ops has no route_suffix")
+        suffix = m.group(1)
+        expr = rule(self.rules, "AppointmentApiSlowRequests")
+        sel = re.search(r"appointmentd_http_request_duration_seconds_bucket\{([^}]*)\}", expr)
+        self.assertIsNotNone(sel, expr)
+        keep = re.search(r'route=~"([^"]*)"', sel.group(1))
+        drop = re.search(r'route!~"([^"]*)"', sel.group(1))
+        self.assertIsNotNone(keep, sel.group(1))
+        self.assertIsNotNone(drop, "the long polls are not left out: " + sel.group(1))
+        plain = {r for r in api_routes() if r.startswith("/appointments")}
+        self.assertIn("/appointments/{insuredId}/{appointmentId}", plain)
+        for route in plain:  # PromQL regexes are anchored at both ends
+            with self.subTest(route=route):
+                self.assertTrue(re.fullmatch(keep.group(1), route))
+                self.assertFalse(re.fullmatch(drop.group(1), route))
+                self.assertTrue(re.fullmatch(drop.group(1), route + suffix))
 
     def test_stuck_pending_without_any_success_series(self):
         """The sum over no series (no worker ever succeeded since its start) is empty: the
