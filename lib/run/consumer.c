@@ -193,6 +193,21 @@ bool consumer_last_receive(const struct consumer_message *m)
 	return m->sqs->receive_count >= m->consumer->o.max_receive_count;
 }
 
+/* A message given back unhandled (visibility 0: at a stop, or stranded behind hung handlers)
+ * on its last receive: SQS moves it to the DLQ at its next receive without a handler having
+ * tried it on this one. Counted and told like a last failure. Not under the lock. */
+static void released_last(struct consumer *c, const struct job *j, const char *why)
+{
+	struct log_fields f = {.message_id = j->msg.message_id, .duration_ms = -1};
+
+	if (j->msg.receive_count < c->o.max_receive_count)
+		return;
+	count(c, "appointmentd_messages_dead_lettered_total", NULL, 1);
+	log_error(c->o.lg, &f, "message of %s given back %s on receive %d of %d; SQS moves it to "
+		  "the DLQ at its next receive (appointmentctl redrive %s)", c->o.queue_label, why,
+		  j->msg.receive_count, c->o.max_receive_count, c->o.queue_label);
+}
+
 /* ---- receiver ---- */
 
 /* SQS has no "age of the oldest message" attribute (CloudWatch does): the consumer
@@ -324,6 +339,7 @@ static void work_one(struct consumer *c, void *tctx, struct job *j, struct rng *
 	if (v == CONSUMER_RETRY && atomic_load(&c->stop)) {
 		/* the handler gave up because of the stop: the message is not at fault, and
 		 * another consumer can take it now rather than after a backoff */
+		released_last(c, j, "at a stop");
 		j->action = JOB_VISIBILITY;
 		j->visibility = 0;
 		return;
@@ -671,6 +687,7 @@ static void *acker_main(void *arg)
 		size_t nd = 0;
 		size_t nv = 0;
 		size_t stranded;
+		size_t stop_from, stop_to;
 		uint64_t now;
 		bool finished;
 
@@ -694,10 +711,12 @@ static void *acker_main(void *arg)
 			}
 		}
 		/* stopping: what no worker started goes back to the queue at once */
+		stop_from = nv;
 		while (atomic_load(&c->stop) && c->pending.head != NULL && nv < SQS_BATCH_MAX) {
 			vis_s[nv] = 0;
 			vis[nv++] = list_pop(&c->pending);
 		}
+		stop_to = nv;
 		now = clk_mono_us();
 		mark_hung(c, now, &hung);
 		stranded = release_stranded(c, now, vis, vis_s, &nv);
@@ -711,6 +730,11 @@ static void *acker_main(void *arg)
 			log_warn(c->o.lg, NULL, "%zu messages of %s waited %.1f s for a worker (handlers "
 				 "hung): released to the queue", stranded, c->o.queue_label,
 				 (double)c->hung_after_usec / 1e6);
+		/* the acker alone owns these jobs until flush_visibility frees them */
+		for (size_t i = stop_from; i < stop_to; i++)
+			released_last(c, vis[i], "at a stop");
+		for (size_t i = stop_to; i < stop_to + stranded; i++)
+			released_last(c, vis[i], "behind hung handlers");
 		if (nd > 0)
 			flush_deletes(c, del, nd);
 		if (nv > 0)

@@ -1052,6 +1052,15 @@ START_TEST(test_counters_exist_from_the_start)
 END_TEST
 
 /* Everything lg wrote to its file so far (caller frees). */
+/* cap writes its warnings and errors into f (no journal), for read_log. */
+static void capture_log(struct logger *cap, FILE *f)
+{
+	ck_assert_ptr_nonnull(f);
+	log_init(cap, "test_consumer", LOG_LVL_WARN);
+	cap->journal = false;
+	cap->fd = fileno(f);
+}
+
 static char *read_log(int fd)
 {
 	off_t end = lseek(fd, 0, SEEK_END);
@@ -1088,10 +1097,7 @@ START_TEST(test_last_receive_is_logged)
 	char want[64];
 	char *text;
 
-	ck_assert_ptr_nonnull(f);
-	log_init(&cap, "test_consumer", LOG_LVL_WARN);
-	cap.journal = false;
-	cap.fd = fileno(f);
+	capture_log(&cap, f);
 	o.lg = &cap;
 	fake_init(&q, 1, dlq_log_cases[_i].receive_count);
 	ck_assert_msg(consumer_start(&o, &c, &eb) == RC_OK, "%s", eb.msg);
@@ -1108,6 +1114,76 @@ START_TEST(test_last_receive_is_logged)
 		ck_assert_msg(strstr(text, "DLQ") == NULL, "receive %d of 3:\n%s",
 			      dlq_log_cases[_i].receive_count, text);
 	}
+	free(text);
+	fclose(f);
+	fake_cleanup(&q);
+}
+END_TEST
+
+/* Messages given back unhandled at a stop on their last receive (one running, whose handler
+ * gave up for the stop; one received and waiting for the one worker) go to the DLQ at their
+ * next receive: each is counted and told, like a last failure. On an earlier receive, no
+ * line. Before, they reached the DLQ without a word. */
+static const struct {
+	int receive_count;
+	size_t lines;
+} stop_release_cases[] = {
+	{3, 2},
+	{1, 0},
+};
+
+static size_t count_in(const char *text, const char *needle)
+{
+	size_t n = 0;
+
+	for (const char *p = strstr(text, needle); p != NULL; p = strstr(p + 1, needle))
+		n++;
+	return n;
+}
+
+START_TEST(test_released_at_stop_on_last_receive_is_told)
+{
+	struct fake_sqs q;
+	struct test_app a = {.q = &q, .until_stop = true};
+	struct consumer_opts o = opts_for(&a, 1);
+	struct consumer *c = NULL;
+	struct errbuf eb = {{0}};
+	struct logger cap;
+	FILE *f = tmpfile();
+	char want[64];
+	char *text;
+	uint64_t t0;
+
+	capture_log(&cap, f);
+	o.lg = &cap;
+	fake_init(&q, 2, stop_release_cases[_i].receive_count);
+	ck_assert_msg(consumer_start(&o, &c, &eb) == RC_OK, "%s", eb.msg);
+	t0 = clk_mono_us();
+	/* the one worker busy, and the other message received behind it (one batch ahead) */
+	for (;;) {
+		size_t got;
+
+		pthread_mutex_lock(&q.lock);
+		got = q.next;
+		pthread_mutex_unlock(&q.lock);
+		if ((atomic_load(&a.started) >= 1 && got >= 2) || clk_mono_us() - t0 >= WAIT_MS * 1000u)
+			break;
+		clk_sleep_ms(5);
+	}
+	ck_assert_int_eq(atomic_load(&a.started), 1);
+	stop(&a, c);
+	for (int i = 0; i < 2; i++) {
+		char h[8];
+
+		snprintf(h, sizeof(h), "h%d", i);
+		ck_assert_uint_eq(vis_count(&q, h, 0), 1);
+	}
+	text = read_log(cap.fd);
+	snprintf(want, sizeof(want), "given back at a stop on receive %d of 3",
+		 stop_release_cases[_i].receive_count);
+	ck_assert_msg(count_in(text, want) == stop_release_cases[_i].lines, "want %zu \"%s\" in:\n%s",
+		      stop_release_cases[_i].lines, want, text);
+	ck_assert_uint_eq(count_in(text, "DLQ"), stop_release_cases[_i].lines);
 	free(text);
 	fclose(f);
 	fake_cleanup(&q);
@@ -1141,6 +1217,8 @@ int main(void)
 			    sizeof(counter_cases) / sizeof(counter_cases[0]));
 	tcase_add_loop_test(tc, test_last_receive_is_logged, 0,
 			    sizeof(dlq_log_cases) / sizeof(dlq_log_cases[0]));
+	tcase_add_loop_test(tc, test_released_at_stop_on_last_receive_is_told, 0,
+			    sizeof(stop_release_cases) / sizeof(stop_release_cases[0]));
 	suite_add_tcase(s, tc);
 	return itest_run(s, CK_NORMAL);
 }
