@@ -106,8 +106,7 @@ static enum consumer_verdict handle(void *tctx, const struct consumer_message *m
 	if (rc != RC_OK) {
 		eb_set(reason, rc, "DynamoDB: %s", eb.msg);
 		lf.error = reason->msg;
-		log_warn(t->c->lg, &lf, "completion not recorded; %s",
-			 consumer_last_receive(m) ? "its last receive: not retried" : "will retry");
+		log_warn(t->c->lg, &lf, "completion not recorded; %s", consumer_retry_note(m));
 		return CONSUMER_RETRY;
 	}
 	if (o == STORE_WRONG_STATE)

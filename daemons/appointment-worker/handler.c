@@ -456,9 +456,7 @@ static enum consumer_verdict handle(void *tctx, const struct consumer_message *m
 		lf.error = reason->msg;
 		/* on its last receive the consumer's next line says it goes to the DLQ */
 		log_warn(w->lg, &lf, "message not done (%s)",
-			 v == CONSUMER_POISON        ? "poison"
-			 : consumer_last_receive(m) ? "its last receive: not retried"
-						    : "will retry");
+			 v == CONSUMER_POISON ? "poison" : consumer_retry_note(m));
 		return v;
 	}
 	if (msg.kind == APPT_MSG_CREATE && appt_status_cancel_side(a.status)) {
@@ -472,8 +470,7 @@ static enum consumer_verdict handle(void *tctx, const struct consumer_message *m
 	if (rc != RC_OK) {
 		eb_set(reason, rc, "EventBridge: %s", eb.msg);
 		lf.error = reason->msg;
-		log_warn(w->lg, &lf, "outcome event not sent; %s",
-			 consumer_last_receive(m) ? "its last receive: not retried" : "will retry");
+		log_warn(w->lg, &lf, "outcome event not sent; %s", consumer_retry_note(m));
 		return CONSUMER_RETRY;
 	}
 	log_info(w->lg, &lf, "appointment %s", appt_status_name(a.status));

@@ -188,9 +188,15 @@ static void counters_zero(struct consumer *c)
 	metrics_add(c->o.metrics, "appointmentd_messages_in_flight", labels, 0);
 }
 
-bool consumer_last_receive(const struct consumer_message *m)
+/* m is on its last allowed receive: a retry sends it to the DLQ, not back to the queue. */
+static bool last_receive(const struct consumer *c, const struct sqs_message *m)
 {
-	return m->sqs->receive_count >= m->consumer->o.max_receive_count;
+	return m->receive_count >= c->o.max_receive_count;
+}
+
+const char *consumer_retry_note(const struct consumer_message *m)
+{
+	return last_receive(m->consumer, m->sqs) ? "its last receive: not retried" : "will retry";
 }
 
 /* A message given back unhandled (visibility 0: at a stop, or stranded behind hung handlers)
@@ -200,7 +206,7 @@ static void released_last(struct consumer *c, const struct job *j, const char *w
 {
 	struct log_fields f = {.message_id = j->msg.message_id, .duration_ms = -1};
 
-	if (j->msg.receive_count < c->o.max_receive_count)
+	if (!last_receive(c, &j->msg))
 		return;
 	count(c, "appointmentd_messages_dead_lettered_total", NULL, 1);
 	log_error(c->o.lg, &f, "message of %s given back %s on receive %d of %d; SQS moves it to "
@@ -346,7 +352,7 @@ static void work_one(struct consumer *c, void *tctx, struct job *j, struct rng *
 	}
 	if (v == CONSUMER_RETRY) {
 		count(c, "appointmentd_messages_failed_total", "transient", 1);
-		if (consumer_last_receive(&m)) {
+		if (last_receive(c, &j->msg)) {
 			count(c, "appointmentd_messages_dead_lettered_total", NULL, 1);
 			/* the last the consumer sees of it: nothing else says where it went */
 			if (f.error == NULL)
@@ -556,7 +562,7 @@ static void due_one(struct consumer *c, struct job *j, uint64_t now, struct beat
  * waiting for a worker (a handler stuck on a dependency keeps them waiting). Either stays
  * the consumer's until its worker or the acker (a release on stop) is done with it. A hung
  * job gets none (mark_hung), nor does a waiting one for longer than hung_after
- * (release_stranded gives it back first). */
+ * (release_pending gives it back first). */
 static void due_heartbeats(struct consumer *c, struct beats *b)
 {
 	uint64_t now = clk_mono_us();
@@ -613,17 +619,17 @@ static void log_hung(struct consumer *c, const struct hung *h)
 }
 
 /* Under the lock: moves to vis (visibility 0, up to a batch in all) the messages received
- * but not started that have waited hung_after for a worker, which happens only when
- * handlers hang (every handler ends within the bound, and at most one batch waits):
- * another consumer takes them at once. Returns how many. */
-static size_t release_stranded(struct consumer *c, uint64_t now, struct job **vis, int *vis_s,
-			       size_t *nv)
+ * but not started that have waited at least min_age_usec for a worker: another consumer
+ * takes them at once. All of them at a stop (0); past hung_after only when handlers hang
+ * (every handler ends within the bound, and at most one batch waits). Returns how many. */
+static size_t release_pending(struct consumer *c, uint64_t now, uint64_t min_age_usec,
+			      struct job **vis, int *vis_s, size_t *nv)
 {
 	size_t n = 0;
 
 	/* the list is in receive order: the oldest first */
 	while (c->pending.head != NULL && *nv < SQS_BATCH_MAX &&
-	       now - c->pending.head->since_usec >= c->hung_after_usec) {
+	       now - c->pending.head->since_usec >= min_age_usec) {
 		vis_s[*nv] = 0;
 		vis[(*nv)++] = list_pop(&c->pending);
 		n++;
@@ -686,8 +692,8 @@ static void *acker_main(void *arg)
 		int vis_s[SQS_BATCH_MAX];
 		size_t nd = 0;
 		size_t nv = 0;
+		size_t stopped = 0;
 		size_t stranded;
-		size_t stop_from, stop_to;
 		uint64_t now;
 		bool finished;
 
@@ -710,16 +716,12 @@ static void *acker_main(void *arg)
 				vis[nv++] = j;
 			}
 		}
-		/* stopping: what no worker started goes back to the queue at once */
-		stop_from = nv;
-		while (atomic_load(&c->stop) && c->pending.head != NULL && nv < SQS_BATCH_MAX) {
-			vis_s[nv] = 0;
-			vis[nv++] = list_pop(&c->pending);
-		}
-		stop_to = nv;
 		now = clk_mono_us();
+		/* stopping: what no worker started goes back to the queue at once */
+		if (atomic_load(&c->stop))
+			stopped = release_pending(c, now, 0, vis, vis_s, &nv);
 		mark_hung(c, now, &hung);
-		stranded = release_stranded(c, now, vis, vis_s, &nv);
+		stranded = release_pending(c, now, c->hung_after_usec, vis, vis_s, &nv);
 		due_heartbeats(c, &beat);
 		finished = atomic_load(&c->stop) && !c->receiver_left && c->workers_left == 0 &&
 			   c->outbox.head == NULL && c->pending.head == NULL && nd == 0 && nv == 0;
@@ -730,10 +732,11 @@ static void *acker_main(void *arg)
 			log_warn(c->o.lg, NULL, "%zu messages of %s waited %.1f s for a worker (handlers "
 				 "hung): released to the queue", stranded, c->o.queue_label,
 				 (double)c->hung_after_usec / 1e6);
-		/* the acker alone owns these jobs until flush_visibility frees them */
-		for (size_t i = stop_from; i < stop_to; i++)
+		/* the releases are vis's last entries; the acker alone owns them until
+		 * flush_visibility frees them */
+		for (size_t i = nv - stranded - stopped; i < nv - stranded; i++)
 			released_last(c, vis[i], "at a stop");
-		for (size_t i = stop_to; i < stop_to + stranded; i++)
+		for (size_t i = nv - stranded; i < nv; i++)
 			released_last(c, vis[i], "behind hung handlers");
 		if (nd > 0)
 			flush_deletes(c, del, nd);

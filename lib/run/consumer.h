@@ -136,10 +136,11 @@ uint64_t consumer_handled(struct consumer *c);
  * while a handler is hung, "hung (message <id> running <n> s, past <bound> s);". */
 void consumer_state(struct consumer *c, char *out, size_t n);
 
-/* True when m is on its last allowed receive (its receive count has reached
- * consumer_opts.max_receive_count): a CONSUMER_RETRY now sends it to the DLQ, not back to
- * the queue. For a handler's own log line; m borrowed, any thread. */
-bool consumer_last_receive(const struct consumer_message *m);
+/* What a CONSUMER_RETRY does to m, for a handler's own log line: "will retry", or "its last
+ * receive: not retried" when its receive count has reached consumer_opts.max_receive_count
+ * (SQS then moves it to the DLQ; the consumer's next line says so). Static text; any
+ * thread. */
+const char *consumer_retry_note(const struct consumer_message *m);
 
 /* A handler says what it waits for (NULL: nothing any more); STATUS= shows it. */
 void consumer_waiting_on(struct consumer *c, const char *what);
