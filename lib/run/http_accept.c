@@ -202,32 +202,10 @@ static void refused_warn(const struct http_acceptor *a, enum refusal r, uint64_t
 			 "libmicrohttpd could not take them (memory or descriptors short)", nn);
 }
 
-/* Counts one refusal of reason r; writes its warn line unless one was written less than
- * REFUSED_LOG_EVERY_MS ago (the loop tells the rest later: refused_flush). Thread-safe. */
-static void refused(struct http_acceptor *a, enum refusal r)
-{
-	const char *labels[] = {"reason", refusal_label[r], NULL};
-	struct refused_log *l = &a->refused[r];
-	int64_t now = clk_mono_ms();
-	uint64_t n = 0;
-
-	metrics_add(a->srv->opts.metrics, REFUSED_METRIC, labels, 1);
-	pthread_mutex_lock(&a->refused_lock);
-	l->unlogged++;
-	if (!l->logged || now - l->logged_ms >= REFUSED_LOG_EVERY_MS) {
-		n = l->unlogged;
-		l->unlogged = 0;
-		l->logged = true;
-		l->logged_ms = now;
-	}
-	pthread_mutex_unlock(&a->refused_lock);
-	if (n > 0)
-		refused_warn(a, r, n); /* outside the lock: a slow journal holds nobody else */
-}
-
-/* Writes the warn line of every reason with refusals not told yet whose interval has
- * passed (every such reason when all is true: the loop has ended). Returns the ms until the
- * next such line is due, -1 when none is pending (a poll timeout). Thread-safe. */
+/* Writes the warn line of every reason with refusals not told yet that has none yet, or
+ * whose interval has passed (every such reason when all is true: the loop has ended).
+ * Returns the ms until the next such line is due, -1 when none is pending (a poll timeout).
+ * Thread-safe. */
 static int refused_flush(struct http_acceptor *a, bool all)
 {
 	uint64_t n[REFUSED_N] = {0};
@@ -241,9 +219,10 @@ static int refused_flush(struct http_acceptor *a, bool all)
 
 		if (l->unlogged == 0)
 			continue;
-		if (all || left <= 0) {
+		if (all || !l->logged || left <= 0) {
 			n[r] = l->unlogged;
 			l->unlogged = 0;
+			l->logged = true;
 			l->logged_ms = t;
 		} else if (wait < 0 || left < wait) {
 			wait = left;
@@ -252,8 +231,22 @@ static int refused_flush(struct http_acceptor *a, bool all)
 	pthread_mutex_unlock(&a->refused_lock);
 	for (int r = 0; r < REFUSED_N; r++)
 		if (n[r] > 0)
-			refused_warn(a, (enum refusal)r, n[r]);
+			refused_warn(a, (enum refusal)r, n[r]); /* outside the lock: a slow journal
+								 * holds nobody else */
 	return (int)wait;
+}
+
+/* Counts one refusal of reason r; its warn line is written now unless one was written less
+ * than REFUSED_LOG_EVERY_MS ago (the loop tells the rest later). Thread-safe. */
+static void refused(struct http_acceptor *a, enum refusal r)
+{
+	const char *labels[] = {"reason", refusal_label[r], NULL};
+
+	metrics_add(a->srv->opts.metrics, REFUSED_METRIC, labels, 1);
+	pthread_mutex_lock(&a->refused_lock);
+	a->refused[r].unlogged++;
+	pthread_mutex_unlock(&a->refused_lock);
+	(void)refused_flush(a, false);
 }
 
 /* The daemon holding the fewest connections. */
