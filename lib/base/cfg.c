@@ -479,18 +479,13 @@ static enum rc apply_env(struct loader *ld)
 
 extern char **environ;
 
-/* The i-th variable of env (environ when env is NULL), NULL past the last or when env
- * does not list its variables. */
+/* The i-th variable of env (environ when env is NULL), NULL at the end or when env does not
+ * list its variables. Called with i = 0, 1, ... up to the first NULL, so environ[i] stays
+ * within the array. */
 static const char *env_entry(const struct cfg_env *env, size_t i)
 {
-	if (env == NULL || env->get == NULL) {
-		if (environ == NULL) /* clearenv(3) */
-			return NULL;
-		for (size_t k = 0; k < i; k++)
-			if (environ[k] == NULL)
-				return NULL;
-		return environ[i];
-	}
+	if (env == NULL || env->get == NULL)
+		return environ != NULL ? environ[i] : NULL; /* NULL: clearenv(3) */
 	return env->entry != NULL ? env->entry(env->ud, i) : NULL;
 }
 
