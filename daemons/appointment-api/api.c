@@ -374,6 +374,12 @@ int api_lame_duck(void *app)
 	return api_cfg(ctx)->shutdown_delay_ms;
 }
 
+/* [api] drain_timeout_ms: 25 s by default, below the unit's TimeoutStopSec=30s */
+int api_drain_ms(const struct conf *c)
+{
+	return c->api_drain_timeout_ms;
+}
+
 void api_quiesce(void *app)
 {
 	struct api_ctx *ctx = app;

@@ -21,7 +21,6 @@
 #include "run/ratelimit.h"
 
 #define API_READY_WINDOW_MS 30000 /* /readyz trusts a success this recent (SPEC §3) */
-#define API_DRAIN_MS 25000        /* below the unit's TimeoutStopSec=30s */
 #define API_DB_BACKOFF_MAX_MS 1000 /* cap of the wait between failed connects of a check */
 #define API_STALL_MIN_MS 3000     /* the self-probe may go unanswered this long at least */
 /* libmicrohttpd's idle cut-off is [api] request_timeout_s plus this: it also hits the
@@ -130,6 +129,7 @@ enum rc api_start(void *app, char *status, size_t n, struct errbuf *eb);
 enum rc api_reload(void *app, const struct conf *next, struct errbuf *eb);
 bool api_tick(void *app, char *status, size_t n);
 int api_lame_duck(void *app);
+int api_drain_ms(const struct conf *c);
 void api_quiesce(void *app);
 bool api_drain(void *app, int timeout_ms);
 unsigned api_in_flight(void *app);

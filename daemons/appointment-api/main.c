@@ -5,12 +5,12 @@
 
 static const struct lifecycle_app api_app = {
 	.service = "appointment-api",
-	.drain_ms = API_DRAIN_MS,
 	.setup = api_setup,
 	.start = api_start,
 	.reload = api_reload,
 	.tick = api_tick,
 	.lame_duck = api_lame_duck,
+	.drain_ms = api_drain_ms,
 	.quiesce = api_quiesce,
 	.drain = api_drain,
 	.in_flight = api_in_flight,

@@ -73,6 +73,7 @@ struct conf {
 	int body_limit;             /* bytes accepted in a request body */
 	int api_threads;            /* HTTP worker threads */
 	int shutdown_delay_ms;      /* SIGTERM: /readyz 503 this long before the listener closes */
+	int api_drain_timeout_ms;   /* SIGTERM: longest drain, lame duck included (reloadable) */
 	int db_check_timeout_ms;    /* schedule check in PostgreSQL before accepting */
 	int list_page_size;         /* Limit of each DynamoDB Query page of a listing; 0 = 1 MB pages */
 	int per_client_rate_limit;  /* token bucket refill of one API key (or client address when
@@ -93,6 +94,7 @@ struct conf {
 	int backoff_max_seconds;    /* cap of the exponential backoff */
 	int dependency_wait_seconds;/* a handler waits this long for a lost database before
 				     * giving the message back (saves its receive count) */
+	int worker_drain_timeout_ms;/* SIGTERM: longest wait for the handlers (reloadable) */
 	char *metrics_listen;       /* "" = no /metrics listener */
 	int reconcile_after_seconds;/* reconciler: age of a stuck item (reloadable) */
 

@@ -277,11 +277,12 @@ static void lame_duck(struct lifecycle *lc, int64_t deadline)
 	}
 }
 
-/* The first stop: the lame duck, quiesce, then drain, all within drain_ms, watching for a
- * second one. */
+/* The first stop: the lame duck, quiesce, then drain, all within the drain time (the
+ * configuration's at the stop), watching for a second one. */
 static void drain(struct lifecycle *lc)
 {
-	int64_t deadline = clk_mono_ms() + lc->app->drain_ms;
+	int drain_ms = lc->app->drain_ms(atomic_load(&lc->cur));
+	int64_t deadline = clk_mono_ms() + drain_ms;
 	unsigned n = 0;
 
 	lame_duck(lc, deadline);

@@ -27,7 +27,6 @@ struct lifecycle_app {
 	const char *service;     /* "appointment-api": logs, usage, messages */
 	const char *usage_extra; /* extra usage text ("--country XX"), or NULL */
 	bool needs_country;      /* --country XX is required (a usage error, 64, without) */
-	int drain_ms;            /* longest drain, below the unit's TimeoutStopSec */
 	const void *ud;          /* handed to setup (e.g. a family of daemons' own table) */
 
 	/* After configuration, logging, signals (blocked: no thread yet) and AWS: builds the
@@ -51,6 +50,9 @@ struct lifecycle_app {
 	 * takes the host out) and return how long to go on serving before quiesce, in ms (0:
 	 * none). Counts against drain_ms; a second SIGTERM meanwhile exits at once. */
 	int (*lame_duck)(void *app);
+	/* The longest drain, ms, lame duck included, as the configuration c (the one current at
+	 * the first SIGTERM) sets it: below the unit's TimeoutStopSec. Required. */
+	int (*drain_ms)(const struct conf *c);
 	/* First SIGTERM: stop taking new work (the listener, the receiver). Required. */
 	void (*quiesce)(void *app);
 	/* Waits up to timeout_ms for the work in flight; true when none is left. Called in short

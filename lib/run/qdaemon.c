@@ -249,6 +249,12 @@ static unsigned q_in_flight(void *ctx)
 	return consumer_in_flight(d->consumer);
 }
 
+/* [worker] drain_timeout_ms: 50 s by default, below the units' TimeoutStopSec=60s */
+static int q_drain_ms(const struct conf *c)
+{
+	return c->worker_drain_timeout_ms;
+}
+
 static void q_teardown(void *ctx)
 {
 	struct qdaemon *d = ctx;
@@ -272,11 +278,11 @@ int qdaemon_main(int argc, char **argv, const struct qdaemon_app *app)
 		.service = app->service,
 		.usage_extra = app->usage_extra,
 		.needs_country = app->needs_country,
-		.drain_ms = QDAEMON_DRAIN_MS,
 		.ud = app,
 		.setup = q_setup,
 		.start = q_start,
 		.tick = q_tick,
+		.drain_ms = q_drain_ms,
 		.quiesce = q_quiesce,
 		.drain = q_drain,
 		.in_flight = q_in_flight,

@@ -14,8 +14,6 @@
 #include "base/metrics.h"
 #include "run/svc.h"
 
-#define QDAEMON_DRAIN_MS 50000 /* below the units' TimeoutStopSec=60s */
-
 /* What qdaemon_main hands to the application's setup. */
 struct qdaemon_env {
 	const struct conf *cfg;        /* configuration at start (valid until teardown); a reload

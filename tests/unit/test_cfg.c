@@ -361,6 +361,42 @@ START_TEST(test_reload_keeps_countries_by_code)
 }
 END_TEST
 
+/* The drain times of a stop: the units' (25 s below the API's TimeoutStopSec=30s, 50 s below
+ * the consumers' 60s) by default, set by a file or the environment, bounded, and read from the
+ * configuration current at the stop (reloadable). They were constants that only a rebuild
+ * changed. */
+START_TEST(test_drain_timeouts)
+{
+	static const char *const env[] = {"APPOINTMENTD_WORKER_DRAIN_TIMEOUT_MS", "1500", NULL};
+	static const char *const bad[] = {"APPOINTMENTD_API_DRAIN_TIMEOUT_MS", "600001", NULL};
+	struct conf *c = NULL;
+	struct conf *m = NULL;
+	struct errbuf eb;
+	char refused[256];
+
+	ck_assert_int_eq(load("[country PE]\n", NULL, &c, &eb), RC_OK);
+	ck_assert_int_eq(c->api_drain_timeout_ms, 25000);
+	ck_assert_int_eq(c->worker_drain_timeout_ms, 50000);
+	conf_free(c);
+	ck_assert_int_eq(load("[country PE]\n[api]\ndrain_timeout_ms = 0\n", env, &c, &eb), RC_OK);
+	ck_assert_int_eq(c->api_drain_timeout_ms, 0);
+	ck_assert_int_eq(c->worker_drain_timeout_ms, 1500);
+	conf_free(c);
+	c = NULL;
+	ck_assert_int_eq(load("[country PE]\n", bad, &c, &eb), RC_INVAL);
+	ck_assert_ptr_null(c);
+	ck_assert_msg(strstr(eb.msg, "APPOINTMENTD_API_DRAIN_TIMEOUT_MS") != NULL, "%s", eb.msg);
+	ck_assert_int_eq(load("[country PE]\n", NULL, &c, &eb), RC_OK);
+	m = reload(c, "[country PE]\n[api]\ndrain_timeout_ms = 20000\n[worker]\n"
+		      "drain_timeout_ms = 40000\n", refused, sizeof(refused));
+	ck_assert_str_eq(refused, "");
+	ck_assert_int_eq(m->api_drain_timeout_ms, 20000);
+	ck_assert_int_eq(m->worker_drain_timeout_ms, 40000);
+	conf_free(m);
+	conf_free(c);
+}
+END_TEST
+
 /* Before issue 11 a value longer than the buffer it went to was accepted and cut later
  * (a 1199-byte queue URL reached SQS as its first 1023 bytes). */
 START_TEST(test_over_long_value_refused)
@@ -491,6 +527,7 @@ int main(void)
 	tcase_add_test(tc, test_missing_file_and_long_line);
 	tcase_add_test(tc, test_reload_applies_only_reloadable_keys);
 	tcase_add_test(tc, test_reload_keeps_countries_by_code);
+	tcase_add_test(tc, test_drain_timeouts);
 	tcase_add_test(tc, test_over_long_value_refused);
 	tcase_add_test(tc, test_boolean_key);
 	tcase_add_test(tc, test_db_target);
