@@ -68,6 +68,7 @@ struct consumer {
 	int workers_left;          /* workers still running */
 	bool receiver_left;        /* receiver still running */
 	bool acker_done;
+	bool abandoned;            /* consumer_abandon: the acker ends without the handlers */
 	atomic_bool stop;
 	const struct consumer_sqs_ops *sqs; /* o.sqs, or consumer_sqs_aws */
 	void *rx;                  /* receiver's client */
@@ -700,7 +701,7 @@ static void *acker_main(void *arg)
 		pthread_mutex_lock(&c->lock);
 		/* more than a batch of heartbeats due: the rest go out now, not after a wait */
 		if (c->outbox.head == NULL && !(atomic_load(&c->stop) && c->pending.head != NULL) &&
-		    !beat.more) {
+		    !beat.more && !c->abandoned) {
 			struct timespec ts = clk_deadline(CLOCK_REALTIME, 1000);
 
 			(void)pthread_cond_timedwait(&c->ack_cv, &c->lock, &ts);
@@ -722,9 +723,15 @@ static void *acker_main(void *arg)
 			stopped = release_pending(c, now, 0, vis, vis_s, &nv);
 		mark_hung(c, now, &hung);
 		stranded = release_pending(c, now, c->hung_after_usec, vis, vis_s, &nv);
-		due_heartbeats(c, &beat);
-		finished = atomic_load(&c->stop) && !c->receiver_left && c->workers_left == 0 &&
-			   c->outbox.head == NULL && c->pending.head == NULL && nd == 0 && nv == 0;
+		/* abandoned: the running messages are left to their visibility timeout, which a
+		 * heartbeat now would only push back */
+		if (c->abandoned)
+			beat = (struct beats){.n = 0, .more = false};
+		else
+			due_heartbeats(c, &beat);
+		finished = atomic_load(&c->stop) && c->outbox.head == NULL &&
+			   c->pending.head == NULL && nd == 0 && nv == 0 &&
+			   (c->abandoned || (!c->receiver_left && c->workers_left == 0));
 		pthread_mutex_unlock(&c->lock);
 
 		log_hung(c, &hung);
@@ -892,6 +899,21 @@ bool consumer_wait(struct consumer *c, int timeout_ms)
 	done = c->acker_done;
 	pthread_mutex_unlock(&c->lock);
 	return done;
+}
+
+unsigned consumer_abandon(struct consumer *c, int timeout_ms)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&c->lock);
+	c->abandoned = true;
+	pthread_cond_broadcast(&c->ack_cv);
+	pthread_mutex_unlock(&c->lock);
+	(void)consumer_wait(c, timeout_ms);
+	pthread_mutex_lock(&c->lock);
+	n = (unsigned)c->n_active;
+	pthread_mutex_unlock(&c->lock);
+	return n;
 }
 
 void consumer_free(struct consumer *c)

@@ -123,6 +123,14 @@ void consumer_stop(struct consumer *c);
  * timeout_ms to pass; true when it finished. */
 bool consumer_wait(struct consumer *c, int timeout_ms);
 
+/* After consumer_stop, when the wait ran out of time with handlers still running: the acker
+ * sends what it holds (deletes of finished messages, releases of those not started) without
+ * more heartbeats and ends without waiting for the handlers (nor a receive still open).
+ * Waits up to timeout_ms for it; returns how many handlers are still running: abandoned,
+ * their messages come back after their visibility timeout. Main thread. The consumer must
+ * not be freed while one of them runs: a daemon exits instead (run/lifecycle). */
+unsigned consumer_abandon(struct consumer *c, int timeout_ms);
+
 /* Joins the threads (after consumer_stop) and frees; accepts NULL. */
 void consumer_free(struct consumer *c);
 

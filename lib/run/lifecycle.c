@@ -1,7 +1,8 @@
 /* lifecycle.c — the start order (signals blocked and curl initialised before any thread),
  * the main loop, the reload (configuration snapshots: a new one per reload, an old one
  * freed once no reader can hold it, so reloads have no cap) and the stop (a drain in
- * slices, cut short by a second SIGTERM). */
+ * slices, cut short by a second SIGTERM; past its deadline, an exit that abandons the work
+ * still running). */
 #include "run/lifecycle.h"
 
 #include <stdatomic.h>
@@ -20,6 +21,7 @@
 #define DRAIN_SLICE_MS 100     /* a second SIGTERM is seen within this during the drain */
 #define STATUS_MAX 256         /* a STATUS= line */
 #define REFUSED_MAX 1024       /* the keys a reload names as needing a restart */
+#define ABANDON_MS 3000        /* the app's abandon after a drain that timed out, at most */
 
 /* A configuration a reload replaced, kept until no reader can hold it. */
 struct retired {
@@ -277,8 +279,28 @@ static void lame_duck(struct lifecycle *lc, int64_t deadline)
 	}
 }
 
+/* The drain ran out of time (drain_ms): the app's abandon sends what is finished, one line
+ * says how much work is left running, and the process ends at once. Nothing is torn down
+ * or freed, since the threads still running may touch anything until the exit ends them;
+ * _exit, not exit, so that no atexit handler (OpenSSL's cleanup, LeakSanitizer's check of
+ * what those threads hold) runs under them. Exit status 1, like a second stop signal: the
+ * stop was not clean (`systemctl status` shows it; Restart=on-failure restarts no unit that
+ * was asked to stop). */
+static void abandon(struct lifecycle *lc, int drain_ms)
+{
+	unsigned n = lc->app->in_flight != NULL ? lc->app->in_flight(lc->ctx) : 0;
+
+	if (lc->app->abandon != NULL)
+		n = lc->app->abandon(lc->ctx, ABANDON_MS);
+	log_warn(&lc->lg, NULL, "drain timed out after %d ms: exiting now, abandoning %u in "
+		 "flight", drain_ms, n);
+	svc_status(&lc->svc, "drain timed out: exiting, %u in flight abandoned", n);
+	_exit(SVC_EXIT_FAILURE);
+}
+
 /* The first stop: the lame duck, quiesce, then drain, all within the drain time (the
- * configuration's at the stop), watching for a second one. */
+ * configuration's at the stop), watching for a second one; past it, abandon, which does not
+ * return. */
 static void drain(struct lifecycle *lc)
 {
 	int drain_ms = lc->app->drain_ms(atomic_load(&lc->cur));
@@ -297,11 +319,8 @@ static void drain(struct lifecycle *lc)
 			exit_now(lc);
 		/* the drain is bounded by TimeoutStopSec: keep a watchdog from firing first */
 		svc_watchdog(&lc->svc);
-		if (clk_mono_ms() >= deadline) {
-			log_warn(&lc->lg, NULL, "drain timed out with %u in flight",
-				 lc->app->in_flight != NULL ? lc->app->in_flight(lc->ctx) : 0);
-			return;
-		}
+		if (clk_mono_ms() >= deadline)
+			abandon(lc, drain_ms);
 	}
 }
 

@@ -1,7 +1,8 @@
 /* lifecycle.h — the whole life of every daemon, written once (STYLE rules 7-9): arguments,
  * configuration, logging, signals, AWS, the daemon's own start, READY=1, the main loop
  * (signals, reload, STATUS=, WATCHDOG=1 only while the daemon's work makes progress) and the
- * stop (STOPPING=1, quiesce, a bounded drain that a second SIGTERM cuts short, teardown).
+ * stop (STOPPING=1, quiesce, a bounded drain that a second SIGTERM cuts short, teardown;
+ * past the drain's deadline, the bounded part of it and an exit that abandons the rest).
  * A daemon supplies its parts in struct lifecycle_app; the API and the queue daemons
  * (run/qdaemon) both run on it. */
 #ifndef APPT_LIFECYCLE_H
@@ -60,6 +61,12 @@ struct lifecycle_app {
 	bool (*drain)(void *app, int timeout_ms);
 	/* Work in flight now, for STATUS= and the drain's log line. */
 	unsigned (*in_flight)(void *app);
+	/* The drain ran out of time with work in flight: the bounded parts of the teardown that
+	 * matter (a consumer's deletes of finished messages, releases of those not started),
+	 * within timeout_ms, without waiting for the work still running or freeing anything it
+	 * may touch: the process exits right after, without teardown. Returns how much work is
+	 * abandoned. NULL: nothing to do (in_flight counts it). */
+	unsigned (*abandon)(void *app, int timeout_ms);
 	/* Readers of lifecycle_conf other than the main thread, numbered as they start (HTTP
 	 * requests): readers_next is the number the next one gets, readers_oldest the number of
 	 * the oldest one still running (UINT64_MAX when none). NULL: no such readers (only the
@@ -67,13 +74,14 @@ struct lifecycle_app {
 	 * exit). */
 	uint64_t (*readers_next)(void *app);
 	uint64_t (*readers_oldest)(void *app);
-	/* Frees the context, after the drain (or at once when setup succeeded and start did
-	 * not). Required. */
+	/* Frees the context, after a drain that finished in time (or at once when setup
+	 * succeeded and start did not); never after one that timed out (abandon). Required. */
 	void (*teardown)(void *app);
 };
 
-/* Runs the daemon; returns the process exit status (a second SIGTERM during the drain ends
- * the process at once with SVC_EXIT_FAILURE and never returns). */
+/* Runs the daemon; returns the process exit status. It never returns, ending the process
+ * with SVC_EXIT_FAILURE, after a second SIGTERM during the drain (at once) and after a drain
+ * that ran out of time (once the app's abandon is done). */
 int lifecycle_main(int argc, char **argv, const struct lifecycle_app *app);
 
 /* The current configuration. Any thread. Valid for the rest of the calling unit of work:

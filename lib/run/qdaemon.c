@@ -255,6 +255,15 @@ static int q_drain_ms(const struct conf *c)
 	return c->worker_drain_timeout_ms;
 }
 
+/* The drain timed out: the consumer's deletes and releases go out; the handlers still
+ * running, and everything they use (the app's context, the consumer), are left to the exit. */
+static unsigned q_abandon(void *ctx, int timeout_ms)
+{
+	struct qdaemon *d = ctx;
+
+	return consumer_abandon(d->consumer, timeout_ms);
+}
+
 static void q_teardown(void *ctx)
 {
 	struct qdaemon *d = ctx;
@@ -286,6 +295,7 @@ int qdaemon_main(int argc, char **argv, const struct qdaemon_app *app)
 		.quiesce = q_quiesce,
 		.drain = q_drain,
 		.in_flight = q_in_flight,
+		.abandon = q_abandon,
 		.teardown = q_teardown,
 	};
 

@@ -1,17 +1,23 @@
 #!/usr/bin/python3
 """Daemon lifecycle as systemd sees it: a NOTIFY_SOCKET harness receives READY=1,
 RELOADING=1, STOPPING=1 and WATCHDOG=1; bad configuration exits 78 with one line."""
+import http.client
+import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import urllib.request
+import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "faults"))
 import harness  # noqa: E402
+import proxyctl  # noqa: E402
 
 SRC = os.environ.get("APPT_SOURCE_ROOT", ".")
 CONF = os.path.join(SRC, "etc", "appointmentd.conf")
@@ -275,6 +281,114 @@ class LifecycleTest(unittest.TestCase):
             text = f.read()
         self.assertIn("PostgreSQL password from ssm", text)
         self.assertNotIn("no PostgreSQL password found", text)
+
+    def black_hole(self, name, op):
+        """A fault proxy in front of DynamoDB (listener name) whose op requests are read and
+        never answered; returns the proxy and a function that waits until the daemon p is
+        held in one."""
+        upstream = "http:" + self.d.env["AWS_ENDPOINT_URL_DYNAMODB"]
+        proxy = proxyctl.Proxy(harness.SRC, {name: upstream}, self.d.dir)
+        self.addCleanup(proxy.close)
+        proxy.add(listener=name, op=op, fault="blackhole")
+
+        def wait_held(p):
+            deadline = time.monotonic() + 20
+            while True:
+                st = proxy.stats()["listeners"].get(name, {}).get(op, {})
+                if st.get("faults", {}).get("blackhole", 0) >= 1:
+                    return
+                self.assertIsNone(p.poll(), "the daemon exited")
+                self.assertLess(time.monotonic(), deadline, "no %s reached the proxy" % op)
+                time.sleep(0.1)
+        return proxy, wait_held
+
+    def stop_at_deadline(self, p, log, notify, drain_s, what):
+        """SIGTERM with a handler hung past the drain: the process must exit at the drain's
+        deadline (plus the bounded abandon), status 1, saying what it abandoned. Returns the
+        log."""
+        t0 = time.monotonic()
+        p.send_signal(signal.SIGTERM)
+        notify.wait_for("STOPPING=1")
+        try:
+            code = p.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            code = None
+        took = time.monotonic() - t0
+        log.seek(0)
+        text = log.read()
+        self.assertIsNotNone(code, "%s still running 60 s after SIGTERM:\n%s"
+                             % (what, text[-3000:]))
+        self.assertLess(took, drain_s + 3.0, "%s exited %.1f s after SIGTERM, past its %.1f s "
+                        "drain:\n%s" % (what, took, drain_s, text[-3000:]))
+        self.assertGreater(took, drain_s - 0.3, "%s did not drain" % what)
+        self.assertEqual(code, 1, text[-3000:])
+        self.assertIn("drain timed out after %d ms: exiting now, abandoning 1 in flight"
+                      % int(drain_s * 1000), text)
+        self.assertNotIn("LeakSanitizer", text)
+        self.assertNotIn("AddressSanitizer", text)
+        return text
+
+    def test_worker_stop_ends_at_the_drain_deadline_with_a_hung_handler(self):
+        """A handler hung past the drain (its DynamoDB read black-holed: the call's own
+        bounds are ~10 s, the drain 2 s): the worker used to log "drain timed out" and then
+        join the hung thread in its teardown, exiting only when the call gave up (or at
+        systemd's SIGKILL). Now it exits at the deadline with status 1 and one line naming
+        the abandoned handler; the message received ahead and not started is back in the
+        queue at once, the hung one comes back after its visibility timeout."""
+        sqs = harness.aws_client("sqs")
+        url = sqs.create_queue(QueueName="%s-dl-%s" % (self.d.stage, harness.rand(6)),
+                               Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
+        self.addCleanup(sqs.delete_queue, QueueUrl=url)
+        for i in range(2):
+            sqs.send_message(QueueUrl=url, MessageBody=json.dumps({
+                "appointmentId": str(uuid.uuid4()), "countryISO": "PE",
+                "eventType": "AppointmentCreated", "insuredId": "0090%d" % i,
+                "scheduleId": 100 + i, "timestamp": "2026-01-01T00:00:00.000Z"}))
+        proxy, wait_held = self.black_hole("w.ddb", "GetItem")
+        log = tempfile.TemporaryFile(mode="w+")
+        self.addCleanup(log.close)
+        p, notify = self.start("appointment-worker", ["--country", "pe"], {
+            "AWS_ENDPOINT_URL_DYNAMODB": proxy.url("w.ddb"), "APPOINTMENTS_PE_QUEUE_URL": url,
+            "APPOINTMENTD_WORKER_MAX_IN_FLIGHT": "1",
+            "APPOINTMENTD_WORKER_DRAIN_TIMEOUT_MS": "2000"}, log=log)
+        notify.wait_for("READY=1", proc=p)
+        wait_held(p)
+        self.stop_at_deadline(p, log, notify, 2.0, "the worker")
+        # one back at once (received ahead, or never received), one still invisible
+        self.assertEqual(harness.queue_depth(sqs, url), (1, 1))
+
+    def test_api_stop_ends_at_the_drain_deadline_with_a_hung_request(self):
+        """A listing hung on a black-holed DynamoDB Query (~10 s of retries) past a 1.5 s
+        drain: the API used to join libmicrohttpd's threads in its teardown and exit only
+        once the request gave up. Now it exits at the deadline (status 1, one line), and the
+        client's connection is closed by the exit."""
+        proxy, wait_held = self.black_hole("a.ddb", "Query")
+        port = harness.free_port()
+        log = tempfile.TemporaryFile(mode="w+")
+        self.addCleanup(log.close)
+        p, notify = self.start("appointment-api", [], {
+            "AWS_ENDPOINT_URL_DYNAMODB": proxy.url("a.ddb"),
+            "APPOINTMENTD_API_LISTEN": "127.0.0.1:%d" % port,
+            "APPOINTMENTD_API_DRAIN_TIMEOUT_MS": "1500"}, log=log)
+        notify.wait_for("READY=1", proc=p)
+        outcome = {}
+
+        def get():
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            try:
+                conn.request("GET", "/appointments/00901")
+                outcome["status"] = conn.getresponse().status
+            except (OSError, http.client.HTTPException) as e:
+                outcome["error"] = e
+            finally:
+                conn.close()
+        client = threading.Thread(target=get, daemon=True)
+        client.start()
+        wait_held(p)
+        self.stop_at_deadline(p, log, notify, 1.5, "the API")
+        client.join(timeout=10)
+        self.assertFalse(client.is_alive(), "the client still waits for its answer")
+        self.assertIn("error", outcome, outcome)
 
     def test_bad_config_exits_78_with_one_line(self):
         with tempfile.TemporaryDirectory() as d:

@@ -48,6 +48,7 @@ struct fake_sqs {
 	uint64_t deliver_from_usec;      /* nothing is delivered before this monotonic time */
 	int vis_call_failures;           /* the next visibility calls that fail as a whole */
 	int vis_entry_failures;          /* the next visibility calls whose entries all fail */
+	int delete_stall_ms;             /* the next delete call takes this long (then 0) */
 	int receives;                    /* receive calls */
 	int delete_calls;                /* DeleteMessageBatch calls */
 	char deleted[FAKE_MAX][16];      /* handles deleted */
@@ -65,7 +66,9 @@ struct test_app {
 	int heartbeats;                /* handle first waits for this many heartbeats */
 	bool until_stop;               /* handle waits for the stop, then answers RETRY */
 	int sleep_ms;                  /* handle takes this long */
+	int sleep_ms_of[FAKE_MAX];     /* and message i this long more */
 	bool hold;                     /* handle waits until released (q->lock), WAIT_MS at most */
+	const char *hold_only;         /* with hold: only the message of this receipt handle */
 	bool released;                 /* by q->lock */
 	int hung_after_ms;             /* the consumer's hung_after_ms */
 	atomic_uint_least64_t held_usec; /* monotonic time the last held handle began */
@@ -181,9 +184,16 @@ static enum rc fake_delete(void *client, const char *url, const char *const *han
 			   struct sqs_batch_result *res, size_t *nfailed, struct aws_error *err)
 {
 	struct fake_sqs *q = client;
+	int stall;
 
 	(void)url;
 	(void)err;
+	pthread_mutex_lock(&q->lock);
+	stall = q->delete_stall_ms;
+	q->delete_stall_ms = 0;
+	pthread_mutex_unlock(&q->lock);
+	if (stall > 0)
+		clk_sleep_ms(stall);
 	pthread_mutex_lock(&q->lock);
 	q->delete_calls++;
 	for (size_t i = 0; i < n && q->n_deleted < FAKE_MAX; i++)
@@ -346,6 +356,8 @@ static enum consumer_verdict t_handle(void *tctx, const struct consumer_message 
 			pthread_mutex_lock(&a->q->lock);
 			a->beats_at_start[idx] = vis_count(a->q, m->sqs->receipt_handle, 1);
 			pthread_mutex_unlock(&a->q->lock);
+			if (a->sleep_ms_of[idx] > 0)
+				clk_sleep_ms(a->sleep_ms_of[idx]);
 		}
 	}
 	if (a->heartbeats > 0) {
@@ -358,7 +370,7 @@ static enum consumer_verdict t_handle(void *tctx, const struct consumer_message 
 	}
 	if (a->sleep_ms > 0)
 		clk_sleep_ms(a->sleep_ms);
-	if (a->hold) {
+	if (a->hold && (a->hold_only == NULL || strcmp(a->hold_only, m->sqs->receipt_handle) == 0)) {
 		struct timespec ts = clk_deadline(CLOCK_REALTIME, WAIT_MS);
 		int err = 0;
 
@@ -1190,6 +1202,58 @@ START_TEST(test_released_at_stop_on_last_receive_is_told)
 }
 END_TEST
 
+/* The drain ran out of time with a handler hung (run/lifecycle then exits without the
+ * teardown): consumer_abandon has the acker send the deletes it holds, even those that
+ * finished while it was stuck in an SQS call, and end without the hung handler, which it
+ * reports; from then on nothing extends the hung message (it comes back after its visibility
+ * timeout) and nothing deletes it, even when its handler returns. Before, the only way out
+ * was consumer_free, which joins the hung thread. */
+START_TEST(test_abandon_sends_what_is_done_and_leaves_the_hung)
+{
+	struct fake_sqs q;
+	/* visibility 1 s: a heartbeat every 0.5 s while a job is extended */
+	struct test_app a = {.q = &q, .verdict = CONSUMER_DONE, .hold = true, .hold_only = "h0"};
+	struct beat_arg more;
+	struct consumer *c;
+	uint64_t t0;
+	unsigned n;
+
+	fake_init(&q, 3, 1);
+	/* h1 ends first and its DeleteMessageBatch is slow; h2 ends while the acker waits for it,
+	 * and the abandon comes before the acker is back */
+	q.delete_stall_ms = 800;
+	a.sleep_ms_of[2] = 200;
+	c = start(&a, 2);
+	t0 = clk_mono_us();
+	while ((atomic_load(&a.held_usec) == 0 || consumer_handled(c) < 2) &&
+	       clk_mono_us() - t0 < WAIT_MS * 1000u)
+		clk_sleep_ms(5);
+	ck_assert_uint_eq(consumer_handled(c), 2);
+	consumer_stop(c);
+	ck_assert_msg(!consumer_wait(c, 100), "the stop finished with a handler held");
+	t0 = clk_mono_us();
+	n = consumer_abandon(c, WAIT_MS);
+	ck_assert_msg(clk_mono_us() - t0 < 2000000u, "abandon took %.2f s", (clk_mono_us() - t0) / 1e6);
+	ck_assert_uint_eq(n, 1);
+	pthread_mutex_lock(&q.lock);
+	ck_assert(is_deleted(&q, "h1"));
+	ck_assert(is_deleted(&q, "h2"));
+	ck_assert(!is_deleted(&q, "h0"));
+	ck_assert_uint_eq(vis_count(&q, "h0", 0), 0);
+	more = (struct beat_arg){"h0", vis_count(&q, "h0", 1) + 1, 1};
+	pthread_mutex_unlock(&q.lock);
+	ck_assert_msg(!wait_for_ms(&q, beats, &more, 1500), "an abandoned job still has heartbeats");
+
+	/* the held handler returns at last: the test may free the consumer (a daemon exits) */
+	release_held(&a);
+	consumer_free(c);
+	ck_assert_int_eq(atomic_load(&a.threads_freed), atomic_load(&a.threads_made));
+	ck_assert(!is_deleted(&q, "h0"));
+	ck_assert_uint_eq(vis_count(&q, "h0", 0), 0);
+	fake_cleanup(&q);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("consumer");
@@ -1213,6 +1277,7 @@ int main(void)
 	tcase_add_test(tc, test_failing_heartbeats_are_not_sent_back_to_back);
 	tcase_add_test(tc, test_hung_handler_stops_progress);
 	tcase_add_test(tc, test_slow_handler_stays_healthy);
+	tcase_add_test(tc, test_abandon_sends_what_is_done_and_leaves_the_hung);
 	tcase_add_loop_test(tc, test_counters_exist_from_the_start, 0,
 			    sizeof(counter_cases) / sizeof(counter_cases[0]));
 	tcase_add_loop_test(tc, test_last_receive_is_logged, 0,
