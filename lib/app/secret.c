@@ -62,23 +62,20 @@ static enum rc from_credential(char **out, struct errbuf *eb)
 	return *out != NULL ? RC_OK : eb_set(eb, RC_NOMEM, "out of memory");
 }
 
-static enum rc from_ssm(const struct conf *cfg, const struct aws_config *aws, char **out,
-			struct errbuf *eb)
+enum rc secret_ssm_password(const struct conf *cfg, struct ssm_client *ssm, char **out,
+			    struct errbuf *eb)
 {
-	struct ssm_client *ssm = ssm_client_new(aws, eb);
 	char *buf = NULL;
 	size_t len = 0;
 	enum rc rc;
 
-	if (ssm == NULL)
-		return RC_FATAL;
+	*out = NULL;
+	if (cfg->ssm_password_parameter[0] == '\0')
+		return eb_set(eb, RC_NOTFOUND, "no PostgreSQL password: no SSM parameter configured");
 	buf = calloc(1, SECRET_MAX + 1);
-	if (buf == NULL) {
-		ssm_client_free(ssm);
+	if (buf == NULL)
 		return eb_set(eb, RC_NOMEM, "out of memory");
-	}
 	rc = ssm_get_parameter(ssm, cfg->ssm_password_parameter, true, buf, SECRET_MAX + 1, &len, eb);
-	ssm_client_free(ssm);
 	if (rc == RC_OK && len == 0)
 		rc = eb_set(eb, RC_INVAL, "SSM parameter %s is empty", cfg->ssm_password_parameter);
 	if (rc != RC_OK) {
@@ -88,6 +85,19 @@ static enum rc from_ssm(const struct conf *cfg, const struct aws_config *aws, ch
 	}
 	*out = buf;
 	return RC_OK;
+}
+
+static enum rc from_ssm(const struct conf *cfg, const struct aws_config *aws, char **out,
+			struct errbuf *eb)
+{
+	struct ssm_client *ssm = ssm_client_new(aws, eb);
+	enum rc rc;
+
+	if (ssm == NULL)
+		return RC_FATAL;
+	rc = secret_ssm_password(cfg, ssm, out, eb);
+	ssm_client_free(ssm);
+	return rc;
 }
 
 enum rc secret_rds_password(const struct conf *cfg, const struct aws_config *aws, char **out,

@@ -5,6 +5,7 @@
 #define APPT_SECRET_H
 
 #include "aws/core.h"
+#include "aws/ssm.h"
 #include "app/conf.h"
 #include "base/rc.h"
 
@@ -26,6 +27,14 @@ const char *secret_source_name(enum secret_source s);
  * be read, is empty or too long is RC_INVAL (a broken deployment, not a fallback). */
 enum rc secret_rds_password(const struct conf *cfg, const struct aws_config *aws, char **out,
 			    enum secret_source *source, struct errbuf *eb) MUSTCHECK;
+
+/* The SSM step of secret_rds_password alone: the SecureString [aws] ssm_password_parameter
+ * of cfg, asked on ssm (the caller's client: its deadline, abort flag and metrics apply),
+ * into *out (heap, secret_free). Reads no environment, so any thread may call it (on its own
+ * client). RC_NOTFOUND when no parameter is configured or there is none of that name;
+ * RC_INVAL when it is empty; otherwise ssm_get_parameter's rc, eb naming the parameter. */
+enum rc secret_ssm_password(const struct conf *cfg, struct ssm_client *ssm, char **out,
+			    struct errbuf *eb) MUSTCHECK;
 
 /* Takes RDS_PASSWORD and PGPASSWORD out of the process environment once the password is
  * resolved: each value is wiped in place (so /proc/PID/environ and a core dump no longer
