@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include "api.h"
-#include "app/secret.h"
 #include "aws/awsmetrics.h"
 #include "base/clock.h"
 #include "base/str.h"
@@ -66,18 +65,23 @@ enum rc api_thread_db(struct api_ctx *ctx, struct api_thread *t, const char *cod
 {
 	const struct conf *cfg = api_cfg(ctx);
 	const struct conf_country *cc = conf_country(cfg, code);
+	const char *password = api_pw_get(ctx);
+	struct db_conn *fresh = NULL;
 	struct db_options opt;
 	struct db_target target;
-	struct api_db *slot;
+	struct api_db *slot = NULL;
 	enum rc rc;
 
 	*db = NULL;
-	for (size_t i = 0; i < t->n_db; i++)
-		if (strcmp(t->db[i].code, code) == 0) {
-			*db = t->db[i].db;
-			return RC_OK;
-		}
-	if (cc == NULL || t->n_db >= CONF_MAX_COUNTRIES)
+	for (size_t i = 0; i < t->n_db && slot == NULL; i++)
+		if (strcmp(t->db[i].code, code) == 0)
+			slot = &t->db[i];
+	/* a connection made before the password came from SSM is made again with it, once */
+	if (slot != NULL && (slot->with_password || password == NULL)) {
+		*db = slot->db;
+		return RC_OK;
+	}
+	if (cc == NULL || (slot == NULL && t->n_db >= CONF_MAX_COUNTRIES))
 		return eb_set(eb, RC_INVAL, "no [country %s] section", code);
 	db_options_init(&opt);
 	opt.application_name = "appointment-api";
@@ -85,15 +89,19 @@ enum rc api_thread_db(struct api_ctx *ctx, struct api_thread *t, const char *cod
 	/* a check skipped while the connection backs off is a POST accepted unchecked: after
 	 * an outage every thread must try again within a second, not after up to 30 s */
 	opt.backoff_max_ms = API_DB_BACKOFF_MAX_MS;
-	conf_db_target(cfg, cc, ctx->db_password, &target);
+	conf_db_target(cfg, cc, password, &target);
 	target.connect_timeout_ms = cfg->db_check_timeout_ms;
-	slot = &t->db[t->n_db];
-	rc = db_conn_new(&target, &opt, &slot->db, eb);
+	rc = db_conn_new(&target, &opt, &fresh, eb);
 	if (rc != RC_OK)
 		return rc;
-	memcpy(slot->code, cc->code, sizeof(slot->code));
-	t->n_db++;
-	*db = slot->db;
+	if (slot == NULL) {
+		slot = &t->db[t->n_db++];
+		memcpy(slot->code, cc->code, sizeof(slot->code));
+	}
+	db_conn_free(slot->db);
+	slot->db = fresh;
+	slot->with_password = password != NULL;
+	*db = fresh;
 	return RC_OK;
 }
 
@@ -187,12 +195,16 @@ enum rc api_metrics_describe(struct metrics *m)
 		rc = metrics_describe(m, "appointmentd_schedule_check_skipped_total", METRICS_COUNTER,
 				      "POSTs accepted without the PostgreSQL schedule check (database unreachable).");
 	if (rc == RC_OK)
+		rc = metrics_describe(m, "appointmentd_db_password_missing", METRICS_GAUGE,
+				      "1 while the PostgreSQL password SSM should give has not come (schedule checks skipped; SSM asked again).");
+	if (rc == RC_OK)
 		rc = metrics_describe(m, "appointmentd_appointment_waiters", METRICS_GAUGE,
 				      "GET /appointments/{insuredId}/{appointmentId} requests parked waiting for a status (waitFor).");
 	/* at 0 from the start: increase() misses the first increment of a series that appears
 	 * with it (docs/alerts.yml, AppointmentPublishDeferred) */
 	metrics_add(m, "appointmentd_publish_deferred_total", NULL, 0);
 	metrics_add(m, "appointmentd_schedule_check_skipped_total", NULL, 0);
+	metrics_set(m, "appointmentd_db_password_missing", NULL, 0);
 	return rc;
 }
 
@@ -218,22 +230,6 @@ static void swap_keys(struct api_ctx *ctx, struct apikeys *keys)
 	apikeys_free(old);
 }
 
-/* Resolves the password; without one the schedule check degrades to "accept" (the
- * API must not be down because PostgreSQL is), so this only warns. */
-static void resolve_password(struct api_ctx *ctx)
-{
-	struct errbuf eb = {{0}};
-	enum secret_source src;
-
-	if (secret_rds_password(api_cfg(ctx), ctx->aws, &ctx->db_password, &src, &eb) == RC_OK)
-		log_info(ctx->lg, NULL, "PostgreSQL password from %s", secret_source_name(src));
-	else
-		log_emit_err(ctx->lg, LOG_LVL_WARN, eb.msg,
-			     "no PostgreSQL password; schedule checks will be skipped");
-	if (secret_scrub_env(&ctx->db_password) != RC_OK)
-		log_warn(ctx->lg, NULL, "out of memory taking the password out of the environment");
-}
-
 enum rc api_setup(struct lifecycle *lc, const void *ud, void **app, struct errbuf *eb)
 {
 	struct api_ctx *ctx = calloc(1, sizeof(*ctx));
@@ -253,6 +249,7 @@ enum rc api_setup(struct lifecycle *lc, const void *ud, void **app, struct errbu
 	pthread_cond_init(&ctx->topics_cv, NULL);
 	pthread_mutex_init(&ctx->threads_lock, NULL);
 	pthread_rwlock_init(&ctx->keys_lock, NULL);
+	api_pw_init(&ctx->pw);
 	ratelimit_init(&ctx->rl, cfg->rate_limit, cfg->rate_burst, clk_mono_us());
 	atomic_init(&ctx->last_probe_ms, 0);
 	atomic_init(&ctx->probing, false);
@@ -279,7 +276,7 @@ enum rc api_setup(struct lifecycle *lc, const void *ud, void **app, struct errbu
 	if (api_metrics_describe(ctx->metrics) != RC_OK || pthread_key_create(&ctx->tls, NULL) != 0)
 		return eb_set(eb, RC_NOMEM, "out of memory");
 	ctx->tls_made = true;
-	resolve_password(ctx);
+	api_pw_setup(ctx);
 	return RC_OK;
 }
 
@@ -325,6 +322,7 @@ enum rc api_start(void *app, char *status, size_t n, struct errbuf *eb)
 	rc = http_server_start(&o, &ctx->http, eb);
 	if (rc != RC_OK)
 		return rc;
+	api_pw_start(ctx);
 	log_info(ctx->lg, NULL, "serving (stage %s, %zu countries, API keys %s)", cfg->stage,
 		 ctx->n_countries, ctx->keys != NULL ? "on" : "off");
 	(void)str_cut(status, n, "serving");
@@ -362,6 +360,7 @@ bool api_tick(void *app, char *status, size_t n)
 
 	http_probe_step(ctx->probe, now);
 	(void)str_cut(status, n, "serving; %u requests in flight", http_server_in_flight(ctx->http));
+	api_pw_status(ctx, status, n);
 	return now - http_probe_last_ok(ctx->probe) <= (stall > API_STALL_MIN_MS ? stall
 										 : API_STALL_MIN_MS);
 }
@@ -371,6 +370,8 @@ int api_lame_duck(void *app)
 	struct api_ctx *ctx = app;
 
 	atomic_store(&ctx->stopping, true);
+	/* an SSM call in flight for the password gives up: the stop does not wait for it */
+	api_pw_stop(ctx);
 	return api_cfg(ctx)->shutdown_delay_ms;
 }
 
@@ -426,7 +427,7 @@ void api_teardown(void *app)
 	if (ctx->tls_made)
 		pthread_key_delete(ctx->tls);
 	apikeys_free(ctx->keys);
-	secret_free(ctx->db_password);
+	api_pw_cleanup(ctx); /* after the HTTP threads: they read the password */
 	ratelimit_cleanup(&ctx->rl);
 	ratelimit_clients_free(ctx->client_rl);
 	pthread_rwlock_destroy(&ctx->keys_lock);

@@ -34,6 +34,14 @@
 #define API_PROBE_DEADLINE_MS 400 /* each /readyz probe call: both fit well within 1 s */
 #define API_RELEASE_GRACE_MS 1000 /* a POST past its budget may still release its claim */
 #define API_TOPIC_RETRY_MS 5000   /* after a failed CreateTopic, no new attempt this long */
+/* The PostgreSQL password SSM did not give at setup (password.c): asked again after
+ * API_PW_RETRY_MIN_MS doubling up to API_PW_RETRY_MAX_MS (jittered) while SSM fails
+ * transiently, every API_PW_RETRY_SLOW_MS after an answer that no retry mends by itself
+ * (no such parameter, access denied), each attempt within API_PW_CALL_MS. */
+#define API_PW_RETRY_MIN_MS 1000
+#define API_PW_RETRY_MAX_MS 60000
+#define API_PW_RETRY_SLOW_MS 300000
+#define API_PW_CALL_MS 10000
 
 /* The handlers give the query validators http_query's count as it is: up to
  * HTTP_MAX_QUERY + 1, refused above VAL_QUERY_MAX before a parameter is read. */
@@ -43,6 +51,8 @@ _Static_assert(HTTP_MAX_QUERY >= VAL_QUERY_MAX, "the query array holds what is v
 struct api_db {
 	char code[3];        /* the country, as configured */
 	struct db_conn *db;  /* made on first use */
+	bool with_password;  /* db was made with api_pw_get's password (else made again once
+			      * there is one) */
 };
 
 /* Clients of one HTTP pool thread (or of the server's poller of parked requests,
@@ -67,6 +77,26 @@ struct api_topic {
 	char error[256];          /* why the last attempt failed, for the deferred publishes */
 };
 
+/* The PostgreSQL password (password.c). value is written once, at setup or by the thread
+ * that asks SSM again, and read by any thread without a lock; it is freed at teardown, once
+ * that thread and the HTTP threads are gone. The atomics are read by any thread; stop is
+ * guarded by lock; the plain members are setup's, then the thread's. */
+struct api_pw {
+	_Atomic(char *) value;    /* NULL: none (yet): checks skipped, or libpq's own sources */
+	const struct conf *cfg;   /* the configuration of setup (lives until exit) */
+	atomic_uint tries;        /* SSM attempts so far, setup's included (0: SSM not asked) */
+	atomic_bool waiting;      /* SSM should give it and has not yet: the thread asks */
+	atomic_bool abort;        /* the API stops: the SSM call in flight gives up */
+	bool slow;                /* the last failure needs a fix (API_PW_RETRY_SLOW_MS) */
+	int failures;             /* transient failures in a row, for the backoff */
+	int64_t since_ms;         /* monotonic ms of setup's attempt */
+	pthread_mutex_t lock;     /* guards stop, with cv */
+	pthread_cond_t cv;        /* signalled when stop turns true */
+	bool stop;                /* the thread ends at its next look */
+	pthread_t thread;
+	bool started;             /* thread runs: joined at teardown */
+};
+
 /* Health of one dependency, for /readyz. */
 struct api_dep {
 	atomic_llong last_ok_ms;   /* monotonic ms of the last success, 0 = never */
@@ -80,7 +110,7 @@ struct api_ctx {
 	const struct aws_config *aws;   /* the lifecycle's */
 	struct http_server *http;
 	struct http_probe *probe;       /* the watchdog's sign of life */
-	char *db_password;              /* NULL when none could be resolved */
+	struct api_pw pw;               /* the PostgreSQL password (api_pw_get) */
 	/* The configured codes, for validation; they point into the configuration of setup,
 	 * which lives until exit, and a reload never changes the countries. */
 	const char *countries[CONF_MAX_COUNTRIES + 1];
@@ -109,6 +139,23 @@ struct api_thread *api_thread_get(struct api_ctx *ctx, struct errbuf *eb);
 /* The calling thread's connection to country code's database, made on first use. */
 enum rc api_thread_db(struct api_ctx *ctx, struct api_thread *t, const char *code,
 		      struct db_conn **db, struct errbuf *eb) MUSTCHECK;
+/* The PostgreSQL password (password.c). api_pw_init comes first, with the other locks;
+ * api_pw_setup resolves the password in setup (SPEC §2 sources; main thread, environment
+ * still set) and logs where it came from; when SSM should have given it but did not,
+ * api_pw_start (in start, the environment gone) starts a thread asking SSM again until it
+ * answers or api_pw_stop (the lame duck: an attempt in flight gives up); api_pw_cleanup
+ * joins it and frees the password (teardown, after the HTTP threads). api_pw_get: the
+ * password, NULL while there is none, never changed once set (any thread; valid until
+ * teardown). */
+void api_pw_init(struct api_pw *pw);
+void api_pw_setup(struct api_ctx *ctx);
+void api_pw_start(struct api_ctx *ctx);
+const char *api_pw_get(struct api_ctx *ctx);
+/* Appends "; no PostgreSQL password (...)" to status[0..n) while the thread waits. */
+void api_pw_status(struct api_ctx *ctx, char *status, size_t n);
+void api_pw_stop(struct api_ctx *ctx);
+void api_pw_cleanup(struct api_ctx *ctx);
+
 /* The current configuration, valid until the request ends (run/lifecycle). */
 const struct conf *api_cfg(struct api_ctx *ctx);
 /* Records the outcome of a DynamoDB/SNS call for /readyz (the clients' observer counts

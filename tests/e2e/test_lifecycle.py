@@ -242,16 +242,15 @@ class LifecycleTest(unittest.TestCase):
         self.assertEqual(harness.queue_depth(sqs, url), (1, 0),
                          "the message must stay visible: nothing was received")
 
-    def test_worker_waits_for_its_password_while_ssm_does_not_answer(self):
-        """A worker whose PostgreSQL password is in SSM, started while SSM answers 503 (a
-        loopback proxy), waits for it (STATUS= says so, no READY=1), then starts with it
-        once SSM answers. Before, it logged "no PostgreSQL password found" and ran without
-        it: every booking failed on authentication, into the DLQ, for ever."""
+    def start_without_ssm(self, name, args):
+        """name with its PostgreSQL password only in SSM, which a loopback proxy answers with
+        503 on every GetParameter (proxy.rules() lets it through). Returns the process, its
+        notify socket, the proxy and the log's path."""
         ssm = harness.aws_client("ssm")
-        name = "/medical-appointment/%s/rds/password" % self.d.stage
-        ssm.put_parameter(Name=name, Value=os.environ["RDS_PASSWORD"], Type="SecureString",
+        param = "/medical-appointment/%s/rds/password" % self.d.stage
+        ssm.put_parameter(Name=param, Value=os.environ["RDS_PASSWORD"], Type="SecureString",
                           Overwrite=True)
-        self.addCleanup(ssm.delete_parameter, Name=name)
+        self.addCleanup(ssm.delete_parameter, Name=param)
         proxy = harness.FaultProxy(self.d.env["AWS_ENDPOINT_URL_SSM"])
         self.addCleanup(proxy.close)
         proxy.rules({"op": "GetParameter", "fault": "503", "count": -1})
@@ -261,11 +260,19 @@ class LifecycleTest(unittest.TestCase):
         notify = harness.NotifySocket(os.path.join(self.d.dir, "lc-" + harness.rand(6)))
         self.addCleanup(notify.close)
         env["NOTIFY_SOCKET"] = notify.path
-        log = os.path.join(self.d.dir, "worker-ssm-%s.log" % harness.rand(4))
+        log = os.path.join(self.d.dir, "%s-ssm-%s.log" % (name, harness.rand(4)))
         with open(log, "w") as out:
-            p = subprocess.Popen([binary("appointment-worker"), "--config", self.d.config,
-                                  "--country", "pe"], env=env, stdout=out, stderr=out)
+            p = subprocess.Popen([binary(name), "--config", self.d.config] + args, env=env,
+                                 stdout=out, stderr=out)
         self.addCleanup(self.reap, p)
+        return p, notify, proxy, log
+
+    def test_worker_waits_for_its_password_while_ssm_does_not_answer(self):
+        """A worker whose PostgreSQL password is in SSM, started while SSM answers 503 (a
+        loopback proxy), waits for it (STATUS= says so, no READY=1), then starts with it
+        once SSM answers. Before, it logged "no PostgreSQL password found" and ran without
+        it: every booking failed on authentication, into the DLQ, for ever."""
+        p, notify, proxy, log = self.start_without_ssm("appointment-worker", ["--country", "pe"])
         deadline = time.monotonic() + 40
         while "waiting for the PostgreSQL password" not in notify.last_status():
             self.assertIsNone(p.poll(), "the worker exited")
@@ -389,6 +396,94 @@ class LifecycleTest(unittest.TestCase):
         client.join(timeout=10)
         self.assertFalse(client.is_alive(), "the client still waits for its answer")
         self.assertIn("error", outcome, outcome)
+
+    def api_metrics(self):
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.d.port,
+                                    timeout=10) as r:
+            return r.read().decode()
+
+    def start_api_without_ssm(self):
+        """The API behind start_without_ssm, ready: it does not wait for SSM."""
+        p, notify, proxy, log = self.start_without_ssm("appointment-api", [])
+        notify.wait_for("READY=1", timeout=40, proc=p)
+        return p, notify, proxy, log
+
+    def test_api_gets_its_password_once_ssm_answers_without_a_restart(self):
+        """The API started while SSM answers 503 (a loopback proxy) is up and accepts a POST
+        unchecked; once SSM answers it has the password within seconds, and the schedule
+        check refuses an unknown schedule, without a restart. Before, it asked SSM once at
+        start and skipped every check (accepted unchecked) for the rest of its life."""
+        p, notify, proxy, log = self.start_api_without_ssm()
+        accepted = []
+        # what it accepted reaches the PE queue: taken out again, or a later test's worker
+        # would find it there
+        queue = harness.read_env_file(os.path.join(self.d.dir, "env"))["APPOINTMENTS_PE_QUEUE_URL"]
+        self.addCleanup(lambda: harness.drain_queue(harness.aws_client("sqs"), queue,
+                                                    len(accepted), timeout=15))
+
+        def post():
+            r = self.d.post("00888", 99999, "PE")
+            if r[0] == 201:
+                accepted.append(r)
+            return r
+
+        def gauge():
+            return [ln for ln in self.api_metrics().splitlines()
+                    if ln.startswith("appointmentd_db_password_missing ")]
+
+        seen = proxy.stats()["seen"]
+        status, _, body, raw = post()
+        self.assertEqual((status, body["status"]), (201, "pending"), raw)
+        deadline = time.monotonic() + 5  # SSM asked again, and failing still (checked below)
+        while proxy.stats()["seen"] == seen and time.monotonic() < deadline:
+            time.sleep(0.1)
+        asked_again = proxy.stats()["seen"] > seen
+        proxy.rules()
+        deadline = time.monotonic() + 15
+        while True:
+            status, _, body, raw = post()
+            if status != 201 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        self.assertEqual((status, (body or {}).get("error", {}).get("errorCode")),
+                         (404, "SCHEDULE_NOT_FOUND"), raw)
+        self.assertEqual(gauge(), ["appointmentd_db_password_missing 0"])
+        deadline = time.monotonic() + 5  # STATUS= comes with the next tick
+        while "no PostgreSQL password" in notify.last_status():
+            self.assertLess(time.monotonic(), deadline, notify.last_status())
+            time.sleep(0.1)
+        p.send_signal(signal.SIGTERM)
+        self.assertEqual(p.wait(timeout=15), 0)
+        with open(log) as f:
+            text = f.read()
+        self.assertEqual(text.count("schedule checks are skipped while SSM is asked again"), 1,
+                         text)
+        self.assertTrue(asked_again, "SSM not asked again within 5 s while it failed")
+        self.assertRegex(text, r"PostgreSQL password from SSM after [0-9]+ tries")
+
+    def test_api_without_its_password_says_so_and_stops_at_once(self):
+        """While SSM does not answer, /readyz stays 200, the gauge
+        appointmentd_db_password_missing is 1 and STATUS= says so; a stop while an SSM call
+        hangs (the proxy holds it 60 s) ends within a few seconds."""
+        p, notify, proxy, _ = self.start_api_without_ssm()
+        with urllib.request.urlopen("http://127.0.0.1:%d/readyz" % self.d.port,
+                                    timeout=10) as r:
+            self.assertEqual(r.status, 200)
+        self.assertIn("\nappointmentd_db_password_missing 1\n", self.api_metrics())
+        deadline = time.monotonic() + 10
+        while "no PostgreSQL password" not in notify.last_status():
+            self.assertLess(time.monotonic(), deadline, notify.last_status())
+            time.sleep(0.1)
+        seen = proxy.stats()["seen"]
+        proxy.rules({"op": "GetParameter", "fault": "slow:60000", "count": -1})
+        deadline = time.monotonic() + 20
+        while proxy.stats()["seen"] == seen:  # the next attempt is in flight, held
+            self.assertLess(time.monotonic(), deadline, "no SSM retry within 20 s")
+            time.sleep(0.1)
+        t0 = time.monotonic()
+        p.send_signal(signal.SIGTERM)
+        self.assertEqual(p.wait(timeout=15), 0)
+        self.assertLess(time.monotonic() - t0, 3.0)
 
     def test_bad_config_exits_78_with_one_line(self):
         with tempfile.TemporaryDirectory() as d:
