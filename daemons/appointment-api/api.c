@@ -113,21 +113,36 @@ void api_dep_mark(struct api_dep *dep, enum rc rc)
 	atomic_store(up ? &dep->last_ok_ms : &dep->last_fail_ms, clk_mono_ms());
 }
 
+/* The topic of country code, NULL when it is not configured. */
+static struct api_topic *topic_of(struct api_ctx *ctx, const char *code)
+{
+	for (size_t i = 0; i < ctx->n_countries; i++)
+		if (strcmp(ctx->topics[i].code, code) == 0)
+			return &ctx->topics[i];
+	return NULL;
+}
+
+void api_topic_mark(struct api_ctx *ctx, const char *code, enum rc rc)
+{
+	struct api_topic *tp = topic_of(ctx, code);
+
+	if (tp != NULL)
+		atomic_store(rc == RC_OK ? &tp->dep.last_ok_ms : &tp->dep.last_fail_ms,
+			     clk_mono_ms());
+}
+
 enum rc api_topic_arn(struct api_ctx *ctx, struct api_thread *t, const char *code,
 		      const char **arn, struct errbuf *eb)
 {
 	const struct conf *cfg = api_cfg(ctx);
 	const struct conf_country *cc = conf_country(cfg, code);
-	struct api_topic *tp = NULL;
+	struct api_topic *tp = topic_of(ctx, code);
 	char got[SNS_ARN_MAX];
 	struct aws_error err;
 	struct errbuf e = {{0}};
 	enum rc rc;
 
 	*arn = NULL;
-	for (size_t i = 0; i < ctx->n_countries; i++)
-		if (strcmp(ctx->topics[i].code, code) == 0)
-			tp = &ctx->topics[i];
 	if (cc == NULL || tp == NULL)
 		return eb_set(eb, RC_INVAL, "no [country %s] section", code);
 	if (atomic_load(&tp->resolved)) {

@@ -31,7 +31,9 @@
 #define API_IDLE_MARGIN_S 50
 #define API_PROBE_TIMEOUT_MS 2000 /* with reuse_port: a probe unanswered this long is resent */
 #define API_PROBE_EVERY_MS 1000   /* /readyz probes its dependencies at most this often */
-#define API_PROBE_DEADLINE_MS 400 /* each /readyz probe call: both fit well within 1 s */
+#define API_PROBE_DEADLINE_MS 400 /* each /readyz probe call (DescribeTable, one per topic) */
+#define API_PROBE_BUDGET_MS 800   /* all calls of one probe: /readyz answers within 1 s */
+#define API_PROBE_MIN_MS 50       /* less left of the budget: the next probe goes on */
 #define API_RELEASE_GRACE_MS 1000 /* a POST past its budget may still release its claim */
 #define API_TOPIC_RETRY_MS 5000   /* after a failed CreateTopic, no new attempt this long */
 /* The PostgreSQL password SSM did not give at setup (password.c): asked again after
@@ -65,10 +67,20 @@ struct api_thread {
 	size_t n_db;
 };
 
+/* Health of one dependency, for /readyz (ops.c): ready while a call succeeded within
+ * API_READY_WINDOW_MS and none failed since. */
+struct api_dep {
+	atomic_llong last_ok_ms;   /* monotonic ms of the last success, 0 = never */
+	atomic_llong last_fail_ms; /* monotonic ms of the last failure, 0 = never */
+	bool probe_failing;        /* the last probe of it failed (logged once); touched only
+				    * by the thread holding api_ctx.probing */
+};
+
 /* The topic of one country, by code: the configured ARN, or found by name (CreateTopic) on
  * first use. The members after arn are guarded by api_ctx.topics_lock. */
 struct api_topic {
 	char code[3];             /* the country, as configured */
+	struct api_dep dep;       /* the topic's own health: its Publish calls and probes */
 	char arn[SNS_ARN_MAX];    /* written once, before resolved turns true; "" until then */
 	atomic_bool resolved;     /* arn is final: read it without any lock */
 	bool resolving;           /* a thread is calling CreateTopic now (no lock held) */
@@ -97,12 +109,6 @@ struct api_pw {
 	bool started;             /* thread runs: joined at teardown */
 };
 
-/* Health of one dependency, for /readyz. */
-struct api_dep {
-	atomic_llong last_ok_ms;   /* monotonic ms of the last success, 0 = never */
-	atomic_llong last_fail_ms; /* monotonic ms of the last failure, 0 = never */
-};
-
 struct api_ctx {
 	struct lifecycle *lc;           /* the process (configuration, signals, ...) */
 	struct logger *lg;              /* the lifecycle's */
@@ -122,6 +128,8 @@ struct api_ctx {
 	struct ratelimit_clients *client_rl; /* one bucket per API key or client address */
 	atomic_llong last_probe_ms;     /* monotonic ms /readyz last probed the dependencies */
 	atomic_bool probing;            /* a /readyz is probing now (the others do not) */
+	size_t probe_next;              /* the topic the next probe starts with (one probe's
+					 * budget may not reach them all); the prober's only */
 	atomic_bool stopping;           /* SIGTERM came: /readyz answers 503 from now on */
 	pthread_rwlock_t keys_lock;     /* guards keys across SIGHUP */
 	struct apikeys *keys;           /* NULL = API keys disabled */
@@ -130,8 +138,7 @@ struct api_ctx {
 	pthread_mutex_t threads_lock;
 	struct api_thread *threads[512];/* every api_thread made, freed at exit */
 	size_t n_threads;
-	struct api_dep ddb_dep;
-	struct api_dep sns_dep;
+	struct api_dep ddb_dep;         /* every DynamoDB call of the API, and the probe */
 };
 
 /* The calling thread's clients, made on first use; NULL with eb filled on failure. */
@@ -158,9 +165,15 @@ void api_pw_cleanup(struct api_ctx *ctx);
 
 /* The current configuration, valid until the request ends (run/lifecycle). */
 const struct conf *api_cfg(struct api_ctx *ctx);
-/* Records the outcome of a DynamoDB/SNS call for /readyz (the clients' observer counts
- * every call in appointmentd_aws_calls_total). */
+/* Records the outcome of a DynamoDB call for /readyz (the clients' observer counts every
+ * call in appointmentd_aws_calls_total): any answer about an item, a missing one or a
+ * failed condition included, proves the service up. Any thread. */
 void api_dep_mark(struct api_dep *dep, enum rc rc);
+/* Records the outcome of a call to the SNS topic of country code (a Publish, or the lookup
+ * before it) for /readyz. Only RC_OK proves it up: a missing topic (RC_NOTFOUND) or a
+ * refused one (AuthorizationError: RC_INVAL) fails every publish of that country. Any
+ * thread; an unknown code is ignored. */
+void api_topic_mark(struct api_ctx *ctx, const char *code, enum rc rc);
 /* The topic ARN of country code (valid until exit): the configured one, else found by name
  * with CreateTopic on first use. One thread calls CreateTopic at a time per topic and holds
  * no lock meanwhile; the first resolution's concurrent callers wait for it (at most the

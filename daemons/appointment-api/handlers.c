@@ -337,7 +337,7 @@ void api_publish_or_defer(struct api_ctx *ctx, struct api_thread *t,
 	if (rc == RC_OK)
 		rc = publish_appointment(t->sns, arn, a, req->request_id,
 					 http_header(req, "traceparent"), clk_wall_ms(), &err, &eb);
-	api_dep_mark(&ctx->sns_dep, rc);
+	api_topic_mark(ctx, a->country, rc);
 	if (rc != RC_OK) {
 		f.error = eb.msg;
 		log_warn(ctx->lg, &f, "publish failed; stored as %s, the reconciler will publish it",

@@ -1,6 +1,6 @@
-/* ops.c — the operational routes: /healthz, /readyz (probing DynamoDB and SNS, at most
- * once a second and each call within 400 ms, when no call succeeded lately), /metrics.
- * Never behind keys or throttling. */
+/* ops.c — the operational routes: /healthz, /readyz (probing DynamoDB and the SNS topic of
+ * every country when no call to it succeeded lately: at most once a second, each call
+ * within 400 ms, all within 800 ms), /metrics. Never behind keys or throttling. */
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +9,7 @@
 #include "api.h"
 #include "aws/dynamodb_tables.h"
 #include "base/clock.h"
+#include "base/jx.h"
 #include "domain/timeutil.h"
 
 void api_healthz(void *ud, const struct http_request *req, struct http_response *resp)
@@ -26,26 +27,121 @@ static bool recent_ok(const struct api_dep *d, long long now)
 	return ok != 0 && now - ok <= API_READY_WINDOW_MS && ok >= fail;
 }
 
-/* Cheap calls that prove each dependency answers, each within API_PROBE_DEADLINE_MS. */
-static void probe(struct api_ctx *ctx, struct api_thread *t)
+/* Every country's topic is ready: one failing topic fails every POST of its country. */
+static bool topics_ok(const struct api_ctx *ctx, long long now)
 {
-	const struct conf *cfg = api_cfg(ctx);
+	for (size_t i = 0; i < ctx->n_countries; i++)
+		if (!recent_ok(&ctx->topics[i].dep, now))
+			return false;
+	return true;
+}
+
+/* The deadline of the next call of a probe that must end by end (monotonic ms): its own
+ * API_PROBE_DEADLINE_MS, cut to end (*cut); 0 when less than API_PROBE_MIN_MS is left. */
+static int64_t call_deadline(int64_t end, bool *cut)
+{
+	int64_t now = clk_mono_ms();
+
+	*cut = now + API_PROBE_DEADLINE_MS > end;
+	if (end - now < API_PROBE_MIN_MS)
+		return 0;
+	return *cut ? end : now + API_PROBE_DEADLINE_MS;
+}
+
+/* Logs what a probe found of d (country NULL: DynamoDB) when it changes: the 503 body says
+ * only "failing", the line says why; once per outage, not once a second. */
+static void probe_note(struct api_ctx *ctx, struct api_dep *d, bool up, const char *country,
+		       const char *why)
+{
+	struct log_fields f = {.country = country, .error = why, .duration_ms = -1};
+
+	if (up == !d->probe_failing)
+		return;
+	d->probe_failing = !up;
+	if (up)
+		log_info(ctx->lg, &f, "/readyz: %s%s answers again",
+			 country != NULL ? "the SNS topic of " : "DynamoDB",
+			 country != NULL ? country : "");
+	else
+		log_warn(ctx->lg, &f, "/readyz: %s%s fails",
+			 country != NULL ? "the SNS topic of " : "DynamoDB",
+			 country != NULL ? country : "");
+}
+
+/* DescribeTable of the appointments table, unless DynamoDB is ready. The first call of a
+ * probe: it always has its whole API_PROBE_DEADLINE_MS. */
+static void probe_table(struct api_ctx *ctx, struct api_thread *t, long long now)
+{
 	struct ddb_table_info info;
+	struct errbuf eb = {{0}};
+	enum rc rc;
+
+	if (recent_ok(&ctx->ddb_dep, now)) {
+		probe_note(ctx, &ctx->ddb_dep, true, NULL, NULL);
+		return;
+	}
+	api_budget_set(t, clk_mono_ms() + API_PROBE_DEADLINE_MS);
+	rc = ddb_describe_table(t->ddb, api_cfg(ctx)->table_name, &info, &eb);
+	api_dep_mark(&ctx->ddb_dep, rc);
+	probe_note(ctx, &ctx->ddb_dep, recent_ok(&ctx->ddb_dep, clk_mono_ms()), NULL, eb.msg);
+}
+
+/* GetTopicAttributes of topic tp (after finding its ARN, api_topic_arn), unless it is
+ * ready. False when the probe's budget (ending at end) left no time for a verdict: a call
+ * not made, or one cut short that timed out, which says nothing of the topic. */
+static bool probe_topic(struct api_ctx *ctx, struct api_thread *t, struct api_topic *tp,
+			long long now, int64_t end)
+{
 	struct sns_attrs attrs = {0};
 	struct errbuf eb = {{0}};
 	struct aws_error err;
 	const char *arn = NULL;
+	int64_t deadline;
+	bool cut = false;
 	enum rc rc;
 
-	api_budget_set(t, clk_mono_ms() + API_PROBE_DEADLINE_MS);
-	rc = ddb_describe_table(t->ddb, cfg->table_name, &info, &eb);
-	api_dep_mark(&ctx->ddb_dep, rc);
-	api_budget_set(t, clk_mono_ms() + API_PROBE_DEADLINE_MS);
-	rc = api_topic_arn(ctx, t, cfg->countries[0].code, &arn, &eb);
-	if (rc == RC_OK)
+	if (recent_ok(&tp->dep, now)) {
+		probe_note(ctx, &tp->dep, true, tp->code, NULL);
+		return true;
+	}
+	deadline = call_deadline(end, &cut);
+	if (deadline == 0)
+		return false;
+	api_budget_set(t, deadline);
+	rc = api_topic_arn(ctx, t, tp->code, &arn, &eb);
+	if (rc == RC_OK) {
 		rc = sns_get_topic_attributes(t->sns, arn, &attrs, &err);
+		if (rc != RC_OK)
+			aws_error_to_eb(&err, &eb);
+	}
 	sns_attrs_cleanup(&attrs);
-	api_dep_mark(&ctx->sns_dep, rc);
+	if (cut && rc == RC_TIMEOUT)
+		return false;
+	api_topic_mark(ctx, tp->code, rc);
+	probe_note(ctx, &tp->dep, rc == RC_OK, tp->code, eb.msg);
+	return true;
+}
+
+/* Cheap calls that prove each dependency that is not ready answers: DynamoDB, then the topic
+ * of each country, each call within API_PROBE_DEADLINE_MS and all within
+ * API_PROBE_BUDGET_MS. Topics the budget does not reach keep their state (not ready, if
+ * stale) and come first in the next probe, so with every dependency hanging each is
+ * probed within a few seconds. The caller holds ctx->probing. */
+static void probe(struct api_ctx *ctx, struct api_thread *t, long long now)
+{
+	int64_t end = clk_mono_ms() + API_PROBE_BUDGET_MS;
+	size_t n = ctx->n_countries;
+	size_t first = n > 0 ? ctx->probe_next % n : 0;
+
+	probe_table(ctx, t, now);
+	for (size_t k = 0; k < n; k++) {
+		size_t i = (first + k) % n;
+
+		if (!probe_topic(ctx, t, &ctx->topics[i], now, end)) {
+			ctx->probe_next = i;
+			break;
+		}
+	}
 	api_budget_set(t, 0);
 }
 
@@ -63,41 +159,73 @@ static void probe_maybe(struct api_ctx *ctx, long long now)
 	atomic_store(&ctx->last_probe_ms, now);
 	t = api_thread_get(ctx, &eb);
 	if (t != NULL)
-		probe(ctx, t);
+		probe(ctx, t, now);
 	atomic_store(&ctx->probing, false);
+}
+
+/* The body of /readyz: status, failing (when not ready: "dynamodb", "sns" or both),
+ * dependencies (each "ok" or "failing"; sns is every topic together) and topics (the SNS
+ * topic of each country, by code, in configuration order: topic_up[i] is ctx->topics[i]'s
+ * state). NULL when out of memory. */
+static char *readyz_body(const struct api_ctx *ctx, bool ddb, bool sns, const bool *topic_up)
+{
+	struct jx_member topics[CONF_MAX_COUNTRIES];
+	const struct jx_member deps[] = {
+		{.key = "dynamodb", .type = JX_STR, .s = ddb ? "ok" : "failing"},
+		{.key = "sns", .type = JX_STR, .s = sns ? "ok" : "failing"},
+	};
+	const struct jx_member m[] = {
+		{.key = "status", .type = JX_STR, .s = ddb && sns ? "ready" : "not ready"},
+		{.key = "failing", .type = JX_STR, .omit = ddb && sns,
+		 .s = !ddb && !sns ? "dynamodb,sns" : !ddb ? "dynamodb" : "sns"},
+		{.key = "dependencies", .type = JX_OBJ, .sub = deps, .nsub = JX_COUNT(deps)},
+		{.key = "topics", .type = JX_OBJ, .sub = topics, .nsub = ctx->n_countries},
+	};
+	char *text = NULL;
+
+	for (size_t i = 0; i < ctx->n_countries; i++)
+		topics[i] = (struct jx_member){
+			.key = ctx->topics[i].code, .type = JX_STR,
+			.s = topic_up[i] ? "ok" : "failing"};
+	if (jx_build_text(m, JX_COUNT(m), &text) != RC_OK)
+		return NULL;
+	return text;
 }
 
 void api_readyz(void *ud, const struct http_request *req, struct http_response *resp)
 {
 	struct api_ctx *ctx = ud;
 	long long now = clk_mono_ms();
-	char body[256];
+	bool topic_up[CONF_MAX_COUNTRIES];
+	bool sns = true;
+	char *body;
 	bool ddb;
-	bool sns;
 
-	(void)req;
 	if (atomic_load(&ctx->stopping)) {
 		/* the lame duck of a stop: still serving, but take this host out */
 		http_reply(resp, 503, strdup("{\"status\":\"stopping\"}"));
 		http_add_header(resp, "Retry-After", "5");
 		return;
 	}
-	if (!recent_ok(&ctx->ddb_dep, now) || !recent_ok(&ctx->sns_dep, now)) {
+	if (!recent_ok(&ctx->ddb_dep, now) || !topics_ok(ctx, now)) {
 		probe_maybe(ctx, now);
 		now = clk_mono_ms();
 	}
+	/* each state read once: a call marking a topic meanwhile must not make the status
+	 * and the body disagree */
 	ddb = recent_ok(&ctx->ddb_dep, now);
-	sns = recent_ok(&ctx->sns_dep, now);
-	if (ddb && sns) {
-		http_reply(resp, 200, strdup("{\"status\":\"ready\",\"dependencies\":{\"dynamodb\":\"ok\",\"sns\":\"ok\"}}"));
+	for (size_t i = 0; i < ctx->n_countries; i++) {
+		topic_up[i] = recent_ok(&ctx->topics[i].dep, now);
+		sns = sns && topic_up[i];
+	}
+	body = readyz_body(ctx, ddb, sns, topic_up);
+	if (body == NULL) {
+		http_reply_error(resp, req, APIERR_INTERNAL_ERROR, NULL, NULL);
 		return;
 	}
-	snprintf(body, sizeof(body),
-		 "{\"status\":\"not ready\",\"failing\":\"%s%s%s\",\"dependencies\":{\"dynamodb\":\"%s\",\"sns\":\"%s\"}}",
-		 ddb ? "" : "dynamodb", !ddb && !sns ? "," : "", sns ? "" : "sns", ddb ? "ok" : "failing",
-		 sns ? "ok" : "failing");
-	http_reply(resp, 503, strdup(body));
-	http_add_header(resp, "Retry-After", "5");
+	http_reply(resp, ddb && sns ? 200 : 503, body);
+	if (!(ddb && sns))
+		http_add_header(resp, "Retry-After", "5");
 }
 
 void api_metrics(void *ud, const struct http_request *req, struct http_response *resp)

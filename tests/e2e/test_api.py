@@ -2,9 +2,9 @@
 """appointment-api over real HTTP on loopback against the local stack (issue 5, SPEC §3):
 every error row, the success bodies field by field, pagination and filters, schedule
 checks, the country database and SNS down, idempotency, API keys, quota, throttling,
-CORS, X-Request-Id, /readyz following DynamoDB Local, hostile HTTP on raw sockets, a
-restart under socket activation that loses no request, and schemathesis against
-docs/openapi.yaml.
+CORS, X-Request-Id, /readyz following DynamoDB Local and every country's SNS topic,
+hostile HTTP on raw sockets, a restart under socket activation that loses no request, and
+schemathesis against docs/openapi.yaml.
 
 Every daemon started here is stopped by pid and must exit 0: under the ASan build of
 scripts/test a leak or a memory error makes it exit otherwise."""
@@ -744,7 +744,8 @@ class ContractTest(ApiTestCase):
         r = API.call("GET", "/readyz")
         self.assert_common(r, 200)
         self.assertEqual(r.json, {"status": "ready",
-                                  "dependencies": {"dynamodb": "ok", "sns": "ok"}})
+                                  "dependencies": {"dynamodb": "ok", "sns": "ok"},
+                                  "topics": {"PE": "ok", "CL": "ok"}})
         before = metric(API.metrics(), "appointmentd_http_requests_total", route="/healthz",
                         method="GET", status="200")
         API.call("GET", "/healthz")
@@ -846,7 +847,8 @@ class DegradedTest(ApiTestCase):
             ready = api.call("GET", "/readyz")
             self.assert_common(ready, 503)
             self.assertEqual(ready.json, {"status": "not ready", "failing": "sns",
-                                          "dependencies": {"dynamodb": "ok", "sns": "failing"}})
+                                          "dependencies": {"dynamodb": "ok", "sns": "failing"},
+                                          "topics": {"PE": "failing", "CL": "failing"}})
             self.assertEqual(ready.headers["retry-after"], "5")
             self.assertIn("publish failed; stored as pending", api.logs())
         finally:
@@ -993,7 +995,8 @@ class ReadyzTest(ApiTestCase):
             self.assertLess(waited, 35)
             self.assertGreater(waited, 15)  # the 30 s window, less the time java took to stop
             self.assertEqual(r.json, {"status": "not ready", "failing": "dynamodb",
-                                      "dependencies": {"dynamodb": "failing", "sns": "ok"}})
+                                      "dependencies": {"dynamodb": "failing", "sns": "ok"},
+                                      "topics": {"PE": "ok"}})
             self.assertEqual(r.headers["retry-after"], "5")
             self.assertEqual(api.call("GET", "/healthz").status, 200)
             # the API's own calls fail as 503 with Retry-After, never 500 or a 201
@@ -1010,6 +1013,82 @@ class ReadyzTest(ApiTestCase):
             self.assert_common(r, 200)
             self.assertEqual(r.json["status"], "ready")
             self.assertEqual(api.post("55", 101, "PE").status, 201)
+        finally:
+            self.stop_clean(api)
+
+
+class ReadyzTopicsTest(ApiTestCase):
+    """/readyz covers the SNS topic of every configured country, not only the first, and
+    names the failing one: a Publish that succeeds for PE does not hide a CL topic that
+    is missing (SPEC §3, docs/operations.md "Readiness")."""
+
+    NOT_READY_CL = {"status": "not ready", "failing": "sns",
+                    "dependencies": {"dynamodb": "ok", "sns": "failing"},
+                    "topics": {"PE": "ok", "CL": "failing"}}
+
+    def readyz_until(self, api, status, timeout=5.0):
+        """/readyz until it answers status (a probe runs at most once a second)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            r = api.call("GET", "/readyz")
+            if r.status == status or time.monotonic() > deadline:
+                return r
+            time.sleep(0.2)
+
+    def test_a_missing_second_country_topic_is_named(self):
+        missing = "arn:aws:sns:us-east-1:123456789012:missing-cl-" + harness.rand()
+        api = Api(D, env={"APPOINTMENTS_CL_TOPIC_ARN": missing})
+        try:
+            self.assert_common(api.post("461", 110, "PE"), 201)  # PE publishes fine
+            r = api.call("GET", "/readyz")
+            self.assert_common(r, 503)
+            self.assertEqual(r.json, self.NOT_READY_CL)
+            self.assertEqual(r.headers["retry-after"], "5")
+            # a POST for CL is still accepted (stored pending for the reconciler) ...
+            self.assert_common(api.post("461", 111, "CL"), 201)
+            # ... and more successful PE publishes do not make CL look healthy
+            self.assert_common(api.post("461", 112, "PE"), 201)
+            self.assertEqual(api.call("GET", "/readyz").json, self.NOT_READY_CL)
+            self.assertEqual(api.call("GET", "/readyz").status, 503)
+        finally:
+            self.stop_clean(api)
+        logs = api.logs()
+        self.assertIn("publish failed; stored as pending", logs)
+        probe_lines = [json.loads(line) for line in logs.splitlines()
+                       if line.startswith("{") and "/readyz" in line]
+        self.assertTrue([p for p in probe_lines if p.get("countryISO") == "CL"
+                         and p.get("level") == "warn" and "NotFound" in p.get("error", "")],
+                        probe_lines)
+        self.assertFalse([p for p in probe_lines if p.get("countryISO") == "PE"], probe_lines)
+
+    def test_a_deleted_topic_shows_at_its_first_failed_publish(self):
+        """The CL topic is deleted after the API found it: the next CL publish fails
+        (NotFound) and /readyz names CL at once, without waiting for the 30 s window; once
+        the topic is back (provision), a probe finds it and /readyz is 200 again."""
+        d = harness.Deployment(seed_count=5)
+        self.addCleanup(d.close)
+        api = Api(d)
+        try:
+            self.assert_common(api.post("462", 100, "CL"), 201)
+            self.assert_common(api.post("462", 100, "PE"), 201)
+            self.assert_common(api.call("GET", "/readyz"), 200)
+            sns = harness.aws_client("sns")
+            name = "medical-appointment-scheduling-appointments-cl-%s" % d.stage
+            arn = [t["TopicArn"] for t in sns.list_topics()["Topics"]
+                   if t["TopicArn"].endswith(":" + name)]
+            self.assertEqual(len(arn), 1)
+            sns.delete_topic(TopicArn=arn[0])
+            self.assert_common(api.post("462", 101, "CL"), 201)  # deferred: NotFound
+            self.assert_common(api.post("462", 101, "PE"), 201)
+            r = api.call("GET", "/readyz")
+            self.assert_common(r, 503)
+            self.assertEqual(r.json, self.NOT_READY_CL)
+            d.ctl("provision")
+            r = self.readyz_until(api, 200)
+            self.assert_common(r, 200)
+            self.assertEqual(r.json, {"status": "ready",
+                                      "dependencies": {"dynamodb": "ok", "sns": "ok"},
+                                      "topics": {"PE": "ok", "CL": "ok"}})
         finally:
             self.stop_clean(api)
 
