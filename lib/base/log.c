@@ -14,9 +14,12 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The formatted message before it is escaped: what the journal keeps of it (a JSON line is
- * cut at LOG_MAX_LINE on its own, and says so). */
+/* The formatted message before it is escaped; a longer one is cut (and marked) by the sink,
+ * which knows its whole length. */
 #define LOG_MSG_MAX 4096
+/* What a cut text ends with: "…[truncated N bytes]", N the bytes left out. This many bytes
+ * hold it with any N and its NUL. */
+#define LOG_CUT_MARK_MAX 48
 
 #include "config.h"
 
@@ -95,6 +98,49 @@ static bool line_field(struct line *l, const char *key, const char *value)
 	l->truncated = false;
 	l->cut = true;
 	return false;
+}
+
+/* The largest length <= keep at which the text s does not end inside a UTF-8 sequence
+ * (reads only s[0..keep)): a character whose bytes do not all fit is left out whole. */
+static size_t utf8_cut(const char *s, size_t keep)
+{
+	size_t lead = keep;
+	size_t need;
+	unsigned char c;
+
+	/* back over the continuation bytes of the last character (3 at most) */
+	while (lead > 0 && keep - lead < 4 && ((unsigned char)s[lead - 1] & 0xc0) == 0x80)
+		lead--;
+	if (lead == 0)
+		return keep;
+	c = (unsigned char)s[lead - 1];
+	need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+	return lead - 1 + need > keep ? lead - 1 : keep;
+}
+
+/* Writes into out (size bytes) s, the first n bytes of a text of full >= n bytes (longer
+ * when s was cut already), NUL-terminated: whole when full < size; else as many bytes as fit
+ * before the mark "…[truncated N bytes]" (N = full - those), never cutting a UTF-8
+ * sequence. out may be s. Returns the length written, NUL excluded. */
+static size_t fit_marked(char *out, size_t size, const char *s, size_t n, size_t full)
+{
+	size_t keep;
+	int m;
+
+	if (size == 0)
+		return 0;
+	if (full < size && n == full) {
+		memmove(out, s, n);
+		out[n] = '\0';
+		return n;
+	}
+	keep = size > LOG_CUT_MARK_MAX ? size - LOG_CUT_MARK_MAX : 0;
+	keep = utf8_cut(s, keep < n ? keep : n);
+	memmove(out, s, keep);
+	m = snprintf(out + keep, size - keep, "\xe2\x80\xa6[truncated %zu bytes]", full - keep);
+	if (m < 0)
+		m = 0;
+	return keep + ((size_t)m < size - keep ? (size_t)m : size - keep - 1);
 }
 
 void log_mask_insured(const char *insured_id, char out[6])
@@ -191,7 +237,9 @@ static void format_ts(char out[LOG_TS_SIZE])
 
 #if HAVE_LIBSYSTEMD
 #define JOURNAL_MAX_FIELDS 24
-#define JOURNAL_FIELD_MAX 1024 /* one field (MESSAGE=, ERROR=...): journald has no pipe limit */
+/* One field (MESSAGE=, ERROR=...) with its NUL; a longer value is cut and marked
+ * (fit_marked). journald has no pipe limit: this only bounds the stack. */
+#define JOURNAL_FIELD_MAX 1024
 
 /* journald fields being collected for one sd_journal_sendv call. */
 struct jfields {
@@ -200,55 +248,66 @@ struct jfields {
 	int n;
 };
 
-static void jf_add(struct jfields *j, const char *fmt, ...) PRINTF(2, 3);
-static void jf_add(struct jfields *j, const char *fmt, ...)
+/* Adds NAME=value; value is the first strlen(value) bytes of a text of full bytes (more
+ * when the caller cut it already): cut and marked when it does not fit the field. name is
+ * short (a field name, < 64 bytes). */
+static void jf_add_text(struct jfields *j, const char *name, const char *value, size_t full)
 {
-	va_list ap;
-	int len;
+	char *t;
+	size_t k;
 
 	if (j->n >= JOURNAL_MAX_FIELDS)
 		return;
-	va_start(ap, fmt);
-	len = vsnprintf(j->text[j->n], sizeof(j->text[j->n]), fmt, ap);
-	va_end(ap);
-	if (len < 0)
-		return;
-	if ((size_t)len >= sizeof(j->text[j->n]))
-		len = (int)sizeof(j->text[j->n]) - 1;
-	j->iov[j->n].iov_base = j->text[j->n];
-	j->iov[j->n].iov_len = (size_t)len;
+	t = j->text[j->n];
+	k = strlen(name);
+	memcpy(t, name, k);
+	t[k++] = '=';
+	k += fit_marked(t + k, sizeof(j->text[j->n]) - k, value, strlen(value), full);
+	j->iov[j->n].iov_base = t;
+	j->iov[j->n].iov_len = k;
 	j->n++;
 }
 
-/* journald: one field per well-known key, upper-case names as journald wants. */
+/* Adds NAME=value with the whole of value. */
+static void jf_add(struct jfields *j, const char *name, const char *value)
+{
+	jf_add_text(j, name, value, strlen(value));
+}
+
+/* journald: one field per well-known key, upper-case names as journald wants. msg is the
+ * first bytes of a message of msg_full bytes. */
 static void emit_journal(const struct logger *lg, enum log_level lv, const struct log_fields *f,
-			 const char *msg)
+			 const char *msg, size_t msg_full)
 {
 	struct jfields j;
 	char masked[6];
+	char num[32];
 
 	j.n = 0;
-	jf_add(&j, "MESSAGE=%s", msg);
-	jf_add(&j, "PRIORITY=%d", (int)lv);
-	jf_add(&j, "SYSLOG_IDENTIFIER=%s", lg->service);
-	jf_add(&j, "LEVEL=%s", log_level_name(lv));
+	jf_add_text(&j, "MESSAGE", msg, msg_full);
+	snprintf(num, sizeof(num), "%d", (int)lv);
+	jf_add(&j, "PRIORITY", num);
+	jf_add(&j, "SYSLOG_IDENTIFIER", lg->service);
+	jf_add(&j, "LEVEL", log_level_name(lv));
 	if (f != NULL) {
 		if (f->request_id != NULL)
-			jf_add(&j, "REQUEST_ID=%s", f->request_id);
+			jf_add(&j, "REQUEST_ID", f->request_id);
 		if (f->message_id != NULL)
-			jf_add(&j, "SQS_MESSAGE_ID=%s", f->message_id);
+			jf_add(&j, "SQS_MESSAGE_ID", f->message_id);
 		if (f->appointment_id != NULL)
-			jf_add(&j, "APPOINTMENT_ID=%s", f->appointment_id);
+			jf_add(&j, "APPOINTMENT_ID", f->appointment_id);
 		if (f->insured_id != NULL) {
 			log_mask_insured(f->insured_id, masked);
-			jf_add(&j, "INSURED_ID=%s", masked);
+			jf_add(&j, "INSURED_ID", masked);
 		}
 		if (f->country != NULL)
-			jf_add(&j, "COUNTRY_ISO=%s", f->country);
+			jf_add(&j, "COUNTRY_ISO", f->country);
 		if (f->error != NULL)
-			jf_add(&j, "ERROR=%s", f->error);
-		if (f->duration_ms >= 0)
-			jf_add(&j, "DURATION_MS=%.1f", f->duration_ms);
+			jf_add(&j, "ERROR", f->error);
+		if (f->duration_ms >= 0) {
+			snprintf(num, sizeof(num), "%.1f", f->duration_ms);
+			jf_add(&j, "DURATION_MS", num);
+		}
 		for (size_t i = 0; i < f->n_kv; i++) {
 			char key[64];
 			size_t k = 0;
@@ -256,33 +315,33 @@ static void emit_journal(const struct logger *lg, enum log_level lv, const struc
 			for (const char *p = f->kv[i].key; *p != '\0' && k + 1 < sizeof(key); p++)
 				key[k++] = isalnum((unsigned char)*p) ? (char)toupper((unsigned char)*p) : '_';
 			key[k] = '\0';
-			jf_add(&j, "%s=%s", key, f->kv[i].value != NULL ? f->kv[i].value : "");
+			jf_add(&j, key, f->kv[i].value != NULL ? f->kv[i].value : "");
 		}
 	}
 	(void)sd_journal_sendv(j.iov, j.n);
 }
 #endif
 
-void log_emit(const struct logger *lg, enum log_level lv, const struct log_fields *f,
-	      const char *fmt, ...)
+/* log_emit with a va_list: formats the message once, so a cut says how long it was. */
+static void log_vemit(const struct logger *lg, enum log_level lv, const struct log_fields *f,
+		      const char *fmt, va_list ap) PRINTF(4, 0);
+static void log_vemit(const struct logger *lg, enum log_level lv, const struct log_fields *f,
+		      const char *fmt, va_list ap)
 {
 	char msg[LOG_MSG_MAX];
 	char ts[LOG_TS_SIZE];
 	char masked[6];
 	char num[32];
 	struct line l;
-	va_list ap;
 	int saved_errno = errno;
+	int full = vsnprintf(msg, sizeof(msg), fmt, ap);
+	size_t msg_full = full > 0 ? (size_t)full : 0;
 
-	if (lg == NULL || lv > log_get_level(lg))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-
+	if (full < 0)
+		msg[0] = '\0';
 #if HAVE_LIBSYSTEMD
 	if (lg->journal) {
-		emit_journal(lg, lv, f, msg);
+		emit_journal(lg, lv, f, msg, msg_full);
 		errno = saved_errno;
 		return;
 	}
@@ -296,10 +355,12 @@ void log_emit(const struct logger *lg, enum log_level lv, const struct log_field
 	line_raw(&l, "\"", 1);
 	(void)line_field(&l, "level", log_level_name(lv));
 	(void)line_field(&l, "service", lg->service);
-	if (!line_field(&l, "msg", msg)) {
-		/* control characters escape to 6 bytes each: cut the message to fit */
-		msg[(sizeof(l.buf) - l.len) / 8] = '\0';
+	if (msg_full >= sizeof(msg) || !line_field(&l, "msg", msg)) {
+		/* control characters escape to 6 bytes each: cut the message to fit, and leave
+		 * the fields after it room */
+		(void)fit_marked(msg, (sizeof(l.buf) - l.len) / 8, msg, strlen(msg), msg_full);
 		(void)line_field(&l, "msg", msg);
+		l.cut = true;
 	}
 	if (f != NULL) {
 		if (f->request_id != NULL)
@@ -336,17 +397,27 @@ void log_emit(const struct logger *lg, enum log_level lv, const struct log_field
 	errno = saved_errno;
 }
 
-void log_emit_err(const struct logger *lg, enum log_level lv, const char *error, const char *fmt,
-		  ...)
+void log_emit(const struct logger *lg, enum log_level lv, const struct log_fields *f,
+	      const char *fmt, ...)
 {
-	struct log_fields f = {.error = error, .duration_ms = -1};
-	char msg[LOG_MSG_MAX];
 	va_list ap;
 
 	if (lg == NULL || lv > log_get_level(lg))
 		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_vemit(lg, lv, f, fmt, ap);
 	va_end(ap);
-	log_emit(lg, lv, &f, "%s", msg);
+}
+
+void log_emit_err(const struct logger *lg, enum log_level lv, const char *error, const char *fmt,
+		  ...)
+{
+	struct log_fields f = {.error = error, .duration_ms = -1};
+	va_list ap;
+
+	if (lg == NULL || lv > log_get_level(lg))
+		return;
+	va_start(ap, fmt);
+	log_vemit(lg, lv, &f, fmt, ap);
+	va_end(ap);
 }

@@ -64,7 +64,9 @@ void log_set_level(struct logger *lg, enum log_level level);
 enum log_level log_get_level(const struct logger *lg);
 
 /* Writes one line if lv is enabled. f may be NULL. Thread-safe; one write(2) per
- * line so lines of concurrent threads never interleave. */
+ * line so lines of concurrent threads never interleave. A text cut to fit (a journal
+ * field past 1 KiB, a JSON line's message) ends with "…[truncated N bytes]", never inside
+ * a UTF-8 character; a JSON line that lost anything says "truncated":true. */
 void log_emit(const struct logger *lg, enum log_level lv, const struct log_fields *f,
 	      const char *fmt, ...) PRINTF(4, 5);
 

@@ -1,13 +1,63 @@
-/* test_log.c — JSON lines: valid JSON, fields, masking, escaping, levels, cuts. */
+/* test_log.c — JSON lines: valid JSON, fields, masking, escaping, levels, cuts; journald
+ * fields (seen through --wrap=sd_journal_sendv): cut fields are marked, UTF-8 kept whole. */
 #include <check.h>
 #include <json-c/json.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "base/log.h"
+#include "config.h"
+
+/* The mark a cut field ends with: "…[truncated N bytes]". */
+#define CUT_MARK "\xe2\x80\xa6[truncated "
+
+/* True when the n bytes of s are well-formed UTF-8 (lead and continuation bytes; a cut
+ * sequence at the end is not). */
+static bool utf8_whole(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		unsigned char c = (unsigned char)s[i];
+		size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
+			   : (c & 0xf8) == 0xf0 ? 4 : 0;
+
+		if (len == 0 || i + len > n)
+			return false;
+		for (size_t k = 1; k < len; k++)
+			if (((unsigned char)s[i + k] & 0xc0) != 0x80)
+				return false;
+		i += len;
+	}
+	return true;
+}
+
+/* Checks that got (n bytes) is text whole, or a prefix of it, cut at a character
+ * boundary, followed by the mark whose N is the number of bytes left out. */
+static void assert_whole_or_marked(const char *got, size_t n, const char *text)
+{
+	size_t full = strlen(text);
+	const char *mark;
+	unsigned long long left = 0;
+	char tail[16];
+
+	ck_assert_msg(utf8_whole(got, n), "not UTF-8: ...%.40s", got + (n > 40 ? n - 40 : 0));
+	if (n == full && memcmp(got, text, n) == 0)
+		return;
+	mark = NULL;
+	for (const char *p = strstr(got, CUT_MARK); p != NULL; p = strstr(p + 1, CUT_MARK))
+		mark = p;
+	ck_assert_msg(mark != NULL, "cut without a mark (%zu of %zu bytes): ...%.40s", n, full,
+		      got + (n > 40 ? n - 40 : 0));
+	ck_assert_int_eq(sscanf(mark + strlen(CUT_MARK), "%llu bytes%15s", &left, tail), 2);
+	ck_assert_str_eq(tail, "]");
+	ck_assert_ptr_eq(mark + strlen(mark), got + n);
+	ck_assert_int_eq(memcmp(got, text, (size_t)(mark - got)), 0);
+	ck_assert_uint_eq((size_t)(mark - got) + left, full);
+}
 
 /* Emits through lg into a pipe and returns the one line read back (caller frees). */
 static char *capture(struct logger *lg, enum log_level lv, const struct log_fields *f,
@@ -233,6 +283,146 @@ START_TEST(test_long_lines_from_threads_never_interleave_on_a_pipe)
 }
 END_TEST
 
+/* Texts longer than what one sink keeps of them, in characters of 1 to 4 bytes after 0 to 3
+ * bytes of ASCII (so a cut falls on every byte of a sequence), around the journal's field
+ * limit (1024 bytes with "NAME=" and the NUL), past a JSON line (4096) and past the message
+ * buffer (4096). */
+static const struct {
+	size_t pad;       /* ASCII bytes first */
+	const char *unit; /* then this character ... */
+	size_t bytes;     /* ... up to this many bytes in all */
+} long_texts[] = {
+	{0, "a", 100},  {0, "a", 1015}, {0, "a", 1016}, {0, "a", 1100},  {0, "a", 10000},
+	{0, "\xc3\xa9", 3000}, {1, "\xc3\xa9", 3000}, {0, "\xe2\x82\xac", 3000},
+	{1, "\xe2\x82\xac", 3000}, {2, "\xe2\x82\xac", 3000}, {0, "\xf0\x9f\x98\x80", 9000},
+	{1, "\xf0\x9f\x98\x80", 2000}, {2, "\xf0\x9f\x98\x80", 2000},
+	{3, "\xf0\x9f\x98\x80", 2000}, {1, "\xe2\x82\xac", 9000}, {2, "\xe2\x82\xac", 9000},
+	{1, "\xf0\x9f\x98\x80", 9000}, {2, "\xf0\x9f\x98\x80", 9000},
+	{3, "\xf0\x9f\x98\x80", 9000},
+};
+
+/* long_texts[i] as a new string (caller frees). */
+static char *long_text(int i)
+{
+	size_t u = strlen(long_texts[i].unit);
+	size_t n = long_texts[i].bytes;
+	char *s = malloc(n + 1);
+	size_t k;
+
+	ck_assert_ptr_nonnull(s);
+	memset(s, 'x', long_texts[i].pad);
+	for (k = long_texts[i].pad; k + u <= n; k += u)
+		memcpy(s + k, long_texts[i].unit, u);
+	s[k] = '\0';
+	return s;
+}
+
+/* The JSON line: a message too long for the line is cut at a character boundary and ends
+ * with the mark (the line says "truncated" as well). */
+START_TEST(test_long_message_in_a_line_is_marked)
+{
+	struct logger lg;
+	char *text = long_text(_i);
+	char *line;
+	struct json_object *o;
+	const char *msg;
+
+	log_init(&lg, "x", LOG_LVL_DEBUG);
+	line = capture(&lg, LOG_LVL_INFO, NULL, text);
+	ck_assert_msg(utf8_whole(line, strlen(line)), "the line is not UTF-8");
+	o = json_tokener_parse(line);
+	ck_assert_msg(o != NULL, "not JSON: %.200s", line);
+	msg = field(o, "msg");
+	ck_assert_ptr_nonnull(msg);
+	assert_whole_or_marked(msg, strlen(msg), text);
+	if (strcmp(msg, text) != 0)
+		ck_assert_str_eq(field(o, "truncated"), "true");
+	json_object_put(o);
+	free(line);
+	free(text);
+}
+END_TEST
+
+#if HAVE_LIBSYSTEMD
+/* What log_emit sent to the journal last: sd_journal_sendv (a macro for
+ * sd_journal_sendv_with_location) is wrapped (tests/unit/meson.build), so nothing reaches a
+ * journal. */
+#define SENT_MAX 32
+static char sent[SENT_MAX][8192];
+static size_t sent_len[SENT_MAX];
+static int n_sent;
+
+int __wrap_sd_journal_sendv_with_location(const char *file, const char *line, const char *func,
+					  const struct iovec *iov, int n);
+int __wrap_sd_journal_sendv_with_location(const char *file, const char *line, const char *func,
+					  const struct iovec *iov, int n)
+{
+	(void)file;
+	(void)line;
+	(void)func;
+	n_sent = n < SENT_MAX ? n : SENT_MAX;
+	for (int i = 0; i < n_sent; i++) {
+		size_t len = iov[i].iov_len < sizeof(sent[i]) - 1 ? iov[i].iov_len
+								    : sizeof(sent[i]) - 1;
+
+		memcpy(sent[i], iov[i].iov_base, len);
+		sent[i][len] = '\0';
+		sent_len[i] = len;
+	}
+	return 0;
+}
+
+/* The value of the journal field NAME= sent last, and its length; NULL when absent. */
+static const char *sent_field(const char *name, size_t *len)
+{
+	size_t k = strlen(name);
+
+	for (int i = 0; i < n_sent; i++)
+		if (strncmp(sent[i], name, k) == 0 && sent[i][k] == '=') {
+			*len = sent_len[i] - k - 1;
+			return sent[i] + k + 1;
+		}
+	return NULL;
+}
+
+/* journald: MESSAGE=, ERROR= and an extra pair longer than a field keeps (1 KiB) are cut at
+ * a character boundary and end with the mark; a field that fits is sent whole. */
+START_TEST(test_long_journal_fields_are_marked)
+{
+	struct logger lg;
+	char *text = long_text(_i);
+	struct log_kv kv[] = {{"body", text}};
+	struct log_fields f = {.error = text, .request_id = "r-1", .kv = kv, .n_kv = 1,
+			       .duration_ms = -1};
+	static const char *const names[] = {"MESSAGE", "ERROR", "BODY"};
+	const char *v;
+	size_t len = 0;
+
+	log_init(&lg, "x", LOG_LVL_DEBUG);
+	lg.journal = true;
+	n_sent = 0;
+	log_emit(&lg, LOG_LVL_INFO, &f, "%s", text);
+	ck_assert_int_gt(n_sent, 0);
+	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+		v = sent_field(names[k], &len);
+		ck_assert_msg(v != NULL, "no %s=", names[k]);
+		ck_assert_uint_le(strlen(names[k]) + 1 + len, 1023);
+		assert_whole_or_marked(v, len, text);
+	}
+	v = sent_field("REQUEST_ID", &len);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_str_eq(v, "r-1");
+	/* log_emit_err formats the message once more: the count is still of the whole text */
+	n_sent = 0;
+	log_emit_err(&lg, LOG_LVL_WARN, "e", "%s", text);
+	v = sent_field("MESSAGE", &len);
+	ck_assert_ptr_nonnull(v);
+	assert_whole_or_marked(v, len, text);
+	free(text);
+}
+END_TEST
+#endif
+
 static const struct {
 	const char *in;
 	const char *want;
@@ -278,6 +468,12 @@ int main(void)
 	tcase_add_loop_test(tc, test_mask, 0, (int)(sizeof(masks) / sizeof(masks[0])));
 	tcase_add_test(tc, test_level_names);
 	tcase_add_test(tc, test_level_changes_while_logging);
+	tcase_add_loop_test(tc, test_long_message_in_a_line_is_marked, 0,
+			    (int)(sizeof(long_texts) / sizeof(long_texts[0])));
+#if HAVE_LIBSYSTEMD
+	tcase_add_loop_test(tc, test_long_journal_fields_are_marked, 0,
+			    (int)(sizeof(long_texts) / sizeof(long_texts[0])));
+#endif
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
