@@ -117,13 +117,33 @@ static enum consumer_verdict handle(void *tctx, const struct consumer_message *m
 	return CONSUMER_DONE;
 }
 
+/* The poison line names what the event says of its appointment (request id, appointment,
+ * insured, traceparent: events_peek_processed reads them even from an event the handler
+ * refused), so it can be tied to the POST that made it (SPEC §7); a body with none of them
+ * is said to be no event. Then the Processing Error. */
 static enum rc on_poison(void *tctx, const struct consumer_message *m, const char *reason,
 			 struct errbuf *eb)
 {
 	struct completion_thread *t = tctx;
-	struct log_fields lf = {.message_id = m->sqs->message_id, .error = reason, .duration_ms = -1};
+	struct events_processed ev;
+	struct log_kv kv[1];
+	struct log_fields lf = {.message_id = m->sqs->message_id, .error = reason, .duration_ms = -1,
+				.kv = kv};
 
-	log_error(t->c->lg, &lf, "unprocessable message on %s: reported and deleted", m->queue);
+	if (events_peek_processed(m->sqs->body, m->sqs->body_len, &ev)) {
+		lf.request_id = ev.request_id[0] != '\0' ? ev.request_id : NULL;
+		lf.appointment_id = ev.appointment_id[0] != '\0' ? ev.appointment_id : NULL;
+		lf.insured_id = ev.insured_id[0] != '\0' ? ev.insured_id : NULL;
+		if (ev.traceparent[0] != '\0') {
+			kv[0] = (struct log_kv){"traceparent", ev.traceparent};
+			lf.n_kv = 1;
+		}
+		log_error(t->c->lg, &lf, "unprocessable message on %s: reported and deleted",
+			  m->queue);
+	} else {
+		log_error(t->c->lg, &lf, "unprocessable message on %s, not an event naming an "
+			  "appointment: reported and deleted", m->queue);
+	}
 	return events_put_processing_error(t->evb, t->c->cfg->event_bus_name, reason, m->queue,
 					   m->sqs->message_id, m->sqs->receive_count, m->sqs->body,
 					   m->sqs->body_len, eb);

@@ -344,3 +344,47 @@ enum rc events_parse_processed(const char *body, size_t len, struct events_proce
 	json_object_put(o);
 	return rc;
 }
+
+/* A string member of obj that fits size bytes and is printable ASCII, copied into out; out
+ * stays "" otherwise. */
+static void peek_str(struct json_object *obj, const char *key, char *out, size_t size)
+{
+	struct json_object *v = NULL;
+	const char *s;
+	size_t n;
+
+	if (!json_object_object_get_ex(obj, key, &v) || !json_object_is_type(v, json_type_string))
+		return;
+	s = json_object_get_string(v);
+	n = (size_t)json_object_get_string_len(v);
+	if (n == 0 || n >= size)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] <= ' ' || s[i] >= 0x7f)
+			return;
+	memcpy(out, s, n);
+	out[n] = '\0';
+}
+
+bool events_peek_processed(const char *body, size_t len, struct events_processed *ev)
+{
+	struct json_object *o = NULL;
+	struct json_object *detail = NULL;
+
+	memset(ev, 0, sizeof(*ev));
+	if (jx_parse(body, len, EVENTS_EVENT_MAX, EVENTS_EVENT_DEPTH, &o, NULL) != RC_OK)
+		return false;
+	if (json_object_is_type(o, json_type_object) &&
+	    json_object_object_get_ex(o, "detail", &detail) &&
+	    json_object_is_type(detail, json_type_object)) {
+		peek_str(detail, "appointmentId", ev->appointment_id, sizeof(ev->appointment_id));
+		peek_str(detail, "requestId", ev->request_id, sizeof(ev->request_id));
+		peek_str(detail, "insuredId", ev->insured_id, sizeof(ev->insured_id));
+		peek_str(detail, "traceparent", ev->traceparent, sizeof(ev->traceparent));
+		if (!appt_id_valid(ev->appointment_id))
+			ev->appointment_id[0] = '\0';
+	}
+	json_object_put(o);
+	return ev->appointment_id[0] != '\0' || ev->request_id[0] != '\0' ||
+	       ev->insured_id[0] != '\0';
+}

@@ -62,6 +62,15 @@ struct events_processed {
 enum rc events_parse_processed(const char *body, size_t len, struct events_processed *ev,
 			       struct errbuf *eb) MUSTCHECK;
 
+/* What the log line of an event events_parse_processed refused (or the handler found
+ * poison) can name of it: the envelope's detail.appointmentId (when a UUID v4),
+ * detail.requestId, detail.insuredId and detail.traceparent, each when it is a string of
+ * printable ASCII that fits its field, whatever else is wrong with the event (its
+ * detail-type, another member). The rest of *ev is "". True when appointmentId,
+ * requestId or insuredId was read; false for a body that is not such a JSON object at all.
+ * Pure and thread-safe. */
+bool events_peek_processed(const char *body, size_t len, struct events_processed *ev);
+
 /* The appointment message inside an SQS body: the SNS envelope's Message when the body
  * is a Notification (raw delivery off), else the body itself (raw delivery on). *msg
  * points into *owned or into body; free *owned. RC_INVAL for an envelope that is not

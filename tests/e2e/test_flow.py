@@ -131,7 +131,12 @@ class FlowTest(unittest.TestCase):
     def test_10_completion_event_of_another_insured_is_poison(self):
         # a forged (or malformed) "Appointment Processed": a real appointment, another
         # insuredId. No retry can mend it, so it is a Processing Error and deleted (SPEC §5),
-        # not retried into the DLQ unreported; the appointment is left as it was
+        # not retried into the DLQ unreported; the appointment is left as it was. The
+        # daemon's poison line names the request id, appointment and (masked) insured the
+        # event carries, so it can be tied to the POST (SPEC §7); a body that is not an
+        # event at all gets a line that says so.
+        rid = "req-poison-" + harness.rand()
+        unreadable = "{not an event: " + harness.rand() + "}"
         ddb = client("dynamodb")
         table = self.values["APPOINTMENTS_TABLE_NAME"]
         aid = str(uuid.uuid4())
@@ -149,16 +154,22 @@ class FlowTest(unittest.TestCase):
             "detail-type": "Appointment Processed", "source": "medical.appointment.pe",
             "time": t, "detail": {"appointmentId": aid, "insuredId": "99999",
                                   "scheduleId": 346, "countryISO": "PE",
-                                  "status": "PROCESSED", "processedAt": t}}))
+                                  "status": "PROCESSED", "processedAt": t,
+                                  "requestId": rid}}))
+        self.sqs.send_message(QueueUrl=url, MessageBody=unreadable)
         found = None
+        found_unreadable = None
         deadline = time.monotonic() + 30
-        while found is None and time.monotonic() < deadline:
+        while (found is None or found_unreadable is None) and time.monotonic() < deadline:
             for m in drain_queue(self.sqs, self.values["APPOINTMENTS_ERROR_QUEUE_URL"], 1,
                                  timeout=2):
                 ev = json.loads(m["Body"])
                 if aid in ev["detail"].get("body", ""):
                     found = ev
+                if ev["detail"].get("body", "") == unreadable:
+                    found_unreadable = ev
         self.assertIsNotNone(found, "no Processing Error for the forged completion event")
+        self.assertIsNotNone(found_unreadable, "no Processing Error for the unreadable body")
         self.assertEqual(found["detail-type"], "Processing Error")
         self.assertEqual(found["detail"]["queue"], "completion")
         self.assertIn(aid, found["detail"]["reason"])
@@ -172,6 +183,20 @@ class FlowTest(unittest.TestCase):
         after = ddb.get_item(TableName=table, Key={"appointmentId": {"S": aid}},
                              ConsistentRead=True)["Item"]
         self.assertEqual(after, before)
+        poison = [json.loads(line) for line in self.d.completion.logs().splitlines()
+                  if line.startswith("{") and "unprocessable message on completion" in line]
+        mine = [p for p in poison if p.get("requestId") == rid]
+        self.assertEqual(len(mine), 1, poison)
+        self.assertEqual(mine[0]["level"], "error")
+        self.assertEqual(mine[0]["appointmentId"], aid)
+        self.assertEqual(mine[0]["insuredId"], "***99")
+        self.assertEqual(mine[0]["messageId"], found["detail"]["messageId"])
+        self.assertIn("insuredId", mine[0]["error"])
+        other = [p for p in poison if p.get("messageId") == found_unreadable["detail"]["messageId"]]
+        self.assertEqual(len(other), 1, poison)
+        self.assertIn("not an event", other[0]["msg"])
+        for k in ("requestId", "appointmentId", "insuredId"):
+            self.assertNotIn(k, other[0])
 
     def test_4_redelivery_changes_nothing(self):
         code, _, body, raw = self.d.post("30001", 211, "CL")

@@ -1,6 +1,7 @@
 /* test_events.c — app/events: the Processing Error body masks every insuredId, on the
  * parsed JSON when the body parses (an escaped key is the same key), in the raw text when
- * it does not, and is cut on a UTF-8 boundary; the completion's envelope parser. */
+ * it does not, and is cut on a UTF-8 boundary; the completion's envelope parser, and what
+ * its poison line reads of an event the parser refuses. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,48 @@ START_TEST(test_parse_processed)
 }
 END_TEST
 
+#define AID "0b9d6d36-6a4b-4c1e-9a53-7f1f0f3b5e11"
+
+static const struct {
+	const char *body;
+	bool found;
+	const char *aid, *rid, *ins, *tp; /* what is read ("" = nothing) */
+} peeks[] = {
+	/* an event the handler found poison: everything it names */
+	{"{\"detail-type\":\"Appointment Processed\",\"detail\":{\"appointmentId\":\"" AID "\","
+	 "\"insuredId\":\"99999\",\"requestId\":\"req-1\",\"traceparent\":\"00-ab-cd-01\"}}",
+	 true, AID, "req-1", "99999", "00-ab-cd-01"},
+	/* refused by the parser (detail-type, appointmentId not a UUID): the rest is read */
+	{"{\"detail-type\":\"Appointment Failed\",\"detail\":{\"requestId\":\"req-2\"}}",
+	 true, "", "req-2", "", ""},
+	{"{\"detail\":{\"appointmentId\":\"x\",\"requestId\":\"req-3\",\"insuredId\":7}}",
+	 true, "", "req-3", "", ""},
+	/* members that are not sane strings are left out */
+	{"{\"detail\":{\"requestId\":\"a b\",\"insuredId\":\"0123456\",\"traceparent\":\"t\"}}",
+	 false, "", "", "", "t"},
+	{"{\"detail\":{\"requestId\":\"caf\u00e9\",\"insuredId\":\"\"}}", false, "", "", "", ""},
+	/* nothing to read */
+	{"{\"detail\":\"x\"}", false, "", "", "", ""},
+	{"{\"requestId\":\"req-4\"}", false, "", "", "", ""},
+	{"[]", false, "", "", "", ""},
+	{"{not json", false, "", "", "", ""},
+	{"", false, "", "", "", ""},
+};
+
+START_TEST(test_peek_processed)
+{
+	struct events_processed ev;
+
+	memset(&ev, 'z', sizeof(ev));
+	ck_assert_int_eq(events_peek_processed(peeks[_i].body, strlen(peeks[_i].body), &ev),
+			 peeks[_i].found);
+	ck_assert_str_eq(ev.appointment_id, peeks[_i].aid);
+	ck_assert_str_eq(ev.request_id, peeks[_i].rid);
+	ck_assert_str_eq(ev.insured_id, peeks[_i].ins);
+	ck_assert_str_eq(ev.traceparent, peeks[_i].tp);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("events");
@@ -86,6 +129,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_mask, 0, sizeof(cases) / sizeof(cases[0]));
 	tcase_add_test(tc, test_cut);
 	tcase_add_test(tc, test_parse_processed);
+	tcase_add_loop_test(tc, test_peek_processed, 0, sizeof(peeks) / sizeof(peeks[0]));
 	suite_add_tcase(s, tc);
 	return itest_run(s, CK_NORMAL);
 }
