@@ -102,6 +102,9 @@ host_setup() {
 stamp() {
 	{
 		mirror
+		# the layout this script gives the root file system: a cached tarball of an older
+		# layout is made again (root-0755: / was 0700 before)
+		printf 'layout root-0755\n'
 		dpkg-query -W -f='${Version}\n' debootstrap 2>/dev/null || true
 		host_setup | while read -r f; do sha256sum "$f"; done
 	} | sha256sum | cut -c1-16
@@ -142,6 +145,10 @@ make_rootfs() {
 	: >"$root/etc/hostname"
 	# As in Debian's own image: dpkg skips its fsync calls, a layer is written once anyway.
 	printf 'force-unsafe-io\n' >"$root/etc/dpkg/dpkg.cfg.d/docker-apt-speedup"
+	# / is 0755 on Debian; DIR came from mktemp -d (0700), and the archive's "./" keeps
+	# its mode: with 0700 no user but root could reach anything in the image (postgres,
+	# the daemons' users; a chroot made from the cached tarball alike).
+	chmod 0755 "$root"
 }
 
 docker version --format '{{.Server.Version}}' >/dev/null 2>&1 ||

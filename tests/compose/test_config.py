@@ -9,8 +9,11 @@ TimeoutStopSec, hardening); every Dockerfile builds on debian:12 only and runs a
 the scripts parse; the compose config file loads with the real loader."""
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tarfile
+import tempfile
 import unittest
 
 import yaml
@@ -284,6 +287,38 @@ class ComposeTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("[country PE]", r.stdout)
         self.assertIn("[country CL]", r.stdout)
+
+    def test_debian_base_root_is_0755(self):
+        # docker/debian-base.sh debootstraps into a mktemp -d directory (mode 0700) and tars
+        # it from "."; the "./" entry kept 0700, so the image's / (and a chroot's, as
+        # tests/scripts/fresh_debian.sh makes one) let no user but root reach anything: on
+        # it `runuser -u postgres` could not even execute `test`, and scripts/up failed with
+        # "no directory the postgres user can write for the cluster". Debian's / is 0755.
+        # debootstrap and the engine are stand-ins here (the real ones: the compose suite).
+        tmp = tempfile.mkdtemp(prefix="appt-debian-base-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        stubs = os.path.join(tmp, "bin")
+        os.mkdir(stubs)
+        for name, body in (
+                ("debootstrap", 'root=$3\ncd "$root" && mkdir -p etc/apt/apt.conf.d '
+                 'etc/apt/sources.list.d etc/dpkg/dpkg.cfg.d tmp dev var/log\n'
+                 'chmod 1777 tmp\n'),
+                ("docker", 'case "$1 $2" in\n"version "*) echo 24.0 ;;\n'
+                 '"image inspect") exit 1 ;;\nimport*) exit 0 ;;\n*) exit 2 ;;\nesac\n')):
+            path = os.path.join(stubs, name)
+            with open(path, "w", encoding="utf-8") as f:
+                f.write("#!/bin/sh\n" + body)
+            os.chmod(path, 0o755)
+        cache = os.path.join(tmp, "cache")
+        env = dict(os.environ, PATH=stubs + os.pathsep + os.environ.get("PATH", ""))
+        r = subprocess.run(["bash", os.path.join(SRC, "docker", "debian-base.sh"), cache],
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout)
+        with tarfile.open(os.path.join(cache, "debian-12.tar.gz")) as tar:
+            modes = {m.name: m.mode for m in tar.getmembers() if m.name in (".", "./tmp")}
+        self.assertEqual(modes, {".": 0o755, "./tmp": 0o1777},
+                         {k: oct(v) for k, v in modes.items()})
 
 
 if __name__ == "__main__":
