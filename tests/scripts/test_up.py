@@ -2,11 +2,13 @@
 """scripts/up (README quick start, command 1): it can be run again, and then changes no
 resource (no provision line says created or updated), and it fails when a daemon it starts
 exits at once (here the API, whose listen port is taken: it printed a note and exited 0, so
-the first command "succeeded" and its curl line reached whatever held the port).
+the first command "succeeded" and its curl line reached whatever held the port); the curl
+lines it prints reach its API.
 
 The real script on the test build, with its stack on free loopback ports in a throwaway run
 directory; scripts/down stops everything in every case.
 """
+import json
 import os
 import shutil
 import socket
@@ -61,6 +63,8 @@ class UpTest(unittest.TestCase):
             self.assertEqual(r.returncode, 0, "up #%d:\n%s" % (n, (r.stdout + r.stderr)[-3000:]))
             self.assertIn(says, r.stdout)
             runs.append(provision_lines(r.stdout))
+            if n == 1:
+                self.try_lines(r.stdout)
         # the two passes make disjoint sets: each resource has one line per `up` (18 + 7 × 2
         # for the two countries of etc/appointmentd.conf)
         for n, lines in enumerate(runs, 1):
@@ -70,6 +74,23 @@ class UpTest(unittest.TestCase):
         self.assertIn("exists bus medical-appointment-scheduling-dev", runs[1])
         self.assertEqual([l for l in runs[1] if not l.startswith(("exists ", "skipped "))], [],
                          "the second up changed resources:\n%s" % "\n".join(runs[1]))
+
+    def try_lines(self, stdout):
+        """The curl lines up prints under "Try:", run as printed: they reach this API (its
+        listen is APPOINTMENTD_API_LISTEN here; they named 127.0.0.1:8080 whatever the API
+        listened on, so they reached nothing, or whatever held 8080)."""
+        lines = stdout.split("\nTry:\n", 1)[1].splitlines()
+        post, get = [l.strip() for l in lines[:2]]
+        self.assertTrue(post.startswith("curl ") and get.startswith("curl "), lines[:2])
+        answers = []
+        for line in (post, get):
+            r = subprocess.run(["bash", "-c", line + " --max-time 10"], capture_output=True,
+                               text=True, timeout=30)
+            self.assertEqual(r.returncode, 0, "%s: exit %d %s" % (line, r.returncode, r.stderr))
+            answers.append(json.loads(r.stdout))
+        self.assertEqual(answers[0]["status"], "pending", answers[0])
+        self.assertIn(answers[0]["appointmentId"],
+                      [a["appointmentId"] for a in answers[1]["appointments"]], answers[1])
 
     def test_a_daemon_that_exits_at_start_fails_up(self):
         held = socket.socket()
