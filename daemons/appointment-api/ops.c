@@ -82,7 +82,9 @@ static void probe_table(struct api_ctx *ctx, struct api_thread *t, long long now
 	}
 	api_budget_set(t, clk_mono_ms() + API_PROBE_DEADLINE_MS);
 	rc = ddb_describe_table(t->ddb, api_cfg(ctx)->table_name, &info, &eb);
-	api_dep_mark(&ctx->ddb_dep, rc);
+	/* unlike a missing item, a missing table (deleted, misnamed) is no proof of health:
+	 * every call the API makes on it fails (api_dep_mark would count the answer) */
+	api_dep_mark(&ctx->ddb_dep, rc == RC_NOTFOUND ? RC_IO : rc);
 	probe_note(ctx, &ctx->ddb_dep, recent_ok(&ctx->ddb_dep, clk_mono_ms()), NULL, eb.msg);
 }
 

@@ -1016,6 +1016,33 @@ class ReadyzTest(ApiTestCase):
         finally:
             self.stop_clean(api)
 
+    def test_a_missing_table_is_not_ready(self):
+        """DescribeTable answering ResourceNotFound (the appointments table deleted or
+        misnamed) is DynamoDB failing, not an answer that proves it up: /readyz is 503
+        naming dynamodb, probe after probe, as every route on the table is 503 (a missing
+        item is an answer; a missing table fails every call)."""
+        missing = "medical-appointment-scheduling-appointments-gone-" + harness.rand()
+        api = Api(D, env={"APPOINTMENTS_TABLE_NAME": missing})
+        want = {"status": "not ready", "failing": "dynamodb",
+                "dependencies": {"dynamodb": "failing", "sns": "ok"},
+                "topics": {"PE": "ok", "CL": "ok"}}
+        try:
+            r = api.call("GET", "/readyz")
+            self.assert_common(r, 503)
+            self.assertEqual(r.json, want)
+            self.assertEqual(r.headers["retry-after"], "5")
+            self.assert_error(api.call("GET", "/appointments/463"), "SERVICE_UNAVAILABLE")
+            time.sleep(1.2)  # past API_PROBE_EVERY_MS: a new probe, the same verdict
+            r = api.call("GET", "/readyz")
+            self.assert_common(r, 503)
+            self.assertEqual(r.json, want)
+        finally:
+            self.stop_clean(api)
+        probe_lines = [json.loads(line) for line in api.logs().splitlines()
+                       if line.startswith("{") and "/readyz: DynamoDB fails" in line]
+        self.assertTrue([p for p in probe_lines if "ResourceNotFound" in p.get("error", "")],
+                        probe_lines)
+
 
 class ReadyzTopicsTest(ApiTestCase):
     """/readyz covers the SNS topic of every configured country, not only the first, and
