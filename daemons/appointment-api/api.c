@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "app/publish.h"
 #include "aws/awsmetrics.h"
 #include "base/clock.h"
 #include "base/str.h"
@@ -131,28 +132,56 @@ void api_topic_mark(struct api_ctx *ctx, const char *code, enum rc rc)
 			     clk_mono_ms());
 }
 
-enum rc api_topic_arn(struct api_ctx *ctx, struct api_thread *t, const char *code,
-		      const char **arn, struct errbuf *eb)
+/* What a look at a topic changed that the journal must hear of. */
+enum topic_news {
+	TOPIC_NEWS_NONE,  /* nothing */
+	TOPIC_NEWS_EMPTY, /* it has no subscription (again) */
+	TOPIC_NEWS_BACK,  /* it has one again, after TOPIC_NEWS_EMPTY */
+};
+
+/* The log line of news about the topic of country code (why: the look's error). */
+static void topic_log(struct api_ctx *ctx, const char *code, enum topic_news news,
+		      const char *why)
+{
+	struct log_fields f = {.country = code, .error = why, .duration_ms = -1};
+
+	if (news == TOPIC_NEWS_EMPTY)
+		log_error(ctx->lg, &f, "the SNS topic of %s has no confirmed subscription: a "
+			  "Publish would reach no queue (deleted, then made again empty by a "
+			  "CreateTopic by name?); its appointments stay pending and unpublished "
+			  "until its queue is subscribed again (appointmentctl provision)", code);
+	else if (news == TOPIC_NEWS_BACK)
+		log_info(ctx->lg, &f, "the SNS topic of %s has a confirmed subscription again",
+			 code);
+}
+
+/* api_topic_arn (probe false) and api_topic_look (probe true). */
+static enum rc topic_look(struct api_ctx *ctx, struct api_thread *t, const char *code,
+			  bool probe, const char **arn, struct errbuf *eb)
 {
 	const struct conf *cfg = api_cfg(ctx);
 	const struct conf_country *cc = conf_country(cfg, code);
 	struct api_topic *tp = topic_of(ctx, code);
+	enum topic_news news = TOPIC_NEWS_NONE;
 	char got[SNS_ARN_MAX];
 	struct aws_error err;
 	struct errbuf e = {{0}};
-	enum rc rc;
+	bool subscribed = false;
+	bool empty;
+	bool was_resolved;
+	enum rc rc = RC_OK;
 
 	*arn = NULL;
 	if (cc == NULL || tp == NULL)
 		return eb_set(eb, RC_INVAL, "no [country %s] section", code);
-	if (atomic_load(&tp->resolved)) {
+	if (!probe && atomic_load(&tp->usable)) {
 		*arn = tp->arn;
 		return RC_OK;
 	}
 	pthread_mutex_lock(&ctx->topics_lock);
-	/* the first resolution: its concurrent callers wait for it rather than fail, within
-	 * their own AWS budget (a /readyz probe's is short); once one failed, nobody waits */
-	if (tp->resolving && !tp->failed_once) {
+	/* the first look: its concurrent callers wait for it rather than fail, within their own
+	 * AWS budget (a /readyz probe's is short); once one failed, only the probe waits */
+	if (tp->resolving && (probe || !tp->failed_once)) {
 		int64_t until = aws_client_deadline(sns_client_core(t->sns));
 		int64_t wait_ms = until != 0 ? until - clk_mono_ms() : cfg->aws_budget_ms;
 		struct timespec ts = clk_deadline(CLOCK_REALTIME, wait_ms > 0 ? (long)wait_ms : 0);
@@ -161,32 +190,56 @@ enum rc api_topic_arn(struct api_ctx *ctx, struct api_thread *t, const char *cod
 		while (tp->resolving && werr == 0)
 			werr = pthread_cond_timedwait(&ctx->topics_cv, &ctx->topics_lock, &ts);
 	}
-	if (atomic_load(&tp->resolved)) {
+	if (!probe && atomic_load(&tp->usable)) {
 		pthread_mutex_unlock(&ctx->topics_lock);
 		*arn = tp->arn;
 		return RC_OK;
 	}
-	if (tp->resolving || clk_mono_ms() < tp->retry_at_ms) {
-		rc = eb_set(eb, RC_RETRY, "topic %s not found yet: %s", cc->topic_name,
+	if (tp->resolving || (!probe && clk_mono_ms() < tp->retry_at_ms)) {
+		rc = eb_set(eb, tp->resolving && probe ? RC_TIMEOUT : RC_RETRY,
+			    "topic %s not usable yet: %s", cc->topic_name,
 			    tp->resolving ? "being looked up" : tp->error);
 		pthread_mutex_unlock(&ctx->topics_lock);
 		return rc;
 	}
 	tp->resolving = true;
+	was_resolved = atomic_load(&tp->resolved);
 	pthread_mutex_unlock(&ctx->topics_lock);
 
-	/* CreateTopic is idempotent and answers the ARN of an existing topic */
-	rc = sns_create_topic(t->sns, cc->topic_name, NULL, 0, got, &err);
+	/* CreateTopic is idempotent and answers the ARN of an existing topic (or makes an
+	 * empty one, which the look then refuses) */
+	if (was_resolved)
+		memcpy(got, tp->arn, sizeof(got));
+	else
+		rc = sns_create_topic(t->sns, cc->topic_name, NULL, 0, got, &err);
 	if (rc != RC_OK)
 		aws_error_to_eb(&err, &e);
+	else
+		rc = publish_topic_subscribed(t->sns, got, &subscribed, &err, &e);
+	empty = rc == RC_OK && !subscribed;
+	if (empty)
+		rc = eb_set(&e, RC_NOTFOUND, "SNS topic %s has no confirmed subscription", got);
 
 	pthread_mutex_lock(&ctx->topics_lock);
 	tp->resolving = false;
 	if (rc == RC_OK) {
-		memcpy(tp->arn, got, sizeof(tp->arn));
-		atomic_store(&tp->resolved, true);
+		if (!was_resolved) {
+			memcpy(tp->arn, got, sizeof(tp->arn));
+			atomic_store(&tp->resolved, true);
+		}
+		atomic_store(&tp->usable, true);
+		atomic_store(&tp->looked_ms, clk_mono_ms());
+		news = tp->empty_logged ? TOPIC_NEWS_BACK : TOPIC_NEWS_NONE;
+		tp->empty_logged = false;
 		*arn = tp->arn;
 	} else {
+		/* a failed call says nothing of the subscriptions: only "none" stops publishing
+		 * to a topic found usable (its publishes meet the failure themselves) */
+		if (empty) {
+			atomic_store(&tp->usable, false);
+			news = tp->empty_logged ? TOPIC_NEWS_NONE : TOPIC_NEWS_EMPTY;
+			tp->empty_logged = true;
+		}
 		tp->failed_once = true;
 		tp->retry_at_ms = clk_mono_ms() + API_TOPIC_RETRY_MS;
 		(void)str_cut(tp->error, sizeof(tp->error), "%s", e.msg);
@@ -194,7 +247,22 @@ enum rc api_topic_arn(struct api_ctx *ctx, struct api_thread *t, const char *cod
 	}
 	pthread_cond_broadcast(&ctx->topics_cv);
 	pthread_mutex_unlock(&ctx->topics_lock);
+	topic_log(ctx, code, news, e.msg);
 	return rc;
+}
+
+enum rc api_topic_arn(struct api_ctx *ctx, struct api_thread *t, const char *code,
+		      const char **arn, struct errbuf *eb)
+{
+	return topic_look(ctx, t, code, false, arn, eb);
+}
+
+enum rc api_topic_look(struct api_ctx *ctx, struct api_thread *t, const char *code,
+		       struct errbuf *eb)
+{
+	const char *arn = NULL;
+
+	return topic_look(ctx, t, code, true, &arn, eb);
 }
 
 enum rc api_metrics_describe(struct metrics *m)

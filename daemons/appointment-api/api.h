@@ -35,7 +35,7 @@
 #define API_PROBE_BUDGET_MS 800   /* all calls of one probe: /readyz answers within 1 s */
 #define API_PROBE_MIN_MS 50       /* less left of the budget: the next probe goes on */
 #define API_RELEASE_GRACE_MS 1000 /* a POST past its budget may still release its claim */
-#define API_TOPIC_RETRY_MS 5000   /* after a failed CreateTopic, no new attempt this long */
+#define API_TOPIC_RETRY_MS 5000   /* after a failed look at a topic, no new one this long */
 /* The PostgreSQL password SSM did not give at setup (password.c): asked again after
  * API_PW_RETRY_MIN_MS doubling up to API_PW_RETRY_MAX_MS (jittered) while SSM fails
  * transiently, every API_PW_RETRY_SLOW_MS after an answer that no retry mends by itself
@@ -77,14 +77,20 @@ struct api_dep {
 };
 
 /* The topic of one country, by code: the configured ARN, or found by name (CreateTopic) on
- * first use. The members after arn are guarded by api_ctx.topics_lock. */
+ * first use; either way published to only once a look (publish_topic_subscribed) found a
+ * confirmed subscription, since a topic without one delivers nothing (deleted and made
+ * again empty by a CreateTopic by name). The plain members after usable are guarded by
+ * api_ctx.topics_lock. */
 struct api_topic {
 	char code[3];             /* the country, as configured */
 	struct api_dep dep;       /* the topic's own health: its Publish calls and probes */
 	char arn[SNS_ARN_MAX];    /* written once, before resolved turns true; "" until then */
 	atomic_bool resolved;     /* arn is final: read it without any lock */
-	bool resolving;           /* a thread is calling CreateTopic now (no lock held) */
+	atomic_bool usable;       /* resolved, and the last look found a subscription */
+	atomic_llong looked_ms;   /* monotonic ms of the last look that found one, 0 = never */
+	bool resolving;           /* a thread is looking it up now (no lock held) */
 	bool failed_once;         /* an attempt failed: nobody waits for the next one */
+	bool empty_logged;        /* "no subscription" is logged for the current outage */
 	int64_t retry_at_ms;      /* monotonic ms before which no new attempt is made */
 	char error[256];          /* why the last attempt failed, for the deferred publishes */
 };
@@ -174,14 +180,23 @@ void api_dep_mark(struct api_dep *dep, enum rc rc);
  * refused one (AuthorizationError: RC_INVAL) fails every publish of that country. Any
  * thread; an unknown code is ignored. */
 void api_topic_mark(struct api_ctx *ctx, const char *code, enum rc rc);
-/* The topic ARN of country code (valid until exit): the configured one, else found by name
- * with CreateTopic on first use. One thread calls CreateTopic at a time per topic and holds
- * no lock meanwhile; the first resolution's concurrent callers wait for it (at most the
- * POST's AWS budget), after a failure nobody waits and no new attempt is made for
- * API_TOPIC_RETRY_MS (a negative cache: an SNS outage costs one call per period, not one per
- * POST): RC_RETRY then, the publish is left to the reconciler. Any thread. */
+/* The topic ARN of country code to publish to (valid until exit): the configured one, else
+ * found by name with CreateTopic, once a look (publish_topic_subscribed) found it has a
+ * confirmed subscription. One thread looks at a time per topic and holds no lock meanwhile;
+ * the first look's concurrent callers wait for it (at most the POST's AWS budget), after a
+ * failure nobody waits and no new look is made for API_TOPIC_RETRY_MS (a negative cache: an
+ * SNS outage costs one look per period, not one per POST): RC_RETRY then, the publish is
+ * left to the reconciler. A topic without a subscription is a failure (RC_NOTFOUND, logged
+ * once as an error): it would take the message and deliver it to no queue. Any thread. */
 enum rc api_topic_arn(struct api_ctx *ctx, struct api_thread *t, const char *code,
 		      const char **arn, struct errbuf *eb) MUSTCHECK;
+/* The /readyz probe's look at the topic of country code: api_topic_arn's, made now whatever
+ * the negative cache says (the probe runs at most once a second), also on a usable topic
+ * (a topic deleted and made again empty since it was found keeps its ARN: only a look
+ * tells). RC_OK when it has a subscription. Any thread; waits for a look in flight within
+ * the caller's AWS deadline. */
+enum rc api_topic_look(struct api_ctx *ctx, struct api_thread *t, const char *code,
+		       struct errbuf *eb) MUSTCHECK;
 
 /* The API's parts of the lifecycle (api.c; main.c wires them). */
 enum rc api_setup(struct lifecycle *lc, const void *ud, void **app, struct errbuf *eb);

@@ -1,6 +1,7 @@
 /* ops.c — the operational routes: /healthz, /readyz (probing DynamoDB and the SNS topic of
- * every country when no call to it succeeded lately: at most once a second, each call
- * within 400 ms, all within 800 ms), /metrics. Never behind keys or throttling. */
+ * every country when no call to it succeeded lately, and each topic's subscriptions every
+ * 30 s: at most once a second, each look within 400 ms, all within 800 ms), /metrics.
+ * Never behind keys or throttling. */
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,13 +28,35 @@ static bool recent_ok(const struct api_dep *d, long long now)
 	return ok != 0 && now - ok <= API_READY_WINDOW_MS && ok >= fail;
 }
 
+/* A topic is ready while a call to it succeeded lately and the last look at it found a
+ * subscription (a topic without one takes every Publish and delivers it nowhere). */
+static bool topic_ready(const struct api_topic *tp, long long now)
+{
+	return recent_ok(&tp->dep, now) && atomic_load(&tp->usable);
+}
+
+/* The last look that found a subscription is older than the window: a topic deleted and
+ * made again empty since keeps its ARN, and its publishes succeed, so only a look tells. */
+static bool look_due(const struct api_topic *tp, long long now)
+{
+	return now - atomic_load(&tp->looked_ms) > API_READY_WINDOW_MS;
+}
+
 /* Every country's topic is ready: one failing topic fails every POST of its country. */
 static bool topics_ok(const struct api_ctx *ctx, long long now)
 {
 	for (size_t i = 0; i < ctx->n_countries; i++)
-		if (!recent_ok(&ctx->topics[i].dep, now))
+		if (!topic_ready(&ctx->topics[i], now))
 			return false;
 	return true;
+}
+
+static bool looks_due(const struct api_ctx *ctx, long long now)
+{
+	for (size_t i = 0; i < ctx->n_countries; i++)
+		if (look_due(&ctx->topics[i], now))
+			return true;
+	return false;
 }
 
 /* The deadline of the next call of a probe that must end by end (monotonic ms): its own
@@ -88,21 +111,19 @@ static void probe_table(struct api_ctx *ctx, struct api_thread *t, long long now
 	probe_note(ctx, &ctx->ddb_dep, recent_ok(&ctx->ddb_dep, clk_mono_ms()), NULL, eb.msg);
 }
 
-/* GetTopicAttributes of topic tp (after finding its ARN, api_topic_arn), unless it is
- * ready. False when the probe's budget (ending at end) left no time for a verdict: a call
- * not made, or one cut short that timed out, which says nothing of the topic. */
+/* A look at topic tp (api_topic_look: its ARN, GetTopicAttributes, its subscriptions)
+ * unless it is ready and was looked at lately. False when the probe's budget (ending at
+ * end) left no time for a verdict: a look not made, or one cut short that timed out, which
+ * says nothing of the topic. */
 static bool probe_topic(struct api_ctx *ctx, struct api_thread *t, struct api_topic *tp,
 			long long now, int64_t end)
 {
-	struct sns_attrs attrs = {0};
 	struct errbuf eb = {{0}};
-	struct aws_error err;
-	const char *arn = NULL;
 	int64_t deadline;
 	bool cut = false;
 	enum rc rc;
 
-	if (recent_ok(&tp->dep, now)) {
+	if (topic_ready(tp, now) && !look_due(tp, now)) {
 		probe_note(ctx, &tp->dep, true, tp->code, NULL);
 		return true;
 	}
@@ -110,13 +131,7 @@ static bool probe_topic(struct api_ctx *ctx, struct api_thread *t, struct api_to
 	if (deadline == 0)
 		return false;
 	api_budget_set(t, deadline);
-	rc = api_topic_arn(ctx, t, tp->code, &arn, &eb);
-	if (rc == RC_OK) {
-		rc = sns_get_topic_attributes(t->sns, arn, &attrs, &err);
-		if (rc != RC_OK)
-			aws_error_to_eb(&err, &eb);
-	}
-	sns_attrs_cleanup(&attrs);
+	rc = api_topic_look(ctx, t, tp->code, &eb);
 	if (cut && rc == RC_TIMEOUT)
 		return false;
 	api_topic_mark(ctx, tp->code, rc);
@@ -125,8 +140,9 @@ static bool probe_topic(struct api_ctx *ctx, struct api_thread *t, struct api_to
 }
 
 /* Cheap calls that prove each dependency that is not ready answers: DynamoDB, then the topic
- * of each country, each call within API_PROBE_DEADLINE_MS and all within
- * API_PROBE_BUDGET_MS. Topics the budget does not reach keep their state (not ready, if
+ * of each country that is not ready or due for a look (GetTopicAttributes, and
+ * ListSubscriptionsByTopic when that counts no subscription), each within
+ * API_PROBE_DEADLINE_MS and all within API_PROBE_BUDGET_MS. Topics the budget does not reach keep their state (not ready, if
  * stale) and come first in the next probe, so with every dependency hanging each is
  * probed within a few seconds. The caller holds ctx->probing. */
 static void probe(struct api_ctx *ctx, struct api_thread *t, long long now)
@@ -209,7 +225,7 @@ void api_readyz(void *ud, const struct http_request *req, struct http_response *
 		http_add_header(resp, "Retry-After", "5");
 		return;
 	}
-	if (!recent_ok(&ctx->ddb_dep, now) || !topics_ok(ctx, now)) {
+	if (!recent_ok(&ctx->ddb_dep, now) || !topics_ok(ctx, now) || looks_due(ctx, now)) {
 		probe_maybe(ctx, now);
 		now = clk_mono_ms();
 	}
@@ -217,7 +233,7 @@ void api_readyz(void *ud, const struct http_request *req, struct http_response *
 	 * and the body disagree */
 	ddb = recent_ok(&ctx->ddb_dep, now);
 	for (size_t i = 0; i < ctx->n_countries; i++) {
-		topic_up[i] = recent_ok(&ctx->topics[i].dep, now);
+		topic_up[i] = topic_ready(&ctx->topics[i], now);
 		sns = sns && topic_up[i];
 	}
 	body = readyz_body(ctx, ddb, sns, topic_up);

@@ -1119,6 +1119,129 @@ class ReadyzTopicsTest(ApiTestCase):
         finally:
             self.stop_clean(api)
 
+    def cl_topic(self, d):
+        """The SNS client of the stack, the CL topic's name and ARN of deployment d."""
+        sns = harness.aws_client("sns")
+        name = "medical-appointment-scheduling-appointments-cl-%s" % d.stage
+        arns = [t["TopicArn"] for t in sns.list_topics()["Topics"]
+                if t["TopicArn"].endswith(":" + name)]
+        self.assertEqual(len(arns), 1)
+        return sns, name, arns[0]
+
+    def assert_empty_topic_logged(self, api):
+        lines = [json.loads(line) for line in api.logs().splitlines() if line.startswith("{")]
+        said = [p for p in lines if p.get("countryISO") == "CL" and p.get("level") == "error"
+                and "has no confirmed subscription" in p.get("msg", "")]
+        self.assertEqual(len(said), 1, [p.get("msg") for p in lines])  # once per outage
+        self.assertTrue([p for p in lines if p.get("countryISO") == "CL"
+                         and "has a confirmed subscription again" in p.get("msg", "")])
+        self.assertFalse([p for p in lines if p.get("countryISO") == "PE"
+                          and "subscription" in p.get("msg", "")])
+
+    def test_a_topic_made_again_empty_is_not_published_to(self):
+        """The CL topic was deleted and made again by a CreateTopic by name (the API's own
+        lookup by name, the reconciler's, another stage's provision): it has no subscription,
+        so a Publish to it succeeds and reaches no queue. The API's first look at it finds
+        that: /readyz names CL, CL POSTs are stored pending and not published (the
+        reconciler publishes them later), an error line says why; once the queue is
+        subscribed again (provision), /readyz is 200 and a CL POST reaches the CL queue.
+        moto's SubscriptionsConfirmed is always 0: ListSubscriptionsByTopic decides here."""
+        d = harness.Deployment(seed_count=5)
+        self.addCleanup(d.close)
+        sns, name, arn = self.cl_topic(d)
+        sns.delete_topic(TopicArn=arn)
+        self.assertEqual(sns.create_topic(Name=name)["TopicArn"], arn)
+        sqs = harness.aws_client("sqs")
+        url = harness.read_env_file(os.path.join(d.dir, "env"))["APPOINTMENTS_CL_QUEUE_URL"]
+        api = Api(d)
+        try:
+            r = api.call("GET", "/readyz")
+            self.assert_common(r, 503)
+            self.assertEqual(r.json, self.NOT_READY_CL)
+            self.assert_common(api.post("464", 100, "CL"), 201)  # stored, left to reconcile
+            self.assert_common(api.post("464", 100, "PE"), 201)
+            self.assertEqual(api.call("GET", "/readyz").json, self.NOT_READY_CL)
+            d.ctl("provision")  # subscribes the CL queue to the topic again
+            r = self.readyz_until(api, 200)
+            self.assert_common(r, 200)
+            r = api.post("464", 101, "CL")
+            self.assert_common(r, 201)
+            got = harness.drain_queue(sqs, url, 1, timeout=10)
+            self.assertEqual([json.loads(json.loads(m["Body"])["Message"])["appointmentId"]
+                              for m in got], [r.json["appointmentId"]])
+        finally:
+            self.stop_clean(api)
+        self.assertIn("publish failed; stored as pending", api.logs())
+        self.assert_empty_topic_logged(api)
+
+    def test_a_topic_made_again_empty_after_it_was_found(self):
+        """The CL topic disappears after the API found it and comes back empty (same name,
+        same ARN): the publish that meets the gap fails, and the probe that follows does not
+        take the empty topic for a healthy one (GetTopicAttributes answers, but nothing is
+        subscribed): /readyz stays 503 naming CL, probe after probe, until provision."""
+        d = harness.Deployment(seed_count=5)
+        self.addCleanup(d.close)
+        api = Api(d)
+        try:
+            self.assert_common(api.post("465", 100, "CL"), 201)
+            self.assert_common(api.call("GET", "/readyz"), 200)
+            sns, name, arn = self.cl_topic(d)
+            sns.delete_topic(TopicArn=arn)
+            self.assert_common(api.post("465", 101, "CL"), 201)  # NotFound: deferred
+            self.assertEqual(sns.create_topic(Name=name)["TopicArn"], arn)
+            for _ in range(2):  # two probes, a second apart
+                r = api.call("GET", "/readyz")
+                self.assert_common(r, 503)
+                self.assertEqual(r.json, self.NOT_READY_CL)
+                time.sleep(1.2)
+            self.assert_common(api.post("465", 102, "CL"), 201)  # not published into it
+            d.ctl("provision")
+            self.assert_common(self.readyz_until(api, 200), 200)
+        finally:
+            self.stop_clean(api)
+        self.assertGreaterEqual(api.logs().count("publish failed; stored as pending"), 2)
+        self.assert_empty_topic_logged(api)
+
+    def test_topics_without_subscription_on_fauxqs(self):
+        """fauxqs counts SubscriptionsConfirmed (the path real AWS takes; moto always says
+        0): an API whose SNS is fauxqs, where the deployment provisioned nothing, finds its
+        topics by name with CreateTopic, which makes them empty there: both fail; a
+        subscription to PE makes PE ready, CL stays failing."""
+        faux = os.environ.get("APPT_FAUXQS_URL")
+        if not faux:
+            self.skipTest("no fauxqs in the stack (APPT_FAUXQS_URL)")
+        sns = botocore.session.get_session().create_client(
+            "sns", region_name=os.environ.get("AWS_REGION", "us-east-1"), endpoint_url=faux,
+            aws_access_key_id="test", aws_secret_access_key="test")
+        names = {cc: "medical-appointment-scheduling-appointments-%s-%s" % (cc.lower(), D.stage)
+                 for cc in ("PE", "CL")}
+
+        def drop_topics():
+            for n in names.values():
+                sns.delete_topic(TopicArn=sns.create_topic(Name=n)["TopicArn"])
+        self.addCleanup(sns.close)
+        self.addCleanup(drop_topics)
+        api = Api(D, env={"AWS_ENDPOINT_URL_SNS": faux})
+        try:
+            r = api.call("GET", "/readyz")
+            self.assert_common(r, 503)
+            self.assertEqual(r.json["topics"], {"PE": "failing", "CL": "failing"})
+            pe = sns.create_topic(Name=names["PE"])["TopicArn"]
+            self.assertEqual(sns.get_topic_attributes(TopicArn=pe)["Attributes"]
+                             ["SubscriptionsConfirmed"], "0")
+            sns.subscribe(TopicArn=pe, Protocol="sqs",
+                          Endpoint="arn:aws:sqs:us-east-1:000000000000:" + names["PE"])
+            deadline = time.monotonic() + 5
+            while True:
+                r = api.call("GET", "/readyz")
+                if r.json == self.NOT_READY_CL or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            self.assert_common(r, 503)
+            self.assertEqual(r.json, self.NOT_READY_CL)
+        finally:
+            self.stop_clean(api)
+
 
 class HostileTest(ApiTestCase):
     """Slow clients, huge and chunked bodies, malformed lines, header floods, invalid

@@ -18,7 +18,9 @@ POLICIES = {
         "must": {"dynamodb:PutItem", "dynamodb:Query", "dynamodb:GetItem", "sns:Publish",
                  "dynamodb:UpdateItem", "ssm:GetParameter",
                  # the create's transaction checks the Idempotency-Key claim (idem_fence)
-                 "dynamodb:ConditionCheckItem"},
+                 "dynamodb:ConditionCheckItem",
+                 # the look at a topic before publishing (publish_topic_subscribed)
+                 "sns:GetTopicAttributes", "sns:ListSubscriptionsByTopic"},
         "never": {"sqs:", "events:", "dynamodb:DeleteTable", "dynamodb:CreateTable",
                   "ssm:PutParameter"},
     },
