@@ -13,6 +13,7 @@
 #include "base/str.h"
 #include "domain/timeutil.h"
 #include "domain/validate.h"
+#include "domain/validate_item.h"
 #include "app/idem.h"
 #include "app/publish.h"
 #include "app/store.h"
@@ -556,14 +557,18 @@ void api_post_appointment(void *ud, const struct http_request *req, struct http_
 {
 	struct api_ctx *ctx = ud;
 	struct post_state ps = {.ctx = ctx, .cfg = api_cfg(ctx)};
+	struct val_kv params[HTTP_MAX_QUERY];
 	struct val_errors errs;
 	struct api_thread *t;
 	struct errbuf eb = {{0}};
 	int64_t now = clk_mono_ms();
+	size_t n = http_query(req, params, HTTP_MAX_QUERY);
+	enum rc body_rc = val_appointment_body(req->body, req->body_len, ctx->countries,
+					       ctx->n_countries, &ps.ar, &errs);
 
-	val_errors_init(&errs);
-	if (val_appointment_body(req->body, req->body_len, ctx->countries, ctx->n_countries,
-				 &ps.ar, &errs) != RC_OK) {
+	/* no query parameter, as on DELETE: one the client meant (an idempotency key in the
+	 * URL) must not be ignored; its error comes with the body's, all fields at once */
+	if (val_item_no_query(params, n, &errs) != RC_OK || body_rc != RC_OK) {
 		api_reply_validation(resp, req, &errs);
 		return;
 	}

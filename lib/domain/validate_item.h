@@ -33,8 +33,8 @@ struct val_item_query {
 enum rc val_item_query(const struct val_kv *params, size_t n, struct val_item_query *out,
                        struct val_errors *errs) MUSTCHECK;
 
-/* The query of DELETE /appointments/{insuredId}/{appointmentId}: it takes none, so every
- * parameter is an unknown_field error (more than VAL_QUERY_MAX: one too_many error).
+/* The query of a route that takes none (DELETE /appointments/{insuredId}/{appointmentId},
+ * POST /appointments): every parameter is an unknown_field error (more than VAL_QUERY_MAX: one too_many error).
  * Appends to errs (not initialised here). RC_OK for an empty query, else RC_INVAL. Pure. */
 enum rc val_item_no_query(const struct val_kv *params, size_t n,
                           struct val_errors *errs) MUSTCHECK;

@@ -456,6 +456,27 @@ class ContractTest(ApiTestCase):
                 r = API.post("1", 100, "PE", headers={"Idempotency-Key": key})
                 self.assert_error(r, "VALIDATION_ERROR", {"Idempotency-Key": ["invalid_format"]})
 
+    def test_03b_post_takes_no_query(self):
+        """POST /appointments takes no query parameter, as DELETE takes none: one the client
+        meant (an idempotency key put in the URL, say) is a 400 naming it, never silently
+        ignored, and nothing is stored; with a bad body, every failing field at once."""
+        body = {"insuredId": "00471", "scheduleId": 100, "countryISO": "PE"}
+        r = API.call("POST", "/appointments?idempotencyKey=k471", body=body)
+        err = self.assert_error(r, "VALIDATION_ERROR", {"unknown": ["unknown_field"]})
+        self.assertEqual(err["fields"]["unknown"][0]["message"],
+                         "Unknown query parameter 'idempotencyKey'")
+        self.assertEqual(API.call("GET", "/appointments/00471").json["total"], 0)
+        r = API.call("POST", "/appointments?x=1", body=dict(body, insuredId="x"))
+        self.assert_error(r, "VALIDATION_ERROR",
+                          {"insuredId": ["invalid_format"], "unknown": ["unknown_field"]})
+        r = API.call("POST", "/appointments?" + "&".join("x%d=1" % i for i in range(17)),
+                     body=body)
+        self.assert_error(r, "VALIDATION_ERROR", {"query": ["too_many"]})
+        r = API.call("POST", "/appointments?x=1", raw=b"{")
+        self.assert_error(r, "INVALID_JSON", {"body": ["invalid_json"],
+                                              "unknown": ["unknown_field"]})
+        self.assert_common(API.call("POST", "/appointments", body=body), 201)
+
     def test_04_router_rows(self):
         self.assert_error(API.call("GET", "/nope"), "ROUTE_NOT_FOUND")
         self.assert_error(API.call("GET", "/appointments"), "METHOD_NOT_ALLOWED")
