@@ -26,7 +26,9 @@ enum rc publish_appointment(struct sns_client *sns, const char *topic_arn,
 	if (rc != RC_OK)
 		return eb_set(eb, rc, "building the message of %s failed", a->appointment_id);
 	attrs[n++] = (struct sns_msg_attr){"countryISO", "String", m.country};
-	attrs[n++] = (struct sns_msg_attr){"eventType", "String", APPT_EVENT_CREATED};
+	/* the attribute says what the body says: a subscription filtering on eventType must
+	 * not take a cancel for a creation */
+	attrs[n++] = (struct sns_msg_attr){"eventType", "String", appt_msg_event_type(m.kind)};
 	if (m.request_id[0] != '\0')
 		attrs[n++] = (struct sns_msg_attr){"requestId", "String", m.request_id};
 	if (m.traceparent[0] != '\0')

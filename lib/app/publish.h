@@ -1,6 +1,7 @@
-/* publish.h — the "AppointmentCreated" publication of SPEC §4 to the country's SNS
- * topic, with its message attributes (countryISO, eventType, requestId, traceparent).
- * Used by the API and by the reconciler. */
+/* publish.h — the publication of SPEC §4 to the country's SNS topic: "AppointmentCreated",
+ * or the cancel ("AppointmentCancelled") of an item on the cancel side, with its message
+ * attributes (countryISO, eventType as in the body, requestId, traceparent). Used by the
+ * API and by the reconciler. */
 #ifndef APPT_PUBLISH_H
 #define APPT_PUBLISH_H
 
@@ -10,8 +11,8 @@
 #include "domain/appointment.h"
 #include "base/rc.h"
 
-/* Publishes a (any status; the worker decides) to topic_arn. request_id and
- * traceparent may be NULL. now_ms stamps the message's timestamp. AWS failures as
+/* Publishes a (any status; the worker decides; cancelling or cancelled: its cancel) to
+ * topic_arn. request_id and traceparent may be NULL. now_ms stamps the message's timestamp. AWS failures as
  * sns_publish; err may be NULL. */
 enum rc publish_appointment(struct sns_client *sns, const char *topic_arn,
 			    const struct appointment *a, const char *request_id,

@@ -75,6 +75,13 @@ def item(aid):
                         ConsistentRead=True).get("Item")
 
 
+def own_queue(name):
+    """A queue of the test's own (to tap a topic or a rule): (url, arn)."""
+    url = SQS.create_queue(QueueName=name)["QueueUrl"]
+    return url, SQS.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+
+
 def put_pending(insured, schedule, country="PE"):
     """An appointment as the API stores it (no counters: the test's insureds are its own)."""
     aid = str(uuid.uuid4())
@@ -356,9 +363,7 @@ class CancelTest(unittest.TestCase):
         # no rule of ours routes it: the test's own rule sends it to the test's own queue
         events = harness.aws_client("events")
         name = "cancel-test-%s" % D.stage
-        url = SQS.create_queue(QueueName=name)["QueueUrl"]
-        arn = SQS.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
-            "Attributes"]["QueueArn"]
+        url, arn = own_queue(name)
         bus = VALUES["EVENTBRIDGE_BUS_NAME"]
         events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(
             {"source": ["medical.appointment.pe"], "detail-type": ["Appointment Cancelled"]}))
@@ -468,6 +473,45 @@ class CancelTest(unittest.TestCase):
         self.assertEqual(body["processedAt"], at, body)
         self.assertEqual(body["updatedAt"], stored["updatedAt"]["S"])
         self.assertEqual(body["schedule"]["scheduleId"], 133, body)
+
+    def test_14_the_eventType_attribute_says_what_the_message_is(self):
+        # SPEC §4: the message attribute eventType names the message, so a subscription can
+        # filter on it; a cancel travels "like a creation, same attributes" - the same
+        # names, each saying what this message is. A tap queue on the PE topic (raw
+        # delivery on: the attributes arrive as SQS message attributes) gets the creation
+        # and the cancel of one appointment: each attribute equals its body's eventType.
+        # Before, publish_appointment (lib/app/publish.c) sent AppointmentCreated for the
+        # cancel too, so a filter on eventType took a cancel for a creation.
+        sns = harness.aws_client("sns")
+        url, arn = own_queue("tap-%s" % D.stage)
+        sub = sns.subscribe(TopicArn=VALUES["APPOINTMENTS_PE_TOPIC_ARN"], Protocol="sqs",
+                            Endpoint=arn, Attributes={"RawMessageDelivery": "true"},
+                            ReturnSubscriptionArn=True)["SubscriptionArn"]
+        try:
+            aid = self.completed("04141", 134)
+            code, _, _ = cancel("04141", aid)
+            self.assertEqual(code, 202)
+            wait_item_status(aid, "cancelled")
+            seen = {}
+            deadline = time.monotonic() + 30
+            while len(seen) < 2 and time.monotonic() < deadline:
+                r = SQS.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                        WaitTimeSeconds=1, MessageAttributeNames=["All"])
+                for m in r.get("Messages", []):
+                    body = json.loads(m["Body"])
+                    if body["appointmentId"] == aid:
+                        attrs = {k: v["StringValue"]
+                                 for k, v in m.get("MessageAttributes", {}).items()}
+                        seen[body["eventType"]] = (body.get("type"), attrs)
+            self.assertEqual(sorted(seen), ["AppointmentCancelled", "AppointmentCreated"], seen)
+            for event_type, (kind, attrs) in seen.items():
+                self.assertEqual(attrs.get("eventType"), event_type, seen)
+                self.assertEqual(attrs.get("countryISO"), "PE", seen)
+                self.assertIn("requestId", attrs, seen)
+            self.assertEqual(seen["AppointmentCancelled"][0], "cancel", seen)
+        finally:
+            sns.unsubscribe(SubscriptionArn=sub)
+            SQS.delete_queue(QueueUrl=url)
 
 
 if __name__ == "__main__":
