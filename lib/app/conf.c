@@ -29,6 +29,27 @@ static const char *check_name(const char *v)
 	return NULL;
 }
 
+/* A database setting libpq cannot do without: empty is a missing value, refused at load
+ * (naming the line) rather than by every connection of a daemon that started. */
+static const char *check_required(const char *v)
+{
+	return *v == '\0' ? "missing value" : NULL;
+}
+
+/* libpq's sslmode values: any other fails every connection ("invalid sslmode value"). */
+static const char *check_sslmode(const char *v)
+{
+	static const char *const modes[] = {"disable", "allow",     "prefer",
+					    "require", "verify-ca", "verify-full"};
+
+	if (*v == '\0')
+		return "missing value";
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		if (strcmp(v, modes[i]) == 0)
+			return NULL;
+	return "not an sslmode (disable, allow, prefer, require, verify-ca, verify-full)";
+}
+
 static const char *check_arn(const char *v)
 {
 	return *v == '\0' || strncmp(v, "arn:", 4) == 0 ? NULL : "not an ARN";
@@ -173,13 +194,15 @@ static const struct cfg_key conf_keys[] = {
 	G("worker", "reconcile_after_seconds", CFG_INT, reconcile_after_seconds, "300", 1,
 	  604800, true, NULL, NULL),
 
-	G("rds", "host", CFG_STR, rds_host, "127.0.0.1", 0, DB_PARAM_MAX, false, NULL, "RDS_HOST"),
+	G("rds", "host", CFG_STR, rds_host, "127.0.0.1", 0, DB_PARAM_MAX, false, check_required,
+	  "RDS_HOST"),
 	G("rds", "port", CFG_INT, rds_port, "5432", 1, 65535, false, NULL, "RDS_PORT"),
 	G("rds", "database", CFG_STR, rds_database, "appointments_{cc}", 0, DB_PARAM_MAX, false,
 	  check_name, "RDS_DATABASE"),
-	G("rds", "username", CFG_STR, rds_username, "appointmentd", 0, DB_PARAM_MAX, false, NULL,
-	  "RDS_USERNAME"),
-	G("rds", "sslmode", CFG_STR, rds_sslmode, "prefer", 0, DB_PARAM_MAX, false, NULL, NULL),
+	G("rds", "username", CFG_STR, rds_username, "appointmentd", 0, DB_PARAM_MAX, false,
+	  check_required, "RDS_USERNAME"),
+	G("rds", "sslmode", CFG_STR, rds_sslmode, "prefer", 0, DB_PARAM_MAX, false, check_sslmode,
+	  NULL),
 	G("rds", "connect_timeout", CFG_INT, rds_connect_timeout, "5", 1, 600, false, NULL, NULL),
 
 	/* country keys: a NULL default is inherited from [rds] */
@@ -195,13 +218,15 @@ static const struct cfg_key conf_keys[] = {
 	  SQS_NAME_MAX, check_name, NULL, NULL),
 	C("dlq_url", CFG_STR, dlq_url, "", 0, SQS_URL_MAX - 1, cfg_check_url, NULL,
 	  "APPOINTMENTS_%s_DLQ_URL"),
-	C("db_host", CFG_STR, db_host, NULL, 0, DB_PARAM_MAX, NULL, "rds.host", "RDS_%s_HOST"),
+	C("db_host", CFG_STR, db_host, NULL, 0, DB_PARAM_MAX, check_required, "rds.host",
+	  "RDS_%s_HOST"),
 	C("db_port", CFG_INT, db_port, NULL, 1, 65535, NULL, "rds.port", "RDS_%s_PORT"),
 	C("db_name", CFG_STR, db_name, NULL, 0, DB_PARAM_MAX, check_name, "rds.database",
 	  "RDS_%s_DATABASE"),
-	C("db_user", CFG_STR, db_user, NULL, 0, DB_PARAM_MAX, NULL, "rds.username",
+	C("db_user", CFG_STR, db_user, NULL, 0, DB_PARAM_MAX, check_required, "rds.username",
 	  "RDS_%s_USERNAME"),
-	C("db_sslmode", CFG_STR, db_sslmode, NULL, 0, DB_PARAM_MAX, NULL, "rds.sslmode", NULL),
+	C("db_sslmode", CFG_STR, db_sslmode, NULL, 0, DB_PARAM_MAX, check_sslmode, "rds.sslmode",
+	  NULL),
 };
 
 /* Stage defaults of SPEC §2 for keys whose table default is NULL. */

@@ -204,6 +204,15 @@ static const struct {
 	 ":3: [aws] endpoint_url: not an http(s)://host[:port] URL"},
 	{"[country PE]\n[aws]\nendpoint_url = http://user@localhost:4566\n",
 	 ":3: [aws] endpoint_url: not an http(s)://host[:port] URL"},
+	/* a database setting libpq cannot do without is a missing value at load (SPEC §2), not
+	 * a worker that stops later naming no line, nor an API whose every check fails */
+	{"[rds]\nhost =\n[country PE]\n", ":2: [rds] host: missing value"},
+	{"[rds]\nusername =\n[country PE]\n", ":2: [rds] username: missing value"},
+	{"[country PE]\ndb_host =\n", ":2: [country PE] db_host: missing value"},
+	{"[country PE]\ndb_user =\n", ":2: [country PE] db_user: missing value"},
+	{"[rds]\nsslmode =\n[country PE]\n", ":2: [rds] sslmode: missing value"},
+	{"[rds]\nsslmode = verify_full\n[country PE]\n", ":2: [rds] sslmode: not an sslmode"},
+	{"[country PE]\ndb_sslmode = on\n", ":2: [country PE] db_sslmode: not an sslmode"},
 };
 
 START_TEST(test_bad_file)
@@ -226,6 +235,7 @@ START_TEST(test_bad_env)
 	static const char *const env2[] = {"APPOINTMENTS_PE_QUEUE_URL", "not a url", NULL};
 	static const char *const env3[] = {"APPOINTMENTD_API_THREADS", "", NULL};
 	static const char *const env4[] = {"APPOINTMENTD_AWS_REGION", "us_east_1", NULL};
+	static const char *const env5[] = {"RDS_PE_HOST", "", NULL};
 	struct conf *c = NULL;
 	struct errbuf eb;
 
@@ -238,6 +248,8 @@ START_TEST(test_bad_env)
 	ck_assert_int_eq(load("[country PE]\n", env4, &c, &eb), RC_INVAL);
 	ck_assert_str_eq(eb.msg, "environment APPOINTMENTD_AWS_REGION: not a region name "
 				 "(lower-case letters, digits and dashes)");
+	ck_assert_int_eq(load("[country PE]\n", env5, &c, &eb), RC_INVAL);
+	ck_assert_str_eq(eb.msg, "environment RDS_PE_HOST: missing value");
 	ck_assert_ptr_null(c);
 }
 END_TEST
