@@ -29,6 +29,13 @@ struct loader {
 	int line;                   /* its current line */
 	bool profile_only;          /* first pass: read only the profile key */
 	char profile[CFG_MAX_VALUE_LEN + 1]; /* what the first pass settled */
+	int profile_line;           /* the main file's line that set it; 0: not the file */
+	const char *profile_env;    /* the variable that set it (profile_env_name), or NULL */
+	char profile_env_name[ENV_NAME_MAX];
+	char section[SECTION_MAX];  /* the section of the line read_line last passed */
+	int no_value_line;          /* first line of the file that is a key without "= value" */
+	char no_value_key[SECTION_MAX]; /* its key and section, for the error */
+	char no_value_section[SECTION_MAX];
 	FILE *fp;
 	bool line_too_long;
 	struct errbuf *eb;
@@ -256,8 +263,10 @@ static int on_ini_value(void *user, const char *section, const char *name, const
 	char id[CFG_ID_MAX];
 
 	if (ld->profile_only) {
-		if (strcmp(section, s->profile_section) == 0 && strcmp(name, s->profile_name) == 0)
+		if (strcmp(section, s->profile_section) == 0 && strcmp(name, s->profile_name) == 0) {
 			(void)str_cut(ld->profile, sizeof(ld->profile), "%s", value);
+			ld->profile_line = ld->line;
+		}
 		return 1;
 	}
 	if (instance_section(s, section, id)) {
@@ -308,6 +317,37 @@ static void note_section_line(struct loader *ld, const char *line)
 	}
 }
 
+/* Notes, for the error, the first line that names a key with no "= value" after it (inih
+ * takes it for a syntax error and says only the line): "table_name" alone. Follows the
+ * section headers to name its section. A line that starts with a blank continues the value
+ * above it (inih's multi-line values); comments and blank lines are skipped. */
+static void note_no_value(struct loader *ld, const char *line)
+{
+	size_t n = strcspn(line, "\r\n");
+	size_t key;
+
+	if (n == 0 || strchr(" \t;#", line[0]) != NULL)
+		return;
+	if (line[0] == '[') {
+		size_t end = strcspn(line + 1, "]\r\n");
+
+		if (line[1 + end] == ']')
+			(void)str_cut(ld->section, sizeof(ld->section), "%.*s", (int)end, line + 1);
+		return;
+	}
+	/* inih stops a line at "=" or ":", or at a ";" comment after a blank */
+	for (key = 0; key < n && line[key] != '=' && line[key] != ':'; key++)
+		if (line[key] == ';' && key > 0 && (line[key - 1] == ' ' || line[key - 1] == '\t'))
+			break;
+	if ((key < n && line[key] != ';') || ld->no_value_line != 0)
+		return;
+	while (key > 0 && (line[key - 1] == ' ' || line[key - 1] == '\t'))
+		key--;
+	ld->no_value_line = ld->line;
+	(void)str_cut(ld->no_value_key, sizeof(ld->no_value_key), "%.*s", (int)key, line);
+	(void)str_cut(ld->no_value_section, sizeof(ld->no_value_section), "%s", ld->section);
+}
+
 /* inih reader: fgets that counts lines and refuses lines inih would split. */
 static char *read_line(char *str, int num, void *stream)
 {
@@ -318,6 +358,7 @@ static char *read_line(char *str, int num, void *stream)
 		return NULL;
 	ld->line++;
 	n = strlen(str);
+	note_no_value(ld, str);
 	if (!ld->profile_only)
 		note_section_line(ld, str);
 	if (n == (size_t)num - 1 && str[n - 1] != '\n' && !feof(ld->fp)) {
@@ -341,6 +382,8 @@ static enum rc parse_file(struct loader *ld, const char *path, bool missing_ok)
 	ld->file = path;
 	ld->line = 0;
 	ld->line_too_long = false;
+	ld->section[0] = '\0';
+	ld->no_value_line = 0;
 	res = ini_parse_stream(read_line, ld, on_ini_value, ld);
 	fclose(ld->fp);
 	ld->fp = NULL;
@@ -348,6 +391,9 @@ static enum rc parse_file(struct loader *ld, const char *path, bool missing_ok)
 		return ld->rc;
 	if (ld->line_too_long)
 		return eb_set(ld->eb, RC_INVAL, "%s:%d: line too long", path, ld->line);
+	if (res != 0 && res == ld->no_value_line)
+		return eb_set(ld->eb, RC_INVAL, "%s:%d: [%s] %s: missing value (expected %s = value)",
+			      path, res, ld->no_value_section, ld->no_value_key, ld->no_value_key);
 	if (res != 0)
 		return eb_set(ld->eb, RC_INVAL, "%s:%d: syntax error (expected [section] or key = value)",
 			      path, res);
@@ -360,6 +406,7 @@ static enum rc apply_defaults(struct loader *ld)
 {
 	const struct cfg_schema *s = ld->s;
 	const struct cfg_key *pk = profile_key(s);
+	const char *why;
 	bool nomem;
 
 	for (size_t i = 0; i < s->n_keys; i++) {
@@ -371,9 +418,17 @@ static enum rc apply_defaults(struct loader *ld)
 			return eb_set(ld->eb, nomem ? RC_NOMEM : RC_FATAL, "default of %s.%s rejected",
 				      k->section, k->name);
 	}
-	if (set_value(ld, ld->c, pk, ld->profile, &nomem) != NULL)
+	why = set_value(ld, ld->c, pk, ld->profile, &nomem);
+	/* named as any other key's error: the variable, or the main file's line */
+	if (why != NULL && ld->profile_env != NULL)
+		return eb_set(ld->eb, nomem ? RC_NOMEM : RC_INVAL, "environment %s: %s",
+			      ld->profile_env, why);
+	if (why != NULL && ld->profile_line > 0)
+		return eb_set(ld->eb, nomem ? RC_NOMEM : RC_INVAL, "%s:%d: [%s] %s: %s", ld->file,
+			      ld->profile_line, s->profile_section, s->profile_name, why);
+	if (why != NULL)
 		return eb_set(ld->eb, nomem ? RC_NOMEM : RC_INVAL, "%s '%s': %s", s->profile_name,
-			      ld->profile, pk->check != NULL ? pk->check(ld->profile) : "refused");
+			      ld->profile, why);
 	if (s->profile_defaults != NULL)
 		s->profile_defaults(ld->c, ld->profile);
 	return RC_OK;
@@ -418,16 +473,22 @@ static const char *env_get(const struct cfg_env *env, const char *name)
 	return env->get(env->ud, name);
 }
 
-/* The profile from the environment (the last of the key's names that is set), or NULL. */
-static const char *env_profile(struct loader *ld)
+/* The profile from the environment (the last of the key's names that is set), or NULL;
+ * *name gets that variable's name (in ld->profile_env_name). */
+static const char *env_profile(struct loader *ld, const char **name)
 {
 	char names[4][ENV_NAME_MAX];
 	size_t nn = env_names(ld->s, profile_key(ld->s), NULL, names);
 	const char *v = NULL;
 
+	*name = NULL;
 	for (size_t i = 0; i < nn; i++)
-		if (env_get(ld->env, names[i]) != NULL)
+		if (env_get(ld->env, names[i]) != NULL) {
 			v = env_get(ld->env, names[i]);
+			(void)str_cut(ld->profile_env_name, sizeof(ld->profile_env_name), "%s",
+				      names[i]);
+			*name = ld->profile_env_name;
+		}
 	return v;
 }
 
@@ -684,9 +745,9 @@ static enum rc load_layers(struct loader *ld, const char *path)
 	if (rc != RC_OK)
 		return rc;
 	ld->profile_only = false;
-	env_p = env_profile(ld);
+	env_p = env_profile(ld, &ld->profile_env);
 	if (env_p != NULL && !str_copy(ld->profile, sizeof(ld->profile), env_p))
-		return eb_set(ld->eb, RC_INVAL, "%s: value too long", s->profile_name);
+		return eb_set(ld->eb, RC_INVAL, "environment %s: value too long", ld->profile_env);
 	rc = apply_defaults(ld);
 	if (rc != RC_OK)
 		return rc;
