@@ -314,6 +314,27 @@ static enum consumer_verdict check_item(struct worker_thread *t, const struct ap
 	return CONSUMER_DONE;
 }
 
+/* A processed item's processedAt for the event a redelivery sends again: the one the item
+ * has (SPEC §4's Detail), not the time of this delivery. check_item read it when the item
+ * was processed then; otherwise a twin delivery processed it since, and it is read now. */
+static enum consumer_verdict processed_at_of(struct worker_thread *t, struct appointment *a,
+					     struct errbuf *reason)
+{
+	struct appointment cur;
+	struct errbuf eb = {{0}};
+	enum rc rc;
+
+	if (a->processed_at[0] != '\0')
+		return CONSUMER_DONE;
+	rc = store_get(t->ddb, t->w->cfg->table_name, a->appointment_id, &cur, &eb);
+	if (rc != RC_OK) {
+		eb_set(reason, rc, "DynamoDB: %s", eb.msg);
+		return CONSUMER_RETRY;
+	}
+	memcpy(a->processed_at, cur.processed_at, sizeof(a->processed_at));
+	return CONSUMER_DONE;
+}
+
 /* The conditional status write; a redelivery finds it done and carries on. */
 static enum consumer_verdict record(struct worker_thread *t, const struct consumer_message *m,
 				    struct appointment *a, const struct log_fields *lf,
@@ -322,20 +343,21 @@ static enum consumer_verdict record(struct worker_thread *t, const struct consum
 	const struct conf *cfg = t->w->cfg;
 	enum store_outcome o = STORE_APPLIED;
 	struct errbuf eb = {{0}};
+	char now[TU_ISO_SIZE];
 	enum rc rc;
 
-	if (tu_format_ms(clk_wall_ms(), a->processed_at) != RC_OK) {
+	if (tu_format_ms(clk_wall_ms(), now) != RC_OK) {
 		eb_set(reason, RC_FATAL, "clock out of range");
 		return CONSUMER_RETRY;
 	}
 	if (a->status == APPT_PROCESSED)
 		rc = store_mark_processed(t->ddb, cfg->table_name, cfg->counters_table,
-					  a->appointment_id, a->insured_id, &a->schedule,
-					  a->processed_at, &o, &eb);
+					  a->appointment_id, a->insured_id, &a->schedule, now, &o,
+					  &eb);
 	else
 		rc = store_mark_failed(t->ddb, cfg->table_name, cfg->counters_table,
-				       a->appointment_id, a->insured_id, a->failure_reason,
-				       a->processed_at, &o, &eb);
+				       a->appointment_id, a->insured_id, a->failure_reason, now,
+				       &o, &eb);
 	if (rc != RC_OK) {
 		/* RC_NOTFOUND: the item vanished since the check; the redelivery compensates */
 		eb_set(reason, rc, "DynamoDB: %s", eb.msg);
@@ -343,6 +365,9 @@ static enum consumer_verdict record(struct worker_thread *t, const struct consum
 	}
 	if (o == STORE_WRONG_STATE)
 		return moved_on(t, m, a, lf, reason);
+	if (o == STORE_ALREADY && a->status == APPT_PROCESSED)
+		return processed_at_of(t, a, reason);
+	memcpy(a->processed_at, now, sizeof(a->processed_at));
 	return CONSUMER_DONE;
 }
 

@@ -198,19 +198,63 @@ class FlowTest(unittest.TestCase):
         for k in ("requestId", "appointmentId", "insuredId"):
             self.assertNotIn(k, other[0])
 
-    def test_4_redelivery_changes_nothing(self):
-        code, _, body, raw = self.d.post("30001", 211, "CL")
+    def completed_then_redelivered(self, insured, schedule, pause=0.0):
+        """POSTs a CL appointment, waits until it is completed, then (after pause seconds)
+        puts its creation message in the CL queue again, as a redelivery. Returns the
+        appointment as first completed."""
+        code, _, body, raw = self.d.post(insured, schedule, "CL")
         self.assertEqual(code, 201, raw)
         aid = body["appointmentId"]
-        first = self.d.wait_status("30001", [aid], "completed")[aid]
+        first = self.d.wait_status(insured, [aid], "completed")[aid]
         msg = {"appointmentId": aid, "countryISO": "CL", "eventType": "AppointmentCreated",
-               "insuredId": "30001", "scheduleId": 211, "timestamp": body["createdAt"]}
+               "insuredId": insured, "scheduleId": schedule, "timestamp": body["createdAt"]}
+        time.sleep(pause)
         self.sqs.send_message(QueueUrl=self.values["APPOINTMENTS_CL_QUEUE_URL"],
                               MessageBody=json.dumps(msg))
+        return first
+
+    def test_4_redelivery_changes_nothing(self):
+        first = self.completed_then_redelivered("30001", 211)
+        aid = first["appointmentId"]
         time.sleep(3)
         again = self.d.wait_status("30001", [aid], "completed")[aid]
         self.assertEqual(again["completedAt"], first["completedAt"])
         self.assertEqual(int(self.d.db_rows("CL", "schedule_id = 211")), 1)
+
+    def test_4b_redelivery_announces_the_items_processed_at(self):
+        # SPEC §4: the "Appointment Processed" Detail carries the appointment's processedAt.
+        # A redelivered creation (an at-least-once duplicate, a crash before the delete)
+        # announces the outcome again; the repeat must carry the processedAt the item has,
+        # as the reconciler's re-announcement does, not the time of the redelivery. A test
+        # rule taps the CL Processed events. Before, the worker's record() stamped the
+        # repeat with its own clock.
+        events = client("events")
+        bus = self.values["EVENTBRIDGE_BUS_NAME"]
+        name = "processed-tap-%s" % self.d.stage
+        url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(
+            {"source": ["medical.appointment.cl"], "detail-type": ["Appointment Processed"]}))
+        events.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
+        try:
+            # a pause: the redelivery's own clock is visibly later
+            first = self.completed_then_redelivered("30011", 212, pause=1.1)
+            aid = first["appointmentId"]
+            got = []
+            deadline = time.monotonic() + 30
+            while len(got) < 2 and time.monotonic() < deadline:
+                for m in drain_queue(self.sqs, url, 1, timeout=2):
+                    detail = json.loads(m["Body"])["detail"]
+                    if detail["appointmentId"] == aid:
+                        got.append(detail)
+            self.assertEqual(len(got), 2, got)
+            self.assertEqual([d["processedAt"] for d in got], [first["processedAt"]] * 2, got)
+            self.assertEqual([d["status"] for d in got], ["PROCESSED"] * 2, got)
+        finally:
+            events.remove_targets(Rule=name, EventBusName=bus, Ids=["q"])
+            events.delete_rule(Name=name, EventBusName=bus)
+            self.sqs.delete_queue(QueueUrl=url)
 
     def test_5_sigterm_drains_in_flight_and_releases_the_rest(self):
         worker = self.d.workers["PE"]
