@@ -334,8 +334,9 @@ static void work_one(struct consumer *c, void *tctx, struct job *j, struct rng *
 	metrics_observe(c->o.metrics, "appointmentd_handler_duration_seconds", dur_labels,
 			(double)(clk_mono_us() - t0) / 1e6);
 	if (v == CONSUMER_POISON) {
-		count(c, "appointmentd_messages_failed_total", "poison", 1);
+		/* poison = reported and deleted; unreported, it is kept and counted transient */
 		if (c->o.on_poison(tctx, &m, reason.msg, &eb) == RC_OK) {
+			count(c, "appointmentd_messages_failed_total", "poison", 1);
 			j->action = JOB_DELETE;
 			return;
 		}

@@ -1017,19 +1017,25 @@ static const struct {
 	const char *name;
 	enum consumer_verdict verdict;
 	int receive_count;
+	enum rc report;     /* what on_poison returns */
 	double want[N_COUNTERS];
 } counter_cases[] = {
-	{"done", CONSUMER_DONE, 1, {1, 1, 0, 0, 0}},
-	{"transient", CONSUMER_RETRY, 1, {1, 0, 1, 0, 0}},
-	{"transient on the last receive", CONSUMER_RETRY, 3, {1, 0, 1, 0, 1}},
-	{"poison", CONSUMER_POISON, 1, {1, 0, 0, 1, 0}},
+	{"done", CONSUMER_DONE, 1, RC_OK, {1, 1, 0, 0, 0}},
+	{"transient", CONSUMER_RETRY, 1, RC_OK, {1, 0, 1, 0, 0}},
+	{"transient on the last receive", CONSUMER_RETRY, 3, RC_OK, {1, 0, 1, 0, 1}},
+	{"poison", CONSUMER_POISON, 1, RC_OK, {1, 0, 0, 1, 0}},
+	/* not reported, so kept and retried: one failure, transient (the help text's "poison:
+	 * reported and deleted"), not counted under both kinds */
+	{"poison whose report failed", CONSUMER_POISON, 1, RC_IO, {1, 0, 1, 0, 0}},
+	{"poison whose report failed, last receive", CONSUMER_POISON, 3, RC_IO, {1, 0, 1, 0, 1}},
 };
 
 START_TEST(test_counters_exist_from_the_start)
 {
 	static const double zero[N_COUNTERS] = {0};
 	struct fake_sqs q;
-	struct test_app a = {.q = &q, .verdict = counter_cases[_i].verdict};
+	struct test_app a = {.q = &q, .verdict = counter_cases[_i].verdict,
+			     .poison_rc = counter_cases[_i].report};
 	struct metrics *m = metrics_new();
 	struct consumer_opts o = opts_for(&a, 1);
 	struct consumer *c = NULL;
