@@ -2,7 +2,8 @@
  * cancel: the item turns cancelling (conditional, with the insured's counters), then its
  * cancel message goes to the country topic, as a creation's does; the worker releases the
  * slot and closes it cancelled. A failed publish leaves the item cancelling for the
- * reconciler, which sends the cancel again: the client still gets 202. A repeated DELETE
+ * reconciler, which sends the cancel again with this DELETE's request id and traceparent
+ * (kept on the item): the client still gets 202. A repeated DELETE
  * of a cancelling item sends it again too. */
 
 #include "api.h"
@@ -29,6 +30,7 @@ static void cancel_item(struct api_ctx *ctx, struct api_thread *t, struct appoin
 	const struct conf *cfg = api_cfg(ctx);
 	enum store_outcome o = STORE_APPLIED;
 	struct errbuf eb = {{0}};
+	struct appt_trace by;
 	char now[APPT_TS_SIZE];
 	enum rc rc = tu_format_ms(clk_wall_ms(), now);
 
@@ -37,8 +39,10 @@ static void cancel_item(struct api_ctx *ctx, struct api_thread *t, struct appoin
 		http_reply_error(resp, req, APIERR_INTERNAL_ERROR, NULL, NULL);
 		return;
 	}
+	/* this DELETE's ids go with the item: the reconciler's re-sent cancel carries them */
+	appt_trace_set(&by, req->request_id, http_header(req, "traceparent"));
 	rc = store_mark_cancelling(t->ddb, cfg->table_name, cfg->counters_table, a->appointment_id,
-				   a->insured_id, now, a, &o, &eb);
+				   a->insured_id, now, &by, a, &o, &eb);
 	api_dep_mark(&ctx->ddb_dep, rc == RC_NOTFOUND ? RC_OK : rc);
 	if (rc == RC_NOTFOUND) {
 		/* deleted since the read (by hand): there is nothing to cancel */

@@ -452,6 +452,8 @@ static void post_owned(struct api_ctx *ctx, struct api_thread *t, struct post_st
 		http_reply_error(resp, req, APIERR_INTERNAL_ERROR, NULL, NULL);
 		return;
 	}
+	/* kept on the item: a publish the reconciler makes later carries them too (SPEC §7) */
+	appt_trace_set(&want.trace, req->request_id, http_header(req, "traceparent"));
 	if (kc->taken_over && taken_over_item(ctx, t, kc, &want, &a, &existed, req, resp))
 		return;
 	if (!existed && schedule_refused(ctx, t, &ps->ar, req, &refusal)) {

@@ -15,9 +15,10 @@
 #include "app/events.h"
 #include "app/store.h"
 
-/* A handler's worst path, for the consumer's hung_after: a status transition that reads the
- * item and follows it up to 4 times (a write and a read each), then a Processing Error. */
-#define WORST_AWS_CALLS 10
+/* A handler's worst path, for the consumer's hung_after: the read of an event without a
+ * request id, a status transition that reads the item and follows it up to 4 times (a write
+ * and a read each), then a Processing Error. */
+#define WORST_AWS_CALLS 11
 
 struct completion {
 	const struct conf *cfg;
@@ -62,6 +63,22 @@ static void thread_free(void *tctx)
 	free(t);
 }
 
+/* An event that names no request id (one put before the ids were kept on the item, or by
+ * hand): the ids of the item's creation, read from it, into ev, so its lines still join the
+ * request's (SPEC §7). A failed read leaves ev as it is: the update that follows meets the
+ * failure itself. */
+static void trace_from_item(struct completion_thread *t, struct events_processed *ev)
+{
+	struct appointment a;
+	const struct appt_trace *tr;
+
+	if (store_get(t->ddb, t->c->cfg->table_name, ev->appointment_id, &a, NULL) != RC_OK)
+		return;
+	tr = appt_trace_for(&a, APPT_MSG_CREATE);
+	memcpy(ev->request_id, tr->request_id, sizeof(ev->request_id));
+	memcpy(ev->traceparent, tr->traceparent, sizeof(ev->traceparent));
+}
+
 static enum consumer_verdict handle(void *tctx, const struct consumer_message *m,
 				    struct errbuf *reason)
 {
@@ -79,6 +96,8 @@ static enum consumer_verdict handle(void *tctx, const struct consumer_message *m
 		eb_set(reason, RC_INVAL, "invalid event: %s", eb.msg);
 		return rc == RC_NOMEM ? CONSUMER_RETRY : CONSUMER_POISON;
 	}
+	if (ev.request_id[0] == '\0')
+		trace_from_item(t, &ev);
 	lf.appointment_id = ev.appointment_id;
 	lf.request_id = ev.request_id[0] != '\0' ? ev.request_id : NULL;
 	lf.insured_id = ev.insured_id[0] != '\0' ? ev.insured_id : NULL;

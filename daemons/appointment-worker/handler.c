@@ -435,6 +435,19 @@ static enum consumer_verdict create(struct worker_thread *t, const struct consum
 	return v;
 }
 
+/* The request ids of the handler's log lines into lf and kv[0] (the traceparent), borrowed
+ * from tr. */
+static void trace_fields(struct log_fields *lf, struct log_kv kv[1], const struct appt_trace *tr)
+{
+	lf->request_id = tr->request_id[0] != '\0' ? tr->request_id : NULL;
+	lf->n_kv = 0;
+	if (tr->traceparent[0] != '\0') {
+		kv[0] = (struct log_kv){"traceparent", tr->traceparent};
+		lf->kv = kv;
+		lf->n_kv = 1;
+	}
+}
+
 static enum consumer_verdict handle(void *tctx, const struct consumer_message *m,
 				    struct errbuf *reason)
 {
@@ -442,6 +455,7 @@ static enum consumer_verdict handle(void *tctx, const struct consumer_message *m
 	struct worker *w = t->w;
 	struct appt_message msg;
 	struct appointment a;
+	struct appt_trace tr; /* the ids its lines and its outcome event carry (SPEC §7) */
 	struct errbuf eb = {{0}};
 	const char *text = NULL;
 	size_t len = 0;
@@ -460,12 +474,9 @@ static enum consumer_verdict handle(void *tctx, const struct consumer_message *m
 		eb_set(reason, RC_INVAL, "invalid message: %s", eb.msg);
 		return rc == RC_NOMEM ? CONSUMER_RETRY : CONSUMER_POISON;
 	}
-	lf.request_id = msg.request_id[0] != '\0' ? msg.request_id : NULL;
-	if (msg.traceparent[0] != '\0') {
-		kv[0] = (struct log_kv){"traceparent", msg.traceparent};
-		lf.kv = kv;
-		lf.n_kv = 1;
-	}
+	memcpy(tr.request_id, msg.request_id, sizeof(tr.request_id));
+	memcpy(tr.traceparent, msg.traceparent, sizeof(tr.traceparent));
+	trace_fields(&lf, kv, &tr);
 	lf.appointment_id = msg.appointment_id;
 	lf.insured_id = msg.insured_id;
 	if (strcmp(msg.country, w->cc->code) != 0) {
@@ -474,6 +485,12 @@ static enum consumer_verdict handle(void *tctx, const struct consumer_message *m
 		return CONSUMER_POISON;
 	}
 	v = check_item(t, &msg, &a, reason);
+	if (v == CONSUMER_DONE && tr.request_id[0] == '\0') {
+		/* a message without ids (the reconciler's before they were kept on the item, or
+		 * one sent by hand): the item's, so its lines still join the request's */
+		tr = *appt_trace_for(&a, msg.kind);
+		trace_fields(&lf, kv, &tr);
+	}
 	if (v == CONSUMER_DONE)
 		v = msg.kind == APPT_MSG_CANCEL ? cancel(t, m, &a, &lf, reason)
 						: create(t, m, &a, &lf, reason);
@@ -490,8 +507,8 @@ static enum consumer_verdict handle(void *tctx, const struct consumer_message *m
 		count(t, "create_after_cancel");
 		return CONSUMER_DONE;
 	}
-	rc = events_put_outcome(t->evb, w->events, w->cfg->event_bus_name, &a, msg.request_id,
-				msg.traceparent, &eb);
+	rc = events_put_outcome(t->evb, w->events, w->cfg->event_bus_name, &a, tr.request_id,
+				tr.traceparent, &eb);
 	if (rc != RC_OK) {
 		eb_set(reason, rc, "EventBridge: %s", eb.msg);
 		lf.error = reason->msg;

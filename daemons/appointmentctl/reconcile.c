@@ -7,9 +7,11 @@
  * every `processed` one is announced again ("Appointment Processed" on the bus) so the
  * completion daemon completes it; every `cancelling` one whose cancel was accepted (updatedAt)
  * before the limit too is sent its cancel message again (the API's publish failed, or the
- * message was lost), so the worker releases the slot and closes it. Safe to repeat and to run on several hosts at once: the
- * worker and the completion daemon are idempotent. Every item is tried; the exit status is 1
- * when any failed. */
+ * message was lost), so the worker releases the slot and closes it. Each goes out with the
+ * request id and traceparent the item keeps (the POST's; a cancel's, the DELETE's), so the
+ * worker's and the completion daemon's lines about it still carry them (SPEC §7). Safe to
+ * repeat and to run on several hosts at once: the worker and the completion daemon are
+ * idempotent. Every item is tried; the exit status is 1 when any failed. */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -116,6 +118,7 @@ static bool on_item(void *ud, const struct appointment *a)
 	struct recon *r = ud;
 	size_t ci = country_index(r, a->country);
 	struct errbuf eb = {{0}};
+	const struct appt_trace *tr;
 	const char *arn = NULL;
 	enum rc rc;
 
@@ -130,12 +133,16 @@ static bool on_item(void *ud, const struct appointment *a)
 	if (ci == r->x.cfg->n_countries) {
 		rc = eb_set(&eb, RC_INVAL, "no [country %s] section in the configuration", a->country);
 	} else if (kind_status[r->kind] != APPT_PROCESSED) {
-		/* a cancelling item's message is its cancel (appt_msg_init) */
+		/* a cancelling item's message is its cancel (appt_msg_init), with the DELETE's ids */
+		tr = appt_trace_for(a, appt_status_cancel_side(a->status) ? APPT_MSG_CANCEL
+									 : APPT_MSG_CREATE);
 		rc = topic_of(r, ci, &arn, &eb);
 		if (rc == RC_OK)
-			rc = publish_appointment(r->cl.sns, arn, a, NULL, NULL, clk_wall_ms(), NULL, &eb);
+			rc = publish_appointment(r->cl.sns, arn, a, tr->request_id, tr->traceparent,
+						 clk_wall_ms(), NULL, &eb);
 	} else {
-		rc = events_put_outcome(r->cl.evb, NULL, r->x.cfg->event_bus_name, a, NULL, NULL, &eb);
+		rc = events_put_outcome(r->cl.evb, NULL, r->x.cfg->event_bus_name, a,
+					a->trace.request_id, a->trace.traceparent, &eb);
 	}
 	if (rc != RC_OK && clk_mono_ms() >= r->walk_deadline) {
 		/* cut by the walk's deadline: not this item's failure; the next run sends it */

@@ -483,21 +483,46 @@ enum rc store_mark_completed(struct ddb_client *ddb, const char *table, const ch
 
 enum rc store_mark_cancelling(struct ddb_client *ddb, const char *table, const char *counters,
 			      const char *id, const char *insured, const char *now_iso,
-			      struct appointment *item, enum store_outcome *outcome,
-			      struct errbuf *eb)
+			      const struct appt_trace *by, struct appointment *item,
+			      enum store_outcome *outcome, struct errbuf *eb)
 {
-	const char *pairs[] = {":now", now_iso, NULL};
+	/* by index: 1 = the cancel's request id is set, 2 = its traceparent */
+	static const char *const updates[4] = {
+		"SET #s = :new, updatedAt = :now",
+		"SET #s = :new, updatedAt = :now, " STORE_ATTR_CANCEL_REQUEST_ID " = :crid",
+		"SET #s = :new, updatedAt = :now, " STORE_ATTR_CANCEL_TRACEPARENT " = :ctp",
+		"SET #s = :new, updatedAt = :now, " STORE_ATTR_CANCEL_REQUEST_ID " = :crid, "
+		STORE_ATTR_CANCEL_TRACEPARENT " = :ctp"};
+	static const struct appt_trace none; /* no ids */
+	const char *pairs[7] = {":now", now_iso};
+	size_t np = 2;
+	int which = 0;
 	/* completed first: most appointments are completed by the time anyone cancels */
-	struct transition t = {"SET #s = :new, updatedAt = :now", pairs, NULL, APPT_CANCELLING,
+	struct transition t = {NULL, pairs, NULL, APPT_CANCELLING,
 			       {APPT_COMPLETED, APPT_PROCESSED, APPT_PENDING}, 3,
 			       {APPT_CANCELLING, APPT_CANCELLED}, 2, item};
-	enum rc rc = transition_run(ddb, table, counters, id, insured, &t, outcome, eb);
+	enum rc rc;
 
+	if (by == NULL)
+		by = &none;
+	if (by->request_id[0] != '\0') {
+		pairs[np++] = ":crid";
+		pairs[np++] = by->request_id;
+		which |= 1;
+	}
+	if (by->traceparent[0] != '\0') {
+		pairs[np++] = ":ctp";
+		pairs[np++] = by->traceparent;
+		which |= 2;
+	}
+	t.update = updates[which];
+	rc = transition_run(ddb, table, counters, id, insured, &t, outcome, eb);
 	/* the item as written: what the write found (a worker may have moved it on since the
-	 * caller's read), with the two attributes the update sets */
+	 * caller's read), with the attributes the update sets */
 	if (rc == RC_OK && *outcome == STORE_APPLIED && item != NULL) {
 		item->status = APPT_CANCELLING;
 		snprintf(item->updated_at, sizeof(item->updated_at), "%s", now_iso);
+		item->cancel_trace = *by;
 	}
 	return rc;
 }

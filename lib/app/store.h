@@ -43,7 +43,8 @@ struct store_guard {
 	bool failed;                        /* out: it did not hold, nothing was written */
 };
 
-/* Creates the item, status pending, only if no item has its id (attribute_not_exists)
+/* Creates the item, status pending (with a->trace, the POST's ids, when set), only if no
+ * item has its id (attribute_not_exists)
  * and, with a guard (may be NULL), only while the guard's condition holds: when it does
  * not (and no item has the id), RC_CONFLICT with guard->failed set.
  * When the condition fails, the item holding the id decides (read from the failed
@@ -91,15 +92,17 @@ enum rc store_mark_completed(struct ddb_client *ddb, const char *table, const ch
 			     const char *id, const char *insured, const char *now_iso,
 			     enum store_outcome *outcome, struct errbuf *eb) MUSTCHECK;
 
-/* The API's cancel: pending|processed|completed -> cancelling (updatedAt = now_iso).
- * cancelling/cancelled already → STORE_ALREADY; failed → STORE_WRONG_STATE (not
- * cancellable); no item → RC_NOTFOUND. item: NULL, or the caller's read of the item; on
- * STORE_APPLIED it is the item as written, which may have moved on since that read (a
- * worker's processed or completed in between). */
+/* The API's cancel: pending|processed|completed -> cancelling (updatedAt = now_iso), with
+ * the ids of the DELETE that cancels (by, may be NULL: none) stored as cancelRequestId and
+ * cancelTraceparent, each when set, so the reconciler's re-sent cancel carries them.
+ * cancelling/cancelled already → STORE_ALREADY (nothing written); failed →
+ * STORE_WRONG_STATE (not cancellable); no item → RC_NOTFOUND. item: NULL, or the caller's
+ * read of the item; on STORE_APPLIED it is the item as written, which may have moved on
+ * since that read (a worker's processed or completed in between). */
 enum rc store_mark_cancelling(struct ddb_client *ddb, const char *table, const char *counters,
 			      const char *id, const char *insured, const char *now_iso,
-			      struct appointment *item, enum store_outcome *outcome,
-			      struct errbuf *eb) MUSTCHECK;
+			      const struct appt_trace *by, struct appointment *item,
+			      enum store_outcome *outcome, struct errbuf *eb) MUSTCHECK;
 
 /* The worker's cancel, once the slot is released: cancelling -> cancelled with
  * cancelledAt = updatedAt = now_iso. cancelled already → STORE_ALREADY; any other status

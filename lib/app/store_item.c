@@ -29,6 +29,19 @@ enum rc store_schedule_value(const struct appt_schedule *s, struct json_object *
 	return ddb_val_m(m, val);
 }
 
+/* The ids of t under rid_name and tp_name, each only when set. */
+static enum rc put_trace(struct json_object *it, const char *rid_name, const char *tp_name,
+			 const struct appt_trace *t)
+{
+	enum rc rc = RC_OK;
+
+	if (t->request_id[0] != '\0')
+		rc = ddb_put_s(it, rid_name, t->request_id);
+	if (rc == RC_OK && t->traceparent[0] != '\0')
+		rc = ddb_put_s(it, tp_name, t->traceparent);
+	return rc;
+}
+
 enum rc store_item_from_appt(const struct appointment *a, struct json_object **item)
 {
 	struct json_object *it = json_object_new_object();
@@ -59,6 +72,11 @@ enum rc store_item_from_appt(const struct appointment *a, struct json_object **i
 		rc = ddb_put_s(it, "failureReason", a->failure_reason);
 	if (rc == RC_OK && a->cancelled_at[0] != '\0')
 		rc = ddb_put_s(it, "cancelledAt", a->cancelled_at);
+	if (rc == RC_OK)
+		rc = put_trace(it, STORE_ATTR_REQUEST_ID, STORE_ATTR_TRACEPARENT, &a->trace);
+	if (rc == RC_OK)
+		rc = put_trace(it, STORE_ATTR_CANCEL_REQUEST_ID, STORE_ATTR_CANCEL_TRACEPARENT,
+			       &a->cancel_trace);
 	if (rc == RC_OK && a->has_schedule) {
 		rc = store_schedule_value(&a->schedule, &sched);
 		if (rc == RC_OK)
@@ -100,6 +118,26 @@ static enum rc copy_req(struct json_object *item, const char *name, char *dst, s
 	if (rc == RC_OK && dst[0] == '\0')
 		return eb_set(eb, RC_INVAL, "%s is missing", name);
 	return rc;
+}
+
+/* A string attribute as text, or NULL when absent, of another type, or holding a NUL. */
+static const char *text_or_null(struct json_object *item, const char *name)
+{
+	const char *s = NULL;
+	size_t len = 0;
+
+	if (ddb_type_of(item, name) != DDB_T_S || ddb_get_s(item, name, &s, &len, NULL) != RC_OK ||
+	    strlen(s) != len)
+		return NULL;
+	return s;
+}
+
+/* The ids under rid_name and tp_name into *t. Tracing never makes an item unreadable: an
+ * absent (an item stored before the ids were kept), mistyped or invalid one is "". */
+static void read_trace(struct json_object *item, const char *rid_name, const char *tp_name,
+		       struct appt_trace *t)
+{
+	appt_trace_set(t, text_or_null(item, rid_name), text_or_null(item, tp_name));
 }
 
 static enum rc read_schedule(struct json_object *item, struct appointment *a, struct errbuf *eb)
@@ -158,6 +196,11 @@ enum rc store_appt_from_item(struct json_object *item, struct appointment *a, st
 		rc = copy_opt(item, "cancelledAt", a->cancelled_at, sizeof(a->cancelled_at), eb);
 	if (rc == RC_OK)
 		rc = read_schedule(item, a, eb);
+	if (rc == RC_OK) {
+		read_trace(item, STORE_ATTR_REQUEST_ID, STORE_ATTR_TRACEPARENT, &a->trace);
+		read_trace(item, STORE_ATTR_CANCEL_REQUEST_ID, STORE_ATTR_CANCEL_TRACEPARENT,
+			   &a->cancel_trace);
+	}
 	if (rc == RC_OK && a->updated_at[0] == '\0')
 		memcpy(a->updated_at, a->created_at, sizeof(a->updated_at));
 	return rc;

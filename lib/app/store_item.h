@@ -8,16 +8,25 @@
 
 struct json_object;
 
+/* The request ids an item keeps (SPEC §7; docs/aws-dynamodb.md, "The appointments
+ * table"): the POST's, and the DELETE's that made it cancelling. Internal: no API answer
+ * shows them. */
+#define STORE_ATTR_REQUEST_ID "requestId"
+#define STORE_ATTR_TRACEPARENT "traceparent"
+#define STORE_ATTR_CANCEL_REQUEST_ID "cancelRequestId"
+#define STORE_ATTR_CANCEL_TRACEPARENT "cancelTraceparent"
+
 /* A new item map (name -> attribute value) for a; the caller owns it. processedAt
  * is written as NULL while unset (SPEC: "S or NULL"); completedAt, failureReason,
- * cancelledAt and schedule only once known. RC_NOMEM / RC_INVAL. */
+ * cancelledAt, schedule and the request ids only once known. RC_NOMEM / RC_INVAL. */
 enum rc store_item_from_appt(const struct appointment *a, struct json_object **item) MUSTCHECK;
 
 /* The {"M": {...}} value of a schedule: centerId, specialtyId, medicId (N), date (S). */
 enum rc store_schedule_value(const struct appt_schedule *s, struct json_object **val) MUSTCHECK;
 
 /* Reads an item (borrowed) into a. RC_INVAL names the attribute that is missing or
- * malformed (a corrupt item must not crash a reader, and is reported, not skipped). */
+ * malformed (a corrupt item must not crash a reader, and is reported, not skipped); a
+ * request id or traceparent that is absent or not valid is read as "", never an error. */
 enum rc store_appt_from_item(struct json_object *item, struct appointment *a,
 			     struct errbuf *eb) MUSTCHECK;
 

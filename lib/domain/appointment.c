@@ -394,6 +394,22 @@ static bool traceparent_valid(const char *s)
 	return !all_zero(s + 3, 32) && !all_zero(s + 36, 16);
 }
 
+void appt_trace_set(struct appt_trace *t, const char *request_id, const char *traceparent)
+{
+	memset(t, 0, sizeof(*t));
+	if (reqid_valid(request_id))
+		copy_field(t->request_id, sizeof(t->request_id), request_id);
+	if (traceparent_valid(traceparent))
+		copy_field(t->traceparent, sizeof(t->traceparent), traceparent);
+}
+
+const struct appt_trace *appt_trace_for(const struct appointment *a, enum appt_msg_kind kind)
+{
+	if (kind == APPT_MSG_CANCEL && a->cancel_trace.request_id[0] != '\0')
+		return &a->cancel_trace;
+	return &a->trace;
+}
+
 enum rc appt_msg_init(struct appt_message *m, const struct appointment *a, int64_t now_ms,
                       const char *request_id, const char *traceparent)
 {

@@ -86,6 +86,13 @@ struct appt_schedule {
 	char date[APPT_TS_SIZE];      /* the slot's start, ISO-8601 UTC with ms */
 };
 
+/* The ids of the API request that made a message (SPEC §7), kept on the item so that every
+ * message about it carries them, also one the reconciler sends later. */
+struct appt_trace {
+	char request_id[APPT_REQID_SIZE];        /* X-Request-Id; "" = none */
+	char traceparent[APPT_TRACEPARENT_SIZE]; /* W3C traceparent; "" = none */
+};
+
 /* One appointment as stored in DynamoDB. A value type: no heap, copy freely.
  * Nullable text fields are "" when null. */
 struct appointment {
@@ -102,6 +109,9 @@ struct appointment {
 	char completed_at[APPT_TS_SIZE];    /* "" = null */
 	char failure_reason[APPT_REASON_SIZE]; /* "" = none; sent only when failed */
 	char cancelled_at[APPT_TS_SIZE];    /* "" = null; set with status cancelled */
+	struct appt_trace trace;            /* the POST's ids; internal: in no API answer ("" in
+					     * items stored before they were kept) */
+	struct appt_trace cancel_trace;     /* the DELETE's that made it cancelling; internal */
 };
 
 /* Writes a fresh random UUID v4 (libuuid, lower case) into out. Thread-safe. */
@@ -190,6 +200,17 @@ struct appt_message {
 	char request_id[APPT_REQID_SIZE];    /* optional: the API request id, "" = absent */
 	char traceparent[APPT_TRACEPARENT_SIZE]; /* optional: W3C traceparent, "" = absent */
 };
+
+/* Sets *t to request_id and traceparent, each copied when valid (the rules of a message's:
+ * 1-128 visible ASCII bytes; a W3C traceparent of version 00) and "" otherwise, NULL
+ * included. Pure. */
+void appt_trace_set(struct appt_trace *t, const char *request_id, const char *traceparent);
+
+/* The ids a message of kind about a carries when it names none of its own (the reconciler's,
+ * one sent before the ids were kept): a cancel's are the DELETE's (a->cancel_trace), or the
+ * POST's when the item has no DELETE's request id (cancelled before they were kept); a
+ * creation's are the POST's. Borrowed from a. */
+const struct appt_trace *appt_trace_for(const struct appointment *a, enum appt_msg_kind kind);
 
 /* Fills m from a, with the given publish time; request_id and traceparent may
  * be NULL (absent), are copied when valid and dropped otherwise. The kind follows a's

@@ -5,6 +5,7 @@ appointment recovers within two minutes (production keeps 300 s). The loop is ru
 scripts/up runs it, against an appointment left `pending` (its publish lost), and the time
 from its createdAt to `completed` is bounded."""
 import datetime
+import json
 import os
 import re
 import secrets
@@ -116,6 +117,159 @@ class ReconcileLoopTest(unittest.TestCase):
                                 "--every", bad], capture_output=True, text=True, timeout=10)
             self.assertEqual(r.returncode, 64, (bad, r.stderr))
             self.assertIn("--every needs seconds", r.stderr)
+
+
+def json_lines(text):
+    out = []
+    for line in text.splitlines():
+        if line.startswith("{"):
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+    return out
+
+
+def lines_about(daemon, aid):
+    """The JSON log lines of daemon that name appointment aid."""
+    return [p for p in json_lines(daemon.logs()) if p.get("appointmentId") == aid]
+
+
+def wait_for(pred, what, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.3)
+    raise AssertionError("no %s within %d s" % (what, timeout))
+
+
+class ReconcileTraceTest(unittest.TestCase):
+    """SPEC §7: the request id (and the traceparent) travels with the appointment, also when
+    its publish failed and the reconciler sent it later (docs/operations.md, "Logs";
+    docs/reliability.md, "A reconciled appointment keeps its request id"). The API's Publish fails (a loopback fault proxy answers every Publish 503);
+    the reconciler then publishes the creation, re-sends the cancel, and the worker and the
+    completion daemon log every line about each appointment with the id of the request that
+    made (or cancelled) it."""
+
+    TP = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    TP_CANCEL = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+    def setUp(self):
+        self.d = harness.Deployment(seed_count=10)
+        self.addCleanup(self.d.close)
+        self.ddb = harness.aws_client("dynamodb")
+        self.table = harness.read_env_file(os.path.join(self.d.dir, "env"))[
+            "APPOINTMENTS_TABLE_NAME"]
+
+    def item(self, aid):
+        return self.ddb.get_item(TableName=self.table, Key={"appointmentId": {"S": aid}},
+                                 ConsistentRead=True)["Item"]
+
+    def wait_item(self, aid, status, timeout=60):
+        wait_for(lambda: self.item(aid)["status"]["S"] == status,
+                 "%s %s" % (aid, status), timeout)
+
+    def assert_traced(self, daemon, aid, rid, tp, least=1):
+        lines = lines_about(daemon, aid)
+        self.assertGreaterEqual(len(lines), least, (daemon.name, aid, daemon.logs()[-3000:]))
+        for p in lines:
+            self.assertEqual(p.get("requestId"), rid, (daemon.name, p))
+            self.assertEqual(p.get("traceparent"), tp, (daemon.name, p))
+
+    def test_reconciled_appointments_keep_their_request_id(self):
+        d = self.d
+        proxy = harness.FaultProxy(os.environ["AWS_ENDPOINT_URL_SNS"])
+        self.addCleanup(proxy.close)
+        proxy.rules({"op": "Publish", "fault": "503", "count": -1})
+        api = d.start("appointment-api", env=dict(d.env, AWS_ENDPOINT_URL_SNS=proxy.url,
+                                                   AWS_MAX_ATTEMPTS="2"))
+        rid = "reconciled-" + harness.rand(12)
+        rid_post2, rid_cancel = "cancelled-" + harness.rand(12), "cancel-" + harness.rand(12)
+        code, _, body, _ = d.post("07001", 101, "PE", headers={"X-Request-Id": rid,
+                                                               "traceparent": self.TP})
+        self.assertEqual(code, 201, body)
+        aid = body["appointmentId"]
+        code, _, body, _ = d.post("07002", 102, "PE", headers={"X-Request-Id": rid_post2})
+        self.assertEqual(code, 201, body)
+        aid2 = body["appointmentId"]
+        code, _, body, _ = d.request("DELETE", "/appointments/07002/%s" % aid2,
+                                     headers={"X-Request-Id": rid_cancel,
+                                              "traceparent": self.TP_CANCEL})
+        self.assertEqual(code, 202, body)
+        self.assertEqual(api.logs().count("publish failed"), 3, api.logs()[-3000:])
+        self.assertGreaterEqual(proxy.stats()["faulted"], 3)
+        # the ids stay internal: SPEC §3's item shape, nothing more
+        code, _, one, _ = d.request("GET", "/appointments/07001/%s" % aid)
+        self.assertEqual(code, 200, one)
+        self.assertEqual(sorted(one), sorted([
+            "appointmentId", "insuredId", "countryISO", "scheduleId", "status", "schedule",
+            "createdAt", "updatedAt", "processedAt", "completedAt", "cancelledAt"]))
+        code, _, listed, _ = d.list("07002")
+        self.assertEqual(code, 200, listed)
+        self.assertNotIn(rid_post2, json.dumps(listed))
+        self.assertNotIn(rid_cancel, json.dumps(listed))
+        self.assertEqual(self.item(aid)["status"]["S"], "pending")
+        self.assertEqual(self.item(aid2)["status"]["S"], "cancelling")
+
+        worker = d.start("appointment-worker", "--country", "pe")
+        completion = d.start("appointment-completion")
+        r = d.ctl("reconcile", "--older-than", "0", check=False)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("pending PE: 1 republished, 0 failed", r.stdout.splitlines())
+        self.assertIn("cancelling PE: 1 re-sent, 0 failed", r.stdout.splitlines())
+        self.wait_item(aid, "completed")
+        self.wait_item(aid2, "cancelled")
+        wait_for(lambda: any(p.get("msg") == "appointment completed"
+                             for p in lines_about(completion, aid)), "completion line")
+        self.assert_traced(worker, aid, rid, self.TP)
+        self.assert_traced(completion, aid, rid, self.TP)
+        # the cancel's message carries the DELETE's ids, not the creation's
+        self.assert_traced(worker, aid2, rid_cancel, self.TP_CANCEL)
+
+    def test_messages_without_ids_take_the_items(self):
+        """A message or event that names no request id (sent before the ids were stored,
+        or by hand) is logged with the one the item keeps."""
+        d = self.d
+        sns, events = harness.aws_client("sns"), harness.aws_client("events")
+        env = harness.read_env_file(os.path.join(d.dir, "env"))
+        rid, rid2 = "stored-" + harness.rand(12), "stored-processed-" + harness.rand(12)
+        now = iso(datetime.datetime.now(datetime.timezone.utc))
+        aid, aid2 = str(uuid.uuid4()), str(uuid.uuid4())
+        self.ddb.put_item(TableName=self.table, Item={
+            "appointmentId": {"S": aid}, "insuredId": {"S": "07011"},
+            "scheduleId": {"N": "103"}, "countryISO": {"S": "PE"}, "status": {"S": "pending"},
+            "createdAt": {"S": now}, "updatedAt": {"S": now}, "processedAt": {"NULL": True},
+            "requestId": {"S": rid}, "traceparent": {"S": self.TP}})
+        self.ddb.put_item(TableName=self.table, Item={
+            "appointmentId": {"S": aid2}, "insuredId": {"S": "07012"},
+            "scheduleId": {"N": "104"}, "countryISO": {"S": "PE"},
+            "status": {"S": "processed"}, "createdAt": {"S": now}, "updatedAt": {"S": now},
+            "processedAt": {"S": now}, "requestId": {"S": rid2},
+            "schedule": {"M": {"centerId": {"N": "1"}, "specialtyId": {"N": "1"},
+                               "medicId": {"N": "1"}, "date": {"S": now}}}})
+        worker = d.start("appointment-worker", "--country", "pe")
+        completion = d.start("appointment-completion")
+        sns.publish(TopicArn=env["APPOINTMENTS_PE_TOPIC_ARN"], Message=json.dumps({
+            "appointmentId": aid, "countryISO": "PE", "eventType": "AppointmentCreated",
+            "insuredId": "07011", "scheduleId": 103, "timestamp": now}),
+            MessageAttributes={"countryISO": {"DataType": "String", "StringValue": "PE"}})
+        events.put_events(Entries=[{
+            "Source": "medical.appointment.pe", "DetailType": "Appointment Processed",
+            "EventBusName": env["EVENTBRIDGE_BUS_NAME"], "Detail": json.dumps({
+                "appointmentId": aid2, "insuredId": "07012", "scheduleId": 104,
+                "countryISO": "PE", "status": "PROCESSED", "processedAt": now})}])
+        self.wait_item(aid, "completed")
+        self.wait_item(aid2, "completed")
+        wait_for(lambda: len(lines_about(completion, aid)) >= 1, "completion line")
+        self.assert_traced(worker, aid, rid, self.TP)
+        self.assert_traced(completion, aid, rid, self.TP)
+        lines = lines_about(completion, aid2)
+        self.assertTrue(lines, completion.logs()[-3000:])
+        for p in lines:
+            self.assertEqual(p.get("requestId"), rid2, p)
+            self.assertNotIn("traceparent", p)
+
 
 
 if __name__ == "__main__":

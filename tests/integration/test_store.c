@@ -225,7 +225,7 @@ static void cancel_stale(const char *cnt, const char *id, const char *who, const
 	enum store_outcome o;
 	struct errbuf eb = {{0}};
 
-	CK_RC(RC_OK, store_mark_cancelling(ddb, table, cnt, id, who, later, read, &o, &eb));
+	CK_RC(RC_OK, store_mark_cancelling(ddb, table, cnt, id, who, later, NULL, read, &o, &eb));
 	ck_assert_int_eq(o, STORE_APPLIED);
 	CK_RC(RC_OK, store_get(ddb, table, id, got, &eb));
 	ck_assert_int_eq(read->status, APPT_CANCELLING);
@@ -271,17 +271,17 @@ START_TEST(test_cancel_machine)
 	CK_RC(RC_OK, store_mark_cancelled(ddb, table, cnt, p.appointment_id, who, later, &o, &eb));
 	ck_assert_int_eq(o, STORE_WRONG_STATE);
 	/* each live status can be cancelled (the API names the insured; NULL reads it) */
-	CK_RC(RC_OK, store_mark_cancelling(ddb, table, cnt, p.appointment_id, who, later, NULL, &o, &eb));
+	CK_RC(RC_OK, store_mark_cancelling(ddb, table, cnt, p.appointment_id, who, later, NULL, NULL, &o, &eb));
 	ck_assert_int_eq(o, STORE_APPLIED);
-	CK_RC(RC_OK, store_mark_cancelling(ddb, table, cnt, d.appointment_id, NULL, later, NULL, &o, &eb));
+	CK_RC(RC_OK, store_mark_cancelling(ddb, table, cnt, d.appointment_id, NULL, later, NULL, NULL, &o, &eb));
 	ck_assert_int_eq(o, STORE_APPLIED);
-	CK_RC(RC_OK, store_mark_cancelling(ddb, table, cnt, c.appointment_id, who, later, NULL, &o, &eb));
+	CK_RC(RC_OK, store_mark_cancelling(ddb, table, cnt, c.appointment_id, who, later, NULL, NULL, &o, &eb));
 	ck_assert_int_eq(o, STORE_APPLIED);
-	CK_RC(RC_OK, store_mark_cancelling(ddb, table, cnt, p.appointment_id, who, later, NULL, &o, &eb));
+	CK_RC(RC_OK, store_mark_cancelling(ddb, table, cnt, p.appointment_id, who, later, NULL, NULL, &o, &eb));
 	ck_assert_int_eq(o, STORE_ALREADY);
-	CK_RC(RC_OK, store_mark_cancelling(ddb, table, cnt, f.appointment_id, who, later, NULL, &o, &eb));
+	CK_RC(RC_OK, store_mark_cancelling(ddb, table, cnt, f.appointment_id, who, later, NULL, NULL, &o, &eb));
 	ck_assert_int_eq(o, STORE_WRONG_STATE);
-	CK_RC(RC_NOTFOUND, store_mark_cancelling(ddb, table, cnt, missing, who, later, NULL, &o, &eb));
+	CK_RC(RC_NOTFOUND, store_mark_cancelling(ddb, table, cnt, missing, who, later, NULL, NULL, &o, &eb));
 	CK_RC(RC_OK, store_get(ddb, table, c.appointment_id, &got, &eb));
 	ck_assert_int_eq(got.status, APPT_CANCELLING);
 	ck_assert_str_eq(got.updated_at, later);
@@ -306,7 +306,7 @@ START_TEST(test_cancel_machine)
 	ck_assert_int_eq(o, STORE_ALREADY);
 	CK_RC(RC_OK, store_mark_cancelled(ddb, table, cnt, d.appointment_id, NULL, later, &o, &eb));
 	ck_assert_int_eq(o, STORE_APPLIED);
-	CK_RC(RC_OK, store_mark_cancelling(ddb, table, cnt, d.appointment_id, who, later, NULL, &o, &eb));
+	CK_RC(RC_OK, store_mark_cancelling(ddb, table, cnt, d.appointment_id, who, later, NULL, NULL, &o, &eb));
 	ck_assert_int_eq(o, STORE_ALREADY); /* nothing goes backwards */
 	CK_RC(RC_OK, store_mark_completed(ddb, table, cnt, p.appointment_id, who, later, &o, &eb));
 	ck_assert_int_eq(o, STORE_WRONG_STATE);
@@ -352,7 +352,7 @@ START_TEST(test_cancel_machine)
 	if (cnt == NULL)
 		return;
 	/* another insured's appointment is not this insured's to cancel */
-	CK_RC(RC_INVAL, store_mark_cancelling(ddb, table, cnt, f.appointment_id, "00999", later, NULL, &o,
+	CK_RC(RC_INVAL, store_mark_cancelling(ddb, table, cnt, f.appointment_id, "00999", later, NULL, NULL, &o,
 					      &eb));
 	CK_RC(RC_OK, store_counters(ddb, cnt, ins, &sc, &eb));
 	ck_assert_int_eq(sc.all, 6);
@@ -362,6 +362,60 @@ START_TEST(test_cancel_machine)
 	ck_assert_int_eq(sc.by_status[APPT_FAILED], 1);
 	ck_assert_int_eq(sc.by_status[APPT_CANCELLING], 3);
 	ck_assert_int_eq(sc.by_status[APPT_CANCELLED], 2);
+}
+END_TEST
+
+/* The request ids an item keeps (SPEC §7): the POST's from the create, the DELETE's from
+ * the cancel that applied (a repeat writes nothing), with counters or without. */
+START_TEST(test_trace_kept)
+{
+	const char *cnt = _i ? counters : NULL;
+	const char *ins = _i ? "00141" : "00140";
+	const char *tp1 = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+	const char *tp2 = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+	const char *later = "2026-11-25T12:00:06.000Z";
+	struct appointment a = make(ins, "2026-11-25T12:00:00.000Z", 401);
+	struct appointment read;
+	struct appointment got;
+	struct appt_trace by;
+	enum store_outcome o;
+	struct errbuf eb = {{0}};
+
+	appt_trace_set(&a.trace, "post-9", tp1);
+	CK_RC(RC_OK, store_put_pending(ddb, table, cnt, &a, NULL, NULL, NULL, &eb));
+	CK_RC(RC_OK, store_get(ddb, table, a.appointment_id, &read, &eb));
+	ck_assert_mem_eq(&read, &a, sizeof(a));
+	appt_trace_set(&by, "delete-9", tp2);
+	CK_RC(RC_OK, store_mark_cancelling(ddb, table, cnt, a.appointment_id, cnt ? ins : NULL,
+					   later, &by, &read, &o, &eb));
+	ck_assert_int_eq(o, STORE_APPLIED);
+	ck_assert_str_eq(read.cancel_trace.request_id, "delete-9");
+	CK_RC(RC_OK, store_get(ddb, table, a.appointment_id, &got, &eb));
+	ck_assert_mem_eq(&got, &read, sizeof(got));
+	ck_assert_str_eq(got.trace.request_id, "post-9");
+	ck_assert_str_eq(got.trace.traceparent, tp1);
+	ck_assert_str_eq(got.cancel_trace.request_id, "delete-9");
+	ck_assert_str_eq(got.cancel_trace.traceparent, tp2);
+	/* a repeated DELETE changes nothing: the cancel that applied keeps its ids */
+	appt_trace_set(&by, "delete-again", NULL);
+	CK_RC(RC_OK, store_mark_cancelling(ddb, table, cnt, a.appointment_id, cnt ? ins : NULL,
+					   later, &by, NULL, &o, &eb));
+	ck_assert_int_eq(o, STORE_ALREADY);
+	CK_RC(RC_OK, store_get(ddb, table, a.appointment_id, &got, &eb));
+	ck_assert_str_eq(got.cancel_trace.request_id, "delete-9");
+	/* a cancel with a request id and no traceparent stores only the id */
+	{
+		struct appointment b = make(ins, "2026-11-25T12:00:01.000Z", 402);
+
+		CK_RC(RC_OK, store_put_pending(ddb, table, cnt, &b, NULL, NULL, NULL, &eb));
+		appt_trace_set(&by, "delete-10", NULL);
+		CK_RC(RC_OK, store_mark_cancelling(ddb, table, cnt, b.appointment_id,
+						   cnt ? ins : NULL, later, &by, NULL, &o, &eb));
+		CK_RC(RC_OK, store_get(ddb, table, b.appointment_id, &got, &eb));
+		ck_assert_str_eq(got.trace.request_id, "");
+		ck_assert_str_eq(got.cancel_trace.request_id, "delete-10");
+		ck_assert_str_eq(got.cancel_trace.traceparent, "");
+	}
 }
 END_TEST
 
@@ -604,6 +658,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_put_reply_lost_is_ours, 0, 2);
 	tcase_add_loop_test(tc, test_status_machine, 0, 2);
 	tcase_add_loop_test(tc, test_cancel_machine, 0, 2);
+	tcase_add_loop_test(tc, test_trace_kept, 0, 2);
 	tcase_add_test(tc, test_listing_cursor_counters);
 	tcase_add_test(tc, test_listing_pages_filters_ties);
 	tcase_add_test(tc, test_scan_status);

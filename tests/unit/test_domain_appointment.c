@@ -304,6 +304,65 @@ static bool get_b(struct json_object *o, const char *k)
 	return v;
 }
 
+#define TP1 "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+#define TP2 "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+/* The request ids an item keeps (SPEC §7): copied when valid, dropped otherwise; a message
+ * takes the POST's or, for a cancel, the DELETE's; and no answer of the API shows them. */
+START_TEST(test_trace)
+{
+	struct appointment a;
+	struct appt_trace t;
+	struct appt_page pg = {.total = 1, .total_available = 1, .limit = 20};
+	char long_id[APPT_REQID_SIZE + 1];
+	char *text = NULL;
+
+	appt_trace_set(&t, "req-1", TP1);
+	ck_assert_str_eq(t.request_id, "req-1");
+	ck_assert_str_eq(t.traceparent, TP1);
+	memset(long_id, 'x', sizeof(long_id) - 1);
+	long_id[sizeof(long_id) - 1] = '\0';
+	appt_trace_set(&t, long_id, "00-nope");
+	ck_assert_str_eq(t.request_id, "");
+	ck_assert_str_eq(t.traceparent, "");
+	appt_trace_set(&t, "has space", NULL);
+	ck_assert_str_eq(t.request_id, "");
+	appt_trace_set(&t, NULL, TP2);
+	ck_assert_str_eq(t.request_id, "");
+	ck_assert_str_eq(t.traceparent, TP2);
+
+	make_pending(&a);
+	ck_assert_str_eq(a.trace.request_id, "");
+	ck_assert_str_eq(a.cancel_trace.request_id, "");
+	/* an item from before the ids were kept: none, for either kind */
+	ck_assert_str_eq(appt_trace_for(&a, APPT_MSG_CREATE)->request_id, "");
+	ck_assert_str_eq(appt_trace_for(&a, APPT_MSG_CANCEL)->request_id, "");
+	appt_trace_set(&a.trace, "post-1", TP1);
+	/* a cancel from before: the POST's */
+	ck_assert_ptr_eq(appt_trace_for(&a, APPT_MSG_CANCEL), &a.trace);
+	appt_trace_set(&a.cancel_trace, "delete-1", TP2);
+	ck_assert_ptr_eq(appt_trace_for(&a, APPT_MSG_CREATE), &a.trace);
+	ck_assert_ptr_eq(appt_trace_for(&a, APPT_MSG_CANCEL), &a.cancel_trace);
+
+	/* internal: not in the 201 body, the item, or the list */
+	a.status = APPT_CANCELLING;
+	text = item_text(&a);
+	ck_assert_ptr_null(strstr(text, "post-1"));
+	ck_assert_ptr_null(strstr(text, "delete-1"));
+	ck_assert_ptr_null(strstr(text, "00-"));
+	free(text);
+	ck_assert_int_eq(appt_created_json(&a, &text), RC_OK);
+	ck_assert_ptr_null(strstr(text, "post-1"));
+	ck_assert_ptr_null(strstr(text, "00-"));
+	free(text);
+	ck_assert_int_eq(appt_list_json(&a, 1, &pg, &text), RC_OK);
+	ck_assert_ptr_null(strstr(text, "post-1"));
+	ck_assert_ptr_null(strstr(text, "delete-1"));
+	ck_assert_ptr_null(strstr(text, "requestId"));
+	free(text);
+}
+END_TEST
+
 START_TEST(test_list_pagination)
 {
 	const struct page_case *c = &page_cases[_i];
@@ -628,6 +687,7 @@ int main(void)
 	tcase_add_test(tc, test_created_json);
 	tcase_add_test(tc, test_item_shapes);
 	tcase_add_test(tc, test_wait);
+	tcase_add_test(tc, test_trace);
 	tcase_add_loop_test(tc, test_list_pagination, 0, sizeof(page_cases) / sizeof(page_cases[0]));
 	tcase_add_test(tc, test_list_exact);
 	tcase_add_test(tc, test_list_same_as_tree);

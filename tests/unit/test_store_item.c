@@ -1,6 +1,7 @@
 /* test_store_item.c — appointment <-> DynamoDB item, both ways, and corrupt items. */
 #include <check.h>
 #include <json-c/json.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,6 +73,85 @@ START_TEST(test_processed_round_trip)
 }
 END_TEST
 
+#define TP1 "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+#define TP2 "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+/* a through an item and back must be a again; the item's JSON text (the caller frees it). */
+static char *round_trip(const struct appointment *a)
+{
+	struct appointment b;
+	struct json_object *item = NULL;
+	struct errbuf eb = {{0}};
+	char *text;
+
+	ck_assert_int_eq(store_item_from_appt(a, &item), RC_OK);
+	text = strdup(json_object_to_json_string_ext(item, JSON_C_TO_STRING_PLAIN));
+	ck_assert_ptr_nonnull(text);
+	ck_assert_int_eq(store_appt_from_item(item, &b, &eb), RC_OK);
+	ck_assert_mem_eq(a, &b, sizeof(b));
+	json_object_put(item);
+	return text;
+}
+
+/* The request ids (SPEC §7) are written only when set and read back the same. */
+START_TEST(test_trace_round_trip)
+{
+	struct appointment a = sample();
+	char *text = round_trip(&a);
+
+	ck_assert_ptr_null(strstr(text, "equestId"));
+	ck_assert_ptr_null(strstr(text, "raceparent"));
+	free(text);
+	appt_trace_set(&a.trace, "post-7", TP1);
+	text = round_trip(&a);
+	ck_assert_ptr_nonnull(strstr(text, "\"requestId\":{\"S\":\"post-7\"}"));
+	ck_assert_ptr_nonnull(strstr(text, "\"traceparent\":{\"S\":\"" TP1 "\"}"));
+	ck_assert_ptr_null(strstr(text, "cancel"));
+	free(text);
+	a.status = APPT_CANCELLING;
+	appt_trace_set(&a.cancel_trace, "delete-7", NULL);
+	text = round_trip(&a);
+	ck_assert_ptr_nonnull(strstr(text, "\"cancelRequestId\":{\"S\":\"delete-7\"}"));
+	ck_assert_ptr_null(strstr(text, "cancelTraceparent"));
+	free(text);
+	appt_trace_set(&a.cancel_trace, "delete-7", TP2);
+	text = round_trip(&a);
+	ck_assert_ptr_nonnull(strstr(text, "\"cancelTraceparent\":{\"S\":\"" TP2 "\"}"));
+	free(text);
+}
+END_TEST
+
+/* Bad ids in an item (written by hand, or by something else): read as none, not an error. */
+static const char *const bad_ids[] = {
+	"\"requestId\":{\"N\":\"5\"},\"traceparent\":{\"NULL\":true}",
+	"\"requestId\":{\"S\":\"\"},\"traceparent\":{\"S\":\"00-zz\"}",
+	"\"requestId\":{\"S\":\"a b\"},\"cancelRequestId\":{\"S\":\"tab\\there\"}",
+	"\"requestId\":{\"S\":\"nul\\u0000\"},\"cancelTraceparent\":{\"M\":{}}",
+	"\"requestId\":{\"S\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}", /* 129 */
+};
+
+START_TEST(test_trace_bad_ids)
+{
+	char json[1024];
+	struct json_object *item;
+	struct appointment a;
+	struct errbuf eb = {{0}};
+
+	snprintf(json, sizeof(json), "{\"appointmentId\":{\"S\":\"x\"},\"insuredId\":{\"S\":"
+		 "\"00123\"},\"scheduleId\":{\"N\":\"1\"},\"countryISO\":{\"S\":\"PE\"},"
+		 "\"status\":{\"S\":\"pending\"},\"createdAt\":{\"S\":\"t\"},%s}", bad_ids[_i]);
+	item = json_tokener_parse(json);
+	ck_assert_ptr_nonnull(item);
+	ck_assert_msg(store_appt_from_item(item, &a, &eb) == RC_OK, "case %d: %s", _i, eb.msg);
+	ck_assert_str_eq(a.trace.request_id, "");
+	ck_assert_str_eq(a.trace.traceparent, "");
+	ck_assert_str_eq(a.cancel_trace.request_id, "");
+	ck_assert_str_eq(a.cancel_trace.traceparent, "");
+	json_object_put(item);
+}
+END_TEST
+
 static const struct {
 	const char *json;
 	const char *want;
@@ -112,6 +192,8 @@ int main(void)
 	tcase_add_test(tc, test_pending_round_trip);
 	tcase_add_test(tc, test_processed_round_trip);
 	tcase_add_loop_test(tc, test_corrupt_items, 0, (int)(sizeof(corrupt) / sizeof(corrupt[0])));
+	tcase_add_test(tc, test_trace_round_trip);
+	tcase_add_loop_test(tc, test_trace_bad_ids, 0, (int)(sizeof(bad_ids) / sizeof(bad_ids[0])));
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
