@@ -9,9 +9,13 @@
  * before the limit too is sent its cancel message again (the API's publish failed, or the
  * message was lost), so the worker releases the slot and closes it. Each goes out with the
  * request id and traceparent the item keeps (the POST's; a cancel's, the DELETE's), so the
- * worker's and the completion daemon's lines about it still carry them (SPEC §7). Safe to
- * repeat and to run on several hosts at once: the worker and the completion daemon are
- * idempotent. Every item is tried; the exit status is 1 when any failed. */
+ * worker's and the completion daemon's lines about it still carry them (SPEC §7). A topic is
+ * published to only once a look found it has a confirmed subscription (as the API does): a
+ * topic deleted and made again empty by a CreateTopic by name takes every Publish and
+ * delivers it to no queue, so its items are left as they are, counted, and named in one
+ * line with the fix. Safe to repeat and to run on several hosts at once: the worker and the
+ * completion daemon are idempotent. Every item is tried; the exit status is 1 when any
+ * failed or was left. */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -41,10 +45,19 @@
 #define RUN_MAX_S 3600L
 #define N_KINDS 3                         /* pending, processed, cancelling */
 
-/* Per status and country: how many went out, how many failed. */
+/* Per status and country: how many went out, how many failed, how many were left because
+ * their topic delivers nowhere. */
 struct tally {
 	long done;
 	long failed;
+	long left;
+};
+
+/* What this run's look at a country's topic found. */
+enum topic_look {
+	TOPIC_UNSEEN = 0, /* not looked at yet in this run (or the look failed) */
+	TOPIC_USABLE,     /* it has a confirmed subscription: publish */
+	TOPIC_NOWHERE,    /* no confirmed subscription, or no such topic: leave its items */
 };
 
 struct recon {
@@ -52,6 +65,7 @@ struct recon {
 	struct ctl_clients cl;        /* DynamoDB, SNS, EventBridge; this thread only */
 	char topic[CONF_MAX_COUNTRIES][SNS_ARN_MAX];     /* resolved topic ARNs, "" = not yet */
 	char topic_err[CONF_MAX_COUNTRIES][256];         /* why a topic could not be resolved */
+	enum topic_look look[CONF_MAX_COUNTRIES];        /* this run's look at each topic */
 	int kind;                     /* the status being walked: kind_status[kind] */
 	struct tally t[N_KINDS][CONF_MAX_COUNTRIES + 1]; /* last column: unconfigured countries */
 	long seen[N_KINDS];           /* items the walk passed to us */
@@ -68,15 +82,46 @@ static const enum appt_status kind_status[N_KINDS] = {APPT_PENDING, APPT_PROCESS
 						     APPT_CANCELLING};
 static const char *const kind_verb[N_KINDS] = {"republished", "re-announced", "re-sent"};
 
+/* The topic of country ci is found to deliver nowhere (missing: it does not exist, else it
+ * has no confirmed subscription): one line naming the country and the fix (once a run: the
+ * look is not made again), the run's first failure if it has none. */
+static void topic_nowhere(struct recon *r, size_t ci, bool missing)
+{
+	const char *code = r->x.cfg->countries[ci].code;
+	char line[512];
+
+	r->look[ci] = TOPIC_NOWHERE;
+	if (missing)
+		str_cut(line, sizeof(line), "the SNS topic of %s (%s) does not exist; its "
+			"appointments are left as they are until it is made and its queue subscribed "
+			"again (appointmentctl provision)", code, r->topic[ci]);
+	else
+		str_cut(line, sizeof(line), "the SNS topic of %s (%s) has no confirmed "
+			"subscription: a Publish would reach no queue (deleted, then made again empty "
+			"by a CreateTopic by name?); its appointments are left as they are until its "
+			"queue is subscribed again (appointmentctl provision)", code, r->topic[ci]);
+	fprintf(r->x.out, "failed topic %s: %s\n", code, line);
+	if (r->first_error[0] == '\0')
+		snprintf(r->first_error, sizeof(r->first_error), "%s", line);
+}
+
 /* The topic of country ci: the configured ARN, else CreateTopic by name (idempotent; the
- * API finds its topics the same way). A failure is remembered for the walk, so a missing
- * topic costs one call per walk, not one per appointment. */
-static enum rc topic_of(struct recon *r, size_t ci, const char **arn, struct errbuf *eb)
+ * API finds its topics the same way), then, once a run, a look at its subscriptions
+ * (publish_topic_subscribed). A topic without a confirmed subscription, or that does not
+ * exist, sets *nowhere: its items are left, nothing is published. A failure is remembered
+ * for the walk, so a missing topic costs one call per walk, not one per appointment. */
+static enum rc topic_of(struct recon *r, size_t ci, const char **arn, bool *nowhere,
+			struct errbuf *eb)
 {
 	const struct conf_country *cc = &r->x.cfg->countries[ci];
 	struct aws_error err;
 	struct errbuf e = {{0}};
+	bool subscribed = false;
+	enum rc rc;
 
+	*nowhere = r->look[ci] == TOPIC_NOWHERE;
+	if (*nowhere)
+		return RC_OK;
 	if (r->topic_err[ci][0] != '\0')
 		return eb_set(eb, RC_IO, "%s", r->topic_err[ci]);
 	if (r->topic[ci][0] == '\0') {
@@ -90,6 +135,20 @@ static enum rc topic_of(struct recon *r, size_t ci, const char **arn, struct err
 			r->topic[ci][0] = '\0';
 			return eb_set(eb, RC_IO, "%s", e.msg);
 		}
+	}
+	if (r->look[ci] == TOPIC_UNSEEN) {
+		rc = publish_topic_subscribed(r->cl.sns, r->topic[ci], &subscribed, &err, &e);
+		if (rc == RC_NOTFOUND || (rc == RC_OK && !subscribed)) {
+			topic_nowhere(r, ci, rc == RC_NOTFOUND);
+			*nowhere = true;
+			return RC_OK;
+		}
+		if (rc != RC_OK) {
+			eb_prefix(&e, "look at the subscriptions of topic %s", r->topic[ci]);
+			str_cut(r->topic_err[ci], sizeof(r->topic_err[ci]), "%s", e.msg);
+			return eb_set(eb, RC_IO, "%s", e.msg);
+		}
+		r->look[ci] = TOPIC_USABLE;
 	}
 	*arn = r->topic[ci];
 	return RC_OK;
@@ -120,6 +179,7 @@ static bool on_item(void *ud, const struct appointment *a)
 	struct errbuf eb = {{0}};
 	const struct appt_trace *tr;
 	const char *arn = NULL;
+	bool nowhere = false;
 	enum rc rc;
 
 	if (clk_mono_ms() >= r->walk_deadline) {
@@ -136,7 +196,12 @@ static bool on_item(void *ud, const struct appointment *a)
 		/* a cancelling item's message is its cancel (appt_msg_init), with the DELETE's ids */
 		tr = appt_trace_for(a, appt_status_cancel_side(a->status) ? APPT_MSG_CANCEL
 									 : APPT_MSG_CREATE);
-		rc = topic_of(r, ci, &arn, &eb);
+		rc = topic_of(r, ci, &arn, &nowhere, &eb);
+		if (rc == RC_OK && nowhere) {
+			/* not a failure of this item: the topic's, named once; no call was made */
+			r->t[r->kind][ci].left++;
+			return true;
+		}
 		if (rc == RC_OK)
 			rc = publish_appointment(r->cl.sns, arn, a, tr->request_id, tr->traceparent,
 						 clk_wall_ms(), NULL, &eb);
@@ -200,7 +265,7 @@ static void walk(struct recon *r, int kind, const char *before, int64_t deadline
 static void summary(struct recon *r, const char *before, long older_than)
 {
 	const struct conf *c = r->x.cfg;
-	long done[N_KINDS] = {0}, nfailed = 0;
+	long done[N_KINDS] = {0}, nfailed = 0, nleft = 0;
 
 	for (int k = 0; k < N_KINDS; k++) {
 		const char *st = appt_status_name(kind_status[k]);
@@ -210,7 +275,12 @@ static void summary(struct recon *r, const char *before, long older_than)
 
 			done[k] += t->done;
 			nfailed += t->failed;
-			if (i < c->n_countries)
+			nleft += t->left;
+			if (i < c->n_countries && t->left > 0)
+				fprintf(r->x.out, "%s %s: %ld %s, %ld failed, %ld left (topic without "
+					"subscription)\n", st, c->countries[i].code, t->done,
+					kind_verb[k], t->failed, t->left);
+			else if (i < c->n_countries)
 				fprintf(r->x.out, "%s %s: %ld %s, %ld failed\n", st, c->countries[i].code,
 					t->done, kind_verb[k], t->failed);
 			else if (t->failed > 0)
@@ -229,7 +299,10 @@ static void summary(struct recon *r, const char *before, long older_than)
 	}
 	fprintf(r->x.out, "reconciled appointments created before %s (older than %ld s): %ld "
 		"pending republished, %ld processed re-announced, %ld cancelling re-sent, %ld "
-		"failed\n", before, older_than, done[0], done[1], done[2], nfailed);
+		"failed", before, older_than, done[0], done[1], done[2], nfailed);
+	if (nleft > 0)
+		fprintf(r->x.out, ", %ld left unsent", nleft);
+	fputc('\n', r->x.out);
 	fflush(r->x.out);
 }
 
@@ -243,6 +316,7 @@ static int run_once(struct recon *r, long older_than)
 	bool late = false;
 
 	memset(r->t, 0, sizeof(r->t));
+	memset(r->look, 0, sizeof(r->look)); /* each run looks again: provision may have run */
 	memset(r->seen, 0, sizeof(r->seen));
 	memset(r->gave_up, 0, sizeof(r->gave_up));
 	memset(r->out_of_time, 0, sizeof(r->out_of_time));

@@ -272,5 +272,73 @@ class ReconcileTraceTest(unittest.TestCase):
 
 
 
+class ReconcileEmptyTopicTest(unittest.TestCase):
+    """The CL topic was deleted: the reconciler's CreateTopic by name makes it again, empty,
+    and a Publish to it would succeed and reach no queue. The reconciler looks at a topic
+    before it publishes to it (publish_topic_subscribed, as the API does): one error line
+    names CL and the fix, the CL items are left as they are and counted, nothing is
+    published to CL, the exit status is 1; PE goes on. After provision they go out."""
+
+    def test_a_topic_without_subscription_is_not_published_to(self):
+        d = harness.Deployment(seed_count=5)
+        self.addCleanup(d.close)
+        ddb, sns = harness.aws_client("dynamodb"), harness.aws_client("sns")
+        env = harness.read_env_file(os.path.join(d.dir, "env"))
+        table = env["APPOINTMENTS_TABLE_NAME"]
+        old = iso(datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1))
+
+        def put(status, country, schedule):
+            aid = str(uuid.uuid4())
+            ddb.put_item(TableName=table, Item={
+                "appointmentId": {"S": aid}, "insuredId": {"S": "%05d" % schedule},
+                "scheduleId": {"N": str(schedule)}, "countryISO": {"S": country},
+                "status": {"S": status}, "createdAt": {"S": old}, "updatedAt": {"S": old},
+                "processedAt": {"NULL": True}})
+            return aid
+        cl = [put("pending", "CL", 100), put("pending", "CL", 101), put("cancelling", "CL", 102)]
+        put("pending", "PE", 100)
+        sns.delete_topic(TopicArn=env["APPOINTMENTS_CL_TOPIC_ARN"])
+        proxy = harness.FaultProxy(os.environ["AWS_ENDPOINT_URL_SNS"])
+        self.addCleanup(proxy.close)
+        # counts (and lets through) every Publish to the CL topic
+        proxy.rules({"op": "Publish", "contains": "-appointments-cl-%s" % d.stage,
+                     "fault": "slow:1", "count": -1})
+        run_env = dict(d.env, AWS_ENDPOINT_URL_SNS=proxy.url)
+
+        r = d.ctl("reconcile", check=False, env=run_env)
+        out = r.stdout.splitlines()
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertEqual(proxy.stats()["faulted"], 0, "published to the empty CL topic")
+        said = [l for l in out if "appointmentctl provision" in l]
+        self.assertEqual(len(said), 1, r.stdout)
+        self.assertRegex(said[0], r"^failed topic CL: .*no confirmed subscription")
+        self.assertIn("pending CL: 0 republished, 0 failed, 2 left (topic without "
+                      "subscription)", out)
+        self.assertIn("cancelling CL: 0 re-sent, 0 failed, 1 left (topic without "
+                      "subscription)", out)
+        self.assertIn("pending PE: 1 republished, 0 failed", out)
+        self.assertRegex(r.stdout, r"(?m)^reconciled appointments created before \S+Z \(older "
+                         r"than 300 s\): 1 pending republished, 0 processed re-announced, 0 "
+                         r"cancelling re-sent, 0 failed, 3 left unsent$")
+        self.assertRegex(r.stderr, r"^appointmentctl: reconcile: not everything went out "
+                         r"\(first failure: .*CL.*appointmentctl provision")
+        for aid, st in zip(cl, ("pending", "pending", "cancelling")):
+            got = ddb.get_item(TableName=table, Key={"appointmentId": {"S": aid}},
+                               ConsistentRead=True)["Item"]["status"]["S"]
+            self.assertEqual(got, st)
+
+        # the queue subscribed again: the next run sends them
+        d.ctl("provision")
+        r = d.ctl("reconcile", check=False, env=run_env)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("pending CL: 2 republished, 0 failed", r.stdout.splitlines())
+        self.assertIn("cancelling CL: 1 re-sent, 0 failed", r.stdout.splitlines())
+        self.assertEqual(proxy.stats()["faulted"], 3)
+        sqs = harness.aws_client("sqs")
+        got = harness.drain_queue(sqs, env["APPOINTMENTS_CL_QUEUE_URL"], 3, timeout=15)
+        self.assertEqual(sorted(json.loads(json.loads(m["Body"])["Message"])["appointmentId"]
+                                for m in got), sorted(cl))
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -41,7 +41,9 @@ POLICIES = {
                  "sns:Subscribe", "events:CreateEventBus", "events:PutRule",
                  "events:PutTargets", "ssm:PutParameter", "sqs:SendMessage",
                  "sqs:ReceiveMessage", "sqs:GetQueueAttributes", "sns:Publish",
-                 "dynamodb:Query", "dynamodb:DeleteTable", "events:PutEvents"},
+                 "dynamodb:Query", "dynamodb:DeleteTable", "events:PutEvents",
+                 # reconcile's look at a topic before publishing (publish_topic_subscribed)
+                 "sns:GetTopicAttributes", "sns:ListSubscriptionsByTopic"},
         "never": {"iam:", "dynamodb:Scan"},
     },
 }
