@@ -157,7 +157,7 @@ static void topic_log(struct api_ctx *ctx, const char *code, enum topic_news new
 
 /* api_topic_arn (probe false) and api_topic_look (probe true). */
 static enum rc topic_look(struct api_ctx *ctx, struct api_thread *t, const char *code,
-			  bool probe, const char **arn, struct errbuf *eb)
+			  bool probe, const char **arn, bool *busy, struct errbuf *eb)
 {
 	const struct conf *cfg = api_cfg(ctx);
 	const struct conf_country *cc = conf_country(cfg, code);
@@ -196,6 +196,8 @@ static enum rc topic_look(struct api_ctx *ctx, struct api_thread *t, const char 
 		return RC_OK;
 	}
 	if (tp->resolving || (!probe && clk_mono_ms() < tp->retry_at_ms)) {
+		if (busy != NULL)
+			*busy = tp->resolving; /* another thread's look, still running */
 		rc = eb_set(eb, tp->resolving && probe ? RC_TIMEOUT : RC_RETRY,
 			    "topic %s not usable yet: %s", cc->topic_name,
 			    tp->resolving ? "being looked up" : tp->error);
@@ -254,15 +256,16 @@ static enum rc topic_look(struct api_ctx *ctx, struct api_thread *t, const char 
 enum rc api_topic_arn(struct api_ctx *ctx, struct api_thread *t, const char *code,
 		      const char **arn, struct errbuf *eb)
 {
-	return topic_look(ctx, t, code, false, arn, eb);
+	return topic_look(ctx, t, code, false, arn, NULL, eb);
 }
 
 enum rc api_topic_look(struct api_ctx *ctx, struct api_thread *t, const char *code,
-		       struct errbuf *eb)
+		       bool *busy, struct errbuf *eb)
 {
 	const char *arn = NULL;
 
-	return topic_look(ctx, t, code, true, &arn, eb);
+	*busy = false;
+	return topic_look(ctx, t, code, true, &arn, busy, eb);
 }
 
 enum rc api_metrics_describe(struct metrics *m)

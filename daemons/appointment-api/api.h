@@ -194,9 +194,10 @@ enum rc api_topic_arn(struct api_ctx *ctx, struct api_thread *t, const char *cod
  * the negative cache says (the probe runs at most once a second), also on a usable topic
  * (a topic deleted and made again empty since it was found keeps its ARN: only a look
  * tells). RC_OK when it has a subscription. Any thread; waits for a look in flight within
- * the caller's AWS deadline. */
+ * the caller's AWS deadline, and sets *busy when that look was still running at the
+ * deadline (RC_TIMEOUT then says nothing of the topic). */
 enum rc api_topic_look(struct api_ctx *ctx, struct api_thread *t, const char *code,
-		       struct errbuf *eb) MUSTCHECK;
+		       bool *busy, struct errbuf *eb) MUSTCHECK;
 
 /* The API's parts of the lifecycle (api.c; main.c wires them). */
 enum rc api_setup(struct lifecycle *lc, const void *ud, void **app, struct errbuf *eb);

@@ -114,13 +114,15 @@ static void probe_table(struct api_ctx *ctx, struct api_thread *t, long long now
 /* A look at topic tp (api_topic_look: its ARN, GetTopicAttributes, its subscriptions)
  * unless it is ready and was looked at lately. False when the probe's budget (ending at
  * end) left no time for a verdict: a look not made, or one cut short that timed out, which
- * says nothing of the topic. */
+ * says nothing of the topic. A wait for another thread's look (a POST's first) that ran
+ * out is no verdict either: that look marks the topic itself when it ends. */
 static bool probe_topic(struct api_ctx *ctx, struct api_thread *t, struct api_topic *tp,
 			long long now, int64_t end)
 {
 	struct errbuf eb = {{0}};
 	int64_t deadline;
 	bool cut = false;
+	bool busy = false;
 	enum rc rc;
 
 	if (topic_ready(tp, now) && !look_due(tp, now)) {
@@ -131,7 +133,9 @@ static bool probe_topic(struct api_ctx *ctx, struct api_thread *t, struct api_to
 	if (deadline == 0)
 		return false;
 	api_budget_set(t, deadline);
-	rc = api_topic_look(ctx, t, tp->code, &eb);
+	rc = api_topic_look(ctx, t, tp->code, &busy, &eb);
+	if (busy)
+		return true;
 	if (cut && rc == RC_TIMEOUT)
 		return false;
 	api_topic_mark(ctx, tp->code, rc);

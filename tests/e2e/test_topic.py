@@ -130,6 +130,31 @@ class TopicLookupTest(unittest.TestCase):
         logs = self.api.stop_clean(self)
         self.assertNotIn("publish failed", logs)
 
+    def test_readyz_during_the_first_lookup_gives_no_verdict(self):
+        # a /readyz probe that finds a POST's first look at the PE topic in flight waits for
+        # it within its own 400 ms; running out says nothing of the topic (that look marks
+        # it when it ends). Before, the probe marked the topic failing and warned "/readyz:
+        # the SNS topic of PE fails" with "being looked up", for a topic that was fine.
+        self.proxy.rules({"op": "CreateTopic", "fault": "slow:1200", "count": -1})
+        out = []
+        t = threading.Thread(target=lambda: out.append(self.api.post("00740", 140)))
+        t.start()
+        deadline = time.monotonic() + 20
+        while self.proxy.stats()["faulted"] == 0:  # the POST's CreateTopic is held
+            self.assertLess(time.monotonic(), deadline, "the POST's CreateTopic never came")
+            time.sleep(0.02)
+        conn = http.client.HTTPConnection("127.0.0.1", self.api.port, timeout=10)
+        try:
+            conn.request("GET", "/readyz")
+            conn.getresponse().read()
+        finally:
+            conn.close()
+        t.join(30)
+        self.assertEqual([s for s, _ in out], [201])
+        logs = self.api.stop_clean(self)
+        self.assertNotIn("being looked up", logs)
+        self.assertNotIn("the SNS topic of PE fails", logs)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
