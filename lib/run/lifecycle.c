@@ -263,8 +263,9 @@ static void lame_duck(struct lifecycle *lc, int64_t deadline)
 	if (ms <= 0)
 		return;
 	until = clk_mono_ms() + ms;
-	if (until > deadline)
+	if (until > deadline) /* a drain time shorter than the lame duck cuts it */
 		until = deadline;
+	ms = (int)(until - clk_mono_ms());
 	log_info(&lc->lg, NULL, "stopping: not ready, serving %d ms more before closing", ms);
 	svc_status(&lc->svc, "stopping: not ready, serving %d ms more", ms);
 	while (clk_mono_ms() < until) {
@@ -283,9 +284,10 @@ static void lame_duck(struct lifecycle *lc, int64_t deadline)
  * says how much work is left running, and the process ends at once. Nothing is torn down
  * or freed, since the threads still running may touch anything until the exit ends them;
  * _exit, not exit, so that no atexit handler (OpenSSL's cleanup, LeakSanitizer's check of
- * what those threads hold) runs under them. Exit status 1, like a second stop signal: the
- * stop was not clean (`systemctl status` shows it; Restart=on-failure restarts no unit that
- * was asked to stop). */
+ * what those threads hold) runs under them. Exit status 0, as SPEC §5 has a SIGTERM end:
+ * the stop was bounded as asked, nothing received is lost (what the hung handlers hold comes
+ * back after its visibility timeout), and the warning says what was abandoned; only a second
+ * stop signal, an operator forcing it, exits 1. */
 static void abandon(struct lifecycle *lc, int drain_ms)
 {
 	unsigned n = lc->app->in_flight != NULL ? lc->app->in_flight(lc->ctx) : 0;
@@ -295,7 +297,7 @@ static void abandon(struct lifecycle *lc, int drain_ms)
 	log_warn(&lc->lg, NULL, "drain timed out after %d ms: exiting now, abandoning %u in "
 		 "flight", drain_ms, n);
 	svc_status(&lc->svc, "drain timed out: exiting, %u in flight abandoned", n);
-	_exit(SVC_EXIT_FAILURE);
+	_exit(SVC_EXIT_OK);
 }
 
 /* The first stop: the lame duck, quiesce, then drain, all within the drain time (the

@@ -79,9 +79,9 @@ struct lifecycle_app {
 	void (*teardown)(void *app);
 };
 
-/* Runs the daemon; returns the process exit status. It never returns, ending the process
- * with SVC_EXIT_FAILURE, after a second SIGTERM during the drain (at once) and after a drain
- * that ran out of time (once the app's abandon is done). */
+/* Runs the daemon; returns the process exit status. It never returns after a second SIGTERM
+ * during the drain (ending the process at once with SVC_EXIT_FAILURE) and after a drain that
+ * ran out of time (ending it with SVC_EXIT_OK once the app's abandon is done). */
 int lifecycle_main(int argc, char **argv, const struct lifecycle_app *app);
 
 /* The current configuration. Any thread. Valid for the rest of the calling unit of work:
