@@ -17,6 +17,8 @@
 /* The formatted message before it is escaped; a longer one is cut (and marked) by the sink,
  * which knows its whole length. */
 #define LOG_MSG_MAX 4096
+/* log_vemit cuts the JSON message to an eighth of the line, in place in its msg buffer */
+_Static_assert(LOG_MAX_LINE / 8 <= LOG_MSG_MAX, "the JSON message's cut fits msg");
 /* What a cut text ends with: "…[truncated N bytes]", N the bytes left out. This many bytes
  * hold it with any N and its NUL. */
 #define LOG_CUT_MARK_MAX 48
