@@ -292,23 +292,30 @@ static int on_ini_value(void *user, const char *section, const char *name, const
 	return 1;
 }
 
-/* inih calls no handler for a section without keys, yet "[<kind> <ID>]" alone must enable
- * an instance with all defaults: register it when its header is read. */
-static void note_section_line(struct loader *ld, const char *line)
+/* The name of a "[section]" header line into out (leading blanks skipped, as inih does);
+ * false for any other line, or a name longer than out holds. */
+static bool section_header(const char *line, char out[SECTION_MAX])
 {
-	char section[SECTION_MAX];
-	char id[CFG_ID_MAX];
 	const char *p = line + strspn(line, " \t");
 	size_t n;
 
 	if (*p != '[')
-		return;
+		return false;
 	p++;
-	n = strcspn(p, "]");
-	if (p[n] != ']' || n >= sizeof(section))
-		return;
-	memcpy(section, p, n);
-	section[n] = '\0';
+	n = strcspn(p, "]\r\n");
+	if (p[n] != ']' || n >= SECTION_MAX)
+		return false;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return true;
+}
+
+/* inih calls no handler for a section without keys, yet "[<kind> <ID>]" alone must enable
+ * an instance with all defaults: register it when its header is read. */
+static void note_section_line(struct loader *ld, const char *section)
+{
+	char id[CFG_ID_MAX];
+
 	if (instance_section(ld->s, section, id)) {
 		if (instance_get(ld->s, ld->c, id, true) == NULL)
 			(void)too_many(ld, section, NULL);
@@ -318,23 +325,16 @@ static void note_section_line(struct loader *ld, const char *line)
 }
 
 /* Notes, for the error, the first line that names a key with no "= value" after it (inih
- * takes it for a syntax error and says only the line): "table_name" alone. Follows the
- * section headers to name its section. A line that starts with a blank continues the value
- * above it (inih's multi-line values); comments and blank lines are skipped. */
+ * takes it for a syntax error and says only the line): "table_name" alone, in ld->section
+ * (read_line follows the headers). A line that starts with a blank continues the value
+ * above it (inih's multi-line values); comments, blank lines and headers are skipped. */
 static void note_no_value(struct loader *ld, const char *line)
 {
 	size_t n = strcspn(line, "\r\n");
 	size_t key;
 
-	if (n == 0 || strchr(" \t;#", line[0]) != NULL)
+	if (n == 0 || strchr(" \t;#[", line[0]) != NULL)
 		return;
-	if (line[0] == '[') {
-		size_t end = strcspn(line + 1, "]\r\n");
-
-		if (line[1 + end] == ']')
-			(void)str_cut(ld->section, sizeof(ld->section), "%.*s", (int)end, line + 1);
-		return;
-	}
 	/* inih stops a line at "=" or ":", or at a ";" comment after a blank */
 	for (key = 0; key < n && line[key] != '=' && line[key] != ':'; key++)
 		if (line[key] == ';' && key > 0 && (line[key - 1] == ' ' || line[key - 1] == '\t'))
@@ -358,9 +358,12 @@ static char *read_line(char *str, int num, void *stream)
 		return NULL;
 	ld->line++;
 	n = strlen(str);
-	note_no_value(ld, str);
-	if (!ld->profile_only)
-		note_section_line(ld, str);
+	if (section_header(str, ld->section)) {
+		if (!ld->profile_only)
+			note_section_line(ld, ld->section);
+	} else {
+		note_no_value(ld, str);
+	}
 	if (n == (size_t)num - 1 && str[n - 1] != '\n' && !feof(ld->fp)) {
 		ld->line_too_long = true;
 		return NULL;
