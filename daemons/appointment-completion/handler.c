@@ -89,7 +89,7 @@ static enum consumer_verdict handle(void *tctx, const struct consumer_message *m
 	char now[TU_ISO_SIZE];
 	enum store_outcome o = STORE_APPLIED;
 	struct log_kv kv[1];
-	struct log_fields lf = {.message_id = m->sqs->message_id, .duration_ms = -1, .kv = kv};
+	struct log_fields lf = {.message_id = m->sqs->message_id, .duration_ms = -1};
 	enum rc rc = events_parse_processed(m->sqs->body, m->sqs->body_len, &ev, &eb);
 
 	if (rc != RC_OK) {
@@ -99,12 +99,8 @@ static enum consumer_verdict handle(void *tctx, const struct consumer_message *m
 	if (ev.request_id[0] == '\0')
 		trace_from_item(t, &ev);
 	lf.appointment_id = ev.appointment_id;
-	lf.request_id = ev.request_id[0] != '\0' ? ev.request_id : NULL;
+	log_fields_trace(&lf, kv, ev.request_id, ev.traceparent);
 	lf.insured_id = ev.insured_id[0] != '\0' ? ev.insured_id : NULL;
-	if (ev.traceparent[0] != '\0') {
-		kv[0] = (struct log_kv){"traceparent", ev.traceparent};
-		lf.n_kv = 1;
-	}
 	if (tu_format_ms(clk_wall_ms(), now) != RC_OK) {
 		eb_set(reason, RC_FATAL, "clock out of range");
 		return CONSUMER_RETRY;
@@ -146,17 +142,12 @@ static enum rc on_poison(void *tctx, const struct consumer_message *m, const cha
 	struct completion_thread *t = tctx;
 	struct events_processed ev;
 	struct log_kv kv[1];
-	struct log_fields lf = {.message_id = m->sqs->message_id, .error = reason, .duration_ms = -1,
-				.kv = kv};
+	struct log_fields lf = {.message_id = m->sqs->message_id, .error = reason, .duration_ms = -1};
 
 	if (events_peek_processed(m->sqs->body, m->sqs->body_len, &ev)) {
-		lf.request_id = ev.request_id[0] != '\0' ? ev.request_id : NULL;
+		log_fields_trace(&lf, kv, ev.request_id, ev.traceparent);
 		lf.appointment_id = ev.appointment_id[0] != '\0' ? ev.appointment_id : NULL;
 		lf.insured_id = ev.insured_id[0] != '\0' ? ev.insured_id : NULL;
-		if (ev.traceparent[0] != '\0') {
-			kv[0] = (struct log_kv){"traceparent", ev.traceparent};
-			lf.n_kv = 1;
-		}
 		log_error(t->c->lg, &lf, "unprocessable message on %s: reported and deleted",
 			  m->queue);
 	} else {

@@ -435,19 +435,6 @@ static enum consumer_verdict create(struct worker_thread *t, const struct consum
 	return v;
 }
 
-/* The request ids of the handler's log lines into lf and kv[0] (the traceparent), borrowed
- * from tr. */
-static void trace_fields(struct log_fields *lf, struct log_kv kv[1], const struct appt_trace *tr)
-{
-	lf->request_id = tr->request_id[0] != '\0' ? tr->request_id : NULL;
-	lf->n_kv = 0;
-	if (tr->traceparent[0] != '\0') {
-		kv[0] = (struct log_kv){"traceparent", tr->traceparent};
-		lf->kv = kv;
-		lf->n_kv = 1;
-	}
-}
-
 static enum consumer_verdict handle(void *tctx, const struct consumer_message *m,
 				    struct errbuf *reason)
 {
@@ -476,7 +463,7 @@ static enum consumer_verdict handle(void *tctx, const struct consumer_message *m
 	}
 	memcpy(tr.request_id, msg.request_id, sizeof(tr.request_id));
 	memcpy(tr.traceparent, msg.traceparent, sizeof(tr.traceparent));
-	trace_fields(&lf, kv, &tr);
+	log_fields_trace(&lf, kv, tr.request_id, tr.traceparent);
 	lf.appointment_id = msg.appointment_id;
 	lf.insured_id = msg.insured_id;
 	if (strcmp(msg.country, w->cc->code) != 0) {
@@ -489,7 +476,7 @@ static enum consumer_verdict handle(void *tctx, const struct consumer_message *m
 		/* a message without ids (the reconciler's before they were kept on the item, or
 		 * one sent by hand): the item's, so its lines still join the request's */
 		tr = *appt_trace_for(&a, msg.kind);
-		trace_fields(&lf, kv, &tr);
+		log_fields_trace(&lf, kv, tr.request_id, tr.traceparent);
 	}
 	if (v == CONSUMER_DONE)
 		v = msg.kind == APPT_MSG_CANCEL ? cancel(t, m, &a, &lf, reason)

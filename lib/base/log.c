@@ -145,6 +145,18 @@ static size_t fit_marked(char *out, size_t size, const char *s, size_t n, size_t
 	return keep + ((size_t)m < size - keep ? (size_t)m : size - keep - 1);
 }
 
+void log_fields_trace(struct log_fields *f, struct log_kv kv[1], const char *request_id,
+		      const char *traceparent)
+{
+	f->request_id = request_id[0] != '\0' ? request_id : NULL;
+	f->kv = kv;
+	f->n_kv = 0;
+	if (traceparent[0] != '\0') {
+		kv[0] = (struct log_kv){"traceparent", traceparent};
+		f->n_kv = 1;
+	}
+}
+
 void log_mask_insured(const char *insured_id, char out[6])
 {
 	size_t n = insured_id != NULL ? strlen(insured_id) : 0;

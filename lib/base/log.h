@@ -84,6 +84,12 @@ const char *log_level_name(enum log_level lv);
  * whole id) or a non-printable tail. The one masking rule of the project. */
 void log_mask_insured(const char *insured_id, char out[6]);
 
+/* Sets f's request id and, through kv[0], its "traceparent" pair: the ids of the request an
+ * appointment came from (SPEC §7), each absent when "". Any other pair of f is dropped;
+ * both strings and kv must outlive the lines f is given to. */
+void log_fields_trace(struct log_fields *f, struct log_kv kv[1], const char *request_id,
+		      const char *traceparent);
+
 #define log_error(lg, f, ...) log_emit((lg), LOG_LVL_ERROR, (f), __VA_ARGS__)
 #define log_warn(lg, f, ...) log_emit((lg), LOG_LVL_WARN, (f), __VA_ARGS__)
 #define log_info(lg, f, ...) log_emit((lg), LOG_LVL_INFO, (f), __VA_ARGS__)
