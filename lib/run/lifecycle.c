@@ -290,10 +290,12 @@ static void lame_duck(struct lifecycle *lc, int64_t deadline)
  * stop signal, an operator forcing it, exits 1. */
 static void abandon(struct lifecycle *lc, int drain_ms)
 {
-	unsigned n = lc->app->in_flight != NULL ? lc->app->in_flight(lc->ctx) : 0;
+	unsigned n = 0;
 
 	if (lc->app->abandon != NULL)
 		n = lc->app->abandon(lc->ctx, ABANDON_MS);
+	else if (lc->app->in_flight != NULL)
+		n = lc->app->in_flight(lc->ctx);
 	log_warn(&lc->lg, NULL, "drain timed out after %d ms: exiting now, abandoning %u in "
 		 "flight", drain_ms, n);
 	svc_status(&lc->svc, "drain timed out: exiting, %u in flight abandoned", n);
