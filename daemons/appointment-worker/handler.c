@@ -573,8 +573,7 @@ static enum rc prepare(void *app, struct errbuf *eb)
 
 	if (!w->ssm_pending)
 		return RC_OK;
-	/* the environment's sources are gone by now: this asks SSM */
-	rc = secret_rds_password(w->cfg, w->aws, &w->password, &src, eb);
+	rc = secret_ssm_password_once(w->cfg, w->aws, &w->password, eb);
 	if (rc_transient(rc))
 		return rc;
 	w->ssm_pending = false;

@@ -87,8 +87,8 @@ enum rc secret_ssm_password(const struct conf *cfg, struct ssm_client *ssm, char
 	return RC_OK;
 }
 
-static enum rc from_ssm(const struct conf *cfg, const struct aws_config *aws, char **out,
-			struct errbuf *eb)
+enum rc secret_ssm_password_once(const struct conf *cfg, const struct aws_config *aws,
+				 char **out, struct errbuf *eb)
 {
 	struct ssm_client *ssm = ssm_client_new(aws, eb);
 	enum rc rc;
@@ -123,7 +123,7 @@ enum rc secret_rds_password(const struct conf *cfg, const struct aws_config *aws
 		return eb_set(eb, RC_NOTFOUND, "no PostgreSQL password: no credential rds-password, "
 			      "no RDS_PASSWORD%s", aws != NULL ? ", no SSM parameter configured" : "");
 	*source = SECRET_SSM;
-	return from_ssm(cfg, aws, out, eb);
+	return secret_ssm_password_once(cfg, aws, out, eb);
 }
 
 /* Wipes name's value in place, then unsets it. */

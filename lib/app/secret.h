@@ -36,6 +36,11 @@ enum rc secret_rds_password(const struct conf *cfg, const struct aws_config *aws
 enum rc secret_ssm_password(const struct conf *cfg, struct ssm_client *ssm, char **out,
 			    struct errbuf *eb) MUSTCHECK;
 
+/* secret_ssm_password on a client of its own, made from aws and freed before returning: for
+ * a caller that asks once more later (the worker's start) and keeps no SSM client. */
+enum rc secret_ssm_password_once(const struct conf *cfg, const struct aws_config *aws,
+				 char **out, struct errbuf *eb) MUSTCHECK;
+
 /* Takes RDS_PASSWORD and PGPASSWORD out of the process environment once the password is
  * resolved: each value is wiped in place (so /proc/PID/environ and a core dump no longer
  * show it) and unset (no child inherits it). When *password is NULL and PGPASSWORD is set,
