@@ -1074,6 +1074,28 @@ class ReadyzTest(ApiTestCase):
                         probe_lines)
 
 
+    def test_a_quota_write_does_not_make_a_missing_table_ready(self):
+        """With API keys every guarded request first counts its key in the quota table. That
+        write succeeding proves the quota table, not the appointments table: a keyed request
+        that ends in a 400 (validated after the quota) used to mark DynamoDB up, and the next
+        /readyz, trusting that recent success, answered 200 for a table that is gone."""
+        key = "k3y-" + harness.rand(20)
+        path = os.path.join(D.dir, "api-keys-" + harness.rand())
+        with open(path, "w") as f:
+            f.write("%s\n" % key)
+        missing = "medical-appointment-scheduling-appointments-gone-" + harness.rand()
+        api = Api(D, "[api]\nkeys_file = %s\n" % path, env={"APPOINTMENTS_TABLE_NAME": missing})
+        try:
+            self.assert_common(api.call("GET", "/readyz"), 503)
+            r = api.call("POST", "/appointments", body={}, headers={"X-Api-Key": key})
+            self.assertEqual((r.status, r.json["error"]["errorCode"]), (400, "VALIDATION_ERROR"))
+            r = api.call("GET", "/readyz")
+            self.assert_common(r, 503)
+            self.assertEqual(r.json["dependencies"]["dynamodb"], "failing", r.json)
+        finally:
+            self.stop_clean(api)
+
+
 class ReadyzTopicsTest(ApiTestCase):
     """/readyz covers the SNS topic of every configured country, not only the first, and
     names the failing one: a Publish that succeeds for PE does not hide a CL topic that
