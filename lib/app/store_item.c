@@ -205,3 +205,10 @@ enum rc store_appt_from_item(struct json_object *item, struct appointment *a, st
 		memcpy(a->updated_at, a->created_at, sizeof(a->updated_at));
 	return rc;
 }
+
+enum rc store_public_names(struct json_object **names)
+{
+	enum rc rc = ddb_name(names, "#s", "status");
+
+	return rc == RC_OK ? ddb_name(names, "#sc", "schedule") : rc;
+}

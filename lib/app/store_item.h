@@ -24,6 +24,18 @@ enum rc store_item_from_appt(const struct appointment *a, struct json_object **i
 /* The {"M": {...}} value of a schedule: centerId, specialtyId, medicId (N), date (S). */
 enum rc store_schedule_value(const struct appt_schedule *s, struct json_object **val) MUSTCHECK;
 
+/* ProjectionExpression of what an answer shows of an item (SPEC §3's item shape: every
+ * attribute store_appt_from_item reads but the request ids), for reads that answer a client
+ * (the listing): the internal attributes are not fetched nor parsed. Its placeholders
+ * ("status" and "schedule" are DynamoDB reserved words) go into ExpressionAttributeNames
+ * by store_public_names. */
+#define STORE_PUBLIC_PROJECTION                                                                \
+	"appointmentId, insuredId, scheduleId, countryISO, #s, createdAt, updatedAt, "         \
+	"processedAt, completedAt, failureReason, cancelledAt, #sc"
+
+/* Adds STORE_PUBLIC_PROJECTION's placeholders to *names (made when NULL). RC_NOMEM. */
+enum rc store_public_names(struct json_object **names) MUSTCHECK;
+
 /* Reads an item (borrowed) into a. RC_INVAL names the attribute that is missing or
  * malformed (a corrupt item must not crash a reader, and is reported, not skipped); a
  * request id or traceparent that is absent or not valid is read as "", never an error. */

@@ -141,6 +141,13 @@ static enum rc list_request(const struct store_list_query *q, enum list_scope sc
 	rc = ddb_put_s(req->values, ":i", q->insured_id);
 	if (scope == LIST_BARE || rc != RC_OK)
 		return rc;
+	/* only a page's Query reads items (a COUNT takes no projection) */
+	if (scope == LIST_PAGE) {
+		req->projection = STORE_PUBLIC_PROJECTION;
+		rc = store_public_names(&req->names);
+		if (rc != RC_OK)
+			return rc;
+	}
 	if (lower != NULL && upper != NULL)
 		req->key_condition = "insuredId = :i AND createdAt BETWEEN :a AND :b";
 	else if (lower != NULL)

@@ -22,6 +22,19 @@ static struct appointment sample(void)
 	return a;
 }
 
+/* a as the worker and the completion daemon leave it: booked, processed, completed. */
+static void processed(struct appointment *a)
+{
+	a->has_schedule = true;
+	a->schedule.schedule_id = a->schedule_id;
+	a->schedule.center_id = 1;
+	a->schedule.specialty_id = 2;
+	a->schedule.medic_id = 3;
+	memcpy(a->schedule.date, "2026-12-01T09:00:00.000Z", 25);
+	memcpy(a->processed_at, "2026-11-25T13:45:27.000Z", 25);
+	memcpy(a->completed_at, "2026-11-25T13:45:28.000Z", 25);
+}
+
 START_TEST(test_pending_round_trip)
 {
 	struct appointment a = sample();
@@ -51,14 +64,7 @@ START_TEST(test_processed_round_trip)
 	struct errbuf eb = {{0}};
 
 	a.status = APPT_COMPLETED;
-	a.has_schedule = true;
-	a.schedule.schedule_id = a.schedule_id;
-	a.schedule.center_id = 1;
-	a.schedule.specialty_id = 2;
-	a.schedule.medic_id = 3;
-	memcpy(a.schedule.date, "2026-12-01T09:00:00.000Z", 25);
-	memcpy(a.processed_at, "2026-11-25T13:45:27.000Z", 25);
-	memcpy(a.completed_at, "2026-11-25T13:45:28.000Z", 25);
+	processed(&a);
 	ck_assert_int_eq(store_item_from_appt(&a, &item), RC_OK);
 	ck_assert_int_eq(store_appt_from_item(item, &b, &eb), RC_OK);
 	ck_assert_mem_eq(&a, &b, sizeof(a));
@@ -118,6 +124,68 @@ START_TEST(test_trace_round_trip)
 	text = round_trip(&a);
 	ck_assert_ptr_nonnull(strstr(text, "\"cancelTraceparent\":{\"S\":\"" TP2 "\"}"));
 	free(text);
+}
+END_TEST
+
+/* The item as DynamoDB answers a read with STORE_PUBLIC_PROJECTION: only the attributes it
+ * names, its placeholders resolved through store_public_names. */
+static struct json_object *projected(struct json_object *item)
+{
+	struct json_object *names = NULL;
+	struct json_object *out = json_object_new_object();
+	char list[] = STORE_PUBLIC_PROJECTION;
+	char *save = NULL;
+
+	ck_assert_int_eq(store_public_names(&names), RC_OK);
+	for (char *tok = strtok_r(list, ", ", &save); tok != NULL; tok = strtok_r(NULL, ", ", &save)) {
+		struct json_object *name = NULL;
+		struct json_object *val = NULL;
+		const char *attr = tok;
+
+		if (tok[0] == '#') {
+			ck_assert_msg(json_object_object_get_ex(names, tok, &name), "%s unnamed", tok);
+			attr = json_object_get_string(name);
+		}
+		if (json_object_object_get_ex(item, attr, &val))
+			json_object_object_add(out, attr, json_object_get(val));
+	}
+	json_object_put(names);
+	return out;
+}
+
+/* A read through the projection gives every member an answer shows (SPEC §3's item shape),
+ * and none of the internal request ids: an attribute the reader takes and the projection
+ * forgot would vanish from every listing. */
+START_TEST(test_public_projection)
+{
+	static const enum appt_status all[] = {APPT_PENDING, APPT_PROCESSED, APPT_COMPLETED,
+					       APPT_FAILED, APPT_CANCELLING, APPT_CANCELLED};
+	struct appointment a = sample();
+
+	processed(&a);
+	memcpy(a.cancelled_at, "2026-11-25T13:45:29.000Z", 25);
+	memcpy(a.failure_reason, "slot taken", 11);
+	appt_trace_set(&a.trace, "post-7", TP1);
+	appt_trace_set(&a.cancel_trace, "delete-7", TP2);
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		struct appointment b;
+		struct appointment want = a;
+		struct json_object *item = NULL;
+		struct json_object *seen;
+		struct errbuf eb = {{0}};
+
+		a.status = all[i];
+		want.status = all[i];
+		memset(&want.trace, 0, sizeof(want.trace));
+		memset(&want.cancel_trace, 0, sizeof(want.cancel_trace));
+		ck_assert_int_eq(store_item_from_appt(&a, &item), RC_OK);
+		seen = projected(item);
+		ck_assert_int_eq(json_object_object_length(seen), json_object_object_length(item) - 4);
+		ck_assert_int_eq(store_appt_from_item(seen, &b, &eb), RC_OK);
+		ck_assert_mem_eq(&want, &b, sizeof(b));
+		json_object_put(seen);
+		json_object_put(item);
+	}
 }
 END_TEST
 
@@ -193,6 +261,7 @@ int main(void)
 	tcase_add_test(tc, test_processed_round_trip);
 	tcase_add_loop_test(tc, test_corrupt_items, 0, (int)(sizeof(corrupt) / sizeof(corrupt[0])));
 	tcase_add_test(tc, test_trace_round_trip);
+	tcase_add_test(tc, test_public_projection);
 	tcase_add_loop_test(tc, test_trace_bad_ids, 0, (int)(sizeof(bad_ids) / sizeof(bad_ids[0])));
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
