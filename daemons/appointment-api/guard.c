@@ -87,11 +87,10 @@ bool api_guard(void *ud, const struct http_request *req, struct http_response *r
 		return true;
 	now_s = clk_wall_ms() / 1000;
 	rc = quota_take(t->ddb, cfg->quota_table, hash, now_s, &count, &eb);
-	/* a failure is DynamoDB failing; a success proves only the quota table, not the
-	 * appointments table /readyz speaks for (a request may end here or in a 4xx) */
-	if (rc != RC_OK)
-		api_dep_mark(&ctx->ddb_dep, rc == RC_NOTFOUND ? RC_IO : rc);
+	/* only a failure is marked: a success proves the quota table, not the appointments
+	 * table /readyz speaks for (a request may end here or in a 4xx) */
 	if (rc != RC_OK) {
+		api_dep_mark(&ctx->ddb_dep, rc == RC_NOTFOUND ? RC_IO : rc);
 		/* the quota store is DynamoDB: when it is down, so is the API's write path */
 		str_cut(resp->error, sizeof(resp->error), "quota: %s", eb.msg);
 		http_reply_error(resp, req, APIERR_SERVICE_UNAVAILABLE, NULL, NULL);
