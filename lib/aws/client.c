@@ -504,7 +504,6 @@ enum rc aws_call_json(struct aws_client *c, const struct aws_call_opts *opts, co
 {
 	struct aws_error local_err;
 	struct aws_response resp;
-	struct json_tokener *tok = NULL;
 	struct json_object *o = NULL;
 	const char *text = "{}";
 	size_t i;
@@ -539,35 +538,26 @@ enum rc aws_call_json(struct aws_client *c, const struct aws_call_opts *opts, co
 		}
 		goto done;
 	}
-	tok = json_tokener_new_ex(AWS_JSON_DEPTH_MAX);
-	if (tok == NULL) {
-		rc = err->rc = RC_NOMEM;
+	/* SQS's message bodies are checked one by one by their readers (UTF-8 included), so
+	 * that one bad message goes to its own failure path instead of failing every receive */
+	rc = jx_parse_answer(resp.body.data, resp.body.len, AWS_RESPONSE_MAX, AWS_JSON_DEPTH_MAX,
+			     false, &o, NULL);
+	if (rc == RC_NOMEM) {
+		err->rc = rc;
 		goto out;
 	}
-	o = json_tokener_parse_ex(tok, resp.body.data, (int)resp.body.len);
-	if (o == NULL || !json_object_is_type(o, json_type_object) ||
-	    json_tokener_get_parse_end(tok) < resp.body.len) {
-		size_t end = json_tokener_get_parse_end(tok);
-		bool trailing_ws = o != NULL;
-
-		for (size_t k = end; trailing_ws && k < resp.body.len; k++)
-			trailing_ws = isspace((unsigned char)resp.body.data[k]) != 0;
-		if (o == NULL || !json_object_is_type(o, json_type_object) || !trailing_ws) {
-			err->http_status = resp.status;
-			snprintf(err->code, sizeof(err->code), "MalformedResponse");
-			aws_describe_unparsable(&resp.body, resp.status, err->message,
-					    sizeof(err->message));
-			rc = err->rc = RC_IO;
-			goto out;
-		}
+	if (rc != RC_OK || !json_object_is_type(o, json_type_object)) {
+		err->http_status = resp.status;
+		snprintf(err->code, sizeof(err->code), "MalformedResponse");
+		aws_describe_unparsable(&resp.body, resp.status, err->message, sizeof(err->message));
+		rc = err->rc = RC_IO;
+		goto out;
 	}
 done:
 	*out = o;
 	o = NULL;
 out:
 	json_object_put(o);
-	if (tok != NULL)
-		json_tokener_free(tok);
 	aws_response_cleanup(&resp);
 	return rc;
 }

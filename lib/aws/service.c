@@ -65,7 +65,8 @@ static enum rc parse_answer(const struct buf *body, struct json_object **out)
 		*out = json_object_new_object();
 		return *out != NULL ? RC_OK : RC_NOMEM;
 	}
-	rc = jx_parse(body->data, body->len, AWS_RESPONSE_MAX, AWS_JSON_DEPTH_MAX, out, NULL);
+	rc = jx_parse_answer(body->data, body->len, AWS_RESPONSE_MAX, AWS_JSON_DEPTH_MAX, true, out,
+			     NULL);
 	if (rc == RC_OK && !json_object_is_type(*out, json_type_object)) {
 		json_object_put(*out);
 		*out = NULL;

@@ -400,6 +400,17 @@ static enum rc perr_set(enum jx_perr *why, enum jx_perr v)
 	return v == JX_PERR_NONE ? RC_OK : RC_INVAL;
 }
 
+/* The callers' limits within the hard caps. */
+static void clamp_limits(size_t *max_len, int *max_depth)
+{
+	if (*max_len > JX_TEXT_HARD_MAX)
+		*max_len = JX_TEXT_HARD_MAX;
+	if (*max_depth > JX_DEPTH_HARD_MAX)
+		*max_depth = JX_DEPTH_HARD_MAX;
+	if (*max_depth < 0)
+		*max_depth = 0;
+}
+
 enum rc jx_parse_ex(const char *text, size_t len, size_t max_len, int max_depth,
                     struct json_object **out, enum jx_perr *why, struct errbuf *eb)
 {
@@ -410,12 +421,7 @@ enum rc jx_parse_ex(const char *text, size_t len, size_t max_len, int max_depth,
 
 	*out = NULL;
 	perr_set(why, JX_PERR_NONE);
-	if (max_len > JX_TEXT_HARD_MAX)
-		max_len = JX_TEXT_HARD_MAX;
-	if (max_depth > JX_DEPTH_HARD_MAX)
-		max_depth = JX_DEPTH_HARD_MAX;
-	if (max_depth < 0)
-		max_depth = 0;
+	clamp_limits(&max_len, &max_depth);
 	if (len > max_len) {
 		rc = perr_set(why, JX_PERR_TOO_LONG);
 		eb_set(eb, rc, "JSON text is %zu bytes, over the limit of %zu", len, max_len);
@@ -481,6 +487,53 @@ enum rc jx_parse(const char *text, size_t len, size_t max_len, int max_depth,
                  struct json_object **out, struct errbuf *eb)
 {
 	return jx_parse_ex(text, len, max_len, max_depth, out, NULL, eb);
+}
+
+enum rc jx_parse_answer(const char *text, size_t len, size_t max_len, int max_depth,
+                        bool check_utf8, struct json_object **out, struct errbuf *eb)
+{
+	const char *first;
+	struct json_tokener *tok;
+	enum json_tokener_error err;
+	enum rc rc = RC_OK;
+
+	*out = NULL;
+	clamp_limits(&max_len, &max_depth);
+	if (len > max_len)
+		return eb_set(eb, RC_INVAL, "JSON text is %zu bytes, over the limit of %zu", len,
+			      max_len);
+	if (text == NULL || len == 0)
+		return eb_set(eb, RC_INVAL, "JSON text is empty");
+	if (memchr(text, '\0', len) != NULL)
+		return eb_set(eb, RC_INVAL, "JSON text contains a NUL byte at offset %zu",
+			      (size_t)((const char *)memchr(text, '\0', len) - text));
+	/* text need not end in a NUL: a bounded skip */
+	for (first = text; first < text + len && strchr(" \t\r\n", *first) != NULL; first++)
+		;
+	if (first == text + len)
+		return eb_set(eb, RC_INVAL, "JSON text contains only whitespace");
+	if (*first != '{' && *first != '[')
+		return eb_set(eb, RC_INVAL, "JSON text is not an object or an array");
+	/* json-c counts the outermost value as a level, hence + 1. */
+	tok = json_tokener_new_ex(max_depth + 1);
+	if (tok == NULL)
+		return eb_set(eb, RC_NOMEM, "out of memory creating a JSON tokener");
+	/* STRICT also refuses anything but whitespace after the value */
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+					    (check_utf8 ? JSON_TOKENER_VALIDATE_UTF8 : 0));
+	*out = json_tokener_parse_ex(tok, text, (int)len);
+	err = json_tokener_get_error(tok);
+	if (err == json_tokener_continue)
+		rc = eb_set(eb, RC_INVAL, "JSON text ends inside a value");
+	else if (err != json_tokener_success)
+		rc = eb_set(eb, RC_INVAL, "invalid JSON at offset %zu: %s",
+			    json_tokener_get_parse_end(tok), json_tokener_error_desc(err));
+	json_tokener_free(tok);
+	if (rc != RC_OK) {
+		json_object_put(*out);
+		*out = NULL;
+	}
+	return rc;
 }
 
 static bool same_name(const struct jx_key *a, const struct jx_key *b, const char *names)

@@ -45,6 +45,20 @@ enum jx_perr {
 enum rc jx_parse_ex(const char *text, size_t len, size_t max_len, int max_depth,
                     struct json_object **out, enum jx_perr *why,
                     struct errbuf *eb) MUSTCHECK;
+/* Parses the answer of a service this process called (AWS or an endpoint speaking its
+ * protocol) as exactly one JSON object or array: json-c's STRICT tokener, only whitespace
+ * after the value, no raw NUL, within max_len and max_depth (as in jx_parse_ex), and with
+ * check_utf8 json-c's check that every string is UTF-8. Without jx_parse_ex's scanner:
+ * json-c then lets through what no service writes (NaN, single quotes, "1.", raw tabs in
+ * strings, lone \u surrogates made U+FFFD, a key cut at \u0000), and nothing of an answer
+ * is used but the members its reader names. check_utf8 off is for answers that carry
+ * other parties' texts to be parsed on their own (SQS message bodies): a bad one is then
+ * that message's failure, not every receive's. What a client or a queue sends goes
+ * through jx_parse_ex. RC_INVAL (eb says what) or RC_NOMEM; *out is NULL then.
+ * Thread-safe. */
+enum rc jx_parse_answer(const char *text, size_t len, size_t max_len, int max_depth,
+                        bool check_utf8, struct json_object **out,
+                        struct errbuf *eb) MUSTCHECK;
 /* jx_parse_ex without the failure kind. */
 enum rc jx_parse(const char *text, size_t len, size_t max_len, int max_depth,
                  struct json_object **out, struct errbuf *eb) MUSTCHECK;

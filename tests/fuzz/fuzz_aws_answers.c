@@ -1,6 +1,6 @@
 /* fuzz_aws_answers.c — the parsers of AWS answers (lib/aws): SNS's XML (attributes,
  * subscriptions, one element's text, an <ErrorResponse>: lib/aws/xml.c's tree under each)
- * and SQS's JSON (ReceiveMessage, the batch results).
+ * and SQS's JSON (ReceiveMessage, the batch results, read as aws_call_json reads them).
  * The first byte of an input picks the parser, the rest is the answer's body. Built with
  * -DUNIT_TESTS: the parsers are internals of sns.c and sqs.c. */
 #include <json-c/json.h>
@@ -9,28 +9,29 @@
 #include "aws/core_priv.h"
 #include "aws/sns_int.h"
 #include "aws/sqs_int.h"
+#include "base/jx.h"
 #include "fuzz.h"
 
 #define BATCH_MAX 10 /* entries of one SQS batch */
 
 static void sqs_json(const char *body, size_t len, bool batch)
 {
-	struct json_tokener *tok = json_tokener_new_ex(32);
-	struct json_object *resp = tok != NULL ? json_tokener_parse_ex(tok, body, (int)len) : NULL;
+	struct json_object *resp = NULL;
 	struct sqs_messages msgs = {0};
 	struct sqs_batch_result res[BATCH_MAX];
 	size_t failed = 0;
 	char why[256];
 
-	if (resp != NULL && batch &&
-	    sqs_parse_batch(resp, BATCH_MAX, res, &failed, why, sizeof(why)) != RC_OK)
+	/* as aws_call_json reads an SQS answer */
+	if (jx_parse_answer(body, len, AWS_RESPONSE_MAX, AWS_JSON_DEPTH_MAX, false, &resp, NULL) !=
+	    RC_OK)
+		return;
+	if (batch && sqs_parse_batch(resp, BATCH_MAX, res, &failed, why, sizeof(why)) != RC_OK)
 		why[0] = '\0';
-	if (resp != NULL && !batch && sqs_parse_messages(resp, &msgs, why, sizeof(why)) != RC_OK)
+	if (!batch && sqs_parse_messages(resp, &msgs, why, sizeof(why)) != RC_OK)
 		why[0] = '\0';
 	sqs_messages_cleanup(&msgs);
 	json_object_put(resp);
-	if (tok != NULL)
-		json_tokener_free(tok);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

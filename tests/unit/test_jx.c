@@ -1,4 +1,4 @@
-/* test_jx.c — strict parse, duplicate keys, exact integers, getters, builders. */
+/* test_jx.c — strict parse, the answer parse, duplicate keys, exact integers, getters, builders. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,6 +123,84 @@ START_TEST(test_parse_messages)
 	ck_assert_int_eq(jx_parse(S("[\"\xff\"]"), 10, 8, &o, &eb), RC_INVAL);
 	ck_assert_str_eq(eb.msg, "invalid JSON at offset 2: invalid UTF-8 in a string");
 	ck_assert_ptr_null(o);
+}
+END_TEST
+
+/* jx_parse_answer: one object or array and nothing after it; json-c's own rules inside. */
+struct answer_case {
+	const char *text;
+	size_t len;
+	bool check_utf8;
+	bool ok;
+	enum json_type type; /* expected type when ok */
+	const char *msg;     /* expected message when not ok, or NULL to only require one */
+};
+
+static const struct answer_case answer_cases[] = {
+	{S("{}"), true, true, json_type_object, NULL},
+	{S(" \r\n{\"Items\":[{\"a\":{\"S\":\"\xc3\xa9\"}}],\"Count\":1}\n "), true, true, json_type_object, NULL},
+	{S("[1,{\"a\":null}]"), true, true, json_type_array, NULL},
+	/* a string that is not UTF-8: the service's or a message's failure, by check_utf8 */
+	{S("{\"Body\":\"\xff\"}"), true, false, json_type_null, NULL},
+	{S("{\"Body\":\"\xc3\"}"), true, false, json_type_null, NULL},
+	{S("{\"Body\":\"\xff\"}"), false, true, json_type_object, NULL},
+	/* exactly one value: truncated, trailing, two values */
+	{S("{\"a\":1"), true, false, json_type_null, "JSON text ends inside a value"},
+	{S("{} {}"), true, false, json_type_null, NULL},
+	{S("{}x"), false, false, json_type_null, NULL},
+	{S("<html>502</html>"), true, false, json_type_null, NULL},
+	/* a scalar is no answer */
+	{S("1"), true, false, json_type_null, "JSON text is not an object or an array"},
+	{S("\"x\""), true, false, json_type_null, "JSON text is not an object or an array"},
+	{S("null"), true, false, json_type_null, "JSON text is not an object or an array"},
+	/* bytes before json-c sees them */
+	{S(""), true, false, json_type_null, "JSON text is empty"},
+	{S(" \n "), true, false, json_type_null, "JSON text contains only whitespace"},
+	{"{\"a\":\"x\0y\"}", 11, false, false, json_type_null,
+	 "JSON text contains a NUL byte at offset 7"},
+	/* grammar json-c STRICT refuses */
+	{S("{\"a\":1,}"), true, false, json_type_null, NULL},
+	{S("{\"a\":01}"), true, false, json_type_null, NULL},
+	{S("/*c*/{}"), true, false, json_type_null, NULL},
+	{S("{\"a\":tru}"), true, false, json_type_null, NULL},
+};
+
+START_TEST(test_parse_answer_table)
+{
+	const struct answer_case *c = &answer_cases[_i];
+	struct json_object *o = (struct json_object *)1;
+	struct errbuf eb = {{0}};
+	enum rc rc = jx_parse_answer(c->text, c->len, 1000, 8, c->check_utf8, &o, &eb);
+
+	if (c->ok) {
+		ck_assert_msg(rc == RC_OK, "case %d: %s", _i, eb.msg);
+		ck_assert_int_eq(json_object_get_type(o), c->type);
+	} else {
+		ck_assert_msg(rc == RC_INVAL, "case %d: %s", _i, rc_name(rc));
+		ck_assert_ptr_null(o);
+		ck_assert_msg(eb.msg[0] != '\0', "case %d: no message", _i);
+		if (c->msg != NULL)
+			ck_assert_str_eq(eb.msg, c->msg);
+	}
+	json_object_put(o);
+}
+END_TEST
+
+START_TEST(test_parse_answer_limits)
+{
+	struct json_object *o = NULL;
+	struct errbuf eb = {{0}};
+
+	ck_assert_int_eq(jx_parse_answer(S("{\"a\":1}"), 6, 8, true, &o, &eb), RC_INVAL);
+	ck_assert_str_eq(eb.msg, "JSON text is 7 bytes, over the limit of 6");
+	ck_assert_int_eq(jx_parse_answer(S("{\"a\":1}"), 7, 8, true, &o, &eb), RC_OK);
+	json_object_put(o);
+	/* max_depth counts containers, as jx_parse_ex's does */
+	ck_assert_int_eq(jx_parse_answer(S("[[1]]"), 10, 2, true, &o, &eb), RC_OK);
+	json_object_put(o);
+	ck_assert_int_eq(jx_parse_answer(S("[[[1]]]"), 10, 2, true, &o, &eb), RC_INVAL);
+	ck_assert_ptr_null(o);
+	ck_assert_msg(strstr(eb.msg, "nesting") != NULL, "%s", eb.msg);
 }
 END_TEST
 
@@ -468,6 +546,9 @@ int main(void)
 	tcase_add_loop_test(tc, test_parse_table, 0, sizeof(parse_cases) / sizeof(parse_cases[0]));
 	tcase_add_test(tc, test_parse_messages);
 	tcase_add_test(tc, test_parse_values);
+	tcase_add_loop_test(tc, test_parse_answer_table, 0,
+			    sizeof(answer_cases) / sizeof(answer_cases[0]));
+	tcase_add_test(tc, test_parse_answer_limits);
 	tcase_add_loop_test(tc, test_integer_text, 0, sizeof(int_cases) / sizeof(int_cases[0]));
 	tcase_add_test(tc, test_integer_text_null);
 	tcase_add_loop_test(tc, test_value_int64, 0, sizeof(value_cases) / sizeof(value_cases[0]));
