@@ -546,7 +546,7 @@ enum rc aws_call_json(struct aws_client *c, const struct aws_call_opts *opts, co
 		err->rc = rc;
 		goto out;
 	}
-	if (rc != RC_OK || !json_object_is_type(o, json_type_object)) {
+	if (rc != RC_OK) {
 		err->http_status = resp.status;
 		snprintf(err->code, sizeof(err->code), "MalformedResponse");
 		aws_describe_unparsable(&resp.body, resp.status, err->message, sizeof(err->message));

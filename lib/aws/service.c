@@ -58,21 +58,13 @@ static void wipe(const char *s, size_t n)
  * anything else. */
 static enum rc parse_answer(const struct buf *body, struct json_object **out)
 {
-	enum rc rc;
-
 	*out = NULL;
 	if (body->len == 0) {
 		*out = json_object_new_object();
 		return *out != NULL ? RC_OK : RC_NOMEM;
 	}
-	rc = jx_parse_answer(body->data, body->len, AWS_RESPONSE_MAX, AWS_JSON_DEPTH_MAX, true, out,
-			     NULL);
-	if (rc == RC_OK && !json_object_is_type(*out, json_type_object)) {
-		json_object_put(*out);
-		*out = NULL;
-		rc = RC_INVAL;
-	}
-	return rc;
+	return jx_parse_answer(body->data, body->len, AWS_RESPONSE_MAX, AWS_JSON_DEPTH_MAX, true,
+			       out, NULL);
 }
 
 enum rc aws_svc_call(struct aws_svc_client *sc, const char *op, struct json_object *req,

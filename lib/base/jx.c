@@ -512,8 +512,8 @@ enum rc jx_parse_answer(const char *text, size_t len, size_t max_len, int max_de
 		;
 	if (first == text + len)
 		return eb_set(eb, RC_INVAL, "JSON text contains only whitespace");
-	if (*first != '{' && *first != '[')
-		return eb_set(eb, RC_INVAL, "JSON text is not an object or an array");
+	if (*first != '{')
+		return eb_set(eb, RC_INVAL, "JSON text is not an object");
 	/* json-c counts the outermost value as a level, hence + 1. */
 	tok = json_tokener_new_ex(max_depth + 1);
 	if (tok == NULL)

@@ -46,7 +46,7 @@ enum rc jx_parse_ex(const char *text, size_t len, size_t max_len, int max_depth,
                     struct json_object **out, enum jx_perr *why,
                     struct errbuf *eb) MUSTCHECK;
 /* Parses the answer of a service this process called (AWS or an endpoint speaking its
- * protocol) as exactly one JSON object or array: json-c's STRICT tokener, only whitespace
+ * protocol) as exactly one JSON object: json-c's STRICT tokener, only whitespace
  * after the value, no raw NUL, within max_len and max_depth (as in jx_parse_ex), and with
  * check_utf8 json-c's check that every string is UTF-8. Without jx_parse_ex's scanner:
  * json-c then lets through what no service writes (NaN, single quotes, "1.", raw tabs in
