@@ -173,6 +173,11 @@ def floor(build, env, mode, conns, seconds):
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
+def floor_cpu_ms(f):
+    """The floor loop's own CPU (its process's user + system time) per op, in ms."""
+    return f["cpu_s"] * 1000 / max(f["ops"], 1)
+
+
 class Api:
     """appointment-api with its READY=1 time measured from just before exec."""
 
@@ -549,7 +554,7 @@ def run(args):
     dur = args.duration
     res = {"conns": conns, "post": {}, "floor_post": {}, "floor_posttx": {}, "get": {},
            "floor_get": {}, "slots": {}, "slots_deep": {},
-           "cpu_ms": {}, "lat": {}}
+           "cpu_ms": {}, "floor_cpu_ms": {}, "lat": {}}
     e2e_first = (1000 + max(args.pipeline, args.moto_pipeline) + 3 * args.worker + PIPELINE_WARM
                  + 50)
     seed = e2e_first + args.hops + int(args.e2e_rate * args.e2e_seconds) + 50
@@ -605,11 +610,13 @@ def run(args):
                 % (c, rps, reqs, bad, res["cpu_ms"][c]))
             f = floor(harness.BUILD, fenv, "post", c, dur)
             res["floor_post"][c] = f["rps"]
-            log("floor POST c=%d: %.0f ops/s (%d errors)" % (c, f["rps"], f["errors"]))
+            log("floor POST c=%d: %.0f ops/s (%d errors), %.3f ms CPU/op"
+                % (c, f["rps"], f["errors"], floor_cpu_ms(f)))
             f = floor(harness.BUILD, fenv, "posttx", c, dur)
             res["floor_posttx"][c] = f["rps"]
+            res["floor_cpu_ms"][c] = floor_cpu_ms(f)
             log("floor POST, create as TransactWriteItems with counters, c=%d: %.0f ops/s "
-                "(%d errors)" % (c, f["rps"], f["errors"]))
+                "(%d errors), %.3f ms CPU/op" % (c, f["rps"], f["errors"], floor_cpu_ms(f)))
         # the HTTP hop with nothing behind it: at c = 1 latencies add, so a figure that is
         # the hop plus a floor's calls is at most hop / (hop + floor) of that floor
         res["hop"] = {c: wrk(api.port, c, dur, None, "/healthz")[1] for c in conns}
@@ -735,8 +742,12 @@ def table(res, args):
         " / ".join("%.0f" % res["floor_posttx"][k] for k in c),
         " / ".join("%.2f" % r for r in tx), "(not a goal: where the gap is)", min(tx) >= 0.9)
     cpu = [res["cpu_ms"][k] for k in c]
-    row("API CPU per POST (ms), c = 1 / 8 / 32", " / ".join("%.2f" % x for x in cpu), "",
-        "", "≤ 0.3", max(cpu) <= 0.3)
+    fcpu = [res["floor_cpu_ms"][k] for k in c]
+    row("API CPU per POST (ms), c = 1 / 8 / 32; limit: the transaction floor loop's own CPU "
+        "per op (the same three calls through the same clients, no HTTP server)",
+        " / ".join("%.2f" % x for x in cpu), " / ".join("%.2f" % x for x in fcpu),
+        " / ".join("%.2f" % (x / max(y, 1e-9)) for x, y in zip(cpu, fcpu)), "≤ 0.3",
+        max(cpu) <= 0.3)
     g = [res["get"][k] / res["floor_get"][k] for k in c]
     row("GET (20 items) req/s ÷ one bare Query, c = 1 / 8 / 32",
         " / ".join("%.0f" % res["get"][k] for k in c),

@@ -17,7 +17,9 @@
  *         consistent read of the appointment before the booking, and its status change to
  *         processed after it (store_mark_processed: a TransactWriteItems of the item and its
  *         counters, BENCH_TABLE and BENCH_COUNTERS).
- * Prints one JSON line: {"mode", "clients", "ops", "errors", "seconds", "rps"}.
+ * Prints one JSON line: {"mode", "clients", "ops", "errors", "seconds", "rps", "cpu_s"};
+ * cpu_s is the process's own user + system time (getrusage) from the clients' start to
+ * their end: what our clients cost the machine for those ops.
  * Everything comes from the environment scripts/bench sets (BENCH_* and the stack's). */
 #include <pthread.h>
 #include <stdbool.h>
@@ -25,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <json-c/json.h>
@@ -229,6 +232,17 @@ static void worker_loop(struct bench *b, struct db_conn *db, struct ddb_client *
 	}
 }
 
+/* User + system seconds of the whole process (all its threads) so far. */
+static double cpu_s(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 static void *client(void *arg)
 {
 	struct bench *b = arg;
@@ -290,7 +304,7 @@ int main(int argc, char **argv)
 	pthread_t th[BENCH_CLIENTS_MAX];
 	bool worker;
 	int clients;
-	double t0, t1;
+	double t0, t1, cpu0, cpu1;
 
 	if (argc != 4 || (strcmp(argv[1], "post") != 0 && strcmp(argv[1], "posttx") != 0 &&
 			  strcmp(argv[1], "get") != 0 && strcmp(argv[1], "getone") != 0 &&
@@ -337,6 +351,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_floor: %s\n", eb.msg);
 		return 1;
 	}
+	cpu0 = cpu_s();
 	t0 = now_s();
 	for (int i = 0; i < clients; i++)
 		if (pthread_create(&th[i], NULL, client, &b) != 0) {
@@ -346,11 +361,13 @@ int main(int argc, char **argv)
 	for (int i = 0; i < clients; i++)
 		pthread_join(th[i], NULL);
 	t1 = now_s();
+	cpu1 = cpu_s();
 	if (worker && atomic_load(&b.last) > 0)
 		t1 = atomic_load(&b.last);
 	printf("{\"mode\": \"%s\", \"clients\": %d, \"ops\": %ld, \"errors\": %ld, "
-	       "\"seconds\": %.3f, \"rps\": %.1f}\n", b.mode, clients, atomic_load(&b.ops),
-	       atomic_load(&b.errors), t1 - t0, (double)atomic_load(&b.ops) / (t1 - t0));
+	       "\"seconds\": %.3f, \"rps\": %.1f, \"cpu_s\": %.3f}\n", b.mode, clients,
+	       atomic_load(&b.ops), atomic_load(&b.errors), t1 - t0,
+	       (double)atomic_load(&b.ops) / (t1 - t0), cpu1 - cpu0);
 	aws_global_cleanup();
 	return atomic_load(&b.errors) > atomic_load(&b.ops) ? 1 : 0;
 }
