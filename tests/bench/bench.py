@@ -616,7 +616,8 @@ def run(args):
             res["floor_posttx"][c] = f["rps"]
             res["floor_cpu_ms"][c] = floor_cpu_ms(f)
             log("floor POST, create as TransactWriteItems with counters, c=%d: %.0f ops/s "
-                "(%d errors), %.3f ms CPU/op" % (c, f["rps"], f["errors"], floor_cpu_ms(f)))
+                "(%d errors), %.3f ms CPU/op" % (c, f["rps"], f["errors"],
+                                                 res["floor_cpu_ms"][c]))
         # the HTTP hop with nothing behind it: at c = 1 latencies add, so a figure that is
         # the hop plus a floor's calls is at most hop / (hop + floor) of that floor
         res["hop"] = {c: wrk(api.port, c, dur, None, "/healthz")[1] for c in conns}
